@@ -1,0 +1,155 @@
+// Package gogatt talks to Bluetooth Low Energy peripherals over GATT.
+//
+// A Backend is an adapter: package bgapi drives a Silicon Labs BLED112 USB dongle over its
+// binary BGAPI protocol, package gatttool drives BlueZ's gatttool/hcitool/bluetoothctl. Both
+// satisfy the same interfaces, so application code is written once against Backend and Device.
+//
+// Every operation takes a context.Context; cancelling it abandons the operation and returns an
+// error that matches both ctx.Err() and, for deadlines, ErrTimeout. Notification handlers run on
+// a goroutine of the library's, in order per subscription, never under a library lock.
+//
+// Porting from pygatt: see docs/porting-from-pygatt.md.
+package gogatt
+
+import (
+	"context"
+
+	"github.com/gogatt/gogatt/adv"
+	"github.com/gogatt/gogatt/bt"
+)
+
+// UUID is a Bluetooth UUID in 128-bit form, comparable with ==. See bt.UUID.
+type UUID = bt.UUID
+
+// Address is a 48-bit Bluetooth device address. See bt.Address.
+type Address = bt.Address
+
+// AddressType is public or random.
+type AddressType = bt.AddressType
+
+// Address types.
+const (
+	AddressPublic = bt.AddressPublic
+	AddressRandom = bt.AddressRandom
+)
+
+// AdvertisementData is the decoded content of a device's advertising and scan-response
+// packets. See adv.Data.
+type AdvertisementData = adv.Data
+
+// ParseUUID accepts "2a37", "0x2A37", 32-bit and canonical 128-bit forms.
+func ParseUUID(s string) (UUID, error) { return bt.ParseUUID(s) }
+
+// MustParseUUID is ParseUUID for constants; it panics on error.
+func MustParseUUID(s string) UUID { return bt.MustParseUUID(s) }
+
+// UUID16 builds the 128-bit form of a 16-bit SIG UUID, e.g. UUID16(0x2a37).
+func UUID16(v uint16) UUID { return bt.UUID16(v) }
+
+// ParseAddress validates "01:23:45:67:89:ab"-style addresses.
+func ParseAddress(s string) (Address, error) { return bt.ParseAddress(s) }
+
+// Backend is a BLE adapter able to scan and to connect to peripherals. It corresponds to
+// pygatt's BLEBackend. All methods are safe for concurrent use.
+type Backend interface {
+	// Start opens the adapter. It fails with an error matching ErrNoAdapter when there is none,
+	// and with a descriptive error when the adapter cannot be opened (permission, busy).
+	Start(ctx context.Context) error
+	// Stop disconnects every device and frees every goroutine, file descriptor and child
+	// process. It is idempotent and safe after a failed Start.
+	Stop() error
+	// SupportsUnbonded reports whether reads and writes work without bonding first.
+	SupportsUnbonded() bool
+	// Connect opens a connection to the peripheral at address ("01:23:45:67:89:AB").
+	Connect(ctx context.Context, address string, opts ConnectOptions) (Device, error)
+	// Scan listens for advertisements until opts.Timeout, ctx, or opts.OnAdvertisement stops it,
+	// and returns one merged result per device seen.
+	Scan(ctx context.Context, opts ScanOptions) ([]ScanResult, error)
+	// FilteredScan is Scan keeping only devices whose name contains nameFilter.
+	FilteredScan(ctx context.Context, nameFilter string, opts ScanOptions) ([]ScanResult, error)
+	// ClearBond removes the bond with address, or every bond when address is "".
+	ClearBond(ctx context.Context, address string) error
+}
+
+// NotificationHandler receives the value of a notification or indication. value belongs to the
+// handler: it may keep it. Handlers of one subscription are called in the order the values
+// arrived, one at a time, on a goroutine of the library's; a handler may call any Device
+// method (including Subscribe, Unsubscribe and CharRead) without deadlock.
+type NotificationHandler func(handle uint16, value []byte)
+
+// Device is a connection to one peripheral. It corresponds to pygatt's BLEDevice. All methods
+// are safe for concurrent use; GATT procedures on one connection are serialised, as ATT requires
+// (Core v5.3 Vol 3 Part F §3.3.2), while different connections proceed in parallel.
+type Device interface {
+	// Address returns the peer's address in canonical form.
+	Address() string
+	// Bond pairs with the peer and, when permanent, stores the keys (a bond).
+	Bond(ctx context.Context, permanent bool) error
+	// RSSI returns the received signal strength of the link in dBm.
+	RSSI(ctx context.Context) (int, error)
+	// Services discovers (once per connection, then from cache) the whole attribute tree:
+	// primary services, their characteristics and each characteristic's descriptors.
+	Services(ctx context.Context) ([]Service, error)
+	// DiscoverCharacteristics returns every characteristic keyed by UUID. A UUID used in
+	// several services maps to several characteristics.
+	DiscoverCharacteristics(ctx context.Context) (map[UUID][]Characteristic, error)
+	// GetHandle returns the value handle of the characteristic uuid. When uuid occurs in more
+	// than one service the error is an *AmbiguousUUIDError naming the candidates.
+	GetHandle(ctx context.Context, uuid UUID) (uint16, error)
+	// CharRead reads a characteristic value by UUID (one ATT Read: at most ATT_MTU-1 bytes).
+	CharRead(ctx context.Context, uuid UUID) ([]byte, error)
+	// CharReadHandle reads the attribute at handle.
+	CharReadHandle(ctx context.Context, handle uint16) ([]byte, error)
+	// CharReadLong reads a value of any length (Read then Read Blob; Core v5.3 Vol 3 Part G §4.8.3).
+	CharReadLong(ctx context.Context, uuid UUID) ([]byte, error)
+	// CharReadLongHandle is CharReadLong by handle.
+	CharReadLongHandle(ctx context.Context, handle uint16) ([]byte, error)
+	// CharWrite writes value with a Write Request (withResponse) or a Write Command.
+	CharWrite(ctx context.Context, uuid UUID, value []byte, withResponse bool) error
+	// CharWriteHandle is CharWrite by handle.
+	CharWriteHandle(ctx context.Context, handle uint16, value []byte, withResponse bool) error
+	// CharWriteLong writes a value of up to 512 bytes with Prepare Write / Execute Write
+	// (Core v5.3 Vol 3 Part G §4.9.4).
+	CharWriteLong(ctx context.Context, uuid UUID, value []byte) error
+	// CharWriteLongHandle is CharWriteLong by handle.
+	CharWriteLongHandle(ctx context.Context, handle uint16, value []byte) error
+	// Subscribe enables notifications (or indications, with opts.Indication) by writing the
+	// characteristic's real CCCD, found by descriptor discovery, and routes values to fn.
+	Subscribe(ctx context.Context, uuid UUID, fn NotificationHandler, opts SubscribeOptions) error
+	// Unsubscribe writes 0 to the CCCD and stops delivery.
+	Unsubscribe(ctx context.Context, uuid UUID) error
+	// SubscribeHandle is Subscribe by value handle; the CCCD is still found by discovery.
+	SubscribeHandle(ctx context.Context, valueHandle uint16, fn NotificationHandler, opts SubscribeOptions) error
+	// UnsubscribeHandle is Unsubscribe by value handle.
+	UnsubscribeHandle(ctx context.Context, valueHandle uint16) error
+	// ResubscribeAll writes every active subscription's CCCD again (after a reconnection, or
+	// when the peer forgot them).
+	ResubscribeAll(ctx context.Context) error
+	// ExchangeMTU asks for an ATT_MTU of mtu and returns the one in force
+	// (Core v5.3 Vol 3 Part F §3.4.2). Backends that cannot do it return ErrUnsupported.
+	ExchangeMTU(ctx context.Context, mtu int) (int, error)
+	// Disconnect closes the link. It is idempotent.
+	Disconnect() error
+	// Disconnected is closed when the link is gone for good (after Disconnect, or after a loss
+	// that automatic reconnection, if enabled, could not repair).
+	Disconnected() <-chan struct{}
+	// Err says why the link is gone: nil while connected, a *DisconnectError otherwise.
+	Err() error
+}
+
+// ScanResult is one device seen during a scan, with its advertisements merged.
+type ScanResult struct {
+	Address     string            `json:"address"`
+	AddressType AddressType       `json:"addressType"`
+	Name        string            `json:"name,omitempty"`
+	RSSI        int               `json:"rssi"` // latest, dBm
+	Data        AdvertisementData `json:"data"`
+}
+
+// SubscriptionStats counts a subscription's values.
+type SubscriptionStats struct {
+	Received  uint64 // values that arrived from the peer
+	Delivered uint64 // values whose handler has returned
+	Queued    int    // values waiting for the handler now
+	Dropped   uint64 // values discarded because a bounded queue was full
+}
