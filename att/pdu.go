@@ -1252,3 +1252,21 @@ func (r MultipleHandleValueNtf) All() iter.Seq2[uint16, []byte] {
 		}
 	}
 }
+
+// All iterates over the triples as (handle, end group handle, value) via yield.
+func (r ReadByGroupTypeRsp) All() iter.Seq2[uint16, GroupEntry] {
+	return func(yield func(uint16, GroupEntry) bool) {
+		for i := range r.Len() {
+			h, end, v := r.Entry(i)
+			if !yield(h, GroupEntry{EndGroup: end, Value: v}) {
+				return
+			}
+		}
+	}
+}
+
+// GroupEntry is the end group handle and value of one Read By Group Type Response entry.
+type GroupEntry struct {
+	EndGroup uint16
+	Value    []byte
+}
