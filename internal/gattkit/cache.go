@@ -89,8 +89,12 @@ func (c *ServiceCache) lead(ctx context.Context, f *flight, gen uint64) {
 		close(f.done)
 	}()
 	s, err := c.discover(ctx)
-	if err != nil && ctx.Err() != nil && !isCtxErr(err) {
-		err = fmt.Errorf("%w: %w", gogatt.CtxErr(ctx, "discover services"), err)
+	if err != nil && ctx.Err() != nil && !errors.Is(err, gogatt.ErrTimeout) {
+		if isCtxErr(err) {
+			err = gogatt.CtxErr(ctx, "discover services")
+		} else {
+			err = fmt.Errorf("%w: %w", gogatt.CtxErr(ctx, "discover services"), err)
+		}
 	}
 	f.services, f.err, f.ctxEnded = s, err, err != nil && ctx.Err() != nil
 }
