@@ -60,9 +60,9 @@ func (f *fakeDevice) check(op string) error {
 
 func (f *fakeDevice) notify(h uint16, v ...byte) bool { return f.reg.Dispatch(h, v) }
 
-func (f *fakeDevice) Address() string                           { return f.addr }
-func (f *fakeDevice) Bond(context.Context, bool) error          { return f.check("bond") }
-func (f *fakeDevice) RSSI(context.Context) (int, error)         { return -42, f.check("rssi") }
+func (f *fakeDevice) Address() string                   { return f.addr }
+func (f *fakeDevice) Bond(context.Context, bool) error  { return f.check("bond") }
+func (f *fakeDevice) RSSI(context.Context) (int, error) { return -42, f.check("rssi") }
 func (f *fakeDevice) Services(context.Context) ([]gogatt.Service, error) {
 	return testTree(), f.check("services")
 }
