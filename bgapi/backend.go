@@ -1,0 +1,597 @@
+package bgapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gogatt/gogatt"
+	"github.com/gogatt/gogatt/adv"
+	"github.com/gogatt/gogatt/bt"
+	"github.com/gogatt/gogatt/internal/gattkit"
+	"go.bug.st/serial/enumerator"
+)
+
+// Config configures a BGAPI backend. The zero value auto-detects a BLED112, resets it on Start
+// (as pygatt does) and logs nothing.
+type Config struct {
+	// Port is the serial port path, e.g. "/dev/ttyACM0" or the path printed by the emulator
+	// (sim/bled112). "" auto-detects the first port with USB ID 2458:0001.
+	Port string
+	// NoReset skips the system_reset on Start. By default Start resets the dongle, waits for it
+	// to re-enumerate and reopens it, as pygatt's reset_on_start=True.
+	NoReset bool
+	// Logger receives diagnostics; nil is silent.
+	Logger *slog.Logger
+	// Passkey answers a peer's passkey request during Bond (sm_passkey_request,
+	// bgapi-facts.md §2.6): return 0–999999. It runs on a goroutine of the library's. When nil,
+	// bonding with a peer that asks for a passkey fails.
+	Passkey func(ctx context.Context, address string) (uint32, error)
+	// PasskeyDisplay, when set, is told the passkey the dongle wants the user to type on the
+	// peer (sm_passkey_display).
+	PasskeyDisplay func(address string, passkey uint32)
+	// Slots is the number of connection slots; 0 asks the dongle (system_get_connections;
+	// 3 on stock BLED112 firmware, bgapi-facts.md §5.7).
+	Slots int
+	// ResetTimeout bounds the wait for the dongle to come back after system_reset (default 10 s).
+	ResetTimeout time.Duration
+	// PollInterval is how often Start polls for the re-enumerated port after a reset
+	// (default 50 ms).
+	PollInterval time.Duration
+	// CommandTimeout bounds the wait for a command's response (default 3 s). Responses come at
+	// once from a working dongle; this only catches a dead one.
+	CommandTimeout time.Duration
+	// ListPorts replaces enumerator.GetDetailedPortsList (tests).
+	ListPorts func() ([]*enumerator.PortDetails, error)
+
+	// open replaces the serial port (in-package tests over an in-process pipe).
+	open func(path string) (serialPort, error)
+}
+
+// Backend is the BGAPI backend: a BLED112 (or BLE112/BLE121LR in USB-CDC mode) driven over its
+// serial port. It implements gogatt.Backend; all methods are safe for concurrent use.
+type Backend struct {
+	cfg Config
+	log *slog.Logger
+
+	mu      sync.Mutex // guards the fields below and serialises Start/Stop
+	c       *client
+	slots   int
+	devices map[*device]struct{}
+	ctx     context.Context // backend lifetime: reconnect loops end with it
+	cancel  context.CancelFunc
+
+	connSem chan struct{} // one gap_connect_direct at a time
+	scanSem chan struct{} // one scan at a time
+}
+
+var _ gogatt.Backend = (*Backend)(nil)
+
+// New returns a BGAPI backend; call Start before use.
+func New(cfg Config) *Backend {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.ResetTimeout <= 0 {
+		cfg.ResetTimeout = 10 * time.Second
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = 50 * time.Millisecond
+	}
+	if cfg.ListPorts == nil {
+		cfg.ListPorts = func() ([]*enumerator.PortDetails, error) { return enumerator.GetDetailedPortsList() }
+	}
+	if cfg.open == nil {
+		cfg.open = openSerial
+	}
+	return &Backend{cfg: cfg, log: log, connSem: make(chan struct{}, 1), scanSem: make(chan struct{}, 1)}
+}
+
+// SupportsUnbonded is true: a BLED112 reads and writes without bonding.
+func (b *Backend) SupportsUnbonded() bool { return true }
+
+// Start opens the dongle: optional system_reset, then polling until the port is back (no blind
+// sleep; pygatt §6.8), reopening it, flushing stale input (§1.5 step 5) and confirming with
+// system_hello. Then it sets the state pygatt sets: every connection slot disconnected, not
+// advertising (gap_set_mode 0,0), no procedure running (gap_end_procedure), not bondable.
+// Starting a started backend does nothing.
+func (b *Backend) Start(ctx context.Context) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.c != nil {
+		return nil
+	}
+	path, id := b.cfg.Port, (*enumerator.PortDetails)(nil)
+	if path == "" {
+		d, err := detectPort(b.cfg.ListPorts)
+		if err != nil {
+			return err
+		}
+		path, id = d.Name, d
+		b.log.Info("bgapi: BLED112 found", "port", path, "serial", d.SerialNumber)
+	} else {
+		id = portIdentity(b.cfg.ListPorts, path)
+	}
+	port, err := b.cfg.open(path)
+	if err != nil {
+		return err
+	}
+	if !b.cfg.NoReset {
+		// system_reset(0) has no response (bgapi-facts.md §2.1, §5.3); the dongle
+		// re-enumerates, so close and poll for it.
+		c := newClient(port, b.clientConfig())
+		err := c.simpleEmpty(ctx, cmdSystemReset, wr(nil).u8(0))
+		c.close(gogatt.ErrNotStarted)
+		if err != nil {
+			return fmt.Errorf("bgapi: start: system_reset: %w", err)
+		}
+		c, err = b.reopen(ctx, path, id)
+		if err != nil {
+			return err
+		}
+		b.c = c
+	} else {
+		_ = port.ResetInputBuffer()
+		c := newClient(port, b.clientConfig())
+		if err := c.simpleEmpty(ctx, cmdSystemHello, nil); err != nil {
+			c.close(gogatt.ErrNotStarted)
+			return fmt.Errorf("bgapi: start: %s does not answer system_hello: %w", path, err)
+		}
+		b.c = c
+	}
+	if err := b.initDongle(ctx); err != nil {
+		b.c.close(gogatt.ErrNotStarted)
+		b.c = nil
+		return fmt.Errorf("bgapi: start: %w", err)
+	}
+	b.devices = make(map[*device]struct{})
+	b.ctx, b.cancel = context.WithCancel(context.Background())
+	b.log.Info("bgapi: started", "port", path, "slots", b.slots)
+	return nil
+}
+
+func (b *Backend) clientConfig() clientConfig {
+	return clientConfig{log: b.log, cmdTimeout: b.cfg.CommandTimeout, passkey: b.cfg.Passkey, display: b.cfg.PasskeyDisplay}
+}
+
+// reopen polls until the dongle answers system_hello on its (possibly renamed) port.
+func (b *Backend) reopen(ctx context.Context, path string, id *enumerator.PortDetails) (*client, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.cfg.ResetTimeout)
+	defer cancel()
+	tick := time.NewTicker(b.cfg.PollInterval)
+	defer tick.Stop()
+	var last error
+	for {
+		p := path
+		if b.cfg.Port == "" {
+			if d, err := detectPort(b.cfg.ListPorts); err == nil {
+				p = d.Name
+			}
+		} else {
+			p = relocate(b.cfg.ListPorts, path, id)
+		}
+		port, err := b.cfg.open(p)
+		if err == nil {
+			_ = port.ResetInputBuffer()
+			c := newClient(port, b.clientConfig())
+			hctx, hcancel := context.WithTimeout(ctx, max(4*b.cfg.PollInterval, 500*time.Millisecond))
+			err = c.simpleEmpty(hctx, cmdSystemHello, nil)
+			hcancel()
+			if err == nil {
+				return c, nil
+			}
+			c.close(gogatt.ErrNotStarted)
+		}
+		last = err
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			if last == nil {
+				last = ctx.Err()
+			}
+			if errors.Is(last, gogatt.ErrNoAdapter) || errors.Is(last, ErrPermissionDenied) || errors.Is(last, ErrPortBusy) {
+				return nil, fmt.Errorf("bgapi: start: dongle did not come back after system_reset within %v: %w", b.cfg.ResetTimeout, last)
+			}
+			return nil, fmt.Errorf("bgapi: start: dongle did not come back after system_reset within %v: %w (last error: %v)", b.cfg.ResetTimeout, gogatt.ErrNoAdapter, last)
+		}
+	}
+}
+
+// initDongle puts the dongle in the state pygatt leaves it in (bgapi-facts.md §5.2).
+func (b *Backend) initDongle(ctx context.Context) error {
+	c := b.c
+	resp, _, err := c.command(ctx, cmdSystemGetConnection, nil, nil)
+	if err != nil {
+		return err
+	}
+	r := rd{b: resp}
+	maxconn := int(r.u8())
+	if r.err != nil || maxconn == 0 {
+		maxconn = 3
+	}
+	b.slots = maxconn
+	if b.cfg.Slots > 0 {
+		b.slots = b.cfg.Slots
+	}
+	for h := range maxconn {
+		// 0x0186 (not connected) is the normal answer for a free slot.
+		if _, _, err := c.command(ctx, cmdConnDisconnect, wr(nil).u8(uint8(h)), nil); err != nil {
+			return err
+		}
+	}
+	if err := c.simple(ctx, cmdGAPSetMode, wr(nil).u8(0).u8(0)); err != nil {
+		return err
+	}
+	if err := c.simple(ctx, cmdGAPEndProcedure, nil); err != nil && !errors.Is(err, &Error{Result: resultWrongState}) {
+		return err // wrong_state just means nothing was running (§5.2)
+	}
+	if err := c.simpleEmpty(ctx, cmdSetBondableMode, wr(nil).u8(0)); err != nil {
+		return err
+	}
+	// sm_set_parameters: MITM only when the user can enter a passkey; min key size 7;
+	// IO capabilities KeyboardOnly (2) with a passkey callback, else NoInputNoOutput (3).
+	mitm, io := uint8(0), uint8(3)
+	if b.cfg.Passkey != nil {
+		mitm, io = 1, 2
+	}
+	return c.simpleEmpty(ctx, cmdSMSetParameters, wr(nil).u8(mitm).u8(7).u8(io))
+}
+
+// Stop disconnects every device and closes the port. It is idempotent and safe after a
+// failed Start.
+func (b *Backend) Stop() error {
+	b.mu.Lock()
+	c := b.c
+	b.c = nil
+	devs := b.devices
+	b.devices = nil
+	if b.cancel != nil {
+		b.cancel()
+	}
+	b.mu.Unlock()
+	if c == nil {
+		return nil
+	}
+	var wg sync.WaitGroup
+	for d := range devs {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			_ = d.disconnect(ctx)
+		})
+	}
+	wg.Wait()
+	c.close(fmt.Errorf("bgapi: backend stopped: %w", gogatt.ErrNotStarted))
+	return nil
+}
+
+func (b *Backend) client() (*client, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.c == nil {
+		return nil, gogatt.ErrNotStarted
+	}
+	if err := b.c.stopped(); err != nil {
+		return nil, err
+	}
+	return b.c, nil
+}
+
+// Connect opens a connection with gap_connect_direct (bgapi-facts.md §2.7) and waits for the
+// connection_status of that address and handle. On timeout it cancels with gap_end_procedure
+// and returns an error matching gogatt.ErrTimeout. When every slot is in use the error
+// matches ErrConnectionLimit (result 0x0209). The Device returned reconnects by itself when
+// opts.AutoReconnect is set (gattkit.Wrap).
+func (b *Backend) Connect(ctx context.Context, address string, opts gogatt.ConnectOptions) (gogatt.Device, error) {
+	d, err := b.connect(ctx, address, opts)
+	if err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	bctx := b.ctx
+	b.mu.Unlock()
+	if bctx == nil {
+		return nil, gogatt.ErrNotStarted
+	}
+	dial := func(ctx context.Context) (gogatt.Device, error) { return b.connect(ctx, address, opts) }
+	return gattkit.Wrap(bctx, d, dial, opts), nil
+}
+
+func (b *Backend) connect(ctx context.Context, address string, opts gogatt.ConnectOptions) (*device, error) {
+	addr, err := bt.ParseAddress(address)
+	if err != nil {
+		return nil, fmt.Errorf("connect: %w: %w", gogatt.ErrInvalidParameter, err)
+	}
+	if opts.AddressType != bt.AddressPublic && opts.AddressType != bt.AddressRandom {
+		return nil, fmt.Errorf("connect %s: %w: address type %d", addr, gogatt.ErrInvalidParameter, opts.AddressType)
+	}
+	params, err := opts.Resolve()
+	if err != nil {
+		return nil, fmt.Errorf("connect %s: %w", addr, err)
+	}
+	c, err := b.client()
+	if err != nil {
+		return nil, fmt.Errorf("connect %s: %w", addr, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, opts.ConnectTimeout())
+	defer cancel()
+	select {
+	case b.connSem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, gogatt.CtxErr(ctx, "connect "+addr.String())
+	}
+	defer func() { <-b.connSem }()
+
+	c.mu.Lock()
+	n := len(c.conns)
+	c.mu.Unlock()
+	if b.slots > 0 && n >= b.slots {
+		return nil, fmt.Errorf("connect %s: %d of %d slots in use: %w", addr, n, b.slots, &Error{Command: cmdGAPConnectDirect.name, Connection: -1, Result: resultConnectionLimit})
+	}
+
+	cw := &connectWait{addr: addr, handle: -1, done: make(chan struct{})}
+	c.mu.Lock()
+	c.connecting = cw
+	c.mu.Unlock()
+	le := addr.LE()
+	// gap_connect_direct: address, addr_type, interval_min, interval_max, timeout, latency
+	// (timeout before latency here, unlike connection_update; bgapi-facts.md §2.7).
+	payload := wr(le[:]).u8(uint8(opts.AddressType)).u16(params.IntervalMin).u16(params.IntervalMax).u16(params.Timeout).u16(params.Latency)
+	var res uint16
+	onResp := func(resp []byte) { // reader, under c.mu
+		r := rd{b: resp}
+		res = r.u16()
+		h := r.u8()
+		if r.err != nil {
+			res = uint16(resultInvalidParam)
+		}
+		if res == 0 {
+			cw.handle = int(h)
+		} else if c.connecting == cw {
+			c.connecting = nil
+		}
+	}
+	_, sent, err := c.command(ctx, cmdGAPConnectDirect, payload, onResp)
+	if err != nil {
+		c.mu.Lock()
+		if c.connecting == cw {
+			c.connecting = nil
+		}
+		c.mu.Unlock()
+		if sent {
+			b.endProcedure(c)
+		}
+		return nil, fmt.Errorf("connect %s: %w", addr, err)
+	}
+	if r := resultFrom(res); r != resultSuccess {
+		return nil, fmt.Errorf("connect %s: %w", addr, resultError(cmdGAPConnectDirect.name, "connect", -1, 0, r))
+	}
+	select {
+	case <-cw.done:
+	case <-ctx.Done():
+		// Cancel the attempt (bgapi-facts.md §2.7). If the connection completed meanwhile,
+		// the reader has already seen its connection_status (events follow responses, §5.1).
+		b.endProcedure(c)
+		c.mu.Lock()
+		if c.connecting == cw {
+			c.connecting = nil
+		}
+		done := cw.conn != nil || cw.err != nil
+		c.mu.Unlock()
+		if !done {
+			return nil, gogatt.CtxErr(ctx, "connect "+addr.String())
+		}
+	case <-c.closed:
+		return nil, fmt.Errorf("connect %s: %w", addr, c.closedErr("connect"))
+	}
+	if cw.err != nil {
+		return nil, fmt.Errorf("connect %s: %w", addr, cw.err)
+	}
+	d := newDevice(b, cw.conn)
+	b.mu.Lock()
+	if b.devices != nil {
+		b.devices[d] = struct{}{}
+	}
+	b.mu.Unlock()
+	c.goBackground(func() { // forget the device once its link is gone
+		select {
+		case <-d.cn.done:
+		case <-c.closed:
+		}
+		b.mu.Lock()
+		delete(b.devices, d)
+		b.mu.Unlock()
+	})
+	b.log.Debug("bgapi: connected", "address", addr, "connection", cw.conn.handle)
+	return d, nil
+}
+
+// endProcedure stops a running gap procedure (scan or connect); wrong_state means nothing ran.
+func (b *Backend) endProcedure(c *client) {
+	ctx, cancel := context.WithTimeout(c.stopCtx, c.cmdTimeout)
+	defer cancel()
+	if err := c.simple(ctx, cmdGAPEndProcedure, nil); err != nil && !errors.Is(err, &Error{Result: resultWrongState}) {
+		b.log.Debug("bgapi: gap_end_procedure", "err", err)
+	}
+}
+
+// Scan sets the scan parameters (gap_set_scan_parameters, 625 µs units from
+// ScanOptions.Resolve), starts gap_discover and merges every gap_scan_response per device:
+// advertising and scan-response data parsed by package adv, the name from either, the latest
+// RSSI. It stops at opts.Timeout, when ctx ends (returning what it has and the context's error
+// only if it was cancelled rather than timed out), or when OnAdvertisement returns false, and
+// always ends with gap_end_procedure.
+func (b *Backend) Scan(ctx context.Context, opts gogatt.ScanOptions) ([]gogatt.ScanResult, error) {
+	return b.scan(ctx, "", opts)
+}
+
+// FilteredScan is Scan keeping devices whose name contains nameFilter.
+func (b *Backend) FilteredScan(ctx context.Context, nameFilter string, opts gogatt.ScanOptions) ([]gogatt.ScanResult, error) {
+	return b.scan(ctx, nameFilter, opts)
+}
+
+func (b *Backend) scan(ctx context.Context, filter string, opts gogatt.ScanOptions) ([]gogatt.ScanResult, error) {
+	params, err := opts.Resolve()
+	if err != nil {
+		return nil, fmt.Errorf("scan: %w", err)
+	}
+	c, err := b.client()
+	if err != nil {
+		return nil, fmt.Errorf("scan: %w", err)
+	}
+	select {
+	case b.scanSem <- struct{}{}:
+	default:
+		return nil, fmt.Errorf("scan: another scan is running: %w", gogatt.ErrBusy)
+	}
+	defer func() { <-b.scanSem }()
+	active := uint8(1)
+	if opts.Passive {
+		active = 0
+	}
+	if err := c.simple(ctx, cmdGAPSetScanParams, wr(nil).u16(params.Interval).u16(params.Window).u8(active)); err != nil {
+		return nil, fmt.Errorf("scan: %w", err)
+	}
+	mode := map[gogatt.DiscoverMode]uint8{gogatt.DiscoverLimited: 0, gogatt.DiscoverGeneric: 1, gogatt.DiscoverObservation: 2}[opts.Mode]
+	sink := newScanSink()
+	c.mu.Lock()
+	c.scan = sink
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		if c.scan == sink {
+			c.scan = nil
+		}
+		c.mu.Unlock()
+	}()
+	if err := c.simple(ctx, cmdGAPDiscover, wr(nil).u8(mode)); err != nil {
+		return nil, fmt.Errorf("scan: %w", err)
+	}
+	defer b.endProcedure(c)
+
+	timer := time.NewTimer(opts.ScanTimeout())
+	defer timer.Stop()
+	type devState struct {
+		res   gogatt.ScanResult
+		order int
+	}
+	seen := map[bt.Address]*devState{}
+	var order []bt.Address
+	var batch []scanEvent
+	var stopErr error
+loop:
+	for {
+		select {
+		case <-sink.notify:
+		case <-timer.C:
+			break loop
+		case <-ctx.Done():
+			if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				stopErr = gogatt.CtxErr(ctx, "scan")
+			}
+			break loop
+		case <-c.closed:
+			stopErr = c.closedErr("scan")
+			break loop
+		}
+		batch = sink.take(batch)
+		for _, e := range batch {
+			pt, ok := advPacketType(e.ptype)
+			if !ok {
+				continue
+			}
+			st := seen[e.addr]
+			if st == nil {
+				st = &devState{res: gogatt.ScanResult{Address: e.addr.String()}}
+				seen[e.addr] = st
+				order = append(order, e.addr)
+			}
+			st.res.AddressType = e.atype
+			st.res.RSSI = int(e.rssi)
+			if err := st.res.Data.Parse(pt, e.data); err != nil {
+				b.log.Debug("bgapi: malformed advertising data", "address", e.addr, "err", err)
+			}
+			st.res.Name = st.res.Data.LocalName
+			if opts.OnAdvertisement != nil && matches(st.res, filter) {
+				if !opts.OnAdvertisement(cloneResult(st.res)) {
+					break loop
+				}
+			}
+		}
+	}
+	out := make([]gogatt.ScanResult, 0, len(order))
+	for _, a := range order {
+		if r := seen[a].res; matches(r, filter) {
+			out = append(out, r)
+		}
+	}
+	return out, stopErr
+}
+
+func matches(r gogatt.ScanResult, filter string) bool {
+	return filter == "" || strings.Contains(r.Name, filter)
+}
+
+func cloneResult(r gogatt.ScanResult) gogatt.ScanResult {
+	r.Data = r.Data.Clone()
+	return r
+}
+
+// advPacketType maps gap_scan_response's packet_type (bgapi-facts.md §3) to adv's; scan
+// requests and connect requests (3, 5) carry no advertiser data.
+func advPacketType(t uint8) (adv.PacketType, bool) {
+	switch t {
+	case 0:
+		return adv.ConnectableUndirected, true
+	case 1:
+		return adv.ConnectableDirected, true
+	case 2:
+		return adv.NonConnectable, true
+	case 4:
+		return adv.ScanResponse, true
+	case 6:
+		return adv.ScannableUndirected, true
+	}
+	return 0, false
+}
+
+// ClearBond deletes the bond with address, or every bond when address is "" (sm_delete_bonding
+// 0xFF). BGAPI 1.x names bonds by handle; the handle of a peer is learnt from the
+// connection_status events of this session (pygatt §6.30 ignored the address and deleted all).
+// An address whose bond handle is unknown gives an error matching gogatt.ErrNotFound.
+func (b *Backend) ClearBond(ctx context.Context, address string) error {
+	c, err := b.client()
+	if err != nil {
+		return fmt.Errorf("clear bond: %w", err)
+	}
+	h := uint8(0xFF)
+	if address != "" {
+		addr, err := bt.ParseAddress(address)
+		if err != nil {
+			return fmt.Errorf("clear bond: %w: %w", gogatt.ErrInvalidParameter, err)
+		}
+		c.mu.Lock()
+		bh, ok := c.bonds[addr]
+		c.mu.Unlock()
+		if !ok {
+			return fmt.Errorf("clear bond %s: no bond handle known for this address (connect to it once, or clear all bonds with \"\"): %w", addr, gogatt.ErrNotFound)
+		}
+		h = bh
+	}
+	if err := c.simple(ctx, cmdDeleteBonding, wr(nil).u8(h)); err != nil {
+		return fmt.Errorf("clear bond: %w", err)
+	}
+	c.mu.Lock()
+	for a, bh := range c.bonds {
+		if h == 0xFF || bh == h {
+			delete(c.bonds, a)
+		}
+	}
+	c.mu.Unlock()
+	return nil
+}

@@ -1,0 +1,502 @@
+package bgapi
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/gogatt/gogatt"
+	"github.com/gogatt/gogatt/bgapi/wire"
+	"github.com/gogatt/gogatt/bt"
+	"github.com/gogatt/gogatt/internal/gattkit"
+)
+
+// ErrAdapterLost: the serial port failed (dongle unplugged, port closed under us). Every
+// pending and later operation of the backend fails with an error matching it until the
+// backend is stopped and started again.
+var ErrAdapterLost = errors.New("bgapi: adapter lost")
+
+// attTimeout is the ATT transaction timeout (Core v5.3 Vol 3 Part F §3.3.3): a procedure
+// without a caller deadline is abandoned after it.
+const attTimeout = 30 * time.Second
+
+// client is the BGAPI protocol client over one byte stream (design.md "BGAPI protocol client").
+//
+// One reader goroutine owns the read side: it decodes frames and routes them. Responses go to
+// the single outstanding command (bgapi-facts.md §5.1: one command in flight, matched by class
+// and id; cmdSem serialises writers). Events go by connection handle to that connection's
+// procedure in progress, its subscription registry or its link state; scan responses to the
+// active scan; sm events to the bonding in progress. Nothing user-supplied runs on the reader.
+type client struct {
+	rw         io.ReadWriteCloser
+	log        *slog.Logger
+	cmdTimeout time.Duration
+	passkey    func(ctx context.Context, address string) (uint32, error)
+	display    func(address string, passkey uint32)
+
+	cmdSem chan struct{} // one command in flight
+	wbuf   []byte        // frame buffer, used under cmdSem
+
+	mu         sync.Mutex
+	pending    *pendingCmd
+	conns      map[uint8]*conn
+	connecting *connectWait
+	scan       *scanSink
+	bonds      map[bt.Address]uint8 // bond handle per peer, learnt from connection_status
+	err        error                // why the client stopped
+	closed     chan struct{}        // closed when the client stops
+
+	stopCtx context.Context // cancelled when the client stops; for background work
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup // reader and background goroutines
+}
+
+type pendingCmd struct {
+	id     msgID
+	ch     chan []byte          // the response payload (a copy), buffered 1
+	onResp func(payload []byte) // run by the reader under c.mu before ch is filled
+}
+
+type clientConfig struct {
+	log        *slog.Logger
+	cmdTimeout time.Duration
+	passkey    func(ctx context.Context, address string) (uint32, error)
+	display    func(address string, passkey uint32)
+}
+
+// newClient starts a client over rw; rw is closed by close.
+func newClient(rw io.ReadWriteCloser, cfg clientConfig) *client {
+	if cfg.log == nil {
+		cfg.log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.cmdTimeout <= 0 {
+		cfg.cmdTimeout = 3 * time.Second
+	}
+	c := &client{
+		rw:         rw,
+		log:        cfg.log,
+		cmdTimeout: cfg.cmdTimeout,
+		passkey:    cfg.passkey,
+		display:    cfg.display,
+		cmdSem:     make(chan struct{}, 1),
+		conns:      make(map[uint8]*conn),
+		bonds:      make(map[bt.Address]uint8),
+		closed:     make(chan struct{}),
+	}
+	c.stopCtx, c.cancel = context.WithCancel(context.Background())
+	c.wg.Add(1)
+	go c.readLoop()
+	return c
+}
+
+// close stops the client with err (what later operations report), closes the transport and
+// waits for every goroutine of the client.
+func (c *client) close(err error) {
+	c.fail(err)
+	c.rw.Close()
+	c.wg.Wait()
+}
+
+// goBackground runs f on a goroutine the client waits for in close.
+func (c *client) goBackground(f func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		f()
+	}()
+}
+
+// stopped returns the error the client stopped with, or nil.
+func (c *client) stopped() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// interByteTimeout abandons a partial frame when the stream goes quiet (bgapi-facts.md §1.5
+// step 4; the firmware itself uses 1 s for commands): the parser then drops one byte and
+// rescans, so garbage that looks like a header cannot swallow later frames for long.
+const interByteTimeout = 100 * time.Millisecond
+
+// readLoop owns the read side: a pump goroutine reads the transport into buffers, this loop
+// feeds them to the resynchronising wire.Parser and routes each frame.
+func (c *client) readLoop() {
+	defer c.wg.Done()
+	const nbuf = 4
+	full := make(chan []byte, nbuf)
+	free := make(chan []byte, nbuf)
+	for range nbuf {
+		free <- make([]byte, 4096)
+	}
+	var readErr error
+	c.wg.Add(1)
+	go func() { // pump
+		defer c.wg.Done()
+		defer close(full)
+		for buf := range free {
+			n, err := c.rw.Read(buf[:cap(buf)])
+			if n > 0 {
+				full <- buf[:n]
+			} else {
+				free <- buf
+			}
+			if err != nil {
+				readErr = err
+				return
+			}
+		}
+	}()
+	p := wire.NewParser(wire.DecoderConfig{})
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	for {
+		for {
+			f, ok := p.Next()
+			if !ok {
+				break
+			}
+			if f.Event {
+				c.handleEvent(f)
+			} else {
+				c.handleResponse(f)
+			}
+		}
+		var quiet <-chan time.Time
+		if p.Buffered() > 0 {
+			timer.Reset(interByteTimeout)
+			quiet = timer.C
+		}
+		select {
+		case buf, ok := <-full:
+			timer.Stop()
+			if !ok {
+				if readErr == nil {
+					readErr = io.EOF
+				}
+				if c.stopped() == nil {
+					c.log.Warn("bgapi: port read failed", "err", readErr)
+				}
+				c.fail(fmt.Errorf("%w: %w", ErrAdapterLost, readErr))
+				return
+			}
+			p.Feed(buf)
+			free <- buf
+		case <-quiet:
+			p.Abandon()
+		}
+	}
+}
+
+// fail stops the client once: every waiter learns err, every connection ends.
+func (c *client) fail(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return
+	}
+	c.err = err
+	c.cancel()
+	for h, cn := range c.conns {
+		delete(c.conns, h)
+		cn.endLocked(&gogatt.DisconnectError{Address: cn.addr.String(), Reason: "adapter stopped", Err: err})
+	}
+	close(c.closed)
+}
+
+func (c *client) handleResponse(f wire.Frame) {
+	c.mu.Lock()
+	p := c.pending
+	if p == nil || p.id.class != f.Class || p.id.id != f.ID {
+		c.mu.Unlock()
+		c.log.Debug("bgapi: unexpected response dropped", "class", f.Class, "id", f.ID)
+		return
+	}
+	c.pending = nil
+	payload := bytes.Clone(f.Payload)
+	if p.onResp != nil {
+		p.onResp(payload)
+	}
+	c.mu.Unlock()
+	p.ch <- payload
+}
+
+// command sends one command and waits for its response (bgapi-facts.md §5.1). sent reports
+// whether the command reached the port (so a procedure may be running even if err != nil).
+// If ctx ends while the response is awaited, the command slot stays taken in the background
+// until the response arrives, so a late response is never mistaken for the next command's.
+func (c *client) command(ctx context.Context, id msgID, payload []byte, onResp func([]byte)) (resp []byte, sent bool, err error) {
+	select {
+	case c.cmdSem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, false, gogatt.CtxErr(ctx, id.name)
+	case <-c.closed:
+		return nil, false, c.closedErr(id.name)
+	}
+	p := &pendingCmd{id: id, ch: make(chan []byte, 1), onResp: onResp}
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		<-c.cmdSem
+		return nil, false, c.closedErr(id.name)
+	}
+	noResponse := id == cmdSystemReset // the only command without a response (§2.1)
+	if !noResponse {
+		c.pending = p
+	}
+	c.mu.Unlock()
+	c.wbuf = wire.AppendFrame(c.wbuf[:0], wire.Frame{Class: id.class, ID: id.id, Payload: payload})
+	if _, werr := c.rw.Write(c.wbuf); werr != nil {
+		c.clearPending(p)
+		<-c.cmdSem
+		err := fmt.Errorf("%w: write: %w", ErrAdapterLost, werr)
+		c.fail(err)
+		return nil, false, fmt.Errorf("%s: %w", id.name, err)
+	}
+	if noResponse {
+		<-c.cmdSem
+		return nil, true, nil
+	}
+	timer := time.NewTimer(c.cmdTimeout)
+	select {
+	case resp := <-p.ch:
+		timer.Stop()
+		<-c.cmdSem
+		return resp, true, nil
+	case <-c.closed:
+		timer.Stop()
+		<-c.cmdSem
+		return nil, true, c.closedErr(id.name)
+	case <-timer.C:
+		c.clearPending(p)
+		<-c.cmdSem
+		c.log.Warn("bgapi: no response", "command", id.name)
+		return nil, true, fmt.Errorf("%s: no response from the adapter within %v: %w", id.name, c.cmdTimeout, gogatt.ErrTimeout)
+	case <-ctx.Done():
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			defer timer.Stop()
+			select {
+			case <-p.ch:
+			case <-c.closed:
+			case <-timer.C:
+				c.clearPending(p)
+			}
+			<-c.cmdSem
+		}()
+		return nil, true, gogatt.CtxErr(ctx, id.name)
+	}
+}
+
+func (c *client) clearPending(p *pendingCmd) {
+	c.mu.Lock()
+	if c.pending == p {
+		c.pending = nil
+	}
+	c.mu.Unlock()
+}
+
+func (c *client) closedErr(op string) error {
+	c.mu.Lock()
+	err := c.err
+	c.mu.Unlock()
+	if err == nil {
+		err = gogatt.ErrNotStarted
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// simple sends a command whose response starts with a u16 result and fails on a non-zero one.
+func (c *client) simple(ctx context.Context, id msgID, payload []byte) error {
+	resp, _, err := c.command(ctx, id, payload, nil)
+	if err != nil {
+		return err
+	}
+	r := rd{b: resp}
+	res := wire.Result(r.u16())
+	if r.err != nil {
+		return fmt.Errorf("%s: %w", id.name, r.err)
+	}
+	return resultError(id.name, id.name, -1, 0, res)
+}
+
+// handleEvent routes one event. It runs on the reader goroutine: it never blocks and never
+// calls user code.
+func (c *client) handleEvent(f wire.Frame) {
+	key := uint16(f.Class)<<8 | uint16(f.ID)
+	r := rd{b: f.Payload}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case key == evScanResponse:
+		rssi := int8(r.u8())
+		ptype := r.u8()
+		addr := r.addr()
+		atype := r.u8()
+		r.u8() // bond
+		data := r.array()
+		if r.err != nil {
+			c.log.Debug("bgapi: malformed scan response", "err", r.err)
+			return
+		}
+		if s := c.scan; s != nil {
+			s.push(scanEvent{rssi: rssi, ptype: ptype, addr: bt.AddressFromLE(addr), atype: bt.AddressType(atype), data: bytes.Clone(data)})
+		}
+	case key == evConnectionStatus:
+		h := r.u8()
+		flags := r.u8()
+		addr := bt.AddressFromLE(r.addr())
+		atype := r.u8()
+		r.u16() // interval
+		r.u16() // timeout
+		r.u16() // latency
+		bond := r.u8()
+		if r.err != nil {
+			c.log.Debug("bgapi: malformed connection_status", "err", r.err)
+			return
+		}
+		c.connectionStatus(h, flags, addr, bt.AddressType(atype), bond)
+	case key == evDisconnected:
+		h := r.u8()
+		reason := wire.Result(r.u16())
+		if r.err != nil {
+			return
+		}
+		c.disconnected(h, reason)
+	case f.Class == 4 || f.Class == 5:
+		h := r.u8()
+		if r.err != nil {
+			return
+		}
+		if key == evBondStatus { // bond u8, keysize, mitm, keys: no connection handle
+			return
+		}
+		cn := c.conns[h]
+		if cn == nil {
+			c.log.Debug("bgapi: event for unknown connection dropped", "class", f.Class, "id", f.ID, "connection", h)
+			return
+		}
+		cn.eventLocked(key, &r)
+	case f.Class == 0:
+		c.log.Debug("bgapi: system event", "id", f.ID, "payload", f.Payload)
+	default:
+		c.log.Debug("bgapi: event ignored", "class", f.Class, "id", f.ID)
+	}
+}
+
+// connectionStatus handles connection_status (bgapi-facts.md §3, §5.7) under c.mu.
+func (c *client) connectionStatus(h, flags uint8, addr bt.Address, atype bt.AddressType, bond uint8) {
+	if bond != 0xFF {
+		c.bonds[addr] = bond
+	}
+	if cn := c.conns[h]; cn != nil {
+		if flags&flagConnected == 0 {
+			return
+		}
+		cn.encrypted = flags&flagEncrypted != 0
+		cn.bondHandle = bond
+		if b := cn.bond; b != nil && cn.encrypted {
+			cn.bond = nil
+			b.finish(nil)
+		}
+		return
+	}
+	cw := c.connecting
+	if cw == nil || flags&flagConnected == 0 || cw.addr != addr || (cw.handle >= 0 && int(h) != cw.handle) {
+		c.log.Debug("bgapi: connection_status for unknown connection", "connection", h, "address", addr)
+		return
+	}
+	cn := newConn(c, h, addr, atype)
+	cn.encrypted = flags&flagEncrypted != 0
+	cn.bondHandle = bond
+	c.conns[h] = cn
+	cw.conn = cn
+	c.connecting = nil
+	close(cw.done)
+}
+
+// disconnected handles connection_disconnected under c.mu: every pending operation of the
+// connection fails at once with a *gogatt.DisconnectError.
+func (c *client) disconnected(h uint8, reason wire.Result) {
+	if cw := c.connecting; cw != nil && cw.handle == int(h) {
+		cw.err = &Error{Command: cmdGAPConnectDirect.name, Connection: int(h), Result: reason}
+		c.connecting = nil
+		close(cw.done)
+	}
+	cn := c.conns[h]
+	if cn == nil {
+		return
+	}
+	delete(c.conns, h)
+	local := cn.localClose || reason == 0 || reason == resultLocalHostTerminated
+	cn.endLocked(&gogatt.DisconnectError{Address: cn.addr.String(), Reason: disconnectReason(reason), Code: int(reason), Local: local})
+}
+
+// connectWait is a gap_connect_direct in progress.
+type connectWait struct {
+	addr   bt.Address
+	handle int // from the response; -1 until then
+	done   chan struct{}
+	conn   *conn
+	err    error
+}
+
+// scanEvent is one gap_scan_response, with its data copied.
+type scanEvent struct {
+	rssi  int8
+	ptype uint8
+	addr  bt.Address
+	atype bt.AddressType
+	data  []byte
+}
+
+// scanSink buffers scan responses for the scanning goroutine without ever blocking the reader.
+type scanSink struct {
+	mu     sync.Mutex
+	buf    []scanEvent
+	notify chan struct{} // buffered 1
+}
+
+func newScanSink() *scanSink { return &scanSink{notify: make(chan struct{}, 1)} }
+
+func (s *scanSink) push(e scanEvent) {
+	s.mu.Lock()
+	s.buf = append(s.buf, e)
+	s.mu.Unlock()
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (s *scanSink) take(dst []scanEvent) []scanEvent {
+	s.mu.Lock()
+	dst = append(dst[:0], s.buf...)
+	clear(s.buf)
+	s.buf = s.buf[:0]
+	s.mu.Unlock()
+	return dst
+}
+
+// newRegistry is a hook so every connection gets its own subscription registry.
+func newRegistry() *gattkit.Registry { return gattkit.NewRegistry() }
+
+// resultFrom converts a wire u16 into a Result.
+func resultFrom(v uint16) wire.Result { return wire.Result(v) }
+
+// simpleEmpty sends a command whose response is empty (e.g. sm_set_bondable_mode).
+func (c *client) simpleEmpty(ctx context.Context, id msgID, payload []byte) error {
+	_, _, err := c.command(ctx, id, payload, nil)
+	return err
+}

@@ -1,0 +1,591 @@
+package bgapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/gogatt/gogatt"
+	"github.com/gogatt/gogatt/bt"
+	"github.com/gogatt/gogatt/internal/gattkit"
+)
+
+// ATT limits with the fixed ATT_MTU of 23 of BLE SDK 1.x (bgapi-facts.md §1.3, §5.8).
+const (
+	attMTU         = 23
+	maxWriteLen    = attMTU - 3 // attribute_write / write_command value
+	prepareChunk   = attMTU - 5 // prepare_write value per request
+	maxAttValueLen = 512        // Core v5.3 Vol 3 Part F §3.2.9
+)
+
+// device is one connection, the raw gogatt.Device the reconnect layer (gattkit.Wrap) wraps.
+type device struct {
+	b     *Backend
+	cn    *conn
+	cache *gattkit.ServiceCache
+}
+
+var _ gogatt.Device = (*device)(nil)
+
+func newDevice(b *Backend, cn *conn) *device {
+	d := &device{b: b, cn: cn}
+	d.cache = gattkit.NewServiceCache(d.discover)
+	return d
+}
+
+// Address returns the peer's address in canonical form.
+func (d *device) Address() string { return d.cn.addr.String() }
+
+// Disconnected is closed when the link is gone.
+func (d *device) Disconnected() <-chan struct{} { return d.cn.done }
+
+// Err is nil while connected, then the *gogatt.DisconnectError saying why the link went.
+func (d *device) Err() error { return d.cn.linkErr() }
+
+// Disconnect sends connection_disconnect and waits for connection_disconnected (pygatt only
+// waited for the response, bgapi-facts.md §6.26). It is idempotent.
+func (d *device) Disconnect() error {
+	ctx, cancel := context.WithTimeout(d.cn.c.stopCtx, 5*time.Second)
+	defer cancel()
+	return d.disconnect(ctx)
+}
+
+func (d *device) disconnect(ctx context.Context) error {
+	cn, c := d.cn, d.cn.c
+	c.mu.Lock()
+	if cn.err != nil {
+		c.mu.Unlock()
+		return nil
+	}
+	cn.localClose = true
+	c.mu.Unlock()
+	resp, _, err := c.command(ctx, cmdConnDisconnect, wr(nil).u8(cn.handle), nil)
+	if err == nil {
+		r := rd{b: resp}
+		r.u8()
+		if res := r.u16(); res == uint16(resultNotConnected) {
+			// The dongle has no such link any more: nothing will follow.
+			c.mu.Lock()
+			if c.conns[cn.handle] == cn {
+				delete(c.conns, cn.handle)
+			}
+			cn.endLocked(&gogatt.DisconnectError{Address: cn.addr.String(), Reason: "closed by local host", Local: true})
+			c.mu.Unlock()
+			return nil
+		} else if res != 0 {
+			return resultError(cmdConnDisconnect.name, "disconnect", int(cn.handle), 0, resultFrom(res))
+		}
+	} else if errors.Is(err, ErrAdapterLost) || errors.Is(err, gogatt.ErrNotStarted) {
+		return nil // the link went with the adapter
+	}
+	select {
+	case <-cn.done:
+		return nil
+	case <-ctx.Done():
+		return gogatt.CtxErr(ctx, "disconnect")
+	}
+}
+
+// Bond encrypts the link and, when permanent, stores a bond (sm_encrypt_start, bgapi-facts.md
+// §2.6, §5.7). A passkey request is answered through Config.Passkey. Unlike pygatt (§6.24) it
+// checks the result and waits for the encrypted flag on this connection's handle.
+func (d *device) Bond(ctx context.Context, permanent bool) error {
+	cn, c := d.cn, d.cn.c
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, attTimeout)
+		defer cancel()
+	}
+	h, err := cn.acquire(ctx, "bond")
+	if err != nil {
+		return err
+	}
+	defer h.release()
+	bondable := uint8(0)
+	if permanent {
+		bondable = 1
+	}
+	if err := c.simpleEmpty(ctx, cmdSetBondableMode, wr(nil).u8(bondable)); err != nil {
+		return fmt.Errorf("bond: %w", err)
+	}
+	if permanent {
+		defer func() { // leave the dongle not bondable, as Start set it
+			ctx, cancel := context.WithTimeout(c.stopCtx, c.cmdTimeout)
+			defer cancel()
+			_ = c.simpleEmpty(ctx, cmdSetBondableMode, wr(nil).u8(0))
+		}()
+	}
+	bw := &bondWait{ctx: ctx, done: make(chan struct{})}
+	c.mu.Lock()
+	if cn.err != nil {
+		err := cn.err
+		c.mu.Unlock()
+		return fmt.Errorf("bond: %w", err)
+	}
+	cn.bond = bw
+	c.mu.Unlock()
+	clear := func() {
+		c.mu.Lock()
+		if cn.bond == bw {
+			cn.bond = nil
+		}
+		c.mu.Unlock()
+	}
+	resp, _, err := c.command(ctx, cmdEncryptStart, wr(nil).u8(cn.handle).u8(bondable), nil)
+	if err != nil {
+		clear()
+		return fmt.Errorf("bond: %w", err)
+	}
+	r := rd{b: resp}
+	r.u8()
+	if res := resultFrom(r.u16()); res != resultSuccess {
+		clear()
+		return resultError(cmdEncryptStart.name, "bond", int(cn.handle), 0, res)
+	}
+	select {
+	case <-bw.done:
+		if bw.err != nil {
+			if _, ok := bw.err.(*gogatt.DisconnectError); ok {
+				return fmt.Errorf("bond: %w", bw.err)
+			}
+			return fmt.Errorf("bond %s: %w", cn.addr, bw.err)
+		}
+		return nil
+	case <-ctx.Done():
+		clear()
+		return gogatt.CtxErr(ctx, "bond")
+	}
+}
+
+// RSSI returns the link's RSSI (connection_get_rssi). No retry on particular values
+// (pygatt §6.25).
+func (d *device) RSSI(ctx context.Context) (int, error) {
+	cn, c := d.cn, d.cn.c
+	if err := cn.linkErr(); err != nil {
+		return 0, fmt.Errorf("rssi: %w", err)
+	}
+	resp, _, err := c.command(ctx, cmdConnGetRSSI, wr(nil).u8(cn.handle), nil)
+	if err != nil {
+		return 0, err
+	}
+	r := rd{b: resp}
+	r.u8()
+	v := int8(r.u8())
+	if r.err != nil {
+		return 0, fmt.Errorf("rssi: %w", r.err)
+	}
+	if err := cn.linkErr(); err != nil {
+		return 0, fmt.Errorf("rssi: %w", err)
+	}
+	return int(v), nil
+}
+
+// Services discovers the attribute tree once per connection (then from the cache).
+func (d *device) Services(ctx context.Context) ([]gogatt.Service, error) {
+	return d.cache.Services(ctx)
+}
+
+// DiscoverCharacteristics returns every characteristic keyed by UUID.
+func (d *device) DiscoverCharacteristics(ctx context.Context) (map[gogatt.UUID][]gogatt.Characteristic, error) {
+	s, err := d.Services(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return gogatt.CharacteristicMap(s), nil
+}
+
+// GetHandle returns the value handle of uuid (*gogatt.AmbiguousUUIDError when it occurs in
+// several services).
+func (d *device) GetHandle(ctx context.Context, uuid gogatt.UUID) (uint16, error) {
+	ch, err := d.cache.Characteristic(ctx, uuid)
+	if err != nil {
+		return 0, err
+	}
+	return ch.ValueHandle, nil
+}
+
+// discover walks the tree as design.md "Discovery done right" says: primary services
+// (read_by_group_type 0x2800), the characteristic declarations of each (read_by_type 0x2803),
+// then the descriptors between each value handle and the next declaration (find_information).
+// pygatt used find_information alone over the whole range (§6.18, §6.19).
+func (d *device) discover(ctx context.Context) ([]gogatt.Service, error) {
+	cn := d.cn
+	p := newProc(pkGroups, cmdReadByGroupType, "discover services", 1)
+	if err := cn.procedure(ctx, p, wr(nil).u8(cn.handle).u16(1).u16(0xFFFF).array([]byte{0x00, 0x28})); err != nil && !isNotFound(err) {
+		return nil, err
+	}
+	var svcs []gogatt.Service
+	for _, it := range p.items {
+		u, err := bt.UUIDFromLE(it.uuid)
+		if err != nil {
+			return nil, fmt.Errorf("discover services: service at 0x%04x: %w", it.start, err)
+		}
+		svcs = append(svcs, gogatt.Service{UUID: u, Handle: it.start, EndHandle: it.end})
+	}
+	slices.SortFunc(svcs, func(a, b gogatt.Service) int { return int(a.Handle) - int(b.Handle) })
+	for i := range svcs {
+		s := &svcs[i]
+		chars, err := d.discoverCharacteristics(ctx, s.Handle, s.EndHandle)
+		if err != nil {
+			return nil, err
+		}
+		s.Characteristics = chars
+	}
+	return svcs, nil
+}
+
+func (d *device) discoverCharacteristics(ctx context.Context, start, end uint16) ([]gogatt.Characteristic, error) {
+	cn := d.cn
+	if start == 0xFFFF || start >= end {
+		return nil, nil
+	}
+	p := newProc(pkTypes, cmdReadByType, "discover characteristics", start+1)
+	if err := cn.procedure(ctx, p, wr(nil).u8(cn.handle).u16(start+1).u16(end).array([]byte{0x03, 0x28})); err != nil && !isNotFound(err) {
+		return nil, err
+	}
+	var chars []gogatt.Characteristic
+	for _, it := range p.items {
+		// Characteristic declaration value: properties u8, value handle u16, UUID
+		// (Core v5.3 Vol 3 Part G §3.3.1).
+		r := rd{b: it.value}
+		props := r.u8()
+		vh := r.u16()
+		if r.err != nil || (len(r.b) != 2 && len(r.b) != 16) {
+			return nil, fmt.Errorf("discover characteristics: malformed declaration at 0x%04x", it.start)
+		}
+		u, err := bt.UUIDFromLE(r.b)
+		if err != nil {
+			return nil, fmt.Errorf("discover characteristics: declaration at 0x%04x: %w", it.start, err)
+		}
+		chars = append(chars, gogatt.Characteristic{UUID: u, Handle: it.start, ValueHandle: vh, Properties: gogatt.Properties(props)})
+	}
+	slices.SortFunc(chars, func(a, b gogatt.Characteristic) int { return int(a.Handle) - int(b.Handle) })
+	for i := range chars {
+		c := &chars[i]
+		c.EndHandle = end
+		if i+1 < len(chars) {
+			c.EndHandle = chars[i+1].Handle - 1
+		}
+		if c.ValueHandle >= c.EndHandle {
+			c.EndHandle = max(c.EndHandle, c.ValueHandle)
+			continue
+		}
+		descs, err := d.discoverDescriptors(ctx, c.ValueHandle+1, c.EndHandle)
+		if err != nil {
+			return nil, err
+		}
+		c.Descriptors = descs
+	}
+	return chars, nil
+}
+
+func (d *device) discoverDescriptors(ctx context.Context, start, end uint16) ([]gogatt.Descriptor, error) {
+	cn := d.cn
+	p := newProc(pkInfo, cmdFindInformation, "discover descriptors", start)
+	if err := cn.procedure(ctx, p, wr(nil).u8(cn.handle).u16(start).u16(end)); err != nil && !isNotFound(err) {
+		return nil, err
+	}
+	var out []gogatt.Descriptor
+	for _, it := range p.items {
+		if it.start < start || it.start > end {
+			continue
+		}
+		u, err := bt.UUIDFromLE(it.uuid)
+		if err != nil {
+			return nil, fmt.Errorf("discover descriptors: at 0x%04x: %w", it.start, err)
+		}
+		out = append(out, gogatt.Descriptor{UUID: u, Handle: it.start})
+	}
+	return out, nil
+}
+
+// isNotFound: Attribute Not Found ends a discovery normally (bgapi-facts.md §5.4).
+func isNotFound(err error) bool {
+	var ae *gogatt.ATTError
+	return errors.As(err, &ae) && ae.Code == 0x0A
+}
+
+// CharRead reads the characteristic uuid with one ATT Read.
+func (d *device) CharRead(ctx context.Context, uuid gogatt.UUID) ([]byte, error) {
+	h, err := d.GetHandle(ctx, uuid)
+	if err != nil {
+		return nil, err
+	}
+	return d.CharReadHandle(ctx, h)
+}
+
+// CharReadHandle reads handle with attclient_read_by_handle: the value arrives as
+// attribute_value type 0 on that handle, an error as procedure_completed (§5.4).
+func (d *device) CharReadHandle(ctx context.Context, handle uint16) ([]byte, error) {
+	if handle == 0 {
+		return nil, fmt.Errorf("read: %w: handle 0", gogatt.ErrInvalidParameter)
+	}
+	p := newProc(pkRead, cmdReadByHandle, "read", handle)
+	if err := d.cn.procedure(ctx, p, wr(nil).u8(d.cn.handle).u16(handle)); err != nil {
+		return nil, err
+	}
+	if p.value == nil {
+		return []byte{}, nil
+	}
+	return p.value, nil
+}
+
+// CharReadLong reads a value of any length by UUID.
+func (d *device) CharReadLong(ctx context.Context, uuid gogatt.UUID) ([]byte, error) {
+	h, err := d.GetHandle(ctx, uuid)
+	if err != nil {
+		return nil, err
+	}
+	return d.CharReadLongHandle(ctx, h)
+}
+
+// CharReadLongHandle reads with attclient_read_long (Read then Read Blob, Core v5.3 Vol 3
+// Part G §4.8.3). On error it returns no partial value (pygatt §6.21).
+func (d *device) CharReadLongHandle(ctx context.Context, handle uint16) ([]byte, error) {
+	if handle == 0 {
+		return nil, fmt.Errorf("read long: %w: handle 0", gogatt.ErrInvalidParameter)
+	}
+	p := newProc(pkReadLong, cmdReadLong, "read long", handle)
+	if err := d.cn.procedure(ctx, p, wr(nil).u8(d.cn.handle).u16(handle)); err != nil {
+		return nil, err
+	}
+	if p.value == nil {
+		return []byte{}, nil
+	}
+	return p.value, nil
+}
+
+// CharWrite writes uuid's value.
+func (d *device) CharWrite(ctx context.Context, uuid gogatt.UUID, value []byte, withResponse bool) error {
+	h, err := d.GetHandle(ctx, uuid)
+	if err != nil {
+		return err
+	}
+	return d.CharWriteHandle(ctx, h, value, withResponse)
+}
+
+// CharWriteHandle writes with attclient_attribute_write (Write Request, waits for
+// procedure_completed) or attclient_write_command (Write Command). A write_command refused
+// with out_of_memory (0x0182, TX queue full) is retried with backoff until ctx ends
+// (bgapi-facts.md §2.5; pygatt §6.22 ignored it).
+func (d *device) CharWriteHandle(ctx context.Context, handle uint16, value []byte, withResponse bool) error {
+	op := "write"
+	if !withResponse {
+		op = "write command"
+	}
+	if handle == 0 {
+		return fmt.Errorf("%s: %w: handle 0", op, gogatt.ErrInvalidParameter)
+	}
+	if len(value) > maxWriteLen {
+		return fmt.Errorf("%s handle 0x%04x: %w: %d bytes exceed %d (ATT_MTU 23); use CharWriteLong", op, handle, gogatt.ErrInvalidParameter, len(value), maxWriteLen)
+	}
+	cn := d.cn
+	payload := wr(nil).u8(cn.handle).u16(handle).array(value)
+	if withResponse {
+		return cn.procedure(ctx, newProc(pkWrite, cmdAttributeWrite, op, handle), payload)
+	}
+	return d.writeCommand(ctx, handle, payload)
+}
+
+func (d *device) writeCommand(ctx context.Context, handle uint16, payload []byte) error {
+	cn, c := d.cn, d.cn.c
+	backoff := time.Millisecond
+	var timer *time.Timer
+	for {
+		if err := cn.linkErr(); err != nil {
+			return fmt.Errorf("write command: %w", err)
+		}
+		resp, _, err := c.command(ctx, cmdWriteCommand, payload, nil)
+		if err != nil {
+			return err
+		}
+		r := rd{b: resp}
+		r.u8()
+		res := resultFrom(r.u16())
+		if res != resultOutOfMemory {
+			if res == resultNotConnected {
+				if err := cn.linkErr(); err != nil {
+					return fmt.Errorf("write command: %w", err)
+				}
+			}
+			return resultError(cmdWriteCommand.name, "write command", int(cn.handle), handle, res)
+		}
+		// TX queue full: back off and retry.
+		if timer == nil {
+			timer = time.NewTimer(backoff)
+			defer timer.Stop()
+		} else {
+			timer.Reset(backoff)
+		}
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			return gogatt.CtxErr(ctx, "write command")
+		case <-cn.done:
+			return fmt.Errorf("write command: %w", cn.linkErr())
+		}
+		backoff = min(2*backoff, 50*time.Millisecond)
+	}
+}
+
+// CharWriteLong writes uuid's value with Prepare/Execute Write.
+func (d *device) CharWriteLong(ctx context.Context, uuid gogatt.UUID, value []byte) error {
+	h, err := d.GetHandle(ctx, uuid)
+	if err != nil {
+		return err
+	}
+	return d.CharWriteLongHandle(ctx, h, value)
+}
+
+// CharWriteLongHandle writes up to 512 bytes with attclient_prepare_write chunks of 18 bytes at
+// offsets 0, 18, 36, … then attclient_execute_write(1) (Core v5.3 Vol 3 Part G §4.9.4;
+// bgapi-facts.md §5.8). It waits for each procedure_completed (no sleeps, pygatt §6.23) and
+// holds the connection's procedure slot for the whole sequence so no other write interleaves
+// with the server's prepare queue. On a failure it cancels with execute_write(0).
+func (d *device) CharWriteLongHandle(ctx context.Context, handle uint16, value []byte) error {
+	const op = "write long"
+	if handle == 0 {
+		return fmt.Errorf("%s: %w: handle 0", op, gogatt.ErrInvalidParameter)
+	}
+	if len(value) > maxAttValueLen {
+		return fmt.Errorf("%s handle 0x%04x: %w: %d bytes exceed %d", op, handle, gogatt.ErrInvalidParameter, len(value), maxAttValueLen)
+	}
+	cn := d.cn
+	ctx, cancel := withATTTimeout(ctx)
+	defer cancel()
+	h, err := cn.acquire(ctx, op)
+	if err != nil {
+		return err
+	}
+	defer h.release()
+	for off := 0; off < len(value) || off == 0; off += prepareChunk {
+		chunk := value[off:min(off+prepareChunk, len(value))]
+		p := newProc(pkWrite, cmdPrepareWrite, op, handle)
+		err := cn.exec(ctx, h, p, wr(nil).u8(cn.handle).u16(handle).u16(uint16(off)).array(chunk))
+		if err != nil {
+			if !h.handed && cn.linkErr() == nil {
+				cp := newProc(pkWrite, cmdExecuteWrite, op+" (cancel)", handle)
+				cctx, ccancel := context.WithTimeout(cn.c.stopCtx, cn.c.cmdTimeout)
+				_ = cn.exec(cctx, h, cp, wr(nil).u8(cn.handle).u8(0))
+				ccancel()
+			}
+			return err
+		}
+		if len(value) == 0 {
+			break
+		}
+	}
+	return cn.exec(ctx, h, newProc(pkWrite, cmdExecuteWrite, op, handle), wr(nil).u8(cn.handle).u8(1))
+}
+
+// Subscribe enables notifications or indications of uuid.
+func (d *device) Subscribe(ctx context.Context, uuid gogatt.UUID, fn gogatt.NotificationHandler, opts gogatt.SubscribeOptions) error {
+	ch, err := d.cache.Characteristic(ctx, uuid)
+	if err != nil {
+		return err
+	}
+	return d.subscribe(ctx, ch, fn, opts)
+}
+
+// SubscribeHandle enables notifications or indications of the characteristic whose value
+// handle is valueHandle.
+func (d *device) SubscribeHandle(ctx context.Context, valueHandle uint16, fn gogatt.NotificationHandler, opts gogatt.SubscribeOptions) error {
+	ch, err := d.cache.ByValueHandle(ctx, valueHandle)
+	if err != nil {
+		return err
+	}
+	return d.subscribe(ctx, ch, fn, opts)
+}
+
+// subscribe registers fn first (so no value arriving right after the CCCD write is lost), then
+// writes the CCCD found by discovery (Core v5.3 Vol 3 Part G §3.3.3.3): 0x0001 notify,
+// 0x0002 indicate. Never "value handle + 1" (pygatt §6.17).
+func (d *device) subscribe(ctx context.Context, ch gogatt.Characteristic, fn gogatt.NotificationHandler, opts gogatt.SubscribeOptions) error {
+	if fn == nil {
+		return fmt.Errorf("subscribe: %w: nil handler", gogatt.ErrInvalidParameter)
+	}
+	cccd, ok := ch.CCCD()
+	if !ok {
+		return fmt.Errorf("subscribe %s (handle 0x%04x): no Client Characteristic Configuration descriptor: %w", ch.UUID, ch.ValueHandle, gogatt.ErrNotFound)
+	}
+	want, bit := gogatt.PropNotify, uint16(0x0001)
+	if opts.Indication {
+		want, bit = gogatt.PropIndicate, 0x0002
+	}
+	if ch.Properties&want == 0 {
+		return fmt.Errorf("subscribe %s (handle 0x%04x): %w: characteristic properties %v lack %v", ch.UUID, ch.ValueHandle, gogatt.ErrUnsupported, ch.Properties, want)
+	}
+	_, existed := d.cn.reg.Subscriptions()[ch.ValueHandle]
+	d.cn.reg.Add(ch.ValueHandle, fn, opts)
+	err := d.writeCCCD(ctx, cccd, ch.ValueHandle, bit, "subscribe")
+	if err != nil && !existed {
+		d.cn.reg.Remove(ch.ValueHandle)
+	}
+	return err
+}
+
+func (d *device) writeCCCD(ctx context.Context, cccd, valueHandle, bits uint16, op string) error {
+	cn := d.cn
+	p := newProc(pkWrite, cmdAttributeWrite, op, cccd)
+	return cn.procedure(ctx, p, wr(nil).u8(cn.handle).u16(cccd).array([]byte{byte(bits), byte(bits >> 8)}))
+}
+
+// Unsubscribe writes 0 to uuid's CCCD and stops delivery.
+func (d *device) Unsubscribe(ctx context.Context, uuid gogatt.UUID) error {
+	ch, err := d.cache.Characteristic(ctx, uuid)
+	if err != nil {
+		return err
+	}
+	return d.unsubscribe(ctx, ch)
+}
+
+// UnsubscribeHandle is Unsubscribe by value handle.
+func (d *device) UnsubscribeHandle(ctx context.Context, valueHandle uint16) error {
+	ch, err := d.cache.ByValueHandle(ctx, valueHandle)
+	if err != nil {
+		return err
+	}
+	return d.unsubscribe(ctx, ch)
+}
+
+func (d *device) unsubscribe(ctx context.Context, ch gogatt.Characteristic) error {
+	cccd, ok := ch.CCCD()
+	if !ok {
+		return fmt.Errorf("unsubscribe %s (handle 0x%04x): no Client Characteristic Configuration descriptor: %w", ch.UUID, ch.ValueHandle, gogatt.ErrNotFound)
+	}
+	err := d.writeCCCD(ctx, cccd, ch.ValueHandle, 0, "unsubscribe")
+	d.cn.reg.Remove(ch.ValueHandle)
+	return err
+}
+
+// ResubscribeAll writes every active subscription's CCCD again.
+func (d *device) ResubscribeAll(ctx context.Context) error {
+	var errs []error
+	for vh, opts := range d.cn.reg.Subscriptions() {
+		ch, err := d.cache.ByValueHandle(ctx, vh)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		cccd, ok := ch.CCCD()
+		if !ok {
+			continue
+		}
+		bit := uint16(0x0001)
+		if opts.Indication {
+			bit = 0x0002
+		}
+		if err := d.writeCCCD(ctx, cccd, vh, bit, "resubscribe"); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ExchangeMTU is not available: BGAPI 1.x (BLE SDK 1.x firmware of the BLED112) has no MTU
+// exchange command; ATT_MTU is fixed at 23 (bgapi-facts.md §1.3).
+func (d *device) ExchangeMTU(ctx context.Context, mtu int) (int, error) {
+	return attMTU, fmt.Errorf("exchange MTU: BGAPI 1.x has no MTU exchange command; ATT_MTU stays %d: %w", attMTU, gogatt.ErrUnsupported)
+}

@@ -1,0 +1,43 @@
+// Package bgapi is gogatt's backend for the Silicon Labs (Bluegiga) BLED112 USB dongle and
+// other BLE112-family modules running BLE SDK 1.x firmware, spoken to over their binary BGAPI
+// serial protocol (see docs/bgapi-facts.md in the shared docs for every message used).
+//
+//	b := bgapi.New(bgapi.Config{})          // auto-detect USB 2458:0001, reset on Start
+//	if err := b.Start(ctx); err != nil { … } // errors.Is(err, gogatt.ErrNoAdapter), ErrPermissionDenied, ErrPortBusy
+//	defer b.Stop()
+//	dev, err := b.Connect(ctx, "C0:FF:EE:00:00:01", gogatt.ConnectOptions{})
+//
+// # Layers
+//
+// The byte codec is package bgapi/wire. A protocol client runs over any io.ReadWriteCloser: one
+// reader goroutine decodes frames (resynchronising after garbage, with an inter-byte timeout)
+// and routes responses to the single outstanding command and events by connection handle.
+// GATT procedures are serialised per connection (ATT is sequential per bearer) while
+// connections proceed in parallel; a dropped link fails every pending operation of that
+// connection at once with a *gogatt.DisconnectError; a failed port fails everything with an
+// error matching ErrAdapterLost. Backend opens the serial port (go.bug.st/serial) and owns
+// the client.
+//
+// Errors: a failed BGAPI command or procedure is an *Error carrying the command name and the
+// wire.Result (errors.Is matches the result); ATT errors from the peer (results 0x04xx) are
+// *gogatt.ATTError.
+//
+// # Using it with the emulator
+//
+// Package sim/bled112 emulates a BLED112 on a real pseudo-terminal. Open the path it prints
+// exactly like a dongle:
+//
+//	b := bgapi.New(bgapi.Config{Port: "/dev/pts/7"}) // the emulator's pty path
+//
+// The emulator answers system_reset like the firmware (no response); Start then polls for the
+// port and confirms with system_hello, so the default reset-on-start works; Config.NoReset
+// skips it.
+//
+// # Differences from pygatt
+//
+// Every pygatt weakness listed in bgapi-facts.md §6 is avoided; the doc comments cite the
+// item (e.g. "pygatt §6.17": the CCCD is the discovered 0x2902 descriptor, never value
+// handle + 1). ExchangeMTU returns gogatt.ErrUnsupported: BGAPI 1.x has no MTU exchange and
+// ATT_MTU stays 23, so single reads return ≤22 bytes and writes take ≤20 (CharWriteLong takes
+// up to 512).
+package bgapi

@@ -1,0 +1,103 @@
+package bgapi
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/gogatt/gogatt"
+	"github.com/gogatt/gogatt/att"
+	"github.com/gogatt/gogatt/bgapi/wire"
+)
+
+// Result codes the client acts on (bgapi-facts.md §4.7).
+const (
+	resultSuccess             wire.Result = 0x0000
+	resultInvalidParam        wire.Result = 0x0180
+	resultWrongState          wire.Result = 0x0181
+	resultOutOfMemory         wire.Result = 0x0182
+	resultTimeout             wire.Result = 0x0185
+	resultNotConnected        wire.Result = 0x0186
+	resultConnectionTimeout   wire.Result = 0x0208
+	resultConnectionLimit     wire.Result = 0x0209
+	resultLocalHostTerminated wire.Result = 0x0216
+	resultATTNotFound         wire.Result = 0x040A
+)
+
+// ErrConnectionLimit: every connection slot of the dongle is in use (BGAPI result 0x0209
+// connection_limit_exceeded, bgapi-facts.md §5.7; the stock BLED112 firmware has 3 slots).
+// The *Error of a refused connect_direct matches it, and so does gogatt.ErrBusy.
+var ErrConnectionLimit = errors.New("bgapi: all connection slots in use")
+
+// Error is a non-zero BGAPI result: a command's response said the command failed, or a
+// procedure ended with a stack, controller or SMP error (bgapi-facts.md §4.7). ATT errors from
+// the peer (0x04xx) are reported as *gogatt.ATTError instead.
+//
+// errors.Is(err, &Error{Result: r}) and errors.Is(err, r) match any Error with result r; common results also match
+// gogatt's sentinels: invalid_param → ErrInvalidParameter, wrong_state → ErrBusy,
+// timeout → ErrTimeout, not_connected → ErrNotConnected, connection_limit_exceeded →
+// ErrConnectionLimit and ErrBusy.
+type Error struct {
+	Command    string      // the BGAPI command, e.g. "attclient_read_by_handle"
+	Connection int         // the connection handle, -1 when none
+	Result     wire.Result // the result code; Result.String() is the fact sheet's name
+}
+
+func (e *Error) Error() string {
+	if e.Connection >= 0 {
+		return fmt.Sprintf("bgapi: %s (connection %d): %s (0x%04x)", e.Command, e.Connection, e.Result, uint16(e.Result))
+	}
+	return fmt.Sprintf("bgapi: %s: %s (0x%04x)", e.Command, e.Result, uint16(e.Result))
+}
+
+// Is matches another *Error with the same result (and command, when the target names one), and
+// the sentinels listed on the type.
+func (e *Error) Is(target error) bool {
+	switch t := target.(type) {
+	case *Error:
+		return t.Result == e.Result && (t.Command == "" || t.Command == e.Command)
+	case wire.Result:
+		return t == e.Result
+	}
+	switch e.Result {
+	case resultInvalidParam:
+		return target == gogatt.ErrInvalidParameter
+	case resultWrongState:
+		return target == gogatt.ErrBusy
+	case resultTimeout:
+		return target == gogatt.ErrTimeout
+	case resultNotConnected:
+		return target == gogatt.ErrNotConnected
+	case resultConnectionLimit:
+		return target == ErrConnectionLimit || target == gogatt.ErrBusy
+	}
+	return false
+}
+
+// resultError turns a non-zero result into an error: *gogatt.ATTError for ATT codes (0x04xx,
+// the low byte is the ATT error code of Core v5.3 Vol 3 Part F §3.4.1.1), *Error otherwise.
+func resultError(cmd, op string, connection int, handle uint16, r wire.Result) error {
+	if r == resultSuccess {
+		return nil
+	}
+	if r&0xFF00 == 0x0400 {
+		return &gogatt.ATTError{Op: op, Handle: handle, Code: att.ErrorCode(r & 0xFF)}
+	}
+	return &Error{Command: cmd, Connection: connection, Result: r}
+}
+
+// disconnectReason names a connection_disconnected reason (bgapi-facts.md §5.7).
+func disconnectReason(r wire.Result) string {
+	switch r {
+	case 0:
+		return "closed by local host"
+	case resultConnectionTimeout:
+		return "connection timeout (supervision, link lost)"
+	case 0x0213:
+		return "remote user terminated connection"
+	case resultLocalHostTerminated:
+		return "closed by local host"
+	case 0x023E:
+		return "connection failed to be established"
+	}
+	return r.String()
+}

@@ -1,0 +1,182 @@
+package bgapi
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"slices"
+	"strings"
+
+	"github.com/gogatt/gogatt"
+	"go.bug.st/serial"
+	"go.bug.st/serial/enumerator"
+)
+
+// BLED112 USB identity (bgapi-facts.md §1.4): Silicon Labs / Bluegiga VID 0x2458, PID 0x0001.
+const (
+	BLED112VID = "2458"
+	BLED112PID = "0001"
+)
+
+// Port errors. A *PortError wraps one of them (or gogatt.ErrNoAdapter), so test with errors.Is.
+var (
+	// ErrPermissionDenied: the port exists but this user may not open it. On Linux add the
+	// user to the "dialout" group (sudo usermod -aG dialout $USER, then log in again) or
+	// install a udev rule such as
+	//   SUBSYSTEM=="tty", ATTRS{idVendor}=="2458", ATTRS{idProduct}=="0001", MODE="0666"
+	ErrPermissionDenied = errors.New("bgapi: permission denied opening serial port")
+	// ErrPortBusy: another process holds the port open exclusively.
+	ErrPortBusy = errors.New("bgapi: serial port busy")
+)
+
+// PortError says why a serial port could not be opened or found.
+type PortError struct {
+	Port string // the path, "" when auto-detection found nothing
+	Hint string // what the user can do about it
+	Kind error  // ErrPermissionDenied, ErrPortBusy, gogatt.ErrNoAdapter or nil
+	Err  error  // the underlying error
+}
+
+func (e *PortError) Error() string {
+	var b strings.Builder
+	b.WriteString("bgapi: ")
+	if e.Port != "" {
+		fmt.Fprintf(&b, "open %s: ", e.Port)
+	}
+	switch {
+	case e.Kind != nil && e.Err != nil:
+		fmt.Fprintf(&b, "%s (%v)", strings.TrimPrefix(strings.TrimPrefix(e.Kind.Error(), "bgapi: "), "gogatt: "), e.Err)
+	case e.Kind != nil:
+		b.WriteString(strings.TrimPrefix(strings.TrimPrefix(e.Kind.Error(), "bgapi: "), "gogatt: "))
+	case e.Err != nil:
+		b.WriteString(e.Err.Error())
+	}
+	if e.Hint != "" {
+		b.WriteString("; ")
+		b.WriteString(e.Hint)
+	}
+	return b.String()
+}
+
+// Is matches the error's kind (ErrPermissionDenied, ErrPortBusy, gogatt.ErrNoAdapter).
+func (e *PortError) Is(target error) bool { return e.Kind != nil && target == e.Kind }
+
+// Unwrap returns the underlying error.
+func (e *PortError) Unwrap() error { return e.Err }
+
+const permissionHint = `add your user to the "dialout" group (sudo usermod -aG dialout $USER, then log in again) ` +
+	`or install a udev rule: SUBSYSTEM=="tty", ATTRS{idVendor}=="2458", ATTRS{idProduct}=="0001", MODE="0666"`
+
+// serialPort is what the backend needs from an open port: the byte stream plus input flushing.
+type serialPort interface {
+	io.ReadWriteCloser
+	ResetInputBuffer() error
+}
+
+// openSerial opens path as a raw serial port with go.bug.st/serial (baud rate is irrelevant for
+// the BLED112's USB CDC-ACM port, bgapi-facts.md §1.4) and classifies failures.
+func openSerial(path string) (serialPort, error) {
+	p, err := serial.Open(path, &serial.Mode{BaudRate: 115200, DataBits: 8, Parity: serial.NoParity, StopBits: serial.OneStopBit})
+	if err != nil {
+		return nil, classifyOpenError(path, err)
+	}
+	return p, nil
+}
+
+func classifyOpenError(path string, err error) error {
+	var pe *serial.PortError
+	if errors.As(err, &pe) {
+		switch pe.Code() {
+		case serial.PortBusy:
+			return &PortError{Port: path, Kind: ErrPortBusy, Err: err, Hint: "another program (a second gogatt, ModemManager, a serial console) has it open"}
+		case serial.PermissionDenied:
+			return &PortError{Port: path, Kind: ErrPermissionDenied, Err: err, Hint: permissionHint}
+		case serial.PortNotFound:
+			return &PortError{Port: path, Kind: gogatt.ErrNoAdapter, Err: err, Hint: "is the dongle plugged in?"}
+		}
+	}
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return &PortError{Port: path, Kind: gogatt.ErrNoAdapter, Err: err, Hint: "is the dongle plugged in?"}
+	case errors.Is(err, fs.ErrPermission):
+		return &PortError{Port: path, Kind: ErrPermissionDenied, Err: err, Hint: permissionHint}
+	}
+	return &PortError{Port: path, Err: err}
+}
+
+// isBLED112 reports whether a port's USB identity is a BLED112; hex digits compare
+// case-insensitively.
+func isBLED112(p *enumerator.PortDetails) bool {
+	return p != nil && p.IsUSB && strings.EqualFold(p.VID, BLED112VID) && strings.EqualFold(p.PID, BLED112PID)
+}
+
+// findBLED112 lists serial ports and returns the BLED112s, sorted by name.
+func findBLED112(list func() ([]*enumerator.PortDetails, error)) ([]*enumerator.PortDetails, error) {
+	ports, err := list()
+	if err != nil {
+		return nil, &PortError{Kind: gogatt.ErrNoAdapter, Err: err, Hint: "could not list serial ports; give Config.Port explicitly"}
+	}
+	var out []*enumerator.PortDetails
+	for _, p := range ports {
+		if isBLED112(p) {
+			out = append(out, p)
+		}
+	}
+	slices.SortFunc(out, func(a, b *enumerator.PortDetails) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// detectPort returns the path of the first BLED112 found, or an error matching
+// gogatt.ErrNoAdapter.
+func detectPort(list func() ([]*enumerator.PortDetails, error)) (*enumerator.PortDetails, error) {
+	found, err := findBLED112(list)
+	if err != nil {
+		return nil, err
+	}
+	if len(found) == 0 {
+		return nil, &PortError{Kind: gogatt.ErrNoAdapter, Hint: "no serial port with USB ID 2458:0001 (BLED112); plug one in or set Config.Port"}
+	}
+	return found[0], nil
+}
+
+// portIdentity finds the USB details of path, if it is a USB port the enumerator knows.
+func portIdentity(list func() ([]*enumerator.PortDetails, error), path string) *enumerator.PortDetails {
+	if list == nil {
+		return nil
+	}
+	ports, err := list()
+	if err != nil {
+		return nil
+	}
+	for _, p := range ports {
+		if p != nil && p.Name == path && p.IsUSB {
+			return p
+		}
+	}
+	return nil
+}
+
+// relocate finds where a re-enumerated dongle came back: the same path if it exists, else a
+// BLED112 port with the same USB serial number (the port name may change after system_reset,
+// bgapi-facts.md §5.3, pygatt weakness §6.8).
+func relocate(list func() ([]*enumerator.PortDetails, error), path string, id *enumerator.PortDetails) string {
+	if id == nil || id.SerialNumber == "" || list == nil {
+		return path
+	}
+	ports, err := list()
+	if err != nil {
+		return path
+	}
+	for _, p := range ports {
+		if p != nil && p.Name == path {
+			return path
+		}
+	}
+	for _, p := range ports {
+		if isBLED112(p) && p.SerialNumber == id.SerialNumber {
+			return p.Name
+		}
+	}
+	return path
+}
