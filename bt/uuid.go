@@ -43,8 +43,9 @@ func ParseUUID(s string) (UUID, error) {
 	}
 	switch len(t) {
 	case 4, 8:
-		b, err := hex.DecodeString(t)
-		if err != nil {
+		var buf [4]byte
+		b := buf[:len(t)/2]
+		if _, err := hex.Decode(b, []byte(t)); err != nil {
 			return UUID{}, fmt.Errorf("%w %q: not hexadecimal", ErrInvalidUUID, s)
 		}
 		var v uint32
