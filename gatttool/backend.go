@@ -1,0 +1,264 @@
+// Package gatttool is gogatt's BlueZ backend: it drives the tools of BlueZ 5.66 as a user would,
+// through pseudo-terminals, and never needs root itself.
+//
+//   - One interactive `gatttool -i hciX -I` per connected device (several devices at once are
+//     several processes). A reader goroutine per process splits and classifies every line
+//     (package parse); commands are serialised per process and each waits for its own answer
+//     line — an error gatttool prints is returned at once, as a typed error
+//     (*gogatt.ATTError with the code of bluez-tools-facts.md §4, errors matching
+//     gogatt.ErrNotConnected, …).
+//   - `hcitool -i hciX lescan` for scanning, stopped with SIGINT only (facts §5.3).
+//   - `bluetoothctl remove` / `devices Paired` for bonds (facts §6).
+//
+// Discovery uses three commands (primary, characteristics, char-desc over the whole range) and
+// knows a burst has ended when the answer to a `sec-level` query sent after its first line
+// comes back: gatttool prints a whole discovery result from one callback before it reads its
+// input again (facts §1.4), so no fixed sleep is involved. The hang gatttool falls into after
+// the 30 s ATT transaction timeout (facts §3.3) is detected (no answer within
+// Config.RequestTimeout, or the 0x0e error after 30 s) and recovered by killing the process;
+// the caller gets an error matching gogatt.ErrTimeout and the Device reports the loss.
+//
+// Every value that reaches a tool is built from checked, typed values (addresses parsed by
+// bt.ParseAddress, handles, hex-encoded bytes), so no input can make a tool run a second
+// command. No shell and no sudo are used.
+package gatttool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os/exec"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/gogatt/gogatt"
+	"github.com/gogatt/gogatt/bt"
+	"github.com/gogatt/gogatt/gatttool/parse"
+	"github.com/gogatt/gogatt/internal/gattkit"
+)
+
+// Config configures the backend. The zero value uses hci0 and the tools found in PATH.
+type Config struct {
+	// HCIDevice is the adapter, "hci0" by default. It must be "hci" followed by digits.
+	HCIDevice string
+	// GatttoolPath, HcitoolPath and BluetoothctlPath locate the tools; empty means look them up
+	// in PATH.
+	GatttoolPath, HcitoolPath, BluetoothctlPath string
+	// ExtraGatttoolArgs are added to every gatttool command line (before -I), e.g.
+	// []string{"-m", "100"} — handed over as arguments, never through a shell.
+	ExtraGatttoolArgs []string
+	// Env holds extra environment variables ("K=V") for every child process.
+	Env []string
+	// Logger receives debug logs of every line the tools print; nil discards them.
+	Logger *slog.Logger
+	// RequestTimeout is the hang detector: a gatttool command without any answer for this long
+	// means gatttool is hung (facts §3.3) and its process is killed. Zero means 30 s, ATT's
+	// transaction timeout (Core v5.3 Vol 3 Part F §3.3.3). Tests use a short value.
+	RequestTimeout time.Duration
+	// ToolTimeout bounds bluetoothctl and hcitool housekeeping calls whose context has no
+	// deadline (bluetoothctl waits for ever without bluetoothd, facts §6.5). Zero means 10 s.
+	ToolTimeout time.Duration
+	// SkipAdapterCheck makes Start skip `hcitool dev` (which lists adapters that are up).
+	SkipAdapterCheck bool
+}
+
+var hciName = regexp.MustCompile(`^hci[0-9]{1,3}$`)
+
+// Backend drives BlueZ's tools. Create it with New.
+type Backend struct {
+	cfg Config
+	log *slog.Logger
+
+	mu       sync.Mutex
+	started  bool
+	stopped  bool
+	devices  map[*device]struct{}
+	wrappers map[gogatt.Device]struct{}
+	scanning bool
+	wg       sync.WaitGroup // scans and bond calls in progress
+}
+
+var _ gogatt.Backend = (*Backend)(nil)
+
+// New returns a backend for cfg. Nothing is started until Start.
+func New(cfg Config) *Backend {
+	if cfg.HCIDevice == "" {
+		cfg.HCIDevice = "hci0"
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = attTransactionTimeout
+	}
+	if cfg.ToolTimeout <= 0 {
+		cfg.ToolTimeout = 10 * time.Second
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &Backend{cfg: cfg, log: log, devices: map[*device]struct{}{}, wrappers: map[gogatt.Device]struct{}{}}
+}
+
+// Start resolves the tools and checks that the adapter is listed by `hcitool dev`.
+func (b *Backend) Start(ctx context.Context) error {
+	if !hciName.MatchString(b.cfg.HCIDevice) {
+		return fmt.Errorf("%w: HCIDevice %q: want hciN", gogatt.ErrInvalidParameter, b.cfg.HCIDevice)
+	}
+	for _, t := range []struct {
+		path *string
+		name string
+	}{{&b.cfg.GatttoolPath, "gatttool"}, {&b.cfg.HcitoolPath, "hcitool"}, {&b.cfg.BluetoothctlPath, "bluetoothctl"}} {
+		if *t.path == "" {
+			p, err := exec.LookPath(t.name)
+			if err != nil {
+				if t.name == "gatttool" {
+					return fmt.Errorf("gatttool backend: %w (install BlueZ's deprecated tools)", err)
+				}
+				continue // needed only by Scan / ClearBond, which report it
+			}
+			*t.path = p
+		}
+	}
+	if !b.cfg.SkipAdapterCheck && b.cfg.HcitoolPath != "" {
+		if err := b.checkAdapter(ctx); err != nil {
+			return err
+		}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.stopped {
+		return gogatt.ErrNotStarted
+	}
+	b.started = true
+	return nil
+}
+
+// Stop disconnects every device, waits for every child and goroutine, and is idempotent.
+func (b *Backend) Stop() error {
+	b.mu.Lock()
+	b.stopped = true
+	var ws []gogatt.Device
+	for w := range b.wrappers {
+		ws = append(ws, w)
+	}
+	var ds []*device
+	for d := range b.devices {
+		ds = append(ds, d)
+	}
+	b.mu.Unlock()
+	for _, w := range ws {
+		w.Disconnect()
+	}
+	for _, d := range ds {
+		d.Disconnect()
+		<-d.reg.CloseAsync()
+	}
+	b.wg.Wait()
+	return nil
+}
+
+// SupportsUnbonded is true: gatttool reads and writes without pairing.
+func (b *Backend) SupportsUnbonded() bool { return true }
+
+func (b *Backend) begin() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.started || b.stopped {
+		return gogatt.ErrNotStarted
+	}
+	return nil
+}
+
+func (b *Backend) forget(d *device) {
+	b.mu.Lock()
+	delete(b.devices, d)
+	b.mu.Unlock()
+}
+
+// Connect starts a gatttool process and sends `connect ADDRESS public|random` (the type is always
+// given: a bare address would reset it to public, facts §2.2). The connection parameters of opts
+// are validated but gatttool cannot apply them. The returned Device reconnects when
+// opts.AutoReconnect is set (gattkit.Wrap), re-subscribing every subscription.
+func (b *Backend) Connect(ctx context.Context, address string, opts gogatt.ConnectOptions) (gogatt.Device, error) {
+	if err := b.begin(); err != nil {
+		return nil, err
+	}
+	a, err := bt.ParseAddress(address)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", gogatt.ErrInvalidParameter, err)
+	}
+	if opts.AddressType != gogatt.AddressPublic && opts.AddressType != gogatt.AddressRandom {
+		return nil, fmt.Errorf("%w: address type %v", gogatt.ErrInvalidParameter, opts.AddressType)
+	}
+	if _, err := opts.Resolve(); err != nil {
+		return nil, err
+	}
+	dial := func(ctx context.Context) (gogatt.Device, error) { return b.dial(ctx, a, opts) }
+	first, err := dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	w := gattkit.Wrap(ctx, first, dial, opts)
+	b.mu.Lock()
+	if b.stopped {
+		b.mu.Unlock()
+		w.Disconnect()
+		return nil, gogatt.ErrNotStarted
+	}
+	b.wrappers[w] = struct{}{}
+	b.wg.Add(1)
+	b.mu.Unlock()
+	go func() {
+		defer b.wg.Done()
+		<-w.Disconnected()
+		b.mu.Lock()
+		delete(b.wrappers, w)
+		b.mu.Unlock()
+	}()
+	return w, nil
+}
+
+// dial makes one connection: a new gatttool process and `connect`.
+func (b *Backend) dial(ctx context.Context, a bt.Address, opts gogatt.ConnectOptions) (gogatt.Device, error) {
+	if err := b.begin(); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, opts.ConnectTimeout())
+	defer cancel()
+	addr := a.String()
+	d := &device{b: b, addr: addr, reg: gattkit.NewRegistry(), subs: map[uint16]subscription{}, done: make(chan struct{})}
+	d.svc = gattkit.NewServiceCache(d.discover)
+	p, err := startProc(ctx, &b.cfg, b.log, addr, func(h uint16, v []byte, _ bool) { d.reg.Dispatch(h, v) })
+	if err != nil {
+		d.reg.Close()
+		return nil, err
+	}
+	d.p = p
+	typ := "public"
+	if opts.AddressType == gogatt.AddressRandom {
+		typ = "random"
+	}
+	_, err = p.do(ctx, &op{name: "connect", cmd: "connect " + addr + " " + typ,
+		accept: func(l parse.Line) bool { return l.Kind == parse.Connected }})
+	if err != nil {
+		if ctx.Err() != nil && !errors.Is(err, gogatt.ErrTimeout) && !errors.Is(err, context.Canceled) {
+			err = fmt.Errorf("%w: %w", gogatt.CtxErr(ctx, "connect"), err)
+		}
+		p.close("connect failed")
+		d.reg.Close()
+		return nil, fmt.Errorf("gatttool: connect %s: %w", addr, err)
+	}
+	b.mu.Lock()
+	if b.stopped {
+		b.mu.Unlock()
+		p.close("backend stopped")
+		d.reg.Close()
+		return nil, gogatt.ErrNotStarted
+	}
+	b.devices[d] = struct{}{}
+	b.mu.Unlock()
+	go d.watch()
+	return d, nil
+}

@@ -1,0 +1,274 @@
+package gatttool
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/creack/pty"
+	"github.com/gogatt/gogatt"
+	"github.com/gogatt/gogatt/gatttool/parse"
+)
+
+// Scan runs `hcitool -i hciX lescan` in a pty (so its output is line-buffered, facts §5.2) until
+// opts.Timeout, ctx or opts.OnAdvertisement stops it, always with SIGINT so that hcitool
+// disables scanning before it exits (facts §5.3). Options: --passive when opts.Passive;
+// --discovery=l for DiscoverLimited (hcitool then drops reports without a limited-discoverable
+// Flags AD); --duplicates when OnAdvertisement is set, so the callback sees every
+// advertisement. hcitool cannot set the scan interval and window (they are validated only), and
+// prints neither RSSI nor address type: results have RSSI 0 and a public AddressType. An
+// address is reported once per device with the name merged across its reports ("(unknown)"
+// means no name). Every error of facts §5.4 is returned typed: no adapter → gogatt.ErrNoAdapter,
+// a controller refusing (scan left enabled) → gogatt.ErrBusy, no reply → gogatt.ErrTimeout,
+// permission → os.ErrPermission.
+func (b *Backend) Scan(ctx context.Context, opts gogatt.ScanOptions) ([]gogatt.ScanResult, error) {
+	if err := b.begin(); err != nil {
+		return nil, err
+	}
+	if _, err := opts.Resolve(); err != nil {
+		return nil, err
+	}
+	if b.cfg.HcitoolPath == "" {
+		return nil, fmt.Errorf("gatttool backend: scan: hcitool not found in PATH: %w", gogatt.ErrUnsupported)
+	}
+	b.mu.Lock()
+	if b.scanning {
+		b.mu.Unlock()
+		return nil, fmt.Errorf("gatttool backend: scan: %w: a scan is already running", gogatt.ErrBusy)
+	}
+	b.scanning = true
+	b.wg.Add(1)
+	b.mu.Unlock()
+	defer func() {
+		b.mu.Lock()
+		b.scanning = false
+		b.mu.Unlock()
+		b.wg.Done()
+	}()
+
+	args := []string{"-i", b.cfg.HCIDevice, "lescan"}
+	if opts.Passive {
+		args = append(args, "--passive")
+	}
+	if opts.Mode == gogatt.DiscoverLimited {
+		args = append(args, "--discovery=l")
+	}
+	if opts.OnAdvertisement != nil {
+		args = append(args, "--duplicates")
+	}
+	cmd := exec.Command(b.cfg.HcitoolPath, args...)
+	cmd.Env = childEnv(b.cfg.Env)
+	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 50, Cols: ptyCols})
+	if err != nil {
+		return nil, fmt.Errorf("gatttool backend: scan: start hcitool: %w", err)
+	}
+	log := b.log.With("tool", "hcitool", "pid", cmd.Process.Pid)
+
+	lines := make(chan parse.ScanLine)
+	stopReader := make(chan struct{})
+	waitErr := make(chan error, 1)
+	go func() { // reader: the only goroutine reading the pty; reaps the child at EOF
+		defer close(lines)
+		var sp parse.Splitter
+		sp.Mode = parse.ModePlain
+		buf := make([]byte, 8192)
+		var pending []parse.ScanLine
+		emit := func(t parse.Token) {
+			if !t.IsPrompt && t.Line != "" {
+				log.Debug("line", "text", t.Line)
+				pending = append(pending, parse.ParseLescan(t.Line))
+			}
+		}
+		for {
+			n, err := f.Read(buf)
+			if n > 0 {
+				sp.Feed(buf[:n], emit)
+			}
+			if err != nil {
+				sp.Flush(emit)
+			}
+			for _, l := range pending {
+				select {
+				case lines <- l:
+				case <-stopReader:
+				}
+			}
+			pending = pending[:0]
+			if err != nil {
+				break
+			}
+		}
+		waitErr <- cmd.Wait()
+		f.Close()
+	}()
+	defer close(stopReader)
+
+	timer := time.NewTimer(opts.ScanTimeout())
+	defer timer.Stop()
+	var grace <-chan time.Time
+	started, stopWanted, interrupted := false, false, false
+	var scanErr error
+	var unknown []string
+	results := map[string]*gogatt.ScanResult{}
+	var order []string
+	var graceT *time.Timer
+	defer func() {
+		if graceT != nil {
+			graceT.Stop()
+		}
+	}()
+	stop := func() {
+		stopWanted = true
+		if graceT == nil {
+			// Bound the wait for the child: before "LE Scan ..." hcitool may be waiting for its
+			// controller (up to 10 s, facts §5.4); after SIGINT it should leave at once.
+			graceT = time.NewTimer(exitGrace)
+			grace = graceT.C
+		}
+		if started && !interrupted {
+			interrupted = true
+			if err := cmd.Process.Signal(os.Interrupt); err != nil {
+				log.Debug("SIGINT", "err", err)
+			}
+			graceT.Reset(exitGrace)
+		}
+	}
+loop:
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				break loop
+			}
+			switch l.Kind {
+			case parse.ScanStarted:
+				started = true
+				if stopWanted {
+					stop()
+				}
+			case parse.ScanReport:
+				key := l.Address.String()
+				r, seen := results[key]
+				if !seen {
+					r = &gogatt.ScanResult{Address: key, AddressType: gogatt.AddressPublic}
+					results[key] = r
+					order = append(order, key)
+				}
+				if l.HasName {
+					r.Name, r.Data.LocalName = l.Name, l.Name
+				}
+				if opts.OnAdvertisement != nil && !stopWanted {
+					if !opts.OnAdvertisement(*r) {
+						stop()
+					}
+				}
+			case parse.ScanError:
+				if scanErr == nil {
+					scanErr = l.Err
+				}
+			default:
+				if len(unknown) < 20 {
+					unknown = append(unknown, l.Text)
+				}
+			}
+		case <-timer.C:
+			stop()
+		case <-ctx.Done():
+			stop()
+		case <-grace:
+			log.Warn("hcitool did not exit after SIGINT; killing it (the controller may keep scanning)")
+			cmd.Process.Kill()
+			grace = nil
+		}
+	}
+	werr := <-waitErr
+	out := make([]gogatt.ScanResult, 0, len(order))
+	for _, k := range order {
+		out = append(out, *results[k])
+	}
+	switch {
+	case scanErr != nil:
+		return out, fmt.Errorf("gatttool backend: scan: %w", scanErr)
+	case !started:
+		return out, fmt.Errorf("gatttool backend: scan: hcitool lescan ended before scanning (%v): %s", exitText(werr), strings.Join(unknown, " | "))
+	case !interrupted:
+		// hcitool ended by itself (e.g. an LE meta event other than an advertising report
+		// ends its loop quietly, facts §5.2).
+		log.Warn("hcitool lescan ended by itself", "status", exitText(werr))
+	case werr != nil:
+		var ee *exec.ExitError
+		if errors.As(werr, &ee) && signalled(ee.ProcessState, syscall.SIGKILL) {
+			return out, fmt.Errorf("gatttool backend: scan: hcitool had to be killed after SIGINT: %w", gogatt.ErrTimeout)
+		}
+		return out, fmt.Errorf("gatttool backend: scan: hcitool: %s", exitText(werr))
+	}
+	if ctx.Err() != nil && opts.OnAdvertisement == nil {
+		return out, gogatt.CtxErr(ctx, "scan")
+	}
+	return out, nil
+}
+
+func exitText(err error) string {
+	if err == nil {
+		return "exit status 0"
+	}
+	return err.Error()
+}
+
+// FilteredScan is Scan keeping only devices whose name contains nameFilter; OnAdvertisement
+// sees only those.
+func (b *Backend) FilteredScan(ctx context.Context, nameFilter string, opts gogatt.ScanOptions) ([]gogatt.ScanResult, error) {
+	if cb := opts.OnAdvertisement; cb != nil {
+		opts.OnAdvertisement = func(r gogatt.ScanResult) bool {
+			if !strings.Contains(r.Name, nameFilter) {
+				return true
+			}
+			return cb(r)
+		}
+	}
+	res, err := b.Scan(ctx, opts)
+	kept := res[:0]
+	for _, r := range res {
+		if strings.Contains(r.Name, nameFilter) {
+			kept = append(kept, r)
+		}
+	}
+	return kept, err
+}
+
+// checkAdapter runs `hcitool dev` and looks for the configured adapter.
+func (b *Backend) checkAdapter(ctx context.Context) error {
+	ctx, cancel := b.toolCtx(ctx)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, b.cfg.HcitoolPath, "dev")
+	cmd.Env = childEnv(b.cfg.Env)
+	cmd.WaitDelay = time.Second
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		return fmt.Errorf("gatttool backend: hcitool dev: %w", gogatt.CtxErr(ctx, "adapter check"))
+	}
+	for _, l := range strings.Split(out.String(), "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 1 && f[0] == b.cfg.HCIDevice {
+			return nil
+		}
+	}
+	return fmt.Errorf("gatttool backend: adapter %s is not listed (or not up) by `hcitool dev` (%s; output %q): %w",
+		b.cfg.HCIDevice, exitText(err), strings.TrimSpace(out.String()), gogatt.ErrNoAdapter)
+}
+
+// toolCtx bounds ctx by ToolTimeout when it has no deadline.
+func (b *Backend) toolCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, b.cfg.ToolTimeout)
+}
