@@ -65,6 +65,8 @@ type ATTError struct {
 	Code   att.ErrorCode // the ATT error code
 }
 
+// Error describes the operation, handle and code, e.g.
+// "gogatt: read handle 0x0003: ATT error 0x02 (Read Not Permitted)".
 func (e *ATTError) Error() string {
 	return fmt.Sprintf("gogatt: %s handle 0x%04x: ATT error 0x%02x (%s)", e.Op, e.Handle, uint8(e.Code), e.Code)
 }
@@ -78,11 +80,12 @@ func (e *ATTError) Is(target error) bool {
 // AmbiguousUUIDError says a characteristic UUID occurs more than once; use a service-qualified
 // lookup (LookupCharacteristicIn) or a handle instead.
 type AmbiguousUUIDError struct {
-	UUID       UUID
-	Candidates []Characteristic
-	Services   []UUID // the service of each candidate, same order
+	UUID       UUID             // the characteristic UUID looked up
+	Candidates []Characteristic // every characteristic with that UUID, in handle order
+	Services   []UUID           // the service of each candidate, same order
 }
 
+// Error names every candidate's value handle and service.
 func (e *AmbiguousUUIDError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "gogatt: characteristic %s is ambiguous: %d candidates (", e.UUID, len(e.Candidates))
@@ -108,6 +111,7 @@ type DisconnectError struct {
 	Err     error  // underlying cause, if any
 }
 
+// Error gives the address, the reason and, if known, the code and the cause.
 func (e *DisconnectError) Error() string {
 	s := fmt.Sprintf("gogatt: %s disconnected: %s", e.Address, e.Reason)
 	if e.Code != 0 {

@@ -153,3 +153,16 @@ type SubscriptionStats struct {
 	Queued    int    // values waiting for the handler now
 	Dropped   uint64 // values discarded because a bounded queue was full
 }
+
+// SubscriptionStatsReporter is implemented by Devices that expose their subscriptions'
+// counters. Test for it with a type assertion:
+//
+//	if r, ok := dev.(gogatt.SubscriptionStatsReporter); ok {
+//		st, _ := r.SubscriptionStats(valueHandle)
+//		fmt.Println(st.Delivered, st.Dropped)
+//	}
+type SubscriptionStatsReporter interface {
+	// SubscriptionStats returns the counters of the subscription of valueHandle; false when
+	// there is none.
+	SubscriptionStats(valueHandle uint16) (SubscriptionStats, bool)
+}

@@ -25,7 +25,8 @@ type ConnectOptions struct {
 	// Latency is the peripheral latency in connection events, 0 to 499.
 	Latency int
 	// SupervisionTimeout is 100 ms to 32 s in steps of 10 ms, and must exceed
-	// (1+Latency)·IntervalMax·2. Zero means the backend's default (BGAPI: 1 s, as pygatt).
+	// (1+Latency)·IntervalMax·2. Zero means 1 s (as pygatt), or, when that is too short for the
+	// interval and latency, the smallest valid value above (1+Latency)·IntervalMax·2.
 	SupervisionTimeout time.Duration
 	// AutoReconnect makes the Device reconnect after a link loss, with backoff, and resubscribe
 	// every subscription; Disconnected is then closed only when it gives up or Disconnect is
@@ -51,6 +52,7 @@ const (
 	EventGaveUp                                      // automatic reconnection stopped; the Device is dead
 )
 
+// String returns "disconnected", "reconnecting", "reconnected" or "gave up".
 func (k ConnectionEventKind) String() string {
 	switch k {
 	case EventDisconnected:
@@ -110,7 +112,12 @@ func (o ConnectOptions) Resolve() (ConnParams, error) {
 		imax = max(imin, defaultIntervalMax)
 	}
 	if sup == 0 {
+		// The default must satisfy the rule checked below even for long intervals: take the
+		// smallest whole number of units above (1+Latency)·IntervalMax·2 when 1 s is too short.
 		sup = defaultSupervision
+		if need := time.Duration(1+max(o.Latency, 0)) * imax * 2; sup <= need && need < maxSupervision {
+			sup = (need/supervisionUnit + 1) * supervisionUnit
+		}
 	}
 	var p ConnParams
 	for _, c := range []struct {
@@ -165,6 +172,7 @@ const (
 	DiscoverObservation                     // every advertiser, discoverable or not
 )
 
+// String returns "generic", "limited" or "observation".
 func (m DiscoverMode) String() string {
 	switch m {
 	case DiscoverGeneric:

@@ -311,6 +311,35 @@ func (w *wrapper) Current() gogatt.Device {
 	return w.cur
 }
 
+// SubscriptionStats implements gogatt.SubscriptionStatsReporter. With AutoReconnect it reports
+// the wrapper's own queue of the subscription (counting across reconnections); otherwise it asks
+// the raw device.
+func (w *wrapper) SubscriptionStats(valueHandle uint16) (gogatt.SubscriptionStats, bool) {
+	w.subMu.Lock()
+	var q *serial[notification]
+	for _, s := range w.subs {
+		if s.handle == valueHandle && s.q != nil {
+			q = s.q
+			break
+		}
+	}
+	w.subMu.Unlock()
+	if q == nil {
+		if r, ok := w.Current().(gogatt.SubscriptionStatsReporter); ok {
+			return r.SubscriptionStats(valueHandle)
+		}
+		return gogatt.SubscriptionStats{}, false
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return gogatt.SubscriptionStats{
+		Received:  q.received,
+		Delivered: q.delivered,
+		Queued:    len(q.buf) - q.head,
+		Dropped:   q.dropped,
+	}, true
+}
+
 func (w *wrapper) Address() string { return w.addr }
 
 func (w *wrapper) Bond(ctx context.Context, permanent bool) error {

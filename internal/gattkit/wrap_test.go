@@ -172,6 +172,9 @@ func (f *fakeDevice) Disconnect() error {
 	return nil
 }
 func (f *fakeDevice) Disconnected() <-chan struct{} { return f.done }
+func (f *fakeDevice) SubscriptionStats(h uint16) (gogatt.SubscriptionStats, bool) {
+	return f.reg.Stats(h)
+}
 func (f *fakeDevice) Err() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -261,6 +264,9 @@ func TestWrapWithoutAutoReconnect(t *testing.T) {
 		if fmt.Sprint(got) != "[1 2]" {
 			t.Errorf("got %v", got)
 		}
+		if st, ok := w.(gogatt.SubscriptionStatsReporter).SubscriptionStats(3); !ok || st.Delivered != 2 {
+			t.Errorf("forwarded stats: %+v %v", st, ok)
+		}
 		if dl.n != 0 {
 			t.Error("dialled without AutoReconnect")
 		}
@@ -349,6 +355,9 @@ func TestWrapReconnectsWithBackoff(t *testing.T) {
 		synctest.Wait()
 		if fmt.Sprint(hr, bl) != "[0 1 2 3 4 5] [99]" {
 			t.Errorf("delivered %v %v", hr, bl)
+		}
+		if st, ok := w.(gogatt.SubscriptionStatsReporter).SubscriptionStats(3); !ok || st.Delivered != 6 || st.Received != 6 {
+			t.Errorf("stats across reconnection: %+v %v", st, ok)
 		}
 		if err := w.Disconnect(); err != nil {
 			t.Fatal(err)

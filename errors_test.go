@@ -1,0 +1,125 @@
+package gogatt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/gogatt/gogatt/att"
+)
+
+func TestTimeoutErrors(t *testing.T) {
+	err := TimeoutError("read")
+	for _, target := range []error{ErrTimeout, context.DeadlineExceeded} {
+		if !errors.Is(err, target) {
+			t.Errorf("errors.Is(%v, %v) = false", err, target)
+		}
+	}
+	if errors.Is(err, context.Canceled) {
+		t.Error("timeout matches Canceled")
+	}
+	if err.Error() != "read: gogatt: timeout" {
+		t.Errorf("Error() = %q", err)
+	}
+	var to interface{ Timeout() bool }
+	if !errors.As(err, &to) || !to.Timeout() {
+		t.Error("no Timeout() bool")
+	}
+	if !os.IsTimeout(ErrTimeout) {
+		t.Error("os.IsTimeout(ErrTimeout) = false")
+	}
+	// Wrapped further, it still matches.
+	if w := fmt.Errorf("connect C0:FF:EE:00:00:01: %w", err); !errors.Is(w, ErrTimeout) || !errors.Is(w, context.DeadlineExceeded) {
+		t.Error("wrapped timeout lost its identity")
+	}
+}
+
+func TestCtxErr(t *testing.T) {
+	if CtxErr(context.Background(), "x") != nil {
+		t.Error("live context gives an error")
+	}
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		<-ctx.Done()
+		err := CtxErr(ctx, "write")
+		if !errors.Is(err, ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) || !strings.HasPrefix(err.Error(), "write: ") {
+			t.Errorf("deadline: %v", err)
+		}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := CtxErr(ctx, "scan")
+	if !errors.Is(err, context.Canceled) || errors.Is(err, ErrTimeout) {
+		t.Errorf("cancel: %v", err)
+	}
+}
+
+func TestATTError(t *testing.T) {
+	err := fmt.Errorf("char read: %w", &ATTError{Op: "read", Handle: 0x0003, Code: att.ErrReadNotPermitted})
+	for _, tc := range []struct {
+		target error
+		want   bool
+	}{
+		{&ATTError{Code: att.ErrReadNotPermitted}, true},
+		{&ATTError{Code: att.ErrReadNotPermitted, Handle: 3}, true},
+		{&ATTError{Code: att.ErrReadNotPermitted, Op: "read"}, true},
+		{&ATTError{Code: att.ErrReadNotPermitted, Handle: 4}, false},
+		{&ATTError{Code: att.ErrReadNotPermitted, Op: "write"}, false},
+		{&ATTError{Code: att.ErrInsufficientAuthentication}, false},
+		{ErrNotConnected, false},
+	} {
+		if got := errors.Is(err, tc.target); got != tc.want {
+			t.Errorf("errors.Is(%v, %v) = %v", err, tc.target, got)
+		}
+	}
+	var ae *ATTError
+	if !errors.As(err, &ae) || ae.Handle != 3 || ae.Code != 0x02 {
+		t.Errorf("errors.As: %+v", ae)
+	}
+	if want := "gogatt: read handle 0x0003: ATT error 0x02 (Read Not Permitted)"; ae.Error() != want {
+		t.Errorf("Error() = %q, want %q", ae.Error(), want)
+	}
+}
+
+func TestDisconnectError(t *testing.T) {
+	cause := errors.New("serial port closed")
+	err := fmt.Errorf("read: %w", &DisconnectError{Address: "C0:FF:EE:00:00:01", Reason: "connection timeout (supervision)", Code: 0x0208, Err: cause})
+	if !errors.Is(err, ErrNotConnected) {
+		t.Error("DisconnectError is not ErrNotConnected")
+	}
+	if !errors.Is(err, cause) {
+		t.Error("cause not unwrapped")
+	}
+	var de *DisconnectError
+	if !errors.As(err, &de) || de.Code != 0x0208 || de.Local {
+		t.Errorf("errors.As: %+v", de)
+	}
+	want := "gogatt: C0:FF:EE:00:00:01 disconnected: connection timeout (supervision) (0x0208): serial port closed"
+	if de.Error() != want {
+		t.Errorf("Error() = %q", de.Error())
+	}
+	local := &DisconnectError{Address: "A", Reason: "closed", Local: true}
+	if local.Error() != "gogatt: A disconnected: closed" || local.Unwrap() != nil {
+		t.Errorf("local: %q", local.Error())
+	}
+}
+
+func TestSentinelsDistinct(t *testing.T) {
+	all := []error{ErrNotConnected, ErrTimeout, ErrUnsupported, ErrNoAdapter, ErrNotStarted, ErrInvalidParameter, ErrNotFound, ErrBusy}
+	for i, a := range all {
+		for j, b := range all {
+			if (i == j) != errors.Is(a, b) {
+				t.Errorf("errors.Is(%v, %v) = %v", a, b, i != j)
+			}
+		}
+		if !strings.HasPrefix(a.Error(), "gogatt: ") {
+			t.Errorf("%q lacks the package prefix", a)
+		}
+	}
+}
