@@ -1,0 +1,30 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/gogatt/gogatt"
+	"github.com/gogatt/gogatt/bgapi"
+	"github.com/gogatt/gogatt/cmd/gogatt/internal/cli"
+)
+
+// openBackend builds the adapter the global flags ask for.
+func openBackend(ctx context.Context, c cli.BackendConfig) (gogatt.Backend, error) {
+	switch {
+	case c.Sim:
+		return openSim(ctx, c)
+	case c.Kind == "bgapi":
+		return bgapi.New(bgapi.Config{Port: c.Port, Logger: c.Logger}), nil
+	}
+	return nil, errors.New("the gatttool backend is not built into this binary yet")
+}
+
+func openSim(ctx context.Context, c cli.BackendConfig) (gogatt.Backend, error) {
+	return nil, errors.New("--sim: the BLED112 emulator is not built into this binary yet")
+}
+
+func serveSim(ctx context.Context, log *slog.Logger, ready func(string, []cli.SimPeripheral)) error {
+	return errors.New("the BLED112 emulator is not built into this binary yet")
+}

@@ -1,0 +1,475 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/gogatt/gogatt"
+	"github.com/gogatt/gogatt/bt"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func run(t *testing.T, fb *fakeBackend, args ...string) result {
+	t.Helper()
+	return runCtx(t, context.Background(), fb, args...)
+}
+
+func runCtx(t *testing.T, ctx context.Context, fb *fakeBackend, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	env := Env{
+		Stdout: &out, Stderr: &errb,
+		Open: func(ctx context.Context, c BackendConfig) (gogatt.Backend, error) {
+			if fb == nil {
+				return nil, fmt.Errorf("bgapi: %w", gogatt.ErrNoAdapter)
+			}
+			return fb, nil
+		},
+		ServeSim: func(ctx context.Context, _ *slog.Logger, ready func(string, []SimPeripheral)) error {
+			ready("/tmp/fake/ttyACM0", []SimPeripheral{{Address: hrmAddr, Name: "gogatt HRM", Kind: "heart-rate sensor"}})
+			<-ctx.Done()
+			return ctx.Err()
+		},
+		Now: func() time.Time { return time.Date(2026, 11, 24, 9, 30, 0, 0, time.UTC) },
+	}
+	code := Run(ctx, env, args)
+	return result{code, out.String(), errb.String()}
+}
+
+func TestParseInterspersed(t *testing.T) {
+	for _, tc := range []struct {
+		args   []string
+		pos    []string
+		format string
+		signed bool
+		err    bool
+	}{
+		{[]string{"a", "b"}, []string{"a", "b"}, "auto", false, false},
+		{[]string{"a", "--format", "int", "b"}, []string{"a", "b"}, "int", false, false},
+		{[]string{"--signed", "a", "-5", "--format=hex"}, []string{"a", "-5"}, "hex", true, false},
+		{[]string{"a", "--", "--format", "-x"}, []string{"a", "--format", "-x"}, "auto", false, false},
+		{[]string{"a", "--format", "-5"}, []string{"a"}, "-5", false, false},
+		{[]string{"-7", "a"}, []string{"-7", "a"}, "auto", false, false},
+		{[]string{"a", "--nope"}, nil, "", false, true},
+	} {
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		format := fs.String("format", "auto", "")
+		signed := fs.Bool("signed", false, "")
+		pos, err := parseInterspersed(fs, tc.args)
+		if (err != nil) != tc.err {
+			t.Errorf("%q: error %v", tc.args, err)
+			continue
+		}
+		if err != nil {
+			continue
+		}
+		if !reflect.DeepEqual(pos, tc.pos) || *format != tc.format || *signed != tc.signed {
+			t.Errorf("%q: pos %q format %q signed %v; want %q %q %v", tc.args, pos, *format, *signed, tc.pos, tc.format, tc.signed)
+		}
+	}
+}
+
+func TestParseCharRef(t *testing.T) {
+	svc := bt.UUID16(0x180f)
+	for _, tc := range []struct {
+		in   string
+		want charRef
+		err  bool
+	}{
+		{"2a19", charRef{uuid: bt.UUID16(0x2a19)}, false},
+		{"0x2A19", charRef{uuid: bt.UUID16(0x2a19)}, false},
+		{"180f/2a19", charRef{uuid: bt.UUID16(0x2a19), service: &svc}, false},
+		{"handle:0x0013", charRef{handle: 0x13}, false},
+		{"HANDLE:19", charRef{handle: 19}, false},
+		{"handle:0", charRef{}, true},
+		{"handle:0x10000", charRef{}, true},
+		{"handle:x", charRef{}, true},
+		{"zz", charRef{}, true},
+		{"180f/zz", charRef{}, true},
+		{"zz/2a19", charRef{}, true},
+	} {
+		got, err := parseCharRef(tc.in)
+		if (err != nil) != tc.err || (err == nil && !reflect.DeepEqual(got, tc.want)) {
+			t.Errorf("parseCharRef(%q) = %+v, %v", tc.in, got, err)
+		}
+	}
+}
+
+func TestHelp(t *testing.T) {
+	r := run(t, nil, "--help")
+	if r.code != 0 || !strings.Contains(r.stdout, "Exit status:") || !strings.Contains(r.stdout, "subscribe") {
+		t.Errorf("--help: %d %q", r.code, r.stdout)
+	}
+	for _, c := range commands {
+		for _, args := range [][]string{{c.name, "--help"}, {"help", c.name}, {c.name, "-h"}} {
+			r := run(t, nil, args...)
+			if r.code != 0 || !strings.Contains(r.stdout, "Examples:") || !strings.Contains(r.stdout, "gogatt "+c.name) {
+				t.Errorf("%q: code %d, stdout %q", args, r.code, r.stdout)
+			}
+		}
+	}
+	if r := run(t, nil); r.code != ExitUsage || !strings.Contains(r.stderr, "Usage:") {
+		t.Errorf("no args: %+v", r)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	fb := newFake()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"frob"}, `unknown command "frob"`},
+		{[]string{"help", "frob"}, `unknown command "frob"`},
+		{[]string{"read", hrmAddr}, "takes 2 argument(s)"},
+		{[]string{"read", "nonsense", "2a19"}, "invalid Bluetooth address"},
+		{[]string{"read", hrmAddr, "2a1"}, "invalid UUID"},
+		{[]string{"read", hrmAddr, "2a19", "--format", "base64"}, "format \"base64\""},
+		{[]string{"read", hrmAddr, "2a19", "--format", "int", "--size", "3"}, "integer size 3"},
+		{[]string{"write", hrmAddr, "2a39", "0g"}, "is not a hex digit"},
+		{[]string{"write", hrmAddr, "2a39", "--format", "int", "300"}, "300 does not fit in 1 byte(s)"},
+		{[]string{"write", hrmAddr, "2a39", strings.Repeat("00", 513)}, "at most 512"},
+		{[]string{"scan", "--duration", "0s"}, "--duration must be positive"},
+		{[]string{"scan", "--bogus"}, "flag provided but not defined: -bogus"},
+		{[]string{"scan", "--backend", "nope"}, `--backend "nope"`},
+		{[]string{"scan", "--sim", "--backend", "gatttool"}, "--sim emulates a BLED112"},
+		{[]string{"scan", "--timeout", "-1s"}, "--timeout -1s must be positive"},
+		{[]string{"completion", "tcsh"}, `unknown shell "tcsh"`},
+		{[]string{"clear-bond", "xx"}, "invalid Bluetooth address"},
+		{[]string{"demo", "--address", "xx"}, "--address"},
+		{[]string{"subscribe", hrmAddr, "2a37", "--count", "-1"}, "must not be negative"},
+		{[]string{"bond", hrmAddr, "--address-type", "weird"}, "invalid address type"},
+	} {
+		r := run(t, fb, tc.args...)
+		if r.code != ExitUsage || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%q: code %d stderr %q; want %d containing %q", tc.args, r.code, r.stderr, ExitUsage, tc.want)
+		}
+		if strings.Count(strings.TrimSpace(r.stderr), "\n") > 1 {
+			t.Errorf("%q: more than two lines on stderr: %q", tc.args, r.stderr)
+		}
+	}
+	if len(fb.writes) != 0 || fb.started {
+		t.Errorf("bad input reached the adapter: writes %v, started %v", fb.writes, fb.started)
+	}
+}
+
+func TestErrorsAndExitCodes(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		fb    *fakeBackend
+		args  []string
+		code  int
+		want  string
+		setup func(*fakeBackend)
+	}{
+		{"no adapter", nil, []string{"scan"}, ExitNoAdapter, "no BLED112 found: plug one in, pass --port, or try --sim", nil},
+		{"no adapter with port", nil, []string{"scan", "--port", "/dev/x"}, ExitNoAdapter, "check the path given to --port", nil},
+		{"no adapter gatttool", nil, []string{"scan", "--backend", "gatttool"}, ExitNoAdapter, "pass --hci", nil},
+		{"permission", newFake(), []string{"scan"}, ExitNoAdapter, "dialout", func(f *fakeBackend) { f.startErr = fmt.Errorf("open: %w", os.ErrPermission) }},
+		{"not found", newFake(), []string{"read", hrmAddr, "2aff"}, ExitNotFound, "run 'gogatt services ADDRESS'", nil},
+		{"service not found", newFake(), []string{"read", hrmAddr, "1234/2a19"}, ExitNotFound, "service", nil},
+		{"ambiguous", newFake(), []string{"read", hrmAddr, "2a19"}, ExitNotFound, "handle:0x0022", nil},
+		{"timeout", newFake(), []string{"read", "AA:BB:CC:DD:EE:FF", "2a19", "--timeout", "50ms"}, ExitTimeout, "is the device in range", nil},
+		{"att error", newFake(), []string{"read", hrmAddr, "2a39"}, ExitRefused, "Read Not Permitted", nil},
+		{"bond refused", newFake(), []string{"bond", "C0:FF:EE:00:00:02"}, ExitRefused, "add --bond", nil},
+		{"link lost", newFake(), []string{"subscribe", hrmAddr, "2a37"}, ExitLinkLost, "disconnected: connection timeout", func(f *fakeBackend) { f.dropLink = true }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.setup != nil {
+				tc.setup(tc.fb)
+			}
+			r := run(t, tc.fb, tc.args...)
+			if r.code != tc.code || !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("code %d stderr %q; want %d containing %q", r.code, r.stderr, tc.code, tc.want)
+			}
+			if tc.fb != nil && tc.fb.started && !tc.fb.stopped {
+				t.Error("adapter not stopped")
+			}
+		})
+	}
+}
+
+func TestServices(t *testing.T) {
+	r := run(t, newFake(), "services", hrmAddr)
+	want := `C0:FF:EE:00:00:01: 3 services, 5 characteristics, 2 descriptors
+[0x0010-0x0015] 180d Heart Rate
+  ├─ [0x0012] 2a37 Heart Rate Measurement  notify
+  │   └─ [0x0013] 2902 Client Characteristic Configuration
+  └─ [0x0015] 2a39 Heart Rate Control Point  write
+[0x0020-0x0023] 180f Battery
+  └─ [0x0022] 2a19 Battery Level  read,notify
+      └─ [0x0023] 2902 Client Characteristic Configuration
+[0x0030-0x0034] fff0
+  ├─ [0x0032] 2a19 Battery Level  read
+  └─ [0x0034] fff1  read
+`
+	if r.code != 0 || r.stdout != want {
+		t.Errorf("services: %d\n%s\nwant\n%s\nstderr %s", r.code, r.stdout, want, r.stderr)
+	}
+	r = run(t, newFake(), "services", "--json", hrmAddr)
+	var v struct {
+		Address  string
+		Services []struct {
+			UUID            string
+			Characteristics []struct{ Properties []string }
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &v); err != nil || v.Address != hrmAddr || len(v.Services) != 3 || v.Services[1].Characteristics[0].Properties[1] != "notify" {
+		t.Errorf("services --json: %v %+v %q", err, v, r.stdout)
+	}
+}
+
+func TestRead(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"180f/2a19"}, "87 %\n"},
+		{[]string{"handle:0x22"}, "87 %\n"},
+		{[]string{"180f/2a19", "--format", "hex"}, "57\n"},
+		{[]string{"180f/2a19", "--format", "int"}, "87\n"},
+		{[]string{"fff1", "--format", "int", "--size", "2"}, "48042\n"},
+		{[]string{"fff1", "--format", "int", "--size", "2", "--endian", "big", "--signed"}, "-21829\n"},
+		{[]string{"fff1"}, "aabb\n"},
+		{[]string{"fff1", "--long"}, "aabb\n"},
+	} {
+		r := run(t, newFake(), append([]string{"read", hrmAddr}, tc.args...)...)
+		if r.code != 0 || r.stdout != tc.want {
+			t.Errorf("read %q: %d %q (stderr %q), want %q", tc.args, r.code, r.stdout, r.stderr, tc.want)
+		}
+	}
+	r := run(t, newFake(), "read", "--json", hrmAddr, "180f/2a19")
+	var v map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &v); err != nil {
+		t.Fatalf("%v: %q", err, r.stdout)
+	}
+	if v["hex"] != "57" || v["kind"] != "battery_level" || v["handle"] != float64(0x22) || v["decoded"].(map[string]any)["percent"] != float64(87) {
+		t.Errorf("read --json = %v", v)
+	}
+	// A value whose size is not a multiple of --size is shown in hex with a note.
+	r = run(t, newFake(), "read", hrmAddr, "fff1", "--format", "int", "--size", "4")
+	if r.code != 0 || r.stdout != "aabb\n" || !strings.Contains(r.stderr, "not a whole number") {
+		t.Errorf("odd int read: %+v", r)
+	}
+}
+
+func TestWrite(t *testing.T) {
+	fb := newFake()
+	r := run(t, fb, "write", hrmAddr, "2a39", "01ff")
+	if r.code != 0 || r.stdout != "wrote 2 byte(s) 01ff to 2a39 Heart Rate Control Point [0x0015] (acknowledged)\n" {
+		t.Errorf("write: %+v", r)
+	}
+	r = run(t, fb, "write", hrmAddr, "2a39", "--format", "int", "--size", "2", "--signed", "-2", "--no-response")
+	if r.code != 0 || !strings.Contains(r.stdout, "feff") || !strings.Contains(r.stdout, "unacknowledged") {
+		t.Errorf("write int: %+v", r)
+	}
+	r = run(t, fb, "write", "--json", hrmAddr, "2a39", "--format", "utf8", "hi")
+	if r.code != 0 || !strings.Contains(r.stdout, `"hex":"6869"`) || !strings.Contains(r.stdout, `"withResponse":true`) {
+		t.Errorf("write --json: %+v", r)
+	}
+	want := []fakeWrite{{0x15, []byte{1, 0xff}, true}, {0x15, []byte{0xfe, 0xff}, false}, {0x15, []byte("hi"), true}}
+	if !reflect.DeepEqual(fb.writes, want) {
+		t.Errorf("writes = %v, want %v", fb.writes, want)
+	}
+}
+
+func TestSubscribe(t *testing.T) {
+	r := run(t, newFake(), "subscribe", hrmAddr, "2a37", "--count", "3")
+	want := "09:30:00.000  60 bpm\n09:30:00.000  61 bpm\n09:30:00.000  62 bpm\n3 value(s) in 0.00s (0.0/s)\n"
+	if r.code != 0 || r.stdout != want || !strings.Contains(r.stderr, "Subscribed to 2a37") {
+		t.Errorf("subscribe: %+v\nwant %q", r, want)
+	}
+	// --seq over values 0,1,3,4 (2 skipped by the fake): one lost.
+	r = run(t, newFake(), "subscribe", "--json", hrmAddr, "180f/2a19", "--seq", "--count", "4")
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if r.code != 0 || len(lines) != 5 {
+		t.Fatalf("subscribe --json: %+v", r)
+	}
+	var last struct{ Summary map[string]any }
+	if err := json.Unmarshal([]byte(lines[4]), &last); err != nil || last.Summary["lost"] != float64(1) || last.Summary["count"] != float64(4) || last.Summary["end"] != "count" {
+		t.Errorf("summary %v: %v", lines[4], err)
+	}
+	var first map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &first); err != nil || first["seq"] != float64(0) || first["handle"] != float64(0x22) {
+		t.Errorf("first value %v: %v", lines[0], err)
+	}
+}
+
+// TestSubscribeInterrupted runs in a synctest bubble: synctest.Wait returns once the command
+// has received every value and waits for more, the moment a person would press Ctrl-C.
+func TestSubscribeInterrupted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fb := newFake()
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan result)
+		go func() { done <- runCtx(t, ctx, fb, "subscribe", hrmAddr, "2a37") }()
+		synctest.Wait()
+		cancel()
+		r := <-done
+		if r.code != 0 || !strings.Contains(r.stdout, "5 value(s) in") {
+			t.Errorf("interrupted subscribe: %+v", r)
+		}
+		if !fb.stopped || fb.conns[0].disconns == 0 {
+			t.Error("not cleaned up")
+		}
+	})
+}
+
+func TestInterruptedBeforeStream(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r := runCtx(t, ctx, newFake(), "read", "AA:BB:CC:DD:EE:FF", "2a19")
+	if r.code != ExitInterrupted || r.stderr != "gogatt read: interrupted\n" {
+		t.Errorf("interrupted read: %+v", r)
+	}
+}
+
+func TestSubscribeDuration(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := run(t, newFake(), "subscribe", hrmAddr, "2a37", "--duration", "2s")
+		if r.code != 0 || !strings.Contains(r.stdout, "5 value(s)") {
+			t.Errorf("subscribe --duration: %+v", r)
+		}
+	})
+}
+
+func TestScanPlainAndJSON(t *testing.T) {
+	r := run(t, newFake(), "scan", "--duration", "1s")
+	want := "C0:FF:EE:00:00:01   -52 dBm  gogatt HRM  [Silicon Labs 0102]\nC0:FF:EE:00:00:02   -60 dBm  gogatt Thermometer\n"
+	if r.code != 0 || r.stdout != want || !strings.Contains(r.stderr, "Scan finished: 2 devices") {
+		t.Errorf("scan: %+v", r)
+	}
+	r = run(t, newFake(), "scan", "--name", "thermo")
+	if r.code != 0 || r.stdout != "C0:FF:EE:00:00:02   -60 dBm  gogatt Thermometer\n" {
+		t.Errorf("scan --name: %+v", r)
+	}
+	r = run(t, newFake(), "scan", "--json")
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	var d scanJSON
+	if len(lines) != 2 || json.Unmarshal([]byte(lines[0]), &d) != nil || d.Name != "gogatt HRM" || d.Manufacturer["0x02ff"] != "0102" {
+		t.Errorf("scan --json: %+v", r)
+	}
+}
+
+func TestBondRSSIClearBond(t *testing.T) {
+	fb := newFake()
+	if r := run(t, fb, "bond", hrmAddr); r.code != 0 || r.stdout != "bonded with C0:FF:EE:00:00:01\n" {
+		t.Errorf("bond: %+v", r)
+	}
+	if !fb.bonds[hrmAddr] {
+		t.Error("no bond stored")
+	}
+	if r := run(t, fb, "clear-bond", hrmAddr); r.code != 0 || r.stdout != "removed the bond with C0:FF:EE:00:00:01\n" || len(fb.bonds) != 0 {
+		t.Errorf("clear-bond: %+v", r)
+	}
+	if r := run(t, fb, "clear-bond", "--json"); r.code != 0 || r.stdout != `{"cleared":"all"}`+"\n" {
+		t.Errorf("clear-bond all: %+v", r)
+	}
+	if r := run(t, fb, "rssi", hrmAddr); r.code != 0 || r.stdout != "-42 dBm\n" {
+		t.Errorf("rssi: %+v", r)
+	}
+	if r := run(t, fb, "rssi", "--watch", "--count", "3", "--interval", "1ms", hrmAddr); r.code != 0 || strings.Count(r.stdout, "-42 dBm") != 3 {
+		t.Errorf("rssi --watch: %+v", r)
+	}
+	if r := run(t, fb, "read", "--bond", hrmAddr, "180f/2a19"); r.code != 0 || r.stdout != "87 %\n" {
+		t.Errorf("read --bond: %+v", r)
+	}
+}
+
+func TestDemo(t *testing.T) {
+	synctest.Test(t, testDemo)
+}
+
+func testDemo(t *testing.T) {
+	r := run(t, newFake(), "demo")
+	for _, want := range []string{
+		"== Scanning for 2s", "C0:FF:EE:00:00:01   -52 dBm  gogatt HRM",
+		"== Connecting to C0:FF:EE:00:00:01 (gogatt HRM)",
+		"== Service tree (3 services, 5 characteristics, 2 descriptors",
+		"== Battery level (180f/2a19)\n87 %\n",
+		"09:30:00.000  64 bpm\n",
+		"== Summary\n5 value(s)",
+		"disconnected from C0:FF:EE:00:00:01",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if r.code != 0 {
+		t.Errorf("demo exit %d: %s", r.code, r.stderr)
+	}
+	r = run(t, newFake(), "demo", "--json")
+	steps := map[string]int{}
+	for _, l := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		var v struct{ Step string }
+		if err := json.Unmarshal([]byte(l), &v); err != nil {
+			t.Fatalf("demo --json line %q: %v", l, err)
+		}
+		steps[v.Step]++
+	}
+	if want := map[string]int{"scan": 1, "connect": 1, "services": 1, "battery": 1, "notification": 5, "summary": 1}; !reflect.DeepEqual(steps, want) {
+		t.Errorf("demo --json steps %v, want %v", steps, want)
+	}
+}
+
+func TestSimCommand(t *testing.T) {
+	synctest.Test(t, testSimCommand)
+}
+
+func testSimCommand(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan result)
+	go func() { done <- runCtx(t, ctx, nil, "sim") }()
+	synctest.Wait()
+	cancel()
+	r := <-done
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "/tmp/fake/ttyACM0\n") {
+		t.Errorf("sim: %+v", r)
+	}
+}
+
+func TestCompletion(t *testing.T) {
+	for _, sh := range []string{"bash", "zsh", "fish"} {
+		r := run(t, nil, "completion", sh)
+		if r.code != 0 || !strings.Contains(r.stdout, "subscribe") || !strings.Contains(r.stdout, "clear-bond") {
+			t.Errorf("completion %s: %+v", sh, r)
+		}
+	}
+	r := run(t, nil, "completion", "bash")
+	if !strings.Contains(r.stdout, "complete -F _gogatt gogatt") || !strings.Contains(r.stdout, "--format") {
+		t.Errorf("bash completion: %s", r.stdout)
+	}
+}
+
+func TestClassifyInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	a := &app{}
+	if code, _ := a.classify(ctx, fmt.Errorf("x: %w", context.Canceled), commands[0]); code != ExitInterrupted {
+		t.Errorf("code %d", code)
+	}
+	if code, _ := a.classify(context.Background(), errors.New("weird"), commands[0]); code != ExitFailure {
+		t.Errorf("code %d", code)
+	}
+}

@@ -1,0 +1,368 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// opts holds every command's own flags; each command registers the ones it uses.
+type opts struct {
+	// scan
+	duration time.Duration
+	name     string
+	passive  bool
+	// connecting commands
+	addressType string
+	bond        bool
+	// values
+	format string
+	size   int
+	signed bool
+	endian string
+	// read / write
+	long       bool
+	noResponse bool
+	// subscribe
+	indicate bool
+	count    int
+	seq      bool
+	// bond
+	temporary bool
+	// rssi
+	watch    bool
+	interval time.Duration
+	// demo
+	address  string
+	scanFor  time.Duration
+	streamFr time.Duration
+}
+
+type command struct {
+	name     string
+	args     string // synopsis of the arguments
+	summary  string
+	long     string
+	minArgs  int
+	maxArgs  int // -1: unlimited
+	examples []string
+	flags    func(fs *flag.FlagSet, o *opts)
+	run      func(ctx context.Context, a *app, args []string) error
+}
+
+func (c *command) argsDesc() string {
+	switch {
+	case c.minArgs == c.maxArgs && c.minArgs == 0:
+		return "no arguments"
+	case c.minArgs == c.maxArgs:
+		return fmt.Sprintf("%d argument(s): %s", c.minArgs, c.args)
+	}
+	return fmt.Sprintf("%d to %d argument(s): %s", c.minArgs, c.maxArgs, c.args)
+}
+
+const charHelp = `CHAR is a characteristic UUID (2a19, 0x2A19, 32- or 128-bit), SERVICE/CHAR when the
+same UUID occurs in several services (180f/2a19), or handle:0x0013 — a value handle as
+'gogatt services' shows it.`
+
+const valueHelp = `--format: auto (decode heart rate 2a37, battery level 2a19 and temperature 2a1c; hex
+otherwise), hex, utf8, or int (with --size 1|2|4|8, --signed, --endian little|big; Bluetooth
+values are little-endian).`
+
+func connFlags(fs *flag.FlagSet, o *opts) {
+	fs.StringVar(&o.addressType, "address-type", "public", "the device's address type: public or random")
+	fs.BoolVar(&o.bond, "bond", false, "pair (and bond) before the operation, for characteristics that need encryption")
+}
+
+func valueFlags(fs *flag.FlagSet, o *opts) {
+	fs.StringVar(&o.format, "format", "auto", "value format: auto, hex, utf8 or int")
+	fs.IntVar(&o.size, "size", 1, "int format: bytes per integer (1, 2, 4 or 8)")
+	fs.BoolVar(&o.signed, "signed", false, "int format: signed (two's complement)")
+	fs.StringVar(&o.endian, "endian", "little", "int format: byte order, little or big")
+}
+
+var commands []*command
+
+func init() {
+	commands = []*command{
+		{
+			name: "scan", args: "", summary: "list advertising devices",
+			long: `Scans for advertising devices. On a terminal the table (address, name, RSSI, last seen,
+manufacturer) is redrawn in place with the time left; otherwise one line per device is printed
+when the scan ends (with --json: one object per device). Ctrl-C ends the scan early; the scan
+is always stopped on the adapter.`,
+			maxArgs: 0,
+			examples: []string{
+				"gogatt scan --sim",
+				"gogatt scan --duration 10s --name HRM",
+				"gogatt scan --json --port /dev/ttyACM0 | jq .address",
+			},
+			flags: func(fs *flag.FlagSet, o *opts) {
+				fs.DurationVar(&o.duration, "duration", 5*time.Second, "how long to scan")
+				fs.StringVar(&o.name, "name", "", "only devices whose name contains this text")
+				fs.BoolVar(&o.passive, "passive", false, "passive scan: send no scan requests (no scan-response data)")
+			},
+			run: runScan,
+		},
+		{
+			name: "services", args: "ADDRESS", summary: "print a device's GATT service tree",
+			long: `Connects and prints every primary service with its characteristics (value handle,
+properties) and their descriptors.`,
+			minArgs: 1, maxArgs: 1,
+			examples: []string{
+				"gogatt services --sim C0:FF:EE:00:00:01",
+				"gogatt services --json C0:FF:EE:00:00:01 | jq '.services[].characteristics[].uuid'",
+			},
+			flags: connFlags,
+			run:   runServices,
+		},
+		{
+			name: "read", args: "ADDRESS CHAR", summary: "read a characteristic",
+			long:    "Reads a characteristic's value and prints it.\n\n" + charHelp + "\n\n" + valueHelp,
+			minArgs: 2, maxArgs: 2,
+			examples: []string{
+				"gogatt read --sim C0:FF:EE:00:00:01 2a19",
+				"gogatt read C0:FF:EE:00:00:01 180a/2a29 --format utf8",
+				"gogatt read C0:FF:EE:00:00:01 handle:0x0003 --format hex",
+				"gogatt read C0:FF:EE:00:00:02 2a21 --format int --size 2",
+			},
+			flags: func(fs *flag.FlagSet, o *opts) {
+				connFlags(fs, o)
+				valueFlags(fs, o)
+				fs.BoolVar(&o.long, "long", false, "read a value longer than one ATT packet (Read Blob)")
+			},
+			run: runRead,
+		},
+		{
+			name: "write", args: "ADDRESS CHAR VALUE", summary: "write a characteristic",
+			long: "Writes VALUE to a characteristic, with a Write Request (acknowledged) unless\n--no-response is given.\n\n" + charHelp +
+				"\n\nVALUE is read with --format: hex (default: 01ff, 0x01ff, \"01 ff\", 01:ff), utf8, or int\n(one or more integers, decimal or 0x…, each checked against --size/--signed).",
+			minArgs: 3, maxArgs: 3,
+			examples: []string{
+				"gogatt write --sim C0:FF:EE:00:00:01 2a39 01",
+				"gogatt write C0:FF:EE:00:00:02 2a21 --format int --size 2 30",
+				"gogatt write C0:FF:EE:00:00:03 handle:0x0021 --format utf8 'hello'",
+				"gogatt write C0:FF:EE:00:00:03 handle:0x0021 --format int --signed -- -5",
+			},
+			flags: func(fs *flag.FlagSet, o *opts) {
+				connFlags(fs, o)
+				valueFlags(fs, o)
+				fs.BoolVar(&o.noResponse, "no-response", false, "use a Write Command (unacknowledged)")
+				fs.BoolVar(&o.long, "long", false, "write up to 512 bytes with Prepare/Execute Write")
+			},
+			run: runWrite,
+		},
+		{
+			name: "subscribe", args: "ADDRESS CHAR", summary: "stream notifications or indications",
+			long: `Enables notifications (or indications with --indicate) through the characteristic's
+CCCD and prints each value as it arrives, until Ctrl-C, --count values or --duration. At the
+end it prints how many values arrived and the rate; with --seq (values that start with a
+4-byte little-endian sequence number, as the sim package's generator sends) also how many were
+lost, duplicated or out of order.
+
+` + charHelp + "\n\n" + valueHelp,
+			minArgs: 2, maxArgs: 2,
+			examples: []string{
+				"gogatt subscribe --sim C0:FF:EE:00:00:01 2a37 --count 10",
+				"gogatt subscribe C0:FF:EE:00:00:02 2a1c --indicate --duration 1m",
+				"gogatt subscribe C0:FF:EE:00:00:03 handle:0x0030 --seq --json",
+			},
+			flags: func(fs *flag.FlagSet, o *opts) {
+				connFlags(fs, o)
+				valueFlags(fs, o)
+				fs.BoolVar(&o.indicate, "indicate", false, "use indications (acknowledged) instead of notifications")
+				fs.IntVar(&o.count, "count", 0, "stop after this many values (0: no limit)")
+				fs.DurationVar(&o.duration, "duration", 0, "stop after this long (0: no limit)")
+				fs.BoolVar(&o.seq, "seq", false, "values start with a 4-byte little-endian sequence number: count lost and out-of-order values")
+			},
+			run: runSubscribe,
+		},
+		{
+			name: "bond", args: "ADDRESS", summary: "pair with a device and store the keys",
+			long:    "Connects, pairs and (unless --temporary) bonds, so later connections are encrypted.",
+			minArgs: 1, maxArgs: 1,
+			examples: []string{
+				"gogatt bond --sim C0:FF:EE:00:00:03",
+				"gogatt bond --temporary C0:FF:EE:00:00:03",
+			},
+			flags: func(fs *flag.FlagSet, o *opts) {
+				fs.StringVar(&o.addressType, "address-type", "public", "the device's address type: public or random")
+				fs.BoolVar(&o.temporary, "temporary", false, "pair for this connection only; store no bond")
+			},
+			run: runBond,
+		},
+		{
+			name: "clear-bond", args: "[ADDRESS]", summary: "forget one bond, or all",
+			long:    "Removes the bond with ADDRESS from the adapter, or every bond when no address is given.",
+			minArgs: 0, maxArgs: 1,
+			examples: []string{
+				"gogatt clear-bond C0:FF:EE:00:00:03",
+				"gogatt clear-bond --sim",
+			},
+			run: runClearBond,
+		},
+		{
+			name: "rssi", args: "ADDRESS", summary: "signal strength of a connection",
+			long:    "Connects and prints the link's RSSI in dBm; with --watch, repeatedly until Ctrl-C or --count.",
+			minArgs: 1, maxArgs: 1,
+			examples: []string{
+				"gogatt rssi --sim C0:FF:EE:00:00:01",
+				"gogatt rssi --watch --interval 500ms C0:FF:EE:00:00:01",
+			},
+			flags: func(fs *flag.FlagSet, o *opts) {
+				fs.StringVar(&o.addressType, "address-type", "public", "the device's address type: public or random")
+				fs.BoolVar(&o.watch, "watch", false, "keep measuring until Ctrl-C (or --count)")
+				fs.IntVar(&o.count, "count", 0, "with --watch: stop after this many measurements")
+				fs.DurationVar(&o.interval, "interval", time.Second, "with --watch: time between measurements")
+			},
+			run: runRSSI,
+		},
+		{
+			name: "sim", args: "", summary: "run the BLED112 emulator on a pseudo-terminal",
+			long: `Runs the emulated BLED112 with the demo peripherals (heart-rate sensor C0:FF:EE:00:00:01,
+thermometer C0:FF:EE:00:00:02, torture device C0:FF:EE:00:00:03) on a pseudo-terminal. The
+first line printed is the path to open: any BGAPI client (gogatt --port, pygatt, your own) can
+use it as if a dongle were plugged in. Serves until Ctrl-C.`,
+			maxArgs: 0,
+			examples: []string{
+				"gogatt sim",
+				"port=$(gogatt sim | head -1) # in another shell: gogatt scan --port $port",
+			},
+			run: runSim,
+		},
+		{
+			name: "demo", args: "", summary: "the guided tour: scan, connect, tree, battery, heart rate",
+			long: `Scans, connects to the demo heart-rate sensor (C0:FF:EE:00:00:01), prints its service
+tree, reads its battery level and streams heart-rate notifications for a few seconds with a
+rate summary. With --sim it runs anywhere, no hardware needed.`,
+			maxArgs: 0,
+			examples: []string{
+				"gogatt demo --sim",
+				"gogatt demo --port /dev/ttyACM0 --address 00:07:80:AA:BB:CC",
+			},
+			flags: func(fs *flag.FlagSet, o *opts) {
+				fs.StringVar(&o.address, "address", "C0:FF:EE:00:00:01", "the heart-rate sensor to connect to")
+				fs.DurationVar(&o.scanFor, "scan", 2*time.Second, "how long to scan first")
+				fs.DurationVar(&o.streamFr, "duration", 3*time.Second, "how long to stream heart-rate notifications")
+				fs.StringVar(&o.addressType, "address-type", "public", "the device's address type: public or random")
+			},
+			run: runDemo,
+		},
+		{
+			name: "completion", args: "bash|zsh|fish", summary: "print a shell completion script",
+			long: `Prints a completion script for the shell. To enable it:
+  bash:  source <(gogatt completion bash)        (or save it in /etc/bash_completion.d/)
+  zsh:   gogatt completion zsh > "${fpath[1]}/_gogatt"
+  fish:  gogatt completion fish > ~/.config/fish/completions/gogatt.fish`,
+			minArgs: 1, maxArgs: 1,
+			examples: []string{"source <(gogatt completion bash)"},
+			run:      runCompletion,
+		},
+	}
+}
+
+func lookup(name string) *command {
+	for _, c := range commands {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+func (a *app) mainUsage(w io.Writer) {
+	fmt.Fprint(w, `gogatt talks to Bluetooth Low Energy devices over GATT, through a BLED112 dongle (BGAPI)
+or BlueZ's gatttool. --sim runs everything on an emulated BLED112 with demo devices.
+
+Usage: gogatt [global flags] COMMAND [flags] [arguments]
+
+Commands:
+`)
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-11s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(w, "  %-11s %s\n", "help", "help about a command")
+	fmt.Fprint(w, "\nGlobal flags (accepted anywhere on the line):\n")
+	fmt.Fprint(w, globalFlagText())
+	fmt.Fprint(w, `
+Examples:
+  gogatt demo --sim
+  gogatt scan --sim
+  gogatt read --sim C0:FF:EE:00:00:01 2a19
+  gogatt subscribe --sim C0:FF:EE:00:00:01 2a37 --count 5
+
+`)
+	fmt.Fprintln(w, exitCodesHelp)
+	fmt.Fprint(w, "\nRun 'gogatt help COMMAND' for a command's flags and examples.\n")
+}
+
+func globalFlagText() string {
+	fs := flag.NewFlagSet("", flag.ContinueOnError)
+	var g globals
+	g.register(fs)
+	return flagText(fs)
+}
+
+// flagText lists flags as people type them here: "--name TYPE", usage and default.
+func flagText(fs *flag.FlagSet) string {
+	var b bytes.Buffer
+	fs.VisitAll(func(f *flag.Flag) {
+		typ, usage := flag.UnquoteUsage(f)
+		name := "-" + f.Name
+		if len(f.Name) > 1 {
+			name = "--" + f.Name
+		}
+		if typ != "" {
+			name += " " + typ
+		}
+		def := ""
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "0s" {
+			def = fmt.Sprintf(" (default %s)", f.DefValue)
+		}
+		fmt.Fprintf(&b, "  %-22s %s%s\n", name, usage, def)
+	})
+	return b.String()
+}
+
+func (a *app) commandUsage(w io.Writer, c *command) {
+	fmt.Fprintf(w, "Usage: %s\n\n%s\n", strings.TrimSpace("gogatt "+c.name+" [flags] "+c.args), c.long)
+	if c.flags != nil {
+		fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+		var o opts
+		c.flags(fs, &o)
+		fmt.Fprintf(w, "\nFlags:\n%s", flagText(fs))
+	}
+	fmt.Fprintf(w, "\nGlobal flags:\n%s", globalFlagText())
+	fmt.Fprint(w, "\nExamples:\n")
+	for _, e := range c.examples {
+		fmt.Fprintf(w, "  %s\n", e)
+	}
+	fmt.Fprintf(w, "\n%s\n", exitCodesHelp)
+}
+
+// commandFlagNames lists a command's own flags and the global ones, for completions.
+func commandFlagNames(c *command) []string {
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	var g globals
+	g.register(fs)
+	var o opts
+	if c.flags != nil {
+		c.flags(fs, &o)
+	}
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) { names = append(names, "--"+f.Name) })
+	names = append(names, "--help")
+	return names
+}
+
+func joinNames(cs []*command) string {
+	var n []string
+	for _, c := range cs {
+		n = append(n, c.name)
+	}
+	n = append(n, "help")
+	return strings.Join(n, " ")
+}

@@ -1,0 +1,149 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/gogatt/gogatt"
+	"github.com/gogatt/gogatt/cmd/gogatt/internal/value"
+	"github.com/gogatt/gogatt/cmd/gogatt/internal/view"
+)
+
+// runDemo is the guided main job: scan, connect to the heart-rate sensor, print its tree, read
+// the battery level, stream heart-rate notifications with a rate summary.
+func runDemo(ctx context.Context, a *app, _ []string) error {
+	addr, err := gogatt.ParseAddress(a.opts.address)
+	if err != nil {
+		return usageErr{fmt.Errorf("--address: %w", err)}
+	}
+	if a.opts.scanFor <= 0 || a.opts.streamFr <= 0 {
+		return usagef("--scan and --duration must be positive")
+	}
+	atype, err := parseAddressType(a.opts.addressType)
+	if err != nil {
+		return usageErr{err}
+	}
+	step := func(title string) { a.printf("\n== %s\n", title) }
+	where := "a BLED112"
+	switch {
+	case a.g.sim:
+		where = "the emulated BLED112 (--sim)"
+	case a.g.backend == "gatttool":
+		where = "BlueZ " + a.g.hci
+	}
+	a.printf("gogatt demo on %s\n", where)
+
+	b, stop, err := a.start(ctx)
+	if err != nil {
+		return err
+	}
+	defer stop()
+
+	// 1. Scan.
+	step(fmt.Sprintf("Scanning for %v", a.opts.scanFor))
+	ds, _, err := a.scan(ctx, b, a.opts.scanFor, "", false, nil)
+	if err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return gogatt.CtxErr(ctx, "demo")
+	}
+	name := ""
+	for _, d := range ds {
+		a.printf("%s\n", view.PlainScanLine(d))
+		if d.Address == addr.String() {
+			name = d.Name
+		}
+	}
+	if a.g.json {
+		devs := make([]map[string]any, 0, len(ds))
+		for _, d := range ds {
+			devs = append(devs, map[string]any{"address": d.Address, "name": d.Name, "rssi": d.RSSI})
+		}
+		a.emit(map[string]any{"step": "scan", "devices": devs})
+	}
+	if name == "" {
+		name = "not seen in the scan"
+	}
+
+	// 2. Connect.
+	step(fmt.Sprintf("Connecting to %s (%s)", addr, name))
+	cctx, cancel := a.withTimeout(ctx)
+	t0 := a.now()
+	dev, err := b.Connect(cctx, addr.String(), gogatt.ConnectOptions{AddressType: atype, Timeout: a.g.timeout})
+	cancel()
+	if err != nil {
+		return fmt.Errorf("connecting to %s: %w", addr, err)
+	}
+	defer dev.Disconnect()
+	took := a.now().Sub(t0)
+	a.printf("connected in %v\n", took.Round(time.Millisecond))
+	if a.g.json {
+		a.emit(map[string]any{"step": "connect", "address": dev.Address(), "ms": took.Milliseconds()})
+	}
+
+	// 3. Service tree.
+	dctx, cancel := a.withTimeout(ctx)
+	t0 = a.now()
+	services, err := dev.Services(dctx)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("discovering services: %w", err)
+	}
+	step(fmt.Sprintf("Service tree (%s, discovered in %v)", view.TreeSummary(services), a.now().Sub(t0).Round(time.Millisecond)))
+	for _, l := range view.Tree(services) {
+		a.printf("%s\n", l)
+	}
+	if a.g.json {
+		a.emit(map[string]any{"step": "services", "services": view.TreeJSON(services)})
+	}
+
+	// 4. Battery level.
+	step("Battery level (180f/2a19)")
+	rctx, cancel := a.withTimeout(ctx)
+	bat, err := gogatt.LookupCharacteristicIn(services, gogatt.UUID16(0x180f), value.UUIDBatteryLevel)
+	var v []byte
+	if err == nil {
+		v, err = dev.CharReadHandle(rctx, bat.ValueHandle)
+	}
+	cancel()
+	if err != nil {
+		return fmt.Errorf("reading the battery level: %w", err)
+	}
+	r := render(value.Codec{}, value.UUIDBatteryLevel, v)
+	a.printf("%s\n", r.Text)
+	if a.g.json {
+		a.emit(map[string]any{"step": "battery", "handle": bat.ValueHandle, "hex": r.Hex, "text": r.Text, "decoded": r.Decoded})
+	}
+
+	// 5. Heart-rate notifications.
+	hr, err := gogatt.LookupCharacteristicIn(services, gogatt.UUID16(0x180d), value.UUIDHeartRateMeasurement)
+	if err != nil {
+		return fmt.Errorf("the heart-rate measurement characteristic: %w", err)
+	}
+	step(fmt.Sprintf("Heart-rate notifications (180d/2a37) for %v, Ctrl-C to stop early", a.opts.streamFr))
+	t := target{char: hr, known: true}
+	sum, err := a.stream(ctx, dev, t, false, false, 0, a.opts.streamFr, func(v arrival, n uint64) {
+		r := render(value.Codec{}, value.UUIDHeartRateMeasurement, v.v)
+		a.printf("%s  %s\n", v.at.Format("15:04:05.000"), r.Text)
+		if a.g.json {
+			a.emit(map[string]any{"step": "notification", "time": v.at.UTC().Format(time.RFC3339Nano), "handle": hr.ValueHandle, "hex": r.Hex, "text": r.Text, "decoded": r.Decoded})
+		}
+	})
+	if sum.Reason != "" {
+		step("Summary")
+		a.printf("%s\n", sum)
+		if a.g.json {
+			a.emit(map[string]any{"step": "summary", "summary": sum})
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if err := dev.Disconnect(); err != nil {
+		a.log.Debug("disconnect", "err", err)
+	}
+	a.printf("disconnected from %s\n", addr)
+	return nil
+}

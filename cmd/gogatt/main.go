@@ -1,0 +1,36 @@
+// Command gogatt talks to Bluetooth Low Energy devices over GATT from a terminal: scan, print a
+// device's service tree, read, write, subscribe, bond, measure RSSI — through a BLED112 dongle
+// (--backend bgapi, the default) or BlueZ's gatttool (--backend gatttool). With --sim every
+// command runs against an emulated BLED112 with demo peripherals, so it works on any machine.
+//
+//	go run ./cmd/gogatt demo --sim
+//	gogatt scan --sim
+//	gogatt read --sim C0:FF:EE:00:00:01 2a19
+//
+// Run "gogatt help" for every command, flag and exit status.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/gogatt/gogatt/cmd/gogatt/internal/cli"
+	"github.com/gogatt/gogatt/cmd/gogatt/internal/term"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := cli.Run(ctx, cli.Env{
+		Stdout:     os.Stdout,
+		Stderr:     os.Stderr,
+		StdoutFile: os.Stdout,
+		IsTerminal: term.IsTerminal,
+		Width:      func(f *os.File) int { return term.Width(f, 80) },
+		Open:       openBackend,
+		ServeSim:   serveSim,
+	}, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
