@@ -1,154 +1,94 @@
-// Package sim simulates Bluetooth Low Energy peripherals at the protocol level: identity and
-// advertising data, a GATT database built with a small builder, an ATT server implementing every
-// request of Core v5.3 Vol 3 Part F §3.4, notification sources and scripted faults.
+// Package sim simulates Bluetooth Low Energy peripherals at the protocol level, so that gogatt
+// and applications built on it can be tested without a radio: identity and advertising data
+// encoded as real AD structures, a GATT database assembled with a small builder, an ATT server
+// implementing every request of Core v5.3 Vol 3 Part F §3.4, notification sources, pairing and
+// security requirements, and scripted faults.
+//
+// A Peripheral is built with NewBuilder (or taken from the demos: NewHeartRateSensor,
+// NewThermometer, NewTortureDevice). A central connects with Peripheral.Connect and talks ATT
+// over the returned *Link, one PDU per ReadPDU/WritePDU, exactly as over an L2CAP ATT channel;
+// Peripheral.Serve runs the same server over any other Bearer (for example a socket).
+//
+// Notifications are never dropped or reordered: a link has a bounded queue towards the central,
+// and a sender (Notify, a generator, the server's responses) blocks while it is full
+// (backpressure). A link ends when the central closes it, when the peripheral goes out of range
+// (after the link's supervision timeout) or when the peripheral disconnects it.
+//
+// Everything random (RSSI samples, demo values) derives from the builder's seed. Timing uses
+// the time package only through timers, so faults such as SetResponseDelay and
+// SetUnresponsive can be tested in virtual time with testing/synctest (create the Link inside
+// the bubble).
+//
+// The handle tables of the demo peripherals are in docs/sim.md, generated from the databases
+// by HandleTable (a test keeps the file up to date).
 package sim
 
 import (
 	"errors"
-	"time"
 
 	"github.com/gogatt/gogatt/bt"
 )
 
-// Errors returned by Connect, Link and Pair.
+// Errors of connections and pairing. Link errors wrap them; errors.Is works.
 var (
 	ErrRefused        = errors.New("sim: connection refused by the peripheral")
 	ErrOutOfRange     = errors.New("sim: peripheral out of range")
 	ErrNotConnectable = errors.New("sim: peripheral is not connectable")
 	ErrLinkLost       = errors.New("sim: link lost (supervision timeout)")
+	ErrDisconnected   = errors.New("sim: disconnected by the peripheral")
 	ErrPairingRefused = errors.New("sim: pairing refused by the peripheral")
+	ErrNotBonded      = errors.New("sim: no bond with this central")
+	ErrStopped        = errors.New("sim: stopped")
 )
 
-// SecurityLevel is the security of a link (Core v5.3 Vol 3 Part C §10.2, LE security mode 1).
+// SecurityLevel is the security of a link (LE security mode 1, Core v5.3 Vol 3 Part C §10.2.1).
 type SecurityLevel int
 
 // Security levels.
 const (
-	SecurityNone          SecurityLevel = iota // no encryption
-	SecurityEncrypted                          // encrypted, unauthenticated pairing (Just Works)
-	SecurityAuthenticated                      // encrypted with an authenticated (MITM-protected) key
+	SecurityNone          SecurityLevel = iota // level 1: no encryption
+	SecurityEncrypted                          // level 2: encrypted, unauthenticated pairing (Just Works)
+	SecurityAuthenticated                      // level 3: encrypted with an authenticated (MITM-protected) key
 )
 
-// Bearer is one ATT bearer: each message is exactly one ATT PDU.
+// String returns "none", "encrypted" or "authenticated".
+func (l SecurityLevel) String() string {
+	switch l {
+	case SecurityNone:
+		return "none"
+	case SecurityEncrypted:
+		return "encrypted"
+	case SecurityAuthenticated:
+		return "authenticated"
+	}
+	return "SecurityLevel(?)"
+}
+
+// Bearer is one ATT bearer: each message is exactly one ATT PDU (Core v5.3 Vol 3 Part F §3.2.11
+// over an L2CAP fixed channel). WritePDU must not retain pdu after it returns. A Bearer given
+// to Peripheral.Serve may also implement interface{ Security() SecurityLevel }.
 type Bearer interface {
 	ReadPDU() ([]byte, error)
 	WritePDU(pdu []byte) error
 	Close() error
 }
 
-// Peripheral is a simulated peripheral. It is safe for concurrent use.
-type Peripheral struct {
-	addr bt.Address
-}
-
-// Address returns the peripheral's device address.
-func (p *Peripheral) Address() bt.Address { return p.addr }
-
-// AddressType returns the peripheral's address type.
-func (p *Peripheral) AddressType() bt.AddressType { return bt.AddressPublic }
-
-// Name returns the peripheral's local name.
-func (p *Peripheral) Name() string { return "" }
-
-// AdvertisingData returns the encoded advertising payload (≤31 bytes).
-func (p *Peripheral) AdvertisingData() []byte { return nil }
-
-// ScanResponseData returns the encoded scan-response payload, nil if none.
-func (p *Peripheral) ScanResponseData() []byte { return nil }
-
-// AdvertisingInterval returns the advertising interval.
-func (p *Peripheral) AdvertisingInterval() time.Duration { return 100 * time.Millisecond }
-
-// Connectable reports whether the peripheral accepts connections.
-func (p *Peripheral) Connectable() bool { return true }
-
-// InRange reports whether the peripheral is in range.
-func (p *Peripheral) InRange() bool { return true }
-
-// SampleRSSI returns an RSSI as a scanner would see it.
-func (p *Peripheral) SampleRSSI() int8 { return -60 }
-
-// Connect opens a connection from central and returns the central's end of it.
-func (p *Peripheral) Connect(central bt.Address, centralType bt.AddressType) (*Link, error) {
-	return nil, ErrRefused
-}
-
-// Serve runs the ATT server over b until it closes or the link is lost.
-func (p *Peripheral) Serve(b Bearer) error { return ErrRefused }
-
-// Notify pushes value to every link subscribed to valueHandle.
-func (p *Peripheral) Notify(valueHandle uint16, value []byte) {}
-
-// StartGenerator sends n values at rate per second (0 = as fast as the bearer takes them).
-func (p *Peripheral) StartGenerator(valueHandle uint16, n int, rate float64) (stop func()) {
-	return func() {}
-}
-
-// SetInRange moves the peripheral in or out of range.
-func (p *Peripheral) SetInRange(in bool) {}
-
-// SetRefuseConnections makes Connect fail with ErrRefused.
-func (p *Peripheral) SetRefuseConnections(refuse bool) {}
-
-// SetResponseDelay delays every ATT response by d.
-func (p *Peripheral) SetResponseDelay(d time.Duration) {}
-
-// SetUnresponsive makes the server stop answering requests.
-func (p *Peripheral) SetUnresponsive(u bool) {}
-
-// SetCorruptResponses corrupts every ATT response while on.
-func (p *Peripheral) SetCorruptResponses(c bool) {}
-
-// SetRefusePairing makes Link.Pair fail with ErrPairingRefused.
-func (p *Peripheral) SetRefusePairing(r bool) {}
-
-// Link is the central's end of a connection. It implements Bearer.
-type Link struct{}
-
-// ReadPDU returns the next PDU from the server.
-func (l *Link) ReadPDU() ([]byte, error) { return nil, ErrLinkLost }
-
-// WritePDU sends a PDU to the server.
-func (l *Link) WritePDU(pdu []byte) error { return ErrLinkLost }
-
-// Close disconnects.
-func (l *Link) Close() error { return nil }
-
-// Done is closed when the link ends.
-func (l *Link) Done() <-chan struct{} { return nil }
-
-// Err says why the link ended (nil while up).
-func (l *Link) Err() error { return nil }
-
-// Pair raises the link's security.
-func (l *Link) Pair(level SecurityLevel, bond bool) error { return nil }
-
-// Security returns the link's security level.
-func (l *Link) Security() SecurityLevel { return SecurityNone }
-
-// RSSI returns the link's RSSI.
-func (l *Link) RSSI() int8 { return -60 }
-
-// MTU returns the negotiated ATT MTU.
-func (l *Link) MTU() int { return 23 }
-
-// Demo peripheral addresses.
+// Demo peripheral addresses, shared by tests and the CLI.
 const (
 	HeartRateAddress   = "C0:FF:EE:00:00:01"
 	ThermometerAddress = "C0:FF:EE:00:00:02"
 	TortureAddress     = "C0:FF:EE:00:00:03"
 )
 
-// NewHeartRateSensor returns the demo heart-rate sensor.
-func NewHeartRateSensor(addr bt.Address, seed int64) *Peripheral { return &Peripheral{addr: addr} }
+// Demo peripheral names as advertised.
+const (
+	HeartRateName   = "gogatt HRM"
+	ThermometerName = "gogatt Thermo"
+	TortureName     = "gogatt Torture"
+)
 
-// NewThermometer returns the demo health thermometer.
-func NewThermometer(addr bt.Address, seed int64) *Peripheral { return &Peripheral{addr: addr} }
-
-// NewTortureDevice returns the demo torture device.
-func NewTortureDevice(addr bt.Address, seed int64) *Peripheral { return &Peripheral{addr: addr} }
-
-// DemoPeripherals returns the three demo peripherals at their standard addresses.
+// DemoPeripherals returns the heart-rate sensor, the thermometer and the torture device at
+// their standard addresses.
 func DemoPeripherals(seed int64) []*Peripheral {
 	return []*Peripheral{
 		NewHeartRateSensor(bt.MustParseAddress(HeartRateAddress), seed),
