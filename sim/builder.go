@@ -218,20 +218,20 @@ type descDef struct {
 
 // CharacteristicBuilder configures one characteristic.
 type CharacteristicBuilder struct {
-	s                  *ServiceBuilder
-	uuid               bt.UUID
-	props              Properties
-	value              []byte
-	maxLen             int
-	readSec, writeSec  SecurityLevel
-	authz              bool
-	onRead             ReadFunc
-	onWrite            WriteFunc
-	descs              []descDef
-	cccdPlaced         bool
-	autoRate           float64
-	autoGen            func(seq uint32) []byte
-	note               string
+	s                 *ServiceBuilder
+	uuid              bt.UUID
+	props             Properties
+	value             []byte
+	maxLen            int
+	readSec, writeSec SecurityLevel
+	authz             bool
+	onRead            ReadFunc
+	onWrite           WriteFunc
+	descs             []descDef
+	cccdPlaced        bool
+	autoRate          float64
+	autoGen           func(seq uint32) []byte
+	note              string
 }
 
 // Note attaches a short description shown in HandleTable (documentation only).
@@ -273,7 +273,10 @@ func (c *CharacteristicBuilder) MaxLength(n int) *CharacteristicBuilder {
 func (c *CharacteristicBuilder) OnRead(fn ReadFunc) *CharacteristicBuilder { c.onRead = fn; return c }
 
 // OnWrite passes writes to fn.
-func (c *CharacteristicBuilder) OnWrite(fn WriteFunc) *CharacteristicBuilder { c.onWrite = fn; return c }
+func (c *CharacteristicBuilder) OnWrite(fn WriteFunc) *CharacteristicBuilder {
+	c.onWrite = fn
+	return c
+}
 
 // RequireEncryption makes reads and writes of the value answer Insufficient Encryption until
 // the link is encrypted (Core v5.3 Vol 3 Part C §10.3).
@@ -297,7 +300,10 @@ func (c *CharacteristicBuilder) Security(read, write SecurityLevel) *Characteris
 
 // RequireAuthorization makes reads and writes of the value answer Insufficient Authorization
 // unless the peripheral's authorizer (SetAuthorizer) allows the central.
-func (c *CharacteristicBuilder) RequireAuthorization() *CharacteristicBuilder { c.authz = true; return c }
+func (c *CharacteristicBuilder) RequireAuthorization() *CharacteristicBuilder {
+	c.authz = true
+	return c
+}
 
 // AutoNotify makes the peripheral send gen(seq) (seq = 0, 1, … per link) at rate values per
 // second to each link that enables notifications or indications on this characteristic, until it
@@ -465,8 +471,8 @@ func (b *Builder) buildDB() (*database, error) {
 			}
 			ch.handle = decl.handle
 			val := &attr{typ: cb.uuid, kind: kindValue, ch: ch, value: cb.value, maxLen: cb.maxLen,
-				read:  cb.props&PropRead != 0,
-				write: cb.props&(PropWrite|PropWriteWithoutResponse|PropSignedWrite) != 0,
+				read:    cb.props&PropRead != 0,
+				write:   cb.props&(PropWrite|PropWriteWithoutResponse|PropSignedWrite) != 0,
 				readSec: cb.readSec, writeSec: cb.writeSec, authz: cb.authz, onRead: cb.onRead, onWrite: cb.onWrite}
 			if err := add(val); err != nil {
 				return nil, err
