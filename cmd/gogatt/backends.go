@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 
 	"github.com/gogatt/gogatt"
 	"github.com/gogatt/gogatt/bgapi"
 	"github.com/gogatt/gogatt/cmd/gogatt/internal/cli"
+	"github.com/gogatt/gogatt/gatttool"
 )
 
 // openBackend builds the adapter the global flags ask for.
@@ -17,8 +19,10 @@ func openBackend(ctx context.Context, c cli.BackendConfig) (gogatt.Backend, erro
 		return openSim(ctx, c)
 	case c.Kind == "bgapi":
 		return bgapi.New(bgapi.Config{Port: c.Port, Logger: c.Logger}), nil
+	case c.Kind == "gatttool":
+		return gatttool.New(gatttool.Config{HCIDevice: c.HCI, Logger: c.Logger}), nil
 	}
-	return nil, errors.New("the gatttool backend is not built into this binary yet")
+	return nil, fmt.Errorf("unknown backend %q", c.Kind)
 }
 
 func openSim(ctx context.Context, c cli.BackendConfig) (gogatt.Backend, error) {

@@ -258,7 +258,7 @@ rate summary. With --sim it runs anywhere, no hardware needed.`,
   zsh:   gogatt completion zsh > "${fpath[1]}/_gogatt"
   fish:  gogatt completion fish > ~/.config/fish/completions/gogatt.fish`,
 			minArgs: 1, maxArgs: 1,
-			examples: []string{"source <(gogatt completion bash)"},
+			examples: []string{"gogatt completion zsh > \"${fpath[1]}/_gogatt\"", "source <(gogatt completion bash)"},
 			run:      runCompletion,
 		},
 	}

@@ -23,7 +23,7 @@ func (a *app) classify(ctx context.Context, err error, c *command) (int, string)
 		a.log.Debug("no adapter", "err", err)
 		switch {
 		case a.g.backend == "gatttool":
-			return ExitNoAdapter, "no Bluetooth adapter " + a.g.hci + " (" + msg + "): check 'hciconfig', pass --hci, or try --sim"
+			return ExitNoAdapter, "no Bluetooth adapter " + a.g.hci + ": check 'hciconfig', pass --hci, or try --sim (-v says more)"
 		case a.g.port != "":
 			return ExitNoAdapter, msg + ": check the path given to --port, or try --sim"
 		}
