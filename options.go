@@ -165,7 +165,8 @@ func (o ConnectOptions) ConnectTimeout() time.Duration {
 // DiscoverMode selects which advertisers a scan reports (Core v5.3 Vol 3 Part C §9.2).
 type DiscoverMode int
 
-// Discover modes. The zero value is DiscoverGeneric, as pygatt's default.
+// Discover modes. The zero value is DiscoverGeneric. pygatt's BGAPI backend defaults to
+// observation: pass DiscoverObservation to see the same devices (docs/porting-from-pygatt.md).
 const (
 	DiscoverGeneric     DiscoverMode = iota // limited and general discoverable devices
 	DiscoverLimited                         // only limited-discoverable devices
