@@ -589,10 +589,10 @@ func (w *wrapper) Disconnect() error {
 	w.mu.Lock()
 	d, up, final := w.cur, w.up, w.final
 	w.mu.Unlock()
+	err := d.Disconnect() // idempotent; frees the raw device even after a loss
 	if final != nil {
 		return nil
 	}
-	err := d.Disconnect()
 	local := &gogatt.DisconnectError{Address: w.addr, Reason: "disconnected by the application", Local: true}
 	if up {
 		w.finish(local, gogatt.EventDisconnected)
