@@ -569,3 +569,42 @@ func TestWrapOrderAcrossReconnect(t *testing.T) {
 		w.Disconnect()
 	})
 }
+
+// BenchmarkWrapDelivery measures Dispatch → handler through the raw registry and, with
+// AutoReconnect, the wrapper's own ordering queue.
+func BenchmarkWrapDelivery(b *testing.B) {
+	for _, auto := range []bool{false, true} {
+		b.Run(fmt.Sprintf("AutoReconnect=%v", auto), func(b *testing.B) {
+			raw := newFake("C0:FF:EE:00:00:01")
+			var dl dialer
+			w := Wrap(context.Background(), raw, dl.dial, gogatt.ConnectOptions{AutoReconnect: auto})
+			var mu sync.Mutex
+			n := 0
+			done := make(chan struct{})
+			target := b.N
+			err := w.SubscribeHandle(context.Background(), 3, func(uint16, []byte) {
+				mu.Lock()
+				n++
+				if n == target {
+					close(done)
+				}
+				mu.Unlock()
+			}, gogatt.SubscribeOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			v := make([]byte, 20)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				raw.notify(3, v...)
+			}
+			<-done
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "notifications/s")
+			w.Disconnect()
+			<-w.Disconnected()
+			raw.reg.Close()
+		})
+	}
+}
