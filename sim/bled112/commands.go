@@ -4,13 +4,15 @@ import (
 	"crypto/aes"
 	"errors"
 	"slices"
+	"time"
 
 	"github.com/gogatt/gogatt/bgapi/wire"
 	"github.com/gogatt/gogatt/bt"
 )
 
-// errReenumerated ends a session after system_reset with Config.ReenumerateOnReset.
-var errReenumerated = errors.New("bled112: port re-enumerated after system_reset")
+// ErrReenumerated is returned by ServeConn when system_reset closed the port because
+// Config.ReenumerateOnReset is set (the BLED112 drops off USB, bgapi-facts §5.3).
+var ErrReenumerated = errors.New("bled112: port re-enumerated after system_reset")
 
 func (e *Emulator) connLocked(h uint8) *conn {
 	if int(h) >= len(e.conns) {
@@ -19,7 +21,7 @@ func (e *Emulator) connLocked(h uint8) *conn {
 	return e.conns[h]
 }
 
-// handleLocked executes one decoded command (bgapi-facts §2, §5). It returns errReenumerated
+// handleLocked executes one decoded command (bgapi-facts §2, §5). It returns ErrReenumerated
 // when the port must vanish. e.mu is held.
 func (e *Emulator) handleLocked(cmd wire.Command) error {
 	switch c := cmd.(type) {
@@ -167,6 +169,7 @@ func (e *Emulator) handleLocked(cmd wire.Command) error {
 		if r == wire.ResultSuccess {
 			cn.interval = e.pickInterval(c.IntervalMin, c.IntervalMax)
 			cn.timeout, cn.latency = c.Timeout, c.Latency
+			cn.link.SetSupervisionTimeout(time.Duration(c.Timeout) * 10 * time.Millisecond)
 			e.emitLocked(cn.status(wire.FlagParametersChange))
 		}
 	case *wire.CmdConnectionVersionUpdate:
@@ -488,7 +491,7 @@ func (e *Emulator) resetLocked() error {
 	e.stopAllLocked()
 	e.resetStateLocked()
 	if e.cfg.ReenumerateOnReset {
-		return errReenumerated
+		return ErrReenumerated
 	}
 	return nil
 }

@@ -59,6 +59,7 @@ func (e *Emulator) newConnLocked(h uint8, p *sim.Peripheral, link *sim.Link, imi
 	if lm := e.cfg.Link; lm != nil {
 		c.pace = &pacer{interval: lm.ConnInterval, per: lm.PacketsPerEvent}
 	}
+	link.SetSupervisionTimeout(time.Duration(timeout) * 10 * time.Millisecond)
 	e.conns[h] = c
 	e.wg.Add(3)
 	go func() { defer e.wg.Done(); c.reader() }()
@@ -587,7 +588,15 @@ func (c *conn) pair(bonding bool) {
 			return
 		}
 	}
-	err := c.link.Pair(level, store)
+	var err error
+	if existing != wire.NoBond {
+		// Re-encrypt with the stored keys; pair afresh if the peripheral lost its bond.
+		if err = c.link.Encrypt(); errors.Is(err, sim.ErrNotBonded) {
+			err = c.link.Pair(level, store)
+		}
+	} else {
+		err = c.link.Pair(level, store)
+	}
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -604,23 +613,28 @@ func (c *conn) pair(bonding bool) {
 		return
 	}
 	c.encrypted = true
-	if store {
-		idx := existing
-		if idx == wire.NoBond {
-			for i, b := range e.bonds {
-				if b == nil {
-					idx = uint8(i)
-					break
-				}
+	switch {
+	case existing != wire.NoBond:
+		c.bond = existing
+		if store {
+			e.bonds[existing].mitm = e.bonds[existing].mitm || mitm
+			e.emitLocked(bondStatus(existing, e.bonds[existing]))
+		}
+	case store:
+		idx := wire.NoBond
+		for i, b := range e.bonds {
+			if b == nil {
+				idx = uint8(i)
+				break
 			}
 		}
 		if idx == wire.NoBond {
 			e.emitLocked(&wire.EvtSmBondingFail{Handle: c.handle, Result: wire.ResultOutOfBonds})
-		} else {
-			e.bonds[idx] = &bond{addr: c.addr, atype: c.atype, mitm: mitm}
-			c.bond = idx
-			e.emitLocked(bondStatus(idx, e.bonds[idx]))
+			break
 		}
+		e.bonds[idx] = &bond{addr: c.addr, atype: c.atype, mitm: mitm}
+		c.bond = idx
+		e.emitLocked(bondStatus(idx, e.bonds[idx]))
 	}
 	e.emitLocked(c.status(0))
 }

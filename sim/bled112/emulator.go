@@ -70,6 +70,9 @@ type Config struct {
 	// zero means 0x0216 connection_terminated_by_local_host (bgapi-facts §5.7 allows 0 too —
 	// use a non-zero Result to choose; there is no way to select reason 0).
 	DisconnectReason wire.Result
+	// ReenumerateDelay is how long the PTY stays absent after a re-enumerating reset
+	// (default: it comes back at once).
+	ReenumerateDelay time.Duration
 	// Link, if set, paces ATT traffic; nil means as fast as possible.
 	Link *LinkModel
 	// Logf, if set, receives diagnostic messages.
@@ -456,7 +459,7 @@ func (e *Emulator) commandLoop(s *session, chunks <-chan []byte) error {
 var errSessionEnded = errors.New("bled112: session ended")
 
 // execFrame decodes and executes one command frame; an error ends the session
-// (errReenumerated after system_reset with re-enumeration).
+// (ErrReenumerated after system_reset with re-enumeration).
 func (e *Emulator) execFrame(s *session, f wire.Frame) error {
 	cmd, err := wire.DecodeCommand(f)
 	e.mu.Lock()

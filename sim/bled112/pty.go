@@ -1,0 +1,261 @@
+package bled112
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
+)
+
+// PTYName is the name of the stable symlink ListenPTY creates, as a BLED112 appears on Linux.
+const PTYName = "ttyACM0"
+
+// PTY serves an Emulator on a pseudo-terminal in raw mode. Path is a symlink in a directory
+// that always points at the current pty: after Unplug or a re-enumerating reset it vanishes
+// and comes back at the same path, like a USB dongle (bgapi-facts §5.3).
+type PTY struct {
+	e      *Emulator
+	dir    string
+	ownDir bool
+	path   string
+
+	mu        sync.Mutex
+	master    *os.File
+	slave     *os.File // held open so a client closing the port does not hang up the master
+	tty       string
+	unplugged bool
+	closed    bool
+	replug    chan struct{}
+	quit      chan struct{}
+	wg        sync.WaitGroup
+}
+
+// ListenPTY opens a pseudo-terminal, puts it in raw mode (CR, LF, 0x00, 0xFF pass untouched),
+// creates the symlink dir/ttyACM0 to it and serves the emulator on it until Close. An empty
+// dir means a new temporary directory, removed by Close. Any serial-port client
+// (go.bug.st/serial, pyserial) opens Path() like a dongle.
+func (e *Emulator) ListenPTY(dir string) (*PTY, error) {
+	p := &PTY{e: e, dir: dir, replug: make(chan struct{}, 1), quit: make(chan struct{})}
+	if dir == "" {
+		d, err := os.MkdirTemp("", "bled112-")
+		if err != nil {
+			return nil, fmt.Errorf("bled112: pty directory: %w", err)
+		}
+		p.dir, p.ownDir = d, true
+	}
+	p.path = filepath.Join(p.dir, PTYName)
+	p.mu.Lock()
+	err := p.openLocked()
+	p.mu.Unlock()
+	if err != nil {
+		if p.ownDir {
+			os.RemoveAll(p.dir)
+		}
+		return nil, err
+	}
+	p.wg.Add(1)
+	go p.serve()
+	return p, nil
+}
+
+// Path returns the stable path a serial client opens (a symlink to the current pty).
+func (p *PTY) Path() string { return p.path }
+
+// TTY returns the current pty slave device (e.g. /dev/pts/3), "" while unplugged.
+func (p *PTY) TTY() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.tty
+}
+
+func (p *PTY) openLocked() error {
+	m, s, err := pty.Open()
+	if err != nil {
+		return fmt.Errorf("bled112: open pty: %w", err)
+	}
+	if err := makeRaw(s); err != nil {
+		m.Close()
+		s.Close()
+		return fmt.Errorf("bled112: raw mode: %w", err)
+	}
+	tmp := p.path + ".new"
+	os.Remove(tmp)
+	if err := os.Symlink(s.Name(), tmp); err != nil {
+		m.Close()
+		s.Close()
+		return fmt.Errorf("bled112: symlink: %w", err)
+	}
+	if err := os.Rename(tmp, p.path); err != nil {
+		m.Close()
+		s.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("bled112: symlink: %w", err)
+	}
+	p.master, p.slave, p.tty = m, s, s.Name()
+	return nil
+}
+
+// closeLocked removes the symlink and closes both ends: the port has vanished.
+func (p *PTY) closeLocked() {
+	os.Remove(p.path)
+	if p.master != nil {
+		p.master.Close()
+		p.slave.Close()
+		p.master, p.slave, p.tty = nil, nil, ""
+	}
+}
+
+// makeRaw applies cfmakeraw-like settings to the tty without switching it to blocking mode.
+func makeRaw(f *os.File) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var ioErr error
+	err = rc.Control(func(fd uintptr) {
+		t, err := unix.IoctlGetTermios(int(fd), unix.TCGETS)
+		if err != nil {
+			ioErr = err
+			return
+		}
+		t.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON | unix.IXOFF | unix.IXANY
+		t.Oflag &^= unix.OPOST
+		t.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
+		t.Cflag &^= unix.CSIZE | unix.PARENB
+		t.Cflag |= unix.CS8 | unix.CREAD | unix.CLOCAL
+		t.Cc[unix.VMIN] = 1
+		t.Cc[unix.VTIME] = 0
+		ioErr = unix.IoctlSetTermios(int(fd), unix.TCSETS, t)
+	})
+	if err != nil {
+		return err
+	}
+	return ioErr
+}
+
+func (p *PTY) serve() {
+	defer p.wg.Done()
+	for {
+		p.mu.Lock()
+		m := p.master
+		p.mu.Unlock()
+		var err error
+		if m != nil {
+			err = p.e.ServeConn(m)
+		}
+		if errors.Is(err, ErrBusy) {
+			// Another port holds the emulator: wait for Close (nothing else to do).
+			<-p.quit
+			return
+		}
+		p.mu.Lock()
+		if p.closed || errors.Is(err, ErrClosed) {
+			p.closeLocked()
+			p.mu.Unlock()
+			return
+		}
+		if !p.unplugged {
+			// The port went away under us (re-enumerating reset or an I/O error): vanish,
+			// then come back at the same path.
+			p.closeLocked()
+			p.mu.Unlock()
+			if d := p.e.cfg.ReenumerateDelay; d > 0 {
+				t := time.NewTimer(d)
+				select {
+				case <-t.C:
+				case <-p.quit:
+					t.Stop()
+					return
+				}
+			}
+			p.mu.Lock()
+			if !p.closed && !p.unplugged {
+				if err := p.openLocked(); err != nil {
+					p.e.logf("bled112: re-enumerate: %v", err)
+					p.unplugged = true
+				}
+			}
+			p.mu.Unlock()
+			continue
+		}
+		p.mu.Unlock()
+		select {
+		case <-p.replug:
+		case <-p.quit:
+			return
+		}
+	}
+}
+
+// Unplug makes the port vanish (fault hook): the pty closes — the client's reads and writes
+// fail — and the symlink is removed. The emulator's state (connections, scanning) is kept, as
+// a dongle pulled out and… well, here it keeps running. Use Replug to bring it back.
+func (p *PTY) Unplug() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || p.unplugged {
+		return
+	}
+	p.unplugged = true
+	p.closeLocked()
+}
+
+// Replug brings an unplugged port back at the same path (a new pty).
+func (p *PTY) Replug() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return ErrClosed
+	}
+	if !p.unplugged {
+		return nil
+	}
+	if err := p.openLocked(); err != nil {
+		return err
+	}
+	p.unplugged = false
+	select {
+	case p.replug <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// Close stops serving, closes the pty and removes the symlink (and the directory if
+// ListenPTY created it). The Emulator itself stays open.
+func (p *PTY) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	close(p.quit)
+	p.closeLocked()
+	p.mu.Unlock()
+	p.wg.Wait()
+	if p.ownDir {
+		os.RemoveAll(p.dir)
+	}
+	return nil
+}
+
+// Pipe serves the emulator over an in-process net.Pipe and returns the host's end: write
+// commands to it, read responses and events from it. Closing it ends the session.
+func (e *Emulator) Pipe() net.Conn {
+	host, dev := net.Pipe()
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		if err := e.ServeConn(dev); err != nil && !errors.Is(err, ErrReenumerated) {
+			dev.Close()
+		}
+	}()
+	return host
+}
