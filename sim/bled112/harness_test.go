@@ -175,10 +175,16 @@ func describe(b []byte) string {
 	return "unknown"
 }
 
-// connect opens a connection to addr and returns its handle.
+// connect opens a connection to addr and checks its handle (supervision timeout 1 s).
 func (h *host) connect(addr bt.Address, wantHandle uint8) {
 	h.t.Helper()
-	h.send(&wire.CmdGapConnectDirect{Address: addr, ConnIntervalMin: 6, ConnIntervalMax: 6, Timeout: 100, Latency: 0})
+	h.connectT(addr, wantHandle, 100)
+}
+
+// connectT is connect with a supervision timeout in 10 ms units.
+func (h *host) connectT(addr bt.Address, wantHandle uint8, timeout uint16) {
+	h.t.Helper()
+	h.send(&wire.CmdGapConnectDirect{Address: addr, ConnIntervalMin: 6, ConnIntervalMax: 6, Timeout: timeout, Latency: 0})
 	h.expect(&wire.RspGapConnectDirect{ConnectionHandle: wantHandle})
 	m := h.nextMsg()
 	st, ok := m.(*wire.EvtConnectionStatus)
