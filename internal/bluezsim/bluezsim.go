@@ -3,12 +3,32 @@ package bluezsim
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gogatt/gogatt/bt"
 	"github.com/gogatt/gogatt/sim"
 )
+
+// Environment variables understood by the shim.
+const (
+	// EnvDir names the directory holding the simulated peers' unix sockets.
+	EnvDir = "GOGATT_BLUEZSIM_DIR"
+	// EnvLog, when set, names a file the shim appends a trace of the intercepted calls to.
+	EnvLog = "GOGATT_BLUEZSIM_LOG"
+	// EnvRequire set to "1" turns RequireTools' skip into a failure (CI).
+	EnvRequire = "GOGATT_REQUIRE_BLUEZ"
+)
+
+// DefaultControllerAddress is the simulated adapter's address when Options leaves it zero.
+const DefaultControllerAddress = "C0:FF:EE:00:00:00"
 
 // Options configures a simulated BlueZ environment.
 type Options struct {
@@ -16,45 +36,254 @@ type Options struct {
 	HCIDevice string
 	// Peripherals are reachable by gatttool (L2CAP ATT) and seen by hcitool lescan.
 	Peripherals []*sim.Peripheral
-	// ControllerAddress is the simulated adapter's own address; default C0:FF:EE:00:00:00.
+	// ControllerAddress is the simulated adapter's own address; default
+	// DefaultControllerAddress.
 	ControllerAddress bt.Address
+	// Logf, if set, receives diagnostics (refused connections, pairing failures, D-Bus errors).
+	Logf func(format string, args ...any)
 }
 
 // Env is one running simulated BlueZ environment. Its methods are safe for concurrent use.
-type Env struct{}
+type Env struct {
+	dir      string
+	shimPath string
+	logPath  string
+	hciIndex int
+	ctrlAddr bt.Address
+	logf     func(format string, args ...any)
+
+	ctrl *controller
+	bus  *bluezBus
+
+	mu     sync.Mutex
+	closed bool
+	peers  map[bt.Address]*peer
+	conns  map[*net.UnixConn]struct{}
+	wg     sync.WaitGroup
+}
+
+// tools are the programs the simulation needs.
+var tools = []string{"gatttool", "hcitool", "bluetoothctl", "dbus-daemon", "gcc"}
 
 // Available reports why the real tools cannot run here (nil when gatttool, hcitool,
-// bluetoothctl, dbus-daemon and gcc are present).
-func Available() error { return errors.New("bluezsim: not implemented yet") }
+// bluetoothctl, dbus-daemon and gcc are present in PATH).
+func Available() error {
+	var missing []string
+	for _, t := range tools {
+		if _, err := exec.LookPath(t); err != nil {
+			missing = append(missing, t)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("bluezsim: not in PATH: %s (apt-get install bluez dbus gcc)", strings.Join(missing, ", "))
+	}
+	return nil
+}
 
 // RequireTools skips t with a one-line reason when Available fails, or fails t when the
-// environment variable GOGATT_REQUIRE_BLUEZ is "1".
+// environment variable GOGATT_REQUIRE_BLUEZ is "1" (CI sets it, so that a skipped suite cannot
+// pass there).
 func RequireTools(t testing.TB) {
 	t.Helper()
 	if err := Available(); err != nil {
-		if os.Getenv("GOGATT_REQUIRE_BLUEZ") == "1" {
-			t.Fatalf("bluezsim: %v (GOGATT_REQUIRE_BLUEZ=1)", err)
+		if os.Getenv(EnvRequire) == "1" {
+			t.Fatalf("%v (%s=1)", err, EnvRequire)
 		}
-		t.Skipf("bluezsim: %v", err)
+		t.Skip(err.Error())
 	}
 }
 
-// Start builds the LD_PRELOAD shim and starts the simulated peers, controller and D-Bus service.
-func Start(ctx context.Context, opts Options) (*Env, error) {
-	return nil, errors.New("bluezsim: not implemented yet")
+// parseHCIDevice accepts "hciN".
+func parseHCIDevice(s string) (int, error) {
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(strings.TrimPrefix(s, "hci"))
+	if !strings.HasPrefix(s, "hci") || err != nil || n < 0 || n > 15 {
+		return 0, fmt.Errorf("bluezsim: invalid HCIDevice %q: want hci0 … hci15", s)
+	}
+	return n, nil
 }
 
-// Environ returns the variables to add to a child's environment.
-func (e *Env) Environ() []string { return nil }
+// Start builds the LD_PRELOAD shim (gcc, cached by content under the temp directory), creates a
+// socket directory, starts one unix-socket peer per peripheral, the simulated HCI controller, a
+// private dbus-daemon and the simulated org.bluez service. ctx bounds the start-up only. Close
+// tears everything down.
+func Start(ctx context.Context, opts Options) (*Env, error) {
+	if err := Available(); err != nil {
+		return nil, err
+	}
+	idx, err := parseHCIDevice(opts.HCIDevice)
+	if err != nil {
+		return nil, err
+	}
+	e := &Env{
+		hciIndex: idx,
+		ctrlAddr: opts.ControllerAddress,
+		logf:     opts.Logf,
+		peers:    make(map[bt.Address]*peer),
+		conns:    make(map[*net.UnixConn]struct{}),
+	}
+	if e.ctrlAddr == (bt.Address{}) {
+		e.ctrlAddr = bt.MustParseAddress(DefaultControllerAddress)
+	}
+	if e.logf == nil {
+		e.logf = func(string, ...any) {}
+	}
+	if e.shimPath, err = buildShim(ctx); err != nil {
+		return nil, err
+	}
+	// Unix socket paths are limited to 108 bytes: keep the directory short.
+	if e.dir, err = os.MkdirTemp("", "bzsim"); err != nil {
+		return nil, fmt.Errorf("bluezsim: %w", err)
+	}
+	e.logPath = e.dir + "/shim.log"
+	ok := false
+	defer func() {
+		if !ok {
+			e.Close()
+		}
+	}()
+	if e.ctrl, err = startController(e); err != nil {
+		return nil, err
+	}
+	if e.bus, err = startBus(ctx, e); err != nil {
+		return nil, err
+	}
+	for _, p := range opts.Peripherals {
+		if err := e.AddPeripheral(p); err != nil {
+			return nil, err
+		}
+	}
+	ok = true
+	return e, nil
+}
 
-// AddPeripheral makes p reachable by gatttool and visible to lescan.
-func (e *Env) AddPeripheral(p *sim.Peripheral) error { return nil }
+// Dir returns the directory holding the simulation's sockets.
+func (e *Env) Dir() string { return e.dir }
 
-// Bonds returns the addresses the simulated bluetoothd holds as paired/bonded.
-func (e *Env) Bonds() []bt.Address { return nil }
+// ShimLog returns the path of the shim's trace (every intercepted socket call of every child
+// started with Environ, e.g. "setsockopt(5, BT_SECURITY level=2 connected=1)").
+func (e *Env) ShimLog() string { return e.logPath }
 
-// AddBond records a bond with a, as if pairing had completed.
-func (e *Env) AddBond(a bt.Address) {}
+// HCIDevice returns the simulated controller's name, e.g. "hci0".
+func (e *Env) HCIDevice() string { return "hci" + strconv.Itoa(e.hciIndex) }
 
-// Close tears everything down.
-func (e *Env) Close() error { return nil }
+// ControllerAddress returns the simulated adapter's address.
+func (e *Env) ControllerAddress() bt.Address { return e.ctrlAddr }
+
+// Environ returns the variables to add to a child's environment: LD_PRELOAD (the shim),
+// GOGATT_BLUEZSIM_DIR, GOGATT_BLUEZSIM_LOG and DBUS_SYSTEM_BUS_ADDRESS.
+func (e *Env) Environ() []string {
+	env := []string{
+		"LD_PRELOAD=" + e.shimPath,
+		EnvDir + "=" + e.dir,
+		EnvLog + "=" + e.logPath,
+	}
+	if e.bus != nil {
+		env = append(env, "DBUS_SYSTEM_BUS_ADDRESS="+e.bus.address)
+	}
+	return env
+}
+
+// AddPeripheral makes p reachable by gatttool (at its address) and visible to lescan.
+func (e *Env) AddPeripheral(p *sim.Peripheral) error {
+	if p == nil {
+		return errors.New("bluezsim: nil peripheral")
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return errors.New("bluezsim: environment closed")
+	}
+	return e.addPeerLocked(p)
+}
+
+// peripherals returns a snapshot of the added peripherals.
+func (e *Env) peripherals() []*sim.Peripheral {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ps := make([]*sim.Peripheral, 0, len(e.peers))
+	for _, pp := range e.peers {
+		ps = append(ps, pp.p)
+	}
+	slices.SortFunc(ps, func(a, b *sim.Peripheral) int { return strings.Compare(a.Address().String(), b.Address().String()) })
+	return ps
+}
+
+func (e *Env) peripheral(a bt.Address) *sim.Peripheral {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if pp := e.peers[a]; pp != nil {
+		return pp.p
+	}
+	return nil
+}
+
+// Bonds returns the addresses the simulated bluetoothd holds as paired/bonded, sorted.
+func (e *Env) Bonds() []bt.Address {
+	if e.bus == nil {
+		return nil
+	}
+	return e.bus.bonds()
+}
+
+// AddBond records a bond with a, as if pairing had completed: org.bluez then lists a device
+// with Paired and Bonded true (InterfacesAdded is emitted when it is new).
+func (e *Env) AddBond(a bt.Address) {
+	if e.bus == nil {
+		return
+	}
+	name, random := "", false
+	if p := e.peripheral(a); p != nil {
+		name, random = p.Name(), p.AddressType() == bt.AddressRandom
+	}
+	e.bus.addBond(a, name, random)
+}
+
+// track registers a live connection so that Close can end it; false once closed.
+func (e *Env) track(c *net.UnixConn) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return false
+	}
+	e.conns[c] = struct{}{}
+	return true
+}
+
+func (e *Env) untrack(c *net.UnixConn) {
+	e.mu.Lock()
+	delete(e.conns, c)
+	e.mu.Unlock()
+}
+
+// Close stops every listener and connection, kills and waits for the dbus-daemon, waits for
+// every goroutine of the environment and removes the socket directory.
+func (e *Env) Close() error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	for _, pp := range e.peers {
+		pp.ln.Close()
+	}
+	for c := range e.conns {
+		c.Close()
+	}
+	e.mu.Unlock()
+	var errs []error
+	if e.ctrl != nil {
+		e.ctrl.close()
+	}
+	if e.bus != nil {
+		errs = append(errs, e.bus.close())
+	}
+	e.wg.Wait()
+	if e.dir != "" {
+		errs = append(errs, os.RemoveAll(e.dir))
+	}
+	return errors.Join(errs...)
+}

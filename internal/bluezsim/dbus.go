@@ -1,0 +1,479 @@
+package bluezsim
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/godbus/dbus/v5"
+
+	"github.com/gogatt/gogatt/bt"
+)
+
+// D-Bus names of the simulated bluetoothd (BlueZ doc/adapter-api.txt, device-api.txt,
+// agent-api.txt).
+const (
+	bluezName        = "org.bluez"
+	ifaceAdapter     = "org.bluez.Adapter1"
+	ifaceDevice      = "org.bluez.Device1"
+	ifaceAgentMgr    = "org.bluez.AgentManager1"
+	ifaceObjManager  = "org.freedesktop.DBus.ObjectManager"
+	ifaceProperties  = "org.freedesktop.DBus.Properties"
+	ifaceIntrospect  = "org.freedesktop.DBus.Introspectable"
+	errDoesNotExist  = "org.bluez.Error.DoesNotExist"
+	errInvalidArgs   = "org.bluez.Error.InvalidArguments"
+	errNotSupported  = "org.bluez.Error.NotSupported"
+	errAlreadyExists = "org.bluez.Error.AlreadyExists"
+)
+
+const busConfig = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <listen>unix:path=%s</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_type="method_call"/>
+    <allow send_type="method_return"/>
+    <allow send_type="error"/>
+    <allow send_type="signal"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+  </policy>
+</busconfig>
+`
+
+// bluezBus is a private dbus-daemon plus a simulated org.bluez service with one adapter and
+// the bonded devices.
+type bluezBus struct {
+	address string
+	cmd     *exec.Cmd
+	conn    *dbus.Conn
+	adapter dbus.ObjectPath
+	e       *Env
+
+	mu      sync.Mutex
+	devices map[bt.Address]*simDevice
+	agents  map[dbus.ObjectPath]string // agent path → owner
+}
+
+type simDevice struct {
+	addr   bt.Address
+	random bool
+	name   string
+	paired bool
+}
+
+func devicePath(adapter dbus.ObjectPath, a bt.Address) dbus.ObjectPath {
+	return adapter + "/dev_" + dbus.ObjectPath(strings.ReplaceAll(a.String(), ":", "_"))
+}
+
+func startBus(ctx context.Context, e *Env) (*bluezBus, error) {
+	sock := filepath.Join(e.dir, "system_bus_socket")
+	cfg := filepath.Join(e.dir, "bus.conf")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(busConfig, sock)), 0o644); err != nil {
+		return nil, fmt.Errorf("bluezsim: %w", err)
+	}
+	cmd := exec.Command("dbus-daemon", "--config-file="+cfg, "--nofork", "--nopidfile", "--nosyslog", "--print-address=1")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("bluezsim: dbus-daemon: %w", err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("bluezsim: starting dbus-daemon: %w", err)
+	}
+	b := &bluezBus{cmd: cmd, e: e, adapter: dbus.ObjectPath("/org/bluez/" + e.HCIDevice()),
+		devices: make(map[bt.Address]*simDevice), agents: make(map[dbus.ObjectPath]string)}
+	line := make(chan string, 1)
+	go func() {
+		s, _ := bufio.NewReader(stdout).ReadString('\n')
+		line <- s
+		// Drain until the daemon exits so that it never blocks on a full pipe.
+		var buf [256]byte
+		for {
+			if _, err := stdout.Read(buf[:]); err != nil {
+				return
+			}
+		}
+	}()
+	var addr string
+	select {
+	case addr = <-line:
+	case <-ctx.Done():
+	}
+	addr = strings.TrimSpace(addr)
+	if addr == "" {
+		b.kill()
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("bluezsim: dbus-daemon did not start: %w", err)
+		}
+		return nil, fmt.Errorf("bluezsim: dbus-daemon did not start: %s", strings.TrimSpace(stderr.String()))
+	}
+	b.address = addr
+	b.conn, err = dbus.Connect(addr, dbus.WithHandler(b), dbus.WithContext(ctx))
+	if err != nil {
+		b.kill()
+		return nil, fmt.Errorf("bluezsim: connecting to the private bus: %w", err)
+	}
+	reply, err := b.conn.RequestName(bluezName, dbus.NameFlagDoNotQueue)
+	if err != nil || reply != dbus.RequestNameReplyPrimaryOwner {
+		b.close()
+		return nil, fmt.Errorf("bluezsim: owning %s: %v (reply %v)", bluezName, err, reply)
+	}
+	return b, nil
+}
+
+func (b *bluezBus) kill() error {
+	if b.cmd.Process == nil {
+		return nil
+	}
+	b.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- b.cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		b.cmd.Process.Kill()
+		<-done
+	}
+	return nil
+}
+
+func (b *bluezBus) close() error {
+	if b.conn != nil {
+		b.conn.Close()
+	}
+	return b.kill()
+}
+
+// bonds returns the paired devices, sorted by address.
+func (b *bluezBus) bonds() []bt.Address {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []bt.Address
+	for a, d := range b.devices {
+		if d.paired {
+			out = append(out, a)
+		}
+	}
+	slices.SortFunc(out, func(x, y bt.Address) int { return strings.Compare(x.String(), y.String()) })
+	return out
+}
+
+func (b *bluezBus) addBond(a bt.Address, name string, random bool) {
+	b.mu.Lock()
+	d := b.devices[a]
+	if d != nil {
+		was := d.paired
+		d.paired = true
+		b.mu.Unlock()
+		if !was {
+			b.conn.Emit(devicePath(b.adapter, a), ifaceProperties+".PropertiesChanged", ifaceDevice,
+				map[string]dbus.Variant{"Paired": dbus.MakeVariant(true), "Bonded": dbus.MakeVariant(true)}, []string{})
+		}
+		return
+	}
+	d = &simDevice{addr: a, name: name, random: random, paired: true}
+	b.devices[a] = d
+	props := b.deviceProps(d)
+	b.mu.Unlock()
+	b.conn.Emit("/", ifaceObjManager+".InterfacesAdded", devicePath(b.adapter, a),
+		map[string]map[string]dbus.Variant{ifaceDevice: props})
+}
+
+func (b *bluezBus) adapterProps() map[string]dbus.Variant {
+	a := b.e.ctrlAddr.String()
+	return map[string]dbus.Variant{
+		"Address":             dbus.MakeVariant(a),
+		"AddressType":         dbus.MakeVariant("public"),
+		"Name":                dbus.MakeVariant("gogatt-sim"),
+		"Alias":               dbus.MakeVariant("gogatt-sim"),
+		"Class":               dbus.MakeVariant(uint32(0)),
+		"Powered":             dbus.MakeVariant(true),
+		"Discoverable":        dbus.MakeVariant(false),
+		"DiscoverableTimeout": dbus.MakeVariant(uint32(180)),
+		"Pairable":            dbus.MakeVariant(true),
+		"PairableTimeout":     dbus.MakeVariant(uint32(0)),
+		"Discovering":         dbus.MakeVariant(false),
+		"UUIDs":               dbus.MakeVariant([]string{}),
+		"Modalias":            dbus.MakeVariant("usb:v1D6Bp0246d0542"),
+		"Roles":               dbus.MakeVariant([]string{"central", "peripheral"}),
+	}
+}
+
+// deviceProps are a bonded LE device's properties; caller holds b.mu.
+func (b *bluezBus) deviceProps(d *simDevice) map[string]dbus.Variant {
+	typ := "public"
+	if d.random {
+		typ = "random"
+	}
+	alias := strings.ReplaceAll(d.addr.String(), ":", "-") // bluetoothd's alias without a name
+	props := map[string]dbus.Variant{
+		"Address":          dbus.MakeVariant(d.addr.String()),
+		"AddressType":      dbus.MakeVariant(typ),
+		"Alias":            dbus.MakeVariant(alias),
+		"Paired":           dbus.MakeVariant(d.paired),
+		"Bonded":           dbus.MakeVariant(d.paired),
+		"Trusted":          dbus.MakeVariant(false),
+		"Blocked":          dbus.MakeVariant(false),
+		"LegacyPairing":    dbus.MakeVariant(false),
+		"Connected":        dbus.MakeVariant(false),
+		"UUIDs":            dbus.MakeVariant([]string{}),
+		"Adapter":          dbus.MakeVariant(b.adapter),
+		"ServicesResolved": dbus.MakeVariant(false),
+	}
+	if d.name != "" {
+		props["Name"] = dbus.MakeVariant(d.name)
+		props["Alias"] = dbus.MakeVariant(d.name)
+	}
+	return props
+}
+
+// managedObjects is ObjectManager.GetManagedObjects on "/".
+func (b *bluezBus) managedObjects() map[dbus.ObjectPath]map[string]map[string]dbus.Variant {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	objs := map[dbus.ObjectPath]map[string]map[string]dbus.Variant{
+		"/org/bluez": {ifaceAgentMgr: {}},
+		b.adapter:    {ifaceAdapter: b.adapterProps()},
+	}
+	for _, d := range b.devices {
+		objs[devicePath(b.adapter, d.addr)] = map[string]map[string]dbus.Variant{ifaceDevice: b.deviceProps(d)}
+	}
+	return objs
+}
+
+// objectEntry has the wire layout of one a{oa{sa{sv}}} dict entry.
+type objectEntry struct {
+	Path   dbus.ObjectPath
+	Ifaces map[string]map[string]dbus.Variant
+}
+
+// orderedObjects is GetManagedObjects' dictionary in bluetoothd's registration order: the
+// agent manager, the adapter, then its devices. bluetoothctl attaches a device to its
+// controller only if it saw the adapter first, and godbus would encode a Go map in random
+// order, so the dictionary is sent as an ordered array of entries (same bytes on the wire).
+func (b *bluezBus) orderedObjects() []objectEntry {
+	objs := b.managedObjects()
+	paths := make([]dbus.ObjectPath, 0, len(objs))
+	for p := range objs {
+		paths = append(paths, p)
+	}
+	// "/org/bluez" < "/org/bluez/hciN" < "/org/bluez/hciN/dev_…" sorts into that order.
+	slices.Sort(paths)
+	out := make([]objectEntry, 0, len(paths))
+	for _, p := range paths {
+		out = append(out, objectEntry{p, objs[p]})
+	}
+	return out
+}
+
+// props returns the properties of one interface of one object (nil if there is none).
+func (b *bluezBus) props(path dbus.ObjectPath, iface string) map[string]dbus.Variant {
+	return b.managedObjects()[path][iface]
+}
+
+// LookupObject implements dbus.Handler: every object of the service is resolved from the
+// current state, so that added and removed devices need no export bookkeeping.
+func (b *bluezBus) LookupObject(path dbus.ObjectPath) (dbus.ServerObject, bool) {
+	switch {
+	case path == "/":
+		return object{ifaceObjManager: {"GetManagedObjects": func(c *call) ([]any, error) {
+			c.reply("a{oa{sa{sv}}}", b.orderedObjects())
+			return nil, nil
+		}}, ifaceIntrospect: introspectable("/")}, true
+	case path == "/org/bluez":
+		return object{ifaceAgentMgr: {
+			"RegisterAgent":       b.registerAgent,
+			"UnregisterAgent":     b.unregisterAgent,
+			"RequestDefaultAgent": func(*call) ([]any, error) { return nil, nil },
+		}, ifaceIntrospect: introspectable(path)}, true
+	case path == b.adapter:
+		return object{ifaceAdapter: {
+			"RemoveDevice":        b.removeDevice,
+			"StartDiscovery":      func(*call) ([]any, error) { return nil, nil },
+			"StopDiscovery":       func(*call) ([]any, error) { return nil, nil },
+			"SetDiscoveryFilter":  func(*call) ([]any, error) { return nil, nil },
+			"GetDiscoveryFilters": func(*call) ([]any, error) { return []any{[]string{"UUIDs", "RSSI", "Transport"}}, nil },
+		}, ifaceProperties: b.properties(path), ifaceIntrospect: introspectable(path)}, true
+	}
+	if b.props(path, ifaceDevice) != nil {
+		notSupported := func(*call) ([]any, error) {
+			return nil, dbus.NewError(errNotSupported, []any{"Operation is not supported"})
+		}
+		return object{ifaceDevice: {"Connect": notSupported, "Disconnect": func(*call) ([]any, error) { return nil, nil },
+			"Pair": func(*call) ([]any, error) {
+				return nil, dbus.NewError(errAlreadyExists, []any{"Already Exists"})
+			}, "CancelPairing": notSupported,
+		}, ifaceProperties: b.properties(path), ifaceIntrospect: introspectable(path)}, true
+	}
+	return nil, false
+}
+
+func (b *bluezBus) registerAgent(c *call) ([]any, error) {
+	var path dbus.ObjectPath
+	var capability string
+	if err := dbus.Store(c.msg.Body, &path, &capability); err != nil {
+		return nil, dbus.NewError(errInvalidArgs, []any{"Invalid arguments in method call"})
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, dup := b.agents[path]; dup {
+		return nil, dbus.NewError(errAlreadyExists, []any{"Already Exists"})
+	}
+	sender, _ := c.msg.Headers[dbus.FieldSender].Value().(string)
+	b.agents[path] = sender
+	return nil, nil
+}
+
+func (b *bluezBus) unregisterAgent(c *call) ([]any, error) {
+	var path dbus.ObjectPath
+	if err := dbus.Store(c.msg.Body, &path); err != nil {
+		return nil, dbus.NewError(errInvalidArgs, []any{"Invalid arguments in method call"})
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, ok := b.agents[path]; !ok {
+		return nil, dbus.NewError(errDoesNotExist, []any{"Does Not Exist"})
+	}
+	delete(b.agents, path)
+	return nil, nil
+}
+
+// removeDevice is Adapter1.RemoveDevice. Like bluetoothd, it sends the method reply first and
+// then InterfacesRemoved (bluez-tools-facts.md §6.2), so the reply is sent here.
+func (b *bluezBus) removeDevice(c *call) ([]any, error) {
+	var path dbus.ObjectPath
+	if err := dbus.Store(c.msg.Body, &path); err != nil {
+		return nil, dbus.NewError(errInvalidArgs, []any{"Invalid arguments in method call"})
+	}
+	b.mu.Lock()
+	var found *simDevice
+	for a, d := range b.devices {
+		if devicePath(b.adapter, a) == path {
+			found = d
+			delete(b.devices, a)
+			break
+		}
+	}
+	b.mu.Unlock()
+	if found == nil {
+		return nil, dbus.NewError(errDoesNotExist, []any{"Does Not Exist"})
+	}
+	c.reply("")
+	b.conn.Emit("/", ifaceObjManager+".InterfacesRemoved", path, []string{ifaceDevice})
+	return nil, nil
+}
+
+func (b *bluezBus) properties(path dbus.ObjectPath) iface {
+	return iface{
+		"Get": func(c *call) ([]any, error) {
+			var in, name string
+			if err := dbus.Store(c.msg.Body, &in, &name); err != nil {
+				return nil, dbus.NewError(errInvalidArgs, []any{"Invalid arguments in method call"})
+			}
+			v, ok := b.props(path, in)[name]
+			if !ok {
+				return nil, dbus.NewError("org.freedesktop.DBus.Error.InvalidArgs", []any{"No such property '" + name + "'"})
+			}
+			return []any{v}, nil
+		},
+		"GetAll": func(c *call) ([]any, error) {
+			var in string
+			if err := dbus.Store(c.msg.Body, &in); err != nil {
+				return nil, dbus.NewError(errInvalidArgs, []any{"Invalid arguments in method call"})
+			}
+			p := b.props(path, in)
+			if p == nil {
+				p = map[string]dbus.Variant{}
+			}
+			return []any{p}, nil
+		},
+		"Set": func(*call) ([]any, error) {
+			return nil, dbus.NewError(errNotSupported, []any{"Operation is not supported"})
+		},
+	}
+}
+
+func introspectable(path dbus.ObjectPath) iface {
+	return iface{"Introspect": func(*call) ([]any, error) {
+		return []any{`<!DOCTYPE node PUBLIC "-//freedesktop//DTD D-BUS Object Introspection 1.0//EN" "http://www.freedesktop.org/standards/dbus/1.0/introspect.dtd"><node name="` + string(path) + `"></node>`}, nil
+	}}
+}
+
+// A small dbus.Handler: objects are maps of interfaces, interfaces maps of methods. Methods
+// receive the whole call message (godbus's ArgumentDecoder hook) and may send their reply
+// themselves, to order a signal after it.
+
+type call struct {
+	conn *dbus.Conn
+	msg  *dbus.Message
+}
+
+// reply sends the method return now, with the given body and signature ("" for none), and
+// stops godbus from sending another.
+func (c *call) reply(sig string, body ...any) {
+	r := &dbus.Message{Type: dbus.TypeMethodReply, Headers: map[dbus.HeaderField]dbus.Variant{
+		dbus.FieldReplySerial: dbus.MakeVariant(c.msg.Serial()),
+	}, Body: body}
+	if sig != "" {
+		r.Headers[dbus.FieldSignature] = dbus.MakeVariant(dbus.ParseSignatureMust(sig))
+	}
+	if s, ok := c.msg.Headers[dbus.FieldSender]; ok {
+		r.Headers[dbus.FieldDestination] = s
+	}
+	c.conn.Send(r, nil)
+	c.msg.Flags |= dbus.FlagNoReplyExpected
+}
+
+type methodFunc func(c *call) ([]any, error)
+
+type iface map[string]methodFunc
+
+type object map[string]iface
+
+func (o object) LookupInterface(name string) (dbus.Interface, bool) {
+	i, ok := o[name]
+	return i, ok
+}
+
+func (i iface) LookupMethod(name string) (dbus.Method, bool) {
+	f, ok := i[name]
+	if !ok {
+		return nil, false
+	}
+	return method{f}, true
+}
+
+type method struct{ f methodFunc }
+
+func (m method) DecodeArguments(conn *dbus.Conn, sender string, msg *dbus.Message, args []any) ([]any, error) {
+	return []any{&call{conn: conn, msg: msg}}, nil
+}
+
+func (m method) Call(args ...any) ([]any, error) {
+	c, ok := args[0].(*call)
+	if !ok {
+		return nil, errors.New("bluezsim: bad call")
+	}
+	return m.f(c)
+}
+
+func (m method) NumArguments() int            { return 1 }
+func (m method) NumReturns() int              { return 0 }
+func (m method) ArgumentValue(int) any        { return nil }
+func (m method) ReturnValue(position int) any { return nil }

@@ -1,0 +1,219 @@
+package bluezsim
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/gogatt/gogatt/bt"
+	"github.com/gogatt/gogatt/sim"
+)
+
+// BlueZ socket security levels (BT_SECURITY_*, set by gatttool's sec-level and by the ATT
+// layer's automatic retries, bluez-tools-facts.md §2.5).
+const (
+	btSecurityLow    = 1
+	btSecurityMedium = 2
+	btSecurityHigh   = 3
+	btSecurityFIPS   = 4
+)
+
+// simLevel maps a BT_SECURITY level to the security a sim link needs to satisfy it:
+// medium = encrypted (unauthenticated pairing), high/FIPS = authenticated (MITM) pairing.
+func simLevel(btLevel uint8) sim.SecurityLevel {
+	switch {
+	case btLevel >= btSecurityHigh:
+		return sim.SecurityAuthenticated
+	case btLevel == btSecurityMedium:
+		return sim.SecurityEncrypted
+	}
+	return sim.SecurityNone
+}
+
+// l2capSocketPath is where the shim connects gatttool's L2CAP socket for addr.
+func l2capSocketPath(dir string, addr bt.Address) string {
+	return filepath.Join(dir, "le-"+addr.String())
+}
+
+// peer is one simulated peripheral reachable through the shim.
+type peer struct {
+	p  *sim.Peripheral
+	ln *net.UnixListener
+}
+
+// hello is the shim's first control message on a new L2CAP connection.
+type hello struct {
+	src, dst         bt.Address
+	srcType, dstType uint8 // BDADDR_LE_PUBLIC = 1, BDADDR_LE_RANDOM = 2
+	secLevel         uint8
+}
+
+func parseHello(m []byte) (hello, error) {
+	var h hello
+	if len(m) < len(ctlMagic)+1+15 || string(m[:len(ctlMagic)]) != ctlMagic || m[len(ctlMagic)] != ctlHello {
+		return h, fmt.Errorf("bluezsim: expected the shim's hello, got % x", m)
+	}
+	b := m[len(ctlMagic)+1:]
+	h.src = bt.AddressFromLE([6]byte(b[0:6]))
+	h.srcType = b[6]
+	h.dst = bt.AddressFromLE([6]byte(b[7:13]))
+	h.dstType = b[13]
+	h.secLevel = b[14]
+	return h, nil
+}
+
+func connectReply(errno syscall.Errno, mtu uint16) []byte {
+	m := make([]byte, 0, len(ctlMagic)+7)
+	m = append(m, ctlMagic...)
+	m = append(m, ctlConnect)
+	m = binary.LittleEndian.AppendUint32(m, uint32(errno))
+	return binary.LittleEndian.AppendUint16(m, mtu)
+}
+
+// connectErrno is what the kernel would report to gatttool for a failed LE connection.
+func connectErrno(err error) syscall.Errno {
+	switch {
+	case errors.Is(err, sim.ErrOutOfRange):
+		return syscall.EHOSTDOWN // Page Timeout / no answer (bt_to_errno 0x04)
+	case errors.Is(err, sim.ErrPairingRefused):
+		return syscall.EACCES // authentication failure (bt_to_errno 0x05)
+	}
+	return syscall.ECONNREFUSED
+}
+
+// addPeer starts the unix SOCK_SEQPACKET listener for p. Caller holds e.mu.
+func (e *Env) addPeerLocked(p *sim.Peripheral) error {
+	addr := p.Address()
+	if _, dup := e.peers[addr]; dup {
+		return fmt.Errorf("bluezsim: peripheral %s already added", addr)
+	}
+	path := l2capSocketPath(e.dir, addr)
+	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: path, Net: "unixpacket"})
+	if err != nil {
+		return fmt.Errorf("bluezsim: listening for %s: %w", addr, err)
+	}
+	pp := &peer{p: p, ln: ln}
+	e.peers[addr] = pp
+	e.wg.Add(1)
+	go e.acceptL2CAP(pp)
+	return nil
+}
+
+func (e *Env) acceptL2CAP(pp *peer) {
+	defer e.wg.Done()
+	for {
+		c, err := pp.ln.AcceptUnix()
+		if err != nil {
+			return
+		}
+		if !e.track(c) {
+			c.Close()
+			return
+		}
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			defer e.untrack(c)
+			e.serveL2CAP(pp, c)
+		}()
+	}
+}
+
+// serveL2CAP runs one gatttool connection: handshake, then relay between the socket and a
+// sim.Link (one ATT PDU per message in both directions).
+func (e *Env) serveL2CAP(pp *peer, c *net.UnixConn) {
+	defer c.Close()
+	buf := make([]byte, 4096)
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	n, err := c.Read(buf)
+	if err != nil {
+		return
+	}
+	c.SetReadDeadline(time.Time{})
+	h, err := parseHello(buf[:n])
+	if err != nil {
+		e.logf("%v", err)
+		return
+	}
+	p := pp.p
+	wantType := uint8(1)
+	if p.AddressType() == bt.AddressRandom {
+		wantType = 2
+	}
+	var link *sim.Link
+	if h.dstType != wantType {
+		err = fmt.Errorf("%w: address type %d, peripheral has %d", sim.ErrOutOfRange, h.dstType, wantType)
+	} else {
+		link, err = p.Connect(e.ctrlAddr, bt.AddressPublic)
+	}
+	if err == nil && h.secLevel >= btSecurityMedium {
+		if err = link.Pair(simLevel(h.secLevel), true); err == nil {
+			e.AddBond(p.Address())
+		} else {
+			link.Close()
+		}
+	}
+	if err != nil {
+		e.logf("connect %s: %v", p.Address(), err)
+		c.Write(connectReply(connectErrno(err), 0))
+		return
+	}
+	defer link.Close()
+	if _, err := c.Write(connectReply(0, 23)); err != nil {
+		return
+	}
+
+	// Server → gatttool. On link loss (or any end of the link) close the socket so that
+	// gatttool sees the hang-up, as with the kernel's L2CAP channel.
+	relayDone := make(chan struct{})
+	go func() {
+		defer close(relayDone)
+		defer c.Close()
+		for {
+			pdu, err := link.ReadPDU()
+			if err != nil {
+				return
+			}
+			if _, err := c.Write(pdu); err != nil {
+				return
+			}
+		}
+	}()
+	defer func() { <-relayDone }()
+
+	// gatttool → server.
+	for {
+		n, err := c.Read(buf)
+		if err != nil || n == 0 {
+			return // gatttool closed its socket: disconnect
+		}
+		m := buf[:n]
+		if len(m) > len(ctlMagic) && string(m[:len(ctlMagic)]) == ctlMagic {
+			if m[len(ctlMagic)] == ctlSecurity && len(m) > len(ctlMagic)+1 {
+				e.raiseSecurity(link, p, m[len(ctlMagic)+1])
+			}
+			continue
+		}
+		if err := link.WritePDU(append([]byte(nil), m...)); err != nil {
+			return
+		}
+	}
+}
+
+// raiseSecurity applies a setsockopt(BT_SECURITY) made while connected: the kernel would start
+// SMP pairing (bonding, as bluetoothd is pairable); a successful pairing records a bond.
+func (e *Env) raiseSecurity(link *sim.Link, p *sim.Peripheral, btLevel uint8) {
+	want := simLevel(btLevel)
+	if want <= link.Security() {
+		return
+	}
+	if err := link.Pair(want, true); err != nil {
+		e.logf("pairing %s at level %d: %v", p.Address(), btLevel, err)
+		return
+	}
+	e.AddBond(p.Address())
+}
