@@ -8,15 +8,29 @@ import (
 
 	"github.com/gogatt/gogatt"
 	"github.com/gogatt/gogatt/bgapi"
+	"github.com/gogatt/gogatt/bt"
 	"github.com/gogatt/gogatt/cmd/gogatt/internal/cli"
 	"github.com/gogatt/gogatt/gatttool"
+	"github.com/gogatt/gogatt/sim"
+	"github.com/gogatt/gogatt/sim/bled112"
+)
+
+// Emulated world of --sim and `gogatt sim`: the three demo peripherals (seed 1, so values are
+// the same on every run), with two settings that make the demo lively:
+const (
+	// simHeartRate is the heart-rate sensor's notification rate (a real one sends 1 per second).
+	simHeartRate = 5
+	// simStreamRate is the rate of the sequence-numbered generator on the torture device's
+	// stream characteristic (sim.TortureStream), for `subscribe --seq`.
+	simStreamRate = 500
+	simSeed       = 1
 )
 
 // openBackend builds the adapter the global flags ask for.
 func openBackend(ctx context.Context, c cli.BackendConfig) (gogatt.Backend, error) {
 	switch {
 	case c.Sim:
-		return openSim(ctx, c)
+		return openSim(c)
 	case c.Kind == "bgapi":
 		return bgapi.New(bgapi.Config{Port: c.Port, Logger: c.Logger}), nil
 	case c.Kind == "gatttool":
@@ -25,10 +39,83 @@ func openBackend(ctx context.Context, c cli.BackendConfig) (gogatt.Backend, erro
 	return nil, fmt.Errorf("unknown backend %q", c.Kind)
 }
 
-func openSim(ctx context.Context, c cli.BackendConfig) (gogatt.Backend, error) {
-	return nil, errors.New("--sim: the BLED112 emulator is not built into this binary yet")
+// simWorld is a running emulator on a pseudo-terminal.
+type simWorld struct {
+	emu         *bled112.Emulator
+	pty         *bled112.PTY
+	peripherals []*sim.Peripheral
+	stopGen     func()
+}
+
+func startSim(log *slog.Logger) (*simWorld, error) {
+	ps := sim.DemoPeripherals(simSeed)
+	for _, p := range ps {
+		switch p.Address().String() {
+		case sim.HeartRateAddress:
+			if err := p.SetNotifyRate(p.ValueHandle(bt.UUID16(0x2a37)), simHeartRate); err != nil {
+				return nil, err
+			}
+		}
+	}
+	emu, err := bled112.New(bled112.Config{
+		Peripherals: ps,
+		Logf:        func(format string, args ...any) { log.Debug("bled112: " + fmt.Sprintf(format, args...)) },
+	})
+	if err != nil {
+		return nil, err
+	}
+	pty, err := emu.ListenPTY("")
+	if err != nil {
+		emu.Close()
+		return nil, err
+	}
+	w := &simWorld{emu: emu, pty: pty, peripherals: ps, stopGen: func() {}}
+	for _, p := range ps {
+		if p.Address().String() == sim.TortureAddress {
+			w.stopGen = p.StartGenerator(p.ValueHandle(sim.TortureStream), 0, simStreamRate)
+		}
+	}
+	log.Debug("BLED112 emulator listening", "path", pty.Path(), "tty", pty.TTY())
+	return w, nil
+}
+
+func (w *simWorld) close() error {
+	w.stopGen()
+	return errors.Join(w.pty.Close(), w.emu.Close())
+}
+
+// simBackend is the BGAPI backend on the emulator's pty; Stop also ends the emulator.
+type simBackend struct {
+	gogatt.Backend
+	w *simWorld
+}
+
+func (s *simBackend) Stop() error { return errors.Join(s.Backend.Stop(), s.w.close()) }
+
+func openSim(c cli.BackendConfig) (gogatt.Backend, error) {
+	w, err := startSim(c.Logger)
+	if err != nil {
+		return nil, fmt.Errorf("starting the BLED112 emulator: %w", err)
+	}
+	return &simBackend{Backend: bgapi.New(bgapi.Config{Port: w.pty.Path(), Logger: c.Logger}), w: w}, nil
 }
 
 func serveSim(ctx context.Context, log *slog.Logger, ready func(string, []cli.SimPeripheral)) error {
-	return errors.New("the BLED112 emulator is not built into this binary yet")
+	w, err := startSim(log)
+	if err != nil {
+		return err
+	}
+	defer w.close()
+	kinds := map[string]string{
+		sim.HeartRateAddress:   "heart-rate sensor (180d, 180f, 180a)",
+		sim.ThermometerAddress: "health thermometer (1809)",
+		sim.TortureAddress:     "torture device (see docs/sim.md)",
+	}
+	var ps []cli.SimPeripheral
+	for _, p := range w.peripherals {
+		ps = append(ps, cli.SimPeripheral{Address: p.Address().String(), Name: p.Name(), Kind: kinds[p.Address().String()]})
+	}
+	ready(w.pty.Path(), ps)
+	<-ctx.Done()
+	return nil
 }

@@ -409,7 +409,7 @@ func testDemo(t *testing.T) {
 		"== Service tree (3 services, 5 characteristics, 2 descriptors",
 		"== Battery level (180f/2a19)\n87 %\n",
 		"09:30:00.000  64 bpm\n",
-		"== Summary\n5 value(s)",
+		"== Summary\n5 heart-rate notifications in",
 		"disconnected from C0:FF:EE:00:00:01",
 	} {
 		if !strings.Contains(r.stdout, want) {

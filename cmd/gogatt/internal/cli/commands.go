@@ -102,7 +102,7 @@ is always stopped on the adapter.`,
 			},
 			flags: func(fs *flag.FlagSet, o *opts) {
 				fs.DurationVar(&o.duration, "duration", 5*time.Second, "how long to scan")
-				fs.StringVar(&o.name, "name", "", "only devices whose name contains this text")
+				fs.StringVar(&o.name, "name", "", "only devices whose name contains this text (case-insensitive)")
 				fs.BoolVar(&o.passive, "passive", false, "passive scan: send no scan requests (no scan-response data)")
 			},
 			run: runScan,

@@ -78,7 +78,7 @@ func runDemo(ctx context.Context, a *app, _ []string) error {
 	}
 	defer dev.Disconnect()
 	took := a.now().Sub(t0)
-	a.printf("connected in %v\n", took.Round(time.Millisecond))
+	a.printf("connected in %v\n", roundDuration(took))
 	if a.g.json {
 		a.emit(map[string]any{"step": "connect", "address": dev.Address(), "ms": took.Milliseconds()})
 	}
@@ -91,7 +91,7 @@ func runDemo(ctx context.Context, a *app, _ []string) error {
 	if err != nil {
 		return fmt.Errorf("discovering services: %w", err)
 	}
-	step(fmt.Sprintf("Service tree (%s, discovered in %v)", view.TreeSummary(services), a.now().Sub(t0).Round(time.Millisecond)))
+	step(fmt.Sprintf("Service tree (%s, discovered in %v)", view.TreeSummary(services), roundDuration(a.now().Sub(t0))))
 	for _, l := range view.Tree(services) {
 		a.printf("%s\n", l)
 	}
@@ -133,7 +133,7 @@ func runDemo(ctx context.Context, a *app, _ []string) error {
 	})
 	if sum.Reason != "" {
 		step("Summary")
-		a.printf("%s\n", sum)
+		a.printf("%d heart-rate notifications in %.2fs (%.1f/s)\n", sum.Count, sum.Seconds, sum.Rate)
 		if a.g.json {
 			a.emit(map[string]any{"step": "summary", "summary": sum})
 		}
@@ -146,4 +146,15 @@ func runDemo(ctx context.Context, a *app, _ []string) error {
 	}
 	a.printf("disconnected from %s\n", addr)
 	return nil
+}
+
+// roundDuration keeps two or three significant digits: 1.2ms, 35ms, 1.25s.
+func roundDuration(d time.Duration) time.Duration {
+	switch {
+	case d < time.Millisecond:
+		return d.Round(10 * time.Microsecond)
+	case d < time.Second:
+		return d.Round(100 * time.Microsecond)
+	}
+	return d.Round(10 * time.Millisecond)
 }

@@ -32,6 +32,8 @@ func (a *app) classify(ctx context.Context, err error, c *command) (int, string)
 		return ExitNoAdapter, msg + ": add yourself to the group that owns the device (often 'dialout') and log in again"
 	case errors.As(err, &amb):
 		return ExitNotFound, msg + " (e.g. SERVICE/CHAR or handle:0x" + hex4(firstHandle(amb)) + ")"
+	case errors.Is(err, gogatt.ErrNotFound) && c.name == "clear-bond":
+		return ExitNotFound, msg
 	case errors.Is(err, gogatt.ErrNotFound):
 		return ExitNotFound, msg + ": run 'gogatt services ADDRESS' to see what the device offers"
 	case errors.Is(err, gogatt.ErrTimeout), errors.Is(err, context.DeadlineExceeded):

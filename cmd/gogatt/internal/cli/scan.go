@@ -105,12 +105,9 @@ func (a *app) scan(ctx context.Context, b gogatt.Backend, dur time.Duration, nam
 	done := make(chan result, 1)
 	started := a.now()
 	go func() {
+		// --name is case-insensitive, unlike FilteredScan (as pygatt's): filter here.
 		var r result
-		if name != "" {
-			r.rs, r.err = b.FilteredScan(ctx, name, opts)
-		} else {
-			r.rs, r.err = b.Scan(ctx, opts)
-		}
+		r.rs, r.err = b.Scan(ctx, opts)
 		done <- r
 	}()
 	var res result

@@ -1,0 +1,512 @@
+package main
+
+// End-to-end tests: the gogatt binary, built once in TestMain, run against the embedded
+// emulator (--sim: the BLED112 emulator on a real pseudo-terminal inside the process, opened by
+// the BGAPI backend through its serial-port code) for every command, in text and --json,
+// including error paths and Ctrl-C.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+const (
+	hrm     = "C0:FF:EE:00:00:01"
+	thermo  = "C0:FF:EE:00:00:02"
+	torture = "C0:FF:EE:00:00:03"
+	absent  = "AA:BB:CC:DD:EE:FF"
+)
+
+var bin string // the built gogatt binary
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "gogatt-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bin = filepath.Join(dir, "gogatt")
+	args := []string{"build", "-o", bin}
+	if raceEnabled {
+		args = append(args, "-race") // the whole stack runs under the race detector too
+	}
+	if out, err := exec.Command("go", append(args, ".")...).CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building gogatt: %v\n%s", err, out)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := func() int {
+		defer os.RemoveAll(dir)
+		return goleakRun(m)
+	}()
+	os.Exit(code)
+}
+
+func goleakRun(m *testing.M) int {
+	code := m.Run()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
+			return 1
+		}
+	}
+	return code
+}
+
+type res struct {
+	code           int
+	stdout, stderr string
+}
+
+// exe runs the binary to completion.
+func exe(t *testing.T, args ...string) res {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	case err != nil:
+		t.Fatalf("running gogatt %q: %v", args, err)
+	}
+	return res{code, out.String(), errb.String()}
+}
+
+func (r res) must(t *testing.T, code int, args ...string) {
+	t.Helper()
+	if r.code != code {
+		t.Fatalf("gogatt %q: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", args, r.code, code, r.stdout, r.stderr)
+	}
+}
+
+func run(t *testing.T, code int, args ...string) res {
+	t.Helper()
+	r := exe(t, args...)
+	r.must(t, code, args...)
+	return r
+}
+
+// jsonLines decodes every stdout line as a JSON object.
+func jsonLines(t *testing.T, s string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(s), "\n") {
+		var v map[string]any
+		if err := json.Unmarshal([]byte(l), &v); err != nil {
+			t.Fatalf("not a JSON line: %q: %v", l, err)
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+func TestHelp(t *testing.T) {
+	r := run(t, 0, "--help")
+	for _, c := range []string{"scan", "services", "read", "write", "subscribe", "bond", "clear-bond", "rssi", "sim", "demo", "completion"} {
+		if !strings.Contains(r.stdout, "\n  "+c+" ") {
+			t.Errorf("--help does not list %s", c)
+		}
+		h := run(t, 0, c, "--help")
+		if !strings.Contains(h.stdout, "Examples:\n  gogatt "+c) || !strings.Contains(h.stdout, "Exit status:") {
+			t.Errorf("%s --help lacks examples or exit codes:\n%s", c, h.stdout)
+		}
+	}
+	r = run(t, 2)
+	if !strings.Contains(r.stderr, "Usage: gogatt") {
+		t.Errorf("no arguments: %q", r.stderr)
+	}
+}
+
+func TestScan(t *testing.T) {
+	r := run(t, 0, "scan", "--sim", "--duration", "1s")
+	for _, want := range []string{hrm, thermo, torture, "gogatt HRM"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("scan output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if !strings.Contains(r.stderr, "Scan finished: 3 devices") {
+		t.Errorf("scan stderr: %q", r.stderr)
+	}
+	r = run(t, 0, "scan", "--sim", "--duration", "1s", "--json")
+	lines := jsonLines(t, r.stdout)
+	if len(lines) != 3 || lines[0]["address"] != hrm || lines[0]["name"] != "gogatt HRM" {
+		t.Errorf("scan --json: %v", lines)
+	}
+	r = run(t, 0, "scan", "--sim", "--duration", "1s", "--name", "hrm")
+	if strings.Count(r.stdout, "\n") != 1 || !strings.HasPrefix(r.stdout, hrm) {
+		t.Errorf("scan --name hrm: %q", r.stdout)
+	}
+}
+
+func TestServices(t *testing.T) {
+	r := run(t, 0, "services", "--sim", hrm)
+	for _, want := range []string{
+		hrm + ": ",
+		"180d Heart Rate",
+		"2a37 Heart Rate Measurement  notify",
+		"2902 Client Characteristic Configuration",
+		"180f Battery",
+		"2a19 Battery Level  read",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("services lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	r = run(t, 0, "services", "--sim", "--json", hrm)
+	v := jsonLines(t, r.stdout)
+	if len(v) != 1 || v[0]["address"] != hrm || len(v[0]["services"].([]any)) < 3 {
+		t.Errorf("services --json: %v", v)
+	}
+}
+
+func TestRead(t *testing.T) {
+	r := run(t, 0, "read", "--sim", hrm, "2a19")
+	if !regexp.MustCompile(`^\d{1,3} %\n$`).MatchString(r.stdout) {
+		t.Errorf("read battery: %q", r.stdout)
+	}
+	r = run(t, 0, "read", "--sim", hrm, "180f/2a19", "--format", "int")
+	n, err := strconv.Atoi(strings.TrimSpace(r.stdout))
+	if err != nil || n < 0 || n > 100 {
+		t.Errorf("read --format int: %q", r.stdout)
+	}
+	r = run(t, 0, "read", "--sim", hrm, "2a00", "--format", "utf8")
+	if r.stdout != "gogatt HRM\n" {
+		t.Errorf("read device name: %q", r.stdout)
+	}
+	r = run(t, 0, "read", "--sim", "--json", hrm, "2a19")
+	v := jsonLines(t, r.stdout)
+	if len(v) != 1 || v[0]["kind"] != "battery_level" || v[0]["uuid"] != "00002a19-0000-1000-8000-00805f9b34fb" {
+		t.Errorf("read --json: %v", v)
+	}
+	// By handle, as 'services' shows it.
+	h := v[0]["handle"].(float64)
+	r = run(t, 0, "read", "--sim", hrm, fmt.Sprintf("handle:0x%04x", int(h)), "--format", "hex")
+	if !regexp.MustCompile(`^[0-9a-f]{2}\n$`).MatchString(r.stdout) {
+		t.Errorf("read by handle: %q", r.stdout)
+	}
+}
+
+func TestWrite(t *testing.T) {
+	// Heart Rate Control Point: 0x01 resets the energy expended (HRS §3.3).
+	r := run(t, 0, "write", "--sim", hrm, "2a39", "01")
+	if !strings.HasPrefix(r.stdout, "wrote 1 byte(s) 01 to 2a39 Heart Rate Control Point") {
+		t.Errorf("write: %q", r.stdout)
+	}
+	r = run(t, 0, "write", "--sim", "--json", hrm, "2a39", "--format", "int", "1")
+	v := jsonLines(t, r.stdout)
+	if v[0]["hex"] != "01" || v[0]["withResponse"] != true {
+		t.Errorf("write --json: %v", v)
+	}
+}
+
+func TestSubscribe(t *testing.T) {
+	r := run(t, 0, "subscribe", "--sim", hrm, "2a37", "--count", "5")
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 6 || !strings.Contains(lines[0], " bpm") || !strings.HasPrefix(lines[5], "5 value(s) in ") {
+		t.Errorf("subscribe --count 5:\n%s", r.stdout)
+	}
+	r = run(t, 0, "subscribe", "--sim", "--json", hrm, "2a37", "--count", "3")
+	v := jsonLines(t, r.stdout)
+	if len(v) != 4 || v[0]["kind"] != "heart_rate" || v[3]["summary"].(map[string]any)["count"] != float64(3) {
+		t.Errorf("subscribe --json: %v", v)
+	}
+}
+
+func TestBondRSSIClearBond(t *testing.T) {
+	r := run(t, 0, "bond", "--sim", torture)
+	if r.stdout != "bonded with "+torture+"\n" {
+		t.Errorf("bond: %q", r.stdout)
+	}
+	run(t, 0, "bond", "--sim", "--temporary", torture)
+	r = run(t, 0, "bond", "--sim", "--json", torture)
+	if v := jsonLines(t, r.stdout); v[0]["bonded"] != true {
+		t.Errorf("bond --json: %v", v)
+	}
+	r = run(t, 0, "clear-bond", "--sim")
+	if r.stdout != "removed every bond\n" {
+		t.Errorf("clear-bond: %q", r.stdout)
+	}
+	r = run(t, 0, "clear-bond", "--sim", "--json")
+	if r.stdout != `{"cleared":"all"}`+"\n" {
+		t.Errorf("clear-bond --json: %q", r.stdout)
+	}
+	// Every --sim run starts a fresh emulator: it has no bond with the torture device.
+	r = run(t, 4, "clear-bond", "--sim", torture)
+	if !strings.Contains(r.stderr, "gogatt clear-bond: clearing bonds: ") || strings.Contains(r.stderr, "gogatt services") {
+		t.Errorf("clear-bond of an unknown bond: %q", r.stderr)
+	}
+	r = run(t, 0, "rssi", "--sim", hrm)
+	if !regexp.MustCompile(`^-\d+ dBm\n$`).MatchString(r.stdout) {
+		t.Errorf("rssi: %q", r.stdout)
+	}
+	r = run(t, 0, "rssi", "--sim", "--json", "--watch", "--count", "2", "--interval", "10ms", hrm)
+	if v := jsonLines(t, r.stdout); len(v) != 2 || v[1]["rssi"].(float64) >= 0 {
+		t.Errorf("rssi --json --watch: %v", v)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"read", "--sim", hrm, "2aff"}, 4, "run 'gogatt services ADDRESS'"},
+		{[]string{"read", "--sim", "--timeout", "1s", absent, "2a19"}, 5, "is the device in range"},
+		{[]string{"read", "--sim", "not-an-address", "2a19"}, 2, "invalid Bluetooth address"},
+		{[]string{"write", "--sim", hrm, "2a39", "xyz"}, 2, "not a hex digit"},
+		{[]string{"read", "--sim", hrm, "2a37"}, 6, "Read Not Permitted"},
+		{[]string{"scan", "--port", "/nonexistent/ttyACM9"}, 3, "--port"},
+		{[]string{"bogus"}, 2, `unknown command "bogus"`},
+	} {
+		r := exe(t, tc.args...)
+		if r.code != tc.code || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("gogatt %q: exit %d stderr %q; want %d containing %q", tc.args, r.code, r.stderr, tc.code, tc.want)
+		}
+		if strings.Count(r.stderr, "\n") > 2 {
+			t.Errorf("gogatt %q: stderr is not short: %q", tc.args, r.stderr)
+		}
+	}
+}
+
+func TestDemo(t *testing.T) {
+	r := run(t, 0, "demo", "--sim", "--duration", "1s", "--scan", "500ms")
+	for _, want := range []string{
+		"gogatt demo on the emulated BLED112 (--sim)",
+		"== Scanning for 500ms", hrm,
+		"== Connecting to " + hrm + " (gogatt HRM)",
+		"== Service tree (",
+		"180d Heart Rate",
+		"== Battery level (180f/2a19)",
+		"== Heart-rate notifications (180d/2a37) for 1s",
+		" bpm",
+		"== Summary",
+		"disconnected from " + hrm,
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	r = run(t, 0, "demo", "--sim", "--json", "--duration", "500ms", "--scan", "300ms")
+	steps := map[string]int{}
+	for _, v := range jsonLines(t, r.stdout) {
+		steps[v["step"].(string)]++
+	}
+	for _, s := range []string{"scan", "connect", "services", "battery", "notification", "summary"} {
+		if steps[s] == 0 {
+			t.Errorf("demo --json has no %q step: %v", s, steps)
+		}
+	}
+}
+
+func TestCompletion(t *testing.T) {
+	for _, sh := range []string{"bash", "zsh", "fish"} {
+		r := run(t, 0, "completion", sh)
+		if !strings.Contains(r.stdout, "subscribe") {
+			t.Errorf("completion %s:\n%s", sh, r.stdout)
+		}
+	}
+	if _, err := exec.LookPath("bash"); err == nil {
+		r := run(t, 0, "completion", "bash")
+		cmd := exec.Command("bash", "-c", `eval "$1"; COMP_WORDS=(gogatt sub); COMP_CWORD=1; _gogatt; echo "${COMPREPLY[@]}"`, "bash", r.stdout)
+		out, err := cmd.CombinedOutput()
+		if err != nil || strings.TrimSpace(string(out)) != "subscribe" {
+			t.Errorf("bash completion of 'gogatt sub': %q, %v", out, err)
+		}
+	}
+}
+
+// started is a gogatt process whose stdout is read line by line.
+type started struct {
+	cmd    *exec.Cmd
+	lines  chan string
+	stderr *bytes.Buffer
+	rest   chan string
+}
+
+func start(t *testing.T, args ...string) *started {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &started{cmd: cmd, lines: make(chan string, 1000), stderr: &errb}
+	go func() {
+		defer close(s.lines)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			s.lines <- sc.Text()
+		}
+	}()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	return s
+}
+
+// waitLine returns the first line matching re.
+func (s *started) waitLine(t *testing.T, re string) string {
+	t.Helper()
+	rx := regexp.MustCompile(re)
+	timeout := time.After(time.Minute)
+	for {
+		select {
+		case l, ok := <-s.lines:
+			if !ok {
+				t.Fatalf("output ended before a line matching %q; stderr: %s", re, s.stderr)
+			}
+			if rx.MatchString(l) {
+				return l
+			}
+		case <-timeout:
+			t.Fatalf("no line matching %q within a minute", re)
+		}
+	}
+}
+
+// interrupt sends SIGINT, waits for the exit and returns the exit code and the remaining output.
+// It checks that no child process of gogatt outlives it.
+func (s *started) interrupt(t *testing.T) (int, string) {
+	t.Helper()
+	kids := children(s.cmd.Process.Pid)
+	if err := s.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	var rest []string
+	for l := range s.lines {
+		rest = append(rest, l)
+	}
+	err := s.cmd.Wait()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	for _, pid := range kids {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
+			t.Errorf("child process %d of gogatt still exists", pid)
+		}
+	}
+	if left := children(s.cmd.Process.Pid); len(left) > 0 {
+		t.Errorf("processes left with gogatt as parent: %v", left)
+	}
+	return code, strings.Join(rest, "\n")
+}
+
+// children lists the processes whose parent is pid (from /proc).
+func children(pid int) []int {
+	var kids []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		n, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid …; comm may contain spaces, so split after the last ')'.
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			kids = append(kids, n)
+		}
+	}
+	return kids
+}
+
+func TestCtrlCSubscribe(t *testing.T) {
+	for _, json := range []bool{false, true} {
+		args := []string{"subscribe", "--sim", hrm, "2a37"}
+		if json {
+			args = append(args, "--json")
+		}
+		s := start(t, args...)
+		s.waitLine(t, `bpm`)
+		code, rest := s.interrupt(t)
+		if code != 0 {
+			t.Errorf("%q: exit %d after Ctrl-C; stderr %s", args, code, s.stderr)
+		}
+		want := "value(s) in"
+		if json {
+			want = `"end":"interrupted"`
+		}
+		if !strings.Contains(rest, want) {
+			t.Errorf("%q: no summary after Ctrl-C:\n%s", args, rest)
+		}
+	}
+}
+
+func TestCtrlCDemo(t *testing.T) {
+	s := start(t, "demo", "--sim", "--duration", "1h")
+	s.waitLine(t, `bpm`)
+	code, rest := s.interrupt(t)
+	if code != 0 || !strings.Contains(rest, "== Summary") || !strings.Contains(rest, "disconnected from") {
+		t.Errorf("demo after Ctrl-C: exit %d\n%s\nstderr %s", code, rest, s.stderr)
+	}
+}
+
+// TestSimCommand runs `gogatt sim`, then a second gogatt that opens the printed path as its
+// --port, then stops the emulator with Ctrl-C: its pty must be gone.
+func TestSimCommand(t *testing.T) {
+	s := start(t, "sim")
+	path := s.waitLine(t, `.`)
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("first line %q is not a path: %v", path, err)
+	}
+	r := run(t, 0, "read", "--port", path, hrm, "2a00", "--format", "utf8")
+	if r.stdout != "gogatt HRM\n" {
+		t.Errorf("read through the sim command's pty: %q", r.stdout)
+	}
+	code, _ := s.interrupt(t)
+	if code != 0 {
+		t.Errorf("sim exit %d after Ctrl-C; stderr %s", code, s.stderr)
+	}
+	if _, err := os.Stat(path); err == nil {
+		t.Errorf("%s still exists after the emulator stopped", path)
+	}
+	sj := start(t, "sim", "--json")
+	var v struct {
+		Port        string
+		Peripherals []struct{ Address string }
+	}
+	if err := json.Unmarshal([]byte(sj.waitLine(t, `port`)), &v); err != nil || v.Port == "" || len(v.Peripherals) != 3 {
+		t.Errorf("sim --json: %+v, %v", v, err)
+	}
+	if code, _ := sj.interrupt(t); code != 0 {
+		t.Errorf("sim --json exit %d", code)
+	}
+}

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+)
+
+// ptyProc is gogatt running on a pseudo-terminal of a given width, as a person in a terminal
+// would run it; out collects everything it wrote.
+type ptyProc struct {
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	out  bytes.Buffer
+	more chan struct{}
+	done chan struct{}
+}
+
+func startPTY(t *testing.T, width int, args ...string) *ptyProc {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(cmd.Environ(), "TERM=xterm")
+	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: uint16(width)})
+	if err != nil {
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	p := &ptyProc{cmd: cmd, more: make(chan struct{}, 1), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		buf := make([]byte, 4096)
+		for {
+			n, err := f.Read(buf)
+			if n > 0 {
+				p.mu.Lock()
+				p.out.Write(buf[:n])
+				p.mu.Unlock()
+				select {
+				case p.more <- struct{}{}:
+				default:
+				}
+			}
+			if err != nil { // EIO once the child has exited and closed the tty
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+		f.Close()
+		<-p.done
+	})
+	return p
+}
+
+func (p *ptyProc) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.String()
+}
+
+// waitFor waits until the screen so far matches re.
+func (p *ptyProc) waitFor(t *testing.T, width int, re string) {
+	t.Helper()
+	rx := regexp.MustCompile(re)
+	deadline := time.After(time.Minute)
+	for {
+		s := newScreen(width)
+		s.write(p.output())
+		if rx.MatchString(strings.Join(s.text(), "\n")) {
+			return
+		}
+		select {
+		case <-p.more:
+		case <-p.done:
+			s := newScreen(width)
+			s.write(p.output())
+			if !rx.MatchString(strings.Join(s.text(), "\n")) {
+				t.Fatalf("output ended without %q:\n%s", re, strings.Join(s.text(), "\n"))
+			}
+			return
+		case <-deadline:
+			t.Fatalf("screen never matched %q:\n%s", re, strings.Join(s.text(), "\n"))
+		}
+	}
+}
+
+func (p *ptyProc) wait(t *testing.T) int {
+	t.Helper()
+	err := p.cmd.Wait()
+	<-p.done
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		t.Fatal(err)
+	}
+	return 0
+}
+
+// TestLiveScan drives the live scan table on a terminal 100 columns wide: while it runs the
+// table shows the devices and the time left, redrawn in place (one table, not a scrolling
+// log); at the end the table stays with a "Scan finished" line and the cursor is visible.
+func TestLiveScan(t *testing.T) {
+	const width = 100
+	p := startPTY(t, width, "scan", "--sim", "--duration", "3s")
+	p.waitFor(t, width, `(?m)^Scanning: [1-3] devices?, [1-3]s left \(Ctrl-C to stop\)$`)
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit %d:\n%q", code, p.output())
+	}
+	s := newScreen(width)
+	s.write(p.output())
+	lines := s.text()
+	want := []*regexp.Regexp{
+		regexp.MustCompile(`^ADDRESS +NAME +RSSI +LAST SEEN +MANUFACTURER$`),
+		regexp.MustCompile(`^C0:FF:EE:00:00:01  gogatt HRM +-\d+ +(now|\d+\.\ds) `),
+		regexp.MustCompile(`^C0:FF:EE:00:00:02  gogatt \w+ +-\d+ `),
+		regexp.MustCompile(`^C0:FF:EE:00:00:03  gogatt \w+ +-\d+ `),
+		regexp.MustCompile(`^Scan finished: 3 devices in 3\.\ds\.$`),
+	}
+	if len(lines) != len(want) {
+		t.Fatalf("final screen has %d lines, want %d (one table redrawn in place):\n%s", len(lines), len(want), strings.Join(lines, "\n"))
+	}
+	for i, re := range want {
+		if !re.MatchString(lines[i]) {
+			t.Errorf("line %d = %q, want %v", i, lines[i], re)
+		}
+	}
+	if s.cursorHidden {
+		t.Error("the cursor is still hidden after the scan")
+	}
+	if s.wrapped || len(s.unknownEscape) > 0 {
+		t.Errorf("wrapped %v, unknown escapes %q", s.wrapped, s.unknownEscape)
+	}
+	if n := strings.Count(p.output(), "\x1b[5A"); n == 0 {
+		t.Error("the table was never redrawn in place")
+	}
+}
+
+// TestLiveScanNarrowAndCtrlC: on a 50-column terminal no line wraps; Ctrl-C ends the scan
+// early with exit status 0 and the final table.
+func TestLiveScanNarrowAndCtrlC(t *testing.T) {
+	const width = 50
+	p := startPTY(t, width, "scan", "--sim", "--duration", "1h")
+	p.waitFor(t, width, `(?m)^C0:FF:EE:00:00:03`)
+	p.cmd.Process.Signal(syscall.SIGINT)
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit %d after Ctrl-C", code)
+	}
+	s := newScreen(width)
+	s.write(p.output())
+	lines := s.text()
+	if s.wrapped {
+		t.Errorf("a line wrapped on a %d-column terminal:\n%s", width, strings.Join(lines, "\n"))
+	}
+	if last := lines[len(lines)-1]; !strings.HasPrefix(last, "Scan finished: 3 devices in") {
+		t.Errorf("last line after Ctrl-C = %q", last)
+	}
+	if s.cursorHidden {
+		t.Error("cursor left hidden after Ctrl-C")
+	}
+}
