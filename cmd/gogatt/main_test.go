@@ -207,6 +207,55 @@ func TestRead(t *testing.T) {
 	}
 }
 
+func TestReadLong(t *testing.T) {
+	const long = "7e570101-0000-4000-8000-746f72747572" // 300 octets, byte i = i mod 256
+	r := run(t, 0, "read", "--sim", torture, long, "--format", "hex")
+	if r.stdout != "000102030405060708090a0b0c0d0e0f101112131415\n" || !strings.Contains(r.stderr, "add --long") {
+		t.Errorf("short read of a long value: %+v", r)
+	}
+	r = run(t, 0, "read", "--sim", torture, long, "--long", "--format", "hex")
+	want := make([]byte, 300)
+	for i := range want {
+		want[i] = byte(i)
+	}
+	if r.stdout != fmt.Sprintf("%x\n", want) || r.stderr != "" {
+		t.Errorf("read --long: %+v", r)
+	}
+	// Encryption needed: refused, then read after pairing.
+	const enc = "7e570103-0000-4000-8000-746f72747572"
+	r = run(t, 6, "read", "--sim", torture, enc)
+	if !strings.Contains(r.stderr, "Insufficient Encryption") || !strings.Contains(r.stderr, "add --bond") {
+		t.Errorf("encrypted read: %q", r.stderr)
+	}
+	r = run(t, 0, "read", "--sim", "--bond", torture, enc, "--format", "utf8")
+	if r.stdout != "secret\n" {
+		t.Errorf("read --bond: %q", r.stdout)
+	}
+	// The same UUID in two services: ambiguous, then qualified.
+	const dup = "7e57d0b1-0000-4000-8000-746f72747572"
+	r = run(t, 4, "read", "--sim", torture, dup)
+	if !strings.Contains(r.stderr, "ambiguous") {
+		t.Errorf("ambiguous read: %q", r.stderr)
+	}
+	r = run(t, 0, "read", "--sim", torture, "7e570002-0000-4000-8000-746f72747572/"+dup, "--format", "utf8")
+	if r.stdout != "service 2\n" {
+		t.Errorf("service-qualified read: %q", r.stdout)
+	}
+}
+
+func TestSubscribeSeq(t *testing.T) {
+	const stream = "7e57010d-0000-4000-8000-746f72747572"
+	r := run(t, 0, "subscribe", "--sim", "--json", torture, stream, "--seq", "--count", "200")
+	v := jsonLines(t, r.stdout)
+	sum := v[len(v)-1]["summary"].(map[string]any)
+	if len(v) != 201 || sum["count"] != float64(200) || sum["lost"] != float64(0) || sum["outOfOrder"] != float64(0) {
+		t.Errorf("subscribe --seq: %d lines, summary %v", len(v), sum)
+	}
+	if _, ok := v[0]["seq"]; !ok {
+		t.Errorf("no seq in %v", v[0])
+	}
+}
+
 func TestWrite(t *testing.T) {
 	// Heart Rate Control Point: 0x01 resets the energy expended (HRS §3.3).
 	r := run(t, 0, "write", "--sim", hrm, "2a39", "01")
@@ -467,6 +516,40 @@ func TestCtrlCSubscribe(t *testing.T) {
 		if !strings.Contains(rest, want) {
 			t.Errorf("%q: no summary after Ctrl-C:\n%s", args, rest)
 		}
+	}
+}
+
+func TestCtrlCRSSIWatch(t *testing.T) {
+	s := start(t, "rssi", "--sim", "--watch", "--interval", "100ms", hrm)
+	s.waitLine(t, `dBm`)
+	if code, _ := s.interrupt(t); code != 0 {
+		t.Errorf("rssi --watch: exit %d after Ctrl-C; stderr %s", code, s.stderr)
+	}
+}
+
+// TestCtrlCConnect: Ctrl-C while connecting to an absent device exits 130 at once, long before
+// the timeout.
+func TestCtrlCConnect(t *testing.T) {
+	cmd := exec.Command(bin, "read", "--sim", "-v", "--timeout", "1h", absent, "2a19")
+	errp, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(errp)
+	var lines []string
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+		if strings.Contains(sc.Text(), "msg=connecting address="+absent) {
+			cmd.Process.Signal(syscall.SIGINT)
+		}
+	}
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 || lines[len(lines)-1] != "gogatt read: interrupted" {
+		t.Errorf("Ctrl-C while connecting: %v\n%s", err, strings.Join(lines, "\n"))
 	}
 }
 

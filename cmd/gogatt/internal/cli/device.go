@@ -54,6 +54,10 @@ func runServices(ctx context.Context, a *app, args []string) error {
 	return nil
 }
 
+// defaultATTMTU is ATT_MTU before any exchange (Core v5.3 Vol 3 Part F §3.2.8); BGAPI 1.x
+// never exchanges it.
+const defaultATTMTU = 23
+
 // valueOut is the JSON of a value read or received.
 type valueOut struct {
 	Address string `json:"address"`
@@ -117,6 +121,9 @@ func runRead(ctx context.Context, a *app, args []string) error {
 	a.printf("%s\n", r.Text)
 	if r.Error != "" {
 		fmt.Fprintf(a.env.Stderr, "gogatt read: note: %s\n", r.Error)
+	}
+	if !a.opts.long && len(v) == defaultATTMTU-1 {
+		fmt.Fprintf(a.env.Stderr, "gogatt read: note: %d bytes is all one ATT Read returns: the value may be longer (add --long)\n", len(v))
 	}
 	return nil
 }

@@ -50,7 +50,9 @@ func (s *scanState) add(r gogatt.ScanResult, at time.Time, count bool) {
 	}
 	s.mu.Lock()
 	d := view.DeviceFromResult(r, at)
-	if old, ok := s.devices[r.Address]; ok {
+	old, seen := s.devices[r.Address]
+	news := !seen || old.Name != d.Name
+	if seen {
 		d.Adverts = old.Adverts
 		if !count {
 			d.LastSeen = old.LastSeen
@@ -65,6 +67,9 @@ func (s *scanState) add(r gogatt.ScanResult, at time.Time, count bool) {
 	s.devices[r.Address] = &d
 	s.results[r.Address] = r
 	s.mu.Unlock()
+	if !news {
+		return // the periodic redraw shows RSSI and last-seen changes
+	}
 	select {
 	case s.changed <- struct{}{}:
 	default:
