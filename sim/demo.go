@@ -21,19 +21,19 @@ func mix(seed int64, n uint64) uint64 {
 // deviceInformation adds the Device Information service (0x180A) with string characteristics.
 func deviceInformation(b *Builder, model string, seed int64) {
 	b.Service(bt.UUID16(0x180A)).
-		Characteristic(bt.UUID16(0x2A29), PropRead).StringValue("gogatt").Note("Manufacturer Name").
-		Characteristic(bt.UUID16(0x2A24), PropRead).StringValue(model).Note("Model Number").
-		Characteristic(bt.UUID16(0x2A25), PropRead).StringValue(fmt.Sprintf("SIM-%d", seed)).Note("Serial Number").
-		Characteristic(bt.UUID16(0x2A27), PropRead).StringValue("sim-1").Note("Hardware Revision").
-		Characteristic(bt.UUID16(0x2A26), PropRead).StringValue("1.0.0").Note("Firmware Revision").
-		Characteristic(bt.UUID16(0x2A28), PropRead).StringValue("gogatt sim").Note("Software Revision")
+		Characteristic(bt.UUID16(0x2A29), PropRead).StringValue("gogatt").
+		Characteristic(bt.UUID16(0x2A24), PropRead).StringValue(model).
+		Characteristic(bt.UUID16(0x2A25), PropRead).StringValue(fmt.Sprintf("SIM-%d", seed)).
+		Characteristic(bt.UUID16(0x2A27), PropRead).StringValue("sim-1").
+		Characteristic(bt.UUID16(0x2A26), PropRead).StringValue("1.0.0").
+		Characteristic(bt.UUID16(0x2A28), PropRead).StringValue("gogatt sim")
 }
 
 func battery(b *Builder, seed int64) {
 	b.Service(bt.UUID16(0x180F)).
 		Characteristic(bt.UUID16(0x2A19), PropRead|PropNotify).Value([]byte{byte(50 + mix(seed, 1<<40)%51)}).
 		PresentationFormat(PresentationFormat{Format: 0x04, Unit: 0x27AD, Namespace: 0x01}).
-		Note("Battery Level, percent (seeded 50–100)")
+		Note("percent, seeded 50–100")
 }
 
 // NewHeartRateSensor returns the demo heart-rate sensor "gogatt HRM" (appearance 0x0341):
@@ -54,15 +54,15 @@ func NewHeartRateSensor(addr bt.Address, seed int64) *Peripheral {
 		Characteristic(bt.UUID16(0x2A37), PropNotify).Value([]byte{0x06, 72}).
 		AutoNotify(1, func(seq uint32) []byte {
 			return []byte{0x06, byte(60 + mix(seed, uint64(seq))%41)}
-		}).Note("Heart Rate Measurement: [0x06, bpm] at 1 Hz (SetNotifyRate up to 1 kHz)").
-		Characteristic(bt.UUID16(0x2A38), PropRead).Value([]byte{0x01}).Note("Body Sensor Location: chest").
+		}).Note("[0x06, bpm] at 1 Hz (SetNotifyRate up to 1 kHz)").
+		Characteristic(bt.UUID16(0x2A38), PropRead).Value([]byte{0x01}).Note("0x01 chest").
 		Characteristic(bt.UUID16(0x2A39), PropWrite).MaxLength(1).
 		OnWrite(func(_ Request, v []byte) att.ErrorCode {
 			if len(v) != 1 || v[0] != 0x01 {
 				return 0x80 // HRS: Control Point Not Supported
 			}
 			return 0
-		}).Note("Heart Rate Control Point: 0x01 resets energy; else error 0x80")
+		}).Note("0x01 resets energy; anything else → error 0x80")
 	battery(b, seed)
 	deviceInformation(b, "HRM-1", seed)
 	return b.MustBuild()
@@ -90,9 +90,9 @@ func NewThermometer(addr bt.Address, seed int64) *Peripheral {
 	tempGen := func(seq uint32) []byte { return temperature(int32(360 + mix(seed, uint64(seq))%20)) }
 	b.Service(bt.UUID16(0x1809)).
 		Characteristic(bt.UUID16(0x2A1C), PropIndicate).Value(temperature(366)).AutoNotify(1, tempGen).
-		Note("Temperature Measurement: indicated every measurement interval").
-		Characteristic(bt.UUID16(0x2A1D), PropRead).Value([]byte{0x02}).Note("Temperature Type: body").
-		Characteristic(bt.UUID16(0x2A1E), PropNotify).Value(temperature(366)).Note("Intermediate Temperature").
+		Note("indicated every measurement interval (1 s)").
+		Characteristic(bt.UUID16(0x2A1D), PropRead).Value([]byte{0x02}).Note("0x02 body").
+		Characteristic(bt.UUID16(0x2A1E), PropNotify).Value(temperature(366)).
 		Characteristic(bt.UUID16(0x2A21), PropRead|PropWrite).Value([]byte{0x01, 0x00}).MaxLength(2).
 		OnWrite(func(_ Request, v []byte) att.ErrorCode {
 			if len(v) != 2 {
@@ -104,7 +104,7 @@ func NewThermometer(addr bt.Address, seed int64) *Peripheral {
 			}
 			_ = p.SetNotifyRate(p.ValueHandle(bt.UUID16(0x2A1C)), 1/float64(s))
 			return 0
-		}).Note("Measurement Interval: uint16 seconds 1–3600 (else 0xFF Out of Range)")
+		}).Note("uint16 seconds 1–3600 (else error 0xFF)")
 	battery(b, seed)
 	deviceInformation(b, "THERMO-1", seed)
 	p = b.MustBuild()
@@ -171,37 +171,37 @@ func NewTortureDevice(addr bt.Address, seed int64) *Peripheral {
 			ServiceData: []ServiceData{{UUID: bt.UUID16(0xFFF0), Data: []byte{0x01, 0x02}}}})
 	var reads atomic.Uint32
 	b.Service(TortureService).
-		Characteristic(TortureLong, PropRead|PropWrite).Value(pattern(300)).Note("300-octet value, byte i = i mod 256").
-		Characteristic(TortureWriteOnly, PropWrite|PropWriteWithoutResponse).Note("write-only").
-		Characteristic(TortureEncrypted, PropRead|PropWrite).StringValue("secret").RequireEncryption().Note("needs encryption").
-		Characteristic(TortureAuthenticated, PropRead).StringValue("top secret").RequireAuthentication().Note("needs authentication").
-		Characteristic(TortureAuthorized, PropRead).StringValue("authorized").RequireAuthorization().Note("needs authorization (SetAuthorizer)").
+		Characteristic(TortureLong, PropRead|PropWrite).Value(pattern(300)).Note("`TortureLong`: 300-octet value, byte i = i mod 256").
+		Characteristic(TortureWriteOnly, PropWrite|PropWriteWithoutResponse).Note("`TortureWriteOnly`: write-only").
+		Characteristic(TortureEncrypted, PropRead|PropWrite).StringValue("secret").RequireEncryption().Note("`TortureEncrypted`: needs encryption").
+		Characteristic(TortureAuthenticated, PropRead).StringValue("top secret").RequireAuthentication().Note("`TortureAuthenticated`: needs authentication").
+		Characteristic(TortureAuthorized, PropRead).StringValue("authorized").RequireAuthorization().Note("`TortureAuthorized`: needs authorization (SetAuthorizer)").
 		Characteristic(TortureDescFirst, PropRead|PropNotify).Value(make([]byte, 20)).
 		UserDescription("CCCD not at value+1").CCCD().
-		PresentationFormat(PresentationFormat{Format: 0x1B, Namespace: 0x01}).Note("notify; 0x2901 before the CCCD").
-		Characteristic(TortureIndicate, PropRead|PropIndicate).StringValue("ind").Note("indicate").
-		Characteristic(TortureDuplicate, PropRead).StringValue("service 1").Note("same UUID as in service 2").
-		Characteristic(TortureMaxLen, PropRead|PropWrite).StringValue("short").MaxLength(20).Note("at most 20 octets").
-		Characteristic(TortureReliable, PropRead|PropWrite).StringValue("reliable").ExtendedProperties(true, false).Note("reliable write").
+		PresentationFormat(PresentationFormat{Format: 0x1B, Namespace: 0x01}).Note("`TortureDescFirst`: notify; 0x2901 before the CCCD").
+		Characteristic(TortureIndicate, PropRead|PropIndicate).StringValue("ind").Note("`TortureIndicate`: indicate").
+		Characteristic(TortureDuplicate, PropRead).StringValue("service 1").Note("`TortureDuplicate` in `TortureService`").
+		Characteristic(TortureMaxLen, PropRead|PropWrite).StringValue("short").MaxLength(20).Note("`TortureMaxLen`: at most 20 octets").
+		Characteristic(TortureReliable, PropRead|PropWrite).StringValue("reliable").ExtendedProperties(true, false).Note("`TortureReliable`: reliable write").
 		Characteristic(TortureCounter, PropRead).OnRead(func(Request) ([]byte, att.ErrorCode) {
 		return binary.LittleEndian.AppendUint32(nil, reads.Add(1)), 0
-	}).Note("uint32 LE number of reads").
-		Characteristic(TortureNoAccess, 0).StringValue("hidden").Note("no properties: read/write not permitted").
-		Characteristic(TortureStream, PropNotify|PropIndicate).Value(make([]byte, 20)).Note("20-octet stream for StartGenerator").
+	}).Note("`TortureCounter`: uint32 LE number of reads").
+		Characteristic(TortureNoAccess, 0).StringValue("hidden").Note("`TortureNoAccess`: no properties: read/write not permitted").
+		Characteristic(TortureStream, PropNotify|PropIndicate).Value(make([]byte, 20)).Note("`TortureStream`: 20-octet stream for StartGenerator").
 		Characteristic(TortureMixedDescs, PropRead).StringValue("mixed").
 		UserDescription("mixed descriptors").WritableDescriptor(TortureAuxDescriptor, []byte("aux")).
-		PresentationFormat(PresentationFormat{Format: 0x19, Namespace: 0x01}).Note("16- and 128-bit descriptors").
-		Characteristic(TortureWriteCmdOnly, PropWriteWithoutResponse).Note("write without response only").
-		Characteristic(TortureSigned, PropRead|PropSignedWrite).StringValue("signed").Note("signed writes").
+		PresentationFormat(PresentationFormat{Format: 0x19, Namespace: 0x01}).Note("`TortureMixedDescs`: 16- and 128-bit descriptors").
+		Characteristic(TortureWriteCmdOnly, PropWriteWithoutResponse).Note("`TortureWriteCmdOnly`: write without response only").
+		Characteristic(TortureSigned, PropRead|PropSignedWrite).StringValue("signed").Note("`TortureSigned`: signed writes").
 		Characteristic(TortureAppError, PropRead|PropWrite).StringValue("app").
-		OnWrite(func(Request, []byte) att.ErrorCode { return 0x80 }).Note("writes answer application error 0x80").
-		Characteristic(TortureEmpty, PropRead).Note("empty value").
-		Characteristic(TortureMax, PropRead|PropWrite).Value(pattern(512)).Note("512-octet value, byte i = i mod 256")
+		OnWrite(func(Request, []byte) att.ErrorCode { return 0x80 }).Note("`TortureAppError`: writes answer application error 0x80").
+		Characteristic(TortureEmpty, PropRead).Note("`TortureEmpty`: empty value").
+		Characteristic(TortureMax, PropRead|PropWrite).Value(pattern(512)).Note("`TortureMax`: 512-octet value, byte i = i mod 256")
 	b.Service(TortureService2).
-		Characteristic(TortureDuplicate, PropRead|PropWrite).StringValue("service 2").Note("same UUID as in service 1").
+		Characteristic(TortureDuplicate, PropRead|PropWrite).StringValue("service 2").Note("`TortureDuplicate` in `TortureService2`").
 		Characteristic(TortureDescAfter, PropRead|PropNotify).StringValue("late cccd").
 		UserDescription("CCCD third").Descriptor(TortureUUID(0xFFFE), []byte{0x01}).CCCD().
-		Note("notify; CCCD after two descriptors")
+		Note("`TortureDescAfter`: notify; CCCD after two descriptors")
 	bulk := b.Service(TortureBulkService)
 	for i := range 40 {
 		props := PropRead

@@ -93,6 +93,8 @@ func (p Properties) String() string {
 	return strings.Join(parts, "|")
 }
 
+func showProps(p Properties) string { return strings.ReplaceAll(p.String(), "|", ", ") }
+
 func showUUID(u bt.UUID) string {
 	s := u.Short()
 	if n := uuidName(u); n != "" {
@@ -158,7 +160,7 @@ func (p *Peripheral) HandleTable() string {
 		case kindCharDecl:
 			kind = "Characteristic"
 			uuid = showUUID(a.ch.uuid)
-			props = a.ch.props.String()
+			props = showProps(a.ch.props)
 			val = fmt.Sprintf("value 0x%04X", a.ch.value)
 		case kindValue:
 			kind = "Value"
@@ -177,10 +179,29 @@ func (p *Peripheral) HandleTable() string {
 		default:
 			kind, uuid, val = "Descriptor", showUUID(a.typ), showValue(a.value)
 			if a.write {
-				props = "read|write"
+				props = "read, write"
 			}
 		}
 		fmt.Fprintf(&b, "| 0x%04X | %s | %s | %s | %s | %s | %s |\n", a.handle, kind, uuid, props, sec, val, note)
+	}
+	return b.String()
+}
+
+// CharacteristicTable returns a Markdown summary of the characteristics: service, UUID,
+// declaration, value and CCCD handles, properties, security and the builder's note.
+func (p *Peripheral) CharacteristicTable() string {
+	var b strings.Builder
+	b.WriteString("| Service | Characteristic | Decl | Value | CCCD | Properties | Security | Note |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|\n")
+	for _, s := range p.db.services {
+		for _, ch := range s.chars {
+			cccd := "—"
+			if ch.cccd != 0 {
+				cccd = fmt.Sprintf("0x%04X", ch.cccd)
+			}
+			fmt.Fprintf(&b, "| %s | %s | 0x%04X | 0x%04X | %s | %s | %s | %s |\n", showUUID(s.uuid), showUUID(ch.uuid),
+				ch.handle, ch.value, cccd, showProps(ch.props), showSecurity(p.db.find(ch.value)), ch.note)
+		}
 	}
 	return b.String()
 }
