@@ -129,14 +129,19 @@ const linkQueue = 128
 // (the bearer closed: Serve returns nil for io.EOF and net.ErrClosed) or the link ends (out of
 // range, DisconnectAll: Serve closes b and returns ErrLinkLost or ErrDisconnected). If b
 // implements interface{ Security() SecurityLevel } the server asks it for the link's security
-// on every request; otherwise the link is unencrypted. The central's address is unknown to the
-// server and reported to ReadFuncs as the zero address.
+// on every request; otherwise the link is unencrypted. If b implements
+// interface{ Central() bt.Address } that is the central's address (used for bonds, authorization
+// and Request.Central); otherwise it is the zero address.
 func (p *Peripheral) Serve(b Bearer) error {
 	if !p.connectable {
 		b.Close()
 		return ErrNotConnectable
 	}
-	c := newConn(p, bt.Address{}, bt.AddressPublic)
+	var central bt.Address
+	if cb, ok := b.(interface{ Central() bt.Address }); ok {
+		central = cb.Central()
+	}
+	c := newConn(p, central, bt.AddressPublic)
 	c.bearer = b
 	if s, ok := b.(interface{ Security() SecurityLevel }); ok {
 		c.secFn = s.Security

@@ -500,6 +500,7 @@ func (b *pipeBearer) WritePDU(p []byte) error {
 	}
 }
 
+func (b *pipeBearer) Central() bt.Address        { return testCentral }
 func (b *pipeBearer) Close() error               { b.once.Do(func() { close(b.closed) }); return nil }
 func (b *pipeBearer) Security() SecurityLevel    { return SecurityLevel(b.sec.Load()) }
 func (b *pipeBearer) exchange(req string) []byte { b.WritePDU(hx(req)); p, _ := b.ReadPDU(); return p }
@@ -511,6 +512,10 @@ func TestServeOverBearer(t *testing.T) {
 	go func() { errc <- p.Serve(srv) }()
 	if got := cli.exchange("0a 1000"); !bytes.Equal(got, hx("01 0a 1000 0f")) {
 		t.Fatalf("% x", got)
+	}
+	p.SetAuthorizer(func(c bt.Address, _ uint16) bool { return c == testCentral })
+	if got := cli.exchange("0a 1400"); got[0] != 0x0b {
+		t.Fatalf("central address not taken from the bearer: % x", got)
 	}
 	cli.sec.Store(int32(SecurityEncrypted))
 	if got := cli.exchange("0a 1000"); !bytes.Equal(got, append([]byte{0x0b}, "secret"...)) {
@@ -540,6 +545,10 @@ func TestServeOverBearer(t *testing.T) {
 		t.Fatal("bearer not closed after loss")
 	}
 	if err := p.Serve(srv); !errors.Is(err, ErrOutOfRange) {
+		t.Fatal(err)
+	}
+	srv, _ = newPipe()
+	if err := NewBuilder(bt.Address{}).NonConnectable().MustBuild().Serve(srv); !errors.Is(err, ErrNotConnectable) {
 		t.Fatal(err)
 	}
 }
@@ -751,4 +760,21 @@ func TestTortureDevice(t *testing.T) {
 	}
 	// A generator on a handle without CCCD ends at once.
 	p.StartGenerator(0x0003, 5, 0)()
+}
+
+func TestHeartRateControlPoint(t *testing.T) {
+	p := DemoPeripherals(3)[0]
+	cp := p.ValueHandle(bt.UUID16(0x2A39))
+	l := connect(t, p)
+	ok := att.WriteReq{Handle: cp, Value: []byte{1}}.Append(nil)
+	bad := att.WriteReq{Handle: cp, Value: []byte{2}}.Append(nil)
+	if got := roundTrip(t, l, ok); !bytes.Equal(got, []byte{0x13}) {
+		t.Fatalf("% x", got)
+	}
+	if got := roundTrip(t, l, bad); !bytes.Equal(got, att.ErrorRsp{Request: att.OpWriteReq, Handle: cp, Code: 0x80}.Append(nil)) {
+		t.Fatalf("% x", got)
+	}
+	if got := roundTrip(t, l, att.ReadReq{Handle: p.ValueHandle(bt.UUID16(0x2A25))}.Append(nil)); string(got[1:]) != "SIM-3" {
+		t.Fatalf("serial % x", got)
+	}
 }
