@@ -146,6 +146,7 @@ type Temperature struct {
 	Unit      string     `json:"unit"`              // "°C" or "°F"
 	Timestamp *time.Time `json:"timestamp,omitempty"`
 	Type      string     `json:"type,omitempty"` // body location, e.g. "mouth"
+	Decimals  int        `json:"-"`              // digits after the point the exponent gives
 }
 
 // Kind implements Decoded.
@@ -156,7 +157,7 @@ func (t Temperature) String() string {
 	if t.Special != "" {
 		fmt.Fprintf(&b, "%s %s", t.Special, t.Unit)
 	} else {
-		fmt.Fprintf(&b, "%s %s", strconv.FormatFloat(t.Value, 'f', -1, 64), t.Unit)
+		fmt.Fprintf(&b, "%s %s", strconv.FormatFloat(t.Value, 'f', t.Decimals, 64), t.Unit)
 	}
 	if t.Type != "" {
 		fmt.Fprintf(&b, " (%s)", t.Type)
@@ -181,8 +182,9 @@ func DecodeTemperature(b []byte) (Temperature, error) {
 	if flags&0x01 != 0 {
 		t.Unit = "°F"
 	}
-	v, special := Float11073(binary.LittleEndian.Uint32(b[1:5]))
-	t.Value, t.Special = v, special
+	raw := binary.LittleEndian.Uint32(b[1:5])
+	v, special := Float11073(raw)
+	t.Value, t.Special, t.Decimals = v, special, max(0, -int(int8(raw>>24)))
 	p := b[5:]
 	if flags&0x02 != 0 {
 		if len(p) < 7 {
