@@ -46,7 +46,9 @@ type Request struct {
 
 // ReadFunc produces an attribute value on each read. It returns the whole value (the server
 // applies Read Blob offsets and the MTU) or a non-zero ATT error code sent back to the client.
-// It runs on the connection's server goroutine, never under a lock of this package.
+// It runs on the connection's server goroutine, never under a lock of this package; it may call
+// Peripheral methods, including Notify (indication confirmations are handled apart from
+// requests), but not Link.Close of its own link.
 type ReadFunc func(r Request) ([]byte, att.ErrorCode)
 
 // WriteFunc receives a written value (only valid during the call) after the server has checked

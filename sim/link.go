@@ -215,6 +215,10 @@ func (c *conn) notifyChar(ch *charDef, value []byte, cancel <-chan struct{}) err
 	return err
 }
 
+func isConfirmation(pdu []byte) bool {
+	return len(pdu) == 1 && att.Opcode(pdu[0]) == att.OpHandleValueCfm
+}
+
 // confirm releases the outstanding indication; a stray confirmation is ignored.
 func (c *conn) confirm() {
 	select {
@@ -355,6 +359,10 @@ func (l *Link) WritePDU(pdu []byte) error {
 	case <-l.c.done:
 		return l.c.err
 	default:
+	}
+	if isConfirmation(pdu) {
+		l.c.confirm() // apart from requests, so a handler may wait for an indication's confirmation
+		return nil
 	}
 	select {
 	case l.c.in <- append([]byte(nil), pdu...):

@@ -150,6 +150,9 @@ func (p *Peripheral) Serve(b Bearer) error {
 		b.Close()
 		return err
 	}
+	c.in = make(chan []byte, linkQueue)
+	c.wg.Add(1)
+	go c.serveLink()
 	var err error
 	for {
 		var pdu []byte
@@ -157,7 +160,14 @@ func (p *Peripheral) Serve(b Bearer) error {
 		if err != nil {
 			break
 		}
-		c.process(pdu)
+		if isConfirmation(pdu) {
+			c.confirm()
+			continue
+		}
+		select {
+		case c.in <- append([]byte(nil), pdu...):
+		case <-c.done:
+		}
 	}
 	select {
 	case <-c.done:

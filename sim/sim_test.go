@@ -778,3 +778,50 @@ func TestHeartRateControlPoint(t *testing.T) {
 		t.Fatalf("serial % x", got)
 	}
 }
+
+// A write handler may send indications and wait for their confirmations.
+func TestHandlerIndicates(t *testing.T) {
+	var p *Peripheral
+	b := NewBuilder(bt.Address{3})
+	b.Service(bt.UUID16(0xAAAA)).
+		Characteristic(bt.UUID16(0xAAA1), PropIndicate).
+		Characteristic(bt.UUID16(0xAAA2), PropWrite).OnWrite(func(_ Request, v []byte) att.ErrorCode {
+		for i := range 3 {
+			p.Notify(p.ValueHandle(bt.UUID16(0xAAA1)), []byte{v[0], byte(i)})
+		}
+		return 0
+	})
+	p = b.MustBuild()
+	ind, _ := p.Characteristic(bt.UUID16(0xAAA1))
+	for _, serve := range []bool{false, true} {
+		var l Bearer
+		errc := make(chan error, 1)
+		if serve {
+			srv, cli := newPipe()
+			go func() { errc <- p.Serve(srv) }()
+			l = cli
+		} else {
+			l = connect(t, p)
+			errc <- nil
+		}
+		l.WritePDU(att.WriteReq{Handle: ind.CCCDHandle, Value: []byte{2, 0}}.Append(nil))
+		if rsp, _ := l.ReadPDU(); rsp[0] != 0x13 {
+			t.Fatalf("% x", rsp)
+		}
+		l.WritePDU(att.WriteReq{Handle: p.ValueHandle(bt.UUID16(0xAAA2)), Value: []byte{9}}.Append(nil))
+		for i := range 3 {
+			pdu, _ := l.ReadPDU()
+			if !bytes.Equal(pdu, att.HandleValueInd{Handle: ind.ValueHandle, Value: []byte{9, byte(i)}}.Append(nil)) {
+				t.Fatalf("serve=%v: % x", serve, pdu)
+			}
+			l.WritePDU([]byte{0x1e})
+		}
+		if rsp, _ := l.ReadPDU(); rsp[0] != 0x13 {
+			t.Fatalf("% x", rsp)
+		}
+		l.Close()
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
