@@ -153,9 +153,8 @@ func (b *Backend) Stop() error {
 	}
 	for _, d := range ds {
 		d.Disconnect()
-		<-d.reg.CloseAsync()
 	}
-	b.wg.Wait()
+	b.wg.Wait() // watchers (processes reaped, values delivered), scans, bond calls
 	return nil
 }
 
@@ -248,7 +247,7 @@ func (b *Backend) dial(ctx context.Context, a bt.Address, opts gogatt.ConnectOpt
 		}
 		p.close("connect failed")
 		d.reg.Close()
-		return nil, fmt.Errorf("gatttool: connect %s: %w", addr, err)
+		return nil, fmt.Errorf("connect %s: %w", addr, err)
 	}
 	b.mu.Lock()
 	if b.stopped {
@@ -258,6 +257,7 @@ func (b *Backend) dial(ctx context.Context, a bt.Address, opts gogatt.ConnectOpt
 		return nil, gogatt.ErrNotStarted
 	}
 	b.devices[d] = struct{}{}
+	b.wg.Add(1)
 	b.mu.Unlock()
 	go d.watch()
 	return d, nil

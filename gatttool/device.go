@@ -45,11 +45,16 @@ var _ gogatt.Device = (*device)(nil)
 
 func (d *device) Address() string { return d.addr }
 
-// watch closes done when the process's link is gone, and lets queued values drain.
+// watch closes done when the process's link is gone, then waits until the process has been
+// reaped and every queued value delivered, and forgets the device.
 func (d *device) watch() {
+	defer d.b.wg.Done()
 	<-d.p.lost
-	d.reg.CloseAsync()
+	drained := d.reg.CloseAsync()
 	d.closeOnce.Do(func() { close(d.done) })
+	<-d.p.exited
+	<-drained
+	d.b.forget(d)
 }
 
 // Bond raises the link's security with `sec-level medium` (facts §2.2: applied to the socket at
@@ -369,7 +374,6 @@ func (d *device) Disconnect() error {
 	d.p.close("disconnected by the application")
 	d.closeOnce.Do(func() { close(d.done) })
 	d.reg.CloseAsync()
-	d.b.forget(d)
 	return nil
 }
 
