@@ -14,7 +14,7 @@ import (
 // need exact control of timing and faults (virtual time with testing/synctest, where a real
 // pty cannot take part). The emulator (sim/bled112) is used for everything else.
 type fakeDongle struct {
-	dev net.Conn
+	dev io.ReadWriteCloser
 	wmu sync.Mutex
 
 	mu       sync.Mutex
@@ -36,10 +36,15 @@ func (pipePort) ResetInputBuffer() error { return nil }
 
 func newFake(t testing.TB) (*fakeDongle, serialPort) {
 	host, dev := net.Pipe()
-	f := &fakeDongle{dev: dev, values: map[uint16][]byte{}, conns: map[uint8]bool{}, silent: map[[2]uint8]bool{}, hold: map[[2]uint8]bool{}, maxconn: 3, connect: true}
+	f := newFakeOn(dev)
 	go f.serve()
 	t.Cleanup(func() { dev.Close() })
 	return f, pipePort{host}
+}
+
+// newFakeOn returns a fake dongle over dev (not yet serving).
+func newFakeOn(dev io.ReadWriteCloser) *fakeDongle {
+	return &fakeDongle{dev: dev, values: map[uint16][]byte{}, conns: map[uint8]bool{}, silent: map[[2]uint8]bool{}, hold: map[[2]uint8]bool{}, maxconn: 3, connect: true}
 }
 
 func (f *fakeDongle) serve() {

@@ -1,0 +1,240 @@
+package bgapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+	"github.com/gogatt/gogatt"
+	"github.com/gogatt/gogatt/bgapi/wire"
+	"go.bug.st/serial"
+	"go.bug.st/serial/enumerator"
+)
+
+func TestDetectPort(t *testing.T) {
+	list := func(ports ...*enumerator.PortDetails) func() ([]*enumerator.PortDetails, error) {
+		return func() ([]*enumerator.PortDetails, error) { return ports, nil }
+	}
+	tests := []struct {
+		name  string
+		list  func() ([]*enumerator.PortDetails, error)
+		want  string
+		noAdp bool
+	}{
+		{"none", list(), "", true},
+		{"other usb", list(&enumerator.PortDetails{Name: "/dev/ttyUSB0", IsUSB: true, VID: "0403", PID: "6001"}), "", true},
+		{"not usb", list(&enumerator.PortDetails{Name: "/dev/ttyS0", VID: "2458", PID: "0001"}), "", true},
+		{"bled112", list(
+			&enumerator.PortDetails{Name: "/dev/ttyUSB0", IsUSB: true, VID: "0403", PID: "6001"},
+			&enumerator.PortDetails{Name: "/dev/ttyACM1", IsUSB: true, VID: "2458", PID: "0001"},
+			&enumerator.PortDetails{Name: "/dev/ttyACM0", IsUSB: true, VID: "2458", PID: "0001"},
+		), "/dev/ttyACM0", false},
+		{"hex case-insensitive", list(&enumerator.PortDetails{Name: "/dev/cu.usbmodem1", IsUSB: true, VID: "2458", PID: "0001"}), "/dev/cu.usbmodem1", false},
+		{"upper-case vid", list(&enumerator.PortDetails{Name: "COM3", IsUSB: true, VID: "2458", PID: "0001"}), "COM3", false},
+		{"enumeration fails", func() ([]*enumerator.PortDetails, error) { return nil, errors.New("boom") }, "", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := detectPort(tc.list)
+			if tc.noAdp {
+				if !errors.Is(err, gogatt.ErrNoAdapter) {
+					t.Fatalf("err = %v, want ErrNoAdapter", err)
+				}
+				return
+			}
+			if err != nil || d.Name != tc.want {
+				t.Fatalf("got %v, %v; want %s", d, err, tc.want)
+			}
+		})
+	}
+	if !isBLED112(&enumerator.PortDetails{IsUSB: true, VID: "2458", PID: "0001"}) || isBLED112(&enumerator.PortDetails{IsUSB: true, VID: "2458", PID: "0002"}) {
+		t.Fatal("isBLED112")
+	}
+	if !isBLED112(&enumerator.PortDetails{IsUSB: true, VID: "2458", PID: "0001"}) {
+		t.Fatal("lower")
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	_, err := openSerial(filepath.Join(t.TempDir(), "ttyACM9"))
+	if !errors.Is(err, gogatt.ErrNoAdapter) {
+		t.Fatalf("missing port: %v", err)
+	}
+	tests := []struct {
+		name string
+		in   error
+		want error
+		hint string
+	}{
+		{"busy", &serial.PortError{}, ErrPortBusy, "another program"},
+		{"permission", fmt.Errorf("open: %w", syscall.EACCES), ErrPermissionDenied, "dialout"},
+		{"not found", fmt.Errorf("open: %w", syscall.ENOENT), gogatt.ErrNoAdapter, "plugged"},
+	}
+	for _, tc := range tests {
+		err := classifyOpenError("/dev/ttyACM0", tc.in)
+		var pe *PortError
+		if !errors.Is(err, tc.want) || !errors.As(err, &pe) || !contains(err.Error(), tc.hint) {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+	}
+	// A regular file is not a serial port.
+	f := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(f, nil, 0o600)
+	if _, err := openSerial(f); err == nil || errors.Is(err, gogatt.ErrNoAdapter) {
+		t.Fatalf("regular file: %v", err)
+	}
+	if errors.Is(&PortError{Kind: ErrPermissionDenied}, fs.ErrPermission) {
+		t.Log("permission errors also match fs.ErrPermission through Err")
+	}
+}
+
+func contains(s, sub string) bool {
+	return len(sub) == 0 || (len(s) >= len(sub) && (func() bool {
+		for i := 0; i+len(sub) <= len(s); i++ {
+			if s[i:i+len(sub)] == sub {
+				return true
+			}
+		}
+		return false
+	})())
+}
+
+// ptyDongle serves a fake dongle on a real pseudo-terminal behind a stable symlink; on
+// system_reset it "re-enumerates": the pty vanishes and a new one appears at the link.
+type ptyDongle struct {
+	t    *testing.T
+	link string
+	mu   sync.Mutex
+	m, s *os.File
+	f    *fakeDongle
+	wg   sync.WaitGroup
+	gen  int
+}
+
+func newPTYDongle(t *testing.T) *ptyDongle {
+	d := &ptyDongle{t: t, link: filepath.Join(t.TempDir(), "ttyBLED112")}
+	t.Cleanup(d.wg.Wait) // runs last: after unplug
+	d.plug()
+	t.Cleanup(d.unplug)
+	return d
+}
+
+func (d *ptyDongle) plug() {
+	m, s, err := pty.Open()
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	f := newFakeOn(m)
+	f.onCmd = func(f *fakeDongle, cmd wire.Frame) bool {
+		if cmd.Class == 0 && cmd.ID == 0 { // system_reset: no response, re-enumerate
+			d.wg.Add(1)
+			go func() {
+				defer d.wg.Done()
+				d.unplug()
+				d.plug()
+			}()
+			return true
+		}
+		return false
+	}
+	d.mu.Lock()
+	d.m, d.s, d.f = m, s, f
+	d.gen++
+	d.mu.Unlock()
+	os.Remove(d.link)
+	if err := os.Symlink(s.Name(), d.link); err != nil {
+		d.t.Error(err)
+	}
+	d.wg.Add(1)
+	go func() { defer d.wg.Done(); f.serve() }()
+}
+
+func (d *ptyDongle) unplug() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	os.Remove(d.link)
+	if d.m != nil {
+		d.m.Close()
+		d.s.Close()
+		d.m, d.s = nil, nil
+	}
+}
+
+func (d *ptyDongle) generation() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.gen
+}
+
+func TestStartResetReopensPTY(t *testing.T) {
+	d := newPTYDongle(t)
+	noPorts := func() ([]*enumerator.PortDetails, error) { return nil, nil }
+	b := New(Config{Port: d.link, PollInterval: 5 * time.Millisecond, ListPorts: noPorts})
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := b.Start(ctx); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	if g := d.generation(); g != 2 {
+		t.Fatalf("dongle generation %d, want 2 (reset and re-enumerated)", g)
+	}
+	dev, err := b.Connect(ctx, fakePeer, gogatt.ConnectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dev.RSSI(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	// Start again (no reset) on the same port: Stop released it.
+	b2 := New(Config{Port: d.link, NoReset: true, ListPorts: noPorts})
+	if err := b2.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b2.Stop()
+}
+
+func TestStartNoAdapter(t *testing.T) {
+	b := New(Config{ListPorts: func() ([]*enumerator.PortDetails, error) { return nil, nil }})
+	if err := b.Start(t.Context()); !errors.Is(err, gogatt.ErrNoAdapter) {
+		t.Fatalf("auto-detect with nothing: %v", err)
+	}
+	if err := b.Stop(); err != nil {
+		t.Fatalf("Stop after failed Start: %v", err)
+	}
+	b = New(Config{Port: filepath.Join(t.TempDir(), "gone"), NoReset: true})
+	if err := b.Start(t.Context()); !errors.Is(err, gogatt.ErrNoAdapter) {
+		t.Fatalf("missing port: %v", err)
+	}
+	if _, err := b.Connect(t.Context(), fakePeer, gogatt.ConnectOptions{}); !errors.Is(err, gogatt.ErrNotStarted) {
+		t.Fatalf("connect before start: %v", err)
+	}
+}
+
+func TestStartSilentDeviceFails(t *testing.T) {
+	// A pty nobody answers on: system_hello times out, Start fails cleanly.
+	m, s, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	defer s.Close()
+	b := New(Config{Port: s.Name(), NoReset: true, CommandTimeout: 200 * time.Millisecond})
+	if err := b.Start(t.Context()); !errors.Is(err, gogatt.ErrTimeout) {
+		t.Fatalf("Start on a silent port: %v", err)
+	}
+	b.Stop()
+}
