@@ -4,12 +4,14 @@ package gatttool_test
 // redirected to sim peripherals by internal/bluezsim's LD_PRELOAD shim.
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"log/slog"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -162,29 +164,7 @@ func TestServicesRealCCCD(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := p.Services()
-	if len(svcs) != len(want) {
-		t.Fatalf("%d services, want %d", len(svcs), len(want))
-	}
-	for i, s := range svcs {
-		ws := want[i]
-		if s.UUID != ws.UUID || s.Handle != ws.Handle || s.EndHandle != ws.EndHandle || len(s.Characteristics) != len(ws.Characteristics) {
-			t.Fatalf("service %d: got %+v want %+v", i, s, ws)
-		}
-		for j, c := range s.Characteristics {
-			wc := ws.Characteristics[j]
-			if c.UUID != wc.UUID || c.Handle != wc.Handle || c.ValueHandle != wc.ValueHandle || uint8(c.Properties) != uint8(wc.Properties) {
-				t.Fatalf("char %v: got %+v want %+v", wc.UUID, c, wc)
-			}
-			cccd, ok := c.CCCD()
-			if ok != (wc.CCCDHandle != 0) || cccd != wc.CCCDHandle {
-				t.Fatalf("char %v: CCCD %#x,%v want %#x", wc.UUID, cccd, ok, wc.CCCDHandle)
-			}
-			if len(c.Descriptors) != len(wc.Descriptors) {
-				t.Fatalf("char %v: descriptors %+v want %+v", wc.UUID, c.Descriptors, wc.Descriptors)
-			}
-		}
-	}
+	compareTree(t, svcs, p)
 	n, _ := p.Characteristic(uNotify)
 	if n.CCCDHandle == n.ValueHandle+1 {
 		t.Fatal("test peripheral should place the CCCD away from value+1")
@@ -211,6 +191,88 @@ func TestServicesRealCCCD(t *testing.T) {
 	}
 	if _, err := d.CharRead(ctx, bt.UUID16(0x1234)); !errors.Is(err, gogatt.ErrNotFound) {
 		t.Fatalf("CharRead(missing) = %v", err)
+	}
+}
+
+// compareTree checks a discovered tree against the simulator's own view, including every
+// descriptor and the real CCCD handle.
+func compareTree(t *testing.T, svcs []gogatt.Service, p *sim.Peripheral) {
+	t.Helper()
+	var want []sim.ServiceInfo
+	for _, ws := range p.Services() {
+		if ws.Primary {
+			want = append(want, ws)
+		}
+	}
+	if len(svcs) != len(want) {
+		t.Fatalf("%d services, want %d", len(svcs), len(want))
+	}
+	for i, s := range svcs {
+		ws := want[i]
+		if s.UUID != ws.UUID || s.Handle != ws.Handle || s.EndHandle != ws.EndHandle || len(s.Characteristics) != len(ws.Characteristics) {
+			t.Fatalf("service %d: got %+v want %+v", i, s, ws)
+		}
+		for j, c := range s.Characteristics {
+			wc := ws.Characteristics[j]
+			if c.UUID != wc.UUID || c.Handle != wc.Handle || c.ValueHandle != wc.ValueHandle || uint8(c.Properties) != uint8(wc.Properties) {
+				t.Fatalf("char %v: got %+v want %+v", wc.UUID, c, wc)
+			}
+			cccd, ok := c.CCCD()
+			if ok != (wc.CCCDHandle != 0) || cccd != wc.CCCDHandle {
+				t.Fatalf("char %v: CCCD %#x,%v want %#x", wc.UUID, cccd, ok, wc.CCCDHandle)
+			}
+			if len(c.Descriptors) != len(wc.Descriptors) {
+				t.Fatalf("char %v: descriptors %+v want %+v", wc.UUID, c.Descriptors, wc.Descriptors)
+			}
+			for k, d := range c.Descriptors {
+				if d.UUID != wc.Descriptors[k].UUID || d.Handle != wc.Descriptors[k].Handle {
+					t.Fatalf("char %v: descriptor %d %+v want %+v", wc.UUID, k, d, wc.Descriptors[k])
+				}
+			}
+		}
+	}
+}
+
+// The demo peripherals, including the torture device (≥ 50 characteristics, duplicate UUIDs,
+// CCCDs away from value+1): the discovered tree equals the simulator's.
+func TestDemoPeripheralsTree(t *testing.T) {
+	ps := sim.DemoPeripherals(3)
+	r := setup(t, gatttool.Config{}, ps...)
+	ctx := ctxT(t, 60*time.Second)
+	for _, p := range ps {
+		d := connect(t, r, p.Address().String(), gogatt.ConnectOptions{AddressType: p.AddressType()})
+		svcs, err := d.Services(ctx)
+		if err != nil {
+			t.Fatalf("%s: %v", p.Name(), err)
+		}
+		compareTree(t, svcs, p)
+		n := 0
+		for _, s := range svcs {
+			n += len(s.Characteristics)
+		}
+		t.Logf("%s: %d services, %d characteristics", p.Name(), len(svcs), n)
+		d.Disconnect()
+	}
+	// Heart rate: notifications from the demo's own measurement characteristic.
+	hr := ps[0]
+	d := connect(t, r, hr.Address().String(), gogatt.ConnectOptions{AddressType: hr.AddressType()})
+	got := make(chan []byte, 1)
+	if err := d.Subscribe(ctx, bt.UUID16(0x2a37), func(_ uint16, v []byte) {
+		select {
+		case got <- v:
+		default:
+		}
+	}, gogatt.SubscribeOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	hr.Notify(hr.ValueHandle(bt.UUID16(0x2a37)), []byte{0, 72})
+	select {
+	case v := <-got:
+		if len(v) == 0 {
+			t.Fatal("empty heart-rate value")
+		}
+	case <-ctx.Done():
+		t.Fatal("no heart-rate notification")
 	}
 }
 
@@ -325,6 +387,22 @@ func TestBondAndEncryption(t *testing.T) {
 	if v, err := d.CharRead(ctx, uEnc); err != nil || string(v) != "secret" {
 		t.Fatalf("encrypted read after Bond: %q, %v", v, err)
 	}
+}
+
+// Pairing refused by the peer: gatttool raises the security level by itself and retries
+// (facts §2.5), then prints the ATT error, which arrives typed.
+func TestSecurityErrors(t *testing.T) {
+	p, _ := testPeripheral(t, testAddr)
+	p.SetRefusePairing(true)
+	r := setup(t, gatttool.Config{}, p)
+	d := connect(t, r, testAddr, gogatt.ConnectOptions{})
+	ctx := ctxT(t, 30*time.Second)
+	_, err := d.CharRead(ctx, uEnc)
+	var ae *gogatt.ATTError
+	if !errors.As(err, &ae) || (ae.Code != att.ErrInsufficientEncryption && ae.Code != att.ErrInsufficientAuthentication) {
+		t.Fatalf("encrypted read with pairing refused: %v", err)
+	}
+	t.Logf("refused pairing: %v", err)
 }
 
 func TestExchangeMTU(t *testing.T) {
@@ -812,6 +890,38 @@ func TestClearBondNoBluetoothd(t *testing.T) {
 	if !errors.Is(err, gogatt.ErrNoAdapter) && !errors.Is(err, gogatt.ErrTimeout) {
 		t.Fatalf("unexpected error class: %v", err)
 	}
+}
+
+// A system bus without org.bluez: bluetoothctl waits for ever (facts §6.5); ClearBond fails
+// with a timeout error naming bluetoothd within ToolTimeout.
+func TestClearBondBusWithoutBluetoothd(t *testing.T) {
+	bluezsim.RequireTools(t)
+	ctx := ctxT(t, 20*time.Second)
+	daemon := exec.Command("dbus-daemon", "--session", "--nofork", "--print-address=1")
+	out, err := daemon.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := daemon.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { daemon.Process.Kill(); daemon.Wait() }()
+	addr, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := gatttool.New(gatttool.Config{SkipAdapterCheck: true, ToolTimeout: time.Second,
+		Env: []string{"DBUS_SYSTEM_BUS_ADDRESS=" + strings.TrimSpace(addr)}})
+	if err := b.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer b.Stop()
+	start := time.Now()
+	err = b.ClearBond(context.Background(), "C0:FF:EE:00:00:01")
+	if !errors.Is(err, gogatt.ErrTimeout) || !strings.Contains(err.Error(), "bluetoothd") || time.Since(start) > 5*time.Second {
+		t.Fatalf("ClearBond without bluetoothd: %v after %v", err, time.Since(start))
+	}
+	t.Logf("no bluetoothd: %v", err)
 }
 
 func TestStopIdempotentAndNotStarted(t *testing.T) {
