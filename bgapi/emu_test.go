@@ -1,0 +1,532 @@
+package bgapi
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gogatt/gogatt"
+	"github.com/gogatt/gogatt/att"
+	"github.com/gogatt/gogatt/bgapi/wire"
+	"github.com/gogatt/gogatt/bt"
+	"github.com/gogatt/gogatt/sim"
+	"github.com/gogatt/gogatt/sim/bled112"
+	"go.bug.st/serial/enumerator"
+)
+
+// emuEnv is a BLED112 emulator on a real pseudo-terminal and a backend that opens the pty's
+// path through the same serial-port code that opens a dongle.
+type emuEnv struct {
+	emu     *bled112.Emulator
+	pty     *bled112.PTY
+	b       *Backend
+	periphs map[string]*sim.Peripheral
+}
+
+var (
+	hrmAddr     = sim.HeartRateAddress
+	thermoAddr  = sim.ThermometerAddress
+	tortureAddr = sim.TortureAddress
+)
+
+func noPorts() ([]*enumerator.PortDetails, error) { return nil, nil }
+
+func testLogger() *slog.Logger {
+	if os.Getenv("GOGATT_BGAPI_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return nil
+}
+
+// startEmu starts an emulator with the demo peripherals (plus extra), serves it on a pty and
+// starts a backend on it (with the default reset on start).
+func startEmu(t testing.TB, ecfg bled112.Config, bcfg Config, extra ...*sim.Peripheral) *emuEnv {
+	t.Helper()
+	ps := append(sim.DemoPeripherals(1), extra...)
+	ecfg.Peripherals = ps
+	emu, err := bled112.New(ecfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := emu.ListenPTY(t.TempDir())
+	if err != nil {
+		emu.Close()
+		t.Fatal(err)
+	}
+	env := &emuEnv{emu: emu, pty: p, periphs: map[string]*sim.Peripheral{}}
+	for _, per := range ps {
+		env.periphs[per.Address().String()] = per
+	}
+	t.Cleanup(func() {
+		if env.b != nil {
+			env.b.Stop()
+		}
+		p.Close()
+		emu.Close()
+	})
+	bcfg.Port = p.Path()
+	bcfg.ListPorts = noPorts
+	if bcfg.Logger == nil {
+		bcfg.Logger = testLogger()
+	}
+	env.b = New(bcfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := env.b.Start(ctx); err != nil {
+		t.Fatalf("Start on %s: %v", p.Path(), err)
+	}
+	return env
+}
+
+func ctxT(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func (env *emuEnv) connect(t testing.TB, addr string, opts gogatt.ConnectOptions) gogatt.Device {
+	t.Helper()
+	d, err := env.b.Connect(ctxT(t, 10*time.Second), addr, opts)
+	if err != nil {
+		t.Fatalf("Connect %s: %v", addr, err)
+	}
+	t.Cleanup(func() { d.Disconnect() })
+	return d
+}
+
+func pattern(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i)
+	}
+	return b
+}
+
+func TestEmuStartResetReenumerates(t *testing.T) {
+	env := startEmu(t, bled112.Config{ReenumerateOnReset: true}, Config{PollInterval: 5 * time.Millisecond})
+	d := env.connect(t, hrmAddr, gogatt.ConnectOptions{})
+	v, err := d.CharRead(ctxT(t, 5*time.Second), gogatt.UUID16(0x2A38))
+	if err != nil || !bytes.Equal(v, []byte{0x01}) {
+		t.Fatalf("read = %x, %v", v, err)
+	}
+	// Start again after Stop, on the same path.
+	env.b.Stop()
+	if err := env.b.Start(ctxT(t, 10*time.Second)); err != nil {
+		t.Fatalf("second Start: %v", err)
+	}
+}
+
+func TestEmuScan(t *testing.T) {
+	env := startEmu(t, bled112.Config{}, Config{NoReset: true})
+	want := []string{sim.HeartRateName, sim.ThermometerName, sim.TortureName}
+	var calls int
+	res, err := env.b.Scan(ctxT(t, 10*time.Second), gogatt.ScanOptions{
+		Timeout: 8 * time.Second,
+		OnAdvertisement: func(r gogatt.ScanResult) bool {
+			calls++
+			return !(r.Name == sim.TortureName) // stop once the last-named device is named
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls == 0 {
+		t.Fatal("OnAdvertisement never called")
+	}
+	names := map[string]gogatt.ScanResult{}
+	for _, r := range res {
+		names[r.Name] = r
+	}
+	if r, ok := names[sim.TortureName]; !ok || r.Address != tortureAddr || r.RSSI == 0 || r.RSSI > 0 ||
+		!r.Data.HasService(sim.TortureService) || !r.Data.HasTxPower || r.Data.TxPower != -4 {
+		t.Fatalf("torture scan result %+v", r)
+	}
+	// Active until every device was named (the thermometer's name is only in its scan response).
+	named := map[string]bool{}
+	res, err = env.b.Scan(ctxT(t, 10*time.Second), gogatt.ScanOptions{Timeout: 8 * time.Second, Interval: 10 * time.Millisecond, Window: 10 * time.Millisecond,
+		OnAdvertisement: func(r gogatt.ScanResult) bool {
+			if r.Name != "" {
+				named[r.Name] = true
+			}
+			return len(named) < len(want)
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, r := range res {
+		got[r.Name] = true
+	}
+	for _, n := range want {
+		if !got[n] {
+			t.Errorf("active scan did not name %q: %v", n, got)
+		}
+	}
+	// Passive: no scan responses, so no thermometer name.
+	res, err = env.b.Scan(ctxT(t, 10*time.Second), gogatt.ScanOptions{Timeout: 300 * time.Millisecond, Passive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if r.Name == sim.ThermometerName {
+			t.Errorf("passive scan named the thermometer from a scan response")
+		}
+	}
+	// Filtered.
+	res, err = env.b.FilteredScan(ctxT(t, 10*time.Second), "HRM", gogatt.ScanOptions{Timeout: 300 * time.Millisecond})
+	if err != nil || len(res) != 1 || res[0].Address != hrmAddr {
+		t.Fatalf("filtered scan = %+v, %v", res, err)
+	}
+	// Invalid parameters never reach the wire.
+	if _, err := env.b.Scan(t.Context(), gogatt.ScanOptions{Interval: time.Millisecond}); !errors.Is(err, gogatt.ErrInvalidParameter) {
+		t.Fatalf("bad interval: %v", err)
+	}
+	// Cancelling the context stops the scan with the context's error.
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { cancel() }()
+	if _, err := env.b.Scan(ctx, gogatt.ScanOptions{Timeout: 5 * time.Second}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled scan: %v", err)
+	}
+}
+
+func TestEmuHeartRate(t *testing.T) {
+	env := startEmu(t, bled112.Config{}, Config{NoReset: true})
+	d := env.connect(t, hrmAddr, gogatt.ConnectOptions{IntervalMin: 7500 * time.Microsecond, IntervalMax: 10 * time.Millisecond})
+	ctx := ctxT(t, 20*time.Second)
+	if d.Address() != hrmAddr {
+		t.Fatal(d.Address())
+	}
+	svcs, err := d.Services(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var uuids []gogatt.UUID
+	for _, s := range svcs {
+		uuids = append(uuids, s.UUID)
+	}
+	for _, u := range []uint16{0x180D, 0x180F, 0x180A} {
+		if !slices.Contains(uuids, gogatt.UUID16(u)) {
+			t.Errorf("service %04x missing: %v", u, uuids)
+		}
+	}
+	chars, err := d.DiscoverCharacteristics(ctx)
+	if err != nil || len(chars[gogatt.UUID16(0x2A37)]) != 1 {
+		t.Fatalf("characteristics: %v %v", chars, err)
+	}
+	if h, err := d.GetHandle(ctx, gogatt.UUID16(0x2A37)); err != nil || h != chars[gogatt.UUID16(0x2A37)][0].ValueHandle {
+		t.Fatalf("GetHandle = %d, %v", h, err)
+	}
+	if err := d.CharWrite(ctx, gogatt.UUID16(0x2A39), []byte{1}, true); err != nil {
+		t.Fatalf("control point write: %v", err)
+	}
+	err = d.CharWrite(ctx, gogatt.UUID16(0x2A39), []byte{2}, true)
+	var ae *gogatt.ATTError
+	if !errors.As(err, &ae) || ae.Code != 0x80 || !errors.Is(err, &gogatt.ATTError{Code: 0x80}) {
+		t.Fatalf("control point 0x02: %v", err)
+	}
+	if _, err := d.CharRead(ctx, gogatt.UUID16(0x9999)); !errors.Is(err, gogatt.ErrNotFound) {
+		t.Fatalf("unknown uuid: %v", err)
+	}
+	// Notifications at 200 Hz.
+	got := make(chan []byte, 1000)
+	if err := d.Subscribe(ctx, gogatt.UUID16(0x2A37), func(h uint16, v []byte) { got <- v }, gogatt.SubscribeOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	env.periphs[hrmAddr].SetNotifyRate(chars[gogatt.UUID16(0x2A37)][0].ValueHandle, 200)
+	for range 5 {
+		select {
+		case v := <-got:
+			if len(v) != 2 || v[0] != 0x06 || v[1] < 60 || v[1] > 100 {
+				t.Fatalf("measurement %x", v)
+			}
+		case <-ctx.Done():
+			t.Fatal("no notifications")
+		}
+	}
+	if err := d.Subscribe(ctx, gogatt.UUID16(0x2A37), func(uint16, []byte) {}, gogatt.SubscribeOptions{Indication: true}); !errors.Is(err, gogatt.ErrUnsupported) {
+		t.Fatalf("indicate on a notify-only characteristic: %v", err)
+	}
+	if err := d.Unsubscribe(ctx, gogatt.UUID16(0x2A37)); err != nil {
+		t.Fatal(err)
+	}
+	rssi, err := d.RSSI(ctx)
+	if err != nil || rssi >= 0 || rssi < -127 {
+		t.Fatalf("rssi %d %v", rssi, err)
+	}
+	if _, err := d.ExchangeMTU(ctx, 185); !errors.Is(err, gogatt.ErrUnsupported) {
+		t.Fatal(err)
+	}
+	if err := d.Disconnect(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-d.Disconnected():
+	case <-ctx.Done():
+		t.Fatal("Disconnected not closed")
+	}
+	if err := d.Disconnect(); err != nil {
+		t.Fatalf("second Disconnect: %v", err)
+	}
+	if _, err := d.CharRead(ctx, gogatt.UUID16(0x2A38)); !errors.Is(err, gogatt.ErrNotConnected) {
+		t.Fatalf("read after disconnect: %v", err)
+	}
+}
+
+func TestEmuThermometerIndications(t *testing.T) {
+	for _, manual := range []bool{false, true} {
+		t.Run(map[bool]string{false: "auto-confirm", true: "manual-confirm"}[manual], func(t *testing.T) {
+			env := startEmu(t, bled112.Config{ManualIndicationConfirm: manual}, Config{NoReset: true})
+			d := env.connect(t, thermoAddr, gogatt.ConnectOptions{})
+			ctx := ctxT(t, 20*time.Second)
+			got := make(chan []byte, 100)
+			if err := d.Subscribe(ctx, gogatt.UUID16(0x2A1C), func(h uint16, v []byte) { got <- v }, gogatt.SubscribeOptions{Indication: true}); err != nil {
+				t.Fatal(err)
+			}
+			vh, _ := d.GetHandle(ctx, gogatt.UUID16(0x2A1C))
+			env.periphs[thermoAddr].SetNotifyRate(vh, 100)
+			for range 3 { // the second and third need the first confirmed
+				select {
+				case v := <-got:
+					if len(v) != 5 {
+						t.Fatalf("temperature %x", v)
+					}
+				case <-ctx.Done():
+					t.Fatal("no indications")
+				}
+			}
+		})
+	}
+}
+
+func TestEmuTorture(t *testing.T) {
+	env := startEmu(t, bled112.Config{}, Config{NoReset: true})
+	d := env.connect(t, tortureAddr, gogatt.ConnectOptions{})
+	p := env.periphs[tortureAddr]
+	ctx := ctxT(t, 30*time.Second)
+	svcs, err := d.Services(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, s := range svcs {
+		n += len(s.Characteristics)
+	}
+	if n < 50 {
+		t.Fatalf("%d characteristics, want ≥ 50", n)
+	}
+	// The tree matches the simulator's own.
+	for _, s := range p.Services() {
+		if !s.Primary {
+			continue // discovery covers primary services (read_by_group_type 0x2800)
+		}
+		for _, c := range s.Characteristics {
+			got, err := gogatt.LookupCharacteristicIn(svcs, s.UUID, c.UUID)
+			if err != nil {
+				if errors.As(err, new(*gogatt.AmbiguousUUIDError)) {
+					continue
+				}
+				t.Fatalf("%s/%s: %v", s.UUID, c.UUID, err)
+			}
+			if got.ValueHandle != c.ValueHandle {
+				t.Errorf("%s: value handle %#x, sim says %#x", c.UUID, got.ValueHandle, c.ValueHandle)
+			}
+		}
+	}
+	// Duplicate UUID: ambiguous by UUID, fine by handle or service.
+	_, err = d.CharRead(ctx, sim.TortureDuplicate)
+	var amb *gogatt.AmbiguousUUIDError
+	if !errors.As(err, &amb) || len(amb.Candidates) != 2 {
+		t.Fatalf("duplicate: %v", err)
+	}
+	c2, err := gogatt.LookupCharacteristicIn(svcs, sim.TortureService2, sim.TortureDuplicate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := d.CharReadHandle(ctx, c2.ValueHandle); err != nil || string(v) != "service 2" {
+		t.Fatalf("duplicate in service 2: %q %v", v, err)
+	}
+	// CCCD not at value handle + 1.
+	df, err := gogatt.LookupCharacteristic(svcs, sim.TortureDescFirst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cccd, ok := df.CCCD()
+	if !ok || cccd == df.ValueHandle+1 {
+		t.Fatalf("DescFirst CCCD %#x (value %#x) %v", cccd, df.ValueHandle, ok)
+	}
+	got := make(chan []byte, 10)
+	if err := d.SubscribeHandle(ctx, df.ValueHandle, func(h uint16, v []byte) { got <- v }, gogatt.SubscribeOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if p.Subscribers(df.ValueHandle) != 1 {
+		t.Fatalf("sim sees %d subscribers after SubscribeHandle", p.Subscribers(df.ValueHandle))
+	}
+	p.Notify(df.ValueHandle, []byte("ping"))
+	select {
+	case v := <-got:
+		if string(v) != "ping" {
+			t.Fatalf("got %q", v)
+		}
+	case <-ctx.Done():
+		t.Fatal("no notification through the CCCD that is not at +1")
+	}
+	if err := d.UnsubscribeHandle(ctx, df.ValueHandle); err != nil || p.Subscribers(df.ValueHandle) != 0 {
+		t.Fatalf("unsubscribe: %v, %d subscribers", err, p.Subscribers(df.ValueHandle))
+	}
+	// 300-byte value: one read gives 22 bytes, a long read all of it.
+	v, err := d.CharRead(ctx, sim.TortureLong)
+	if err != nil || !bytes.Equal(v, pattern(22)) {
+		t.Fatalf("short read of long value: %d bytes %v", len(v), err)
+	}
+	v, err = d.CharReadLong(ctx, sim.TortureLong)
+	if err != nil || !bytes.Equal(v, pattern(300)) {
+		t.Fatalf("long read: %d bytes %v", len(v), err)
+	}
+	// Long write of 512 then read back.
+	val := bytes.Repeat([]byte("gogatt-"), 74)[:512]
+	if err := d.CharWriteLong(ctx, sim.TortureMax, val); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := d.CharReadLong(ctx, sim.TortureMax); err != nil || !bytes.Equal(v, val) {
+		t.Fatalf("read back %d bytes %v", len(v), err)
+	}
+	if err := d.CharWriteLong(ctx, sim.TortureMax, make([]byte, 513)); !errors.Is(err, gogatt.ErrInvalidParameter) {
+		t.Fatalf("513 bytes: %v", err)
+	}
+	// Long write refused by the server: the queue is cancelled, the error is the ATT one.
+	err = d.CharWriteLong(ctx, sim.TortureMaxLen, make([]byte, 40))
+	if !errors.As(err, new(*gogatt.ATTError)) {
+		t.Fatalf("long write to a 20-byte characteristic: %v", err)
+	}
+	if v, err := d.CharRead(ctx, sim.TortureMaxLen); err != nil || string(v) != "short" {
+		t.Fatalf("after a refused long write: %q %v", v, err)
+	}
+	// Write-only, no-access, application error, write without response.
+	if _, err := d.CharRead(ctx, sim.TortureWriteOnly); !errors.Is(err, &gogatt.ATTError{Code: att.ErrReadNotPermitted}) {
+		t.Fatalf("read write-only: %v", err)
+	}
+	if err := d.CharWrite(ctx, sim.TortureWriteOnly, []byte("x"), false); err != nil {
+		t.Fatalf("write command: %v", err)
+	}
+	if err := d.CharWrite(ctx, sim.TortureAppError, []byte("x"), true); !errors.Is(err, &gogatt.ATTError{Code: 0x80}) {
+		t.Fatalf("app error: %v", err)
+	}
+	if v, err := d.CharRead(ctx, sim.TortureEmpty); err != nil || len(v) != 0 {
+		t.Fatalf("empty: %x %v", v, err)
+	}
+	// Encrypted characteristic: refused until bonded.
+	_, err = d.CharRead(ctx, sim.TortureEncrypted)
+	if !errors.As(err, &ae0) || (ae0.Code != att.ErrInsufficientEncryption && ae0.Code != att.ErrInsufficientAuthentication) {
+		t.Fatalf("encrypted before bond: %v", err)
+	}
+	if err := d.Bond(ctx, false); err != nil {
+		t.Fatalf("bond: %v", err)
+	}
+	if v, err := d.CharRead(ctx, sim.TortureEncrypted); err != nil || string(v) != "secret" {
+		t.Fatalf("encrypted after bond: %q %v", v, err)
+	}
+	// Indications through the real CCCD.
+	ind := make(chan []byte, 10)
+	if err := d.Subscribe(ctx, sim.TortureIndicate, func(h uint16, v []byte) { ind <- v }, gogatt.SubscribeOptions{Indication: true}); err != nil {
+		t.Fatal(err)
+	}
+	ih, _ := d.GetHandle(ctx, sim.TortureIndicate)
+	p.Notify(ih, []byte("i1"))
+	p.Notify(ih, []byte("i2"))
+	for _, w := range []string{"i1", "i2"} {
+		select {
+		case v := <-ind:
+			if string(v) != w {
+				t.Fatalf("indication %q, want %q", v, w)
+			}
+		case <-ctx.Done():
+			t.Fatal("no indication")
+		}
+	}
+	if err := d.ResubscribeAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+var ae0 *gogatt.ATTError
+
+func TestEmuBondAndClearBond(t *testing.T) {
+	env := startEmu(t, bled112.Config{}, Config{NoReset: true})
+	d := env.connect(t, tortureAddr, gogatt.ConnectOptions{})
+	ctx := ctxT(t, 20*time.Second)
+	if err := d.Bond(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(env.emu.Bonds(), bt.MustParseAddress(tortureAddr)) {
+		t.Fatalf("bonds %v", env.emu.Bonds())
+	}
+	if v, err := d.CharRead(ctx, sim.TortureEncrypted); err != nil || string(v) != "secret" {
+		t.Fatalf("encrypted after bond: %q %v", v, err)
+	}
+	if err := env.b.ClearBond(ctx, tortureAddr); err != nil {
+		t.Fatalf("ClearBond one: %v", err)
+	}
+	if len(env.emu.Bonds()) != 0 {
+		t.Fatalf("bonds after clear %v", env.emu.Bonds())
+	}
+	if err := env.b.ClearBond(ctx, hrmAddr); !errors.Is(err, gogatt.ErrNotFound) {
+		t.Fatalf("ClearBond unknown: %v", err)
+	}
+	if err := env.b.ClearBond(ctx, "nonsense"); !errors.Is(err, gogatt.ErrInvalidParameter) {
+		t.Fatalf("ClearBond bad address: %v", err)
+	}
+	if err := d.Bond(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.b.ClearBond(ctx, ""); err != nil || len(env.emu.Bonds()) != 0 {
+		t.Fatalf("ClearBond all: %v %v", err, env.emu.Bonds())
+	}
+}
+
+func TestEmuBondingRefused(t *testing.T) {
+	env := startEmu(t, bled112.Config{}, Config{NoReset: true})
+	d := env.connect(t, tortureAddr, gogatt.ConnectOptions{})
+	env.periphs[tortureAddr].SetRefusePairing(true)
+	ctx := ctxT(t, 10*time.Second)
+	err := d.Bond(ctx, true)
+	var be *Error
+	if !errors.As(err, &be) || be.Result.Space() != wire.ResultSpace(3) {
+		t.Fatalf("refused bond: %v", err)
+	}
+	// Still usable.
+	env.periphs[tortureAddr].SetRefusePairing(false)
+	if _, err := d.CharRead(ctx, sim.TortureCounter); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Bond(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestEmuPasskey(t *testing.T) {
+	var asked sync.WaitGroup
+	asked.Add(1)
+	var once sync.Once
+	env := startEmu(t, bled112.Config{}, Config{NoReset: true, Passkey: func(ctx context.Context, addr string) (uint32, error) {
+		once.Do(asked.Done)
+		return passkeyOf(addr), nil
+	}, PasskeyDisplay: func(string, uint32) { once.Do(asked.Done) }})
+	d := env.connect(t, tortureAddr, gogatt.ConnectOptions{})
+	ctx := ctxT(t, 10*time.Second)
+	if err := d.Bond(ctx, true); err != nil {
+		t.Fatalf("bond with passkey: %v", err)
+	}
+	asked.Wait()
+	if v, err := d.CharRead(ctx, sim.TortureAuthenticated); err != nil || string(v) != "top secret" {
+		t.Fatalf("authenticated read: %q %v", v, err)
+	}
+}
+
+// passkeyOf is what the user would read off the peer; the emulator accepts any 6-digit key.
+func passkeyOf(string) uint32 { return 123456 }
