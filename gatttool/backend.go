@@ -79,6 +79,9 @@ type Backend struct {
 	wrappers map[gogatt.Device]struct{}
 	scanning bool
 	wg       sync.WaitGroup // scans and bond calls in progress
+
+	stopCtx    context.Context // cancelled by Stop: ends scans, bond calls and dials in progress
+	stopCancel context.CancelFunc
 }
 
 var _ gogatt.Backend = (*Backend)(nil)
@@ -98,7 +101,9 @@ func New(cfg Config) *Backend {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Backend{cfg: cfg, log: log, devices: map[*device]struct{}{}, wrappers: map[gogatt.Device]struct{}{}}
+	stopCtx, stopCancel := context.WithCancel(context.Background())
+	return &Backend{cfg: cfg, log: log, devices: map[*device]struct{}{}, wrappers: map[gogatt.Device]struct{}{},
+		stopCtx: stopCtx, stopCancel: stopCancel}
 }
 
 // Start resolves the tools and checks that the adapter is listed by `hcitool dev`.
@@ -139,6 +144,7 @@ func (b *Backend) Start(ctx context.Context) error {
 func (b *Backend) Stop() error {
 	b.mu.Lock()
 	b.stopped = true
+	b.stopCancel()
 	var ws []gogatt.Device
 	for w := range b.wrappers {
 		ws = append(ws, w)
@@ -226,6 +232,7 @@ func (b *Backend) dial(ctx context.Context, a bt.Address, opts gogatt.ConnectOpt
 	}
 	ctx, cancel := context.WithTimeout(ctx, opts.ConnectTimeout())
 	defer cancel()
+	defer context.AfterFunc(b.stopCtx, cancel)()
 	addr := a.String()
 	d := &device{b: b, addr: addr, reg: gattkit.NewRegistry(), subs: map[uint16]subscription{}, done: make(chan struct{})}
 	d.svc = gattkit.NewServiceCache(d.discover)

@@ -160,14 +160,25 @@ func (d *device) CharRead(ctx context.Context, uuid gogatt.UUID) ([]byte, error)
 	return d.CharReadHandle(ctx, c.ValueHandle)
 }
 
-// CharReadHandle reads with `char-read-hnd`. gatttool continues with Read Blob by itself when
-// the Read Response fills the MTU (facts §2.4), so the value may be longer than ATT_MTU-1; an
-// error during the blob phase is swallowed by gatttool and gives a short value.
+// CharReadHandle reads with `char-read-hnd` and returns at most ATT_MTU-1 bytes, what one ATT
+// Read returns (Core v5.3 Vol 3 Part F §3.4.4.4). gatttool itself continues with Read Blob when
+// the value fills the response (facts §2.4); CharReadLongHandle returns all of it.
 func (d *device) CharReadHandle(ctx context.Context, handle uint16) ([]byte, error) {
+	v, err := d.readHandle(ctx, handle, "read")
+	if err != nil {
+		return nil, err
+	}
+	if limit := d.currentMTU() - 1; len(v) > limit {
+		v = v[:limit]
+	}
+	return v, nil
+}
+
+func (d *device) readHandle(ctx context.Context, handle uint16, opName string) ([]byte, error) {
 	if err := checkHandle(handle); err != nil {
 		return nil, err
 	}
-	lines, err := d.p.do(ctx, &op{name: "read", handle: handle, cmd: fmt.Sprintf("char-read-hnd 0x%04x", handle),
+	lines, err := d.p.do(ctx, &op{name: opName, handle: handle, cmd: fmt.Sprintf("char-read-hnd 0x%04x", handle),
 		accept: func(l parse.Line) bool { return l.Kind == parse.Value }})
 	if err != nil {
 		return nil, err
@@ -180,13 +191,19 @@ func (d *device) CharReadHandle(ctx context.Context, handle uint16) ([]byte, err
 }
 
 func (d *device) CharReadLong(ctx context.Context, uuid gogatt.UUID) ([]byte, error) {
-	return d.CharRead(ctx, uuid)
+	c, err := d.svc.Characteristic(ctx, uuid)
+	if err != nil {
+		return nil, err
+	}
+	return d.CharReadLongHandle(ctx, c.ValueHandle)
 }
 
-// CharReadLongHandle is CharReadHandle: gatttool's char-read-hnd already does Read Blob
-// (Core v5.3 Vol 3 Part G §4.8.3; facts §2.4).
+// CharReadLongHandle reads a value of any length: gatttool's char-read-hnd sends Read Blob
+// Requests while each response fills ATT_MTU (Core v5.3 Vol 3 Part G §4.8.3; facts §2.4).
+// gatttool swallows an error during the blob phase and prints the part it has, so a failing
+// peer gives a short value rather than an error.
 func (d *device) CharReadLongHandle(ctx context.Context, handle uint16) ([]byte, error) {
-	return d.CharReadHandle(ctx, handle)
+	return d.readHandle(ctx, handle, "read long")
 }
 
 func (d *device) CharWrite(ctx context.Context, uuid gogatt.UUID, value []byte, withResponse bool) error {

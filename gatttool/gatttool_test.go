@@ -308,7 +308,11 @@ func TestReadWrite(t *testing.T) {
 	if err := d.CharWrite(ctx, uRW, make([]byte, 21), false); !errors.Is(err, gogatt.ErrInvalidParameter) {
 		t.Fatalf("write cmd > MTU-3: %v", err)
 	}
-	// Long read (gatttool's Read Blob) and long write (Prepare/Execute).
+	// One ATT Read returns at most ATT_MTU-1 bytes; a long read all of them (gatttool's Read
+	// Blob) and a long write uses Prepare/Execute.
+	if v, err := d.CharRead(ctx, uLong); err != nil || !bytes.Equal(v, longValue[:22]) {
+		t.Fatalf("read of a long value: %d bytes, %v", len(v), err)
+	}
 	if v, err := d.CharReadLong(ctx, uLong); err != nil || !bytes.Equal(v, longValue) {
 		t.Fatalf("long read: %d bytes, %v", len(v), err)
 	}
@@ -424,7 +428,10 @@ func TestExchangeMTU(t *testing.T) {
 	if err := d.CharWrite(ctx, uRW, make([]byte, 97), false); err != nil {
 		t.Fatal(err)
 	}
-	if v, err := d.CharRead(ctx, uLong); err != nil || !bytes.Equal(v, longValue) {
+	if v, err := d.CharRead(ctx, uLong); err != nil || !bytes.Equal(v, longValue[:99]) {
+		t.Fatalf("read at MTU 100: %d bytes, %v", len(v), err)
+	}
+	if v, err := d.CharReadLong(ctx, uLong); err != nil || !bytes.Equal(v, longValue) {
 		t.Fatalf("long read at MTU 100: %d, %v", len(v), err)
 	}
 }
@@ -922,6 +929,50 @@ func TestClearBondBusWithoutBluetoothd(t *testing.T) {
 		t.Fatalf("ClearBond without bluetoothd: %v after %v", err, time.Since(start))
 	}
 	t.Logf("no bluetoothd: %v", err)
+}
+
+// A peripheral with a random address: `connect ADDRESS random` (gatttool resets the type to
+// public when none is given, facts §2.2).
+func TestRandomAddress(t *testing.T) {
+	const a = "D0:FF:EE:00:30:01"
+	p := sim.NewBuilder(bt.MustParseAddress(a)).AddressType(bt.AddressRandom).Name("random").MustBuild()
+	r := setup(t, gatttool.Config{}, p)
+	d := connect(t, r, a, gogatt.ConnectOptions{AddressType: gogatt.AddressRandom})
+	if v, err := d.CharRead(ctxT(t, 10*time.Second), bt.UUID16(0x2a00)); err != nil || string(v) != "random" {
+		t.Fatalf("read = %q, %v", v, err)
+	}
+}
+
+// Stop ends a scan in progress and every connection, and waits for their children.
+func TestStopDuringScan(t *testing.T) {
+	p, _ := testPeripheral(t, testAddr)
+	r := setup(t, gatttool.Config{}, p)
+	connect(t, r, testAddr, gogatt.ConnectOptions{})
+	scanned := make(chan error, 1)
+	first := make(chan struct{})
+	var once sync.Once
+	go func() {
+		_, err := r.b.Scan(context.Background(), gogatt.ScanOptions{Timeout: time.Minute, OnAdvertisement: func(gogatt.ScanResult) bool {
+			once.Do(func() { close(first) })
+			return true
+		}})
+		scanned <- err
+	}()
+	select {
+	case <-first:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no advertisement")
+	}
+	start := time.Now()
+	if err := r.b.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-scanned; err != nil {
+		t.Fatalf("scan ended by Stop: %v", err)
+	}
+	if time.Since(start) > 10*time.Second {
+		t.Fatalf("Stop took %v", time.Since(start))
+	}
 }
 
 func TestStopIdempotentAndNotStarted(t *testing.T) {

@@ -181,6 +181,8 @@ loop:
 			stop()
 		case <-ctx.Done():
 			stop()
+		case <-b.stopCtx.Done():
+			stop()
 		case <-grace:
 			log.Warn("hcitool did not exit after SIGINT; killing it (the controller may keep scanning)")
 			cmd.Process.Kill()
@@ -266,9 +268,15 @@ func (b *Backend) checkAdapter(ctx context.Context) error {
 }
 
 // toolCtx bounds ctx by ToolTimeout when it has no deadline.
+// The result also ends when the backend is stopped.
 func (b *Backend) toolCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	var c context.Context
+	var cancel context.CancelFunc
 	if _, ok := ctx.Deadline(); ok {
-		return context.WithCancel(ctx)
+		c, cancel = context.WithCancel(ctx)
+	} else {
+		c, cancel = context.WithTimeout(ctx, b.cfg.ToolTimeout)
 	}
-	return context.WithTimeout(ctx, b.cfg.ToolTimeout)
+	stopWatch := context.AfterFunc(b.stopCtx, cancel)
+	return c, func() { stopWatch(); cancel() }
 }
