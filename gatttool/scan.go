@@ -118,10 +118,13 @@ func (b *Backend) Scan(ctx context.Context, opts gogatt.ScanOptions) ([]gogatt.S
 	results := map[string]*gogatt.ScanResult{}
 	var order []string
 	var graceT *time.Timer
+	var resend <-chan time.Time
+	stopResend := func() {}
 	defer func() {
 		if graceT != nil {
 			graceT.Stop()
 		}
+		stopResend()
 	}()
 	stop := func() {
 		stopWanted = true
@@ -137,6 +140,12 @@ func (b *Backend) Scan(ctx context.Context, opts gogatt.ScanOptions) ([]gogatt.S
 				log.Debug("SIGINT", "err", err)
 			}
 			graceT.Reset(exitGrace)
+			// hcitool acts on SIGINT only when it interrupts its blocking read(); one that
+			// arrives while it handles a report is noted but ignored until the next EINTR
+			// (tools/hcitool.c, print_advertising_devices). Repeat it until it leaves.
+			t := time.NewTicker(100 * time.Millisecond)
+			stopResend = t.Stop
+			resend = t.C
 		}
 	}
 loop:
@@ -183,6 +192,10 @@ loop:
 			stop()
 		case <-b.stopCtx.Done():
 			stop()
+		case <-resend:
+			if err := cmd.Process.Signal(os.Interrupt); err != nil {
+				log.Debug("SIGINT", "err", err)
+			}
 		case <-grace:
 			log.Warn("hcitool did not exit after SIGINT; killing it (the controller may keep scanning)")
 			cmd.Process.Kill()
