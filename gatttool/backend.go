@@ -63,6 +63,10 @@ type Config struct {
 	ToolTimeout time.Duration
 	// SkipAdapterCheck makes Start skip `hcitool dev` (which lists adapters that are up).
 	SkipAdapterCheck bool
+
+	// attTimeout: a 0x0e error this long after its request is gatttool's ATT transaction
+	// timeout (facts §3.3); 29 s, a second of slack below the 30 s (tests lower it).
+	attTimeout time.Duration
 }
 
 var hciName = regexp.MustCompile(`^hci[0-9]{1,3}$`)
@@ -93,6 +97,9 @@ func New(cfg Config) *Backend {
 	}
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = attTransactionTimeout
+	}
+	if cfg.attTimeout <= 0 {
+		cfg.attTimeout = attTransactionTimeout - time.Second
 	}
 	if cfg.ToolTimeout <= 0 {
 		cfg.ToolTimeout = 10 * time.Second

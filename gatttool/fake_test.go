@@ -95,6 +95,14 @@ func runFake() {
 				continue
 			case "0x00ee": // no answer at all: gatttool's hang (facts §3.3)
 				hung = true
+			case "0x00bb": // gatttool thinks it is not connected (facts §2.1)
+				fmt.Fprint(out, "\x1b[0;91mCommand Failed: \x1b[0mDisconnected\r\n")
+			case "0x00cc": // gatttool's own 30 s ATT timeout: 0x0e, still "connected", then hung
+				fmt.Fprint(out, prompt())
+				async("\x1b[0;91mError: \x1b[0mCharacteristic value/descriptor read failed: Request attribute has encountered an unlikely error")
+				hung = true
+				out.Flush()
+				continue
 			case "0x00dd": // link lost with this request pending (facts §3.3)
 				connected = false
 				fmt.Fprint(out, prompt())
@@ -150,13 +158,18 @@ func runFake() {
 }
 
 func fakeBackend(t *testing.T, timeout time.Duration) *gatttool.Backend {
+	return fakeBackendCfg(t, gatttool.Config{RequestTimeout: timeout})
+}
+
+func fakeBackendCfg(t *testing.T, cfg gatttool.Config) *gatttool.Backend {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := gatttool.New(gatttool.Config{GatttoolPath: exe, SkipAdapterCheck: true, RequestTimeout: timeout,
-		Env: []string{fakeEnv + "=1"}, Logger: logger(t)})
+	cfg.GatttoolPath, cfg.SkipAdapterCheck, cfg.Logger = exe, true, logger(t)
+	cfg.Env = append(cfg.Env, fakeEnv+"=1")
+	b := gatttool.New(cfg)
 	if err := b.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -206,6 +219,9 @@ func TestFakeDriver(t *testing.T) {
 	if err := d.Bond(ctx, true); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := d.CharReadHandle(ctx, 0xbb); !errors.Is(err, gogatt.ErrNotConnected) {
+		t.Fatalf("Command Failed: Disconnected: %v", err)
+	}
 	// Link loss with a request pending: the pending request reports the disconnect.
 	_, err = d.CharReadHandle(ctx, 0xdd)
 	var de *gogatt.DisconnectError
@@ -234,6 +250,27 @@ func TestFakeHang(t *testing.T) {
 	_, err = d.CharReadHandle(ctx, 0xee)
 	if !errors.Is(err, gogatt.ErrTimeout) {
 		t.Fatalf("hang: %v", err)
+	}
+	<-d.Disconnected()
+	if !errors.Is(d.Err(), gogatt.ErrTimeout) {
+		t.Fatalf("Err = %v", d.Err())
+	}
+}
+
+// gatttool's own ATT timeout: the 0x0e error 30 s after the request, then silence (facts §3.3).
+// It is reported as a timeout and the hung process is killed.
+func TestFakeATTTimeoutLine(t *testing.T) {
+	b := fakeBackendCfg(t, gatttool.WithATTTimeout(gatttool.Config{RequestTimeout: 10 * time.Second}, time.Nanosecond))
+	ctx := ctxT(t, 20*time.Second)
+	d, err := b.Connect(ctx, "AA:AA:AA:AA:AA:02", gogatt.ConnectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Disconnect()
+	_, err = d.CharReadHandle(ctx, 0xcc)
+	var ae *gogatt.ATTError
+	if !errors.Is(err, gogatt.ErrTimeout) || !errors.As(err, &ae) || ae.Code != att.ErrUnlikelyError {
+		t.Fatalf("ATT timeout line: %v", err)
 	}
 	<-d.Disconnected()
 	if !errors.Is(d.Err(), gogatt.ErrTimeout) {

@@ -59,7 +59,9 @@ type op struct {
 type proc struct {
 	log     *slog.Logger
 	timeout time.Duration // hang detector (Config.RequestTimeout)
-	addr    string
+	// attTimeout: a 0x0e error this long after the request is gatttool's own ATT timeout.
+	attTimeout time.Duration
+	addr       string
 
 	cmd *exec.Cmd
 	pty *os.File
@@ -94,16 +96,17 @@ func startProc(ctx context.Context, cfg *Config, log *slog.Logger, addr string, 
 		return nil, fmt.Errorf("gatttool: start %s: %w", cfg.GatttoolPath, err)
 	}
 	p := &proc{
-		log:     log.With("tool", "gatttool", "pid", cmd.Process.Pid, "addr", addr),
-		timeout: cfg.RequestTimeout,
-		addr:    addr,
-		cmd:     cmd,
-		pty:     f,
-		onValue: onValue,
-		sem:     make(chan struct{}, 1),
-		lost:    make(chan struct{}),
-		ready:   make(chan struct{}),
-		exited:  make(chan struct{}),
+		log:        log.With("tool", "gatttool", "pid", cmd.Process.Pid, "addr", addr),
+		timeout:    cfg.RequestTimeout,
+		attTimeout: cfg.attTimeout,
+		addr:       addr,
+		cmd:        cmd,
+		pty:        f,
+		onValue:    onValue,
+		sem:        make(chan struct{}, 1),
+		lost:       make(chan struct{}),
+		ready:      make(chan struct{}),
+		exited:     make(chan struct{}),
 	}
 	go p.readLoop()
 	select {
@@ -251,7 +254,7 @@ func (p *proc) lineErr(o *op, l parse.Line) error {
 		return errEmpty
 	}
 	err := l.Err(o.name, o.handle)
-	if l.Kind == parse.ATTErrorLine && l.Code == att.ErrUnlikelyError && time.Since(o.started) >= attTransactionTimeout-time.Second {
+	if l.Kind == parse.ATTErrorLine && l.Code == att.ErrUnlikelyError && time.Since(o.started) >= p.attTimeout {
 		// The 30 s ATT transaction timeout (facts §3.3): gatttool is now hung.
 		err = fmt.Errorf("%w (gatttool reported the ATT transaction timeout: %w)", gogatt.TimeoutError(o.name), err)
 		go p.hung(o.name)
