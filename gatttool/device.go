@@ -63,13 +63,9 @@ func (d *device) watch() {
 // permanent is accepted either way. The answer of the `sec-level` query that follows confirms
 // the level; a btio failure is reported as printed.
 func (d *device) Bond(ctx context.Context, permanent bool) error {
-	lines, err := d.p.do(ctx, &op{name: "bond", cmd: "sec-level medium", silent: true,
+	_, err := d.p.do(ctx, &op{name: "bond", cmd: "sec-level medium", silent: true,
 		accept: func(l parse.Line) bool { return l.Kind == parse.SecLevel }})
-	if err != nil {
-		return err
-	}
-	_ = lines
-	return nil
+	return err
 }
 
 // RSSI is not available through gatttool.

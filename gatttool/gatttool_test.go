@@ -324,6 +324,14 @@ func TestReadWrite(t *testing.T) {
 	if v, err := d.CharReadLongHandle(ctx, p.ValueHandle(uLong)); err != nil || !bytes.Equal(v, nv) {
 		t.Fatalf("long read after long write: %d bytes, %v", len(v), err)
 	}
+	// The longest value ATT allows: a 1050-character command line, never wrapped by readline.
+	max := bytes.Repeat([]byte{0x5a, 0xa5}, 256)
+	if err := d.CharWriteLong(ctx, uLong, max); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := d.CharReadLong(ctx, uLong); err != nil || !bytes.Equal(v, max) {
+		t.Fatalf("512-byte round trip: %d bytes, %v", len(v), err)
+	}
 	if err := d.CharWriteLongHandle(ctx, h, make([]byte, 513)); !errors.Is(err, gogatt.ErrInvalidParameter) {
 		t.Fatalf("513 bytes: %v", err)
 	}
