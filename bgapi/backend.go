@@ -159,12 +159,17 @@ func (b *Backend) clientConfig() clientConfig {
 	return clientConfig{log: b.log, cmdTimeout: b.cfg.CommandTimeout, passkey: b.cfg.Passkey, display: b.cfg.PasskeyDisplay}
 }
 
-// reopen polls until the dongle answers system_hello on its (possibly renamed) port.
+// reopen polls until the dongle answers system_hello on its (possibly renamed) port. Until the
+// old device node has been seen to go (or a short window has passed, for modules that do not
+// re-enumerate), a node with the old identity is not reopened: it could be the dongle just
+// before it drops off USB.
 func (b *Backend) reopen(ctx context.Context, path string, id *enumerator.PortDetails) (*client, error) {
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.ResetTimeout)
 	defer cancel()
 	tick := time.NewTicker(b.cfg.PollInterval)
 	defer tick.Stop()
+	old, oldOK := nodeIdentity(path)
+	vanishBy := time.Now().Add(min(max(20*b.cfg.PollInterval, 100*time.Millisecond), time.Second))
 	var last error
 	for {
 		p := path
@@ -175,19 +180,27 @@ func (b *Backend) reopen(ctx context.Context, path string, id *enumerator.PortDe
 		} else {
 			p = relocate(b.cfg.ListPorts, path, id)
 		}
-		port, err := b.cfg.open(p)
-		if err == nil {
-			_ = port.ResetInputBuffer()
-			c := newClient(port, b.clientConfig())
-			hctx, hcancel := context.WithTimeout(ctx, max(4*b.cfg.PollInterval, 500*time.Millisecond))
-			err = c.simpleEmpty(hctx, cmdSystemHello, nil)
-			hcancel()
-			if err == nil {
-				return c, nil
+		cur, curOK := nodeIdentity(p)
+		if oldOK && curOK && cur == old && time.Now().Before(vanishBy) {
+			last = fmt.Errorf("%s has not re-enumerated yet", p)
+		} else {
+			if oldOK && !curOK {
+				oldOK = false // the old node is gone: whatever appears next is the new one
 			}
-			c.close(gogatt.ErrNotStarted)
+			port, err := b.cfg.open(p)
+			if err == nil {
+				_ = port.ResetInputBuffer()
+				c := newClient(port, b.clientConfig())
+				hctx, hcancel := context.WithTimeout(ctx, max(4*b.cfg.PollInterval, 200*time.Millisecond))
+				err = c.simpleEmpty(hctx, cmdSystemHello, nil)
+				hcancel()
+				if err == nil {
+					return c, nil
+				}
+				c.close(gogatt.ErrNotStarted)
+			}
+			last = err
 		}
-		last = err
 		select {
 		case <-tick.C:
 		case <-ctx.Done():

@@ -215,13 +215,14 @@ type proc struct {
 	handle uint16
 
 	// written by the reader under c.mu until done is closed, read by the owner after.
-	value  []byte
-	items  []item
-	result wire.Result
-	errAt  uint16
-	err    error
-	done   chan struct{}
-	once   sync.Once
+	value   []byte
+	items   []item
+	result  wire.Result
+	errAt   uint16
+	err     error
+	started bool // the response said the procedure started (under c.mu)
+	done    chan struct{}
+	once    sync.Once
 }
 
 func newProc(kind procKind, cmd msgID, op string, handle uint16) *proc {
@@ -314,6 +315,7 @@ func (cn *conn) exec(ctx context.Context, h *hold, p *proc, payload []byte) erro
 		if r.err != nil {
 			res = resultInvalidParam
 		}
+		p.started = res == resultSuccess
 		if res != resultSuccess {
 			if cn.proc == p {
 				cn.proc = nil
@@ -326,7 +328,7 @@ func (cn *conn) exec(ctx context.Context, h *hold, p *proc, payload []byte) erro
 	_, sent, err := c.command(ctx, p.cmd, payload, onResp)
 	if err != nil && !sent {
 		cn.detach(p)
-		return err
+		return cn.linkOr(p.op, err)
 	}
 	if err == nil {
 		select {
@@ -337,21 +339,43 @@ func (cn *conn) exec(ctx context.Context, h *hold, p *proc, payload []byte) erro
 			err = gogatt.CtxErr(ctx, p.op)
 		}
 	}
-	// Abandoned while the dongle may still run it: free the slot when it ends.
+	// Abandoned while the dongle may still run it: free the slot when it ends. If the
+	// dongle never confirmed the start (its response was lost, e.g. to garbage on the line),
+	// wait only a command timeout; a started procedure gets the ATT transaction timeout.
 	h.handed = true
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
-		t := time.NewTimer(attTimeout)
+		start := time.Now()
+		t := time.NewTimer(2 * c.cmdTimeout)
 		defer t.Stop()
-		select {
-		case <-p.done:
-		case <-t.C:
-		case <-c.closed:
+		for {
+			select {
+			case <-p.done:
+			case <-c.closed:
+			case <-t.C:
+				c.mu.Lock()
+				started := p.started
+				c.mu.Unlock()
+				if rest := attTimeout - time.Since(start); started && rest > 0 {
+					t.Reset(rest)
+					continue
+				}
+			}
+			break
 		}
 		cn.detach(p)
 		<-cn.sem
 	}()
+	return cn.linkOr(p.op, err)
+}
+
+// linkOr returns the link's error (wrapped with op) when the link is gone, else err: after a
+// link loss or an adapter loss every operation reports the *gogatt.DisconnectError.
+func (cn *conn) linkOr(op string, err error) error {
+	if lerr := cn.linkErr(); lerr != nil {
+		return fmt.Errorf("%s: %w", op, lerr)
+	}
 	return err
 }
 

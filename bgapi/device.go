@@ -98,6 +98,8 @@ func (d *device) Bond(ctx context.Context, permanent bool) error {
 		ctx, cancel = context.WithTimeout(ctx, attTimeout)
 		defer cancel()
 	}
+	ctx, cancelBond := context.WithCancel(ctx) // also ends a passkey callback still running
+	defer cancelBond()
 	h, err := cn.acquire(ctx, "bond")
 	if err != nil {
 		return err
@@ -108,7 +110,7 @@ func (d *device) Bond(ctx context.Context, permanent bool) error {
 		bondable = 1
 	}
 	if err := c.simpleEmpty(ctx, cmdSetBondableMode, wr(nil).u8(bondable)); err != nil {
-		return fmt.Errorf("bond: %w", err)
+		return cn.linkOr("bond", err)
 	}
 	if permanent {
 		defer func() { // leave the dongle not bondable, as Start set it
@@ -136,7 +138,7 @@ func (d *device) Bond(ctx context.Context, permanent bool) error {
 	resp, _, err := c.command(ctx, cmdEncryptStart, wr(nil).u8(cn.handle).u8(bondable), nil)
 	if err != nil {
 		clear()
-		return fmt.Errorf("bond: %w", err)
+		return cn.linkOr("bond", err)
 	}
 	r := rd{b: resp}
 	r.u8()
@@ -168,7 +170,7 @@ func (d *device) RSSI(ctx context.Context) (int, error) {
 	}
 	resp, _, err := c.command(ctx, cmdConnGetRSSI, wr(nil).u8(cn.handle), nil)
 	if err != nil {
-		return 0, err
+		return 0, cn.linkOr("rssi", err)
 	}
 	r := rd{b: resp}
 	r.u8()
@@ -399,7 +401,7 @@ func (d *device) writeCommand(ctx context.Context, handle uint16, payload []byte
 		}
 		resp, _, err := c.command(ctx, cmdWriteCommand, payload, nil)
 		if err != nil {
-			return err
+			return cn.linkOr("write command", err)
 		}
 		r := rd{b: resp}
 		r.u8()
