@@ -340,6 +340,9 @@ func (p *proc) write(s string) {
 // If ctx ends first the op keeps its slot until gatttool answers (so that its answer cannot be
 // taken for the next command's) or the hang detector fires.
 func (p *proc) do(ctx context.Context, o *op) ([]parse.Line, error) {
+	if ctx.Err() != nil {
+		return nil, gogatt.CtxErr(ctx, o.name)
+	}
 	select {
 	case p.sem <- struct{}{}:
 	case <-ctx.Done():
