@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/creack/pty"
 	"go.uber.org/goleak"
 
 	"github.com/gogatt/gogatt"
@@ -834,6 +835,39 @@ func TestScan(t *testing.T) {
 	defer cancel()
 	if _, err := r.b.Scan(cctx, gogatt.ScanOptions{Timeout: time.Minute}); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("ctx-ended scan: %v", err)
+	}
+}
+
+// A scan left enabled by an hcitool killed without SIGINT (facts §5.3): the next lescan gets
+// "Set scan parameters failed: Input/output error", reported as ErrBusy; after a controller
+// reset scanning works again.
+func TestScanLeftEnabledIsBusy(t *testing.T) {
+	r := setup(t, gatttool.Config{}, sim.DemoPeripherals(1)...)
+	ctx := ctxT(t, 30*time.Second)
+	path, err := exec.LookPath("hcitool")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(path, "-i", "hci0", "lescan")
+	cmd.Env = append(os.Environ(), r.env.Environ()...)
+	f, err := pty.Start(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(f).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "LE Scan") {
+		t.Fatalf("hcitool: %q, %v", line, err)
+	}
+	cmd.Process.Kill() // SIGKILL: the controller keeps scanning
+	cmd.Wait()
+	f.Close()
+	_, err = r.b.Scan(ctx, gogatt.ScanOptions{Timeout: time.Second})
+	if !errors.Is(err, gogatt.ErrBusy) || !strings.Contains(err.Error(), "Set scan parameters failed: Input/output error") {
+		t.Fatalf("scan after a killed hcitool: %v", err)
+	}
+	r.env.ResetController()
+	if res, err := r.b.Scan(ctx, gogatt.ScanOptions{Timeout: time.Second}); err != nil || len(res) == 0 {
+		t.Fatalf("scan after reset: %v, %v", res, err)
 	}
 }
 
