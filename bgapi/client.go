@@ -500,3 +500,5 @@ func (c *client) simpleEmpty(ctx context.Context, id msgID, payload []byte) erro
 	_, _, err := c.command(ctx, id, payload, nil)
 	return err
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
