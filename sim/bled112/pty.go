@@ -32,6 +32,7 @@ type PTY struct {
 	unplugged bool
 	closed    bool
 	replug    chan struct{}
+	back      chan struct{} // closed when the port next comes back
 	quit      chan struct{}
 	wg        sync.WaitGroup
 }
@@ -41,7 +42,7 @@ type PTY struct {
 // dir means a new temporary directory, removed by Close. Any serial-port client
 // (go.bug.st/serial, pyserial) opens Path() like a dongle.
 func (e *Emulator) ListenPTY(dir string) (*PTY, error) {
-	p := &PTY{e: e, dir: dir, replug: make(chan struct{}, 1), quit: make(chan struct{})}
+	p := &PTY{e: e, dir: dir, replug: make(chan struct{}, 1), back: make(chan struct{}), quit: make(chan struct{})}
 	if dir == "" {
 		d, err := os.MkdirTemp("", "bled112-")
 		if err != nil {
@@ -75,9 +76,14 @@ func (p *PTY) TTY() string {
 }
 
 func (p *PTY) openLocked() error {
-	m, s, err := pty.Open()
+	m0, s, err := pty.Open()
 	if err != nil {
 		return fmt.Errorf("bled112: open pty: %w", err)
+	}
+	m, err := pollable(m0)
+	if err != nil {
+		s.Close()
+		return fmt.Errorf("bled112: pty master: %w", err)
 	}
 	if err := makeRaw(s); err != nil {
 		m.Close()
@@ -98,7 +104,18 @@ func (p *PTY) openLocked() error {
 		return fmt.Errorf("bled112: symlink: %w", err)
 	}
 	p.master, p.slave, p.tty = m, s, s.Name()
+	close(p.back)
+	p.back = make(chan struct{})
 	return nil
+}
+
+// Back returns a channel that is closed the next time the port comes back at Path after it
+// vanished (a re-enumerating system_reset, or Replug after Unplug). Take it before causing the
+// event.
+func (p *PTY) Back() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.back
 }
 
 // closeLocked removes the symlink and closes both ends: the port has vanished.
@@ -109,6 +126,31 @@ func (p *PTY) closeLocked() {
 		p.slave.Close()
 		p.master, p.slave, p.tty = nil, nil, ""
 	}
+}
+
+// pollable returns a non-blocking duplicate of f registered with the runtime poller (so that
+// Close interrupts a pending Read or Write) and closes f. creack/pty hands out a master that
+// is in blocking mode.
+func pollable(f *os.File) (*os.File, error) {
+	defer f.Close()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	nfd := -1
+	var dupErr error
+	if err := rc.Control(func(fd uintptr) { nfd, dupErr = unix.Dup(int(fd)) }); err != nil {
+		return nil, err
+	}
+	if dupErr != nil {
+		return nil, dupErr
+	}
+	unix.CloseOnExec(nfd)
+	if err := unix.SetNonblock(nfd, true); err != nil {
+		unix.Close(nfd)
+		return nil, err
+	}
+	return os.NewFile(uintptr(nfd), f.Name()), nil
 }
 
 // makeRaw applies cfmakeraw-like settings to the tty without switching it to blocking mode.

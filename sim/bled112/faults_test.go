@@ -1,0 +1,94 @@
+package bled112
+
+import (
+	"encoding/binary"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/gogatt/gogatt/bgapi/wire"
+	"github.com/gogatt/gogatt/sim"
+)
+
+func TestInjectGarbage(t *testing.T) {
+	e, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	h := newHostOpt(t, e.Pipe(), true)
+	h.quiet() // the session is up
+	if !e.InjectGarbage([]byte{0xFF, 0x13, 0x42}) {
+		t.Fatal("no session")
+	}
+	h.quiet()
+	if n := h.skipped.Load(); n != 3 {
+		t.Fatalf("skipped %d", n)
+	}
+}
+
+func TestDropOutput(t *testing.T) {
+	e, _ := New(Config{})
+	defer e.Close()
+	h := newHostOpt(t, e.Pipe(), true)
+	h.quiet()
+	// The first hello response loses its first two bytes; the decoder skips the remaining
+	// "00 01" and finds the second response.
+	e.DropOutput(2)
+	h.send(&wire.CmdSystemHello{})
+	h.send(&wire.CmdSystemHello{})
+	h.expect(&wire.RspSystemHello{})
+	h.quiet()
+	if n := h.skipped.Load(); n != 2 {
+		t.Fatalf("skipped %d", n)
+	}
+}
+
+func TestResponseDelay(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e, _ := New(Config{})
+		defer e.Close()
+		h := newHost(t, e.Pipe())
+		e.SetResponseDelay(3 * time.Second)
+		start := time.Now()
+		h.send(&wire.CmdSystemHello{})
+		h.expect(&wire.RspSystemHello{})
+		if d := time.Since(start); d != 3*time.Second {
+			t.Fatalf("response after %v (virtual time)", d)
+		}
+		e.SetResponseDelay(0)
+		h.quiet()
+		e.Close()
+	})
+}
+
+// TestLinkModel checks in virtual time that the link model paces notifications: 4 PDUs per
+// 10 ms connection event.
+func TestLinkModel(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := sim.NewHeartRateSensor(hrmAddr, 1)
+		e, _ := New(Config{Peripherals: []*sim.Peripheral{p}, Link: &LinkModel{ConnInterval: 10 * time.Millisecond, PacketsPerEvent: 4}})
+		defer e.Close()
+		h := newHost(t, e.Pipe())
+		h.connect(hrmAddr, 0)
+		h.send(&wire.CmdAttclientAttributeWrite{Handle: 0x15, Data: []byte{0x01, 0x00}})
+		h.expect(&wire.RspAttclientAttributeWrite{}, procDone(0, 0x15))
+		const n = 400
+		start := time.Now()
+		stop := p.StartGenerator(0x14, n, 0)
+		defer stop()
+		for i := range n {
+			av := h.nextMsg().(*wire.EvtAttclientAttributeValue)
+			if seq := binary.LittleEndian.Uint32(av.Value); seq != uint32(i) {
+				t.Fatalf("event %d has sequence %d", i, seq)
+			}
+		}
+		elapsed := time.Since(start)
+		// 400 PDUs at 4 per 10 ms need at least 99 further connection events.
+		if elapsed < 990*time.Millisecond || elapsed > 1100*time.Millisecond {
+			t.Fatalf("400 notifications took %v of virtual time, want ≈1 s", elapsed)
+		}
+		stop()
+		e.Close()
+	})
+}
