@@ -125,14 +125,19 @@ func (b *Backend) Start(ctx context.Context) error {
 		// system_reset(0) has no response (bgapi-facts.md §2.1, §5.3); the dongle
 		// re-enumerates, so close and poll for it.
 		c := newClient(port, b.clientConfig())
-		err := c.simpleEmpty(ctx, cmdSystemReset, wr(nil).u8(0))
-		c.close(gogatt.ErrNotStarted)
-		if err != nil {
+		if err := c.simpleEmpty(ctx, cmdSystemReset, wr(nil).u8(0)); err != nil {
+			c.close(gogatt.ErrNotStarted)
 			return fmt.Errorf("bgapi: start: system_reset: %w", err)
 		}
-		c, err = b.reopen(ctx, path, id)
-		if err != nil {
-			return err
+		// A BLED112 now drops off USB and the port fails; a module that does not
+		// re-enumerate (UART, or an emulator told not to) answers system_hello on the same
+		// port once it has restarted.
+		c = b.awaitRestart(ctx, c)
+		if c == nil {
+			var err error
+			if c, err = b.reopen(ctx, path, id); err != nil {
+				return err
+			}
 		}
 		b.c = c
 	} else {
@@ -159,6 +164,38 @@ func (b *Backend) clientConfig() clientConfig {
 	return clientConfig{log: b.log, cmdTimeout: b.cfg.CommandTimeout, passkey: b.cfg.Passkey, display: b.cfg.PasskeyDisplay}
 }
 
+// awaitRestart polls system_hello on the port the reset was sent on, for the re-enumeration
+// window. It returns the client if the dongle answered there, or nil (client closed) when the
+// port failed — the dongle is re-enumerating — or never answered.
+func (b *Backend) awaitRestart(ctx context.Context, c *client) *client {
+	window := time.NewTimer(vanishWindow(b.cfg.PollInterval))
+	defer window.Stop()
+	for {
+		hctx, cancel := context.WithTimeout(ctx, max(2*b.cfg.PollInterval, 100*time.Millisecond))
+		err := c.simpleEmpty(hctx, cmdSystemHello, nil)
+		cancel()
+		if err == nil {
+			return c
+		}
+		if c.stopped() != nil || ctx.Err() != nil {
+			break
+		}
+		select {
+		case <-window.C:
+		default:
+			continue
+		}
+		break
+	}
+	c.close(gogatt.ErrNotStarted)
+	return nil
+}
+
+// vanishWindow is how long a reset dongle may take to drop off USB.
+func vanishWindow(poll time.Duration) time.Duration {
+	return min(max(20*poll, 100*time.Millisecond), time.Second)
+}
+
 // reopen polls until the dongle answers system_hello on its (possibly renamed) port. Until the
 // old device node has been seen to go (or a short window has passed, for modules that do not
 // re-enumerate), a node with the old identity is not reopened: it could be the dongle just
@@ -169,7 +206,7 @@ func (b *Backend) reopen(ctx context.Context, path string, id *enumerator.PortDe
 	tick := time.NewTicker(b.cfg.PollInterval)
 	defer tick.Stop()
 	old, oldOK := nodeIdentity(path)
-	vanishBy := time.Now().Add(min(max(20*b.cfg.PollInterval, 100*time.Millisecond), time.Second))
+	vanishBy := time.Now().Add(vanishWindow(b.cfg.PollInterval))
 	var last error
 	for {
 		p := path

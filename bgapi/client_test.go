@@ -255,3 +255,59 @@ func TestFakeIndicationConfirmed(t *testing.T) {
 		<-confirmed
 	})
 }
+
+// write_command refused with out_of_memory (TX queue full) is retried with backoff, not
+// dropped (pygatt §6.22).
+func TestFakeWriteCommandBackpressure(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f, _, d := startFake(t, Config{})
+		refusals := 3
+		f.onCmd = func(f *fakeDongle, cmd wire.Frame) bool {
+			if cmd.Class != 4 || cmd.ID != 6 {
+				return false
+			}
+			if refusals > 0 {
+				refusals--
+				f.rsp(cmd, cat([]byte{0}, le16(0x0182))...)
+				return true
+			}
+			f.rsp(cmd, 0, 0, 0)
+			return true
+		}
+		if err := d.CharWriteHandle(t.Context(), 0x10, []byte{1}, false); err != nil {
+			t.Fatal(err)
+		}
+		if refusals != 0 {
+			t.Fatalf("%d refusals left", refusals)
+		}
+		// A queue that never drains ends at the deadline.
+		refusals = 1 << 30
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		if err := d.CharWriteHandle(ctx, 0x10, []byte{1}, false); !errors.Is(err, gogatt.ErrTimeout) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+}
+
+// Stop fails every operation in flight and every later one; it is idempotent.
+func TestFakeStopDuringOperation(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f, b, d := startFake(t, Config{})
+		f.hold[[2]uint8{4, 4}] = true
+		errc := make(chan error, 1)
+		go func() { _, err := d.CharReadHandle(t.Context(), 0x10); errc <- err }()
+		synctest.Wait()
+		b.Stop()
+		if err := <-errc; !errors.Is(err, gogatt.ErrNotConnected) {
+			t.Fatalf("read during Stop: %v", err)
+		}
+		if _, err := b.Scan(t.Context(), gogatt.ScanOptions{}); !errors.Is(err, gogatt.ErrNotStarted) {
+			t.Fatalf("scan after Stop: %v", err)
+		}
+		if err := b.ClearBond(t.Context(), ""); !errors.Is(err, gogatt.ErrNotStarted) {
+			t.Fatalf("clear bond after Stop: %v", err)
+		}
+		b.Stop()
+	})
+}

@@ -133,8 +133,13 @@ func (d *ptyDongle) plug() {
 		d.t.Fatal(err)
 	}
 	f := newFakeOn(m)
+	reset := false
 	f.onCmd = func(f *fakeDongle, cmd wire.Frame) bool {
+		if reset {
+			return true // restarting: deaf until it re-enumerates
+		}
 		if cmd.Class == 0 && cmd.ID == 0 { // system_reset: no response, re-enumerate
+			reset = true
 			d.wg.Add(1)
 			go func() {
 				defer d.wg.Done()
