@@ -287,3 +287,14 @@ func (e *Env) Close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// ResetController stops a scan left running by an hcitool killed without SIGINT, as
+// `hciconfig hci0 reset` would (bluez-tools-facts.md §5.3).
+func (e *Env) ResetController() {
+	if e.ctrl == nil {
+		return
+	}
+	e.ctrl.mu.Lock()
+	e.ctrl.stopScanLocked()
+	e.ctrl.mu.Unlock()
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -61,6 +62,7 @@ type bluezBus struct {
 	address string
 	cmd     *exec.Cmd
 	conn    *dbus.Conn
+	cork    *corkConn
 	adapter dbus.ObjectPath
 	e       *Env
 
@@ -124,8 +126,7 @@ func startBus(ctx context.Context, e *Env) (*bluezBus, error) {
 		return nil, fmt.Errorf("bluezsim: dbus-daemon did not start: %s", strings.TrimSpace(stderr.String()))
 	}
 	b.address = addr
-	b.conn, err = dbus.Connect(addr, dbus.WithHandler(b), dbus.WithContext(ctx))
-	if err != nil {
+	if err := b.connect(ctx, sock); err != nil {
 		b.kill()
 		return nil, fmt.Errorf("bluezsim: connecting to the private bus: %w", err)
 	}
@@ -135,6 +136,62 @@ func startBus(ctx context.Context, e *Env) (*bluezBus, error) {
 		return nil, fmt.Errorf("bluezsim: owning %s: %v (reply %v)", bluezName, err, reply)
 	}
 	return b, nil
+}
+
+// connect opens the service's bus connection over a corkable socket (see corkConn).
+func (b *bluezBus) connect(ctx context.Context, sock string) error {
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, "unix", sock)
+	if err != nil {
+		return err
+	}
+	b.cork = &corkConn{Conn: nc}
+	conn, err := dbus.NewConn(b.cork, dbus.WithHandler(b))
+	if err != nil {
+		nc.Close()
+		return err
+	}
+	if err := conn.Auth(nil); err != nil {
+		conn.Close()
+		return err
+	}
+	if err := conn.Hello(); err != nil {
+		conn.Close()
+		return err
+	}
+	b.conn = conn
+	return nil
+}
+
+// corkConn lets a method send its reply and a signal in one write. bluetoothctl in
+// non-interactive mode quits after the reply to RemoveDevice but still dispatches every
+// message that arrived with it; bluetoothd's reply and InterfacesRemoved travel together, so
+// `bluetoothctl remove` prints both "Device has been removed" and the [DEL] line (§6.2).
+type corkConn struct {
+	net.Conn
+	mu     sync.Mutex
+	corked bool
+	buf    []byte
+}
+
+func (c *corkConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.corked {
+		c.buf = append(c.buf, p...)
+		return len(p), nil
+	}
+	return c.Conn.Write(p)
+}
+
+func (c *corkConn) setCorked(on bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.corked = on
+	if !on && len(c.buf) > 0 {
+		c.Conn.Write(c.buf)
+		c.buf = nil
+	}
 }
 
 func (b *bluezBus) kill() error {
@@ -374,8 +431,10 @@ func (b *bluezBus) removeDevice(c *call) ([]any, error) {
 	if found == nil {
 		return nil, dbus.NewError(errDoesNotExist, []any{"Does Not Exist"})
 	}
+	b.cork.setCorked(true)
 	c.reply("")
 	b.conn.Emit("/", ifaceObjManager+".InterfacesRemoved", path, []string{ifaceDevice})
+	b.cork.setCorked(false)
 	return nil, nil
 }
 

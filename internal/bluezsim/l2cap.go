@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -151,9 +152,7 @@ func (e *Env) serveL2CAP(pp *peer, c *net.UnixConn) {
 		link, err = p.Connect(e.ctrlAddr, bt.AddressPublic)
 	}
 	if err == nil && h.secLevel >= btSecurityMedium {
-		if err = link.Pair(simLevel(h.secLevel), true); err == nil {
-			e.AddBond(p.Address())
-		} else {
+		if err = e.secure(link, p, h.secLevel); err != nil {
 			link.Close()
 		}
 	}
@@ -162,8 +161,8 @@ func (e *Env) serveL2CAP(pp *peer, c *net.UnixConn) {
 		c.Write(connectReply(connectErrno(err), 0))
 		return
 	}
-	defer link.Close()
 	if _, err := c.Write(connectReply(0, 23)); err != nil {
+		link.Close()
 		return
 	}
 
@@ -183,13 +182,18 @@ func (e *Env) serveL2CAP(pp *peer, c *net.UnixConn) {
 			}
 		}
 	}()
-	defer func() { <-relayDone }()
+	// gatttool → server, until gatttool closes its socket (disconnect) or the link ends; then
+	// end the link (which ends the relay above) and wait for the relay.
+	e.relayToServer(c, link, p, buf)
+	link.Close()
+	<-relayDone
+}
 
-	// gatttool → server.
+func (e *Env) relayToServer(c *net.UnixConn, link *sim.Link, p *sim.Peripheral, buf []byte) {
 	for {
 		n, err := c.Read(buf)
 		if err != nil || n == 0 {
-			return // gatttool closed its socket: disconnect
+			return
 		}
 		m := buf[:n]
 		if len(m) > len(ctlMagic) && string(m[:len(ctlMagic)]) == ctlMagic {
@@ -204,16 +208,29 @@ func (e *Env) serveL2CAP(pp *peer, c *net.UnixConn) {
 	}
 }
 
-// raiseSecurity applies a setsockopt(BT_SECURITY) made while connected: the kernel would start
-// SMP pairing (bonding, as bluetoothd is pairable); a successful pairing records a bond.
+// raiseSecurity applies a setsockopt(BT_SECURITY) made while connected. A failure leaves the
+// link as it was: the ATT request that follows gets its security error again.
 func (e *Env) raiseSecurity(link *sim.Link, p *sim.Peripheral, btLevel uint8) {
+	if err := e.secure(link, p, btLevel); err != nil {
+		e.logf("bluezsim: security level %d with %s: %v", btLevel, p.Address(), err)
+	}
+}
+
+// secure brings link to the security a BT_SECURITY level asks for, as the kernel's SMP does
+// with bluetoothd pairable: if both sides still hold a bond that is good enough the link is
+// encrypted with its keys (Core v5.3 Vol 3 Part H §2.4.4.1), otherwise the devices pair and
+// bond (Vol 3 Part H §2.3) and the bond is recorded in org.bluez.
+func (e *Env) secure(link *sim.Link, p *sim.Peripheral, btLevel uint8) error {
 	want := simLevel(btLevel)
 	if want <= link.Security() {
-		return
+		return nil
+	}
+	if lvl, ok := p.Bonded(e.ctrlAddr); ok && lvl >= want && slices.Contains(e.Bonds(), p.Address()) {
+		return link.Encrypt()
 	}
 	if err := link.Pair(want, true); err != nil {
-		e.logf("pairing %s at level %d: %v", p.Address(), btLevel, err)
-		return
+		return err
 	}
 	e.AddBond(p.Address())
+	return nil
 }

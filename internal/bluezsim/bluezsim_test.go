@@ -1,0 +1,368 @@
+package bluezsim
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/gogatt/gogatt/bt"
+	"github.com/gogatt/gogatt/sim"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const (
+	hrm     = sim.HeartRateAddress
+	thermo  = sim.ThermometerAddress
+	torture = sim.TortureAddress
+	// Prompts (bluez-tools-facts.md §1.1).
+	promptHRM      = "[" + hrm + "][LE]> "
+	promptHRMColor = "\x1b[0;94m[" + hrm + "]\x1b[0m[LE]> "
+)
+
+// startEnv starts an environment with the three demo peripherals.
+func startEnv(t *testing.T) (*Env, []*sim.Peripheral) {
+	t.Helper()
+	RequireTools(t)
+	ps := sim.DemoPeripherals(7)
+	e, err := Start(context.Background(), Options{Peripherals: ps, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := e.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return e, ps
+}
+
+// gatttoolConnect starts `gatttool -b addr -I` and connects, checking the bytes of §1.5.
+func gatttoolConnect(t *testing.T, e *Env, addr string) *term {
+	t.Helper()
+	g := startTerm(t, e, "gatttool", "-i", e.HCIDevice(), "-b", addr, "-I")
+	g.expect("[" + addr + "][LE]> ")
+	g.send("connect")
+	want := "connect\r\n\x1b[?2004l\rAttempting to connect to " + addr + "\r\n\x1b[?2004h[" + addr + "][LE]> \r\x1b[KConnection successful\r\n\x1b[0;94m[" + addr + "]\x1b[0m[LE]> "
+	if got := g.expect("Connection successful\r\n\x1b[0;94m[" + addr + "]\x1b[0m[LE]> "); got != want {
+		t.Fatalf("connect output\n got %q\nwant %q", got, want)
+	}
+	return g
+}
+
+func TestGatttoolInteractive(t *testing.T) {
+	e, ps := startEnv(t)
+	g := gatttoolConnect(t, e, hrm)
+
+	g.send("primary")
+	out := g.expect("uuid: 0000180a-0000-1000-8000-00805f9b34fb\r\n" + promptHRMColor)
+	for _, line := range []string{
+		"attr handle: 0x0001, end grp handle: 0x0005 uuid: 00001800-0000-1000-8000-00805f9b34fb\r\n",
+		"attr handle: 0x000a, end grp handle: 0x0011 uuid: 0000180d-0000-1000-8000-00805f9b34fb\r\n",
+		"\r\x1b[Kattr handle: 0x0012, end grp handle: 0x0016 uuid: 0000180f-0000-1000-8000-00805f9b34fb\r\n" + promptHRMColor,
+	} {
+		if !strings.Contains(out, line) {
+			t.Errorf("primary: missing %q in %q", line, out)
+		}
+	}
+
+	g.send("characteristics")
+	out = g.expect("uuid: 00002a28-0000-1000-8000-00805f9b34fb\r\n" + promptHRMColor)
+	if want := "handle: 0x000b, char properties: 0x10, char value handle: 0x000c, uuid: 00002a37-0000-1000-8000-00805f9b34fb\r\n"; !strings.Contains(out, want) {
+		t.Errorf("characteristics: missing %q in %q", want, out)
+	}
+
+	g.send("char-read-hnd 0x0003")
+	name := fmt.Sprintf("% x ", []byte(sim.HeartRateName))
+	g.expect("\r\x1b[KCharacteristic value/descriptor: " + name + "\r\n" + promptHRMColor)
+
+	g.send("char-write-req 0x0011 01")
+	g.expect("\r\x1b[KCharacteristic value was written successfully\r\n" + promptHRMColor)
+
+	g.send("char-write-req 0x0011 02") // HRS Control Point Not Supported (0x80)
+	g.expect("\x1b[0;91mError: \x1b[0mCharacteristic Write Request failed: Internal application error: I/O\r\n")
+
+	g.send("char-read-hnd 0x0050")
+	g.expect("\x1b[0;91mError: \x1b[0mCharacteristic value/descriptor read failed: Invalid handle\r\n")
+
+	// Subscribe through the CCCD: the sensor notifies at 1 Hz.
+	g.send("char-write-req 0x000d 0100")
+	g.expect("Characteristic value was written successfully\r\n")
+	line := g.expect(" \r\n" + promptHRMColor)
+	if !regexp.MustCompile(`\r\x1b\[KNotification handle = 0x000c value: 06 [0-9a-f]{2} \r\n`).MatchString(line) {
+		t.Errorf("notification line: %q", line)
+	}
+	// And a pushed value.
+	ps[0].Notify(0x000c, []byte("Hello"))
+	g.expect("Notification handle = 0x000c value: 48 65 6c 6c 6f \r\n")
+
+	g.send("disconnect")
+	g.expect("disconnect\r\n\x1b[?2004l\r\r\n(gatttool:" + g.pid() + "): GLib-\x1b[1;33mWARNING\x1b[0m **: ")
+	g.expect("Invalid file descriptor.\r\n\x1b[?2004h" + promptHRM)
+	g.send("primary")
+	g.expect("\x1b[0;91mCommand Failed: \x1b[0mDisconnected\r\n")
+	g.send("exit")
+	if code := g.wait(); code != 0 {
+		t.Errorf("gatttool exit status %d", code)
+	}
+}
+
+func TestGatttoolIndication(t *testing.T) {
+	e, ps := startEnv(t)
+	p := ps[1]
+	h := p.ValueHandle(bt.UUID16(0x2A1C))
+	g := gatttoolConnect(t, e, thermo)
+	g.send(fmt.Sprintf("char-write-req 0x%04x 0200", h+1))
+	g.expect("Characteristic value was written successfully\r\n")
+	p.Notify(h, []byte{1, 2})
+	g.expect(fmt.Sprintf("Indication   handle = 0x%04x value: 01 02 \r\n", h))
+}
+
+func TestGatttoolNonInteractive(t *testing.T) {
+	e, _ := startEnv(t)
+	name := fmt.Sprintf("% x ", []byte(sim.HeartRateName))
+	tests := []struct {
+		args                 []string
+		stdout, stderrPrefix string
+		code                 int
+	}{
+		{[]string{"-b", hrm, "--char-read", "-a", "0x0003"}, "Characteristic value/descriptor: " + name + "\n", "", 0},
+		{[]string{"-b", hrm, "--char-write-req", "-a", "0x0011", "-n", "01"}, "Characteristic value was written successfully\n", "", 0},
+		{[]string{"-b", hrm, "--primary", "-u", "180d"}, "Starting handle: 000a Ending handle: 0011\n", "", 0},
+		// gatttool's connect_cb goes on after the error and fails to read the MTU (§3.2).
+		{[]string{"-b", "C0:FF:EE:00:00:99", "--primary"}, "",
+			"connect to C0:FF:EE:00:00:99: Connection refused (111)\nCan't detect MTU, using default: getsockopt(BT_RCVMTU): Transport endpoint is not connected (107)", 1},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			stdout, stderr, code := run(t, e, "gatttool", tc.args...)
+			if stdout != tc.stdout || !strings.HasPrefix(stderr, tc.stderrPrefix) || code != tc.code {
+				t.Errorf("got stdout %q stderr %q exit %d\nwant stdout %q stderr %q… exit %d", stdout, stderr, code, tc.stdout, tc.stderrPrefix, tc.code)
+			}
+		})
+	}
+}
+
+func TestGatttoolConnectErrors(t *testing.T) {
+	e, ps := startEnv(t)
+	tests := []struct {
+		name  string
+		fault func(on bool)
+		errno string
+	}{
+		{"refused", ps[0].SetRefuseConnections, "Connection refused (111)"},
+		{"out of range", ps[0].SetInRange, "Host is down (112)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "out of range" {
+				ps[0].SetInRange(false)
+				defer ps[0].SetInRange(true)
+			} else {
+				tc.fault(true)
+				defer tc.fault(false)
+			}
+			g := startTerm(t, e, "gatttool", "-b", hrm, "-I")
+			g.send("connect")
+			// Reported later by "the kernel" (SO_ERROR), so through rl_printf (§1.5).
+			g.expect("Attempting to connect to " + hrm + "\r\n")
+			g.expect("\r\x1b[K\x1b[0;91mError: \x1b[0mconnect to " + hrm + ": " + tc.errno + "\r\n" + promptHRM)
+			g.send("exit")
+			g.wait()
+		})
+	}
+}
+
+func TestGatttoolLinkLoss(t *testing.T) {
+	e, ps := startEnv(t)
+	g := gatttoolConnect(t, e, hrm)
+	ps[0].SetInRange(false)
+	g.expect("\r\n(gatttool:" + g.pid() + "): GLib-\x1b[1;33mWARNING\x1b[0m **: ")
+	g.expect("Invalid file descriptor.\r\n")
+	g.send("primary")
+	g.expect("\x1b[0;91mCommand Failed: \x1b[0mDisconnected\r\n")
+	g.send("connect")
+	g.expect("\x1b[0;91mError: \x1b[0mconnect to " + hrm + ": Host is down (112)\r\n")
+	ps[0].SetInRange(true)
+	g.send("connect")
+	g.expect("Connection successful\r\n")
+}
+
+// TestGatttoolSecurity checks that the security gatttool asks for reaches the simulation:
+// the ATT layer's automatic retries (§2.5) raise BT_SECURITY, the shim forwards it, the sim
+// link pairs and the bond appears in org.bluez.
+func TestGatttoolSecurity(t *testing.T) {
+	e, ps := startEnv(t)
+	p := ps[2]
+	enc := p.ValueHandle(sim.TortureEncrypted)
+	auth := p.ValueHandle(sim.TortureAuthenticated)
+
+	t.Run("pairing refused", func(t *testing.T) {
+		p.SetRefusePairing(true)
+		defer p.SetRefusePairing(false)
+		g := gatttoolConnect(t, e, torture)
+		g.send(fmt.Sprintf("char-read-hnd 0x%04x", enc))
+		g.expect("\x1b[0;91mError: \x1b[0mCharacteristic value/descriptor read failed: Encryption required before read/write\r\n")
+		if len(e.Bonds()) != 0 {
+			t.Errorf("Bonds = %v after refused pairing", e.Bonds())
+		}
+	})
+	t.Run("automatic retries pair", func(t *testing.T) {
+		g := gatttoolConnect(t, e, torture)
+		g.send(fmt.Sprintf("char-read-hnd 0x%04x", enc))
+		g.expect("Characteristic value/descriptor: " + fmt.Sprintf("% x ", []byte("secret")) + "\r\n")
+		g.send(fmt.Sprintf("char-read-hnd 0x%04x", auth))
+		g.expect("Characteristic value/descriptor: " + fmt.Sprintf("% x ", []byte("top secret")) + "\r\n")
+		if got := e.Bonds(); !slices.Equal(got, []bt.Address{p.Address()}) {
+			t.Errorf("Bonds = %v, want [%s]", got, torture)
+		}
+		log, _ := os.ReadFile(e.ShimLog())
+		for _, want := range []string{"BT_SECURITY level=2 connected=1", "BT_SECURITY level=3 connected=1"} {
+			if !strings.Contains(string(log), want) {
+				t.Errorf("shim log lacks %q", want)
+			}
+		}
+	})
+	t.Run("sec-level at connect", func(t *testing.T) {
+		g := startTerm(t, e, "gatttool", "-b", torture, "-I", "--sec-level=medium")
+		g.send("connect")
+		g.expect("Connection successful\r\n")
+		g.send(fmt.Sprintf("char-read-hnd 0x%04x", enc))
+		g.expect("Characteristic value/descriptor: " + fmt.Sprintf("% x ", []byte("secret")) + "\r\n")
+	})
+}
+
+func TestHcitoolLescan(t *testing.T) {
+	e, _ := startEnv(t)
+	h := startTerm(t, e, "hcitool", "-i", "hci0", "lescan")
+	h.expect("LE Scan ...\r\n")
+	// Active scan: the advertisement, then the scan response (§5.2).
+	h.expect(hrm + " " + sim.HeartRateName + "\r\n")
+	h.expect(torture + " " + sim.TortureName + "\r\n")
+	if code := h.interrupt(); code != 0 {
+		t.Errorf("hcitool exit status %d after SIGINT", code)
+	}
+	out := h.output()
+	for _, want := range []string{hrm + " " + sim.HeartRateName, hrm + " (unknown)", thermo + " ", torture + " (unknown)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("lescan output lacks %q: %q", want, out)
+		}
+	}
+	// Duplicates are filtered by the controller: each report type once.
+	if n := strings.Count(out, hrm+" "+sim.HeartRateName+"\r\n"); n != 1 {
+		t.Errorf("%d reports of %s with duplicate filtering", n, hrm)
+	}
+	if e.ctrl.scanning() {
+		t.Error("controller still scanning after SIGINT")
+	}
+}
+
+func TestHcitoolLescanPassiveDuplicates(t *testing.T) {
+	e, _ := startEnv(t)
+	h := startTerm(t, e, "hcitool", "lescan", "--passive", "--duplicates")
+	h.expect("LE Scan ...\r\n")
+	for range 3 {
+		h.expect(hrm + " " + sim.HeartRateName + "\r\n")
+	}
+	h.expect(torture + " (unknown)\r\n")
+	h.interrupt()
+	if out := h.output(); strings.Contains(out, sim.TortureName) || strings.Contains(out, hrm+" (unknown)") {
+		t.Errorf("passive scan printed scan responses: %q", out)
+	}
+}
+
+func TestHcitoolErrors(t *testing.T) {
+	e, _ := startEnv(t)
+	if _, stderr, code := run(t, e, "hcitool", "-i", "hci1", "lescan"); stderr != "Invalid device: No such device\n" || code != 1 {
+		t.Errorf("hci1: stderr %q exit %d", stderr, code)
+	}
+	// SIGTERM leaves the controller scanning (§5.3): the next scan fails.
+	h := startTerm(t, e, "hcitool", "lescan")
+	h.expect("LE Scan ...\r\n")
+	h.signal(syscall.SIGTERM)
+	h.wait()
+	if !e.ctrl.scanning() {
+		t.Fatal("controller stopped scanning after SIGTERM")
+	}
+	if _, stderr, code := run(t, e, "hcitool", "lescan"); stderr != "Set scan parameters failed: Input/output error\n" || code != 1 {
+		t.Errorf("after SIGTERM: stderr %q exit %d", stderr, code)
+	}
+	e.ResetController()
+	h = startTerm(t, e, "hcitool", "lescan")
+	h.expect("LE Scan ...\r\n")
+	h.interrupt()
+}
+
+func TestBluetoothctl(t *testing.T) {
+	e, ps := startEnv(t)
+	e.AddBond(ps[0].Address())
+	e.AddBond(ps[1].Address())
+	del := func(addr, name string) string {
+		return "[\x01\x1b[0;91m\x02DEL\x01\x1b[0m\x02] Device " + addr + " " + name + "\n"
+	}
+	tests := []struct {
+		args   []string
+		stdout string
+		code   int
+	}{
+		{[]string{"devices"}, "Device " + hrm + " " + sim.HeartRateName + "\nDevice " + thermo + " " + sim.ThermometerName + "\n", 0},
+		{[]string{"devices", "Paired"}, "Device " + hrm + " " + sim.HeartRateName + "\nDevice " + thermo + " " + sim.ThermometerName + "\n", 0},
+		{[]string{"remove", strings.ToLower(hrm)}, "Device has been removed\n" + del(hrm, sim.HeartRateName), 0},
+		{[]string{"remove", hrm}, "Device " + hrm + " not available\n", 1},
+		{[]string{"devices", "Paired"}, "Device " + thermo + " " + sim.ThermometerName + "\n", 0},
+		{[]string{"paired-devices"}, "\x01\x1b[1;39m\x02Invalid command in menu main: paired-devices\x01\x1b[0m\x02\n", 1},
+	}
+	for _, tc := range tests {
+		stdout, _, code := run(t, e, "bluetoothctl", tc.args...)
+		if !strings.HasPrefix(stdout, tc.stdout) || code != tc.code {
+			t.Errorf("bluetoothctl %v: stdout %q exit %d, want %q exit %d", tc.args, stdout, code, tc.stdout, tc.code)
+		}
+	}
+	if got := e.Bonds(); !slices.Equal(got, []bt.Address{ps[1].Address()}) {
+		t.Errorf("Bonds = %v, want [%s]", got, thermo)
+	}
+}
+
+func TestBluetoothctlRemoveAll(t *testing.T) {
+	e, ps := startEnv(t)
+	for _, p := range ps {
+		e.AddBond(p.Address())
+	}
+	stdout, _, code := run(t, e, "bluetoothctl", "remove", "*")
+	if code != 0 || !strings.Contains(stdout, "Device has been removed") {
+		t.Errorf("remove *: stdout %q exit %d", stdout, code)
+	}
+	if got := e.Bonds(); len(got) != 0 {
+		t.Errorf("Bonds = %v after remove *", got)
+	}
+}
+
+func TestBluetoothctlInteractive(t *testing.T) {
+	e, ps := startEnv(t)
+	e.AddBond(ps[0].Address())
+	b := startTerm(t, e, "bluetoothctl")
+	b.expect("\r\x1b[KAgent registered\r\n\x1b[0;94m[bluetooth]\x1b[0m# ")
+	b.send("remove " + hrm)
+	b.expect("\r\x1b[KDevice has been removed\r\n\x1b[0;94m[bluetooth]\x1b[0m# \r\x1b[K[\x01\x1b[0;91m\x02DEL\x01\x1b[0m\x02] Device " + hrm + " " + sim.HeartRateName + "\r\n")
+	b.send("quit")
+	if code := b.wait(); code != 0 {
+		t.Errorf("exit status %d", code)
+	}
+}
+
+func TestCloseIdempotent(t *testing.T) {
+	e, _ := startEnv(t)
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.AddPeripheral(sim.NewHeartRateSensor(bt.MustParseAddress("C0:FF:EE:00:00:10"), 1)); err == nil {
+		t.Error("AddPeripheral after Close succeeded")
+	}
+}
