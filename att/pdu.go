@@ -147,6 +147,7 @@ type DecodeError struct {
 	Reason string
 }
 
+// Error describes the malformed PDU.
 func (e *DecodeError) Error() string { return fmt.Sprintf("att: malformed %v: %s", e.Op, e.Reason) }
 
 // Unwrap returns ErrMalformed.

@@ -79,6 +79,7 @@ func uuidName(u bt.UUID) string {
 	return ""
 }
 
+// String lists the set bits, e.g. "read|notify".
 func (p Properties) String() string {
 	names := [...]string{"broadcast", "read", "write-without-response", "write", "notify", "indicate", "signed-write", "extended"}
 	var parts []string

@@ -567,7 +567,7 @@ func (c *conn) pair(bonding bool) {
 	}
 	wait := c.awaitPasskey
 	store := bonding && e.bondable
-	existing := e.bondOfLocked(c.addr)
+	hadBond := e.bondOfLocked(c.addr) != wire.NoBond
 	e.mu.Unlock()
 
 	if wait {
@@ -589,7 +589,7 @@ func (c *conn) pair(bonding bool) {
 		}
 	}
 	var err error
-	if existing != wire.NoBond {
+	if hadBond {
 		// Re-encrypt with the stored keys; pair afresh if the peripheral lost its bond.
 		if err = c.link.Encrypt(); errors.Is(err, sim.ErrNotBonded) {
 			err = c.link.Pair(level, store)
@@ -613,6 +613,7 @@ func (c *conn) pair(bonding bool) {
 		return
 	}
 	c.encrypted = true
+	existing := e.bondOfLocked(c.addr) // bonds may have changed while pairing
 	switch {
 	case existing != wire.NoBond:
 		c.bond = existing
