@@ -102,18 +102,25 @@ func (c *client) close(err error) {
 	c.wg.Wait()
 }
 
-// goBackground runs f on a goroutine the client waits for in close.
-func (c *client) goBackground(f func()) {
+// goBackground runs f on a goroutine the client waits for in close, and reports whether it
+// did: once the client has stopped nothing new starts (so close's Wait is never raced).
+func (c *client) goBackground(f func()) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.goLocked(f)
+}
+
+// goLocked is goBackground with c.mu held.
+func (c *client) goLocked(f func()) bool {
 	if c.err != nil {
-		return
+		return false
 	}
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
 		f()
 	}()
+	return true
 }
 
 // stopped returns the error the client stopped with, or nil.
@@ -283,9 +290,7 @@ func (c *client) command(ctx context.Context, id msgID, payload []byte, onResp f
 		c.log.Warn("bgapi: no response", "command", id.name)
 		return nil, true, fmt.Errorf("%s: no response from the adapter within %v: %w", id.name, c.cmdTimeout, gogatt.ErrTimeout)
 	case <-ctx.Done():
-		c.wg.Add(1)
-		go func() {
-			defer c.wg.Done()
+		wait := func() {
 			defer timer.Stop()
 			select {
 			case <-p.ch:
@@ -294,7 +299,11 @@ func (c *client) command(ctx context.Context, id msgID, payload []byte, onResp f
 				c.clearPending(p)
 			}
 			<-c.cmdSem
-		}()
+		}
+		if !c.goBackground(wait) {
+			timer.Stop()
+			<-c.cmdSem
+		}
 		return nil, true, gogatt.CtxErr(ctx, id.name)
 	}
 }

@@ -94,15 +94,13 @@ func (cn *conn) eventLocked(key uint16, r *rd) {
 				// The peer waits for our confirmation (bgapi-facts.md §5.6, pygatt §6.15).
 				// Sent from a background goroutine: the reader must never wait for a response.
 				c, h := cn.c, cn.handle
-				c.wg.Add(1)
-				go func() {
-					defer c.wg.Done()
+				c.goLocked(func() {
 					ctx, cancel := context.WithTimeout(c.stopCtx, c.cmdTimeout)
 					defer cancel()
 					if err := c.simple(ctx, cmdIndicateConfirm, wr(nil).u8(h)); err != nil {
 						c.log.Warn("bgapi: indicate_confirm failed", "connection", h, "err", err)
 					}
-				}()
+				})
 			}
 			return
 		}
@@ -144,8 +142,7 @@ func (cn *conn) eventLocked(key uint16, r *rd) {
 		pk := r.u32()
 		if d := cn.c.display; d != nil && r.err == nil {
 			addr := cn.addr.String()
-			cn.c.wg.Add(1)
-			go func() { defer cn.c.wg.Done(); d(addr, pk) }()
+			cn.c.goLocked(func() { d(addr, pk) })
 		}
 	}
 }
@@ -167,9 +164,7 @@ func (cn *conn) passkeyRequested() {
 		ctx = b.ctx
 	}
 	addr, h := cn.addr.String(), cn.handle
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
+	c.goLocked(func() {
 		pk, err := c.passkey(ctx, addr)
 		if err == nil && pk > 999999 {
 			err = fmt.Errorf("%w: passkey %d exceeds 999999", gogatt.ErrInvalidParameter, pk)
@@ -185,7 +180,7 @@ func (cn *conn) passkeyRequested() {
 			}
 			c.mu.Unlock()
 		}
-	}()
+	})
 }
 
 // procKind says which events a procedure collects.
@@ -343,9 +338,7 @@ func (cn *conn) exec(ctx context.Context, h *hold, p *proc, payload []byte) erro
 	// dongle never confirmed the start (its response was lost, e.g. to garbage on the line),
 	// wait only a command timeout; a started procedure gets the ATT transaction timeout.
 	h.handed = true
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
+	wait := func() {
 		start := time.Now()
 		t := time.NewTimer(2 * c.cmdTimeout)
 		defer t.Stop()
@@ -366,7 +359,11 @@ func (cn *conn) exec(ctx context.Context, h *hold, p *proc, payload []byte) erro
 		}
 		cn.detach(p)
 		<-cn.sem
-	}()
+	}
+	if !c.goBackground(wait) { // the client has stopped: nothing is running any more
+		cn.detach(p)
+		<-cn.sem
+	}
 	return cn.linkOr(p.op, err)
 }
 
