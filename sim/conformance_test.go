@@ -56,6 +56,7 @@ func TestATTConformance(t *testing.T) {
 		{"§3.4.3.3 malformed", nil, []step{{"06 0100 ffff 00", "01 06 0000 04"}}},
 		// §3.4.4.1-2 Read By Type
 		{"§3.4.4.2 characteristic declarations", nil, []step{{"08 0100 0500 0328", "09 07 0200 02 0300 002a 0400 02 0500 012a"}}},
+		{"§3.4.4.2 value length change ends the list", nil, []step{mtu517, {"08 0100 ffff 0328", "09 07 0200 02 0300 002a 0400 02 0500 012a 0700 20 0800 052a"}}},
 		{"§3.4.4.2 128-bit type, MTU 23 fits one", nil, []step{{"08 0100 ffff" + dup, "09 0b 1e00" + hexStr("service 1")}}},
 		{"§3.4.4.2 128-bit type, MTU 517 fits both", nil, []step{mtu517, {"08 0100 ffff" + dup, "09 0b 1e00" + hexStr("service 1") + "3c00" + hexStr("service 2")}}},
 		{"§3.4.4.2 value truncated to MTU-4", nil, []step{{"08 0100 ffff" + uuidLE(TortureLong), "09 15 0c00" + patternHex(0, 19)}}},

@@ -825,3 +825,25 @@ func TestHandlerIndicates(t *testing.T) {
 		}
 	}
 }
+
+// Read By Type stops before an attribute it may not read, unless it is the first
+// (Core v5.3 Vol 3 Part F §3.4.4.1).
+func TestReadByTypeStopsAtAccessError(t *testing.T) {
+	u := bt.UUID16(0xBBB1)
+	b := NewBuilder(bt.Address{4}).WithoutGAPService()
+	b.Service(bt.UUID16(0xBBBB)).
+		Characteristic(u, PropRead).Value([]byte{1, 1}).
+		Characteristic(u, PropRead).Value([]byte{2, 2}).
+		Characteristic(u, PropRead).Value([]byte{3, 3}).RequireEncryption().
+		Characteristic(u, PropRead).Value([]byte{4, 4})
+	l := connect(t, b.MustBuild())
+	if got := roundTrip(t, l, hx("08 0100 ffff b1bb")); !bytes.Equal(got, hx("09 04 0300 0101 0500 0202")) {
+		t.Fatalf("% x", got)
+	}
+	if got := roundTrip(t, l, hx("08 0600 ffff b1bb")); !bytes.Equal(got, hx("01 08 0700 0f")) {
+		t.Fatalf("% x", got)
+	}
+	if got := roundTrip(t, l, hx("08 0800 ffff b1bb")); !bytes.Equal(got, hx("09 04 0900 0404")) {
+		t.Fatalf("% x", got)
+	}
+}
