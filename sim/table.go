@@ -108,7 +108,7 @@ func showValue(v []byte) string {
 	if len(v) == 0 {
 		return "(empty)"
 	}
-	printable := utf8.Valid(v)
+	printable := len(v) >= 3 && utf8.Valid(v)
 	for _, r := range string(v) {
 		if r < 0x20 || r == '|' || r == '`' {
 			printable = false
@@ -173,7 +173,7 @@ func (p *Peripheral) HandleTable() string {
 			}
 			note = a.ch.note
 			if a.maxLen < 512 {
-				note = strings.TrimPrefix(note+fmt.Sprintf("; max %d octets", a.maxLen), "; ")
+				note = strings.TrimPrefix(note+fmt.Sprintf("; max length %d", a.maxLen), "; ")
 			}
 		case kindCCCD:
 			kind, uuid, val = "Descriptor", showUUID(a.typ), "per link"
