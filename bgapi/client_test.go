@@ -196,6 +196,15 @@ func TestFakeSlotsFull(t *testing.T) {
 		}
 		_ = f
 	})
+	// A configured slot count below the dongle's is enforced before the wire.
+	synctest.Test(t, func(t *testing.T) {
+		f, b, _ := startFake(t, Config{Slots: 1})
+		n := len(f.commands())
+		_, err := b.Connect(t.Context(), "C0:FF:EE:00:00:02", gogatt.ConnectOptions{})
+		if !errors.Is(err, ErrConnectionLimit) || len(f.commands()) != n {
+			t.Fatalf("err = %v, %d commands sent", err, len(f.commands())-n)
+		}
+	})
 }
 
 func TestFakeUnplugFailsEverything(t *testing.T) {

@@ -183,6 +183,16 @@ func TestEmuScan(t *testing.T) {
 	if err != nil || len(res) != 1 || res[0].Address != hrmAddr {
 		t.Fatalf("filtered scan = %+v, %v", res, err)
 	}
+	// Discover modes: the demo devices are general-discoverable, so a limited scan sees none
+	// and an observation scan sees them all.
+	res, err = env.b.Scan(ctxT(t, 10*time.Second), gogatt.ScanOptions{Timeout: 300 * time.Millisecond, Mode: gogatt.DiscoverLimited})
+	if err != nil || len(res) != 0 {
+		t.Fatalf("limited scan = %+v, %v", res, err)
+	}
+	res, err = env.b.Scan(ctxT(t, 10*time.Second), gogatt.ScanOptions{Timeout: 300 * time.Millisecond, Mode: gogatt.DiscoverObservation})
+	if err != nil || len(res) != 3 {
+		t.Fatalf("observation scan = %+v, %v", res, err)
+	}
 	// Invalid parameters never reach the wire.
 	if _, err := env.b.Scan(t.Context(), gogatt.ScanOptions{Interval: time.Millisecond}); !errors.Is(err, gogatt.ErrInvalidParameter) {
 		t.Fatalf("bad interval: %v", err)
@@ -449,8 +459,35 @@ func TestEmuTorture(t *testing.T) {
 			t.Fatal("no indication")
 		}
 	}
+	// ResubscribeAll writes the real CCCDs again, e.g. after the peer forgot them.
+	ich, _ := gogatt.LookupCharacteristic(svcs, sim.TortureIndicate)
+	icccd, _ := ich.CCCD()
+	if err := d.CharWriteHandle(ctx, icccd, []byte{0, 0}, true); err != nil || p.Subscribers(ih) != 0 {
+		t.Fatalf("clear CCCD: %v, %d subscribers", err, p.Subscribers(ih))
+	}
 	if err := d.ResubscribeAll(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if p.Subscribers(ih) != 1 {
+		t.Fatalf("after ResubscribeAll: %d subscribers", p.Subscribers(ih))
+	}
+	// By handle: long read/write, write without response.
+	lh, _ := d.GetHandle(ctx, sim.TortureLong)
+	if v, err := d.CharReadLongHandle(ctx, lh); err != nil || !bytes.Equal(v, pattern(300)) {
+		t.Fatalf("long read by handle: %d bytes %v", len(v), err)
+	}
+	if err := d.CharWriteLongHandle(ctx, lh, pattern(100)); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := d.CharReadLongHandle(ctx, lh); err != nil || !bytes.Equal(v, pattern(100)) {
+		t.Fatalf("long read after long write: %d bytes %v", len(v), err)
+	}
+	wh, _ := d.GetHandle(ctx, sim.TortureWriteCmdOnly)
+	if err := d.CharWriteHandle(ctx, wh, []byte("no response"), false); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Err(); err != nil {
+		t.Fatalf("Err while connected: %v", err)
 	}
 }
 
