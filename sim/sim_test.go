@@ -847,3 +847,46 @@ func TestReadByTypeStopsAtAccessError(t *testing.T) {
 		t.Fatalf("% x", got)
 	}
 }
+
+// Several links, pushers and a generator at once: every subscribed link gets every value, in
+// order per source (run with -race).
+func TestConcurrentUse(t *testing.T) {
+	p := torture(t)
+	const links, per = 3, 300
+	var ls []*Link
+	for range links {
+		l := connect(t, p)
+		enable(t, l, hStreamCCCD, 1)
+		ls = append(ls, l)
+	}
+	var wg sync.WaitGroup
+	counts := make([]int, links)
+	for i, l := range ls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			last := map[byte]int{0: -1, 1: -1}
+			for counts[i] < 2*per {
+				pdu, err := l.ReadPDU()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				src, seq := pdu[3+4], int(binary.LittleEndian.Uint32(pdu[3:]))
+				if seq != last[src]+1 {
+					t.Errorf("link %d source %d: %d after %d", i, src, seq, last[src])
+				}
+				last[src] = seq
+				counts[i]++
+			}
+		}()
+	}
+	p.SetValue(hStream, append(make([]byte, 4), 1)) // generator values end in 1
+	stop := p.StartGenerator(hStream, per, 0)
+	for i := range per {
+		p.Notify(hStream, append(binary.LittleEndian.AppendUint32(nil, uint32(i)), 0)) // pushed values end in 0
+		p.SampleRSSI()
+	}
+	wg.Wait()
+	stop()
+}

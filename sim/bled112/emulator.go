@@ -112,7 +112,9 @@ type Emulator struct {
 	respDelay     time.Duration
 	onReenumerate func()
 
-	dropOut atomic.Int64
+	cur       atomic.Pointer[session] // the served port, readable without e.mu
+	closeOnce sync.Once
+	dropOut   atomic.Int64
 	txOK    atomic.Uint32
 	rxOK    atomic.Uint32
 	quit    chan struct{}
@@ -237,19 +239,17 @@ func (e *Emulator) DropOutput(n int) { e.dropOut.Add(int64(n)) }
 // Close disconnects every link, stops every procedure, ends the served port and waits for
 // every goroutine the emulator started.
 func (e *Emulator) Close() error {
-	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
-		return nil
-	}
-	e.closed = true
-	close(e.quit)
-	e.stopAllLocked()
-	s := e.sess
-	e.mu.Unlock()
-	if s != nil {
+	// Unblock first (without e.mu, which an emitter blocked on a full port may hold).
+	e.closeOnce.Do(func() { close(e.quit) })
+	if s := e.cur.Load(); s != nil {
 		s.end()
 	}
+	e.mu.Lock()
+	if !e.closed {
+		e.closed = true
+		e.stopAllLocked()
+	}
+	e.mu.Unlock()
 	e.wg.Wait()
 	return nil
 }
@@ -310,6 +310,8 @@ func (e *Emulator) sendRawLocked(b []byte) bool {
 		return true
 	case <-s.done:
 		return false
+	case <-e.quit:
+		return false
 	}
 }
 
@@ -329,6 +331,7 @@ func (e *Emulator) ServeConn(rwc io.ReadWriteCloser) error {
 	}
 	s := &session{rwc: rwc, out: make(chan []byte, 256), done: make(chan struct{})}
 	e.sess = s
+	e.cur.Store(s)
 	e.wg.Add(1)
 	e.mu.Unlock()
 	defer e.wg.Done()
@@ -344,6 +347,7 @@ func (e *Emulator) ServeConn(rwc io.ReadWriteCloser) error {
 	e.mu.Lock()
 	if e.sess == s {
 		e.sess = nil
+		e.cur.Store(nil)
 	}
 	e.mu.Unlock()
 	return err
