@@ -92,3 +92,29 @@ func TestLinkModel(t *testing.T) {
 		e.Close()
 	})
 }
+
+// TestCloseWhileHostStalls: the host stops reading during a notification flood; the emulator
+// applies backpressure and Close still returns promptly.
+func TestCloseWhileHostStalls(t *testing.T) {
+	p := sim.NewHeartRateSensor(hrmAddr, 1)
+	e, _ := New(Config{Peripherals: []*sim.Peripheral{p}})
+	host := e.Pipe()
+	defer host.Close()
+	h := newHost(t, host)
+	h.connect(hrmAddr, 0)
+	h.send(&wire.CmdAttclientAttributeWrite{Handle: 0x15, Data: []byte{0x01, 0x00}})
+	h.expect(&wire.RspAttclientAttributeWrite{}, procDone(0, 0x15))
+	stop := p.StartGenerator(0x14, 1_000_000, 0)
+	defer stop()
+	// the host's reader is buffered (1024 frames); leave it full and close the emulator
+	for range 10 {
+		h.next()
+	}
+	done := make(chan struct{})
+	go func() { e.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(failAfter):
+		t.Fatal("Close hung")
+	}
+}
