@@ -115,10 +115,10 @@ type Emulator struct {
 	cur       atomic.Pointer[session] // the served port, readable without e.mu
 	closeOnce sync.Once
 	dropOut   atomic.Int64
-	txOK    atomic.Uint32
-	rxOK    atomic.Uint32
-	quit    chan struct{}
-	wg      sync.WaitGroup
+	txOK      atomic.Uint32
+	rxOK      atomic.Uint32
+	quit      chan struct{}
+	wg        sync.WaitGroup
 }
 
 // New returns an emulator configured by c. It starts no goroutines until a port is served.
