@@ -11,6 +11,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/gogatt/gogatt/adv"
 	"github.com/gogatt/gogatt/att"
 	"github.com/gogatt/gogatt/bt"
 )
@@ -889,4 +890,32 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	wg.Wait()
 	stop()
+}
+
+// The advertising payloads parse with package adv into the fields they were built from.
+func TestAdvertisingParses(t *testing.T) {
+	for _, p := range DemoPeripherals(1) {
+		var d adv.Data
+		if err := d.Parse(adv.ConnectableUndirected, p.AdvertisingData()); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Parse(adv.ScanResponse, p.ScanResponseData()); err != nil {
+			t.Fatal(err)
+		}
+		if d.LocalName != p.Name() || !d.NameComplete || d.Flags != FlagsGeneralDiscoverable {
+			t.Errorf("%s: %+v", p.Name(), d)
+		}
+		switch p.Name() {
+		case HeartRateName:
+			if len(d.ServiceUUIDs) != 2 || d.ServiceUUIDs[0] != bt.UUID16(0x180D) || d.Appearance != 0x0341 ||
+				string(d.ManufacturerData[0xFFFF]) != "gogatt" || !d.HasTxPower {
+				t.Errorf("HRM: %+v", d)
+			}
+		case TortureName:
+			if len(d.ServiceUUIDs) != 1 || d.ServiceUUIDs[0] != TortureService || d.TxPower != -4 ||
+				!bytes.Equal(d.ServiceData[bt.UUID16(0xFFF0)], []byte{1, 2}) {
+				t.Errorf("torture: %+v", d)
+			}
+		}
+	}
 }
