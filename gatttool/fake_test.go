@@ -219,9 +219,6 @@ func TestFakeDriver(t *testing.T) {
 	if err := d.Bond(ctx, true); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.CharReadHandle(ctx, 0xbb); !errors.Is(err, gogatt.ErrNotConnected) {
-		t.Fatalf("Command Failed: Disconnected: %v", err)
-	}
 	// Link loss with a request pending: the pending request reports the disconnect.
 	_, err = d.CharReadHandle(ctx, 0xdd)
 	var de *gogatt.DisconnectError
@@ -274,6 +271,25 @@ func TestFakeATTTimeoutLine(t *testing.T) {
 	}
 	<-d.Disconnected()
 	if !errors.Is(d.Err(), gogatt.ErrTimeout) {
+		t.Fatalf("Err = %v", d.Err())
+	}
+}
+
+// "Command Failed: Disconnected" on a connection that was up: the command fails with
+// ErrNotConnected and the device reports the loss.
+func TestFakeCommandFailedDisconnected(t *testing.T) {
+	b := fakeBackend(t, 2*time.Second)
+	ctx := ctxT(t, 20*time.Second)
+	d, err := b.Connect(ctx, "AA:AA:AA:AA:AA:02", gogatt.ConnectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Disconnect()
+	if _, err := d.CharReadHandle(ctx, 0xbb); !errors.Is(err, gogatt.ErrNotConnected) {
+		t.Fatalf("Command Failed: Disconnected: %v", err)
+	}
+	<-d.Disconnected()
+	if !errors.Is(d.Err(), gogatt.ErrNotConnected) {
 		t.Fatalf("Err = %v", d.Err())
 	}
 }

@@ -197,10 +197,15 @@ func (p *proc) token(t parse.Token) {
 		return
 	}
 	p.log.Debug("line", "kind", l.Kind.String(), "text", t.Line)
-	var sentinel bool
+	var sentinel, dropped bool
 	p.mu.Lock()
-	if l.Kind == parse.Connected {
+	switch l.Kind {
+	case parse.Connected:
 		p.connected = true
+	case parse.NotConnected:
+		// One process serves one connection: once it was up, gatttool saying "Disconnected"
+		// means the link is gone, whether or not the GLib warning was seen.
+		dropped = p.connected
 	}
 	if o := p.cur; o != nil {
 		sentinel = p.feedLocked(o, l)
@@ -210,6 +215,9 @@ func (p *proc) token(t parse.Token) {
 	p.mu.Unlock()
 	if sentinel {
 		p.write("sec-level\n")
+	}
+	if dropped {
+		p.gone(&gogatt.DisconnectError{Address: p.addr, Reason: "gatttool reports the link disconnected"}, false)
 	}
 }
 

@@ -20,8 +20,8 @@ import (
 // opts.Timeout, ctx or opts.OnAdvertisement stops it, always with SIGINT so that hcitool
 // disables scanning before it exits (facts §5.3). Options: --passive when opts.Passive;
 // --discovery=l for DiscoverLimited (hcitool then drops reports without a limited-discoverable
-// Flags AD); --duplicates when OnAdvertisement is set, so the callback sees every
-// advertisement. hcitool cannot set the scan interval and window (they are validated only), and
+// Flags AD); always --duplicates, so that no report is lost to the controller's duplicate
+// filter and OnAdvertisement sees every advertisement. hcitool cannot set the scan interval and window (they are validated only), and
 // prints neither RSSI nor address type: results have RSSI 0 and a public AddressType. An
 // address is reported once per device with the name merged across its reports ("(unknown)"
 // means no name). Every error of facts §5.4 is returned typed: no adapter → gogatt.ErrNoAdapter,
@@ -59,9 +59,10 @@ func (b *Backend) Scan(ctx context.Context, opts gogatt.ScanOptions) ([]gogatt.S
 	if opts.Mode == gogatt.DiscoverLimited {
 		args = append(args, "--discovery=l")
 	}
-	if opts.OnAdvertisement != nil {
-		args = append(args, "--duplicates")
-	}
+	// Always ask for duplicates and merge here: with the controller's duplicate filter a lost
+	// first report, or a scan response the controller takes for a duplicate of its
+	// advertisement, would never be seen again, and names could not be merged.
+	args = append(args, "--duplicates")
 	cmd := exec.Command(b.cfg.HcitoolPath, args...)
 	cmd.Env = childEnv(b.cfg.Env)
 	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 50, Cols: ptyCols})
