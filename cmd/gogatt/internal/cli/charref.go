@@ -19,6 +19,7 @@ type charRef struct {
 	handle  uint16   // handle:N form (uuid zero)
 }
 
+// String renders the reference as typed.
 func (r charRef) String() string {
 	switch {
 	case r.handle != 0:

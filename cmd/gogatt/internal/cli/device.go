@@ -193,6 +193,7 @@ type streamSummary struct {
 	Reason     string  `json:"end"` // "count", "duration", "interrupted", "disconnected"
 }
 
+// String is the summary line printed when a stream ends.
 func (s streamSummary) String() string {
 	str := fmt.Sprintf("%d value(s) in %.2fs (%.1f/s)", s.Count, s.Seconds, s.Rate)
 	if s.Lost != nil {

@@ -56,6 +56,7 @@ type HeartRate struct {
 // Kind implements Decoded.
 func (HeartRate) Kind() string { return "heart_rate" }
 
+// String renders the measurement, e.g. "72 bpm, contact, RR 0.833 s".
 func (h HeartRate) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d bpm", h.BPM)
@@ -126,6 +127,7 @@ type BatteryLevel struct {
 // Kind implements Decoded.
 func (BatteryLevel) Kind() string { return "battery_level" }
 
+// String renders the level, e.g. "87 %".
 func (l BatteryLevel) String() string { return fmt.Sprintf("%d %%", l.Percent) }
 
 // DecodeBatteryLevel decodes a Battery Level.
@@ -152,6 +154,7 @@ type Temperature struct {
 // Kind implements Decoded.
 func (Temperature) Kind() string { return "temperature" }
 
+// String renders the temperature at its precision, e.g. "36.5 °C (body)".
 func (t Temperature) String() string {
 	var b strings.Builder
 	if t.Special != "" {
