@@ -11,6 +11,7 @@ import (
 
 	"github.com/gogatt/gogatt"
 	"github.com/gogatt/gogatt/adv"
+	"github.com/gogatt/gogatt/bgapi/wire"
 	"github.com/gogatt/gogatt/bt"
 	"github.com/gogatt/gogatt/internal/gattkit"
 	"go.bug.st/serial/enumerator"
@@ -125,7 +126,7 @@ func (b *Backend) Start(ctx context.Context) error {
 		// system_reset(0) has no response (bgapi-facts.md §2.1, §5.3); the dongle
 		// re-enumerates, so close and poll for it.
 		c := newClient(port, b.clientConfig())
-		if err := c.simpleEmpty(ctx, cmdSystemReset, wr(nil).u8(0)); err != nil {
+		if err := c.call(ctx, &wire.CmdSystemReset{BootInDFU: 0}, nil); err != nil {
 			c.close(gogatt.ErrNotStarted)
 			return fmt.Errorf("bgapi: start: system_reset: %w", err)
 		}
@@ -143,7 +144,7 @@ func (b *Backend) Start(ctx context.Context) error {
 	} else {
 		_ = port.ResetInputBuffer()
 		c := newClient(port, b.clientConfig())
-		if err := c.simpleEmpty(ctx, cmdSystemHello, nil); err != nil {
+		if err := c.call(ctx, &wire.CmdSystemHello{}, nil); err != nil {
 			c.close(gogatt.ErrNotStarted)
 			return fmt.Errorf("bgapi: start: %s does not answer system_hello: %w", path, err)
 		}
@@ -172,7 +173,7 @@ func (b *Backend) awaitRestart(ctx context.Context, c *client) *client {
 	defer window.Stop()
 	for {
 		hctx, cancel := context.WithTimeout(ctx, max(2*b.cfg.PollInterval, 100*time.Millisecond))
-		err := c.simpleEmpty(hctx, cmdSystemHello, nil)
+		err := c.call(hctx, &wire.CmdSystemHello{}, nil)
 		cancel()
 		if err == nil {
 			return c
@@ -229,7 +230,7 @@ func (b *Backend) reopen(ctx context.Context, path string, id *enumerator.PortDe
 				_ = port.ResetInputBuffer()
 				c := newClient(port, b.clientConfig())
 				hctx, hcancel := context.WithTimeout(ctx, max(4*b.cfg.PollInterval, 200*time.Millisecond))
-				err = c.simpleEmpty(hctx, cmdSystemHello, nil)
+				err = c.call(hctx, &wire.CmdSystemHello{}, nil)
 				hcancel()
 				if err == nil {
 					return c, nil
@@ -255,13 +256,12 @@ func (b *Backend) reopen(ctx context.Context, path string, id *enumerator.PortDe
 // initDongle puts the dongle in the state pygatt leaves it in (bgapi-facts.md §5.2).
 func (b *Backend) initDongle(ctx context.Context) error {
 	c := b.c
-	resp, _, err := c.command(ctx, cmdSystemGetConnection, nil, nil)
-	if err != nil {
+	var gc wire.RspSystemGetConnections
+	if err := c.call(ctx, &wire.CmdSystemGetConnections{}, &gc); err != nil {
 		return err
 	}
-	r := rd{b: resp}
-	maxconn := int(r.u8())
-	if r.err != nil || maxconn == 0 {
+	maxconn := int(gc.MaxConn)
+	if maxconn == 0 {
 		maxconn = 3
 	}
 	b.slots = maxconn
@@ -269,27 +269,32 @@ func (b *Backend) initDongle(ctx context.Context) error {
 		b.slots = b.cfg.Slots
 	}
 	for h := range maxconn {
-		// 0x0186 (not connected) is the normal answer for a free slot.
-		if _, _, err := c.command(ctx, cmdConnDisconnect, wr(nil).u8(uint8(h)), nil); err != nil {
+		// not_connected (0x0186) is the normal answer for a free slot.
+		if err := c.call(ctx, &wire.CmdConnectionDisconnect{Connection: uint8(h)}, nil); err != nil {
 			return err
 		}
 	}
-	if err := c.simple(ctx, cmdGAPSetMode, wr(nil).u8(0).u8(0)); err != nil {
+	sm := &wire.CmdGapSetMode{Discover: wire.GapNonDiscoverable, Connect: wire.GapNonConnectable}
+	var smr wire.RspGapSetMode
+	if err := c.call(ctx, sm, &smr); err != nil {
 		return err
 	}
-	if err := c.simple(ctx, cmdGAPEndProcedure, nil); err != nil && !errors.Is(err, &Error{Result: resultWrongState}) {
-		return err // wrong_state just means nothing was running (§5.2)
+	if err := check(sm, smr.Result); err != nil {
+		return err
 	}
-	if err := c.simpleEmpty(ctx, cmdSetBondableMode, wr(nil).u8(0)); err != nil {
+	if err := c.endProcedure(ctx); err != nil {
+		return err
+	}
+	if err := c.call(ctx, &wire.CmdSmSetBondableMode{Bondable: 0}, nil); err != nil {
 		return err
 	}
 	// sm_set_parameters: MITM only when the user can enter a passkey; min key size 7;
 	// IO capabilities KeyboardOnly (2) with a passkey callback, else NoInputNoOutput (3).
-	mitm, io := uint8(0), uint8(3)
+	p := &wire.CmdSmSetParameters{MITM: 0, MinKeySize: 7, IOCapabilities: 3}
 	if b.cfg.Passkey != nil {
-		mitm, io = 1, 2
+		p.MITM, p.IOCapabilities = 1, 2
 	}
-	return c.simpleEmpty(ctx, cmdSMSetParameters, wr(nil).u8(mitm).u8(7).u8(io))
+	return c.call(ctx, p, nil)
 }
 
 // Stop disconnects every device and closes the port. It is idempotent and safe after a
@@ -381,32 +386,32 @@ func (b *Backend) connect(ctx context.Context, address string, opts gogatt.Conne
 	n := len(c.conns)
 	c.mu.Unlock()
 	if b.slots > 0 && n >= b.slots {
-		return nil, fmt.Errorf("connect %s: %d of %d slots in use: %w", addr, n, b.slots, &Error{Command: cmdGAPConnectDirect.name, Connection: -1, Result: resultConnectionLimit})
+		return nil, fmt.Errorf("connect %s: %d of %d slots in use: %w", addr, n, b.slots, &Error{Command: "gap_connect_direct", Connection: -1, Result: resultConnectionLimit})
 	}
 
 	cw := &connectWait{addr: addr, handle: -1, done: make(chan struct{})}
 	c.mu.Lock()
 	c.connecting = cw
 	c.mu.Unlock()
-	le := addr.LE()
 	// gap_connect_direct: address, addr_type, interval_min, interval_max, timeout, latency
 	// (timeout before latency here, unlike connection_update; bgapi-facts.md §2.7).
-	payload := wr(le[:]).u8(uint8(opts.AddressType)).u16(params.IntervalMin).u16(params.IntervalMax).u16(params.Timeout).u16(params.Latency)
-	var res uint16
+	m := &wire.CmdGapConnectDirect{Address: addr, AddressType: opts.AddressType,
+		ConnIntervalMin: params.IntervalMin, ConnIntervalMax: params.IntervalMax, Timeout: params.Timeout, Latency: params.Latency}
+	var res wire.Result
 	onResp := func(resp []byte) { // reader, under c.mu
-		r := rd{b: resp}
-		res = r.u16()
-		h := r.u8()
-		if r.err != nil {
-			res = uint16(resultInvalidParam)
+		var r wire.RspGapConnectDirect
+		if err := r.UnmarshalPayload(resp); err != nil {
+			res = resultInvalidParam
+		} else {
+			res = r.Result
 		}
-		if res == 0 {
-			cw.handle = int(h)
+		if res == resultSuccess {
+			cw.handle = int(r.ConnectionHandle)
 		} else if c.connecting == cw {
 			c.connecting = nil
 		}
 	}
-	_, sent, err := c.command(ctx, cmdGAPConnectDirect, payload, onResp)
+	_, sent, err := c.command(ctx, m, onResp)
 	if err != nil {
 		c.mu.Lock()
 		if c.connecting == cw {
@@ -418,8 +423,8 @@ func (b *Backend) connect(ctx context.Context, address string, opts gogatt.Conne
 		}
 		return nil, fmt.Errorf("connect %s: %w", addr, err)
 	}
-	if r := resultFrom(res); r != resultSuccess {
-		return nil, fmt.Errorf("connect %s: %w", addr, resultError(cmdGAPConnectDirect.name, "connect", -1, 0, r))
+	if res != resultSuccess {
+		return nil, fmt.Errorf("connect %s: %w", addr, resultError(m.Name(), "connect", -1, 0, res))
 	}
 	select {
 	case <-cw.done:
@@ -465,7 +470,7 @@ func (b *Backend) connect(ctx context.Context, address string, opts gogatt.Conne
 func (b *Backend) endProcedure(c *client) {
 	ctx, cancel := context.WithTimeout(c.stopCtx, c.cmdTimeout)
 	defer cancel()
-	if err := c.simple(ctx, cmdGAPEndProcedure, nil); err != nil && !errors.Is(err, &Error{Result: resultWrongState}) {
+	if err := c.endProcedure(ctx); err != nil {
 		b.log.Debug("bgapi: gap_end_procedure", "err", err)
 	}
 }
@@ -504,10 +509,15 @@ func (b *Backend) scan(ctx context.Context, filter string, opts gogatt.ScanOptio
 	if opts.Passive {
 		active = 0
 	}
-	if err := c.simple(ctx, cmdGAPSetScanParams, wr(nil).u16(params.Interval).u16(params.Window).u8(active)); err != nil {
+	sp := &wire.CmdGapSetScanParameters{ScanInterval: params.Interval, ScanWindow: params.Window, Active: active}
+	var spr wire.RspGapSetScanParameters
+	if err := c.call(ctx, sp, &spr); err != nil {
 		return nil, fmt.Errorf("scan: %w", err)
 	}
-	mode := map[gogatt.DiscoverMode]uint8{gogatt.DiscoverLimited: 0, gogatt.DiscoverGeneric: 1, gogatt.DiscoverObservation: 2}[opts.Mode]
+	if err := check(sp, spr.Result); err != nil {
+		return nil, fmt.Errorf("scan: %w", err)
+	}
+	mode := map[gogatt.DiscoverMode]uint8{gogatt.DiscoverLimited: wire.DiscoverLimited, gogatt.DiscoverGeneric: wire.DiscoverGeneric, gogatt.DiscoverObservation: wire.DiscoverObservation}[opts.Mode]
 	sink := newScanSink()
 	c.mu.Lock()
 	c.scan = sink
@@ -519,7 +529,12 @@ func (b *Backend) scan(ctx context.Context, filter string, opts gogatt.ScanOptio
 		}
 		c.mu.Unlock()
 	}()
-	if err := c.simple(ctx, cmdGAPDiscover, wr(nil).u8(mode)); err != nil {
+	dm := &wire.CmdGapDiscover{Mode: mode}
+	var dr wire.RspGapDiscover
+	if err := c.call(ctx, dm, &dr); err != nil {
+		return nil, fmt.Errorf("scan: %w", err)
+	}
+	if err := check(dm, dr.Result); err != nil {
 		return nil, fmt.Errorf("scan: %w", err)
 	}
 	defer b.endProcedure(c)
@@ -633,7 +648,12 @@ func (b *Backend) ClearBond(ctx context.Context, address string) error {
 		}
 		h = bh
 	}
-	if err := c.simple(ctx, cmdDeleteBonding, wr(nil).u8(h)); err != nil {
+	db := &wire.CmdSmDeleteBonding{Handle: h}
+	var dbr wire.RspSmDeleteBonding
+	if err := c.call(ctx, db, &dbr); err != nil {
+		return fmt.Errorf("clear bond: %w", err)
+	}
+	if err := check(db, dbr.Result); err != nil {
 		return fmt.Errorf("clear bond: %w", err)
 	}
 	c.mu.Lock()

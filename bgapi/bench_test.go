@@ -135,9 +135,9 @@ func BenchmarkScan(b *testing.B) {
 }
 
 // BenchmarkFrameDecode: the client's decode path for one notification frame: resynchronising
-// parser, then the bounds-checked field reader (no allocation).
+// parser, then the typed in-place decode of package wire (no allocation).
 func BenchmarkFrameDecode(b *testing.B) {
-	frame := wire.AppendFrame(nil, wire.Frame{Event: true, Class: 4, ID: 5, Payload: cat([]byte{0}, le16(0x12), []byte{avNotify, 20}, pattern(20))})
+	frame := wire.AppendFrame(nil, wire.Frame{Event: true, Class: 4, ID: 5, Payload: cat([]byte{0}, le16(0x12), []byte{byte(wire.AttValueNotify), 20}, pattern(20))})
 	p := wire.NewParser(wire.DecoderConfig{})
 	b.ReportAllocs()
 	b.SetBytes(int64(len(frame)))
@@ -147,12 +147,8 @@ func BenchmarkFrameDecode(b *testing.B) {
 		if !ok {
 			b.Fatal("no frame")
 		}
-		r := rd{b: f.Payload}
-		r.u8()
-		h := r.u16()
-		typ := r.u8()
-		v := r.array()
-		if r.err != nil || h != 0x12 || typ != avNotify || len(v) != 20 {
+		var e wire.EvtAttclientAttributeValue
+		if err := e.UnmarshalPayload(f.Payload); err != nil || e.AttHandle != 0x12 || e.Type != wire.AttValueNotify || len(e.Value) != 20 {
 			b.Fatal("bad decode")
 		}
 	}
@@ -177,7 +173,7 @@ func BenchmarkEventRoute(b *testing.B) {
 		}
 	}, gogatt.SubscribeOptions{})
 	defer cn.reg.Close()
-	f := wire.Frame{Event: true, Class: 4, ID: 5, Payload: cat([]byte{0}, le16(0x12), []byte{avNotify, 20}, pattern(20))}
+	f := wire.Frame{Event: true, Class: 4, ID: 5, Payload: cat([]byte{0}, le16(0x12), []byte{byte(wire.AttValueNotify), 20}, pattern(20))}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {

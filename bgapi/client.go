@@ -57,9 +57,10 @@ type client struct {
 }
 
 type pendingCmd struct {
-	id     msgID
-	ch     chan []byte          // the response payload (a copy), buffered 1
-	onResp func(payload []byte) // run by the reader under c.mu before ch is filled
+	class, id uint8
+	name      string
+	ch        chan []byte          // the response payload (a copy), buffered 1
+	onResp    func(payload []byte) // run by the reader under c.mu before ch is filled
 }
 
 type clientConfig struct {
@@ -224,7 +225,7 @@ func (c *client) fail(err error) {
 func (c *client) handleResponse(f wire.Frame) {
 	c.mu.Lock()
 	p := c.pending
-	if p == nil || p.id.class != f.Class || p.id.id != f.ID {
+	if p == nil || p.class != f.Class || p.id != f.ID {
 		c.mu.Unlock()
 		c.log.Debug("bgapi: unexpected response dropped", "class", f.Class, "id", f.ID)
 		return
@@ -242,33 +243,35 @@ func (c *client) handleResponse(f wire.Frame) {
 // whether the command reached the port (so a procedure may be running even if err != nil).
 // If ctx ends while the response is awaited, the command slot stays taken in the background
 // until the response arrives, so a late response is never mistaken for the next command's.
-func (c *client) command(ctx context.Context, id msgID, payload []byte, onResp func([]byte)) (resp []byte, sent bool, err error) {
+func (c *client) command(ctx context.Context, m wire.Message, onResp func([]byte)) (resp []byte, sent bool, err error) {
+	name := m.Name()
 	select {
 	case c.cmdSem <- struct{}{}:
 	case <-ctx.Done():
-		return nil, false, gogatt.CtxErr(ctx, id.name)
+		return nil, false, gogatt.CtxErr(ctx, name)
 	case <-c.closed:
-		return nil, false, c.closedErr(id.name)
+		return nil, false, c.closedErr(name)
 	}
-	p := &pendingCmd{id: id, ch: make(chan []byte, 1), onResp: onResp}
+	p := &pendingCmd{class: m.Class(), id: m.ID(), name: name, ch: make(chan []byte, 1), onResp: onResp}
 	c.mu.Lock()
 	if c.err != nil {
 		c.mu.Unlock()
 		<-c.cmdSem
-		return nil, false, c.closedErr(id.name)
+		return nil, false, c.closedErr(name)
 	}
-	noResponse := id == cmdSystemReset // the only command without a response (§2.1)
+	// system_reset and dfu_reset are the only commands without a response (§2.1, §2.9).
+	noResponse := (p.class == 0 || p.class == 9) && p.id == 0
 	if !noResponse {
 		c.pending = p
 	}
 	c.mu.Unlock()
-	c.wbuf = wire.AppendFrame(c.wbuf[:0], wire.Frame{Class: id.class, ID: id.id, Payload: payload})
+	c.wbuf = m.AppendFrame(c.wbuf[:0])
 	if _, werr := c.rw.Write(c.wbuf); werr != nil {
 		c.clearPending(p)
 		<-c.cmdSem
 		err := fmt.Errorf("%w: write: %w", ErrAdapterLost, werr)
 		c.fail(err)
-		return nil, false, fmt.Errorf("%s: %w", id.name, err)
+		return nil, false, fmt.Errorf("%s: %w", name, err)
 	}
 	if noResponse {
 		<-c.cmdSem
@@ -283,12 +286,12 @@ func (c *client) command(ctx context.Context, id msgID, payload []byte, onResp f
 	case <-c.closed:
 		timer.Stop()
 		<-c.cmdSem
-		return nil, true, c.closedErr(id.name)
+		return nil, true, c.closedErr(name)
 	case <-timer.C:
 		c.clearPending(p)
 		<-c.cmdSem
-		c.log.Warn("bgapi: no response", "command", id.name)
-		return nil, true, fmt.Errorf("%s: no response from the adapter within %v: %w", id.name, c.cmdTimeout, gogatt.ErrTimeout)
+		c.log.Warn("bgapi: no response", "command", name)
+		return nil, true, fmt.Errorf("%s: no response from the adapter within %v: %w", name, c.cmdTimeout, gogatt.ErrTimeout)
 	case <-ctx.Done():
 		wait := func() {
 			defer timer.Stop()
@@ -304,7 +307,7 @@ func (c *client) command(ctx context.Context, id msgID, payload []byte, onResp f
 			timer.Stop()
 			<-c.cmdSem
 		}
-		return nil, true, gogatt.CtxErr(ctx, id.name)
+		return nil, true, gogatt.CtxErr(ctx, name)
 	}
 }
 
@@ -326,94 +329,166 @@ func (c *client) closedErr(op string) error {
 	return fmt.Errorf("%s: %w", op, err)
 }
 
-// simple sends a command whose response starts with a u16 result and fails on a non-zero one.
-func (c *client) simple(ctx context.Context, id msgID, payload []byte) error {
-	resp, _, err := c.command(ctx, id, payload, nil)
+// call sends m and decodes its response into rsp (nil: an empty response).
+func (c *client) call(ctx context.Context, m wire.Message, rsp unmarshaler) error {
+	resp, _, err := c.command(ctx, m, nil)
 	if err != nil {
 		return err
 	}
-	r := rd{b: resp}
-	res := wire.Result(r.u16())
-	if r.err != nil {
-		return fmt.Errorf("%s: %w", id.name, r.err)
+	if rsp == nil {
+		return nil
 	}
-	return resultError(id.name, id.name, -1, 0, res)
+	return decode(m.Name(), resp, rsp)
+}
+
+// check turns a command's non-zero result into an *Error.
+func check(m wire.Message, r wire.Result) error {
+	return resultError(m.Name(), m.Name(), -1, 0, r)
+}
+
+// endProcedure sends gap_end_procedure; wrong_state (nothing running, §5.2) is not an error.
+func (c *client) endProcedure(ctx context.Context) error {
+	m := &wire.CmdGapEndProcedure{}
+	var r wire.RspGapEndProcedure
+	if err := c.call(ctx, m, &r); err != nil {
+		return err
+	}
+	if r.Result == resultWrongState {
+		return nil
+	}
+	return check(m, r.Result)
 }
 
 // handleEvent routes one event. It runs on the reader goroutine: it never blocks and never
-// calls user code.
+// calls user code. Payloads are decoded in place by package wire (arrays alias the frame and
+// are copied where kept).
 func (c *client) handleEvent(f wire.Frame) {
 	key := uint16(f.Class)<<8 | uint16(f.ID)
-	r := rd{b: f.Payload}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	switch {
-	case key == evScanResponse:
-		rssi := int8(r.u8())
-		ptype := r.u8()
-		addr := r.addr()
-		atype := r.u8()
-		r.u8() // bond
-		data := r.array()
-		if r.err != nil {
-			c.log.Debug("bgapi: malformed scan response", "err", r.err)
+	bad := func(name string, err error) {
+		c.log.Debug("bgapi: malformed event dropped", "event", name, "err", err)
+	}
+	switch key {
+	case evScanResponse:
+		var e wire.EvtGapScanResponse
+		if err := e.UnmarshalPayload(f.Payload); err != nil {
+			bad(e.Name(), err)
 			return
 		}
 		if s := c.scan; s != nil {
-			s.push(scanEvent{rssi: rssi, ptype: ptype, addr: bt.AddressFromLE(addr), atype: bt.AddressType(atype), data: bytes.Clone(data)})
+			s.push(scanEvent{rssi: e.RSSI, ptype: uint8(e.PacketType), addr: e.Sender, atype: e.AddressType, data: bytes.Clone(e.Data)})
 		}
-	case key == evConnectionStatus:
-		h := r.u8()
-		flags := r.u8()
-		addr := bt.AddressFromLE(r.addr())
-		atype := r.u8()
-		r.u16() // interval
-		r.u16() // timeout
-		r.u16() // latency
-		bond := r.u8()
-		if r.err != nil {
-			c.log.Debug("bgapi: malformed connection_status", "err", r.err)
+	case evConnectionStatus:
+		var e wire.EvtConnectionStatus
+		if err := e.UnmarshalPayload(f.Payload); err != nil {
+			bad(e.Name(), err)
 			return
 		}
-		c.connectionStatus(h, flags, addr, bt.AddressType(atype), bond)
-	case key == evDisconnected:
-		h := r.u8()
-		reason := wire.Result(r.u16())
-		if r.err != nil {
+		c.connectionStatus(e)
+	case evDisconnected:
+		var e wire.EvtConnectionDisconnected
+		if err := e.UnmarshalPayload(f.Payload); err != nil {
+			bad(e.Name(), err)
 			return
 		}
-		c.disconnected(h, reason)
-	case f.Class == 4 || f.Class == 5:
-		h := r.u8()
-		if r.err != nil {
+		c.disconnected(e.Connection, e.Reason)
+	case evAttributeValue:
+		var e wire.EvtAttclientAttributeValue
+		if err := e.UnmarshalPayload(f.Payload); err != nil {
+			bad(e.Name(), err)
 			return
 		}
-		if key == evBondStatus { // bond u8, keysize, mitm, keys: no connection handle
+		if cn := c.connLocked(e.Connection, f); cn != nil {
+			cn.attributeValue(e)
+		}
+	case evProcedureCompleted:
+		var e wire.EvtAttclientProcedureCompleted
+		if err := e.UnmarshalPayload(f.Payload); err != nil {
+			bad(e.Name(), err)
 			return
 		}
-		cn := c.conns[h]
-		if cn == nil {
-			c.log.Debug("bgapi: event for unknown connection dropped", "class", f.Class, "id", f.ID, "connection", h)
+		if cn := c.connLocked(e.Connection, f); cn != nil {
+			if p := cn.proc; p != nil {
+				cn.proc = nil
+				p.completed(e.Result, e.ChrHandle)
+			}
+		}
+	case evGroupFound:
+		var e wire.EvtAttclientGroupFound
+		if err := e.UnmarshalPayload(f.Payload); err != nil {
+			bad(e.Name(), err)
 			return
 		}
-		cn.eventLocked(key, &r)
-	case f.Class == 0:
-		c.log.Debug("bgapi: system event", "id", f.ID, "payload", f.Payload)
+		if cn := c.connLocked(e.Connection, f); cn != nil && cn.proc != nil && cn.proc.kind == pkGroups {
+			cn.proc.items = append(cn.proc.items, item{start: e.Start, end: e.End, uuid: bytes.Clone(e.UUID)})
+		}
+	case evFindInfoFound:
+		var e wire.EvtAttclientFindInformationFound
+		if err := e.UnmarshalPayload(f.Payload); err != nil {
+			bad(e.Name(), err)
+			return
+		}
+		if cn := c.connLocked(e.Connection, f); cn != nil && cn.proc != nil && cn.proc.kind == pkInfo {
+			cn.proc.items = append(cn.proc.items, item{start: e.ChrHandle, uuid: bytes.Clone(e.UUID)})
+		}
+	case evBondingFail:
+		var e wire.EvtSmBondingFail
+		if err := e.UnmarshalPayload(f.Payload); err != nil {
+			bad(e.Name(), err)
+			return
+		}
+		if cn := c.connLocked(e.Handle, f); cn != nil && cn.bond != nil {
+			b := cn.bond
+			cn.bond = nil
+			b.finish(&Error{Command: e.Name(), Connection: int(cn.handle), Result: e.Result})
+		}
+	case evPasskeyRequest:
+		var e wire.EvtSmPasskeyRequest
+		if err := e.UnmarshalPayload(f.Payload); err != nil {
+			bad(e.Name(), err)
+			return
+		}
+		if cn := c.connLocked(e.Handle, f); cn != nil {
+			cn.passkeyRequested()
+		}
+	case evPasskeyDisplay:
+		var e wire.EvtSmPasskeyDisplay
+		if err := e.UnmarshalPayload(f.Payload); err != nil {
+			bad(e.Name(), err)
+			return
+		}
+		if cn := c.connLocked(e.Handle, f); cn != nil && c.display != nil {
+			d, addr, pk := c.display, cn.addr.String(), e.Passkey
+			c.goLocked(func() { d(addr, pk) })
+		}
+	case evBondStatus: // bond handle, key size, mitm, keys: nothing to route
 	default:
-		c.log.Debug("bgapi: event ignored", "class", f.Class, "id", f.ID)
+		c.log.Debug("bgapi: event ignored", "class", f.Class, "id", f.ID, "payload", f.Payload)
 	}
 }
 
+// connLocked finds the connection an event is for (c.mu held).
+func (c *client) connLocked(h uint8, f wire.Frame) *conn {
+	cn := c.conns[h]
+	if cn == nil {
+		c.log.Debug("bgapi: event for unknown connection dropped", "class", f.Class, "id", f.ID, "connection", h)
+	}
+	return cn
+}
+
 // connectionStatus handles connection_status (bgapi-facts.md §3, §5.7) under c.mu.
-func (c *client) connectionStatus(h, flags uint8, addr bt.Address, atype bt.AddressType, bond uint8) {
+func (c *client) connectionStatus(e wire.EvtConnectionStatus) {
+	h, addr, bond := e.Connection, e.Address, e.Bonding
+	connected := e.Flags.Connected()
 	if bond != 0xFF {
 		c.bonds[addr] = bond
 	}
 	if cn := c.conns[h]; cn != nil {
-		if flags&flagConnected == 0 {
+		if !connected {
 			return
 		}
-		cn.encrypted = flags&flagEncrypted != 0
+		cn.encrypted = e.Flags.Encrypted()
 		cn.bondHandle = bond
 		if b := cn.bond; b != nil && cn.encrypted {
 			cn.bond = nil
@@ -422,12 +497,12 @@ func (c *client) connectionStatus(h, flags uint8, addr bt.Address, atype bt.Addr
 		return
 	}
 	cw := c.connecting
-	if cw == nil || flags&flagConnected == 0 || cw.addr != addr || (cw.handle >= 0 && int(h) != cw.handle) {
+	if cw == nil || !connected || cw.addr != addr || (cw.handle >= 0 && int(h) != cw.handle) {
 		c.log.Debug("bgapi: connection_status for unknown connection", "connection", h, "address", addr)
 		return
 	}
-	cn := newConn(c, h, addr, atype)
-	cn.encrypted = flags&flagEncrypted != 0
+	cn := newConn(c, h, addr, e.AddressType)
+	cn.encrypted = e.Flags.Encrypted()
 	cn.bondHandle = bond
 	c.conns[h] = cn
 	cw.conn = cn
@@ -439,7 +514,7 @@ func (c *client) connectionStatus(h, flags uint8, addr bt.Address, atype bt.Addr
 // connection fails at once with a *gogatt.DisconnectError.
 func (c *client) disconnected(h uint8, reason wire.Result) {
 	if cw := c.connecting; cw != nil && cw.handle == int(h) {
-		cw.err = &Error{Command: cmdGAPConnectDirect.name, Connection: int(h), Result: reason}
+		cw.err = &Error{Command: "gap_connect_direct", Connection: int(h), Result: reason}
 		c.connecting = nil
 		close(cw.done)
 	}
@@ -500,14 +575,5 @@ func (s *scanSink) take(dst []scanEvent) []scanEvent {
 
 // newRegistry is a hook so every connection gets its own subscription registry.
 func newRegistry() *gattkit.Registry { return gattkit.NewRegistry() }
-
-// resultFrom converts a wire u16 into a Result.
-func resultFrom(v uint16) wire.Result { return wire.Result(v) }
-
-// simpleEmpty sends a command whose response is empty (e.g. sm_set_bondable_mode).
-func (c *client) simpleEmpty(ctx context.Context, id msgID, payload []byte) error {
-	_, _, err := c.command(ctx, id, payload, nil)
-	return err
-}
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

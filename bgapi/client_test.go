@@ -87,11 +87,11 @@ func TestFakeNotificationDuringReadAndGarbage(t *testing.T) {
 				return false
 			}
 			f.rsp(cmd, 0, 0, 0)
-			f.raw([]byte{0xFF, 0x12, 0x80, 0x00, 0x77, 0x05, 0x00, 0x13})               // garbage
-			f.evt(4, 5, cat([]byte{0}, le16(0x10), []byte{avNotify, 2, 0xAA, 0xBB})...) // notification
-			f.raw([]byte{0x80, 0x09})                                                   // a partial header, then quiet
-			<-time.After(time.Second)                                                   // quiet (virtual time): inter-byte timeout
-			f.evt(4, 5, cat([]byte{0}, le16(0x10), []byte{avRead, 1, 0x42})...)
+			f.raw([]byte{0xFF, 0x12, 0x80, 0x00, 0x77, 0x05, 0x00, 0x13})                                // garbage
+			f.evt(4, 5, cat([]byte{0}, le16(0x10), []byte{byte(wire.AttValueNotify), 2, 0xAA, 0xBB})...) // notification
+			f.raw([]byte{0x80, 0x09})                                                                    // a partial header, then quiet
+			<-time.After(time.Second)                                                                    // quiet (virtual time): inter-byte timeout
+			f.evt(4, 5, cat([]byte{0}, le16(0x10), []byte{byte(wire.AttValueRead), 1, 0x42})...)
 			return true
 		}
 		got, err := d.CharReadHandle(t.Context(), 0x10)
@@ -260,7 +260,7 @@ func TestFakeIndicationConfirmed(t *testing.T) {
 			}
 			return false
 		}
-		f.evt(4, 5, cat([]byte{0}, le16(0x20), []byte{avIndicateRspReq, 1, 9})...)
+		f.evt(4, 5, cat([]byte{0}, le16(0x20), []byte{byte(wire.AttValueIndicateRspReq), 1, 9})...)
 		<-confirmed
 	})
 }

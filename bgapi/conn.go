@@ -71,79 +71,37 @@ func (cn *conn) linkErr() error {
 	return cn.err
 }
 
-// eventLocked handles an attclient or sm event of this connection (reader goroutine, c.mu held).
-// r is positioned after the connection handle.
-func (cn *conn) eventLocked(key uint16, r *rd) {
-	switch key {
-	case evAttributeValue:
-		h := r.u16()
-		typ := r.u8()
-		val := r.array()
-		if r.err != nil {
-			cn.c.log.Debug("bgapi: malformed attribute_value", "err", r.err)
-			return
+// attributeValue handles attclient_attribute_value (reader goroutine, c.mu held).
+func (cn *conn) attributeValue(e wire.EvtAttclientAttributeValue) {
+	switch e.Type {
+	case wire.AttValueNotify, wire.AttValueIndicate, wire.AttValueIndicateRspReq:
+		// Notifications and indications never complete a procedure, even on the handle being
+		// read (bgapi-facts.md §5.6; pygatt weaknesses §6.14, §6.20).
+		if !cn.reg.Dispatch(e.AttHandle, e.Value) {
+			cn.c.log.Debug("bgapi: value without subscriber", "connection", cn.handle, "handle", e.AttHandle)
 		}
-		switch typ {
-		case avNotify, avIndicate, avIndicateRspReq:
-			// Notifications and indications never complete a procedure, even on the handle
-			// being read (bgapi-facts.md §5.6; pygatt weaknesses §6.14, §6.20).
-			if !cn.reg.Dispatch(h, val) {
-				cn.c.log.Debug("bgapi: value without subscriber", "connection", cn.handle, "handle", h)
-			}
-			if typ == avIndicateRspReq {
-				// The peer waits for our confirmation (bgapi-facts.md §5.6, pygatt §6.15).
-				// Sent from a background goroutine: the reader must never wait for a response.
-				c, h := cn.c, cn.handle
-				c.goLocked(func() {
-					ctx, cancel := context.WithTimeout(c.stopCtx, c.cmdTimeout)
-					defer cancel()
-					if err := c.simple(ctx, cmdIndicateConfirm, wr(nil).u8(h)); err != nil {
-						c.log.Warn("bgapi: indicate_confirm failed", "connection", h, "err", err)
-					}
-				})
-			}
-			return
+		if e.Type == wire.AttValueIndicateRspReq {
+			// The peer waits for our confirmation (bgapi-facts.md §5.6, pygatt §6.15). Sent
+			// from a background goroutine: the reader must never wait for a response.
+			c, h := cn.c, cn.handle
+			c.goLocked(func() {
+				ctx, cancel := context.WithTimeout(c.stopCtx, c.cmdTimeout)
+				defer cancel()
+				m := &wire.CmdAttclientIndicateConfirm{Connection: h}
+				var r wire.RspAttclientIndicateConfirm
+				err := c.call(ctx, m, &r)
+				if err == nil {
+					err = check(m, r.Result)
+				}
+				if err != nil {
+					c.log.Warn("bgapi: indicate_confirm failed", "connection", h, "err", err)
+				}
+			})
 		}
-		if p := cn.proc; p != nil && p.valueLocked(h, typ, val) {
-			cn.proc = nil // a successful read_by_handle has no procedure_completed (§5.4)
-		}
-	case evProcedureCompleted:
-		res := wire.Result(r.u16())
-		h := r.u16()
-		if r.err != nil {
-			return
-		}
-		if p := cn.proc; p != nil {
-			cn.proc = nil
-			p.completed(res, h)
-		}
-	case evGroupFound:
-		start := r.u16()
-		end := r.u16()
-		uuid := r.array()
-		if r.err == nil && cn.proc != nil && cn.proc.kind == pkGroups {
-			cn.proc.items = append(cn.proc.items, item{start: start, end: end, uuid: bytes.Clone(uuid)})
-		}
-	case evFindInfoFound:
-		h := r.u16()
-		uuid := r.array()
-		if r.err == nil && cn.proc != nil && cn.proc.kind == pkInfo {
-			cn.proc.items = append(cn.proc.items, item{start: h, uuid: bytes.Clone(uuid)})
-		}
-	case evBondingFail:
-		res := wire.Result(r.u16())
-		if b := cn.bond; b != nil {
-			cn.bond = nil
-			b.finish(&Error{Command: "sm_bonding_fail", Connection: int(cn.handle), Result: res})
-		}
-	case evPasskeyRequest:
-		cn.passkeyRequested()
-	case evPasskeyDisplay:
-		pk := r.u32()
-		if d := cn.c.display; d != nil && r.err == nil {
-			addr := cn.addr.String()
-			cn.c.goLocked(func() { d(addr, pk) })
-		}
+		return
+	}
+	if p := cn.proc; p != nil && p.valueLocked(e.AttHandle, e.Type, e.Value) {
+		cn.proc = nil // a successful read_by_handle has no procedure_completed (§5.4)
 	}
 }
 
@@ -170,7 +128,11 @@ func (cn *conn) passkeyRequested() {
 			err = fmt.Errorf("%w: passkey %d exceeds 999999", gogatt.ErrInvalidParameter, pk)
 		}
 		if err == nil {
-			err = c.simple(ctx, cmdPasskeyEntry, wr(nil).u8(h).u32(pk))
+			m := &wire.CmdSmPasskeyEntry{Handle: h, Passkey: pk}
+			var r wire.RspSmPasskeyEntry
+			if err = c.call(ctx, m, &r); err == nil {
+				err = check(m, r.Result)
+			}
 		}
 		if err != nil {
 			c.mu.Lock()
@@ -205,13 +167,13 @@ type item struct {
 // proc is one attclient procedure in progress (bgapi-facts.md §5.4).
 type proc struct {
 	kind   procKind
-	cmd    msgID
 	op     string
 	handle uint16
 
 	// written by the reader under c.mu until done is closed, read by the owner after.
 	value   []byte
 	items   []item
+	cmd     string // the BGAPI command's name
 	result  wire.Result
 	errAt   uint16
 	err     error
@@ -220,8 +182,8 @@ type proc struct {
 	once    sync.Once
 }
 
-func newProc(kind procKind, cmd msgID, op string, handle uint16) *proc {
-	return &proc{kind: kind, cmd: cmd, op: op, handle: handle, done: make(chan struct{})}
+func newProc(kind procKind, op string, handle uint16) *proc {
+	return &proc{kind: kind, op: op, handle: handle, done: make(chan struct{})}
 }
 
 func (p *proc) finish(err error) {
@@ -232,21 +194,21 @@ func (p *proc) finish(err error) {
 }
 
 // valueLocked takes an attribute_value for the procedure; it reports whether that ended it.
-func (p *proc) valueLocked(h uint16, typ uint8, val []byte) bool {
+func (p *proc) valueLocked(h uint16, typ wire.AttValueType, val []byte) bool {
 	switch p.kind {
 	case pkRead:
-		if typ == avRead && h == p.handle {
+		if typ == wire.AttValueRead && h == p.handle {
 			p.value = bytes.Clone(val)
 			p.finish(nil)
 			return true
 		}
 	case pkReadLong:
 		// The first chunk may be reported as type 0 or 4 (bgapi-facts.md §5.4).
-		if (typ == avReadBlob || typ == avRead) && h == p.handle {
+		if (typ == wire.AttValueReadBlob || typ == wire.AttValueRead) && h == p.handle {
 			p.value = append(p.value, val...)
 		}
 	case pkTypes:
-		if typ == avReadByType {
+		if typ == wire.AttValueReadByType {
 			p.items = append(p.items, item{start: h, value: bytes.Clone(val)})
 		}
 	}
@@ -293,8 +255,9 @@ func (h *hold) release() {
 
 // exec runs one procedure: registers p, sends the command, waits for p's end. The slot must be
 // held. A non-zero result in the response means the procedure did not start (§2.5).
-func (cn *conn) exec(ctx context.Context, h *hold, p *proc, payload []byte) error {
+func (cn *conn) exec(ctx context.Context, h *hold, p *proc, m wire.Message) error {
 	c := cn.c
+	p.cmd = m.Name()
 	c.mu.Lock()
 	if cn.err != nil {
 		err := cn.err
@@ -304,12 +267,7 @@ func (cn *conn) exec(ctx context.Context, h *hold, p *proc, payload []byte) erro
 	cn.proc = p
 	c.mu.Unlock()
 	onResp := func(resp []byte) { // reader, under c.mu
-		r := rd{b: resp}
-		r.u8()
-		res := wire.Result(r.u16())
-		if r.err != nil {
-			res = resultInvalidParam
-		}
+		res := procResult(m, resp)
 		p.started = res == resultSuccess
 		if res != resultSuccess {
 			if cn.proc == p {
@@ -317,10 +275,10 @@ func (cn *conn) exec(ctx context.Context, h *hold, p *proc, payload []byte) erro
 			}
 			p.result = res
 			p.errAt = p.handle
-			p.finish(resultError(p.cmd.name, p.op, int(cn.handle), p.handle, res))
+			p.finish(resultError(m.Name(), p.op, int(cn.handle), p.handle, res))
 		}
 	}
-	_, sent, err := c.command(ctx, p.cmd, payload, onResp)
+	_, sent, err := c.command(ctx, m, onResp)
 	if err != nil && !sent {
 		cn.detach(p)
 		return cn.linkOr(p.op, err)
@@ -399,11 +357,11 @@ func (p *proc) outcome(cn *conn) error {
 	if h == 0 || h == 0xFFFF {
 		h = p.handle
 	}
-	return resultError(p.cmd.name, p.op, int(cn.handle), h, p.result)
+	return resultError(p.cmd, p.op, int(cn.handle), h, p.result)
 }
 
 // procedure takes the slot, runs one procedure and frees the slot.
-func (cn *conn) procedure(ctx context.Context, p *proc, payload []byte) error {
+func (cn *conn) procedure(ctx context.Context, p *proc, m wire.Message) error {
 	ctx, cancel := withATTTimeout(ctx)
 	defer cancel()
 	h, err := cn.acquire(ctx, p.op)
@@ -411,7 +369,7 @@ func (cn *conn) procedure(ctx context.Context, p *proc, payload []byte) error {
 		return err
 	}
 	defer h.release()
-	return cn.exec(ctx, h, p, payload)
+	return cn.exec(ctx, h, p, m)
 }
 
 // withATTTimeout bounds ctx by the ATT transaction timeout when it has no deadline.

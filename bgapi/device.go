@@ -2,12 +2,14 @@ package bgapi
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
 	"time"
 
 	"github.com/gogatt/gogatt"
+	"github.com/gogatt/gogatt/bgapi/wire"
 	"github.com/gogatt/gogatt/bt"
 	"github.com/gogatt/gogatt/internal/gattkit"
 )
@@ -61,11 +63,10 @@ func (d *device) disconnect(ctx context.Context) error {
 	}
 	cn.localClose = true
 	c.mu.Unlock()
-	resp, _, err := c.command(ctx, cmdConnDisconnect, wr(nil).u8(cn.handle), nil)
-	if err == nil {
-		r := rd{b: resp}
-		r.u8()
-		if res := r.u16(); res == uint16(resultNotConnected) {
+	m := &wire.CmdConnectionDisconnect{Connection: cn.handle}
+	var r wire.RspConnectionDisconnect
+	if err := c.call(ctx, m, &r); err == nil {
+		if r.Result == resultNotConnected {
 			// The dongle has no such link any more: nothing will follow.
 			c.mu.Lock()
 			if c.conns[cn.handle] == cn {
@@ -74,8 +75,8 @@ func (d *device) disconnect(ctx context.Context) error {
 			cn.endLocked(&gogatt.DisconnectError{Address: cn.addr.String(), Reason: "closed by local host", Local: true})
 			c.mu.Unlock()
 			return nil
-		} else if res != 0 {
-			return resultError(cmdConnDisconnect.name, "disconnect", int(cn.handle), 0, resultFrom(res))
+		} else if r.Result != resultSuccess {
+			return resultError(m.Name(), "disconnect", int(cn.handle), 0, r.Result)
 		}
 	} else if errors.Is(err, ErrAdapterLost) || errors.Is(err, gogatt.ErrNotStarted) {
 		return nil // the link went with the adapter
@@ -109,14 +110,14 @@ func (d *device) Bond(ctx context.Context, permanent bool) error {
 	if permanent {
 		bondable = 1
 	}
-	if err := c.simpleEmpty(ctx, cmdSetBondableMode, wr(nil).u8(bondable)); err != nil {
+	if err := c.call(ctx, &wire.CmdSmSetBondableMode{Bondable: bondable}, nil); err != nil {
 		return cn.linkOr("bond", err)
 	}
 	if permanent {
 		defer func() { // leave the dongle not bondable, as Start set it
 			ctx, cancel := context.WithTimeout(c.stopCtx, c.cmdTimeout)
 			defer cancel()
-			_ = c.simpleEmpty(ctx, cmdSetBondableMode, wr(nil).u8(0))
+			_ = c.call(ctx, &wire.CmdSmSetBondableMode{Bondable: 0}, nil)
 		}()
 	}
 	bw := &bondWait{ctx: ctx, done: make(chan struct{})}
@@ -135,16 +136,15 @@ func (d *device) Bond(ctx context.Context, permanent bool) error {
 		}
 		c.mu.Unlock()
 	}
-	resp, _, err := c.command(ctx, cmdEncryptStart, wr(nil).u8(cn.handle).u8(bondable), nil)
-	if err != nil {
+	m := &wire.CmdSmEncryptStart{Handle: cn.handle, Bonding: bondable}
+	var r wire.RspSmEncryptStart
+	if err := c.call(ctx, m, &r); err != nil {
 		clear()
 		return cn.linkOr("bond", err)
 	}
-	r := rd{b: resp}
-	r.u8()
-	if res := resultFrom(r.u16()); res != resultSuccess {
+	if r.Result != resultSuccess {
 		clear()
-		return resultError(cmdEncryptStart.name, "bond", int(cn.handle), 0, res)
+		return resultError(m.Name(), "bond", int(cn.handle), 0, r.Result)
 	}
 	select {
 	case <-bw.done:
@@ -168,16 +168,11 @@ func (d *device) RSSI(ctx context.Context) (int, error) {
 	if err := cn.linkErr(); err != nil {
 		return 0, fmt.Errorf("rssi: %w", err)
 	}
-	resp, _, err := c.command(ctx, cmdConnGetRSSI, wr(nil).u8(cn.handle), nil)
-	if err != nil {
+	var r wire.RspConnectionGetRssi
+	if err := c.call(ctx, &wire.CmdConnectionGetRssi{Connection: cn.handle}, &r); err != nil {
 		return 0, cn.linkOr("rssi", err)
 	}
-	r := rd{b: resp}
-	r.u8()
-	v := int8(r.u8())
-	if r.err != nil {
-		return 0, fmt.Errorf("rssi: %w", r.err)
-	}
+	v := r.RSSI
 	if err := cn.linkErr(); err != nil {
 		return 0, fmt.Errorf("rssi: %w", err)
 	}
@@ -214,8 +209,9 @@ func (d *device) GetHandle(ctx context.Context, uuid gogatt.UUID) (uint16, error
 // pygatt used find_information alone over the whole range (§6.18, §6.19).
 func (d *device) discover(ctx context.Context) ([]gogatt.Service, error) {
 	cn := d.cn
-	p := newProc(pkGroups, cmdReadByGroupType, "discover services", 1)
-	if err := cn.procedure(ctx, p, wr(nil).u8(cn.handle).u16(1).u16(0xFFFF).array([]byte{0x00, 0x28})); err != nil && !isNotFound(err) {
+	p := newProc(pkGroups, "discover services", 1)
+	m := &wire.CmdAttclientReadByGroupType{Connection: cn.handle, Start: 1, End: 0xFFFF, UUID: []byte{0x00, 0x28}}
+	if err := cn.procedure(ctx, p, m); err != nil && !isNotFound(err) {
 		return nil, err
 	}
 	var svcs []gogatt.Service
@@ -243,21 +239,21 @@ func (d *device) discoverCharacteristics(ctx context.Context, start, end uint16)
 	if start == 0xFFFF || start >= end {
 		return nil, nil
 	}
-	p := newProc(pkTypes, cmdReadByType, "discover characteristics", start+1)
-	if err := cn.procedure(ctx, p, wr(nil).u8(cn.handle).u16(start+1).u16(end).array([]byte{0x03, 0x28})); err != nil && !isNotFound(err) {
+	p := newProc(pkTypes, "discover characteristics", start+1)
+	m := &wire.CmdAttclientReadByType{Connection: cn.handle, Start: start + 1, End: end, UUID: []byte{0x03, 0x28}}
+	if err := cn.procedure(ctx, p, m); err != nil && !isNotFound(err) {
 		return nil, err
 	}
 	var chars []gogatt.Characteristic
 	for _, it := range p.items {
 		// Characteristic declaration value: properties u8, value handle u16, UUID
 		// (Core v5.3 Vol 3 Part G §3.3.1).
-		r := rd{b: it.value}
-		props := r.u8()
-		vh := r.u16()
-		if r.err != nil || (len(r.b) != 2 && len(r.b) != 16) {
-			return nil, fmt.Errorf("discover characteristics: malformed declaration at 0x%04x", it.start)
+		v := it.value
+		if len(v) != 5 && len(v) != 19 {
+			return nil, fmt.Errorf("discover characteristics: malformed declaration at 0x%04x: %d bytes", it.start, len(v))
 		}
-		u, err := bt.UUIDFromLE(r.b)
+		props, vh := v[0], binary.LittleEndian.Uint16(v[1:3])
+		u, err := bt.UUIDFromLE(v[3:])
 		if err != nil {
 			return nil, fmt.Errorf("discover characteristics: declaration at 0x%04x: %w", it.start, err)
 		}
@@ -285,8 +281,8 @@ func (d *device) discoverCharacteristics(ctx context.Context, start, end uint16)
 
 func (d *device) discoverDescriptors(ctx context.Context, start, end uint16) ([]gogatt.Descriptor, error) {
 	cn := d.cn
-	p := newProc(pkInfo, cmdFindInformation, "discover descriptors", start)
-	if err := cn.procedure(ctx, p, wr(nil).u8(cn.handle).u16(start).u16(end)); err != nil && !isNotFound(err) {
+	p := newProc(pkInfo, "discover descriptors", start)
+	if err := cn.procedure(ctx, p, &wire.CmdAttclientFindInformation{Connection: cn.handle, Start: start, End: end}); err != nil && !isNotFound(err) {
 		return nil, err
 	}
 	var out []gogatt.Descriptor
@@ -324,8 +320,8 @@ func (d *device) CharReadHandle(ctx context.Context, handle uint16) ([]byte, err
 	if handle == 0 {
 		return nil, fmt.Errorf("read: %w: handle 0", gogatt.ErrInvalidParameter)
 	}
-	p := newProc(pkRead, cmdReadByHandle, "read", handle)
-	if err := d.cn.procedure(ctx, p, wr(nil).u8(d.cn.handle).u16(handle)); err != nil {
+	p := newProc(pkRead, "read", handle)
+	if err := d.cn.procedure(ctx, p, &wire.CmdAttclientReadByHandle{Connection: d.cn.handle, Handle: handle}); err != nil {
 		return nil, err
 	}
 	if p.value == nil {
@@ -349,8 +345,8 @@ func (d *device) CharReadLongHandle(ctx context.Context, handle uint16) ([]byte,
 	if handle == 0 {
 		return nil, fmt.Errorf("read long: %w: handle 0", gogatt.ErrInvalidParameter)
 	}
-	p := newProc(pkReadLong, cmdReadLong, "read long", handle)
-	if err := d.cn.procedure(ctx, p, wr(nil).u8(d.cn.handle).u16(handle)); err != nil {
+	p := newProc(pkReadLong, "read long", handle)
+	if err := d.cn.procedure(ctx, p, &wire.CmdAttclientReadLong{Connection: d.cn.handle, Handle: handle}); err != nil {
 		return nil, err
 	}
 	if p.value == nil {
@@ -384,14 +380,13 @@ func (d *device) CharWriteHandle(ctx context.Context, handle uint16, value []byt
 		return fmt.Errorf("%s handle 0x%04x: %w: %d bytes exceed %d (ATT_MTU 23); use CharWriteLong", op, handle, gogatt.ErrInvalidParameter, len(value), maxWriteLen)
 	}
 	cn := d.cn
-	payload := wr(nil).u8(cn.handle).u16(handle).array(value)
 	if withResponse {
-		return cn.procedure(ctx, newProc(pkWrite, cmdAttributeWrite, op, handle), payload)
+		return cn.procedure(ctx, newProc(pkWrite, op, handle), &wire.CmdAttclientAttributeWrite{Connection: cn.handle, Handle: handle, Data: value})
 	}
-	return d.writeCommand(ctx, handle, payload)
+	return d.writeCommand(ctx, handle, value)
 }
 
-func (d *device) writeCommand(ctx context.Context, handle uint16, payload []byte) error {
+func (d *device) writeCommand(ctx context.Context, handle uint16, value []byte) error {
 	cn, c := d.cn, d.cn.c
 	backoff := time.Millisecond
 	var timer *time.Timer
@@ -399,20 +394,19 @@ func (d *device) writeCommand(ctx context.Context, handle uint16, payload []byte
 		if err := cn.linkErr(); err != nil {
 			return fmt.Errorf("write command: %w", err)
 		}
-		resp, _, err := c.command(ctx, cmdWriteCommand, payload, nil)
-		if err != nil {
+		m := &wire.CmdAttclientWriteCommand{Connection: cn.handle, Handle: handle, Data: value}
+		var r wire.RspAttclientWriteCommand
+		if err := c.call(ctx, m, &r); err != nil {
 			return cn.linkOr("write command", err)
 		}
-		r := rd{b: resp}
-		r.u8()
-		res := resultFrom(r.u16())
+		res := r.Result
 		if res != resultOutOfMemory {
 			if res == resultNotConnected {
 				if err := cn.linkErr(); err != nil {
 					return fmt.Errorf("write command: %w", err)
 				}
 			}
-			return resultError(cmdWriteCommand.name, "write command", int(cn.handle), handle, res)
+			return resultError(m.Name(), "write command", int(cn.handle), handle, res)
 		}
 		// TX queue full: back off and retry.
 		if timer == nil {
@@ -464,13 +458,13 @@ func (d *device) CharWriteLongHandle(ctx context.Context, handle uint16, value [
 	defer h.release()
 	for off := 0; off < len(value) || off == 0; off += prepareChunk {
 		chunk := value[off:min(off+prepareChunk, len(value))]
-		p := newProc(pkWrite, cmdPrepareWrite, op, handle)
-		err := cn.exec(ctx, h, p, wr(nil).u8(cn.handle).u16(handle).u16(uint16(off)).array(chunk))
+		p := newProc(pkWrite, op, handle)
+		err := cn.exec(ctx, h, p, &wire.CmdAttclientPrepareWrite{Connection: cn.handle, Handle: handle, Offset: uint16(off), Data: chunk})
 		if err != nil {
 			if !h.handed && cn.linkErr() == nil {
-				cp := newProc(pkWrite, cmdExecuteWrite, op+" (cancel)", handle)
+				cp := newProc(pkWrite, op+" (cancel)", handle)
 				cctx, ccancel := context.WithTimeout(cn.c.stopCtx, cn.c.cmdTimeout)
-				_ = cn.exec(cctx, h, cp, wr(nil).u8(cn.handle).u8(0))
+				_ = cn.exec(cctx, h, cp, &wire.CmdAttclientExecuteWrite{Connection: cn.handle, Commit: 0})
 				ccancel()
 			}
 			return err
@@ -479,7 +473,7 @@ func (d *device) CharWriteLongHandle(ctx context.Context, handle uint16, value [
 			break
 		}
 	}
-	return cn.exec(ctx, h, newProc(pkWrite, cmdExecuteWrite, op, handle), wr(nil).u8(cn.handle).u8(1))
+	return cn.exec(ctx, h, newProc(pkWrite, op, handle), &wire.CmdAttclientExecuteWrite{Connection: cn.handle, Commit: 1})
 }
 
 // Subscribe enables notifications or indications of uuid.
@@ -530,8 +524,8 @@ func (d *device) subscribe(ctx context.Context, ch gogatt.Characteristic, fn gog
 
 func (d *device) writeCCCD(ctx context.Context, cccd, valueHandle, bits uint16, op string) error {
 	cn := d.cn
-	p := newProc(pkWrite, cmdAttributeWrite, op, cccd)
-	return cn.procedure(ctx, p, wr(nil).u8(cn.handle).u16(cccd).array([]byte{byte(bits), byte(bits >> 8)}))
+	p := newProc(pkWrite, op, cccd)
+	return cn.procedure(ctx, p, &wire.CmdAttclientAttributeWrite{Connection: cn.handle, Handle: cccd, Data: []byte{byte(bits), byte(bits >> 8)}})
 }
 
 // Unsubscribe writes 0 to uuid's CCCD and stops delivery.

@@ -40,14 +40,14 @@ func FuzzReader(f *testing.F) {
 		kinds := []procKind{pkRead, pkReadLong, pkGroups, pkTypes, pkInfo, pkWrite}
 		for i, k := range kinds {
 			cn := newConn(c, uint8(i), bt.Address{1, 2, 3, 4, 5, byte(i)}, 0)
-			cn.proc = newProc(k, cmdReadByHandle, "fuzz", 0x12)
+			cn.proc = newProc(k, "fuzz", 0x12)
 			cn.bond = &bondWait{ctx: context.Background(), done: make(chan struct{})}
 			cn.reg.Add(0x12, func(uint16, []byte) {}, gogatt.SubscribeOptions{})
 			c.conns[uint8(i)] = cn
 		}
 		c.connecting = &connectWait{addr: bt.AddressFromLE([6]byte{0xFF, 0xEE, 0xDD, 0xCC, 0xBB, 0xAA}), handle: -1, done: make(chan struct{})}
 		c.scan = newScanSink()
-		c.pending = &pendingCmd{id: cmdReadByHandle, ch: make(chan []byte, 1), onResp: func([]byte) {}}
+		c.pending = &pendingCmd{class: 4, id: 4, name: "attclient_read_by_handle", ch: make(chan []byte, 1), onResp: func([]byte) {}}
 		p := wire.NewParser(wire.DecoderConfig{})
 		p.Feed(data)
 		for {
