@@ -353,7 +353,13 @@ func commandFlagNames(c *command) []string {
 		c.flags(fs, &o)
 	}
 	var names []string
-	fs.VisitAll(func(f *flag.Flag) { names = append(names, "--"+f.Name) })
+	fs.VisitAll(func(f *flag.Flag) {
+		if len(f.Name) == 1 {
+			names = append(names, "-"+f.Name)
+		} else {
+			names = append(names, "--"+f.Name)
+		}
+	})
 	names = append(names, "--help")
 	return names
 }

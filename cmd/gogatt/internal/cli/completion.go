@@ -107,7 +107,11 @@ func fishCompletion() string {
 	b.WriteString("complete -c gogatt -n __fish_use_subcommand -a help -d \"help about a command\"\n")
 	for _, c := range commands {
 		for _, f := range commandFlagNames(c) {
-			fmt.Fprintf(&b, "complete -c gogatt -n '__fish_seen_subcommand_from %s' -l %s\n", c.name, strings.TrimPrefix(f, "--"))
+			if long, ok := strings.CutPrefix(f, "--"); ok {
+				fmt.Fprintf(&b, "complete -c gogatt -n '__fish_seen_subcommand_from %s' -l %s\n", c.name, long)
+			} else {
+				fmt.Fprintf(&b, "complete -c gogatt -n '__fish_seen_subcommand_from %s' -s %s\n", c.name, strings.TrimPrefix(f, "-"))
+			}
 		}
 	}
 	b.WriteString("complete -c gogatt -n '__fish_seen_subcommand_from completion' -a 'bash zsh fish'\n")

@@ -51,12 +51,26 @@ func (c *SeqCounter) Observe(v []byte) {
 			c.untracked += uint64(d)
 		}
 		c.next = seq + 1
+		if len(c.missing) > 2*maxTrackedGap {
+			c.forgetOld()
+		}
 	default:
 		c.OutOfOrder++
 		if _, ok := c.missing[seq]; ok {
 			delete(c.missing, seq)
 		} else {
 			c.Duplicates++
+		}
+	}
+}
+
+// forgetOld stops remembering missing numbers more than maxTrackedGap behind the newest: they
+// stay counted as lost, and a very late arrival of one counts as a duplicate.
+func (c *SeqCounter) forgetOld() {
+	for s := range c.missing {
+		if c.next-s > maxTrackedGap {
+			delete(c.missing, s)
+			c.untracked++
 		}
 	}
 }

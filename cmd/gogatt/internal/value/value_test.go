@@ -299,6 +299,14 @@ func TestSeqCounter(t *testing.T) {
 			t.Errorf("%s: lost %d ooo %d dups %d count %d; want %d %d %d %d", tc.name, c.Lost(), c.OutOfOrder, c.Duplicates, c.Count, tc.lost, tc.ooo, tc.dups, tc.count)
 		}
 	}
+	// Many scattered losses: memory stays bounded, the count stays exact.
+	var big SeqCounter
+	for i := uint32(0); i < 1_000_000; i += 2 {
+		big.Observe(seq(i))
+	}
+	if big.Lost() != 499_999 || len(big.missing) > 2*maxTrackedGap+1 {
+		t.Errorf("scattered losses: lost %d, remembered %d", big.Lost(), len(big.missing))
+	}
 	var c SeqCounter
 	c.Observe([]byte{1})
 	if c.Short != 1 {
