@@ -54,11 +54,11 @@
 //     (type 4) only when scanning is active), end_procedure (0x0181 when idle),
 //     connect_direct (0x0181 while connecting, 0x0209 when every slot is in use; then
 //     connection_status flags 0x05; silence — retrying at the advertising interval — while the
-//     peripheral is absent or out of range, until end_procedure; connection_disconnected
-//     0x023E when the peripheral refuses), connect_selective (any in-range whitelisted
+//     peripheral is absent, out of range or already connected to us, until end_procedure;
+//     connection_disconnected 0x023E when the peripheral refuses), connect_selective (any in-range whitelisted
 //     peripheral), set_adv_parameters/set_adv_data/… accepted.
 //   - connection: disconnect (→ connection_disconnected reason Config.DisconnectReason,
-//     default 0x0216), get_rssi, get_status (→ connection_status), update (→
+//     default 0x0216; Config.ZeroDisconnectReason for 0), get_rssi, get_status (→ connection_status), update (→
 //     connection_status with parameters_change), version_update (→ version_ind),
 //     features_get (→ feature_ind), channel_map_get/set, slave_latency_disable. A link lost
 //     to sim (out of range) gives connection_disconnected 0x0208; the peripheral closing it
@@ -87,7 +87,14 @@
 //
 // By default everything runs as fast as the host reads (throughput tests). Config.Link adds a
 // link model: every ATT PDU in either direction takes a slot of PacketsPerEvent per
-// ConnInterval. Fault hooks: InjectGarbage (raw bytes into the output stream), DropOutput
-// (lose the next n output bytes), SetResponseDelay, Unplug/Replug on the PTY, and the sim
-// peripheral's own hooks (SetInRange(false) mid-procedure, SetRefuseConnections, …).
+// ConnInterval (write_command then answers 0x0182 when its 16-PDU TX queue is full). Fault
+// hooks: InjectGarbage (raw bytes into the output stream), DropOutput (lose the next n output
+// bytes), SetResponseDelay, Unplug/Replug on the PTY (PTY.Back signals the port's return after
+// Replug or a re-enumerating reset), and the sim peripheral's own hooks (SetInRange(false)
+// mid-procedure → connection_disconnected 0x0208 after the supervision timeout given in
+// connect_direct; SetRefuseConnections, SetUnresponsive → procedure_completed 0x0185 after
+// Config.ATTTimeout; SetCorruptResponses → 0x0404; SetRefusePairing …).
+//
+// Timers are ordinary time package timers, so tests may run the emulator inside a
+// testing/synctest bubble (virtual time), as this package's own tests do.
 package bled112

@@ -67,15 +67,16 @@ type Config struct {
 	// procedure_completed 0x0185.
 	ATTTimeout time.Duration
 	// DisconnectReason is the reason of connection_disconnected after connection_disconnect;
-	// zero means 0x0216 connection_terminated_by_local_host (bgapi-facts §5.7 allows 0 too —
-	// use a non-zero Result to choose; there is no way to select reason 0).
-	DisconnectReason wire.Result
+	// zero means 0x0216 connection_terminated_by_local_host. bgapi-facts §5.7: real firmware
+	// sends 0x0216 or 0 (unverified); set ZeroDisconnectReason for 0, as pygatt's mock does.
+	DisconnectReason     wire.Result
+	ZeroDisconnectReason bool
+	// Logf, if set, receives diagnostic messages (never called under the emulator's lock).
 	// ReenumerateDelay is how long the PTY stays absent after a re-enumerating reset
 	// (default: it comes back at once).
 	ReenumerateDelay time.Duration
 	// Link, if set, paces ATT traffic; nil means as fast as possible.
 	Link *LinkModel
-	// Logf, if set, receives diagnostic messages.
 	Logf func(format string, args ...any)
 }
 
@@ -141,7 +142,10 @@ func New(c Config) (*Emulator, error) {
 	if c.ATTTimeout <= 0 {
 		c.ATTTimeout = DefaultATTTimeout
 	}
-	if c.DisconnectReason == 0 {
+	switch {
+	case c.ZeroDisconnectReason:
+		c.DisconnectReason = 0
+	case c.DisconnectReason == 0:
 		c.DisconnectReason = wire.ResultConnectionTerminatedByLocalHost
 	}
 	if c.Link != nil && (c.Link.ConnInterval <= 0 || c.Link.PacketsPerEvent <= 0) {
@@ -466,6 +470,9 @@ var errSessionEnded = errors.New("bled112: session ended")
 // (ErrReenumerated after system_reset with re-enumeration).
 func (e *Emulator) execFrame(s *session, f wire.Frame) error {
 	cmd, err := wire.DecodeCommand(f)
+	if err != nil {
+		e.logf("bled112: bad command %d/%d (% X): %v", f.Class, f.ID, f.Payload, err)
+	}
 	e.mu.Lock()
 	delay := e.respDelay
 	e.mu.Unlock()
@@ -491,7 +498,6 @@ func (e *Emulator) execFrame(s *session, f wire.Frame) error {
 		if errors.Is(err, wire.ErrUnknownMessage) {
 			reason = wire.ResultInvalidCommand
 		}
-		e.logf("bled112: bad command %d/%d (% X): %v", f.Class, f.ID, f.Payload, err)
 		e.emitLocked(&wire.EvtSystemProtocolError{Reason: reason})
 		return nil
 	}

@@ -118,3 +118,40 @@ func TestCloseWhileHostStalls(t *testing.T) {
 		t.Fatal("Close hung")
 	}
 }
+
+// TestWriteCommandQueueFull: with a slow link, write_command answers 0x0182 once the TX
+// queue is full (bgapi-facts §2.5), and accepts again once it drains.
+func TestWriteCommandQueueFull(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e, _ := New(Config{Peripherals: sim.DemoPeripherals(1), Link: &LinkModel{ConnInterval: 50 * time.Millisecond, PacketsPerEvent: 1}})
+		defer e.Close()
+		h := newHost(t, e.Pipe())
+		h.connect(hrmAddr, 0)
+		full := 0
+		for range 40 {
+			h.send(&wire.CmdAttclientWriteCommand{Handle: 0x11, Data: []byte{1}})
+			if r := h.nextMsg().(*wire.RspAttclientWriteCommand); r.Result == wire.ResultOutOfMemory {
+				full++
+			}
+		}
+		if full == 0 {
+			t.Fatal("queue never full")
+		}
+		time.Sleep(5 * time.Second) // virtual time: the queue drains
+		h.send(&wire.CmdAttclientWriteCommand{Handle: 0x11, Data: []byte{1}})
+		h.expect(&wire.RspAttclientWriteCommand{})
+		e.Close()
+	})
+}
+
+func TestConnectToConnectedPeerIsSilent(t *testing.T) {
+	_, h, _ := setup(t, Config{ZeroDisconnectReason: true})
+	h.connect(hrmAddr, 0)
+	h.send(&wire.CmdGapConnectDirect{Address: hrmAddr, ConnIntervalMin: 6, ConnIntervalMax: 6, Timeout: 100})
+	h.expect(&wire.RspGapConnectDirect{ConnectionHandle: 1})
+	h.quiet()
+	h.send(&wire.CmdGapEndProcedure{})
+	h.expect(&wire.RspGapEndProcedure{})
+	h.send(&wire.CmdConnectionDisconnect{Connection: 0})
+	h.expect(&wire.RspConnectionDisconnect{}, &wire.EvtConnectionDisconnected{Reason: 0})
+}

@@ -217,13 +217,16 @@ func (p *PTY) serve() {
 				}
 			}
 			p.mu.Lock()
+			var err error
 			if !p.closed && !p.unplugged {
-				if err := p.openLocked(); err != nil {
-					p.e.logf("bled112: re-enumerate: %v", err)
+				if err = p.openLocked(); err != nil {
 					p.unplugged = true
 				}
 			}
 			p.mu.Unlock()
+			if err != nil {
+				p.e.logf("bled112: re-enumerate: %v", err)
+			}
 			continue
 		}
 		p.mu.Unlock()

@@ -169,12 +169,24 @@ func (e *Emulator) startConnectLocked(h uint8, addr *bt.Address, imin, imax, tim
 	go func() { defer e.wg.Done(); e.connectLoop(a) }()
 }
 
+func (e *Emulator) connectedLocked(a bt.Address) bool {
+	for _, c := range e.conns {
+		if c != nil && c.addr == a {
+			return true
+		}
+	}
+	return false
+}
+
 // candidates returns the peripherals the attempt may connect to.
 func (e *Emulator) candidates(a *connectAttempt) []*sim.Peripheral {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var out []*sim.Peripheral
 	for _, p := range e.periphs {
+		if e.connectedLocked(p.Address()) {
+			continue // a connected peripheral does not advertise connectably to us
+		}
 		if a.addr != nil && p.Address() == *a.addr {
 			out = append(out, p)
 		}
