@@ -167,9 +167,10 @@ func (p *Parser) Next() (Frame, bool) {
 // knows no time): a caller that wants one closes or deadlines the reader, or uses Parser with
 // Abandon. Not safe for concurrent use.
 type Decoder struct {
-	r   io.Reader
-	p   *Parser
-	err error
+	r     io.Reader
+	p     *Parser
+	err   error
+	empty int // consecutive (0, nil) reads
 }
 
 // NewDecoder returns a strict decoder of device output (responses and events) reading r.
@@ -205,6 +206,13 @@ func (d *Decoder) Next() (Frame, error) {
 		d.p.buf = d.p.buf[:l+n]
 		if err != nil {
 			d.err = err
+		}
+		if n == 0 && err == nil {
+			if d.empty++; d.empty >= 100 {
+				d.err = io.ErrNoProgress
+			}
+		} else {
+			d.empty = 0
 		}
 	}
 }

@@ -468,3 +468,13 @@ func BenchmarkAppendFrame(b *testing.B) {
 		buf = m.AppendFrame(buf[:0])
 	}
 }
+
+type emptyReader struct{}
+
+func (emptyReader) Read([]byte) (int, error) { return 0, nil }
+
+func TestDecoderNoProgress(t *testing.T) {
+	if _, err := NewDecoder(emptyReader{}).Next(); err != io.ErrNoProgress {
+		t.Fatalf("err %v", err)
+	}
+}
