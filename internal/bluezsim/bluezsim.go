@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gogatt/gogatt/bt"
 	"github.com/gogatt/gogatt/sim"
@@ -27,6 +28,9 @@ const (
 	EnvRequire = "GOGATT_REQUIRE_BLUEZ"
 )
 
+// DefaultLEConnectTimeout is the default of Options.LEConnectTimeout.
+const DefaultLEConnectTimeout = 20 * time.Second
+
 // DefaultControllerAddress is the simulated adapter's address when Options leaves it zero.
 const DefaultControllerAddress = "C0:FF:EE:00:00:00"
 
@@ -39,18 +43,23 @@ type Options struct {
 	// ControllerAddress is the simulated adapter's own address; default
 	// DefaultControllerAddress.
 	ControllerAddress bt.Address
+	// LEConnectTimeout is how long a connection attempt to a peripheral that is out of range
+	// (or not connectable) pends before it fails with ENOTCONN, "Transport endpoint is not
+	// connected (107)"; default DefaultLEConnectTimeout, the kernel's HCI_LE_CONN_TIMEOUT.
+	LEConnectTimeout time.Duration
 	// Logf, if set, receives diagnostics (refused connections, pairing failures, D-Bus errors).
 	Logf func(format string, args ...any)
 }
 
 // Env is one running simulated BlueZ environment. Its methods are safe for concurrent use.
 type Env struct {
-	dir      string
-	shimPath string
-	logPath  string
-	hciIndex int
-	ctrlAddr bt.Address
-	logf     func(format string, args ...any)
+	dir           string
+	shimPath      string
+	logPath       string
+	hciIndex      int
+	ctrlAddr      bt.Address
+	leConnTimeout time.Duration
+	logf          func(format string, args ...any)
 
 	ctrl *controller
 	bus  *bluezBus
@@ -118,14 +127,18 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 		return nil, err
 	}
 	e := &Env{
-		hciIndex: idx,
-		ctrlAddr: opts.ControllerAddress,
-		logf:     opts.Logf,
-		peers:    make(map[bt.Address]*peer),
-		conns:    make(map[*net.UnixConn]struct{}),
+		hciIndex:      idx,
+		ctrlAddr:      opts.ControllerAddress,
+		leConnTimeout: opts.LEConnectTimeout,
+		logf:          opts.Logf,
+		peers:         make(map[bt.Address]*peer),
+		conns:         make(map[*net.UnixConn]struct{}),
 	}
 	if e.ctrlAddr == (bt.Address{}) {
 		e.ctrlAddr = bt.MustParseAddress(DefaultControllerAddress)
+	}
+	if e.leConnTimeout <= 0 {
+		e.leConnTimeout = DefaultLEConnectTimeout
 	}
 	if e.logf == nil {
 		e.logf = func(string, ...any) {}

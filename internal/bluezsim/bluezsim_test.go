@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -30,9 +31,16 @@ const (
 // startEnv starts an environment with the three demo peripherals.
 func startEnv(t *testing.T) (*Env, []*sim.Peripheral) {
 	t.Helper()
+	return startEnvOpts(t, Options{})
+}
+
+func startEnvOpts(t *testing.T, opts Options) (*Env, []*sim.Peripheral) {
+	t.Helper()
 	RequireTools(t)
 	ps := sim.DemoPeripherals(7)
-	e, err := Start(context.Background(), Options{Peripherals: ps, Logf: t.Logf})
+	opts.Peripherals = ps
+	opts.Logf = t.Logf
+	e, err := Start(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,24 +159,19 @@ func TestGatttoolNonInteractive(t *testing.T) {
 }
 
 func TestGatttoolConnectErrors(t *testing.T) {
-	e, ps := startEnv(t)
+	e, ps := startEnvOpts(t, Options{LEConnectTimeout: 300 * time.Millisecond})
 	tests := []struct {
 		name  string
 		fault func(on bool)
 		errno string
 	}{
 		{"refused", ps[0].SetRefuseConnections, "Connection refused (111)"},
-		{"out of range", ps[0].SetInRange, "Host is down (112)"},
+		{"out of range", func(on bool) { ps[0].SetInRange(!on) }, "Transport endpoint is not connected (107)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.name == "out of range" {
-				ps[0].SetInRange(false)
-				defer ps[0].SetInRange(true)
-			} else {
-				tc.fault(true)
-				defer tc.fault(false)
-			}
+			tc.fault(true)
+			defer tc.fault(false)
 			g := startTerm(t, e, "gatttool", "-b", hrm, "-I")
 			g.send("connect")
 			// Reported later by "the kernel" (SO_ERROR), so through rl_printf (§1.5).
@@ -178,10 +181,42 @@ func TestGatttoolConnectErrors(t *testing.T) {
 			g.wait()
 		})
 	}
+	t.Run("random address type", func(t *testing.T) {
+		g := startTerm(t, e, "gatttool", "-b", hrm, "-t", "random", "-I")
+		g.send("connect")
+		g.expect("connect to " + hrm + ": Transport endpoint is not connected (107)\r\n")
+	})
+}
+
+// TestGatttoolConnectPending: a connection attempt to a peripheral out of range pends (the
+// prompt stays uncoloured) until it comes back, or until gatttool aborts it.
+func TestGatttoolConnectPending(t *testing.T) {
+	e, ps := startEnv(t)
+	ps[0].SetInRange(false)
+	g := startTerm(t, e, "gatttool", "-b", hrm, "-I")
+	g.send("connect")
+	g.expect("Attempting to connect to " + hrm + "\r\n")
+	g.send("primary") // gatttool stays responsive while connecting
+	g.expect("\x1b[0;91mCommand Failed: \x1b[0mDisconnected\r\n")
+	ps[0].SetInRange(true)
+	g.expect("\r\x1b[KConnection successful\r\n" + promptHRMColor)
+
+	ps[1].SetInRange(false)
+	g2 := startTerm(t, e, "gatttool", "-b", thermo, "-I")
+	g2.send("connect")
+	g2.expect("Attempting to connect to " + thermo + "\r\n")
+	g2.send("disconnect") // aborts silently (§2.2)
+	g2.send("exit")
+	if code := g2.wait(); code != 0 {
+		t.Errorf("exit status %d", code)
+	}
+	if out := g2.output(); strings.Contains(out, "Connection successful") || strings.Contains(out, "Error") {
+		t.Errorf("aborted connect printed %q", out)
+	}
 }
 
 func TestGatttoolLinkLoss(t *testing.T) {
-	e, ps := startEnv(t)
+	e, ps := startEnvOpts(t, Options{LEConnectTimeout: 300 * time.Millisecond})
 	g := gatttoolConnect(t, e, hrm)
 	ps[0].SetInRange(false)
 	g.expect("\r\n(gatttool:" + g.pid() + "): GLib-\x1b[1;33mWARNING\x1b[0m **: ")
@@ -189,7 +224,7 @@ func TestGatttoolLinkLoss(t *testing.T) {
 	g.send("primary")
 	g.expect("\x1b[0;91mCommand Failed: \x1b[0mDisconnected\r\n")
 	g.send("connect")
-	g.expect("\x1b[0;91mError: \x1b[0mconnect to " + hrm + ": Host is down (112)\r\n")
+	g.expect("\x1b[0;91mError: \x1b[0mconnect to " + hrm + ": Transport endpoint is not connected (107)\r\n")
 	ps[0].SetInRange(true)
 	g.send("connect")
 	g.expect("Connection successful\r\n")

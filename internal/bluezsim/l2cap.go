@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"slices"
 	"syscall"
@@ -141,16 +142,29 @@ func (e *Env) serveL2CAP(pp *peer, c *net.UnixConn) {
 		return
 	}
 	p := pp.p
-	wantType := uint8(1)
+	wantType := uint8(1) // BDADDR_LE_PUBLIC
 	if p.AddressType() == bt.AddressRandom {
-		wantType = 2
+		wantType = 2 // BDADDR_LE_RANDOM
 	}
-	var link *sim.Link
-	if h.dstType != wantType {
-		err = fmt.Errorf("%w: address type %d, peripheral has %d", sim.ErrOutOfRange, h.dstType, wantType)
-	} else {
-		link, err = p.Connect(e.ctrlAddr, bt.AddressPublic)
+	// The controller connects at the peripheral's next connectable advertising event (Core
+	// v5.3 Vol 6 Part B §4.5). While it is out of range, not connectable or advertising with
+	// another address type, the attempt pends until the kernel's LE connection timeout; then
+	// LE Create Connection Cancel completes with status 0x02, which the kernel reports as
+	// ENOTCONN. gatttool may abort meanwhile (disconnect, exit): its socket closes.
+	deadline := time.Now().Add(e.leConnTimeout)
+	for h.dstType != wantType || !p.InRange() || !p.Connectable() {
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			c.Write(connectReply(syscall.ENOTCONN, 0))
+			return
+		}
+		c.SetReadDeadline(time.Now().Add(min(wait, p.AdvertisingInterval())))
+		if _, err := c.Read(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
+			return // aborted (or a protocol error)
+		}
 	}
+	c.SetReadDeadline(time.Time{})
+	link, err := p.Connect(e.ctrlAddr, bt.AddressPublic)
 	if err == nil && h.secLevel >= btSecurityMedium {
 		if err = e.secure(link, p, h.secLevel); err != nil {
 			link.Close()

@@ -119,6 +119,8 @@ struct fake {
 	int hci_dev;
 	uint8_t filter[16];
 	int have_filter;
+	int pending;   /* asynchronous connect in progress (see connect_thread) */
+	int cancelled; /* closed while pending: the connect thread frees it */
 };
 
 static int (*real_socket)(int, int, int);
@@ -192,17 +194,21 @@ static struct fake *get(int fd)
 	return f;
 }
 
-static void forget(int fd)
+/* drop_locked removes fd's entry; a pending connect's entry is left to its thread. */
+static void drop_locked(int fd)
 {
 	struct fake *f;
 
 	if (fd < 0 || fd >= BZ_MAX_FD)
 		return;
-	pthread_mutex_lock(&mu);
 	f = fakes[fd];
 	fakes[fd] = NULL;
-	pthread_mutex_unlock(&mu);
-	free(f);
+	if (f == NULL)
+		return;
+	if (f->pending)
+		f->cancelled = 1;
+	else
+		free(f);
 }
 
 static const char *simdir(void)
@@ -324,7 +330,7 @@ int socket(int domain, int type, int protocol)
 	f->src.family = BZ_AF_BLUETOOTH;
 	f->dst.family = BZ_AF_BLUETOOTH;
 	pthread_mutex_lock(&mu);
-	free(fakes[fd]);
+	drop_locked(fd);
 	fakes[fd] = f;
 	pthread_mutex_unlock(&mu);
 	logf_("socket(31, %s) = %d", f->kind == KIND_L2CAP ? "L2CAP" : "HCI", fd);
@@ -402,7 +408,7 @@ int bind(int fd, const struct sockaddr *sa, socklen_t len)
 
 /* ---- connect ---- */
 
-static int wait_connect_reply(int fd, int32_t *err, uint16_t *mtu)
+static int wait_connect_reply(int fd, int32_t *err, uint16_t *mtu, int timeout_ms)
 {
 	unsigned char buf[64];
 	struct timespec start, now;
@@ -416,9 +422,9 @@ static int wait_connect_reply(int fd, int32_t *err, uint16_t *mtu)
 
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		waited = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
-		if (waited >= 10000)
+		if (timeout_ms >= 0 && waited >= timeout_ms)
 			return -ETIMEDOUT;
-		r = poll(&p, 1, (int)(10000 - waited));
+		r = poll(&p, 1, timeout_ms < 0 ? -1 : (int)(timeout_ms - waited));
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
@@ -438,6 +444,111 @@ static int wait_connect_reply(int fd, int32_t *err, uint16_t *mtu)
 	}
 }
 
+/*
+ * Asynchronous connect. The kernel's L2CAP connect on a non-blocking socket returns
+ * EINPROGRESS and completes later (POLLOUT, then SO_ERROR). To let the simulated peer take its
+ * time (a peripheral out of range is connected only once it advertises again), the application's
+ * descriptor is first replaced by the read end of a pipe (poll reports nothing), and a thread
+ * waits for the peer's CONNECT answer on a separate socket. It then puts the connected socket
+ * (or, on failure, an unconnected one that polls as hung up, with the errno kept for SO_ERROR)
+ * at the application's descriptor number and closes the pipe's write end, which wakes a poll()
+ * sleeping on the placeholder.
+ */
+struct pend {
+	int fd, s, pipe_w, fl, cloexec;
+	struct fake *f;
+};
+
+static void *connect_thread(void *arg)
+{
+	struct pend *p = arg;
+	int32_t perr = 0;
+	uint16_t mtu = 23;
+	int r = wait_connect_reply(p->s, &perr, &mtu, -1);
+
+	if (r < 0)
+		perr = -r;
+	pthread_mutex_lock(&mu);
+	if (p->f->cancelled) {
+		free(p->f);
+		logf_("connect(%d): aborted by close", p->fd);
+	} else {
+		int src = p->s, u = -1;
+		if (perr != 0) {
+			u = real_socket(AF_UNIX, SOCK_SEQPACKET, 0);
+			src = u;
+		}
+		if (src >= 0) {
+			fcntl(src, F_SETFL, p->fl);
+			real_dup3(src, p->fd, p->cloexec ? O_CLOEXEC : 0);
+		}
+		if (u >= 0)
+			real_close(u);
+		p->f->pending = 0;
+		p->f->pending_err = perr;
+		if (perr == 0) {
+			p->f->connected = 1;
+			p->f->mtu = mtu ? mtu : 23;
+		}
+		logf_("connect(%d): %s errno=%d mtu=%u", p->fd, perr ? "failed" : "connected", perr, mtu);
+	}
+	pthread_mutex_unlock(&mu);
+	real_close(p->s);
+	real_close(p->pipe_w);
+	free(p);
+	return NULL;
+}
+
+static int connect_async(int fd, struct fake *f, const char *path, const unsigned char *hello)
+{
+	struct pend *p;
+	pthread_attr_t attr;
+	pthread_t th;
+	int s, pp[2], r;
+
+	s = real_socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -errno;
+	if (connect_unix(s, path) < 0) {
+		r = errno;
+		real_close(s);
+		logf_("connect(%d): %s: %s", fd, path, strerror(r));
+		return (r == ENOENT || r == ECONNREFUSED) ? -ECONNREFUSED : -r;
+	}
+	if (send_ctl(s, 'H', hello, 15) < 0 || pipe2(pp, O_CLOEXEC) < 0) {
+		real_close(s);
+		return -ECONNREFUSED;
+	}
+	p = calloc(1, sizeof(*p));
+	if (p == NULL) {
+		real_close(s);
+		real_close(pp[0]);
+		real_close(pp[1]);
+		return -ENOMEM;
+	}
+	p->fd = fd;
+	p->s = s;
+	p->pipe_w = pp[1];
+	p->fl = fcntl(fd, F_GETFL);
+	p->cloexec = (fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0;
+	p->f = f;
+	pthread_mutex_lock(&mu);
+	real_dup3(pp[0], fd, p->cloexec ? O_CLOEXEC : 0);
+	f->pending = 1;
+	pthread_mutex_unlock(&mu);
+	real_close(pp[0]);
+	fcntl(fd, F_SETFL, p->fl);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	r = pthread_create(&th, &attr, connect_thread, p);
+	pthread_attr_destroy(&attr);
+	if (r != 0) {
+		/* No thread: finish synchronously. */
+		connect_thread(p);
+	}
+	return 0;
+}
+
 int connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	struct fake *f;
@@ -454,6 +565,10 @@ int connect(int fd, const struct sockaddr *sa, socklen_t len)
 		return real_connect(fd, sa, len);
 	if (f->kind != KIND_L2CAP) {
 		errno = EOPNOTSUPP;
+		return -1;
+	}
+	if (f->pending) {
+		errno = EALREADY;
 		return -1;
 	}
 	if (f->connected) {
@@ -478,22 +593,31 @@ int connect(int fd, const struct sockaddr *sa, socklen_t len)
 		goto fail;
 	}
 	snprintf(path, sizeof(path), "%s/le-%s", simdir(), addr);
+	memcpy(hello, f->src.bdaddr, 6);
+	hello[6] = f->src.bdaddr_type;
+	memcpy(hello + 7, a.bdaddr, 6);
+	hello[13] = a.bdaddr_type;
+	hello[14] = f->sec_level;
+	if (nonblock) {
+		r = connect_async(fd, f, path, hello);
+		if (r < 0) {
+			perr = -r;
+			goto fail;
+		}
+		errno = EINPROGRESS;
+		return -1;
+	}
 	if (connect_unix(fd, path) < 0) {
 		r = errno;
 		logf_("connect(%d): %s: %s", fd, path, strerror(r));
 		perr = (r == ENOENT || r == ECONNREFUSED) ? ECONNREFUSED : r;
 		goto fail;
 	}
-	memcpy(hello, f->src.bdaddr, 6);
-	hello[6] = f->src.bdaddr_type;
-	memcpy(hello + 7, a.bdaddr, 6);
-	hello[13] = a.bdaddr_type;
-	hello[14] = f->sec_level;
 	if (send_ctl(fd, 'H', hello, 15) < 0) {
 		perr = ECONNREFUSED;
 		goto fail;
 	}
-	r = wait_connect_reply(fd, &perr, &mtu);
+	r = wait_connect_reply(fd, &perr, &mtu, -1);
 	if (r < 0)
 		perr = -r;
 	if (perr != 0)
@@ -506,8 +630,8 @@ int connect(int fd, const struct sockaddr *sa, socklen_t len)
 fail:
 	logf_("connect(%d): failed errno=%d", fd, perr);
 	if (nonblock) {
-		/* Like the kernel: the failure is reported later through SO_ERROR; the socket
-		 * polls as hung up so the caller's watch fires. */
+		/* Like the kernel: the failure is reported later through SO_ERROR; the
+		 * unconnected socket polls as hung up so the caller's watch fires. */
 		f->pending_err = perr;
 		errno = EINPROGRESS;
 		return -1;
@@ -520,28 +644,45 @@ fail:
 
 int close(int fd)
 {
+	int r;
+
 	init();
-	if (get(fd) != NULL) {
-		logf_("close(%d)", fd);
-		forget(fd);
-	}
-	return real_close(fd);
+	if (get(fd) == NULL)
+		return real_close(fd);
+	/* Under the lock, so that a pending connect's thread never fills a reused number. */
+	logf_("close(%d)", fd);
+	pthread_mutex_lock(&mu);
+	drop_locked(fd);
+	r = real_close(fd);
+	pthread_mutex_unlock(&mu);
+	return r;
 }
 
 int dup2(int oldfd, int newfd)
 {
+	int r;
+
 	init();
-	if (oldfd != newfd)
-		forget(newfd);
-	return real_dup2(oldfd, newfd);
+	if (oldfd == newfd)
+		return real_dup2(oldfd, newfd);
+	pthread_mutex_lock(&mu);
+	drop_locked(newfd);
+	r = real_dup2(oldfd, newfd);
+	pthread_mutex_unlock(&mu);
+	return r;
 }
 
 int dup3(int oldfd, int newfd, int flags)
 {
+	int r;
+
 	init();
+	pthread_mutex_lock(&mu);
 	if (oldfd != newfd)
-		forget(newfd);
-	return real_dup3(oldfd, newfd, flags);
+		drop_locked(newfd);
+	r = real_dup3(oldfd, newfd, flags);
+	pthread_mutex_unlock(&mu);
+	return r;
 }
 
 /* ---- ioctl ---- */
