@@ -21,7 +21,14 @@ import (
 )
 
 func main() {
+	// The first Ctrl-C cancels ctx: every command stops cleanly (scan ended on the adapter,
+	// connections closed, child processes reaped). Then the default handling comes back, so a
+	// second Ctrl-C ends a clean-up that hangs.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	code := cli.Run(ctx, cli.Env{
 		Stdout:     os.Stdout,
 		Stderr:     os.Stderr,

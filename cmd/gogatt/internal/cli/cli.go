@@ -203,6 +203,9 @@ func Run(ctx context.Context, env Env, args []string) int {
 	if a.g.sim && a.g.backend != "bgapi" {
 		return a.usageError(c, errors.New("--sim emulates a BLED112: use it with --backend bgapi"))
 	}
+	if a.g.sim && a.g.port != "" {
+		return a.usageError(c, errors.New("--sim and --port exclude each other: --sim brings its own emulated port"))
+	}
 	if a.g.timeout <= 0 {
 		return a.usageError(c, fmt.Errorf("--timeout %v must be positive", a.g.timeout))
 	}

@@ -155,6 +155,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"scan", "--backend", "nope"}, `--backend "nope"`},
 		{[]string{"scan", "--sim", "--backend", "gatttool"}, "--sim emulates a BLED112"},
 		{[]string{"scan", "--timeout", "-1s"}, "--timeout -1s must be positive"},
+		{[]string{"scan", "--sim", "--port", "/dev/ttyACM0"}, "exclude each other"},
 		{[]string{"completion", "tcsh"}, `unknown shell "tcsh"`},
 		{[]string{"clear-bond", "xx"}, "invalid Bluetooth address"},
 		{[]string{"demo", "--address", "xx"}, "--address"},
