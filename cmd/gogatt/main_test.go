@@ -275,6 +275,11 @@ func TestSubscribe(t *testing.T) {
 	if len(lines) != 6 || !strings.Contains(lines[0], " bpm") || !strings.HasPrefix(lines[5], "5 value(s) in ") {
 		t.Errorf("subscribe --count 5:\n%s", r.stdout)
 	}
+	// 2a1c only indicates: subscribe uses indications without being told.
+	r = run(t, 0, "subscribe", "--sim", thermo, "2a1c", "--count", "1")
+	if !regexp.MustCompile(`^\d\d:\d\d:\d\d\.\d{3}  3\d\.\d °C\n1 value\(s\) in `).MatchString(r.stdout) {
+		t.Errorf("subscribe to the thermometer:\n%s", r.stdout)
+	}
 	r = run(t, 0, "subscribe", "--sim", "--json", hrm, "2a37", "--count", "3")
 	v := jsonLines(t, r.stdout)
 	if len(v) != 4 || v[0]["kind"] != "heart_rate" || v[3]["summary"].(map[string]any)["count"] != float64(3) {
