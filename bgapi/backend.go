@@ -384,7 +384,18 @@ func (b *Backend) connect(ctx context.Context, address string, opts gogatt.Conne
 
 	c.mu.Lock()
 	n := len(c.conns)
+	var dup *conn
+	for _, cn := range c.conns {
+		if cn.addr == addr {
+			dup = cn
+		}
+	}
 	c.mu.Unlock()
+	if dup != nil {
+		// The peer is no longer advertising connectably to us: a second connect_direct
+		// would wait silently until the timeout.
+		return nil, fmt.Errorf("connect %s: already connected (connection %d): %w", addr, dup.handle, gogatt.ErrBusy)
+	}
 	if b.slots > 0 && n >= b.slots {
 		return nil, fmt.Errorf("connect %s: %d of %d slots in use: %w", addr, n, b.slots, &Error{Command: "gap_connect_direct", Connection: -1, Result: resultConnectionLimit})
 	}

@@ -151,12 +151,17 @@ func (c *client) readLoop() {
 	go func() { // pump
 		defer c.wg.Done()
 		defer close(full)
+		empty := 0
 		for buf := range free {
 			n, err := c.rw.Read(buf[:cap(buf)])
 			if n > 0 {
+				empty = 0
 				full <- buf[:n]
 			} else {
 				free <- buf
+				if empty++; err == nil && empty >= 100 {
+					err = io.ErrNoProgress // a broken reader returning (0, nil) forever
+				}
 			}
 			if err != nil {
 				readErr = err

@@ -355,6 +355,9 @@ func TestEmuConnectTimeout(t *testing.T) {
 		t.Fatalf("bad interval: %v", err)
 	}
 	env.connect(t, hrmAddr, gogatt.ConnectOptions{AddressType: gogatt.AddressPublic})
+	if _, err := env.b.Connect(ctxT(t, 10*time.Second), hrmAddr, gogatt.ConnectOptions{}); !errors.Is(err, gogatt.ErrBusy) {
+		t.Fatalf("second connection to the same peer: %v", err)
+	}
 }
 
 // TestEmuAutoReconnect: link lost and back: the device reconnects by itself and its

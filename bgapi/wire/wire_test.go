@@ -128,8 +128,29 @@ func TestAllMessagesRoundTrip(t *testing.T) {
 				if got := m.AppendPayload(nil); !bytes.Equal(got, p) {
 					t.Fatalf("%s %s: re-encode % X, want % X", info.Name, k, got, p)
 				}
-				if m.Name() != info.Name || m.Class() != c || m.ID() != id || m.Kind() != k {
+				if m.Name() != info.Name || m.Class() != c || m.ID() != id || m.Kind() != k || m.PayloadLen() != len(p) {
 					t.Fatalf("%s: identity mismatch", info.Name)
+				}
+				frame, err := m.(interface{ MarshalBinary() ([]byte, error) }).MarshalBinary()
+				if err != nil || !bytes.Equal(frame, m.AppendFrame(nil)) {
+					t.Fatalf("%s: MarshalBinary % X, %v", info.Name, frame, err)
+				}
+				m2 := New(k, c, id)
+				if err := m2.(interface{ UnmarshalBinary([]byte) error }).UnmarshalBinary(frame); err != nil || !reflect.DeepEqual(m, m2) {
+					t.Fatalf("%s: UnmarshalBinary %v", info.Name, err)
+				}
+				f := Frame{Event: k == KindEvent, Class: c, ID: id, Payload: frame[HeaderLen:]}
+				var m3 Message
+				switch k {
+				case KindCommand:
+					m3, err = DecodeCommand(f)
+				case KindResponse:
+					m3, err = DecodeResponse(f)
+				default:
+					m3, err = DecodeEvent(f)
+				}
+				if err != nil || !reflect.DeepEqual(m, m3) {
+					t.Fatalf("%s: Decode %v", info.Name, err)
 				}
 				// wrong lengths are rejected
 				bad := append(append([]byte(nil), p...), 0)
