@@ -189,6 +189,25 @@ func (e *Emulator) AddPeripheral(p *sim.Peripheral) {
 	e.periphs = append(e.periphs, p)
 }
 
+// Peripherals returns the sim peripherals on the air.
+func (e *Emulator) Peripherals() []*sim.Peripheral {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]*sim.Peripheral(nil), e.periphs...)
+}
+
+// Peripheral returns the sim peripheral with address a (for its fault hooks).
+func (e *Emulator) Peripheral(a bt.Address) (*sim.Peripheral, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, p := range e.periphs {
+		if p.Address() == a {
+			return p, true
+		}
+	}
+	return nil, false
+}
+
 // Address returns the dongle's public address.
 func (e *Emulator) Address() bt.Address { return e.cfg.Address }
 

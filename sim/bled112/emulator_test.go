@@ -220,8 +220,15 @@ func TestConnectRefused(t *testing.T) {
 }
 
 func TestPeripheralDisconnects(t *testing.T) {
-	_, h, ps := setup(t, Config{})
+	e, h, _ := setup(t, Config{})
 	h.connect(hrmAddr, 0)
-	ps[0].DisconnectAll()
+	p, ok := e.Peripheral(hrmAddr)
+	if !ok || len(e.Peripherals()) != 3 {
+		t.Fatal("peripheral lookup")
+	}
+	if _, ok := e.Peripheral(absentAddr); ok {
+		t.Fatal("absent peripheral found")
+	}
+	p.DisconnectAll()
 	h.expect(&wire.EvtConnectionDisconnected{Connection: 0, Reason: wire.ResultRemoteUserTerminated})
 }
