@@ -232,3 +232,33 @@ func TestPeripheralDisconnects(t *testing.T) {
 	p.DisconnectAll()
 	h.expect(&wire.EvtConnectionDisconnected{Connection: 0, Reason: wire.ResultRemoteUserTerminated})
 }
+
+// TestWorkedFramesThroughEmulator reproduces the remaining frames of bgapi-facts §3.1 with a
+// peripheral at AA:BB:CC:DD:EE:FF advertising only flags 0x06 at −60 dBm.
+func TestWorkedFramesThroughEmulator(t *testing.T) {
+	aa := bt.MustParseAddress("AA:BB:CC:DD:EE:FF")
+	p := sim.NewBuilder(aa).RSSI(-60, 0).Advertise(sim.AdvFields{Flags: 0x06}).MustBuild()
+	_, h, _ := setup(t, Config{Peripherals: []*sim.Peripheral{p}})
+	h.send(&wire.CmdGapDiscover{Mode: wire.DiscoverObservation})
+	h.expect(&wire.RspGapDiscover{})
+	h.expectHex("80 0E 06 00 C4 00 FF EE DD CC BB AA 00 FF 03 02 01 06")
+	h.send(&wire.CmdGapEndProcedure{})
+	if b := h.skipScan(); describe(b) != "response gap_end_procedure" {
+		t.Fatalf("% X", b)
+	}
+	h.sendRaw([]byte{0x00, 0x0F, 0x06, 0x03, 0xFF, 0xEE, 0xDD, 0xCC, 0xBB, 0xAA, 0x00, 0x3C, 0x00, 0x4C, 0x00, 0x64, 0x00, 0x00, 0x00})
+	h.expectHex("00 03 06 03 00 00 00")
+	h.expectHex("80 10 03 00 00 05 FF EE DD CC BB AA 00 3C 00 64 00 00 00 FF")
+	h.sendRaw([]byte{0x00, 0x08, 0x04, 0x01, 0x00, 0x01, 0x00, 0xFF, 0xFF, 0x02, 0x00, 0x28})
+	h.expectHex("00 03 04 01 00 00 00")
+	evs, pc := h.collect()
+	if pc.Result != 0 || len(evs) != 2 { // GAP and GATT services of a bare peripheral
+		t.Fatalf("%d services, %v", len(evs), pc.Result)
+	}
+	// attribute_write to 0x0013 (no such handle here): procedure_completed 0x0401.
+	h.sendRaw([]byte{0x00, 0x06, 0x04, 0x05, 0x00, 0x13, 0x00, 0x02, 0x02, 0x00})
+	h.expectHex("00 03 04 05 00 00 00")
+	h.expectHex("80 05 04 01 00 01 04 13 00")
+	p.DisconnectAll()
+	h.expectHex("80 03 03 04 00 13 02")
+}
