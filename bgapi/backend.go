@@ -100,8 +100,15 @@ func (b *Backend) SupportsUnbonded() bool { return true }
 // sleep; pygatt §6.8), reopening it, flushing stale input (§1.5 step 5) and confirming with
 // system_hello. Then it sets the state pygatt sets: every connection slot disconnected, not
 // advertising (gap_set_mode 0,0), no procedure running (gap_end_procedure), not bondable.
-// Starting a started backend does nothing.
+// Starting a started backend does nothing; starting one whose adapter was lost (unplugged)
+// stops it first and opens the port again.
 func (b *Backend) Start(ctx context.Context) error {
+	b.mu.Lock()
+	lost := b.c != nil && b.c.stopped() != nil
+	b.mu.Unlock()
+	if lost {
+		b.Stop()
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.c != nil {
@@ -122,6 +129,9 @@ func (b *Backend) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// A dongle left scanning is already streaming events (bgapi-facts.md §1.5 step 5); the
+	// parser would resynchronise anyway, but stale responses are better gone.
+	_ = port.ResetInputBuffer()
 	if !b.cfg.NoReset {
 		// system_reset(0) has no response (bgapi-facts.md §2.1, §5.3); the dongle
 		// re-enumerates, so close and poll for it.
@@ -142,7 +152,6 @@ func (b *Backend) Start(ctx context.Context) error {
 		}
 		b.c = c
 	} else {
-		_ = port.ResetInputBuffer()
 		c := newClient(port, b.clientConfig())
 		if err := c.call(ctx, &wire.CmdSystemHello{}, nil); err != nil {
 			c.close(gogatt.ErrNotStarted)

@@ -202,12 +202,12 @@ func TestEmuFaultUnplug(t *testing.T) {
 		t.Fatalf("connect after unplug: %v", err)
 	}
 	p.SetResponseDelay(0)
-	env.b.Stop()
 	if err := env.pty.Replug(); err != nil {
 		t.Fatal(err)
 	}
-	// The emulator's pty loop may still be noticing the unplug and replace the new pty once
-	// more (an emulator race, not a dongle's behaviour): a failed Start is retried.
+	// Start on a backend whose adapter was lost stops it and opens the port again. The
+	// emulator's pty loop may still be noticing the unplug and replace the new pty once more
+	// (an emulator race, not a dongle's behaviour): a failed Start is retried.
 	var err error
 	for range 5 {
 		if err = env.b.Start(ctx); err == nil {
