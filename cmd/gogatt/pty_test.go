@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"os"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -19,6 +20,7 @@ import (
 // would run it; out collects everything it wrote.
 type ptyProc struct {
 	cmd  *exec.Cmd
+	tty  *os.File // the pty's master side: what the person types goes here
 	mu   sync.Mutex
 	out  bytes.Buffer
 	more chan struct{}
@@ -33,7 +35,7 @@ func startPTY(t *testing.T, width int, args ...string) *ptyProc {
 	if err != nil {
 		t.Skipf("no pseudo-terminal: %v", err)
 	}
-	p := &ptyProc{cmd: cmd, more: make(chan struct{}, 1), done: make(chan struct{})}
+	p := &ptyProc{cmd: cmd, tty: f, more: make(chan struct{}, 1), done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
 		buf := make([]byte, 4096)
@@ -170,5 +172,26 @@ func TestLiveScanNarrowAndCtrlC(t *testing.T) {
 	}
 	if s.cursorHidden {
 		t.Error("cursor left hidden after Ctrl-C")
+	}
+}
+
+// TestPTYSubscribeCtrlC presses Ctrl-C on the terminal (the line discipline turns it into
+// SIGINT for gogatt's process group) during a subscription: the summary starts on a clean line
+// (the echoed ^C is overwritten) and the exit status is 0.
+func TestPTYSubscribeCtrlC(t *testing.T) {
+	const width = 80
+	p := startPTY(t, width, "subscribe", "--sim", hrm, "2a37")
+	p.waitFor(t, width, `(?m)^\d\d:\d\d:\d\d\.\d{3}  \d+ bpm, contact$`)
+	if _, err := p.tty.Write([]byte{0x03}); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit %d after Ctrl-C:\n%q", code, p.output())
+	}
+	s := newScreen(width)
+	s.write(p.output())
+	lines := s.text()
+	if last := lines[len(lines)-1]; !regexp.MustCompile(`^\d+ value\(s\) in \d+\.\d\ds \(\d+\.\d/s\)$`).MatchString(last) {
+		t.Errorf("last line after Ctrl-C = %q\n%s", last, strings.Join(lines, "\n"))
 	}
 }

@@ -124,6 +124,14 @@ func (a *app) emit(v any) {
 	a.env.Stdout.Write(b)
 }
 
+// overwriteCtrlC moves a terminal's cursor back over the "^C" it echoed, so the next line
+// starts clean.
+func (a *app) overwriteCtrlC() {
+	if !a.g.json && a.env.StdoutFile != nil && a.env.IsTerminal(a.env.StdoutFile) {
+		a.printf("\r")
+	}
+}
+
 // printf writes text output (nothing in --json mode).
 func (a *app) printf(format string, args ...any) {
 	if !a.g.json {

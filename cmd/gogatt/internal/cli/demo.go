@@ -131,6 +131,9 @@ func runDemo(ctx context.Context, a *app, _ []string) error {
 			a.emit(map[string]any{"step": "notification", "time": v.at.UTC().Format(time.RFC3339Nano), "handle": hr.ValueHandle, "hex": r.Hex, "text": r.Text, "decoded": r.Decoded})
 		}
 	})
+	if sum.Reason == "interrupted" {
+		a.overwriteCtrlC()
+	}
 	if sum.Reason != "" {
 		step("Summary")
 		a.printf("%d heart-rate notifications in %.2fs (%.1f/s)\n", sum.Count, sum.Seconds, sum.Rate)

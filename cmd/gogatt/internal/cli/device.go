@@ -331,6 +331,9 @@ func runSubscribe(ctx context.Context, a *app, args []string) error {
 		}
 		a.printf("%s  %s\n", v.at.Format("15:04:05.000"), r.Text)
 	})
+	if sum.Reason == "interrupted" {
+		a.overwriteCtrlC()
+	}
 	if sum.Reason != "" {
 		if a.g.json {
 			a.emit(struct {
