@@ -277,6 +277,15 @@ func (e *Emulator) Close() error {
 	return nil
 }
 
+// powerCycle drops the volatile state as a power loss does (bgapi-facts §5.3: bonds and the
+// persistent store survive).
+func (e *Emulator) powerCycle() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.stopAllLocked()
+	e.resetStateLocked()
+}
+
 // stopAllLocked ends scanning, connecting and every connection without events (reset/close).
 func (e *Emulator) stopAllLocked() {
 	e.stopScanLocked()

@@ -187,12 +187,17 @@ func (p *PTY) serve() {
 		p.mu.Lock()
 		m := p.master
 		p.mu.Unlock()
-		var err error
-		if m != nil {
-			err = p.e.ServeConn(m)
+		if m == nil { // unplugged: wait for Replug
+			select {
+			case <-p.replug:
+				continue
+			case <-p.quit:
+				return
+			}
 		}
+		err := p.e.ServeConn(m)
 		if errors.Is(err, ErrBusy) {
-			// Another port holds the emulator: wait for Close (nothing else to do).
+			// Another port holds the emulator: nothing to do until Close.
 			<-p.quit
 			return
 		}
@@ -202,53 +207,53 @@ func (p *PTY) serve() {
 			p.mu.Unlock()
 			return
 		}
-		if !p.unplugged {
-			// The port went away under us (re-enumerating reset or an I/O error): vanish,
-			// then come back at the same path.
-			p.closeLocked()
+		if p.master != m {
+			// Unplugged (and perhaps already replugged) while we served m: serve what is
+			// there now, or wait.
 			p.mu.Unlock()
-			if d := p.e.cfg.ReenumerateDelay; d > 0 {
-				t := time.NewTimer(d)
-				select {
-				case <-t.C:
-				case <-p.quit:
-					t.Stop()
-					return
-				}
-			}
-			p.mu.Lock()
-			var err error
-			if !p.closed && !p.unplugged {
-				if err = p.openLocked(); err != nil {
-					p.unplugged = true
-				}
-			}
-			p.mu.Unlock()
-			if err != nil {
-				p.e.logf("bled112: re-enumerate: %v", err)
-			}
 			continue
 		}
+		// The port went away under us (a re-enumerating reset or an I/O error): vanish, then
+		// come back at the same path.
+		p.closeLocked()
 		p.mu.Unlock()
-		select {
-		case <-p.replug:
-		case <-p.quit:
-			return
+		if d := p.e.cfg.ReenumerateDelay; d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-p.quit:
+				t.Stop()
+				return
+			}
+		}
+		p.mu.Lock()
+		var oerr error
+		if !p.closed && !p.unplugged && p.master == nil {
+			if oerr = p.openLocked(); oerr != nil {
+				p.unplugged = true
+			}
+		}
+		p.mu.Unlock()
+		if oerr != nil {
+			p.e.logf("bled112: re-enumerate: %v", oerr)
 		}
 	}
 }
 
 // Unplug makes the port vanish (fault hook): the pty closes — the client's reads and writes
-// fail — and the symlink is removed. The emulator's state (connections, scanning) is kept, as
-// a dongle pulled out and… well, here it keeps running. Use Replug to bring it back.
+// fail — and the symlink is removed. Like a dongle pulled out of USB, the emulator loses power:
+// every connection, scan and connect attempt ends without events (the peripherals see the link
+// drop); bonds survive (flash). Use Replug to bring it back.
 func (p *PTY) Unplug() {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.closed || p.unplugged {
+		p.mu.Unlock()
 		return
 	}
 	p.unplugged = true
 	p.closeLocked()
+	p.mu.Unlock()
+	p.e.powerCycle()
 }
 
 // Replug brings an unplugged port back at the same path (a new pty).

@@ -125,8 +125,12 @@ func TestPTYUnplugAndReenumerate(t *testing.T) {
 	h2 := newHost(t, port2)
 	h2.quiet()
 
-	// Unplug: the port disappears until Replug.
+	// Unplug: the port disappears until Replug, and the dongle loses its connections.
+	h2.connect(hrmAddr, 0)
 	pt.Unplug()
+	if n := e.Connections(); n != 0 {
+		t.Fatalf("%d connections after unplug", n)
+	}
 	<-h2.done
 	port2.Close()
 	if _, err := os.Lstat(pt.Path()); !errors.Is(err, os.ErrNotExist) {
@@ -139,4 +143,31 @@ func TestPTYUnplugAndReenumerate(t *testing.T) {
 	<-back
 	h3 := newHost(t, openSerial(t, pt.Path()))
 	h3.quiet()
+}
+
+// TestPTYUnplugReplugRace: Replug right after Unplug, before the serve loop noticed: the new
+// port must stay (no spurious second re-enumeration).
+func TestPTYUnplugReplugRace(t *testing.T) {
+	e, _ := New(Config{Peripherals: sim.DemoPeripherals(1)})
+	defer e.Close()
+	pt, err := e.ListenPTY("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pt.Close()
+	for range 20 {
+		pt.Unplug()
+		if err := pt.Replug(); err != nil {
+			t.Fatal(err)
+		}
+		tty := pt.TTY()
+		port := openSerial(t, pt.Path())
+		h := newHost(t, port)
+		h.quiet()
+		if pt.TTY() != tty {
+			t.Fatalf("pty replaced behind the client's back: %s → %s", tty, pt.TTY())
+		}
+		port.Close()
+		<-h.done
+	}
 }
