@@ -17,8 +17,8 @@ import (
 )
 
 // ErrAdapterLost: the serial port failed (dongle unplugged, port closed under us). Every
-// pending and later operation of the backend fails with an error matching it until the
-// backend is stopped and started again.
+// pending and later operation of the backend fails with an error matching it (connection
+// operations with a *gogatt.DisconnectError wrapping it) until Start opens the port again.
 var ErrAdapterLost = errors.New("bgapi: adapter lost")
 
 // attTimeout is the ATT transaction timeout (Core v5.3 Vol 3 Part F §3.3.3): a procedure

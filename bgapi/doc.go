@@ -24,14 +24,16 @@
 //
 // # Using it with the emulator
 //
-// Package sim/bled112 emulates a BLED112 on a real pseudo-terminal. Open the path it prints
-// exactly like a dongle:
+// Package sim/bled112 emulates a BLED112 byte for byte on a real pseudo-terminal, behind a
+// stable path (a symlink to the current pty). Open that path exactly like a dongle:
 //
-//	b := bgapi.New(bgapi.Config{Port: "/dev/pts/7"}) // the emulator's pty path
+//	emu, _ := bled112.New(bled112.Config{Peripherals: sim.DemoPeripherals(1)})
+//	pty, _ := emu.ListenPTY("")                       // e.g. /tmp/bled112-123/ttyACM0
+//	b := bgapi.New(bgapi.Config{Port: pty.Path()})   // the same code path as a real dongle
 //
-// The emulator answers system_reset like the firmware (no response); Start then polls for the
-// port and confirms with system_hello, so the default reset-on-start works; Config.NoReset
-// skips it.
+// The emulator answers system_reset like the firmware (no response, then it is ready on the
+// same port, or — with bled112.Config.ReenumerateOnReset — the port vanishes and comes back),
+// so the default reset on Start works either way; Config.NoReset skips it. See Example.
 //
 // # Differences from pygatt
 //

@@ -42,6 +42,7 @@ type Error struct {
 	Result     wire.Result // the result code; Result.String() is the fact sheet's name
 }
 
+// Error names the command, the connection and the result (name and code).
 func (e *Error) Error() string {
 	if e.Connection >= 0 {
 		return fmt.Sprintf("bgapi: %s (connection %d): %s (0x%04x)", e.Command, e.Connection, e.Result, uint16(e.Result))

@@ -38,6 +38,7 @@ type PortError struct {
 	Err  error  // the underlying error
 }
 
+// Error says which port, what went wrong and what helps.
 func (e *PortError) Error() string {
 	var b strings.Builder
 	b.WriteString("bgapi: ")
