@@ -73,15 +73,18 @@
 //     attribute_value type 1/2 in order and without loss (the serial stream applies
 //     backpressure to the link); with Config.ManualIndicationConfirm indications use type 5
 //     and wait for indicate_confirm.
-//   - sm: set_bondable_mode, set_parameters, encrypt_start (passkey_display / passkey_request
-//   - passkey_entry when MITM is requested and the IO capabilities allow it; then
-//     sm_bond_status when a bond is stored, connection_status with the encrypted flag;
-//     sm_bonding_fail 0x0305 when the peripheral refuses), get_bonds (+ sm_bond_status each),
-//     delete_bonding (one, or 0xFF = all; 8 bonds at most, then 0x018B).
-//   - flash: ps_save/ps_load/ps_erase/ps_erase_all/ps_dump (in-memory store), other flash,
-//     attributes (the dongle's own GATT database: every handle is invalid, 0x0401),
-//     hardware, test and dfu commands answer with a zero response (result 0), which is enough
-//     for a host; see the package README in the report for what is not modelled.
+//   - sm: set_bondable_mode, set_parameters, encrypt_start (when MITM is requested and the
+//     IO capabilities allow it, passkey_display, or passkey_request answered by
+//     passkey_entry; then sm_bond_status when a bond is stored and connection_status with
+//     the encrypted flag; sm_bonding_fail 0x0305 when the peripheral refuses), get_bonds
+//     (with one sm_bond_status each), delete_bonding (one, or 0xFF = all; 8 bonds at most,
+//     then 0x018B), set_oob_data, whitelist_bonds.
+//   - flash: ps_save, ps_load, ps_erase, ps_erase_all, ps_dump (an in-memory store that
+//     survives reset). attributes (the dongle's own GATT database, unused by a central): every
+//     handle is invalid (0x0401). Every other known command — the rest of flash, hardware,
+//     test, dfu — gets its response with all fields zero (result 0), which is what a host
+//     needs; the hardware itself (GPIO, ADC, SPI, I²C, timers, radio test modes, DFU) is not
+//     modelled.
 //
 // # Timing and faults
 //
