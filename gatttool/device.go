@@ -41,7 +41,15 @@ type subscription struct {
 	indication bool
 }
 
-var _ gogatt.Device = (*device)(nil)
+var (
+	_ gogatt.Device                    = (*device)(nil)
+	_ gogatt.SubscriptionStatsReporter = (*device)(nil)
+)
+
+// SubscriptionStats returns the registry's counters of the subscription of valueHandle.
+func (d *device) SubscriptionStats(valueHandle uint16) (gogatt.SubscriptionStats, bool) {
+	return d.reg.Stats(valueHandle)
+}
 
 func (d *device) Address() string { return d.addr }
 

@@ -507,6 +507,11 @@ func TestNotificationsAndIndications(t *testing.T) {
 	if got, bad := sc.counts(); got != n || bad != 0 {
 		t.Fatalf("received %d (out of order %d)", got, bad)
 	}
+	if r, ok := d.(gogatt.SubscriptionStatsReporter); !ok {
+		t.Fatal("no SubscriptionStatsReporter")
+	} else if st, ok := r.SubscriptionStats(nh); !ok || st.Received != n || st.Dropped != 0 {
+		t.Fatalf("stats %+v, %v", st, ok)
+	}
 	// A handler may call the device (no deadlock: handlers never run under our locks).
 	reentered := make(chan error, 1)
 	if err := d.Subscribe(ctx, uNotify, func(uint16, []byte) {
