@@ -29,8 +29,9 @@
 // One port is served at a time (a dongle has one CDC interface); the dongle's state —
 // connections, scanning, bonds — belongs to the Emulator and survives the host closing and
 // reopening the pty, as on real hardware. Output written while no client has the pty open
-// stays queued in the tty (up to the kernel's buffer), like a real dongle's stale output:
-// clients flush after opening (bgapi-facts §1.5 step 5).
+// stays queued in the tty like a real dongle's stale output — clients flush after opening
+// (bgapi-facts §1.5 step 5) — and once the kernel's buffer is full the emulator waits for a
+// reader (backpressure, which in turn stalls the sim links), as it does for a slow host.
 //
 // # Behaviour (bgapi-facts §5)
 //
