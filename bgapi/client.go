@@ -132,9 +132,10 @@ func (c *client) stopped() error {
 }
 
 // interByteTimeout abandons a partial frame when the stream goes quiet (bgapi-facts.md §1.5
-// step 4; the firmware itself uses 1 s for commands): the parser then drops one byte and
-// rescans, so garbage that looks like a header cannot swallow later frames for long.
-const interByteTimeout = 100 * time.Millisecond
+// step 4: the firmware drops a partial command after 1 s, perilib uses 1.2 s for incoming
+// frames): the parser then drops one byte and rescans, so garbage that looks like the start of
+// a frame cannot hold back the frames behind it. A real frame never pauses that long inside.
+const interByteTimeout = time.Second
 
 // readLoop owns the read side: a pump goroutine reads the transport into buffers, this loop
 // feeds them to the resynchronising wire.Parser and routes each frame.
