@@ -91,6 +91,12 @@ func TestGatttoolInteractive(t *testing.T) {
 	name := fmt.Sprintf("% x ", []byte(sim.HeartRateName))
 	g.expect("\r\x1b[KCharacteristic value/descriptor: " + name + "\r\n" + promptHRMColor)
 
+	g.send("mtu 100")
+	out = g.expect("\r\n" + promptHRMColor)
+	if !regexp.MustCompile(`MTU was exchanged successfully: \d+\r\n`).MatchString(out) {
+		t.Errorf("mtu: %q", out)
+	}
+
 	g.send("char-write-req 0x0011 01")
 	g.expect("\r\x1b[KCharacteristic value was written successfully\r\n" + promptHRMColor)
 
@@ -265,12 +271,35 @@ func TestGatttoolSecurity(t *testing.T) {
 			}
 		}
 	})
+	t.Run("sec-level at connect, pairing refused", func(t *testing.T) {
+		e.bus.removeAll()
+		p.ClearBonds()
+		p.SetRefusePairing(true)
+		defer p.SetRefusePairing(false)
+		g := startTerm(t, e, "gatttool", "-b", torture, "-I")
+		g.send("sec-level high")
+		g.send("connect")
+		g.expect("\x1b[0;91mError: \x1b[0mconnect to " + torture + ": Permission denied (13)\r\n")
+	})
 	t.Run("sec-level at connect", func(t *testing.T) {
+		// Interactive gatttool ignores --sec-level: the level comes from the sec-level command.
 		g := startTerm(t, e, "gatttool", "-b", torture, "-I", "--sec-level=medium")
+		g.send("connect")
+		g.expect("Connection successful\r\n")
+		g.send("exit")
+		g.wait()
+		g = startTerm(t, e, "gatttool", "-b", torture, "-I")
+		g.send("sec-level medium")
 		g.send("connect")
 		g.expect("Connection successful\r\n")
 		g.send(fmt.Sprintf("char-read-hnd 0x%04x", enc))
 		g.expect("Characteristic value/descriptor: " + fmt.Sprintf("% x ", []byte("secret")) + "\r\n")
+		log, _ := os.ReadFile(e.ShimLog())
+		for _, want := range []string{"type=1 psm=0 cid=4 sec=1 nonblock=1", "type=1 psm=0 cid=4 sec=2 nonblock=1"} {
+			if !strings.Contains(string(log), want) {
+				t.Errorf("shim log lacks %q", want)
+			}
+		}
 	})
 }
 

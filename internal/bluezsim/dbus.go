@@ -5,10 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -63,6 +65,8 @@ type bluezBus struct {
 	cmd     *exec.Cmd
 	conn    *dbus.Conn
 	cork    *corkConn
+	waited  <-chan error  // the daemon's exit status, once
+	drained chan struct{} // closed when its stdout has been read to the end
 	adapter dbus.ObjectPath
 	e       *Env
 
@@ -89,28 +93,32 @@ func startBus(ctx context.Context, e *Env) (*bluezBus, error) {
 		return nil, fmt.Errorf("bluezsim: %w", err)
 	}
 	cmd := exec.Command("dbus-daemon", "--config-file="+cfg, "--nofork", "--nopidfile", "--nosyslog", "--print-address=1")
-	stdout, err := cmd.StdoutPipe()
+	pr, pw, err := os.Pipe()
 	if err != nil {
-		return nil, fmt.Errorf("bluezsim: dbus-daemon: %w", err)
+		return nil, fmt.Errorf("bluezsim: %w", err)
 	}
+	cmd.Stdout = pw
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
+	cmd.SysProcAttr = daemonProcAttr()
+	b := &bluezBus{cmd: cmd, e: e, adapter: dbus.ObjectPath("/org/bluez/" + e.HCIDevice()),
+		devices: make(map[bt.Address]*simDevice), agents: make(map[dbus.ObjectPath]string),
+		drained: make(chan struct{})}
+	b.waited, err = startLocked(cmd)
+	pw.Close()
+	if err != nil {
+		pr.Close()
 		return nil, fmt.Errorf("bluezsim: starting dbus-daemon: %w", err)
 	}
-	b := &bluezBus{cmd: cmd, e: e, adapter: dbus.ObjectPath("/org/bluez/" + e.HCIDevice()),
-		devices: make(map[bt.Address]*simDevice), agents: make(map[dbus.ObjectPath]string)}
 	line := make(chan string, 1)
 	go func() {
-		s, _ := bufio.NewReader(stdout).ReadString('\n')
+		defer close(b.drained)
+		defer pr.Close()
+		r := bufio.NewReader(pr)
+		s, _ := r.ReadString('\n')
 		line <- s
 		// Drain until the daemon exits so that it never blocks on a full pipe.
-		var buf [256]byte
-		for {
-			if _, err := stdout.Read(buf[:]); err != nil {
-				return
-			}
-		}
+		io.Copy(io.Discard, r)
 	}()
 	var addr string
 	select {
@@ -194,19 +202,40 @@ func (c *corkConn) setCorked(on bool) {
 	}
 }
 
+// startLocked starts cmd from a goroutine locked to its OS thread that then waits for it: the
+// daemon's parent-death signal (Linux) is tied to the thread that forked it, which therefore
+// lives exactly as long as the daemon, so a test binary that dies without Close takes its
+// dbus-daemon with it.
+func startLocked(cmd *exec.Cmd) (<-chan error, error) {
+	started := make(chan error, 1)
+	waited := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		waited <- cmd.Wait()
+	}()
+	return waited, <-started
+}
+
+// kill ends the daemon (SIGTERM, SIGKILL after 5 s) and waits for it and its output drain.
 func (b *bluezBus) kill() error {
-	if b.cmd.Process == nil {
+	if b.waited == nil {
 		return nil
 	}
 	b.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- b.cmd.Wait() }()
 	select {
-	case <-done:
+	case <-b.waited:
 	case <-time.After(5 * time.Second):
 		b.cmd.Process.Kill()
-		<-done
+		<-b.waited
 	}
+	b.waited = nil
+	<-b.drained
 	return nil
 }
 
@@ -250,6 +279,13 @@ func (b *bluezBus) addBond(a bt.Address, name string, random bool) {
 	b.mu.Unlock()
 	b.conn.Emit("/", ifaceObjManager+".InterfacesAdded", devicePath(b.adapter, a),
 		map[string]map[string]dbus.Variant{ifaceDevice: props})
+}
+
+// removeAll forgets every device (tests).
+func (b *bluezBus) removeAll() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	clear(b.devices)
 }
 
 func (b *bluezBus) adapterProps() map[string]dbus.Variant {
