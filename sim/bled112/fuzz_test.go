@@ -3,6 +3,7 @@ package bled112
 import (
 	"runtime"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/gogatt/gogatt/bgapi/wire"
@@ -57,5 +58,34 @@ func FuzzCommandStream(f *testing.F) {
 				return
 			}
 		}
+	})
+}
+
+// FuzzRawStream feeds raw bytes (garbage, partial and oversized headers included) in virtual
+// time: the emulator drops partial commands after its 1 s timeout, writes only valid frames,
+// never panics, and answers a hello afterwards.
+func FuzzRawStream(f *testing.F) {
+	f.Add([]byte{0x00, 0x05, 0x04})
+	f.Add([]byte{0x07, 0xFF, 0x01, 0x02})
+	f.Add([]byte{0x80, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01})
+	f.Add([]byte{0x00, 0x01, 0x06, 0x02, 0x02, 0xFF, 0x0D, 0x0A})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		synctest.Test(t, func(t *testing.T) {
+			e, err := New(Config{Peripherals: sim.DemoPeripherals(1)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e.Close()
+			h := newHost(t, e.Pipe())
+			h.sendRaw(in)
+			time.Sleep(2 * time.Second) // virtual: any partial command times out
+			h.send(&wire.CmdSystemHello{})
+			for {
+				if _, ok := h.nextMsg().(*wire.RspSystemHello); ok {
+					break
+				}
+			}
+			e.Close()
+		})
 	})
 }
