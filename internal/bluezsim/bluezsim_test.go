@@ -29,12 +29,12 @@ const (
 )
 
 // startEnv starts an environment with the three demo peripherals.
-func startEnv(t *testing.T) (*Env, []*sim.Peripheral) {
+func startEnv(t testing.TB) (*Env, []*sim.Peripheral) {
 	t.Helper()
 	return startEnvOpts(t, Options{})
 }
 
-func startEnvOpts(t *testing.T, opts Options) (*Env, []*sim.Peripheral) {
+func startEnvOpts(t testing.TB, opts Options) (*Env, []*sim.Peripheral) {
 	t.Helper()
 	RequireTools(t)
 	ps := sim.DemoPeripherals(7)
@@ -53,7 +53,7 @@ func startEnvOpts(t *testing.T, opts Options) (*Env, []*sim.Peripheral) {
 }
 
 // gatttoolConnect starts `gatttool -b addr -I` and connects, checking the bytes of §1.5.
-func gatttoolConnect(t *testing.T, e *Env, addr string) *term {
+func gatttoolConnect(t testing.TB, e *Env, addr string) *term {
 	t.Helper()
 	g := startTerm(t, e, "gatttool", "-i", e.HCIDevice(), "-b", addr, "-I")
 	g.expect("[" + addr + "][LE]> ")
@@ -429,4 +429,55 @@ func TestCloseIdempotent(t *testing.T) {
 	if err := e.AddPeripheral(sim.NewHeartRateSensor(bt.MustParseAddress("C0:FF:EE:00:00:10"), 1)); err == nil {
 		t.Error("AddPeripheral after Close succeeded")
 	}
+}
+
+// TestGatttoolThreeDevices runs one gatttool per demo peripheral at once.
+func TestGatttoolThreeDevices(t *testing.T) {
+	e, ps := startEnv(t)
+	var gs []*term
+	for _, p := range ps {
+		gs = append(gs, gatttoolConnect(t, e, p.Address().String()))
+	}
+	for i, g := range gs {
+		g.send("char-read-hnd 0x0003")
+		g.expect("Characteristic value/descriptor: " + fmt.Sprintf("% x ", []byte(ps[i].Name())) + "\r\n")
+	}
+	for _, p := range ps {
+		if n := p.ConnectionCount(); n != 1 {
+			t.Errorf("%s: %d connections", p.Address(), n)
+		}
+	}
+}
+
+// BenchmarkGatttoolRead measures one char-read-hnd round trip through the real gatttool, the
+// shim and the simulated peripheral.
+func BenchmarkGatttoolRead(b *testing.B) {
+	e, _ := startEnvOpts(b, Options{})
+	g := gatttoolConnect(b, e, hrm)
+	want := "Characteristic value/descriptor: " + fmt.Sprintf("% x ", []byte(sim.HeartRateName)) + "\r\n"
+	b.ResetTimer()
+	for range b.N {
+		g.send("char-read-hnd 0x0003")
+		g.expect(want)
+	}
+}
+
+// BenchmarkGatttoolNotifications measures notifications delivered through the shim and printed
+// by the real gatttool, with loss counted from the generator's sequence numbers.
+func BenchmarkGatttoolNotifications(b *testing.B) {
+	e, ps := startEnvOpts(b, Options{})
+	p := ps[2]
+	h := p.ValueHandle(sim.TortureStream)
+	g := gatttoolConnect(b, e, torture)
+	g.send(fmt.Sprintf("char-write-req 0x%04x 0100", h+1))
+	g.expect("Characteristic value was written successfully\r\n")
+	b.ResetTimer()
+	stop := p.StartGenerator(h, b.N, 0)
+	defer stop()
+	last := fmt.Sprintf("Notification handle = 0x%04x value: %02x %02x %02x %02x ", h, byte(b.N-1), byte((b.N-1)>>8), byte((b.N-1)>>16), byte((b.N-1)>>24))
+	g.expect(last)
+	b.StopTimer()
+	got := strings.Count(g.output(), fmt.Sprintf("Notification handle = 0x%04x", h))
+	b.ReportMetric(float64(got)/b.Elapsed().Seconds(), "notifications/s")
+	b.ReportMetric(float64(b.N-got), "lost")
 }

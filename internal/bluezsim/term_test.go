@@ -21,7 +21,7 @@ const expectTimeout = 15 * time.Second
 // term runs a real tool in a pseudo-terminal (500 columns, so readline never wraps) and lets a
 // test wait for its output.
 type term struct {
-	t   *testing.T
+	t   testing.TB
 	cmd *exec.Cmd
 	f   *os.File
 
@@ -42,7 +42,7 @@ func toolEnv(e *Env) []string {
 	return append(env, "TERM=xterm", "LC_ALL=C")
 }
 
-func startTerm(t *testing.T, e *Env, name string, args ...string) *term {
+func startTerm(t testing.TB, e *Env, name string, args ...string) *term {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Env = toolEnv(e)
@@ -179,7 +179,7 @@ func (tm *term) output() string {
 func (tm *term) pid() string { return strconv.Itoa(tm.cmd.Process.Pid) }
 
 // run runs a tool without a terminal and returns stdout, stderr and the exit code.
-func run(t *testing.T, e *Env, name string, args ...string) (stdout, stderr string, code int) {
+func run(t testing.TB, e *Env, name string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), expectTimeout)
 	defer cancel()
