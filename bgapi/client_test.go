@@ -89,14 +89,38 @@ func TestFakeNotificationDuringReadAndGarbage(t *testing.T) {
 			f.rsp(cmd, 0, 0, 0)
 			f.raw([]byte{0xFF, 0x12, 0x80, 0x00, 0x77, 0x05, 0x00, 0x13})                                // garbage
 			f.evt(4, 5, cat([]byte{0}, le16(0x10), []byte{byte(wire.AttValueNotify), 2, 0xAA, 0xBB})...) // notification
-			f.raw([]byte{0x80, 0x09})                                                                    // a partial header, then quiet
-			<-time.After(time.Second)                                                                    // quiet (virtual time): inter-byte timeout
 			f.evt(4, 5, cat([]byte{0}, le16(0x10), []byte{byte(wire.AttValueRead), 1, 0x42})...)
 			return true
 		}
 		got, err := d.CharReadHandle(t.Context(), 0x10)
 		if err != nil || !bytes.Equal(got, []byte{0x42}) {
 			t.Fatalf("read = %x, %v", got, err)
+		}
+	})
+}
+
+// The start of a frame left dangling by garbage ("80 10 03" would make the next response's
+// first byte the ID of a 16-byte connection_status and swallow what follows) is abandoned
+// after the inter-byte timeout (bgapi-facts.md §1.5 step 4), so the next frames decode.
+func TestFakeInterByteTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f, _, d := startFake(t, Config{})
+		f.values[0x10] = []byte{0x42}
+		f.onCmd = func(f *fakeDongle, cmd wire.Frame) bool {
+			if cmd.Class != 4 || cmd.ID != 4 {
+				return false
+			}
+			f.raw([]byte{0x80, 0x10, 0x03})
+			<-time.After(2 * interByteTimeout) // the line goes quiet (virtual time)
+			return false                       // then the real response and value
+		}
+		start := time.Now()
+		got, err := d.CharReadHandle(t.Context(), 0x10)
+		if err != nil || !bytes.Equal(got, []byte{0x42}) {
+			t.Fatalf("read = %x, %v", got, err)
+		}
+		if el := time.Since(start); el != 2*interByteTimeout {
+			t.Fatalf("took %v", el)
 		}
 	})
 }
