@@ -259,7 +259,7 @@ func (b *Backend) dial(ctx context.Context, a bt.Address, opts gogatt.ConnectOpt
 		if ctx.Err() != nil && !errors.Is(err, gogatt.ErrTimeout) && !errors.Is(err, context.Canceled) {
 			err = fmt.Errorf("%w: %w", gogatt.CtxErr(ctx, "connect"), err)
 		}
-		p.close("connect failed")
+		p.abort("connect failed")
 		d.reg.Close()
 		return nil, fmt.Errorf("connect %s: %w", addr, err)
 	}

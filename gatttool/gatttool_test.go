@@ -580,6 +580,14 @@ func TestConnectErrorsAndValidation(t *testing.T) {
 	if time.Since(start) > 5*time.Second {
 		t.Fatalf("connect error took %v", time.Since(start))
 	}
+	// Out of range: the connection attempt pends until ConnectOptions.Timeout.
+	p.SetInRange(false)
+	start = time.Now()
+	_, err = r.b.Connect(ctx, testAddr, gogatt.ConnectOptions{Timeout: 700 * time.Millisecond})
+	if !errors.Is(err, gogatt.ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 5*time.Second {
+		t.Fatalf("connect out of range: %v after %v", err, time.Since(start))
+	}
+	p.SetInRange(true)
 	p.SetRefuseConnections(true)
 	_, err = r.b.Connect(ctx, testAddr, gogatt.ConnectOptions{})
 	if !errors.Is(err, gogatt.ErrNotConnected) {

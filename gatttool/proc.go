@@ -417,6 +417,13 @@ func (p *proc) close(reason string) {
 	}
 }
 
+// abort kills the process at once and waits for the reader (a failed or timed-out connect).
+func (p *proc) abort(reason string) {
+	p.gone(&gogatt.DisconnectError{Address: p.addr, Reason: reason, Local: true}, true)
+	p.kill()
+	<-p.exited
+}
+
 // signalled reports whether the process was killed by sig.
 func signalled(ps *os.ProcessState, sig syscall.Signal) bool {
 	if ps == nil {
