@@ -536,10 +536,10 @@ func TestNotificationsAndIndications(t *testing.T) {
 
 	// Indications (gatttool confirms them itself).
 	ic := newSeqCounter(20)
-	if err := d.Subscribe(ctx, uIndicate, ic.handle, gogatt.SubscribeOptions{Indication: true}); err != nil {
+	ih := p.ValueHandle(uIndicate)
+	if err := d.SubscribeHandle(ctx, ih, ic.handle, gogatt.SubscribeOptions{Indication: true}); err != nil {
 		t.Fatal(err)
 	}
-	ih := p.ValueHandle(uIndicate)
 	stop = p.StartGenerator(ih, 20, 0)
 	select {
 	case <-ic.done:
