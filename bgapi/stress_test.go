@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gogatt/gogatt"
+	"github.com/gogatt/gogatt/bgapi/wire"
 	"github.com/gogatt/gogatt/bt"
 	"github.com/gogatt/gogatt/sim"
 	"github.com/gogatt/gogatt/sim/bled112"
@@ -354,6 +355,20 @@ func TestEmuConnectTimeout(t *testing.T) {
 	if _, err := env.b.Connect(ctxT(t, 10*time.Second), hrmAddr, gogatt.ConnectOptions{IntervalMin: time.Millisecond}); !errors.Is(err, gogatt.ErrInvalidParameter) {
 		t.Fatalf("bad interval: %v", err)
 	}
+	// A peripheral that refuses: connection_disconnected 0x023E for the reserved handle ends
+	// the attempt at once with a typed error.
+	env.periphs[thermoAddr].SetRefuseConnections(true)
+	start = time.Now()
+	_, err = env.b.Connect(ctxT(t, 10*time.Second), thermoAddr, gogatt.ConnectOptions{})
+	var be *Error
+	if !errors.As(err, &be) || be.Result != wire.ResultConnectionFailedToBeEstablished {
+		t.Fatalf("refused connection: %v", err)
+	}
+	if el := time.Since(start); el > 2*time.Second {
+		t.Fatalf("refused connection took %v", el)
+	}
+	env.periphs[thermoAddr].SetRefuseConnections(false)
+	env.connect(t, thermoAddr, gogatt.ConnectOptions{})
 	env.connect(t, hrmAddr, gogatt.ConnectOptions{AddressType: gogatt.AddressPublic})
 	if _, err := env.b.Connect(ctxT(t, 10*time.Second), hrmAddr, gogatt.ConnectOptions{}); !errors.Is(err, gogatt.ErrBusy) {
 		t.Fatalf("second connection to the same peer: %v", err)
