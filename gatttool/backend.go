@@ -115,6 +115,12 @@ func New(cfg Config) *Backend {
 
 // Start resolves the tools and checks that the adapter is listed by `hcitool dev`.
 func (b *Backend) Start(ctx context.Context) error {
+	b.mu.Lock()
+	stopped := b.stopped
+	b.mu.Unlock()
+	if stopped {
+		return fmt.Errorf("gatttool backend: Start after Stop: %w", gogatt.ErrNotStarted)
+	}
 	if !hciName.MatchString(b.cfg.HCIDevice) {
 		return fmt.Errorf("%w: HCIDevice %q: want hciN", gogatt.ErrInvalidParameter, b.cfg.HCIDevice)
 	}

@@ -1048,6 +1048,22 @@ func TestStopIdempotentAndNotStarted(t *testing.T) {
 	if _, err := r.b.Connect(ctx, testAddr, gogatt.ConnectOptions{}); !errors.Is(err, gogatt.ErrNotStarted) {
 		t.Fatalf("Connect after Stop: %v", err)
 	}
+	fresh := gatttool.New(gatttool.Config{})
+	if _, err := fresh.Connect(ctx, testAddr, gogatt.ConnectOptions{}); !errors.Is(err, gogatt.ErrNotStarted) {
+		t.Fatalf("Connect before Start: %v", err)
+	}
+	if _, err := fresh.Scan(ctx, gogatt.ScanOptions{}); !errors.Is(err, gogatt.ErrNotStarted) {
+		t.Fatalf("Scan before Start: %v", err)
+	}
+	if err := fresh.ClearBond(ctx, ""); !errors.Is(err, gogatt.ErrNotStarted) {
+		t.Fatalf("ClearBond before Start: %v", err)
+	}
+	if err := fresh.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := fresh.Start(ctx); !errors.Is(err, gogatt.ErrNotStarted) {
+		t.Fatalf("Start after Stop: %v", err)
+	}
 	if !r.b.SupportsUnbonded() {
 		t.Fatal("SupportsUnbonded")
 	}
