@@ -491,7 +491,11 @@ func (e *Emulator) resetLocked() error {
 	e.stopAllLocked()
 	e.resetStateLocked()
 	if e.cfg.ReenumerateOnReset {
+		e.bootPending = e.cfg.SendBootEvent
 		return ErrReenumerated
+	}
+	if e.cfg.SendBootEvent {
+		e.emitBootLocked()
 	}
 	return nil
 }

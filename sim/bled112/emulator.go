@@ -57,6 +57,10 @@ type Config struct {
 	// ReenumerateOnReset makes system_reset close the port, as a BLED112 drops off USB; a PTY
 	// then comes back at the same path (bgapi-facts §5.3).
 	ReenumerateOnReset bool
+	// SendBootEvent emits system_boot after every reset, as a BLE112/BLE121LR module does over
+	// UART; a BLED112 never sends it over USB (bgapi-facts §5.3), hence off by default. With
+	// ReenumerateOnReset the event is the first frame on the port that comes back.
+	SendBootEvent bool
 	// ManualIndicationConfirm reports indications as attribute_value type 5 and waits for
 	// attclient_indicate_confirm (bgapi-facts §5.6); default: confirmed automatically (type 2).
 	ManualIndicationConfirm bool
@@ -91,27 +95,27 @@ type bond struct {
 type Emulator struct {
 	cfg Config
 
-	mu            sync.Mutex
-	closed        bool
-	periphs       []*sim.Peripheral
-	conns         []*conn // index = connection handle; nil = free
-	scan          *scanState
-	connecting    *connectAttempt
-	whitelist     map[bt.Address]bt.AddressType
-	bondable      bool
-	mitm          bool
-	minKeySize    uint8
-	ioCaps        uint8
-	bonds         [MaxBonds]*bond
-	ps            map[uint16][]byte
-	aesKey        []byte
-	scanActive    bool
-	scanDup       bool
-	scanPolicy    uint8
-	counters      wire.RspSystemGetCounters
-	sess          *session
-	respDelay     time.Duration
-	onReenumerate func()
+	mu          sync.Mutex
+	closed      bool
+	periphs     []*sim.Peripheral
+	conns       []*conn // index = connection handle; nil = free
+	scan        *scanState
+	connecting  *connectAttempt
+	whitelist   map[bt.Address]bt.AddressType
+	bondable    bool
+	mitm        bool
+	minKeySize  uint8
+	ioCaps      uint8
+	bonds       [MaxBonds]*bond
+	ps          map[uint16][]byte
+	aesKey      []byte
+	scanActive  bool
+	scanDup     bool
+	scanPolicy  uint8
+	counters    wire.RspSystemGetCounters
+	sess        *session
+	respDelay   time.Duration
+	bootPending bool
 
 	cur       atomic.Pointer[session] // the served port, readable without e.mu
 	closeOnce sync.Once
@@ -277,6 +281,12 @@ func (e *Emulator) Close() error {
 	return nil
 }
 
+func (e *Emulator) emitBootLocked() {
+	i := e.cfg.Info
+	e.emitLocked(&wire.EvtSystemBoot{Major: i.Major, Minor: i.Minor, Patch: i.Patch, Build: i.Build,
+		LLVersion: i.LLVersion, ProtocolVersion: i.ProtocolVersion, HW: i.HW})
+}
+
 // powerCycle drops the volatile state as a power loss does (bgapi-facts §5.3: bonds and the
 // persistent store survive).
 func (e *Emulator) powerCycle() {
@@ -365,6 +375,10 @@ func (e *Emulator) ServeConn(rwc io.ReadWriteCloser) error {
 	e.sess = s
 	e.cur.Store(s)
 	e.wg.Add(1)
+	if e.bootPending {
+		e.bootPending = false
+		e.emitBootLocked()
+	}
 	e.mu.Unlock()
 	defer e.wg.Done()
 

@@ -262,3 +262,10 @@ func TestWorkedFramesThroughEmulator(t *testing.T) {
 	p.DisconnectAll()
 	h.expectHex("80 03 03 04 00 13 02")
 }
+
+func TestBootEvent(t *testing.T) {
+	_, h, _ := setup(t, Config{SendBootEvent: true})
+	h.send(&wire.CmdSystemReset{})
+	h.expect(&wire.EvtSystemBoot{Major: 1, Minor: 3, Patch: 2, Build: 122, LLVersion: 6, ProtocolVersion: 1, HW: 1})
+	h.quiet()
+}

@@ -297,7 +297,9 @@ func (p *PTY) Close() error {
 }
 
 // Pipe serves the emulator over an in-process net.Pipe and returns the host's end: write
-// commands to it, read responses and events from it. Closing it ends the session.
+// commands to it, read responses and events from it. Closing it ends the session. If another
+// port is being served (ErrBusy), or after a re-enumerating reset, the returned end reads EOF;
+// call Pipe again for a new port.
 func (e *Emulator) Pipe() net.Conn {
 	host, dev := net.Pipe()
 	e.wg.Add(1)

@@ -96,7 +96,7 @@ func TestPTYReopenKeepsState(t *testing.T) {
 }
 
 func TestPTYUnplugAndReenumerate(t *testing.T) {
-	e, _ := New(Config{Peripherals: sim.DemoPeripherals(1), ReenumerateOnReset: true})
+	e, _ := New(Config{Peripherals: sim.DemoPeripherals(1), ReenumerateOnReset: true, SendBootEvent: true})
 	defer e.Close()
 	pt, err := e.ListenPTY("")
 	if err != nil {
@@ -123,6 +123,7 @@ func TestPTYUnplugAndReenumerate(t *testing.T) {
 		t.Logf("same pty name reused: %s", first)
 	}
 	h2 := newHost(t, port2)
+	h2.expectHex("80 0C 00 00 01 00 03 00 02 00 7A 00 06 00 01 01") // system_boot (SendBootEvent)
 	h2.quiet()
 
 	// Unplug: the port disappears until Replug, and the dongle loses its connections.
