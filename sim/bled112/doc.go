@@ -43,8 +43,8 @@
 // firmware) is discarded with system_protocol_error 0x0185 timeout (§1.5, §5.1; the reason
 // codes are this emulator's choice — the fact sheet §8 leaves them open).
 //
-//   - system: hello, reset (no response, no boot event over USB; drops every connection and
-//     procedure; bonds survive; with Config.ReenumerateOnReset the port vanishes and comes
+//   - system: hello, reset (no response, no boot event over USB unless Config.SendBootEvent
+//     asks for a module's behaviour; drops every connection and procedure; bonds survive; with Config.ReenumerateOnReset the port vanishes and comes
 //     back at the same path), address_get, get_info, get_connections (+ one connection_status
 //     per slot, flags 0 for free slots, as iotile's emulator), get_counters (reading resets),
 //     whitelist_*, aes_setkey/encrypt/decrypt (AES-128), endpoint_*, reg_*/read_memory
