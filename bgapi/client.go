@@ -60,6 +60,7 @@ type pendingCmd struct {
 	class, id uint8
 	name      string
 	ch        chan []byte          // the response payload (a copy), buffered 1
+	conn      int                  // the connection the response must echo, -1 if none
 	onResp    func(payload []byte) // run by the reader under c.mu before ch is filled
 }
 
@@ -236,6 +237,12 @@ func (c *client) handleResponse(f wire.Frame) {
 		c.log.Debug("bgapi: unexpected response dropped", "class", f.Class, "id", f.ID)
 		return
 	}
+	if p.conn >= 0 && (len(f.Payload) == 0 || int(f.Payload[0]) != p.conn) {
+		// Garbage that happened to frame as this response (§1.5): keep waiting.
+		c.mu.Unlock()
+		c.log.Debug("bgapi: response for another connection dropped", "command", p.name, "payload", f.Payload)
+		return
+	}
 	c.pending = nil
 	payload := bytes.Clone(f.Payload)
 	if p.onResp != nil {
@@ -258,7 +265,11 @@ func (c *client) command(ctx context.Context, m wire.Message, onResp func([]byte
 	case <-c.closed:
 		return nil, false, c.closedErr(name)
 	}
-	p := &pendingCmd{class: m.Class(), id: m.ID(), name: name, ch: make(chan []byte, 1), onResp: onResp}
+	p := &pendingCmd{class: m.Class(), id: m.ID(), name: name, ch: make(chan []byte, 1), onResp: onResp, conn: -1}
+	c.wbuf = m.AppendFrame(c.wbuf[:0])
+	if echoesConnection(p.class, p.id) && len(c.wbuf) > wire.HeaderLen {
+		p.conn = int(c.wbuf[wire.HeaderLen])
+	}
 	c.mu.Lock()
 	if c.err != nil {
 		c.mu.Unlock()
@@ -271,7 +282,6 @@ func (c *client) command(ctx context.Context, m wire.Message, onResp func([]byte
 		c.pending = p
 	}
 	c.mu.Unlock()
-	c.wbuf = m.AppendFrame(c.wbuf[:0])
 	if _, werr := c.rw.Write(c.wbuf); werr != nil {
 		c.clearPending(p)
 		<-c.cmdSem
@@ -583,3 +593,18 @@ func (s *scanSink) take(dst []scanEvent) []scanEvent {
 func newRegistry() *gattkit.Registry { return gattkit.NewRegistry() }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// echoesConnection reports whether a command's response starts with the connection handle the
+// command named (bgapi-facts.md §2.4–§2.6): every connection and attclient command except
+// attclient_indicate_confirm and connection_slave_latency_disable, and sm_encrypt_start.
+func echoesConnection(class, id uint8) bool {
+	switch class {
+	case 3:
+		return id != 9
+	case 4:
+		return id != 7
+	case 5:
+		return id == 0
+	}
+	return false
+}

@@ -86,6 +86,7 @@ func TestFakeNotificationDuringReadAndGarbage(t *testing.T) {
 			if cmd.Class != 4 || cmd.ID != 4 {
 				return false
 			}
+			f.rsp(cmd, 5, 0x00, 0x03) // garbage framed as a response, for another connection
 			f.rsp(cmd, 0, 0, 0)
 			f.raw([]byte{0xFF, 0x12, 0x80, 0x00, 0x77, 0x05, 0x00, 0x13})                                // garbage
 			f.evt(4, 5, cat([]byte{0}, le16(0x10), []byte{byte(wire.AttValueNotify), 2, 0xAA, 0xBB})...) // notification
