@@ -358,8 +358,10 @@ func (e *Emulator) sendRawLocked(b []byte) bool {
 }
 
 // ServeConn serves the BGAPI protocol on rwc until rwc fails or closes, the port is unplugged
-// or re-enumerated, or the emulator is closed; it then closes rwc. Only one port is served at a
-// time (ErrBusy).
+// or re-enumerated, or the emulator is closed; it then closes rwc (whose Close must interrupt a
+// pending Read, as it does for net.Conn, pipes and pollable files). Only one port is served at
+// a time (ErrBusy). It returns ErrReenumerated after a re-enumerating system_reset, ErrClosed
+// after Close, io.EOF when the host closed its end.
 func (e *Emulator) ServeConn(rwc io.ReadWriteCloser) error {
 	e.mu.Lock()
 	if e.closed {
