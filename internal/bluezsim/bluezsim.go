@@ -311,3 +311,22 @@ func (e *Env) ResetController() {
 	e.ctrl.stopScanLocked()
 	e.ctrl.mu.Unlock()
 }
+
+// SetPowered powers the simulated adapter on or off. Off: HCIGETDEVINFO reports it down
+// (hcitool: "Invalid device: Network is down" with -i, "Could not open device: No such
+// device" without), scanning stops and bound HCI sockets are dropped, org.bluez shows
+// Powered false and RemoveDevice fails with org.bluez.Error.NotReady. gatttool connections
+// are not affected (the L2CAP path does not consult it).
+func (e *Env) SetPowered(on bool) error {
+	if e.ctrl == nil || e.bus == nil {
+		return errors.New("bluezsim: environment not started")
+	}
+	if err := writeDevices(e, on); err != nil {
+		return err
+	}
+	if !on {
+		e.ctrl.powerOff()
+	}
+	e.bus.setPowered(on)
+	return nil
+}

@@ -481,3 +481,31 @@ func BenchmarkGatttoolNotifications(b *testing.B) {
 	b.ReportMetric(float64(got)/b.Elapsed().Seconds(), "notifications/s")
 	b.ReportMetric(float64(b.N-got), "lost")
 }
+
+func TestPoweredOff(t *testing.T) {
+	e, ps := startEnv(t)
+	e.AddBond(ps[0].Address())
+	if err := e.SetPowered(false); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args   []string
+		stderr string
+	}{
+		{[]string{"-i", "hci0", "lescan"}, "Invalid device: Network is down\n"},
+		{[]string{"lescan"}, "Could not open device: No such device\n"},
+	} {
+		if _, stderr, code := run(t, e, "hcitool", tc.args...); stderr != tc.stderr || code != 1 {
+			t.Errorf("hcitool %v: stderr %q exit %d, want %q exit 1", tc.args, stderr, code, tc.stderr)
+		}
+	}
+	if stdout, _, code := run(t, e, "bluetoothctl", "remove", hrm); stdout != "Failed to remove device: org.bluez.Error.NotReady\n" || code != 1 {
+		t.Errorf("bluetoothctl remove: stdout %q exit %d", stdout, code)
+	}
+	if err := e.SetPowered(true); err != nil {
+		t.Fatal(err)
+	}
+	if stdout, _, code := run(t, e, "bluetoothctl", "remove", hrm); !strings.HasPrefix(stdout, "Device has been removed\n") || code != 0 {
+		t.Errorf("bluetoothctl remove: stdout %q exit %d", stdout, code)
+	}
+}

@@ -36,6 +36,7 @@ const (
 	errInvalidArgs   = "org.bluez.Error.InvalidArguments"
 	errNotSupported  = "org.bluez.Error.NotSupported"
 	errAlreadyExists = "org.bluez.Error.AlreadyExists"
+	errNotReady      = "org.bluez.Error.NotReady"
 )
 
 const busConfig = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
@@ -71,6 +72,7 @@ type bluezBus struct {
 	e       *Env
 
 	mu      sync.Mutex
+	powered bool
 	devices map[bt.Address]*simDevice
 	agents  map[dbus.ObjectPath]string // agent path → owner
 }
@@ -103,7 +105,7 @@ func startBus(ctx context.Context, e *Env) (*bluezBus, error) {
 	cmd.SysProcAttr = daemonProcAttr()
 	b := &bluezBus{cmd: cmd, e: e, adapter: dbus.ObjectPath("/org/bluez/" + e.HCIDevice()),
 		devices: make(map[bt.Address]*simDevice), agents: make(map[dbus.ObjectPath]string),
-		drained: make(chan struct{})}
+		drained: make(chan struct{}), powered: true}
 	b.waited, err = startLocked(cmd)
 	pw.Close()
 	if err != nil {
@@ -281,6 +283,18 @@ func (b *bluezBus) addBond(a bt.Address, name string, random bool) {
 		map[string]map[string]dbus.Variant{ifaceDevice: props})
 }
 
+// setPowered changes the adapter's Powered property.
+func (b *bluezBus) setPowered(on bool) {
+	b.mu.Lock()
+	changed := b.powered != on
+	b.powered = on
+	b.mu.Unlock()
+	if changed {
+		b.conn.Emit(b.adapter, ifaceProperties+".PropertiesChanged", ifaceAdapter,
+			map[string]dbus.Variant{"Powered": dbus.MakeVariant(on)}, []string{})
+	}
+}
+
 // removeAll forgets every device (tests).
 func (b *bluezBus) removeAll() {
 	b.mu.Lock()
@@ -296,7 +310,7 @@ func (b *bluezBus) adapterProps() map[string]dbus.Variant {
 		"Name":                dbus.MakeVariant("gogatt-sim"),
 		"Alias":               dbus.MakeVariant("gogatt-sim"),
 		"Class":               dbus.MakeVariant(uint32(0)),
-		"Powered":             dbus.MakeVariant(true),
+		"Powered":             dbus.MakeVariant(b.powered),
 		"Discoverable":        dbus.MakeVariant(false),
 		"DiscoverableTimeout": dbus.MakeVariant(uint32(180)),
 		"Pairable":            dbus.MakeVariant(true),
@@ -455,6 +469,10 @@ func (b *bluezBus) removeDevice(c *call) ([]any, error) {
 		return nil, dbus.NewError(errInvalidArgs, []any{"Invalid arguments in method call"})
 	}
 	b.mu.Lock()
+	if !b.powered {
+		b.mu.Unlock()
+		return nil, dbus.NewError(errNotReady, []any{"Resource Not Ready"})
+	}
 	var found *simDevice
 	for a, d := range b.devices {
 		if devicePath(b.adapter, a) == path {

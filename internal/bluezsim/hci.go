@@ -116,9 +116,8 @@ type controller struct {
 }
 
 func startController(e *Env) (*controller, error) {
-	devs := fmt.Sprintf("%d %s %x\n", e.hciIndex, e.ctrlAddr, hciDevFlagsUp)
-	if err := os.WriteFile(filepath.Join(e.dir, "hci-devices"), []byte(devs), 0o644); err != nil {
-		return nil, fmt.Errorf("bluezsim: %w", err)
+	if err := writeDevices(e, true); err != nil {
+		return nil, err
 	}
 	path := filepath.Join(e.dir, "hci"+strconv.Itoa(e.hciIndex))
 	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: path, Net: "unixpacket"})
@@ -129,6 +128,35 @@ func startController(e *Env) (*controller, error) {
 	c.wg.Add(1)
 	go c.accept()
 	return c, nil
+}
+
+// writeDevices (re)writes the controller list the shim answers HCIGETDEVLIST/HCIGETDEVINFO
+// from, atomically: "<index> <address> <flags>".
+func writeDevices(e *Env, up bool) error {
+	flags := 0
+	if up {
+		flags = hciDevFlagsUp
+	}
+	devs := fmt.Sprintf("%d %s %x\n", e.hciIndex, e.ctrlAddr, flags)
+	tmp := filepath.Join(e.dir, "hci-devices.tmp")
+	if err := os.WriteFile(tmp, []byte(devs), 0o644); err != nil {
+		return fmt.Errorf("bluezsim: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(e.dir, "hci-devices")); err != nil {
+		return fmt.Errorf("bluezsim: %w", err)
+	}
+	return nil
+}
+
+// powerOff stops scanning and drops every bound socket, as the kernel does when a controller
+// goes down.
+func (c *controller) powerOff() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.stopScanLocked()
+	for s := range c.socks {
+		s.c.Close()
+	}
 }
 
 func (c *controller) accept() {
