@@ -133,6 +133,7 @@ func (b *Backend) Start(ctx context.Context) error {
 	// parser would resynchronise anyway, but stale responses are better gone.
 	_ = port.ResetInputBuffer()
 	if !b.cfg.NoReset {
+		old, oldOK := nodeIdentity(path) // to tell the re-enumerated node from this one
 		// system_reset(0) has no response (bgapi-facts.md §2.1, §5.3); the dongle
 		// re-enumerates, so close and poll for it.
 		c := newClient(port, b.clientConfig())
@@ -146,7 +147,7 @@ func (b *Backend) Start(ctx context.Context) error {
 		c = b.awaitRestart(ctx, c)
 		if c == nil {
 			var err error
-			if c, err = b.reopen(ctx, path, id); err != nil {
+			if c, err = b.reopen(ctx, path, id, old, oldOK); err != nil {
 				return err
 			}
 		}
@@ -210,12 +211,11 @@ func vanishWindow(poll time.Duration) time.Duration {
 // old device node has been seen to go (or a short window has passed, for modules that do not
 // re-enumerate), a node with the old identity is not reopened: it could be the dongle just
 // before it drops off USB.
-func (b *Backend) reopen(ctx context.Context, path string, id *enumerator.PortDetails) (*client, error) {
+func (b *Backend) reopen(ctx context.Context, path string, id *enumerator.PortDetails, old nodeID, oldOK bool) (*client, error) {
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.ResetTimeout)
 	defer cancel()
 	tick := time.NewTicker(b.cfg.PollInterval)
 	defer tick.Stop()
-	old, oldOK := nodeIdentity(path)
 	vanishBy := time.Now().Add(vanishWindow(b.cfg.PollInterval))
 	var last error
 	for {

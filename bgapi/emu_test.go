@@ -567,3 +567,36 @@ func TestEmuPasskey(t *testing.T) {
 
 // passkeyOf is what the user would read off the peer; the emulator accepts any 6-digit key.
 func passkeyOf(string) uint32 { return 123456 }
+
+// Auto-detection: with no Port, Start finds the port whose USB ID is 2458:0001 (here the
+// emulator's pty, as the enumerator would list a dongle) and resets it.
+func TestEmuAutoDetect(t *testing.T) {
+	emu, err := bled112.New(bled112.Config{Peripherals: sim.DemoPeripherals(1), ReenumerateOnReset: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emu.Close()
+	p, err := emu.ListenPTY(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	list := func() ([]*enumerator.PortDetails, error) {
+		return []*enumerator.PortDetails{
+			{Name: "/dev/ttyUSB7", IsUSB: true, VID: "0403", PID: "6001"},
+			{Name: p.Path(), IsUSB: true, VID: "2458", PID: "0001", SerialNumber: "1"},
+		}, nil
+	}
+	b := New(Config{ListPorts: list, PollInterval: 5 * time.Millisecond, Logger: testLogger()})
+	if err := b.Start(ctxT(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	defer b.Stop()
+	d, err := b.Connect(ctxT(t, 10*time.Second), hrmAddr, gogatt.ConnectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.RSSI(ctxT(t, 5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+}
