@@ -243,3 +243,32 @@ func TestStartSilentDeviceFails(t *testing.T) {
 	}
 	b.Stop()
 }
+
+// After system_reset a BLED112 may come back under another name (ttyACM0 → ttyACM1,
+// bgapi-facts.md §5.3; pygatt §6.8): an explicit port is followed by its USB serial number.
+func TestRelocate(t *testing.T) {
+	id := &enumerator.PortDetails{Name: "/dev/ttyACM0", IsUSB: true, VID: "2458", PID: "0001", SerialNumber: "1"}
+	list := func(ports ...*enumerator.PortDetails) func() ([]*enumerator.PortDetails, error) {
+		return func() ([]*enumerator.PortDetails, error) { return ports, nil }
+	}
+	tests := []struct {
+		name string
+		list func() ([]*enumerator.PortDetails, error)
+		id   *enumerator.PortDetails
+		want string
+	}{
+		{"same name", list(id), id, "/dev/ttyACM0"},
+		{"renamed", list(&enumerator.PortDetails{Name: "/dev/ttyACM1", IsUSB: true, VID: "2458", PID: "0001", SerialNumber: "1"}), id, "/dev/ttyACM1"},
+		{"other dongle", list(&enumerator.PortDetails{Name: "/dev/ttyACM1", IsUSB: true, VID: "2458", PID: "0001", SerialNumber: "2"}), id, "/dev/ttyACM0"},
+		{"not back yet", list(), id, "/dev/ttyACM0"},
+		{"no identity", list(&enumerator.PortDetails{Name: "/dev/ttyACM1", IsUSB: true, VID: "2458", PID: "0001", SerialNumber: "1"}), nil, "/dev/ttyACM0"},
+	}
+	for _, tc := range tests {
+		if got := relocate(tc.list, "/dev/ttyACM0", tc.id); got != tc.want {
+			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
+		}
+	}
+	if portIdentity(list(id), "/dev/ttyACM0") != id || portIdentity(list(id), "/dev/ttyS0") != nil {
+		t.Error("portIdentity")
+	}
+}
