@@ -259,7 +259,7 @@ func (b *Backend) dial(ctx context.Context, a bt.Address, opts gogatt.ConnectOpt
 	if opts.AddressType == gogatt.AddressRandom {
 		typ = "random"
 	}
-	_, err = p.do(ctx, &op{name: "connect", cmd: "connect " + addr + " " + typ,
+	_, err = p.do(ctx, &op{name: "connect", cmd: "connect " + addr + " " + typ, noHangCheck: true,
 		accept: func(l parse.Line) bool { return l.Kind == parse.Connected }})
 	if err != nil {
 		if ctx.Err() != nil && !errors.Is(err, gogatt.ErrTimeout) && !errors.Is(err, context.Canceled) {

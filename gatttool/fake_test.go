@@ -237,7 +237,7 @@ func TestFakeConnectRefused(t *testing.T) {
 }
 
 func TestFakeHang(t *testing.T) {
-	b := fakeBackend(t, 300*time.Millisecond)
+	b := fakeBackend(t, time.Second)
 	ctx := ctxT(t, 20*time.Second)
 	d, err := b.Connect(ctx, "AA:AA:AA:AA:AA:02", gogatt.ConnectOptions{})
 	if err != nil {

@@ -700,7 +700,7 @@ func waitEvent(t *testing.T, ctx context.Context, evs chan gogatt.ConnectionEven
 // The hang detector (RequestTimeout) kills it and reports a timeout; the device is lost.
 func TestUnresponsivePeripheralHang(t *testing.T) {
 	p, _ := testPeripheral(t, testAddr)
-	r := setup(t, gatttool.Config{RequestTimeout: 1500 * time.Millisecond}, p)
+	r := setup(t, gatttool.Config{RequestTimeout: 2500 * time.Millisecond}, p)
 	d := connect(t, r, testAddr, gogatt.ConnectOptions{})
 	ctx := ctxT(t, 30*time.Second)
 	if _, err := d.CharRead(ctx, uRW); err != nil {

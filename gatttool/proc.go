@@ -43,6 +43,8 @@ type op struct {
 	multi bool
 	// silent: gatttool prints nothing on success; the sentinel is sent with the command.
 	silent bool
+	// noHangCheck: the op is bounded by its context only (connect: ConnectOptions.Timeout).
+	noHangCheck bool
 	// errorIsEmpty maps "no attribute found" discovery errors to an empty result.
 	errorIsEmpty func(parse.Line) bool
 
@@ -369,7 +371,7 @@ func (p *proc) do(ctx context.Context, o *op) ([]parse.Line, error) {
 	o.started = time.Now()
 	o.sentinel = o.silent
 	p.cur = o
-	if p.timeout > 0 {
+	if p.timeout > 0 && !o.noHangCheck {
 		o.timer = time.AfterFunc(p.timeout, func() { p.timedOut(o) })
 	}
 	p.mu.Unlock()

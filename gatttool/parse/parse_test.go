@@ -61,6 +61,9 @@ var captures = []struct {
 		"\r\x1b[KNotification handle = 0x000c value: 48 65 6c 6c 6f \r\n\x1b[0;94m[11:22:33:44:55:66]\x1b[0m[LE]> ",
 		[]string{"L:Notification handle = 0x000c value: 48 65 6c 6c 6f ", "P:11:22:33:44:55:66:LE:c"}},
 	{"SIGINT (§1.7)", "\r\n[                 ][LE]> ", []string{"L:", "P::LE:u"}},
+	{"dumb redraw with backspaces",
+		"exit       \b\b\b\b\b\b\b\r\n",
+		[]string{"L:exit"}},
 	{"pipes (§1.2)", "sec-level\nsec-level: low\n[                 ][LE]> ", []string{"L:sec-level", "L:sec-level: low", "P::LE:u"}},
 }
 

@@ -220,10 +220,10 @@ func findCtlPrompt(b []byte) (start, end int, p Prompt, ok bool) {
 	return 0, 0, p, false
 }
 
-// clean strips escape sequences (CSI "\x1b[…X", two-byte "\x1bX"), the readline markers
-// \x01/\x02, and resolves carriage returns the way a terminal shows them: what follows the
-// last '\r' (ignoring trailing ones) is the visible line, since every redraw clears first
-// (facts §1.4, §9).
+// clean strips escape sequences (CSI "\x1b[…X", two-byte "\x1bX") and the readline markers
+// \x01/\x02, applies backspaces, and resolves carriage returns the way a terminal shows them:
+// what follows the last '\r' (ignoring trailing ones) is the visible line, since every redraw
+// clears first (facts §1.4, §9).
 func clean(b []byte) string {
 	for len(b) > 0 && b[len(b)-1] == '\r' {
 		b = b[:len(b)-1]
@@ -232,13 +232,19 @@ func clean(b []byte) string {
 		b = b[i+1:]
 	}
 	// Fast path: nothing to strip.
-	if bytes.IndexByte(b, 0x1b) < 0 && bytes.IndexByte(b, 0x01) < 0 && bytes.IndexByte(b, 0x02) < 0 {
+	if bytes.IndexByte(b, 0x1b) < 0 && bytes.IndexByte(b, 0x01) < 0 && bytes.IndexByte(b, 0x02) < 0 && bytes.IndexByte(b, '\b') < 0 {
 		return string(b)
 	}
 	out := make([]byte, 0, len(b))
 	for i := 0; i < len(b); i++ {
 		c := b[i]
 		switch {
+		case c == '\b':
+			// Readline on a dumb terminal blanks stale characters and backs over them
+			// ("exit   \b\b\b"): a backspace takes back the previous visible character.
+			if len(out) > 0 {
+				out = out[:len(out)-1]
+			}
 		case c == 0x01 || c == 0x02:
 		case c == 0x1b:
 			if i+1 < len(b) && b[i+1] == '[' {
