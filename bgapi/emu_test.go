@@ -29,7 +29,7 @@ type emuEnv struct {
 	periphs map[string]*sim.Peripheral
 }
 
-var (
+const (
 	hrmAddr     = sim.HeartRateAddress
 	thermoAddr  = sim.ThermometerAddress
 	tortureAddr = sim.TortureAddress
@@ -432,6 +432,7 @@ func TestEmuTorture(t *testing.T) {
 	}
 	// Encrypted characteristic: refused until bonded.
 	_, err = d.CharRead(ctx, sim.TortureEncrypted)
+	var ae0 *gogatt.ATTError
 	if !errors.As(err, &ae0) || (ae0.Code != att.ErrInsufficientEncryption && ae0.Code != att.ErrInsufficientAuthentication) {
 		t.Fatalf("encrypted before bond: %v", err)
 	}
@@ -490,8 +491,6 @@ func TestEmuTorture(t *testing.T) {
 		t.Fatalf("Err while connected: %v", err)
 	}
 }
-
-var ae0 *gogatt.ATTError
 
 func TestEmuBondAndClearBond(t *testing.T) {
 	env := startEmu(t, bled112.Config{}, Config{NoReset: true})
