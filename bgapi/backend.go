@@ -32,8 +32,10 @@ type Config struct {
 	// bgapi-facts.md §2.6): return 0–999999. It runs on a goroutine of the library's. When nil,
 	// bonding with a peer that asks for a passkey fails.
 	Passkey func(ctx context.Context, address string) (uint32, error)
-	// PasskeyDisplay, when set, is told the passkey the dongle wants the user to type on the
-	// peer (sm_passkey_display).
+	// PasskeyDisplay, when set, is told the passkey the user must type on the peer
+	// (sm_passkey_display). It runs on a goroutine of the library's. With Passkey and/or
+	// PasskeyDisplay set the dongle pairs with MITM protection (authenticated); with neither,
+	// Just Works.
 	PasskeyDisplay func(address string, passkey uint32)
 	// Slots is the number of connection slots; 0 asks the dongle (system_get_connections;
 	// 3 on stock BLED112 firmware, bgapi-facts.md §5.7).
@@ -297,11 +299,20 @@ func (b *Backend) initDongle(ctx context.Context) error {
 	if err := c.call(ctx, &wire.CmdSmSetBondableMode{Bondable: 0}, nil); err != nil {
 		return err
 	}
-	// sm_set_parameters: MITM only when the user can enter a passkey; min key size 7;
-	// IO capabilities KeyboardOnly (2) with a passkey callback, else NoInputNoOutput (3).
-	p := &wire.CmdSmSetParameters{MITM: 0, MinKeySize: 7, IOCapabilities: 3}
-	if b.cfg.Passkey != nil {
-		p.MITM, p.IOCapabilities = 1, 2
+	// sm_set_parameters (bgapi-facts.md §2.6, §4.5): minimum key size 7; the IO capabilities
+	// the callbacks provide — Passkey: KeyboardOnly (2), PasskeyDisplay: DisplayOnly (0), both:
+	// KeyboardDisplay (4), neither: NoInputNoOutput (3, Just Works) — and MITM protection
+	// whenever a passkey can be exchanged.
+	p := &wire.CmdSmSetParameters{MITM: 1, MinKeySize: 7}
+	switch {
+	case b.cfg.Passkey != nil && b.cfg.PasskeyDisplay != nil:
+		p.IOCapabilities = wire.IOKeyboardDisplay
+	case b.cfg.Passkey != nil:
+		p.IOCapabilities = wire.IOKeyboardOnly
+	case b.cfg.PasskeyDisplay != nil:
+		p.IOCapabilities = wire.IODisplayOnly
+	default:
+		p.MITM, p.IOCapabilities = 0, wire.IONoInputNoOutput
 	}
 	return c.call(ctx, p, nil)
 }

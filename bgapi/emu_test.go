@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -546,21 +545,37 @@ func TestEmuBondingRefused(t *testing.T) {
 }
 
 func TestEmuPasskey(t *testing.T) {
-	var asked sync.WaitGroup
-	asked.Add(1)
-	var once sync.Once
-	env := startEmu(t, bled112.Config{}, Config{NoReset: true, Passkey: func(ctx context.Context, addr string) (uint32, error) {
-		once.Do(asked.Done)
-		return passkeyOf(addr), nil
-	}, PasskeyDisplay: func(string, uint32) { once.Do(asked.Done) }})
-	d := env.connect(t, tortureAddr, gogatt.ConnectOptions{})
-	ctx := ctxT(t, 10*time.Second)
-	if err := d.Bond(ctx, true); err != nil {
-		t.Fatalf("bond with passkey: %v", err)
-	}
-	asked.Wait()
-	if v, err := d.CharRead(ctx, sim.TortureAuthenticated); err != nil || string(v) != "top secret" {
-		t.Fatalf("authenticated read: %q %v", v, err)
+	for _, mode := range []string{"keyboard", "display"} {
+		t.Run(mode, func(t *testing.T) {
+			got := make(chan uint32, 1)
+			cfg := Config{NoReset: true}
+			if mode == "keyboard" {
+				cfg.Passkey = func(ctx context.Context, addr string) (uint32, error) {
+					got <- passkeyOf(addr)
+					return passkeyOf(addr), nil
+				}
+			} else {
+				cfg.PasskeyDisplay = func(addr string, pk uint32) { got <- pk }
+			}
+			env := startEmu(t, bled112.Config{}, cfg)
+			d := env.connect(t, tortureAddr, gogatt.ConnectOptions{})
+			ctx := ctxT(t, 10*time.Second)
+			if err := d.Bond(ctx, true); err != nil {
+				t.Fatalf("bond with passkey: %v", err)
+			}
+			select {
+			case pk := <-got:
+				if pk > 999999 {
+					t.Fatalf("passkey %d", pk)
+				}
+			case <-ctx.Done():
+				t.Fatal("passkey callback not called")
+			}
+			// MITM pairing gives an authenticated link.
+			if v, err := d.CharRead(ctx, sim.TortureAuthenticated); err != nil || string(v) != "top secret" {
+				t.Fatalf("authenticated read: %q %v", v, err)
+			}
+		})
 	}
 }
 
