@@ -35,6 +35,7 @@ const attTimeout = 30 * time.Second
 type client struct {
 	rw         io.ReadWriteCloser
 	log        *slog.Logger
+	trace      bool // log every frame (the logger has Debug enabled)
 	cmdTimeout time.Duration
 	passkey    func(ctx context.Context, address string) (uint32, error)
 	display    func(address string, passkey uint32)
@@ -82,6 +83,7 @@ func newClient(rw io.ReadWriteCloser, cfg clientConfig) *client {
 	c := &client{
 		rw:         rw,
 		log:        cfg.log,
+		trace:      cfg.log.Enabled(context.Background(), slog.LevelDebug),
 		cmdTimeout: cfg.cmdTimeout,
 		passkey:    cfg.passkey,
 		display:    cfg.display,
@@ -180,6 +182,9 @@ func (c *client) readLoop() {
 			f, ok := p.Next()
 			if !ok {
 				break
+			}
+			if c.trace {
+				c.log.Debug("bgapi: ←", "event", f.Event, "class", f.Class, "id", f.ID, "payload", fmt.Sprintf("% x", f.Payload))
 			}
 			if f.Event {
 				c.handleEvent(f)
@@ -282,6 +287,9 @@ func (c *client) command(ctx context.Context, m wire.Message, onResp func([]byte
 		c.pending = p
 	}
 	c.mu.Unlock()
+	if c.trace {
+		c.log.Debug("bgapi: →", "command", name, "frame", fmt.Sprintf("% x", c.wbuf))
+	}
 	if _, werr := c.rw.Write(c.wbuf); werr != nil {
 		c.clearPending(p)
 		<-c.cmdSem
@@ -514,7 +522,9 @@ func (c *client) connectionStatus(e wire.EvtConnectionStatus) {
 	}
 	cw := c.connecting
 	if cw == nil || !connected || cw.addr != addr || (cw.handle >= 0 && int(h) != cw.handle) {
-		c.log.Debug("bgapi: connection_status for unknown connection", "connection", h, "address", addr)
+		if connected { // free slots report flags 0 (system_get_connections)
+			c.log.Debug("bgapi: connection_status for unknown connection", "connection", h, "address", addr)
+		}
 		return
 	}
 	cn := newConn(c, h, addr, e.AddressType)
