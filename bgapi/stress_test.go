@@ -483,3 +483,40 @@ func TestEmuFaultLinkLossDuringBond(t *testing.T) {
 	}
 	p.SetInRange(true)
 }
+
+// A notification handler may call Device methods — read, even unsubscribe itself — while
+// values keep arriving (pygatt §6.16 deadlocked until a 30 s timeout).
+func TestEmuHandlerReentrancy(t *testing.T) {
+	env := startEmu(t, bled112.Config{}, Config{NoReset: true})
+	d := env.connect(t, tortureAddr, gogatt.ConnectOptions{})
+	p := env.periphs[tortureAddr]
+	ctx := ctxT(t, 20*time.Second)
+	done := make(chan error, 1)
+	n := 0
+	handler := func(h uint16, v []byte) {
+		n++
+		if _, err := d.CharRead(ctx, sim.TortureCounter); err != nil {
+			done <- err
+			return
+		}
+		if n == 3 {
+			done <- d.Unsubscribe(ctx, sim.TortureStream)
+		}
+	}
+	if err := d.Subscribe(ctx, sim.TortureStream, handler, gogatt.SubscribeOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	stop := p.StartGenerator(p.ValueHandle(sim.TortureStream), 0, 0)
+	defer stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-ctx.Done():
+		t.Fatal("handler blocked")
+	}
+	if s := p.Subscribers(p.ValueHandle(sim.TortureStream)); s != 0 {
+		t.Fatalf("%d subscribers after unsubscribing from the handler", s)
+	}
+}
