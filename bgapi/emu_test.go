@@ -114,8 +114,16 @@ func TestEmuStartResetReenumerates(t *testing.T) {
 	if err != nil || !bytes.Equal(v, []byte{0x01}) {
 		t.Fatalf("read = %x, %v", v, err)
 	}
-	// Start again after Stop, on the same path.
+	// Stop disconnects every device; Start again after Stop, on the same path.
 	env.b.Stop()
+	if n := env.emu.Connections(); n != 0 {
+		t.Fatalf("%d connections left after Stop", n)
+	}
+	select {
+	case <-d.Disconnected():
+	default:
+		t.Fatal("device not disconnected by Stop")
+	}
 	if err := env.b.Start(ctxT(t, 10*time.Second)); err != nil {
 		t.Fatalf("second Start: %v", err)
 	}
