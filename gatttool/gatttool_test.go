@@ -884,6 +884,40 @@ func TestScanLeftEnabledIsBusy(t *testing.T) {
 	}
 }
 
+// Adapter powered off: hcitool says "Invalid device: Network is down", `hcitool dev` no longer
+// lists it, bluetoothd answers RemoveDevice with org.bluez.Error.NotReady (facts §5.4, §6.2).
+func TestAdapterDown(t *testing.T) {
+	ps := sim.DemoPeripherals(1)
+	r := setup(t, gatttool.Config{}, ps...)
+	ctx := ctxT(t, 30*time.Second)
+	r.env.AddBond(ps[0].Address())
+	if err := r.env.SetPowered(false); err != nil {
+		t.Fatal(err)
+	}
+	_, err := r.b.Scan(ctx, gogatt.ScanOptions{Timeout: time.Second})
+	if !errors.Is(err, gogatt.ErrNoAdapter) || !strings.Contains(err.Error(), "Network is down") {
+		t.Fatalf("scan with adapter down: %v", err)
+	}
+	err = r.b.ClearBond(ctx, ps[0].Address().String())
+	if !errors.Is(err, gogatt.ErrNoAdapter) || !strings.Contains(err.Error(), "NotReady") {
+		t.Fatalf("ClearBond with adapter down: %v", err)
+	}
+	b2 := gatttool.New(gatttool.Config{Env: r.env.Environ()})
+	if err := b2.Start(ctx); !errors.Is(err, gogatt.ErrNoAdapter) {
+		t.Fatalf("Start with adapter down: %v", err)
+	}
+	b2.Stop()
+	if err := r.env.SetPowered(true); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.b.ClearBond(ctx, ps[0].Address().String()); err != nil {
+		t.Fatalf("ClearBond after power on: %v", err)
+	}
+	if res, err := r.b.Scan(ctx, gogatt.ScanOptions{Timeout: time.Second}); err != nil || len(res) == 0 {
+		t.Fatalf("scan after power on: %v, %v", res, err)
+	}
+}
+
 func TestScanNoAdapter(t *testing.T) {
 	r := setup(t, gatttool.Config{}, sim.DemoPeripherals(1)...)
 	_ = r
