@@ -68,6 +68,7 @@ type Env struct {
 	closed bool
 	peers  map[bt.Address]*peer
 	conns  map[*net.UnixConn]struct{}
+	links  map[bt.Address]map[*sim.Link]activeLink
 	wg     sync.WaitGroup
 }
 
@@ -133,6 +134,7 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 		logf:          opts.Logf,
 		peers:         make(map[bt.Address]*peer),
 		conns:         make(map[*net.UnixConn]struct{}),
+		links:         make(map[bt.Address]map[*sim.Link]activeLink),
 	}
 	if e.ctrlAddr == (bt.Address{}) {
 		e.ctrlAddr = bt.MustParseAddress(DefaultControllerAddress)

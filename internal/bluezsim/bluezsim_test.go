@@ -509,3 +509,22 @@ func TestPoweredOff(t *testing.T) {
 		t.Errorf("bluetoothctl remove: stdout %q exit %d", stdout, code)
 	}
 }
+
+// TestBluetoothctlRemoveConnected: removing a connected device disconnects it first (gatttool
+// sees the link drop), then replies.
+func TestBluetoothctlRemoveConnected(t *testing.T) {
+	e, _ := startEnv(t)
+	g := gatttoolConnect(t, e, hrm)
+	g.send("sec-level medium")
+	g.send("char-read-hnd 0x0003")
+	g.expect("Characteristic value/descriptor: ")
+	if got := e.Bonds(); len(got) != 1 {
+		t.Fatalf("Bonds = %v after sec-level medium", got)
+	}
+	stdout, _, code := run(t, e, "bluetoothctl", "remove", hrm)
+	want := "[\x01\x1b[0;93m\x02CHG\x01\x1b[0m\x02] Device " + hrm + " Connected: no\nDevice has been removed\n"
+	if !strings.HasPrefix(stdout, want) || code != 0 {
+		t.Errorf("remove: stdout %q exit %d, want %q…", stdout, code, want)
+	}
+	g.expect("Invalid file descriptor.\r\n")
+}

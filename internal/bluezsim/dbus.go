@@ -78,10 +78,11 @@ type bluezBus struct {
 }
 
 type simDevice struct {
-	addr   bt.Address
-	random bool
-	name   string
-	paired bool
+	addr      bt.Address
+	random    bool
+	name      string
+	paired    bool
+	connected bool
 }
 
 func devicePath(adapter dbus.ObjectPath, a bt.Address) dbus.ObjectPath {
@@ -275,7 +276,7 @@ func (b *bluezBus) addBond(a bt.Address, name string, random bool) {
 		}
 		return
 	}
-	d = &simDevice{addr: a, name: name, random: random, paired: true}
+	d = &simDevice{addr: a, name: name, random: random, paired: true, connected: b.e.connected(a)}
 	b.devices[a] = d
 	props := b.deviceProps(d)
 	b.mu.Unlock()
@@ -292,6 +293,21 @@ func (b *bluezBus) setPowered(on bool) {
 	if changed {
 		b.conn.Emit(b.adapter, ifaceProperties+".PropertiesChanged", ifaceAdapter,
 			map[string]dbus.Variant{"Powered": dbus.MakeVariant(on)}, []string{})
+	}
+}
+
+// setConnected updates a known device's Connected property.
+func (b *bluezBus) setConnected(a bt.Address, on bool) {
+	b.mu.Lock()
+	d := b.devices[a]
+	changed := d != nil && d.connected != on
+	if changed {
+		d.connected = on
+	}
+	b.mu.Unlock()
+	if changed {
+		b.conn.Emit(devicePath(b.adapter, a), ifaceProperties+".PropertiesChanged", ifaceDevice,
+			map[string]dbus.Variant{"Connected": dbus.MakeVariant(on)}, []string{})
 	}
 }
 
@@ -338,7 +354,7 @@ func (b *bluezBus) deviceProps(d *simDevice) map[string]dbus.Variant {
 		"Trusted":          dbus.MakeVariant(false),
 		"Blocked":          dbus.MakeVariant(false),
 		"LegacyPairing":    dbus.MakeVariant(false),
-		"Connected":        dbus.MakeVariant(false),
+		"Connected":        dbus.MakeVariant(d.connected),
 		"UUIDs":            dbus.MakeVariant([]string{}),
 		"Adapter":          dbus.MakeVariant(b.adapter),
 		"ServicesResolved": dbus.MakeVariant(false),
@@ -477,7 +493,6 @@ func (b *bluezBus) removeDevice(c *call) ([]any, error) {
 	for a, d := range b.devices {
 		if devicePath(b.adapter, a) == path {
 			found = d
-			delete(b.devices, a)
 			break
 		}
 	}
@@ -485,6 +500,11 @@ func (b *bluezBus) removeDevice(c *call) ([]any, error) {
 	if found == nil {
 		return nil, dbus.NewError(errDoesNotExist, []any{"Does Not Exist"})
 	}
+	// Like bluetoothd: a connected device is disconnected first, the reply follows.
+	b.e.disconnect(found.addr)
+	b.mu.Lock()
+	delete(b.devices, found.addr)
+	b.mu.Unlock()
 	b.cork.setCorked(true)
 	c.reply("")
 	b.conn.Emit("/", ifaceObjManager+".InterfacesRemoved", path, []string{ifaceDevice})

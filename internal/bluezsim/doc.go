@@ -79,7 +79,9 @@
 // org.bluez exposes ObjectManager at "/", AgentManager1 at /org/bluez (so bluetoothctl prints
 // "Agent registered"), Adapter1 at /org/bluez/hciN (powered; RemoveDevice, discovery methods
 // accepted) and one Device1 per bond (Address, AddressType, Name and Alias = the peripheral's
-// name, else the address with dashes, Paired = Bonded = true, Connected = false). Enough for
+// name, else the address with dashes, Paired = Bonded = true, Connected = whether a gatttool
+// connection to it is up, with PropertiesChanged). Removing a connected device disconnects it
+// first (gatttool sees the link drop; bluetoothctl prints "[CHG] … Connected: no"). Enough for
 // `devices`, `devices Paired`, `remove <addr>` and `remove *` with bluetoothd's message order
 // (the reply, then InterfacesRemoved, in one write, so that a non-interactive remove prints
 // "Device has been removed" and the [DEL] line); `paired-devices` does not exist in 5.66.

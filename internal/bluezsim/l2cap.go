@@ -179,6 +179,10 @@ func (e *Env) serveL2CAP(pp *peer, c *net.UnixConn) {
 		link.Close()
 		return
 	}
+	done := make(chan struct{})
+	defer close(done)
+	e.linkUp(p.Address(), link, done)
+	defer e.linkDown(p.Address(), link)
 
 	// Server → gatttool. On link loss (or any end of the link) close the socket so that
 	// gatttool sees the hang-up, as with the kernel's L2CAP channel.
@@ -247,4 +251,60 @@ func (e *Env) secure(link *sim.Link, p *sim.Peripheral, btLevel uint8) error {
 	}
 	e.AddBond(p.Address())
 	return nil
+}
+
+// activeLink is one gatttool connection, for Connected and for disconnecting it.
+type activeLink struct {
+	link *sim.Link
+	done <-chan struct{} // closed when its relay has finished
+}
+
+func (e *Env) linkUp(a bt.Address, l *sim.Link, done <-chan struct{}) {
+	e.mu.Lock()
+	if e.links[a] == nil {
+		e.links[a] = make(map[*sim.Link]activeLink)
+	}
+	e.links[a][l] = activeLink{l, done}
+	first := len(e.links[a]) == 1
+	e.mu.Unlock()
+	if first && e.bus != nil {
+		e.bus.setConnected(a, true)
+	}
+}
+
+func (e *Env) linkDown(a bt.Address, l *sim.Link) {
+	e.mu.Lock()
+	delete(e.links[a], l)
+	last := len(e.links[a]) == 0
+	if last {
+		delete(e.links, a)
+	}
+	e.mu.Unlock()
+	if last && e.bus != nil {
+		e.bus.setConnected(a, false)
+	}
+}
+
+// connected reports whether a gatttool connection to a is up.
+func (e *Env) connected(a bt.Address) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.links[a]) > 0
+}
+
+// disconnect ends every gatttool connection to a (the central disconnects: gatttool sees the
+// link drop) and waits until they are down.
+func (e *Env) disconnect(a bt.Address) {
+	e.mu.Lock()
+	var ls []activeLink
+	for _, al := range e.links[a] {
+		ls = append(ls, al)
+	}
+	e.mu.Unlock()
+	for _, al := range ls {
+		al.link.Close()
+	}
+	for _, al := range ls {
+		<-al.done
+	}
 }
