@@ -960,6 +960,18 @@ func TestClearBond(t *testing.T) {
 	if b := r.env.Bonds(); len(b) != 0 {
 		t.Fatalf("bonds after ClearBond(all): %v", b)
 	}
+	// Removing a connected device disconnects it first (bluetoothd, facts §6.2): the Device
+	// reports the loss.
+	d := connect(t, r, a1.String(), gogatt.ConnectOptions{})
+	r.env.AddBond(a1)
+	if err := r.b.ClearBond(ctx, a1.String()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-d.Disconnected():
+	case <-ctx.Done():
+		t.Fatal("connected device not dropped by its removal")
+	}
 	// Unknown device: nothing to remove.
 	if err := r.b.ClearBond(ctx, "11:11:11:11:11:11"); err != nil {
 		t.Fatal(err)
