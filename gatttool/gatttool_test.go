@@ -1149,3 +1149,30 @@ func TestNoKernelBluetooth(t *testing.T) {
 	}
 	b2.Stop()
 }
+
+// A handler may disconnect its own device (handlers never run on the reader or under a lock).
+func TestDisconnectFromHandler(t *testing.T) {
+	p, _ := testPeripheral(t, testAddr)
+	r := setup(t, gatttool.Config{}, p)
+	d := connect(t, r, testAddr, gogatt.ConnectOptions{})
+	ctx := ctxT(t, 20*time.Second)
+	done := make(chan error, 1)
+	if err := d.Subscribe(ctx, uNotify, func(uint16, []byte) {
+		select {
+		case done <- d.Disconnect():
+		default:
+		}
+	}, gogatt.SubscribeOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	p.Notify(p.ValueHandle(uNotify), []byte{1, 0, 0, 0})
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-ctx.Done():
+		t.Fatal("Disconnect from a handler did not return")
+	}
+	<-d.Disconnected()
+}
