@@ -1,9 +1,9 @@
 package sim
 
 import (
-	"encoding/binary"
 	"fmt"
 
+	"github.com/gogatt/gogatt/adv"
 	"github.com/gogatt/gogatt/bt"
 )
 
@@ -49,65 +49,38 @@ type AdvFields struct {
 	ManufacturerData []ManufacturerData
 }
 
-// Encode returns the AD structures, or an error if they exceed 31 octets.
+// Encode returns the AD structures, built with adv.Builder, or an error if they exceed 31
+// octets.
 func (f AdvFields) Encode() ([]byte, error) {
-	var out []byte
-	ad := func(typ byte, data []byte) {
-		out = append(append(out, byte(len(data)+1), typ), data...)
-	}
+	b := adv.NewBuilder()
 	if f.Flags != 0 {
-		ad(0x01, []byte{f.Flags})
+		b.Flags(f.Flags)
 	}
-	var u16, u32, u128 []byte
-	for _, u := range f.ServiceUUIDs {
-		if v, ok := u.Is16(); ok {
-			u16 = binary.LittleEndian.AppendUint16(u16, v)
-		} else if v, ok := u.Is32(); ok {
-			u32 = binary.LittleEndian.AppendUint32(u32, v)
-		} else {
-			u128 = u.AppendLE(u128)
-		}
-	}
-	inc := byte(1)
-	if f.IncompleteUUIDs {
-		inc = 0
-	}
-	if len(u16) > 0 {
-		ad(0x02+inc, u16)
-	}
-	if len(u32) > 0 {
-		ad(0x04+inc, u32)
-	}
-	if len(u128) > 0 {
-		ad(0x06+inc, u128)
+	if len(f.ServiceUUIDs) > 0 {
+		b.ServiceUUIDs(!f.IncompleteUUIDs, f.ServiceUUIDs...)
 	}
 	if f.LocalName != "" {
-		t := byte(0x09)
 		if f.ShortName {
-			t = 0x08
+			b.ShortName(f.LocalName)
+		} else {
+			b.CompleteName(f.LocalName)
 		}
-		ad(t, []byte(f.LocalName))
 	}
 	if f.HasTxPower {
-		ad(0x0A, []byte{byte(f.TxPower)})
+		b.TxPower(f.TxPower)
 	}
 	if f.HasAppearance {
-		ad(0x19, binary.LittleEndian.AppendUint16(nil, f.Appearance))
+		b.Appearance(f.Appearance)
 	}
 	for _, sd := range f.ServiceData {
-		if v, ok := sd.UUID.Is16(); ok {
-			ad(0x16, append(binary.LittleEndian.AppendUint16(nil, v), sd.Data...))
-		} else if v, ok := sd.UUID.Is32(); ok {
-			ad(0x20, append(binary.LittleEndian.AppendUint32(nil, v), sd.Data...))
-		} else {
-			ad(0x21, append(sd.UUID.AppendLE(nil), sd.Data...))
-		}
+		b.ServiceData(sd.UUID, sd.Data)
 	}
 	for _, md := range f.ManufacturerData {
-		ad(0xFF, append(binary.LittleEndian.AppendUint16(nil, md.CompanyID), md.Data...))
+		b.ManufacturerData(md.CompanyID, md.Data)
 	}
-	if len(out) > MaxADLen {
-		return nil, fmt.Errorf("sim: %d octets of AD structures, max %d", len(out), MaxADLen)
+	out, err := b.Bytes()
+	if err != nil {
+		return nil, fmt.Errorf("sim: advertising data: %w", err)
 	}
 	return out, nil
 }
