@@ -72,14 +72,11 @@ type Env struct {
 	wg     sync.WaitGroup
 }
 
-// tools are the programs the simulation needs.
-var tools = []string{"gatttool", "hcitool", "bluetoothctl", "dbus-daemon", "gcc"}
-
 // Available reports why the real tools cannot run here (nil when gatttool, hcitool,
 // bluetoothctl, dbus-daemon and gcc are present in PATH).
 func Available() error {
 	var missing []string
-	for _, t := range tools {
+	for _, t := range []string{"gatttool", "hcitool", "bluetoothctl", "dbus-daemon", "gcc"} {
 		if _, err := exec.LookPath(t); err != nil {
 			missing = append(missing, t)
 		}

@@ -328,6 +328,27 @@ func TestHcitoolLescan(t *testing.T) {
 	}
 }
 
+// TestHcitoolLescanAddPeripheral: a peripheral added during a scan is reported, one that goes
+// out of range is not.
+func TestHcitoolLescanAddPeripheral(t *testing.T) {
+	e, ps := startEnv(t)
+	ps[1].SetInRange(false)
+	h := startTerm(t, e, "hcitool", "lescan", "--passive")
+	h.expect(hrm + " " + sim.HeartRateName + "\r\n")
+	late := sim.NewHeartRateSensor(bt.MustParseAddress("C0:FF:EE:00:00:10"), 1)
+	if err := e.AddPeripheral(late); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.AddPeripheral(late); err == nil {
+		t.Error("adding the same address twice succeeded")
+	}
+	h.expect("C0:FF:EE:00:00:10 " + sim.HeartRateName + "\r\n")
+	h.interrupt()
+	if strings.Contains(h.output(), thermo) {
+		t.Errorf("out-of-range %s reported: %q", thermo, h.output())
+	}
+}
+
 func TestHcitoolLescanPassiveDuplicates(t *testing.T) {
 	e, _ := startEnv(t)
 	h := startTerm(t, e, "hcitool", "lescan", "--passive", "--duplicates")
