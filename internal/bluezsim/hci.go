@@ -348,7 +348,7 @@ func (c *controller) scan(stop chan struct{}, active, filterDups bool, policy ui
 						c.broadcast(r)
 					}
 				}
-				t = now.Add(p.AdvertisingInterval() + time.Duration(rand.Int64N(int64(10*time.Millisecond))))
+				t = now.Add(advInterval(p) + time.Duration(rand.Int64N(int64(10*time.Millisecond))))
 				next[a] = t
 			}
 			if t.Before(wake) {
@@ -357,6 +357,12 @@ func (c *controller) scan(stop chan struct{}, active, filterDups bool, policy ui
 		}
 		timer.Reset(wake.Sub(now))
 	}
+}
+
+// advInterval is p's advertising interval, at least the 20 ms minimum of Core v5.3 Vol 6
+// Part B §4.4.2.2.
+func advInterval(p *sim.Peripheral) time.Duration {
+	return max(p.AdvertisingInterval(), 20*time.Millisecond)
 }
 
 // advReports returns the LE Advertising Report events (one report each) a scanner receives for

@@ -158,7 +158,7 @@ func (e *Env) serveL2CAP(pp *peer, c *net.UnixConn) {
 			c.Write(connectReply(syscall.ENOTCONN, 0))
 			return
 		}
-		c.SetReadDeadline(time.Now().Add(min(wait, p.AdvertisingInterval())))
+		c.SetReadDeadline(time.Now().Add(min(wait, advInterval(p))))
 		if _, err := c.Read(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
 			return // aborted (or a protocol error)
 		}
