@@ -77,6 +77,14 @@ func (db *database) from(h uint16) int {
 	return sort.Search(len(db.attrs), func(i int) bool { return db.attrs[i].handle >= h })
 }
 
+// span returns the attributes with handles in [start, end], in handle order; the slice aliases
+// db.attrs.
+func (db *database) span(start, end uint16) []*attr {
+	lo := db.from(start)
+	rest := db.attrs[lo:]
+	return rest[:sort.Search(len(rest), func(i int) bool { return rest[i].handle > end })]
+}
+
 // ServiceInfo describes a service of the database, as discovery would find it.
 type ServiceInfo struct {
 	UUID            bt.UUID
@@ -107,8 +115,8 @@ type DescriptorInfo struct {
 func (db *database) info(ch *charDef) CharacteristicInfo {
 	ci := CharacteristicInfo{UUID: ch.uuid, Service: ch.svc.uuid, Handle: ch.handle, ValueHandle: ch.value,
 		CCCDHandle: ch.cccd, EndHandle: ch.end, Properties: ch.props}
-	for i := db.from(ch.value + 1); i < len(db.attrs) && db.attrs[i].handle <= ch.end; i++ {
-		ci.Descriptors = append(ci.Descriptors, DescriptorInfo{UUID: db.attrs[i].typ, Handle: db.attrs[i].handle})
+	for _, a := range db.span(ch.value+1, ch.end) {
+		ci.Descriptors = append(ci.Descriptors, DescriptorInfo{UUID: a.typ, Handle: a.handle})
 	}
 	return ci
 }

@@ -41,7 +41,7 @@ func (c *conn) handle(pdu []byte) []byte {
 	case att.OpWriteCmd:
 		var r att.WriteCmd
 		if r.Unmarshal(pdu) == nil {
-			if a := c.p.db.find(r.Handle); a != nil && c.check(a, true) == 0 {
+			if a, code := c.writable(r.Handle); code == 0 {
 				c.writeAttr(a, r.Value)
 			}
 		}
@@ -74,8 +74,57 @@ func (c *conn) errRsp(op att.Opcode, h uint16, code att.ErrorCode) []byte {
 
 func (c *conn) invalidPDU(op att.Opcode) []byte { return c.errRsp(op, 0, att.ErrInvalidPDU) }
 
-// checkRange validates a handle range (Core v5.3 Vol 3 Part F §3.4.3.1 and others).
-func checkRange(start, end uint16) bool { return start != 0 && start <= end }
+// response is an ATT response PDU.
+type response interface{ Append(dst []byte) []byte }
+
+// reply encodes rsp into the link's response buffer and returns it.
+func reply[R response](c *conn, rsp R) []byte {
+	c.rsp = rsp.Append(c.rsp[:0])
+	return c.rsp
+}
+
+// replyList finishes the response to a handle-range request whose entries (in wire form) are
+// data: Attribute Not Found, reported with the starting handle, when nothing was listed (Core
+// v5.3 Vol 3 Part F §3.4.3.1, §3.4.3.3, §3.4.4.1, §3.4.4.9), else rsp. data is kept as the
+// scratch buffer for the next request.
+func replyList[R response](c *conn, op att.Opcode, start uint16, data []byte, rsp R) []byte {
+	if len(data) == 0 {
+		return c.errRsp(op, start, att.ErrAttributeNotFound)
+	}
+	c.scratch = data
+	return reply(c, rsp)
+}
+
+// span validates a request's handle range and returns the attributes in it. A starting handle
+// of 0 or above the ending handle is Invalid Handle (Core v5.3 Vol 3 Part F §3.4.3.1, §3.4.3.3,
+// §3.4.4.1, §3.4.4.9), reported with the starting handle.
+func (c *conn) span(start, end uint16) ([]*attr, att.ErrorCode) {
+	if start == 0 || start > end {
+		return nil, att.ErrInvalidHandle
+	}
+	return c.p.db.span(start, end), 0
+}
+
+// readable looks up handle h and reads its value for this link (readAttr): Invalid Handle
+// for a handle the database does not hold, else readAttr's access error.
+func (c *conn) readable(h uint16) (*attr, []byte, att.ErrorCode) {
+	a := c.p.db.find(h)
+	if a == nil {
+		return nil, nil, att.ErrInvalidHandle
+	}
+	v, code := c.readAttr(a)
+	return a, v, code
+}
+
+// writable looks up handle h and checks that this link may write it: Invalid Handle for a
+// handle the database does not hold, else check's access error.
+func (c *conn) writable(h uint16) (*attr, att.ErrorCode) {
+	a := c.p.db.find(h)
+	if a == nil {
+		return nil, att.ErrInvalidHandle
+	}
+	return a, c.check(a, true)
+}
 
 func (c *conn) req(h uint16) Request {
 	return Request{Central: c.central, Handle: h, Security: c.security()}
@@ -192,9 +241,8 @@ func (c *conn) exchangeMTU(pdu []byte) []byte {
 		return c.invalidPDU(att.OpExchangeMTUReq)
 	}
 	eff := max(att.DefaultMTU, min(int(r.ClientRxMTU), c.p.serverMTU))
-	c.rsp = att.ExchangeMTURsp{ServerRxMTU: uint16(c.p.serverMTU)}.Append(c.rsp[:0])
 	c.mtu.Store(int32(eff))
-	return c.rsp
+	return reply(c, att.ExchangeMTURsp{ServerRxMTU: uint16(c.p.serverMTU)})
 }
 
 // Find Information, §3.4.3.1–2.
@@ -204,13 +252,12 @@ func (c *conn) findInformation(pdu []byte, mtu int) []byte {
 	if r.Unmarshal(pdu) != nil {
 		return c.invalidPDU(op)
 	}
-	if !checkRange(r.StartHandle, r.EndHandle) {
-		return c.errRsp(op, r.StartHandle, att.ErrInvalidHandle)
+	attrs, code := c.span(r.StartHandle, r.EndHandle)
+	if code != 0 {
+		return c.errRsp(op, r.StartHandle, code)
 	}
 	rsp := att.FindInformationRsp{Data: c.scratch[:0]}
-	db := c.p.db
-	for i := db.from(r.StartHandle); i < len(db.attrs) && db.attrs[i].handle <= r.EndHandle; i++ {
-		a := db.attrs[i]
+	for _, a := range attrs {
 		size := 4
 		if _, ok := a.typ.Is16(); !ok {
 			size = 18
@@ -219,12 +266,7 @@ func (c *conn) findInformation(pdu []byte, mtu int) []byte {
 			break
 		}
 	}
-	if len(rsp.Data) == 0 {
-		return c.errRsp(op, r.StartHandle, att.ErrAttributeNotFound)
-	}
-	c.scratch = rsp.Data
-	c.rsp = rsp.Append(c.rsp[:0])
-	return c.rsp
+	return replyList(c, op, r.StartHandle, rsp.Data, rsp)
 }
 
 // Find By Type Value, §3.4.3.3–4. Only readable attributes without security requirements and
@@ -236,14 +278,13 @@ func (c *conn) findByTypeValue(pdu []byte, mtu int) []byte {
 	if r.Unmarshal(pdu) != nil {
 		return c.invalidPDU(op)
 	}
-	if !checkRange(r.StartHandle, r.EndHandle) {
-		return c.errRsp(op, r.StartHandle, att.ErrInvalidHandle)
+	attrs, code := c.span(r.StartHandle, r.EndHandle)
+	if code != 0 {
+		return c.errRsp(op, r.StartHandle, code)
 	}
 	typ := bt.UUID16(r.Type)
 	rsp := att.FindByTypeValueRsp{Data: c.scratch[:0]}
-	db := c.p.db
-	for i := db.from(r.StartHandle); i < len(db.attrs) && db.attrs[i].handle <= r.EndHandle; i++ {
-		a := db.attrs[i]
+	for _, a := range attrs {
 		if a.typ != typ || a.kind == kindCCCD || a.onRead != nil || !a.read || a.readSec > SecurityNone || a.authz {
 			continue
 		}
@@ -268,12 +309,7 @@ func (c *conn) findByTypeValue(pdu []byte, mtu int) []byte {
 		}
 		rsp.Add(a.handle, end)
 	}
-	if len(rsp.Data) == 0 {
-		return c.errRsp(op, r.StartHandle, att.ErrAttributeNotFound)
-	}
-	c.scratch = rsp.Data
-	c.rsp = rsp.Append(c.rsp[:0])
-	return c.rsp
+	return replyList(c, op, r.StartHandle, rsp.Data, rsp)
 }
 
 // Read By Type, §3.4.4.1–2: consecutive attributes of the type whose values have the length
@@ -285,14 +321,13 @@ func (c *conn) readByType(pdu []byte, mtu int) []byte {
 	if r.Unmarshal(pdu) != nil {
 		return c.invalidPDU(op)
 	}
-	if !checkRange(r.StartHandle, r.EndHandle) {
-		return c.errRsp(op, r.StartHandle, att.ErrInvalidHandle)
+	attrs, code := c.span(r.StartHandle, r.EndHandle)
+	if code != 0 {
+		return c.errRsp(op, r.StartHandle, code)
 	}
 	maxV := min(mtu-4, 253)
 	rsp := att.ReadByTypeRsp{Data: c.scratch[:0]}
-	db := c.p.db
-	for i := db.from(r.StartHandle); i < len(db.attrs) && db.attrs[i].handle <= r.EndHandle; i++ {
-		a := db.attrs[i]
+	for _, a := range attrs {
 		if a.typ != r.Type {
 			continue
 		}
@@ -308,12 +343,7 @@ func (c *conn) readByType(pdu []byte, mtu int) []byte {
 			break
 		}
 	}
-	if len(rsp.Data) == 0 {
-		return c.errRsp(op, r.StartHandle, att.ErrAttributeNotFound)
-	}
-	c.scratch = rsp.Data
-	c.rsp = rsp.Append(c.rsp[:0])
-	return c.rsp
+	return replyList(c, op, r.StartHandle, rsp.Data, rsp)
 }
 
 // Read By Group Type, §3.4.4.9–10: only the grouping types 0x2800 and 0x2801 are supported.
@@ -323,17 +353,16 @@ func (c *conn) readByGroupType(pdu []byte, mtu int) []byte {
 	if r.Unmarshal(pdu) != nil {
 		return c.invalidPDU(op)
 	}
-	if !checkRange(r.StartHandle, r.EndHandle) {
-		return c.errRsp(op, r.StartHandle, att.ErrInvalidHandle)
+	attrs, code := c.span(r.StartHandle, r.EndHandle)
+	if code != 0 {
+		return c.errRsp(op, r.StartHandle, code)
 	}
 	if r.Type != TypePrimaryService && r.Type != TypeSecondaryService {
 		return c.errRsp(op, r.StartHandle, att.ErrUnsupportedGroupType)
 	}
 	maxV := min(mtu-6, 251)
 	rsp := att.ReadByGroupTypeRsp{Data: c.scratch[:0]}
-	db := c.p.db
-	for i := db.from(r.StartHandle); i < len(db.attrs) && db.attrs[i].handle <= r.EndHandle; i++ {
-		a := db.attrs[i]
+	for _, a := range attrs {
 		if a.typ != r.Type {
 			continue
 		}
@@ -342,12 +371,7 @@ func (c *conn) readByGroupType(pdu []byte, mtu int) []byte {
 			break
 		}
 	}
-	if len(rsp.Data) == 0 {
-		return c.errRsp(op, r.StartHandle, att.ErrAttributeNotFound)
-	}
-	c.scratch = rsp.Data
-	c.rsp = rsp.Append(c.rsp[:0])
-	return c.rsp
+	return replyList(c, op, r.StartHandle, rsp.Data, rsp)
 }
 
 // Read, §3.4.4.3–4: the value truncated to ATT_MTU−1.
@@ -357,16 +381,11 @@ func (c *conn) read(pdu []byte, mtu int) []byte {
 	if r.Unmarshal(pdu) != nil {
 		return c.invalidPDU(op)
 	}
-	a := c.p.db.find(r.Handle)
-	if a == nil {
-		return c.errRsp(op, r.Handle, att.ErrInvalidHandle)
-	}
-	v, code := c.readAttr(a)
+	_, v, code := c.readable(r.Handle)
 	if code != 0 {
 		return c.errRsp(op, r.Handle, code)
 	}
-	c.rsp = att.ReadRsp{Value: v[:min(len(v), mtu-1)]}.Append(c.rsp[:0])
-	return c.rsp
+	return reply(c, att.ReadRsp{Value: v[:min(len(v), mtu-1)]})
 }
 
 // Read Blob, §3.4.4.5–6: Invalid Offset past the end (an offset equal to the length returns
@@ -377,11 +396,7 @@ func (c *conn) readBlob(pdu []byte, mtu int) []byte {
 	if r.Unmarshal(pdu) != nil {
 		return c.invalidPDU(op)
 	}
-	a := c.p.db.find(r.Handle)
-	if a == nil {
-		return c.errRsp(op, r.Handle, att.ErrInvalidHandle)
-	}
-	v, code := c.readAttr(a)
+	a, v, code := c.readable(r.Handle)
 	if code != 0 {
 		return c.errRsp(op, r.Handle, code)
 	}
@@ -392,8 +407,7 @@ func (c *conn) readBlob(pdu []byte, mtu int) []byte {
 		return c.errRsp(op, r.Handle, att.ErrInvalidOffset)
 	}
 	v = v[r.Offset:]
-	c.rsp = att.ReadBlobRsp{Value: v[:min(len(v), mtu-1)]}.Append(c.rsp[:0])
-	return c.rsp
+	return reply(c, att.ReadBlobRsp{Value: v[:min(len(v), mtu-1)]})
 }
 
 // Read Multiple, §3.4.4.7–8: the first failing handle is reported; values concatenated and
@@ -406,19 +420,14 @@ func (c *conn) readMultiple(pdu []byte, mtu int) []byte {
 	}
 	out := c.scratch[:0]
 	for _, h := range r.Handles {
-		a := c.p.db.find(h)
-		if a == nil {
-			return c.errRsp(op, h, att.ErrInvalidHandle)
-		}
-		v, code := c.readAttr(a)
+		_, v, code := c.readable(h)
 		if code != 0 {
 			return c.errRsp(op, h, code)
 		}
 		out = append(out, v...)
 	}
 	c.scratch = out
-	c.rsp = att.ReadMultipleRsp{Values: out[:min(len(out), mtu-1)]}.Append(c.rsp[:0])
-	return c.rsp
+	return reply(c, att.ReadMultipleRsp{Values: out[:min(len(out), mtu-1)]})
 }
 
 // Read Multiple Variable Length, §3.4.4.11–12: length–value tuples, the last truncated to fit
@@ -431,11 +440,7 @@ func (c *conn) readMultipleVariable(pdu []byte, mtu int) []byte {
 	}
 	rsp := att.ReadMultipleVariableRsp{Data: c.scratch[:0]}
 	for _, h := range r.Handles {
-		a := c.p.db.find(h)
-		if a == nil {
-			return c.errRsp(op, h, att.ErrInvalidHandle)
-		}
-		v, code := c.readAttr(a)
+		_, v, code := c.readable(h)
 		if code != 0 {
 			return c.errRsp(op, h, code)
 		}
@@ -443,8 +448,7 @@ func (c *conn) readMultipleVariable(pdu []byte, mtu int) []byte {
 	}
 	c.scratch = rsp.Data
 	rsp.Data = rsp.Data[:min(len(rsp.Data), mtu-1)]
-	c.rsp = rsp.Append(c.rsp[:0])
-	return c.rsp
+	return reply(c, rsp)
 }
 
 // Write Request, §3.4.5.1–2.
@@ -454,18 +458,14 @@ func (c *conn) writeReq(pdu []byte) []byte {
 	if r.Unmarshal(pdu) != nil {
 		return c.invalidPDU(op)
 	}
-	a := c.p.db.find(r.Handle)
-	if a == nil {
-		return c.errRsp(op, r.Handle, att.ErrInvalidHandle)
-	}
-	if code := c.check(a, true); code != 0 {
+	a, code := c.writable(r.Handle)
+	if code != 0 {
 		return c.errRsp(op, r.Handle, code)
 	}
 	if code := c.writeAttr(a, r.Value); code != 0 {
 		return c.errRsp(op, r.Handle, code)
 	}
-	c.rsp = att.WriteRsp{}.Append(c.rsp[:0])
-	return c.rsp
+	return reply(c, att.WriteRsp{})
 }
 
 // Prepare Write, §3.4.6.1–2: handle, permission and security are checked now, offsets and
@@ -476,11 +476,8 @@ func (c *conn) prepareWrite(pdu []byte) []byte {
 	if r.Unmarshal(pdu) != nil {
 		return c.invalidPDU(op)
 	}
-	a := c.p.db.find(r.Handle)
-	if a == nil {
-		return c.errRsp(op, r.Handle, att.ErrInvalidHandle)
-	}
-	if code := c.check(a, true); code != 0 {
+	a, code := c.writable(r.Handle)
+	if code != 0 {
 		return c.errRsp(op, r.Handle, code)
 	}
 	c.mu.Lock()
@@ -492,8 +489,7 @@ func (c *conn) prepareWrite(pdu []byte) []byte {
 	if full {
 		return c.errRsp(op, r.Handle, att.ErrPrepareQueueFull)
 	}
-	c.rsp = att.PrepareWriteRsp{Handle: r.Handle, Offset: r.Offset, Value: r.Value}.Append(c.rsp[:0])
-	return c.rsp
+	return reply(c, att.PrepareWriteRsp{Handle: r.Handle, Offset: r.Offset, Value: r.Value})
 }
 
 // Execute Write, §3.4.6.3–4: with ExecuteWrite every queued part is applied in order to the
@@ -551,6 +547,5 @@ func (c *conn) executeWrite(pdu []byte) []byte {
 			}
 		}
 	}
-	c.rsp = att.ExecuteWriteRsp{}.Append(c.rsp[:0])
-	return c.rsp
+	return reply(c, att.ExecuteWriteRsp{})
 }
