@@ -72,8 +72,12 @@ const valueHelp = `--format: auto (decode heart rate 2a37, battery level 2a19 an
 otherwise), hex, utf8, or int (with --size 1|2|4|8, --signed, --endian little|big; Bluetooth
 values are little-endian).`
 
-func connFlags(fs *flag.FlagSet, o *opts) {
+func addressTypeFlag(fs *flag.FlagSet, o *opts) {
 	fs.StringVar(&o.addressType, "address-type", "public", "the device's address type: public or random")
+}
+
+func connFlags(fs *flag.FlagSet, o *opts) {
+	addressTypeFlag(fs, o)
 	fs.BoolVar(&o.bond, "bond", false, "pair (and bond) before the operation, for characteristics that need encryption")
 }
 
@@ -189,7 +193,7 @@ lost, duplicated or out of order.
 				"gogatt bond --temporary C0:FF:EE:00:00:03",
 			},
 			flags: func(fs *flag.FlagSet, o *opts) {
-				fs.StringVar(&o.addressType, "address-type", "public", "the device's address type: public or random")
+				addressTypeFlag(fs, o)
 				fs.BoolVar(&o.temporary, "temporary", false, "pair for this connection only; store no bond")
 			},
 			run: runBond,
@@ -213,7 +217,7 @@ lost, duplicated or out of order.
 				"gogatt rssi --watch --interval 500ms C0:FF:EE:00:00:01",
 			},
 			flags: func(fs *flag.FlagSet, o *opts) {
-				fs.StringVar(&o.addressType, "address-type", "public", "the device's address type: public or random")
+				addressTypeFlag(fs, o)
 				fs.BoolVar(&o.watch, "watch", false, "keep measuring until Ctrl-C (or --count)")
 				fs.IntVar(&o.count, "count", 0, "with --watch: stop after this many measurements")
 				fs.DurationVar(&o.interval, "interval", time.Second, "with --watch: time between measurements")
@@ -247,7 +251,7 @@ rate summary. With --sim it runs anywhere, no hardware needed.`,
 				fs.StringVar(&o.address, "address", "C0:FF:EE:00:00:01", "the heart-rate sensor to connect to")
 				fs.DurationVar(&o.scanFor, "scan", 2*time.Second, "how long to scan first")
 				fs.DurationVar(&o.streamFr, "duration", 3*time.Second, "how long to stream heart-rate notifications")
-				fs.StringVar(&o.addressType, "address-type", "public", "the device's address type: public or random")
+				addressTypeFlag(fs, o)
 			},
 			run: runDemo,
 		},

@@ -18,14 +18,55 @@ func (a *app) connectFor(ctx context.Context, address string) (*session, error) 
 		return nil, err
 	}
 	if a.opts.bond {
-		bctx, cancel := a.withTimeout(ctx)
-		defer cancel()
-		if err := s.dev.Bond(bctx, true); err != nil {
+		if err := a.pair(ctx, s, true); err != nil {
 			s.close()
-			return nil, fmt.Errorf("pairing with %s: %w", s.dev.Address(), err)
+			return nil, err
 		}
 	}
 	return s, nil
+}
+
+// pair pairs with the connected device, bonding when permanent, within one --timeout.
+func (a *app) pair(ctx context.Context, s *session, permanent bool) error {
+	bctx, cancel := a.withTimeout(ctx)
+	defer cancel()
+	if err := s.dev.Bond(bctx, permanent); err != nil {
+		return fmt.Errorf("pairing with %s: %w", s.dev.Address(), err)
+	}
+	return nil
+}
+
+// charSession is a connection opened for a command on one characteristic.
+type charSession struct {
+	s *session
+	t target
+	// ctx is bounded by one --timeout, started before resolving t; the command's operation on
+	// t goes on using it.
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// openChar connects for a command (pairing first with --bond, see connectFor) and resolves ref
+// on the device. The caller must call done.
+func (a *app) openChar(ctx context.Context, address string, ref charRef) (*charSession, error) {
+	s, err := a.connectFor(ctx, address)
+	if err != nil {
+		return nil, err
+	}
+	octx, cancel := a.withTimeout(ctx)
+	t, err := resolve(octx, s.dev, ref)
+	if err != nil {
+		cancel()
+		s.close()
+		return nil, err
+	}
+	return &charSession{s: s, t: t, ctx: octx, cancel: cancel}, nil
+}
+
+// done releases the timeout and disconnects.
+func (c *charSession) done() {
+	c.cancel()
+	c.s.close()
 }
 
 func runServices(ctx context.Context, a *app, args []string) error {
@@ -93,17 +134,12 @@ func runRead(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	s, err := a.connectFor(ctx, args[0])
+	cs, err := a.openChar(ctx, args[0], ref)
 	if err != nil {
 		return err
 	}
-	defer s.close()
-	octx, cancel := a.withTimeout(ctx)
-	defer cancel()
-	t, err := resolve(octx, s.dev, ref)
-	if err != nil {
-		return err
-	}
+	defer cs.done()
+	s, t, octx := cs.s, cs.t, cs.ctx
 	var v []byte
 	if a.opts.long {
 		v, err = s.dev.CharReadLongHandle(octx, t.char.ValueHandle)
@@ -140,17 +176,12 @@ func runWrite(ctx context.Context, a *app, args []string) error {
 	if len(data) > 512 {
 		return usagef("value of %d bytes: an attribute holds at most 512 (Core v5.3 Vol 3 Part F §3.2.9)", len(data))
 	}
-	s, err := a.connectFor(ctx, args[0])
+	cs, err := a.openChar(ctx, args[0], ref)
 	if err != nil {
 		return err
 	}
-	defer s.close()
-	octx, cancel := a.withTimeout(ctx)
-	defer cancel()
-	t, err := resolve(octx, s.dev, ref)
-	if err != nil {
-		return err
-	}
+	defer cs.done()
+	s, t, octx := cs.s, cs.t, cs.ctx
 	withResponse := !a.opts.noResponse
 	if t.known && withResponse && t.char.Properties&gogatt.PropWrite == 0 && t.char.Properties&gogatt.PropWriteWithoutResponse != 0 {
 		withResponse = false // the characteristic only takes Write Commands
@@ -296,17 +327,13 @@ func runSubscribe(ctx context.Context, a *app, args []string) error {
 	if a.opts.count < 0 || a.opts.duration < 0 {
 		return usagef("--count and --duration must not be negative")
 	}
-	s, err := a.connectFor(ctx, args[0])
+	cs, err := a.openChar(ctx, args[0], ref)
 	if err != nil {
 		return err
 	}
-	defer s.close()
-	rctx, cancel := a.withTimeout(ctx)
-	t, err := resolve(rctx, s.dev, ref)
-	cancel()
-	if err != nil {
-		return err
-	}
+	defer cs.done()
+	cs.cancel() // the stream has no overall deadline
+	s, t := cs.s, cs.t
 	addr := s.dev.Address()
 	if !a.g.json {
 		fmt.Fprintf(a.env.Stderr, "Subscribed to %s on %s; Ctrl-C to stop.\n", t.label(), addr)
@@ -352,10 +379,8 @@ func runBond(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	defer s.close()
-	bctx, cancel := a.withTimeout(ctx)
-	defer cancel()
-	if err := s.dev.Bond(bctx, !a.opts.temporary); err != nil {
-		return fmt.Errorf("pairing with %s: %w", s.dev.Address(), err)
+	if err := a.pair(ctx, s, !a.opts.temporary); err != nil {
+		return err
 	}
 	if a.g.json {
 		a.emit(map[string]any{"address": s.dev.Address(), "bonded": true, "permanent": !a.opts.temporary})
