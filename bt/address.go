@@ -1,6 +1,7 @@
 package bt
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -26,12 +27,9 @@ func ParseAddress(s string) (Address, error) {
 		if i > 0 && s[3*i-1] != ':' {
 			return a, fmt.Errorf("%w %q: octets must be separated by ':'", ErrInvalidAddress, s)
 		}
-		hi, ok1 := unhex(s[3*i])
-		lo, ok2 := unhex(s[3*i+1])
-		if !ok1 || !ok2 {
+		if _, err := hex.Decode(a[i:i+1], []byte(s[3*i:3*i+2])); err != nil {
 			return a, fmt.Errorf("%w %q: octet %d is not hexadecimal", ErrInvalidAddress, s, i+1)
 		}
-		a[i] = hi<<4 | lo
 	}
 	return a, nil
 }
@@ -52,18 +50,6 @@ func CanonicalAddress(s string) (string, error) {
 		return "", err
 	}
 	return a.String(), nil
-}
-
-func unhex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
 }
 
 // String returns the canonical uppercase form "01:23:45:67:89:AB".

@@ -1,6 +1,8 @@
 package parse
 
 import (
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -408,30 +410,14 @@ func cutHandle(s string) (uint16, string, bool) {
 }
 
 func hex16(s string) (uint16, bool) {
+	var b [2]byte
 	if len(s) != 4 {
 		return 0, false
 	}
-	var v uint16
-	for i := 0; i < 4; i++ {
-		d, ok := unhex(s[i])
-		if !ok {
-			return 0, false
-		}
-		v = v<<4 | uint16(d)
+	if _, err := hex.Decode(b[:], []byte(s)); err != nil {
+		return 0, false
 	}
-	return v, true
-}
-
-func unhex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
+	return binary.BigEndian.Uint16(b[:]), true
 }
 
 // parseUUID accepts gatttool's output UUIDs: always the 36-character lowercase form
@@ -458,12 +444,9 @@ func parseHex(s string) ([]byte, bool) {
 	v := make([]byte, (len(s)+1)/3)
 	for i := range v {
 		p := 3 * i
-		hi, ok1 := unhex(s[p])
-		lo, ok2 := unhex(s[p+1])
-		if !ok1 || !ok2 || (p+2 < len(s) && s[p+2] != ' ') {
+		if _, err := hex.Decode(v[i:i+1], []byte(s[p:p+2])); err != nil || (p+2 < len(s) && s[p+2] != ' ') {
 			return nil, false
 		}
-		v[i] = hi<<4 | lo
 	}
 	return v, true
 }

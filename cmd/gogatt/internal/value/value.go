@@ -154,31 +154,14 @@ func ParseHex(s string) ([]byte, error) {
 		if i+1 >= len(t) {
 			return nil, fmt.Errorf("%w: hex %q: odd number of digits (write each byte as two digits)", ErrSyntax, s)
 		}
-		hi, ok1 := unhex(t[i])
-		lo, ok2 := unhex(t[i+1])
-		if !ok1 || !ok2 {
-			bad := t[i]
-			if ok1 {
-				bad = t[i+1]
-			}
-			return nil, fmt.Errorf("%w: hex %q: %q is not a hex digit", ErrSyntax, s, bad)
+		var err error
+		if out, err = hex.AppendDecode(out, []byte(t[i:i+2])); err != nil {
+			bad, _ := err.(hex.InvalidByteError) // two digits: the only error
+			return nil, fmt.Errorf("%w: hex %q: %q is not a hex digit", ErrSyntax, s, byte(bad))
 		}
-		out = append(out, hi<<4|lo)
 		i += 2
 	}
 	return out, nil
-}
-
-func unhex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
 }
 
 // ParseInts parses integers separated by spaces or commas and encodes each with spec.
