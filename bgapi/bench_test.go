@@ -3,6 +3,7 @@ package bgapi
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"testing"
 	"time"
@@ -133,6 +134,10 @@ func BenchmarkScan(b *testing.B) {
 	b.ReportMetric(float64(reports)/el.Seconds(), "reports/s")
 	b.ReportMetric(float64(len(res)), "devices")
 }
+
+func le16(v uint16) []byte { return binary.LittleEndian.AppendUint16(nil, v) }
+
+func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 
 // BenchmarkFrameDecode: the client's decode path for one notification frame: resynchronising
 // parser, then the typed in-place decode of package wire (no allocation).

@@ -47,40 +47,59 @@ func testLogger() *slog.Logger {
 // starts a backend on it (with the default reset on start).
 func startEmu(t testing.TB, ecfg bled112.Config, bcfg Config, extra ...*sim.Peripheral) *emuEnv {
 	t.Helper()
+	env := newEmuEnv(t, ecfg, extra...)
+	env.listenPTY(t)
+	env.start(t, bcfg)
+	return env
+}
+
+// newEmuEnv creates an emulator with the demo peripherals plus extra (no port served yet, no
+// backend); Close is a cleanup of t.
+func newEmuEnv(t testing.TB, ecfg bled112.Config, extra ...*sim.Peripheral) *emuEnv {
+	t.Helper()
 	ps := append(sim.DemoPeripherals(1), extra...)
 	ecfg.Peripherals = ps
 	emu, err := bled112.New(ecfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := emu.ListenPTY(t.TempDir())
-	if err != nil {
-		emu.Close()
-		t.Fatal(err)
-	}
-	env := &emuEnv{emu: emu, pty: p, periphs: map[string]*sim.Peripheral{}}
+	t.Cleanup(func() { emu.Close() })
+	env := &emuEnv{emu: emu, periphs: map[string]*sim.Peripheral{}}
 	for _, per := range ps {
 		env.periphs[per.Address().String()] = per
 	}
-	t.Cleanup(func() {
-		if env.b != nil {
-			env.b.Stop()
-		}
-		p.Close()
-		emu.Close()
-	})
-	bcfg.Port = p.Path()
+	return env
+}
+
+// listenPTY serves the emulator on a pseudo-terminal, closed as a cleanup of t.
+func (env *emuEnv) listenPTY(t testing.TB) {
+	t.Helper()
+	p, err := env.emu.ListenPTY(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	env.pty = p
+}
+
+// start creates the backend (on the pty's path unless bcfg has its own opener) and starts it;
+// Stop is a cleanup of t (before the port and the emulator close).
+func (env *emuEnv) start(t testing.TB, bcfg Config) {
+	t.Helper()
+	if env.pty != nil {
+		bcfg.Port = env.pty.Path()
+	}
 	bcfg.ListPorts = noPorts
 	if bcfg.Logger == nil {
 		bcfg.Logger = testLogger()
 	}
 	env.b = New(bcfg)
+	t.Cleanup(func() { env.b.Stop() })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := env.b.Start(ctx); err != nil {
-		t.Fatalf("Start on %s: %v", p.Path(), err)
+		t.Fatalf("Start on %s: %v", bcfg.Port, err)
 	}
-	return env
 }
 
 func ctxT(t testing.TB, d time.Duration) context.Context {
@@ -99,6 +118,29 @@ func (env *emuEnv) connect(t testing.TB, addr string, opts gogatt.ConnectOptions
 	return d
 }
 
+// connectDiscovered connects to addr and discovers its services, so later reads by UUID put
+// exactly one procedure on the wire.
+func (env *emuEnv) connectDiscovered(t testing.TB, ctx context.Context, addr string) (gogatt.Device, *sim.Peripheral) {
+	t.Helper()
+	d := env.connect(t, addr, gogatt.ConnectOptions{})
+	if _, err := d.Services(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return d, env.periphs[addr]
+}
+
+// recv returns the next value from ch; t fails with what if ctx ends first.
+func recv(t testing.TB, ctx context.Context, ch <-chan []byte, what string) []byte {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-ctx.Done():
+		t.Fatal(what)
+		return nil
+	}
+}
+
 func pattern(n int) []byte {
 	b := make([]byte, n)
 	for i := range b {
@@ -108,7 +150,15 @@ func pattern(n int) []byte {
 }
 
 func TestEmuStartResetReenumerates(t *testing.T) {
-	env := startEmu(t, bled112.Config{ReenumerateOnReset: true}, Config{PollInterval: 5 * time.Millisecond})
+	env := newEmuEnv(t, bled112.Config{ReenumerateOnReset: true})
+	env.listenPTY(t)
+	back := env.pty.Back()
+	env.start(t, Config{PollInterval: 5 * time.Millisecond})
+	select {
+	case <-back: // system_reset made the port vanish and come back; Start reopened it
+	default:
+		t.Fatal("Start did not reset the dongle (the port never re-enumerated)")
+	}
 	d := env.connect(t, hrmAddr, gogatt.ConnectOptions{})
 	v, err := d.CharRead(ctxT(t, 5*time.Second), gogatt.UUID16(0x2A38))
 	if err != nil || !bytes.Equal(v, []byte{0x01}) {
@@ -124,9 +174,22 @@ func TestEmuStartResetReenumerates(t *testing.T) {
 	default:
 		t.Fatal("device not disconnected by Stop")
 	}
+	if err := env.b.Stop(); err != nil {
+		t.Fatalf("second Stop: %v", err)
+	}
 	if err := env.b.Start(ctxT(t, 10*time.Second)); err != nil {
 		t.Fatalf("second Start: %v", err)
 	}
+	if _, err := env.connect(t, hrmAddr, gogatt.ConnectOptions{}).RSSI(ctxT(t, 5*time.Second)); err != nil {
+		t.Fatalf("RSSI after the second Start: %v", err)
+	}
+	// Stop released the port: another backend opens it (no reset).
+	env.b.Stop()
+	b2 := New(Config{Port: env.pty.Path(), NoReset: true, ListPorts: noPorts, Logger: testLogger()})
+	if err := b2.Start(ctxT(t, 10*time.Second)); err != nil {
+		t.Fatalf("Start of a second backend: %v", err)
+	}
+	b2.Stop()
 }
 
 func TestEmuScan(t *testing.T) {
@@ -257,13 +320,8 @@ func TestEmuHeartRate(t *testing.T) {
 	}
 	env.periphs[hrmAddr].SetNotifyRate(chars[gogatt.UUID16(0x2A37)][0].ValueHandle, 200)
 	for range 5 {
-		select {
-		case v := <-got:
-			if len(v) != 2 || v[0] != 0x06 || v[1] < 60 || v[1] > 100 {
-				t.Fatalf("measurement %x", v)
-			}
-		case <-ctx.Done():
-			t.Fatal("no notifications")
+		if v := recv(t, ctx, got, "no notifications"); len(v) != 2 || v[0] != 0x06 || v[1] < 60 || v[1] > 100 {
+			t.Fatalf("measurement %x", v)
 		}
 	}
 	if err := d.Subscribe(ctx, gogatt.UUID16(0x2A37), func(uint16, []byte) {}, gogatt.SubscribeOptions{Indication: true}); !errors.Is(err, gogatt.ErrUnsupported) {
@@ -308,13 +366,8 @@ func TestEmuThermometerIndications(t *testing.T) {
 			vh, _ := d.GetHandle(ctx, gogatt.UUID16(0x2A1C))
 			env.periphs[thermoAddr].SetNotifyRate(vh, 100)
 			for range 3 { // the second and third need the first confirmed
-				select {
-				case v := <-got:
-					if len(v) != 5 {
-						t.Fatalf("temperature %x", v)
-					}
-				case <-ctx.Done():
-					t.Fatal("no indications")
+				if v := recv(t, ctx, got, "no indications"); len(v) != 5 {
+					t.Fatalf("temperature %x", v)
 				}
 			}
 		})
@@ -385,13 +438,8 @@ func TestEmuTorture(t *testing.T) {
 		t.Fatalf("sim sees %d subscribers after SubscribeHandle", p.Subscribers(df.ValueHandle))
 	}
 	p.Notify(df.ValueHandle, []byte("ping"))
-	select {
-	case v := <-got:
-		if string(v) != "ping" {
-			t.Fatalf("got %q", v)
-		}
-	case <-ctx.Done():
-		t.Fatal("no notification through the CCCD that is not at +1")
+	if v := recv(t, ctx, got, "no notification through the CCCD that is not at +1"); string(v) != "ping" {
+		t.Fatalf("got %q", v)
 	}
 	if err := d.UnsubscribeHandle(ctx, df.ValueHandle); err != nil || p.Subscribers(df.ValueHandle) != 0 {
 		t.Fatalf("unsubscribe: %v, %d subscribers", err, p.Subscribers(df.ValueHandle))

@@ -1,20 +1,17 @@
 package bgapi
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/creack/pty"
 	"github.com/gogatt/gogatt"
-	"github.com/gogatt/gogatt/bgapi/wire"
 	"go.bug.st/serial"
 	"go.bug.st/serial/enumerator"
 )
@@ -107,111 +104,6 @@ func contains(s, sub string) bool {
 	})())
 }
 
-// ptyDongle serves a fake dongle on a real pseudo-terminal behind a stable symlink; on
-// system_reset it "re-enumerates": the pty vanishes and a new one appears at the link.
-type ptyDongle struct {
-	t    *testing.T
-	link string
-	mu   sync.Mutex
-	m, s *os.File
-	f    *fakeDongle
-	wg   sync.WaitGroup
-	gen  int
-}
-
-func newPTYDongle(t *testing.T) *ptyDongle {
-	d := &ptyDongle{t: t, link: filepath.Join(t.TempDir(), "ttyBLED112")}
-	t.Cleanup(d.wg.Wait) // runs last: after unplug
-	d.plug()
-	t.Cleanup(d.unplug)
-	return d
-}
-
-func (d *ptyDongle) plug() {
-	m, s, err := pty.Open()
-	if err != nil {
-		d.t.Fatal(err)
-	}
-	f := newFakeOn(m)
-	reset := false
-	f.onCmd = func(f *fakeDongle, cmd wire.Frame) bool {
-		if reset {
-			return true // restarting: deaf until it re-enumerates
-		}
-		if cmd.Class == 0 && cmd.ID == 0 { // system_reset: no response, re-enumerate
-			reset = true
-			d.wg.Add(1)
-			go func() {
-				defer d.wg.Done()
-				d.unplug()
-				d.plug()
-			}()
-			return true
-		}
-		return false
-	}
-	d.mu.Lock()
-	d.m, d.s, d.f = m, s, f
-	d.gen++
-	d.mu.Unlock()
-	os.Remove(d.link)
-	if err := os.Symlink(s.Name(), d.link); err != nil {
-		d.t.Error(err)
-	}
-	d.wg.Add(1)
-	go func() { defer d.wg.Done(); f.serve() }()
-}
-
-func (d *ptyDongle) unplug() {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	os.Remove(d.link)
-	if d.m != nil {
-		d.m.Close()
-		d.s.Close()
-		d.m, d.s = nil, nil
-	}
-}
-
-func (d *ptyDongle) generation() int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.gen
-}
-
-func TestStartResetReopensPTY(t *testing.T) {
-	d := newPTYDongle(t)
-	noPorts := func() ([]*enumerator.PortDetails, error) { return nil, nil }
-	b := New(Config{Port: d.link, PollInterval: 5 * time.Millisecond, ListPorts: noPorts})
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	if err := b.Start(ctx); err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	if g := d.generation(); g != 2 {
-		t.Fatalf("dongle generation %d, want 2 (reset and re-enumerated)", g)
-	}
-	dev, err := b.Connect(ctx, fakePeer, gogatt.ConnectOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := dev.RSSI(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	// Start again (no reset) on the same port: Stop released it.
-	b2 := New(Config{Port: d.link, NoReset: true, ListPorts: noPorts})
-	if err := b2.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	b2.Stop()
-}
-
 func TestStartNoAdapter(t *testing.T) {
 	b := New(Config{ListPorts: func() ([]*enumerator.PortDetails, error) { return nil, nil }})
 	if err := b.Start(t.Context()); !errors.Is(err, gogatt.ErrNoAdapter) {
@@ -224,7 +116,7 @@ func TestStartNoAdapter(t *testing.T) {
 	if err := b.Start(t.Context()); !errors.Is(err, gogatt.ErrNoAdapter) {
 		t.Fatalf("missing port: %v", err)
 	}
-	if _, err := b.Connect(t.Context(), fakePeer, gogatt.ConnectOptions{}); !errors.Is(err, gogatt.ErrNotStarted) {
+	if _, err := b.Connect(t.Context(), hrmAddr, gogatt.ConnectOptions{}); !errors.Is(err, gogatt.ErrNotStarted) {
 		t.Fatalf("connect before start: %v", err)
 	}
 }
