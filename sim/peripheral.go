@@ -272,9 +272,23 @@ func (p *Peripheral) Value(h uint16) []byte {
 	if a == nil {
 		return nil
 	}
+	return append([]byte(nil), p.stored(a)...)
+}
+
+// stored returns a's stored value. Stored values are replaced (store), never changed in place,
+// so the slice stays valid after the lock is released.
+func (p *Peripheral) stored(a *attr) []byte {
 	p.valMu.RLock()
-	defer p.valMu.RUnlock()
-	return append([]byte(nil), a.value...)
+	v := a.value
+	p.valMu.RUnlock()
+	return v
+}
+
+// store makes v, which nobody changes afterwards, a's stored value.
+func (p *Peripheral) store(a *attr, v []byte) {
+	p.valMu.Lock()
+	a.value = v
+	p.valMu.Unlock()
 }
 
 // SetValue replaces the stored value of attribute handle h (a characteristic value or a
@@ -287,10 +301,7 @@ func (p *Peripheral) SetValue(h uint16, value []byte) error {
 	if len(value) > 512 {
 		return fmt.Errorf("sim: value of %d octets exceeds 512", len(value))
 	}
-	v := append([]byte(nil), value...)
-	p.valMu.Lock()
-	a.value = v
-	p.valMu.Unlock()
+	p.store(a, append([]byte(nil), value...))
 	return nil
 }
 

@@ -172,10 +172,7 @@ func (c *conn) readAttr(a *attr) ([]byte, att.ErrorCode) {
 		}
 		return v[:min(len(v), att.MaxAttributeLen)], 0
 	}
-	c.p.valMu.RLock()
-	v := a.value
-	c.p.valMu.RUnlock()
-	return v, 0
+	return c.p.stored(a), 0
 }
 
 // writeAttr stores a full value after the permission check (done by the caller).
@@ -191,10 +188,7 @@ func (c *conn) writeAttr(a *attr, v []byte) att.ErrorCode {
 			return code
 		}
 	}
-	nv := append([]byte(nil), v...)
-	c.p.valMu.Lock()
-	a.value = nv
-	c.p.valMu.Unlock()
+	c.p.store(a, append([]byte(nil), v...))
 	return 0
 }
 
@@ -288,9 +282,7 @@ func (c *conn) findByTypeValue(pdu []byte, mtu int) []byte {
 		if a.typ != typ || a.kind == kindCCCD || a.onRead != nil || !a.read || a.readSec > SecurityNone || a.authz {
 			continue
 		}
-		c.p.valMu.RLock()
-		v := a.value
-		c.p.valMu.RUnlock()
+		v := c.p.stored(a)
 		match := bytes.Equal(v, r.Value)
 		if !match && a.kind == kindService && len(r.Value) == 16 {
 			u1, _ := bt.UUIDFromLE(v)
@@ -525,9 +517,7 @@ func (c *conn) executeWrite(pdu []byte) []byte {
 				if w.a.kind == kindCCCD {
 					cur = binary.LittleEndian.AppendUint16(nil, c.cccdValue(w.a.handle))
 				} else {
-					c.p.valMu.RLock()
-					cur = append([]byte(nil), w.a.value...)
-					c.p.valMu.RUnlock()
+					cur = append([]byte(nil), c.p.stored(w.a)...)
 				}
 				ps = append(ps, pending{a: w.a, v: cur})
 			}
