@@ -472,6 +472,7 @@ func NewToolError(tool, op, msg string, causes ...error) *ToolError {
 	return &ToolError{Tool: tool, Op: op, Msg: msg, errs: errs}
 }
 
+// Error returns "tool op: message", the line the tool printed.
 func (e *ToolError) Error() string {
 	s := e.Tool
 	if e.Op != "" {
