@@ -40,6 +40,14 @@
 //     "Transport endpoint is not connected (107)" (LE Create Connection Cancel, status 0x02);
 //   - sec-level medium/high at connect and pairing refused: "Permission denied (13)".
 //
+// A race in gatttool itself, reproduced faithfully: after a connection error reported
+// asynchronously, gatttool's G_IO_HUP watch on the failed channel is dispatched one GLib
+// main-loop iteration later (GLib polls a HUP-only watch separately); a `connect` read from
+// the terminal in that same iteration starts a new attempt that the stale watch then tears
+// down silently (the prompt just stays uncoloured, no line is printed). Drivers should run one
+// harmless command (e.g. `sec-level`, which prints "sec-level: low") after a connect error
+// before connecting again, or retry a connect that produced no result line.
+//
 // Link loss (SetInRange(false), DisconnectAll) closes the socket: gatttool prints its GLib
 // "Invalid file descriptor." warning. gatttool's `mtu` is a real ATT Exchange MTU with the sim.
 //
