@@ -14,6 +14,9 @@ import (
 // Config.ReenumerateOnReset is set (the BLED112 drops off USB, bgapi-facts §5.3).
 var ErrReenumerated = errors.New("bled112: port re-enumerated after system_reset")
 
+// maxReadMemory caps system_read_memory's data so its response payload stays below 256 bytes.
+const maxReadMemory = 255 - 4 - 1
+
 func (e *Emulator) connLocked(h uint8) *conn {
 	if int(h) >= len(e.conns) {
 		return nil
@@ -87,7 +90,11 @@ func (e *Emulator) handleLocked(cmd wire.Command) error {
 	case *wire.CmdSystemAesDecrypt:
 		e.emitLocked(&wire.RspSystemAesDecrypt{Data: e.aesLocked(c.Data, false)})
 	case *wire.CmdSystemReadMemory:
-		e.emitLocked(&wire.RspSystemReadMemory{Address: c.Address, Data: make([]byte, c.Length)})
+		// A BLED112 never sends a payload of 256 bytes or more (bgapi-facts §1.1, §1.5: hosts
+		// resynchronise on start bytes 0x00/0x80 only). The firmware's own cap on read_memory
+		// is undocumented (§8); the emulator returns at most 250 bytes so that the response
+		// (address u32, u8 array) stays within 255.
+		e.emitLocked(&wire.RspSystemReadMemory{Address: c.Address, Data: make([]byte, min(int(c.Length), maxReadMemory))})
 	case *wire.CmdSystemRegRead:
 		e.emitLocked(&wire.RspSystemRegRead{Address: c.Address})
 	case *wire.CmdSystemEndpointRx:
