@@ -394,9 +394,6 @@ func TestBluetoothctl(t *testing.T) {
 	e, ps := startEnv(t)
 	e.AddBond(ps[0].Address())
 	e.AddBond(ps[1].Address())
-	del := func(addr, name string) string {
-		return "[\x01\x1b[0;91m\x02DEL\x01\x1b[0m\x02] Device " + addr + " " + name + "\n"
-	}
 	tests := []struct {
 		args   []string
 		stdout string
@@ -404,7 +401,9 @@ func TestBluetoothctl(t *testing.T) {
 	}{
 		{[]string{"devices"}, "Device " + hrm + " " + sim.HeartRateName + "\nDevice " + thermo + " " + sim.ThermometerName + "\n", 0},
 		{[]string{"devices", "Paired"}, "Device " + hrm + " " + sim.HeartRateName + "\nDevice " + thermo + " " + sim.ThermometerName + "\n", 0},
-		{[]string{"remove", strings.ToLower(hrm)}, "Device has been removed\n" + del(hrm, sim.HeartRateName), 0},
+		// The [DEL] line that normally follows is printed only if InterfacesRemoved reached
+		// bluetoothctl in the same read as the reply (timing, as with bluetoothd).
+		{[]string{"remove", strings.ToLower(hrm)}, "Device has been removed\n", 0},
 		{[]string{"remove", hrm}, "Device " + hrm + " not available\n", 1},
 		{[]string{"devices", "Paired"}, "Device " + thermo + " " + sim.ThermometerName + "\n", 0},
 		{[]string{"paired-devices"}, "\x01\x1b[1;39m\x02Invalid command in menu main: paired-devices\x01\x1b[0m\x02\n", 1},

@@ -91,8 +91,10 @@
 // connection to it is up, with PropertiesChanged). Removing a connected device disconnects it
 // first (gatttool sees the link drop; bluetoothctl prints "[CHG] … Connected: no"). Enough for
 // `devices`, `devices Paired`, `remove <addr>` and `remove *` with bluetoothd's message order
-// (the reply, then InterfacesRemoved, in one write, so that a non-interactive remove prints
-// "Device has been removed" and the [DEL] line); `paired-devices` does not exist in 5.66.
+// (the reply, then InterfacesRemoved, in one write, so that a non-interactive remove usually
+// prints "Device has been removed" and the [DEL] line; under load bluetoothctl may read the
+// reply alone and exit before the [DEL] line, as with bluetoothd — drivers must not wait for
+// it); `paired-devices` does not exist in 5.66.
 // Bonds come from gatttool security raises and Env.AddBond.
 //
 // Not simulated: BR/EDR (gatttool -p), HCI commands beyond scanning, adapter property changes
