@@ -553,3 +553,19 @@ func TestBluetoothctlRemoveConnected(t *testing.T) {
 	}
 	g.expect("Invalid file descriptor.\r\n")
 }
+
+// TestGatttoolNonInteractiveSecLevel: --sec-level reaches the simulation at connect time.
+func TestGatttoolNonInteractiveSecLevel(t *testing.T) {
+	e, ps := startEnv(t)
+	h := fmt.Sprintf("0x%04x", ps[2].ValueHandle(sim.TortureAuthenticated))
+	stdout, stderr, code := run(t, e, "gatttool", "-b", torture, "--sec-level=high", "--char-read", "-a", h)
+	if want := "Characteristic value/descriptor: " + fmt.Sprintf("% x ", []byte("top secret")) + "\n"; stdout != want || code != 0 {
+		t.Errorf("stdout %q stderr %q exit %d, want %q", stdout, stderr, code, want)
+	}
+	if log, _ := os.ReadFile(e.ShimLog()); !strings.Contains(string(log), "cid=4 sec=3 nonblock=1") {
+		t.Errorf("shim log lacks the connect at level 3:\n%s", log)
+	}
+	if got := e.Bonds(); !slices.Equal(got, []bt.Address{ps[2].Address()}) {
+		t.Errorf("Bonds = %v", got)
+	}
+}

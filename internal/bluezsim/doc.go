@@ -51,7 +51,9 @@
 // Link loss (SetInRange(false), DisconnectAll) closes the socket: gatttool prints its GLib
 // "Invalid file descriptor." warning. gatttool's `mtu` is a real ATT Exchange MTU with the sim.
 //
-// Security: every setsockopt(BT_SECURITY) — `sec-level`, --sec-level, and the ATT layer's
+// Security: every setsockopt(BT_SECURITY) — the interactive `sec-level` command (interactive
+// gatttool ignores the --sec-level option: it connects at low unless `sec-level` was typed),
+// --sec-level in non-interactive mode, and the ATT layer's
 // automatic raise after Insufficient Encryption/Authentication (facts §2.5) — is stored by the
 // shim (getsockopt returns it) and, once connected, forwarded in-band as a control message
 // (0xFF "BZSIM" 'S' level) that the Go side strips before the ATT stream. The Go side then does
