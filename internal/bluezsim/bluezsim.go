@@ -329,3 +329,15 @@ func (e *Env) SetPowered(on bool) error {
 	e.bus.setPowered(on)
 	return nil
 }
+
+// SetBluetoothd starts or stops the simulated bluetoothd: stopped, the org.bluez name has no
+// owner on the private bus, so bluetoothctl waits for it for ever ("Waiting to connect to
+// bluetoothd..." interactively; non-interactive commands print nothing and never exit,
+// bluez-tools-facts.md §6.5); started again, bluetoothctl reconnects and sees the same adapter
+// and bonds.
+func (e *Env) SetBluetoothd(running bool) error {
+	if e.bus == nil {
+		return errors.New("bluezsim: environment not started")
+	}
+	return e.bus.setOwned(running)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"regexp"
 	"slices"
 	"strings"
@@ -567,5 +568,35 @@ func TestGatttoolNonInteractiveSecLevel(t *testing.T) {
 	}
 	if got := e.Bonds(); !slices.Equal(got, []bt.Address{ps[2].Address()}) {
 		t.Errorf("Bonds = %v", got)
+	}
+}
+
+func TestBluetoothdStopped(t *testing.T) {
+	e, ps := startEnv(t)
+	e.AddBond(ps[0].Address())
+	b := startTerm(t, e, "bluetoothctl")
+	b.expect("Agent registered\r\n")
+	if err := e.SetBluetoothd(false); err != nil {
+		t.Fatal(err)
+	}
+	b.expect("Agent unregistered\r\n")
+	b.expect("Waiting to connect to bluetoothd...")
+
+	// Non-interactive: nothing, and no exit (§6.5).
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bluetoothctl", "devices")
+	cmd.Env = toolEnv(e)
+	out, _ := cmd.Output()
+	if ctx.Err() == nil || len(out) != 0 {
+		t.Errorf("bluetoothctl without bluetoothd: exited early (%v) or printed %q", ctx.Err(), out)
+	}
+
+	if err := e.SetBluetoothd(true); err != nil {
+		t.Fatal(err)
+	}
+	b.expect("Agent registered\r\n")
+	if stdout, _, _ := run(t, e, "bluetoothctl", "devices", "Paired"); stdout != "Device "+hrm+" "+sim.HeartRateName+"\n" {
+		t.Errorf("devices Paired after restart: %q", stdout)
 	}
 }

@@ -284,6 +284,27 @@ func (b *bluezBus) addBond(a bt.Address, name string, random bool) {
 		map[string]map[string]dbus.Variant{ifaceDevice: props})
 }
 
+// setOwned makes the service own the org.bluez name or release it (bluetoothd stopped).
+func (b *bluezBus) setOwned(on bool) error {
+	if !on {
+		b.mu.Lock()
+		clear(b.agents) // a restarted bluetoothd knows no agents
+		b.mu.Unlock()
+		if _, err := b.conn.ReleaseName(bluezName); err != nil {
+			return fmt.Errorf("bluezsim: releasing %s: %w", bluezName, err)
+		}
+		return nil
+	}
+	reply, err := b.conn.RequestName(bluezName, dbus.NameFlagDoNotQueue)
+	if err != nil {
+		return fmt.Errorf("bluezsim: owning %s: %w", bluezName, err)
+	}
+	if reply != dbus.RequestNameReplyPrimaryOwner && reply != dbus.RequestNameReplyAlreadyOwner {
+		return fmt.Errorf("bluezsim: owning %s: reply %v", bluezName, reply)
+	}
+	return nil
+}
+
 // setPowered changes the adapter's Powered property.
 func (b *bluezBus) setPowered(on bool) {
 	b.mu.Lock()

@@ -97,7 +97,9 @@
 // prints "Device has been removed" and the [DEL] line; under load bluetoothctl may read the
 // reply alone and exit before the [DEL] line, as with bluetoothd — drivers must not wait for
 // it); `paired-devices` does not exist in 5.66.
-// Bonds come from gatttool security raises and Env.AddBond.
+// Bonds come from gatttool security raises and Env.AddBond. SetBluetoothd(false) releases
+// the org.bluez name as if bluetoothd had stopped (bluetoothctl then waits for ever), and
+// SetPowered(false) powers the adapter off.
 //
 // Not simulated: BR/EDR (gatttool -p), HCI commands beyond scanning, adapter property changes
 // (power off), Device1.Connect/Pair, bluetoothctl `scan on`, and real radio timing (a
