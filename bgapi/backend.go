@@ -65,6 +65,10 @@ type Backend struct {
 	c       *client
 	slots   int
 	devices map[*device]struct{}
+	// wrapped are the Devices handed to the application (gattkit.Wrap around a device);
+	// Stop disconnects them and waits until each has announced it (wrapWG).
+	wrapped map[gogatt.Device]struct{}
+	wrapWG  sync.WaitGroup
 	ctx     context.Context // backend lifetime: reconnect loops end with it
 	cancel  context.CancelFunc
 
@@ -168,6 +172,7 @@ func (b *Backend) Start(ctx context.Context) error {
 		return fmt.Errorf("bgapi: start: %w", err)
 	}
 	b.devices = make(map[*device]struct{})
+	b.wrapped = make(map[gogatt.Device]struct{})
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.log.Info("bgapi: started", "port", path, "slots", b.slots)
 	return nil
@@ -317,20 +322,28 @@ func (b *Backend) initDongle(ctx context.Context) error {
 	return c.call(ctx, p, nil)
 }
 
-// Stop disconnects every device and closes the port. It is idempotent and safe after a
-// failed Start.
+// Stop disconnects every device and closes the port. When it returns, every Device it handed
+// out has closed Disconnected and delivered its last ConnectionEvent, so it must not be called
+// from an OnConnectionEvent callback. It is idempotent and safe after a failed Start.
 func (b *Backend) Stop() error {
 	b.mu.Lock()
 	c := b.c
 	b.c = nil
 	devs := b.devices
 	b.devices = nil
+	wrapped := b.wrapped
+	b.wrapped = nil
 	if b.cancel != nil {
 		b.cancel()
 	}
 	b.mu.Unlock()
 	if c == nil {
 		return nil
+	}
+	// The application's Devices first, so that each stops reconnecting and reports a local
+	// disconnect; then whatever raw device is left (a reconnection in flight).
+	for w := range wrapped {
+		_ = w.Disconnect()
 	}
 	var wg sync.WaitGroup
 	for d := range devs {
@@ -342,6 +355,7 @@ func (b *Backend) Stop() error {
 	}
 	wg.Wait()
 	c.close(fmt.Errorf("bgapi: backend stopped: %w", gogatt.ErrNotStarted))
+	b.wrapWG.Wait() // every Device has delivered its last ConnectionEvent and closed Disconnected
 	return nil
 }
 
@@ -374,7 +388,24 @@ func (b *Backend) Connect(ctx context.Context, address string, opts gogatt.Conne
 		return nil, gogatt.ErrNotStarted
 	}
 	dial := func(ctx context.Context) (gogatt.Device, error) { return b.connect(ctx, address, opts) }
-	return gattkit.Wrap(bctx, d, dial, opts), nil
+	w := gattkit.Wrap(bctx, d, dial, opts)
+	b.mu.Lock()
+	if b.wrapped == nil || b.ctx != bctx { // stopped (or restarted) meanwhile
+		b.mu.Unlock()
+		_ = w.Disconnect()
+		return nil, gogatt.ErrNotStarted
+	}
+	b.wrapped[w] = struct{}{}
+	b.wrapWG.Add(1)
+	b.mu.Unlock()
+	go func() {
+		defer b.wrapWG.Done()
+		<-w.Disconnected()
+		b.mu.Lock()
+		delete(b.wrapped, w)
+		b.mu.Unlock()
+	}()
+	return w, nil
 }
 
 func (b *Backend) connect(ctx context.Context, address string, opts gogatt.ConnectOptions) (*device, error) {
