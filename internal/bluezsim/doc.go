@@ -96,7 +96,11 @@
 // (the reply, then InterfacesRemoved, in one write, so that a non-interactive remove usually
 // prints "Device has been removed" and the [DEL] line; under load bluetoothctl may read the
 // reply alone and exit before the [DEL] line, as with bluetoothd — drivers must not wait for
-// it); `paired-devices` does not exist in 5.66.
+// it). Likewise a non-interactive `remove *` exits at the first reply, and the calls for the
+// other devices may not have left bluetoothctl yet: remove devices one by one and verify with
+// `devices Paired` (interactively, quote it — `remove '*'` — or bluetoothctl's shell expands the
+// * against the working directory: "Too many arguments"). `paired-devices` does not exist in
+// 5.66.
 // Bonds come from gatttool security raises and Env.AddBond. SetBluetoothd(false) releases
 // the org.bluez name as if bluetoothd had stopped (bluetoothctl then waits for ever), and
 // SetPowered(false) powers the adapter off.

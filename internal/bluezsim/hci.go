@@ -232,10 +232,12 @@ func (c *controller) reader(s *hciSock) {
 	}
 }
 
-// broadcast delivers an event to every bound socket whose filter selects it.
-func (c *controller) broadcast(pkt []byte) {
+// broadcast delivers an event to every bound socket whose filter selects it and reports
+// whether any did.
+func (c *controller) broadcast(pkt []byte) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	delivered := false
 	for s := range c.socks {
 		s.mu.Lock()
 		ok := s.filter.passes(pkt)
@@ -245,14 +247,15 @@ func (c *controller) broadcast(pkt []byte) {
 		}
 		select {
 		case s.out <- pkt:
+			delivered = true
 		default: // socket buffer full: the kernel drops too
 		}
 	}
+	return delivered
 }
 
 func (c *controller) commandComplete(op uint16, status byte) {
-	pkt := []byte{hciEventPkt, evtCommandComplete, 4, 1, byte(op), byte(op >> 8), status}
-	c.broadcast(pkt)
+	c.broadcast([]byte{hciEventPkt, evtCommandComplete, 4, 1, byte(op), byte(op >> 8), status})
 }
 
 func (c *controller) command(op uint16, p []byte) {
@@ -337,15 +340,25 @@ func (c *controller) scan(stop chan struct{}, active, filterDups bool, policy ui
 		for _, p := range c.e.peripherals() {
 			a := p.Address()
 			t, ok := next[a]
-			if !ok || !t.After(now) {
+			if !ok {
+				// The scanner first hears a peripheral at its next advertising event, somewhere
+				// in its interval after the scan starts (or after it comes into the list).
+				t = now.Add(firstAdvDelay + time.Duration(rand.Int64N(int64(advInterval(p)))))
+				next[a] = t
+			}
+			if !t.After(now) {
 				if policy == 0 && p.InRange() { // the accept list is empty
 					for _, r := range advReports(p, active) {
 						k := key{a, r[5]}
 						if filterDups && seen[k] {
 							continue
 						}
-						seen[k] = true
-						c.broadcast(r)
+						// A filter change travels to the controller in-band, so its view lags
+						// the kernel's; a report nobody took is not counted as reported, or
+						// a scan would lose it for good under duplicate filtering.
+						if c.broadcast(r) {
+							seen[k] = true
+						}
 					}
 				}
 				t = now.Add(advInterval(p) + time.Duration(rand.Int64N(int64(10*time.Millisecond))))
@@ -358,6 +371,10 @@ func (c *controller) scan(stop chan struct{}, active, filterDups bool, policy ui
 		timer.Reset(wake.Sub(now))
 	}
 }
+
+// firstAdvDelay is the least time between enabling a scan and the first report (hcitool only
+// selects LE Meta events after the enable's Command Complete).
+const firstAdvDelay = 5 * time.Millisecond
 
 // advInterval is p's advertising interval, at least the 20 ms minimum of Core v5.3 Vol 6
 // Part B §4.4.2.2.

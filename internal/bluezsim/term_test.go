@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -109,6 +110,36 @@ func (tm *term) expect(s string) string {
 		case <-ch:
 		case <-timer.C:
 			tm.t.Fatalf("%s did not print %q within %v; unconsumed output: %q", tm.cmd.Path, s, expectTimeout, rest)
+		}
+	}
+}
+
+// expectAll waits until the output (consumed or not) contains every string, in any order.
+func (tm *term) expectAll(strs ...string) {
+	tm.t.Helper()
+	timer := time.NewTimer(expectTimeout)
+	defer timer.Stop()
+	for {
+		tm.mu.Lock()
+		out, ch, eof := string(tm.buf), tm.changed, tm.eof
+		tm.mu.Unlock()
+		missing := ""
+		for _, s := range strs {
+			if !strings.Contains(out, s) {
+				missing = s
+				break
+			}
+		}
+		if missing == "" {
+			return
+		}
+		if eof {
+			tm.t.Fatalf("%s exited before printing %q; output: %q", tm.cmd.Path, missing, out)
+		}
+		select {
+		case <-ch:
+		case <-timer.C:
+			tm.t.Fatalf("%s did not print %q within %v; output: %q", tm.cmd.Path, missing, expectTimeout, out)
 		}
 	}
 }
