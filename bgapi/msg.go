@@ -33,41 +33,16 @@ func decode(name string, payload []byte, m unmarshaler) error {
 	return nil
 }
 
-// procResult extracts the result of an attclient procedure command's response (§2.5: "a
-// non-zero result means the procedure did not start").
+// procResult extracts the result of an attclient procedure command's response. Every attclient
+// response but indicate_confirm's is `connection u8, result u16` (bgapi-facts §2.5), and "a
+// non-zero result means the procedure did not start", so one typed decode serves them all.
 func procResult(m wire.Message, payload []byte) wire.Result {
-	var r wire.Result
-	var err error
-	switch m.(type) {
-	case *wire.CmdAttclientReadByGroupType:
-		var x wire.RspAttclientReadByGroupType
-		err, r = x.UnmarshalPayload(payload), x.Result
-	case *wire.CmdAttclientReadByType:
-		var x wire.RspAttclientReadByType
-		err, r = x.UnmarshalPayload(payload), x.Result
-	case *wire.CmdAttclientFindInformation:
-		var x wire.RspAttclientFindInformation
-		err, r = x.UnmarshalPayload(payload), x.Result
-	case *wire.CmdAttclientReadByHandle:
-		var x wire.RspAttclientReadByHandle
-		err, r = x.UnmarshalPayload(payload), x.Result
-	case *wire.CmdAttclientAttributeWrite:
-		var x wire.RspAttclientAttributeWrite
-		err, r = x.UnmarshalPayload(payload), x.Result
-	case *wire.CmdAttclientReadLong:
-		var x wire.RspAttclientReadLong
-		err, r = x.UnmarshalPayload(payload), x.Result
-	case *wire.CmdAttclientPrepareWrite:
-		var x wire.RspAttclientPrepareWrite
-		err, r = x.UnmarshalPayload(payload), x.Result
-	case *wire.CmdAttclientExecuteWrite:
-		var x wire.RspAttclientExecuteWrite
-		err, r = x.UnmarshalPayload(payload), x.Result
-	default:
+	if c, id := m.Class(), m.ID(); c != wire.ClassAttclient || id == (wire.CmdAttclientIndicateConfirm{}).ID() {
 		return resultInvalidParam
 	}
-	if err != nil {
+	var x wire.RspAttclientReadByHandle // the shared (connection, result) layout
+	if err := x.UnmarshalPayload(payload); err != nil {
 		return resultInvalidParam
 	}
-	return r
+	return x.Result
 }
