@@ -145,7 +145,7 @@ func TestHelp(t *testing.T) {
 
 func TestScan(t *testing.T) {
 	r := run(t, 0, "scan", "--sim", "--duration", "1s")
-	for _, want := range []string{hrm, thermo, torture, "gogatt HRM"} {
+	for _, want := range []string{hrm, thermo, torture, "gogatt HRM", "gogatt Thermo", "gogatt Torture"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("scan output lacks %q:\n%s", want, r.stdout)
 		}
@@ -154,14 +154,71 @@ func TestScan(t *testing.T) {
 		t.Errorf("scan stderr: %q", r.stderr)
 	}
 	r = run(t, 0, "scan", "--sim", "--duration", "1s", "--json")
-	lines := jsonLines(t, r.stdout)
-	if len(lines) != 3 || lines[0]["address"] != hrm || lines[0]["name"] != "gogatt HRM" {
-		t.Errorf("scan --json: %v", lines)
+	last := map[string]map[string]any{} // the last object of each device is the fullest
+	for _, l := range jsonLines(t, r.stdout) {
+		last[l["address"].(string)] = l
+	}
+	if len(last) != 3 || last[hrm]["name"] != "gogatt HRM" || last[thermo]["name"] != "gogatt Thermo" || last[hrm]["manufacturerData"] == nil {
+		t.Errorf("scan --json: %s", r.stdout)
 	}
 	r = run(t, 0, "scan", "--sim", "--duration", "1s", "--name", "hrm")
-	if strings.Count(r.stdout, "\n") != 1 || !strings.HasPrefix(r.stdout, hrm) {
-		t.Errorf("scan --name hrm: %q", r.stdout)
+	for _, l := range strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n") {
+		if !strings.HasPrefix(l, hrm+" ") || !strings.Contains(l, "gogatt HRM") {
+			t.Errorf("scan --name hrm: %q", r.stdout)
+		}
 	}
+}
+
+// TestScanStreams: when stdout is a pipe, devices are printed while the scan runs (the scan
+// lasts an hour; the lines arrive from the running process), each as soon as it is seen; Ctrl-C
+// then ends it with exit status 0, the summary on stderr and the lines intact.
+func TestScanStreams(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		hrm  string // a line for the heart-rate sensor
+		all  string // the line that says the last device's name was learned
+		line string // every stdout line
+	}{
+		{nil, `^` + hrm + ` +-\d+ dBm  gogatt HRM`, `gogatt Torture`, `^C0:FF:EE:00:00:0\d +-\d+ dBm  \S`},
+		{[]string{"--json"}, `^\{"address":"` + hrm + `".*"name":"gogatt HRM"`, `"name":"gogatt Torture"`, `^\{"address":"C0:FF:EE:00:00:0\d".*\}$`},
+	} {
+		args := append([]string{"scan", "--sim", "--duration", "1h"}, tc.args...)
+		s := start(t, args...)
+		first := s.waitLine(t, tc.hrm)
+		if st := procState(s.cmd.Process.Pid); st == "" || st == "Z" {
+			t.Fatalf("%q: the process had ended (state %q) when its first line arrived", args, st)
+		}
+		s.waitLine(t, tc.all)
+		code, rest := s.interrupt(t)
+		if code != 0 {
+			t.Errorf("%q: exit %d after Ctrl-C; stderr %s", args, code, s.stderr)
+		}
+		if !regexp.MustCompile(tc.line).MatchString(first) {
+			t.Errorf("%q: line %q does not match %s", args, first, tc.line)
+		}
+		for _, l := range strings.Split(rest, "\n") {
+			if l != "" && !regexp.MustCompile(tc.line).MatchString(l) {
+				t.Errorf("%q: line after Ctrl-C %q does not match %s", args, l, tc.line)
+			}
+		}
+		if tc.args == nil && !strings.Contains(s.stderr.String(), "Scan finished: 3 devices") {
+			t.Errorf("%q: stderr %q", args, s.stderr)
+		}
+	}
+}
+
+// procState is the state letter of process pid from /proc ("R", "S", "Z", …), "" if it is gone.
+func procState(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ""
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) == 0 {
+		return ""
+	}
+	return f[0]
 }
 
 func TestServices(t *testing.T) {

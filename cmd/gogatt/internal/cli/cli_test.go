@@ -37,8 +37,14 @@ func run(t *testing.T, fb *fakeBackend, args ...string) result {
 func runCtx(t *testing.T, ctx context.Context, fb *fakeBackend, args ...string) result {
 	t.Helper()
 	var out, errb bytes.Buffer
-	env := Env{
-		Stdout: &out, Stderr: &errb,
+	code := Run(ctx, testEnv(fb, &out, &errb), args)
+	return result{code, out.String(), errb.String()}
+}
+
+// testEnv runs the commands against fb (nil: no adapter) with a fixed clock.
+func testEnv(fb *fakeBackend, stdout, stderr io.Writer) Env {
+	return Env{
+		Stdout: stdout, Stderr: stderr,
 		Open: func(ctx context.Context, c BackendConfig) (gogatt.Backend, error) {
 			if fb == nil {
 				return nil, fmt.Errorf("bgapi: %w", gogatt.ErrNoAdapter)
@@ -52,8 +58,6 @@ func runCtx(t *testing.T, ctx context.Context, fb *fakeBackend, args ...string) 
 		},
 		Now: func() time.Time { return time.Date(2026, 11, 24, 9, 30, 0, 0, time.UTC) },
 	}
-	code := Run(ctx, env, args)
-	return result{code, out.String(), errb.String()}
 }
 
 func TestParseInterspersed(t *testing.T) {
@@ -355,21 +359,118 @@ func TestSubscribeDuration(t *testing.T) {
 	})
 }
 
-func TestScanPlainAndJSON(t *testing.T) {
-	r := run(t, newFake(), "scan", "--duration", "1s")
-	want := "C0:FF:EE:00:00:01   -52 dBm  gogatt HRM  [Silicon Labs 0102]\nC0:FF:EE:00:00:02   -60 dBm  gogatt Thermometer\n"
-	if r.code != 0 || r.stdout != want || !strings.Contains(r.stderr, "Scan finished: 2 devices") {
-		t.Errorf("scan: %+v", r)
+// lineWriter is a command's stdout that hands each complete line to the test as it is written.
+type lineWriter struct {
+	lines chan string
+	buf   []byte
+	fb    *fakeBackend
+	errs  []string // writes made while the backend's callback ran
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	if w.fb.inCallback.Load() {
+		w.errs = append(w.errs, fmt.Sprintf("%q written from inside OnAdvertisement", p))
 	}
-	r = run(t, newFake(), "scan", "--name", "thermo")
-	if r.code != 0 || r.stdout != "C0:FF:EE:00:00:02   -60 dBm  gogatt Thermometer\n" {
-		t.Errorf("scan --name: %+v", r)
+	w.buf = append(w.buf, p...)
+	for {
+		i := bytes.IndexByte(w.buf, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		w.lines <- string(w.buf[:i])
+		w.buf = w.buf[i+1:]
 	}
-	r = run(t, newFake(), "scan", "--json")
-	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
-	var d scanJSON
-	if len(lines) != 2 || json.Unmarshal([]byte(lines[0]), &d) != nil || d.Name != "gogatt HRM" || d.Manufacturer["0x02ff"] != "0102" {
-		t.Errorf("scan --json: %+v", r)
+}
+
+// TestScanStreams holds the fake scan after each advertisement and checks that the line (or
+// JSON object) for it has already been printed: output streams while the scan runs, a device
+// is printed when first seen and again when it gains information (a name from the scan
+// response, manufacturer data), never for an RSSI change alone. Ctrl-C keeps what was printed.
+func TestScanStreams(t *testing.T) {
+	hrmAdv := gogatt.ScanResult{Address: hrmAddr, Name: "gogatt HRM", RSSI: -52, Data: gogatt.AdvertisementData{LocalName: "gogatt HRM"}}
+	hrmRsp := hrmAdv
+	hrmRsp.Data.ManufacturerData = map[uint16][]byte{0x02ff: {1, 2}}
+	hrmAgain := hrmRsp
+	hrmAgain.RSSI = -40
+	thermoAdv := gogatt.ScanResult{Address: "C0:FF:EE:00:00:02", RSSI: -60, Data: gogatt.AdvertisementData{ServiceUUIDs: []bt.UUID{bt.UUID16(0x1809)}}}
+	thermoRsp := thermoAdv
+	thermoRsp.Name, thermoRsp.Data.LocalName = "gogatt Thermometer", "gogatt Thermometer"
+	adverts := []gogatt.ScanResult{hrmAdv, hrmRsp, thermoAdv, hrmAgain, thermoRsp}
+
+	const (
+		hrmLine    = "C0:FF:EE:00:00:01   -52 dBm  gogatt HRM"
+		hrmMfr     = "C0:FF:EE:00:00:01   -52 dBm  gogatt HRM  [Silicon Labs 0102]"
+		thermoAnon = "C0:FF:EE:00:00:02   -60 dBm  -"
+		thermoLine = "C0:FF:EE:00:00:02   -60 dBm  gogatt Thermometer"
+		hrmJSON    = `{"address":"C0:FF:EE:00:00:01","addressType":"public","name":"gogatt HRM","rssi":-52,"lastSeen":"2026-11-24T09:30:00Z","advertisements":1}`
+		hrmMfrJSON = `{"address":"C0:FF:EE:00:00:01","addressType":"public","name":"gogatt HRM","rssi":-52,"lastSeen":"2026-11-24T09:30:00Z","advertisements":2,"manufacturerData":{"0x02ff":"0102"}}`
+		thAnonJSON = `{"address":"C0:FF:EE:00:00:02","addressType":"public","rssi":-60,"lastSeen":"2026-11-24T09:30:00Z","advertisements":1,"serviceUUIDs":["00001809-0000-1000-8000-00805f9b34fb"]}`
+		thermoJSON = `{"address":"C0:FF:EE:00:00:02","addressType":"public","name":"gogatt Thermometer","rssi":-60,"lastSeen":"2026-11-24T09:30:00Z","advertisements":2,"serviceUUIDs":["00001809-0000-1000-8000-00805f9b34fb"]}`
+	)
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		steps  [][]string // lines printed after each advertisement, while the scan is held
+		cancel int        // Ctrl-C after this many advertisements (0: the scan runs out)
+		stderr string
+	}{
+		{"plain", nil, [][]string{{hrmLine}, {hrmMfr}, {thermoAnon}, nil, {thermoLine}}, 0, "Scan finished: 2 devices in 0.0s.\n"},
+		{"json", []string{"--json"}, [][]string{{hrmJSON}, {hrmMfrJSON}, {thAnonJSON}, nil, {thermoJSON}}, 0, ""},
+		{"name filter", []string{"--name", "THERMO"}, [][]string{nil, nil, nil, nil, {thermoLine}}, 0, "Scan finished: 1 device in 0.0s.\n"},
+		{"name filter json", []string{"--name", "hrm", "--json"}, [][]string{{hrmJSON}, {hrmMfrJSON}, nil, nil, nil}, 0, ""},
+		{"ctrl-c plain", nil, [][]string{{hrmLine}, {hrmMfr}, {thermoAnon}}, 3, "Scan finished: 2 devices in 0.0s.\n"},
+		{"ctrl-c json", []string{"--json"}, [][]string{{hrmJSON}}, 1, ""},
+	} {
+		// In a synctest bubble, a command that does not print until the scan ends deadlocks
+		// (the test waits for a line, the scan waits for the test), which synctest reports.
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				fb := newFake()
+				fb.adverts = adverts
+				fb.resume = make(chan struct{})
+				out := &lineWriter{lines: make(chan string, 100), fb: fb}
+				var errb bytes.Buffer
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				exited := make(chan int, 1)
+				go func() {
+					exited <- Run(ctx, testEnv(fb, out, &errb), append([]string{"scan", "--duration", "1h"}, tc.args...))
+				}()
+				for i, want := range tc.steps {
+					for _, w := range want {
+						select {
+						case got := <-out.lines:
+							if got != w {
+								t.Fatalf("after advertisement %d: got %s\nwant %s", i, got, w)
+							}
+						case code := <-exited:
+							t.Fatalf("scan ended (exit %d) before advertisement %d's line %s was printed", code, i, w)
+						}
+					}
+					if i == tc.cancel-1 {
+						cancel() // Ctrl-C while the scan is held
+						break
+					}
+					fb.resume <- struct{}{}
+				}
+				if code := <-exited; code != 0 {
+					t.Errorf("exit %d, stderr %q", code, errb.String())
+				}
+				close(out.lines)
+				for l := range out.lines {
+					t.Errorf("unexpected line at the end: %s", l)
+				}
+				if len(out.buf) > 0 {
+					t.Errorf("unterminated output %q", out.buf)
+				}
+				if errb.String() != tc.stderr {
+					t.Errorf("stderr %q, want %q", errb.String(), tc.stderr)
+				}
+				for _, e := range out.errs {
+					t.Error(e)
+				}
+			})
+		})
 	}
 }
 

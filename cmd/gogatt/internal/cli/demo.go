@@ -42,7 +42,7 @@ func runDemo(ctx context.Context, a *app, _ []string) error {
 
 	// 1. Scan.
 	step(fmt.Sprintf("Scanning for %v", a.opts.scanFor))
-	ds, _, err := a.scan(ctx, b, a.opts.scanFor, "", false, nil)
+	ds, _, err := a.scan(ctx, b, a.opts.scanFor, "", false, scanOutput{})
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gogatt/gogatt"
 	"github.com/gogatt/gogatt/att"
@@ -19,14 +20,23 @@ type fakeBackend struct {
 	stopped  bool
 	startErr error
 	devices  []gogatt.ScanResult
-	tree     []gogatt.Service
-	values   map[uint16][]byte
-	notify   int // values each subscription sends, then the goroutine waits for unsubscribe
-	bonds    map[string]bool
-	conns    []*fakeDevice
-	wg       sync.WaitGroup
-	writes   []fakeWrite
-	dropLink bool // subscriptions drop the link after sending their values
+	// adverts, when set, is what a scan reports (devices otherwise): one OnAdvertisement call
+	// each, so one device may appear several times as it gains data.
+	adverts []gogatt.ScanResult
+	// resume, when set, holds a scan after each advertisement until it receives a value (or
+	// the scan's ctx ends): tests see what the command printed while the scan is still running.
+	resume chan struct{}
+	// inCallback is true while OnAdvertisement runs: nothing may be printed then (output
+	// belongs to the command's goroutine, not the backend's).
+	inCallback atomic.Bool
+	tree       []gogatt.Service
+	values     map[uint16][]byte
+	notify     int // values each subscription sends, then the goroutine waits for unsubscribe
+	bonds      map[string]bool
+	conns      []*fakeDevice
+	wg         sync.WaitGroup
+	writes     []fakeWrite
+	dropLink   bool // subscriptions drop the link after sending their values
 }
 
 type fakeWrite struct {
@@ -108,12 +118,39 @@ func (b *fakeBackend) Scan(ctx context.Context, opts gogatt.ScanOptions) ([]goga
 }
 
 func (b *fakeBackend) FilteredScan(ctx context.Context, name string, opts gogatt.ScanOptions) ([]gogatt.ScanResult, error) {
-	var out []gogatt.ScanResult
-	for _, d := range b.devices {
-		if opts.OnAdvertisement != nil && !opts.OnAdvertisement(d) {
+	adverts := b.adverts
+	if adverts == nil {
+		adverts = b.devices
+	}
+	var order []string
+	merged := map[string]gogatt.ScanResult{}
+	for _, d := range adverts {
+		if _, ok := merged[d.Address]; !ok {
+			order = append(order, d.Address)
+		}
+		merged[d.Address] = d
+		if opts.OnAdvertisement != nil {
+			b.inCallback.Store(true)
+			more := opts.OnAdvertisement(d)
+			b.inCallback.Store(false)
+			if !more {
+				break
+			}
+		}
+		if b.resume != nil {
+			select {
+			case <-b.resume:
+				continue
+			case <-ctx.Done():
+			}
+		}
+		if ctx.Err() != nil {
 			break
 		}
-		out = append(out, d)
+	}
+	var out []gogatt.ScanResult
+	for _, a := range order {
+		out = append(out, merged[a])
 	}
 	select {
 	case <-ctx.Done():

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gogatt/gogatt"
@@ -27,31 +26,36 @@ type scanJSON struct {
 	TxPower      *int8             `json:"txPower,omitempty"`
 }
 
-// scanState collects advertisements; OnAdvertisement feeds it from the backend's goroutine.
+// scanState collects advertisements. Only the goroutine that owns stdout touches it: the
+// backend's OnAdvertisement callback hands each result over a channel (see app.scan).
 type scanState struct {
-	mu      sync.Mutex
 	filter  string
+	json    bool // which fields count as new information for a streamed line (see infoKeys)
 	devices map[string]*view.Device
 	results map[string]gogatt.ScanResult
-	changed chan struct{}
+	printed map[string]map[string]bool // address → information keys already streamed
 }
 
-func newScanState(filter string) *scanState {
-	return &scanState{filter: strings.ToLower(filter), devices: map[string]*view.Device{}, results: map[string]gogatt.ScanResult{}, changed: make(chan struct{}, 1)}
+func newScanState(filter string, json bool) *scanState {
+	return &scanState{filter: strings.ToLower(filter), json: json, devices: map[string]*view.Device{}, results: map[string]gogatt.ScanResult{}, printed: map[string]map[string]bool{}}
 }
 
 func (s *scanState) matches(r gogatt.ScanResult) bool {
 	return s.filter == "" || strings.Contains(strings.ToLower(view.DeviceName(r)), s.filter)
 }
 
-func (s *scanState) add(r gogatt.ScanResult, at time.Time, count bool) {
+// add merges r, seen at t (count: one more advertisement; false for the final results Scan
+// returns). changed says the live table gained a row or a row's name changed; report says a
+// streamed line is due: the device is new (to the --name filter too), or r brings information
+// not yet streamed for it (infoKeys: the name, a manufacturer, with --json also a service UUID
+// or the TX power) — never for RSSI or last-seen changes alone.
+func (s *scanState) add(r gogatt.ScanResult, at time.Time, count bool) (changed, report bool) {
 	if !s.matches(r) {
-		return
+		return false, false
 	}
-	s.mu.Lock()
 	d := view.DeviceFromResult(r, at)
 	old, seen := s.devices[r.Address]
-	news := !seen || old.Name != d.Name
+	changed = !seen || old.Name != d.Name
 	if seen {
 		d.Adverts = old.Adverts
 		if !count {
@@ -66,19 +70,50 @@ func (s *scanState) add(r gogatt.ScanResult, at time.Time, count bool) {
 	}
 	s.devices[r.Address] = &d
 	s.results[r.Address] = r
-	s.mu.Unlock()
-	if !news {
-		return // the periodic redraw shows RSSI and last-seen changes
+	keys := infoKeys(r, s.json)
+	printed := s.printed[r.Address]
+	if printed == nil {
+		printed = map[string]bool{}
+		s.printed[r.Address] = printed
+		report = true
 	}
-	select {
-	case s.changed <- struct{}{}:
-	default:
+	for _, k := range keys {
+		if !printed[k] {
+			printed[k] = true
+			report = true
+		}
 	}
+	return changed, report
+}
+
+// infoKeys names the pieces of information in r that a streamed line shows: the plain line
+// shows the name and the manufacturers; the JSON object also the service UUIDs and TX power.
+// A device is streamed again when it gains a key (a name first learned from a scan response,
+// say); keys only accumulate, so a device is printed a bounded number of times.
+func infoKeys(r gogatt.ScanResult, json bool) []string {
+	var keys []string
+	if view.DeviceName(r) != "" {
+		keys = append(keys, "name")
+	}
+	for id := range r.Data.ManufacturerData {
+		keys = append(keys, fmt.Sprintf("mfr %04x", id))
+	}
+	if json {
+		for _, u := range r.Data.ServiceUUIDs {
+			keys = append(keys, "uuid "+u.String())
+		}
+		if r.Data.HasTxPower {
+			keys = append(keys, "tx")
+		}
+	}
+	return keys
+}
+
+func (s *scanState) device(address string) (view.Device, gogatt.ScanResult) {
+	return *s.devices[address], s.results[address]
 }
 
 func (s *scanState) snapshot() ([]view.Device, []gogatt.ScanResult) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	ds := make([]view.Device, 0, len(s.devices))
 	for _, d := range s.devices {
 		ds = append(ds, *d)
@@ -91,16 +126,41 @@ func (s *scanState) snapshot() ([]view.Device, []gogatt.ScanResult) {
 	return ds, rs
 }
 
-// scan runs one scan of dur, calling redraw (if set) whenever the table may have changed, and
-// returns the devices seen sorted by address. Ctrl-C (ctx) ends it early without error.
-func (a *app) scan(ctx context.Context, b gogatt.Backend, dur time.Duration, name string, passive bool, redraw func(st *scanState, started time.Time, done bool)) ([]view.Device, []gogatt.ScanResult, error) {
-	st := newScanState(name)
+// scanOutput is what app.scan shows while it runs; every func is called on the goroutine that
+// called scan (the one that owns stdout), never on the backend's.
+type scanOutput struct {
+	// redraw (live table) is called when the table may have changed, every 250 ms, and once
+	// with done at the end.
+	redraw func(st *scanState, started time.Time, done bool)
+	// report (streamed output) is called when a device is first seen and when it gains
+	// information (scanState.add).
+	report func(d view.Device, r gogatt.ScanResult)
+	// json selects the information keys of the JSON object for report.
+	json bool
+}
+
+// scan runs one scan of dur, showing it through out, and returns the devices seen sorted by
+// address. Ctrl-C (ctx) ends it early without error.
+func (a *app) scan(ctx context.Context, b gogatt.Backend, dur time.Duration, name string, passive bool, out scanOutput) ([]view.Device, []gogatt.ScanResult, error) {
+	st := newScanState(name, out.json)
+	// The callback runs on the backend's goroutine: it only hands the result over. The buffer
+	// absorbs bursts; when it is full the backend waits for this goroutine (backpressure), unless
+	// Ctrl-C or the end of the scan (quit) releases it.
+	adverts := make(chan gogatt.ScanResult, 64)
+	quit := make(chan struct{})
+	defer close(quit)
 	opts := gogatt.ScanOptions{
 		Timeout: dur,
 		Passive: passive,
 		OnAdvertisement: func(r gogatt.ScanResult) bool {
-			st.add(r, a.now(), true)
-			return true
+			select {
+			case adverts <- r:
+				return true
+			case <-ctx.Done():
+				return false
+			case <-quit:
+				return false
+			}
 		},
 	}
 	type result struct {
@@ -115,30 +175,56 @@ func (a *app) scan(ctx context.Context, b gogatt.Backend, dur time.Duration, nam
 		r.rs, r.err = b.Scan(ctx, opts)
 		done <- r
 	}()
-	var res result
-	if redraw != nil {
-		tick := time.NewTicker(250 * time.Millisecond)
-		redraw(st, started, false)
-	wait:
+	dirty := false
+	take := func(r gogatt.ScanResult, count bool) {
+		changed, report := st.add(r, a.now(), count)
+		dirty = dirty || changed
+		if report && out.report != nil {
+			out.report(st.device(r.Address))
+		}
+	}
+	// drain takes every result already handed over; Scan's callbacks all happen before it
+	// returns, so after done this gets the last of them.
+	drain := func() {
 		for {
 			select {
-			case res = <-done:
-				tick.Stop()
-				break wait
-			case <-tick.C:
-				redraw(st, started, false)
-			case <-st.changed:
-				redraw(st, started, false)
+			case r := <-adverts:
+				take(r, true)
+			default:
+				return
 			}
 		}
-	} else {
-		res = <-done
 	}
+	var tick <-chan time.Time
+	if out.redraw != nil {
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		tick = t.C
+		out.redraw(st, started, false)
+	}
+	var res result
+wait:
+	for {
+		select {
+		case res = <-done:
+			break wait
+		case r := <-adverts:
+			take(r, true)
+			drain() // one redraw for a burst
+			if dirty && out.redraw != nil {
+				out.redraw(st, started, false)
+			}
+			dirty = false
+		case <-tick:
+			out.redraw(st, started, false)
+		}
+	}
+	drain()
 	for _, r := range res.rs {
-		st.add(r, a.now(), false)
+		take(r, false)
 	}
-	if redraw != nil {
-		redraw(st, started, true)
+	if out.redraw != nil {
+		out.redraw(st, started, true)
 	}
 	ds, rs := st.snapshot()
 	if res.err != nil && !(ctx.Err() != nil && errors.Is(res.err, context.Canceled)) {
@@ -157,12 +243,13 @@ func runScan(ctx context.Context, a *app, _ []string) error {
 	}
 	defer stop()
 	live := !a.g.json && a.env.StdoutFile != nil && a.env.IsTerminal(a.env.StdoutFile)
-	var redraw func(*scanState, time.Time, bool)
-	if live {
+	out := scanOutput{json: a.g.json}
+	switch {
+	case live:
 		var l view.Live
 		a.printf("%s", view.HideCursor)
 		defer a.printf("%s", view.ShowCursor)
-		redraw = func(st *scanState, started time.Time, done bool) {
+		out.redraw = func(st *scanState, started time.Time, done bool) {
 			ds, _ := st.snapshot()
 			now := a.now()
 			width := a.env.Width(a.env.StdoutFile)
@@ -171,18 +258,15 @@ func runScan(ctx context.Context, a *app, _ []string) error {
 			lines = append(lines, view.Fit(view.ScanStatus(len(ds), a.opts.duration-elapsed, done, elapsed), width))
 			a.printf("%s", l.Frame(lines))
 		}
+	case a.g.json:
+		// One object per line as it happens, so `gogatt scan --json | jq` sees devices live.
+		out.report = func(d view.Device, r gogatt.ScanResult) { a.emit(scanToJSON(r, d)) }
+	default:
+		out.report = func(d view.Device, _ gogatt.ScanResult) { a.printf("%s\n", view.PlainScanLine(d)) }
 	}
 	start := a.now()
-	ds, rs, err := a.scan(ctx, b, a.opts.duration, a.opts.name, a.opts.passive, redraw)
-	switch {
-	case a.g.json:
-		for i, r := range rs {
-			a.emit(scanToJSON(r, ds[i]))
-		}
-	case !live:
-		for _, d := range ds {
-			a.printf("%s\n", view.PlainScanLine(d))
-		}
+	ds, _, err := a.scan(ctx, b, a.opts.duration, a.opts.name, a.opts.passive, out)
+	if !live && !a.g.json {
 		fmt.Fprintf(a.env.Stderr, "%s\n", view.ScanStatus(len(ds), 0, true, a.now().Sub(start)))
 	}
 	return err
