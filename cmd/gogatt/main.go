@@ -21,10 +21,26 @@ import (
 )
 
 func main() {
+	// When stdout's reader goes away (`gogatt subscribe … | head -3`), a write gets SIGPIPE, which
+	// would kill the process in the middle of its work: instead the write fails (EPIPE) and the
+	// command ends as on Ctrl-C, cleanly. A SIGPIPE from any other pipe (a child's) changes
+	// nothing: its write just fails. SIGPIPE stays caught to the end, so writes during the
+	// clean-up cannot kill the process either.
+	base, brokenPipe := context.WithCancel(context.Background())
+	defer brokenPipe()
+	pipe := make(chan os.Signal, 1)
+	signal.Notify(pipe, syscall.SIGPIPE)
+	go func() {
+		for range pipe {
+			if term.WriterBroken(os.Stdout) {
+				brokenPipe()
+			}
+		}
+	}()
 	// The first Ctrl-C cancels ctx: every command stops cleanly (scan ended on the adapter,
 	// connections closed, child processes reaped). Then the default handling comes back, so a
 	// second Ctrl-C ends a clean-up that hangs.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(base, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		<-ctx.Done()
 		stop()
@@ -35,6 +51,7 @@ func main() {
 		StdoutFile: os.Stdout,
 		IsTerminal: term.IsTerminal,
 		Width:      func(f *os.File) int { return term.Width(f, 80) },
+		StdoutGone: func(ctx context.Context) <-chan struct{} { return term.ReaderGone(ctx, os.Stdout) },
 		Open:       openBackend,
 		ServeSim:   serveSim,
 	}, os.Args[1:])

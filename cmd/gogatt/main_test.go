@@ -207,6 +207,36 @@ func TestScanStreams(t *testing.T) {
 	}
 }
 
+// TestScanEndsWhenReaderGone: `gogatt scan --duration 1h | head -1` — once the reader of the
+// pipe has gone the scan ends at once, cleanly (exit 0, the summary), without waiting for a
+// write to fail (the demo devices are all printed within the first second).
+func TestScanEndsWhenReaderGone(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "scan", "--sim", "--duration", "1h")
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = w, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "C0:FF:EE:00:00:0") {
+		t.Errorf("first line %q, %v", line, err)
+	}
+	r.Close() // head -1 exits
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("gogatt scan after its reader went: %v; stderr %s", err, &errb)
+	}
+	if !strings.Contains(errb.String(), "Scan finished:") {
+		t.Errorf("stderr %q", errb.String())
+	}
+}
+
 // procState is the state letter of process pid from /proc ("R", "S", "Z", …), "" if it is gone.
 func procState(pid int) string {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))

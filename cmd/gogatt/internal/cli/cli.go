@@ -42,6 +42,10 @@ type Env struct {
 	// IsTerminal and Width answer for StdoutFile.
 	IsTerminal func(*os.File) bool
 	Width      func(*os.File) int
+	// StdoutGone, when set, returns a channel closed when stdout's reader has gone (a pipe
+	// into `head -1` or `grep -m1` that has exited), watched until ctx ends. A streamed scan
+	// then ends early, as on Ctrl-C, rather than running on with nobody reading.
+	StdoutGone func(ctx context.Context) <-chan struct{}
 	// Open returns an adapter, not yet started. Its Stop must release everything it created
 	// (for Sim: the emulator too).
 	Open func(ctx context.Context, c BackendConfig) (gogatt.Backend, error)

@@ -12,6 +12,7 @@ import (
 	"os"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -470,6 +471,34 @@ func TestScanStreams(t *testing.T) {
 					t.Error(e)
 				}
 			})
+		})
+	}
+}
+
+// brokenPipe is a stdout whose reader has gone (`gogatt scan | head -1` with SIGPIPE ignored).
+type brokenPipe struct{ writes int }
+
+func (w *brokenPipe) Write(p []byte) (int, error) {
+	w.writes++
+	return 0, syscall.EPIPE
+}
+
+// TestScanEndsWhenReaderGone: the scan is held after its first advertisement (it would run for
+// an hour); the failed write of that device's line ends it, with exit status 0 and the summary.
+func TestScanEndsWhenReaderGone(t *testing.T) {
+	for _, args := range [][]string{nil, {"--json"}} {
+		synctest.Test(t, func(t *testing.T) {
+			fb := newFake()
+			fb.resume = make(chan struct{}) // never resumed: only the end of ctx releases the scan
+			var out brokenPipe
+			var errb bytes.Buffer
+			code := Run(context.Background(), testEnv(fb, &out, &errb), append([]string{"scan", "--duration", "1h"}, args...))
+			if code != 0 || out.writes != 1 {
+				t.Errorf("%q: exit %d after %d writes; stderr %q", args, code, out.writes, errb.String())
+			}
+			if args == nil && errb.String() != "Scan finished: 1 device in 0.0s.\n" {
+				t.Errorf("stderr %q", errb.String())
+			}
 		})
 	}
 }

@@ -99,21 +99,22 @@ manufacturer) is redrawn in place with the time left.
 
 Otherwise (a pipe or a file) the output streams: a device's line (with --json: one JSON object
 per line) is printed as soon as it is first seen, in the order devices are found, so
-"gogatt scan | grep HRM" or "gogatt scan --json | jq" show devices at once. A device is printed again
-when it gains information the line shows: typically its name or manufacturer data, which many
-devices put only in the scan response; with --json also service UUIDs or TX power. RSSI changes
-alone print nothing. Every line is complete, so the last one for an address is the fullest
+"gogatt scan | grep HRM" or "gogatt scan --json | jq" show devices at once. A device is
+printed again when it gains information the line shows: typically its name or manufacturer
+data, which many devices put only in the scan response; with --json also service UUIDs or TX
+power. RSSI changes alone print nothing. Every line is complete, so the last one for an address is the fullest
 (dedupe with "jq -s 'group_by(.address) | map(last)'"). With --name a device is printed once
 its name matches. The summary ("Scan finished: N devices in …") goes to stderr.
 
-Ctrl-C ends the scan early (exit status 0) and keeps what was printed; the scan is always
-stopped on the adapter.`,
+Ctrl-C ends the scan early (exit status 0) and keeps what was printed; so does the reader of
+the pipe going away ("| head -1", "| grep -m1 NAME"), at once. The scan is always stopped on
+the adapter.`,
 			maxArgs: 0,
 			examples: []string{
 				"gogatt scan --sim",
 				"gogatt scan --duration 10s --name HRM",
 				"gogatt scan --json --port /dev/ttyACM0 | jq .address",
-				"gogatt scan --sim --duration 1m | grep Thermo",
+				"gogatt scan --sim --duration 1m | grep -m1 Thermo",
 			},
 			flags: func(fs *flag.FlagSet, o *opts) {
 				fs.DurationVar(&o.duration, "duration", 5*time.Second, "how long to scan")

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -258,11 +259,37 @@ func runScan(ctx context.Context, a *app, _ []string) error {
 			lines = append(lines, view.Fit(view.ScanStatus(len(ds), a.opts.duration-elapsed, done, elapsed), width))
 			a.printf("%s", l.Frame(lines))
 		}
-	case a.g.json:
-		// One object per line as it happens, so `gogatt scan --json | jq` sees devices live.
-		out.report = func(d view.Device, r gogatt.ScanResult) { a.emit(scanToJSON(r, d)) }
 	default:
-		out.report = func(d view.Device, _ gogatt.ScanResult) { a.printf("%s\n", view.PlainScanLine(d)) }
+		// One line (or JSON object) as it happens, so `gogatt scan | grep` and `gogatt scan
+		// --json | jq` see devices live. When the reader has gone (`| head -1`, `| grep -m1`:
+		// StdoutGone, or EPIPE on a write where SIGPIPE is ignored), the scan ends early, as on
+		// Ctrl-C, instead of running on unseen.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		if a.env.StdoutGone != nil {
+			gone := a.env.StdoutGone(ctx)
+			go func() {
+				select {
+				case <-gone:
+					a.log.Debug("stdout's reader has gone; ending the scan")
+					cancel()
+				case <-ctx.Done():
+				}
+			}()
+		}
+		out.report = func(d view.Device, r gogatt.ScanResult) {
+			var line []byte
+			if a.g.json {
+				line, _ = json.Marshal(scanToJSON(r, d)) // plain strings, maps and numbers: cannot fail
+			} else {
+				line = []byte(view.PlainScanLine(d))
+			}
+			if _, err := a.env.Stdout.Write(append(line, '\n')); err != nil {
+				a.log.Debug("writing scan output; ending the scan", "err", err)
+				cancel()
+			}
+		}
 	}
 	start := a.now()
 	ds, _, err := a.scan(ctx, b, a.opts.duration, a.opts.name, a.opts.passive, out)
