@@ -1,6 +1,10 @@
 package gattkit
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/gogatt/gogatt"
+)
 
 // serial delivers items to fn one at a time, in push order, on a goroutine of its own that is
 // started when the queue becomes non-empty and exits when it drains (so an idle queue owns no
@@ -84,9 +88,14 @@ func (q *serial[T]) stop() {
 	q.mu.Unlock()
 }
 
-// queued returns the number of items waiting.
-func (q *serial[T]) queued() int {
+// stats returns the queue's counters.
+func (q *serial[T]) stats() gogatt.SubscriptionStats {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return len(q.buf) - q.head
+	return gogatt.SubscriptionStats{
+		Received:  q.received,
+		Delivered: q.delivered,
+		Queued:    len(q.buf) - q.head,
+		Dropped:   q.dropped,
+	}
 }

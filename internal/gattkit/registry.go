@@ -120,14 +120,7 @@ func (r *Registry) Stats(valueHandle uint16) (gogatt.SubscriptionStats, bool) {
 	if !ok {
 		return gogatt.SubscriptionStats{}, false
 	}
-	s.q.mu.Lock()
-	defer s.q.mu.Unlock()
-	return gogatt.SubscriptionStats{
-		Received:  s.q.received,
-		Delivered: s.q.delivered,
-		Queued:    len(s.q.buf) - s.q.head,
-		Dropped:   s.q.dropped,
-	}, true
+	return s.q.stats(), true
 }
 
 // Close stops accepting values (Dispatch then reports false) and waits until every value queued

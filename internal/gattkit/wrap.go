@@ -330,14 +330,7 @@ func (w *wrapper) SubscriptionStats(valueHandle uint16) (gogatt.SubscriptionStat
 		}
 		return gogatt.SubscriptionStats{}, false
 	}
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return gogatt.SubscriptionStats{
-		Received:  q.received,
-		Delivered: q.delivered,
-		Queued:    len(q.buf) - q.head,
-		Dropped:   q.dropped,
-	}, true
+	return q.stats(), true
 }
 
 func (w *wrapper) Address() string { return w.addr }
