@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/gogatt/gogatt/att"
 	"github.com/gogatt/gogatt/bgapi/wire"
 	"github.com/gogatt/gogatt/bt"
 )
@@ -298,7 +299,7 @@ func (e *Emulator) handleLocked(cmd wire.Command) error {
 			r = wire.ResultNotConnected
 		case len(c.Data) > 20:
 			r = wire.ResultInvalidParam
-		case !cn.trySend(writeCmdPDU(c.Handle, c.Data)):
+		case !cn.trySend(att.WriteCmd{Handle: c.Handle, Value: c.Data}.Append(nil)):
 			r = wire.ResultOutOfMemory
 		}
 		e.emitLocked(&wire.RspAttclientWriteCommand{Connection: c.Connection, Result: r})
@@ -603,15 +604,4 @@ func uuidFromWire(b []byte) (bt.UUID, bool) {
 	}
 	u, err := bt.UUIDFromLE(b)
 	return u, err == nil
-}
-
-func uuidToWire(u bt.UUID) []byte {
-	if v, ok := u.Is16(); ok {
-		return []byte{byte(v), byte(v >> 8)}
-	}
-	return u.AppendLE(nil)
-}
-
-func writeCmdPDU(h uint16, v []byte) []byte {
-	return append([]byte{0x52, byte(h), byte(h >> 8)}, v...)
 }

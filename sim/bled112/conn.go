@@ -353,7 +353,7 @@ func (c *conn) procFindInformation(start, end uint16) {
 			var evs []wire.Message
 			var last uint16
 			for h, u := range r.All() {
-				evs = append(evs, &wire.EvtAttclientFindInformationFound{Connection: c.handle, ChrHandle: h, UUID: uuidToWire(u)})
+				evs = append(evs, &wire.EvtAttclientFindInformationFound{Connection: c.handle, ChrHandle: h, UUID: u.AppendLE(nil)})
 				last = h
 			}
 			return last, c.emit(evs...)

@@ -50,7 +50,7 @@ func TestTortureDiscovery(t *testing.T) {
 	for i, m := range evs {
 		g := m.(*wire.EvtAttclientGroupFound)
 		s := primaries[i]
-		if g.Start != s.Handle || g.End != s.EndHandle || !bytes.Equal(g.UUID, uuidToWire(s.UUID)) {
+		if g.Start != s.Handle || g.End != s.EndHandle || !bytes.Equal(g.UUID, s.UUID.AppendLE(nil)) {
 			t.Fatalf("service %d: %+v, want %+v", i, g, s)
 		}
 	}
