@@ -122,10 +122,6 @@ func resolve(ctx context.Context, dev gogatt.Device, ref charRef) (target, error
 	return target{char: c, known: true}, nil
 }
 
-func parseAddressType(s string) (gogatt.AddressType, error) {
-	return bt.ParseAddressType(s)
-}
-
 // codec builds the value codec from the value flags.
 func (a *app) codec() (value.Codec, error) {
 	f, err := value.ParseFormat(a.opts.format)

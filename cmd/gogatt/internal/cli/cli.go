@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gogatt/gogatt"
+	"github.com/gogatt/gogatt/bt"
 )
 
 // BackendConfig is what the global flags say about the adapter to open.
@@ -357,7 +358,7 @@ func (a *app) connect(ctx context.Context, address string) (*session, error) {
 	if err != nil {
 		return nil, usageErr{err}
 	}
-	atype, err := parseAddressType(a.opts.addressType)
+	atype, err := bt.ParseAddressType(a.opts.addressType)
 	if err != nil {
 		return nil, usageErr{err}
 	}

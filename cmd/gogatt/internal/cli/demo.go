@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gogatt/gogatt"
+	"github.com/gogatt/gogatt/bt"
 	"github.com/gogatt/gogatt/cmd/gogatt/internal/value"
 	"github.com/gogatt/gogatt/cmd/gogatt/internal/view"
 )
@@ -20,7 +21,7 @@ func runDemo(ctx context.Context, a *app, _ []string) error {
 	if a.opts.scanFor <= 0 || a.opts.streamFr <= 0 {
 		return usagef("--scan and --duration must be positive")
 	}
-	atype, err := parseAddressType(a.opts.addressType)
+	atype, err := bt.ParseAddressType(a.opts.addressType)
 	if err != nil {
 		return usageErr{err}
 	}
