@@ -4,6 +4,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/gogatt/gogatt/adv"
 	"github.com/gogatt/gogatt/bgapi/wire"
 	"github.com/gogatt/gogatt/bt"
 	"github.com/gogatt/gogatt/sim"
@@ -86,19 +87,18 @@ func (e *Emulator) scanLoop(st *scanState, periphs []*sim.Peripheral) {
 	}
 }
 
-// adFlags returns the Flags AD structure's value (bgapi-facts §4.6), 0 if absent.
+// adFlags returns the Flags AD structure's value (bgapi-facts §4.6), 0 if absent or if the
+// payload is malformed before it.
 func adFlags(ad []byte) uint8 {
-	for i := 0; i < len(ad); {
-		n := int(ad[i])
-		if n == 0 || i+1+n > len(ad) {
-			return 0
+	var flags uint8
+	_ = adv.Walk(ad, func(f adv.Field) bool {
+		if f.Type == adv.TypeFlags && len(f.Data) > 0 {
+			flags = f.Data[0]
+			return false
 		}
-		if ad[i+1] == 0x01 && n >= 2 {
-			return ad[i+2]
-		}
-		i += 1 + n
-	}
-	return 0
+		return true
+	})
+	return flags
 }
 
 // advertise emits the scan responses of one advertising event of p; false if scanning ended.
@@ -106,7 +106,7 @@ func (e *Emulator) advertise(st *scanState, p *sim.Peripheral) bool {
 	if !p.InRange() {
 		return true
 	}
-	adv := p.AdvertisingData()
+	ad := p.AdvertisingData()
 	srsp := p.ScanResponseData()
 	addr := p.Address()
 	e.mu.Lock()
@@ -119,7 +119,7 @@ func (e *Emulator) advertise(st *scanState, p *sim.Peripheral) bool {
 			return true
 		}
 	}
-	flags := adFlags(adv)
+	flags := adFlags(ad)
 	switch st.mode {
 	case wire.DiscoverLimited:
 		if flags&0x01 == 0 {
@@ -140,7 +140,7 @@ func (e *Emulator) advertise(st *scanState, p *sim.Peripheral) bool {
 	bondH := e.bondOfLocked(addr)
 	if !st.dup || !st.seen[scanKey{addr, pt}] {
 		st.seen[scanKey{addr, pt}] = true
-		e.emitLocked(&wire.EvtGapScanResponse{RSSI: p.SampleRSSI(), PacketType: pt, Sender: addr, AddressType: p.AddressType(), Bond: bondH, Data: adv})
+		e.emitLocked(&wire.EvtGapScanResponse{RSSI: p.SampleRSSI(), PacketType: pt, Sender: addr, AddressType: p.AddressType(), Bond: bondH, Data: ad})
 	}
 	if st.active && srsp != nil && pt != wire.PacketAdvNonconnInd {
 		if !st.dup || !st.seen[scanKey{addr, wire.PacketScanRsp}] {
