@@ -46,15 +46,7 @@ func TestConnectOptionsResolve(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := tc.o.Resolve()
-			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) || !errors.Is(err, ErrInvalidParameter) {
-					t.Fatalf("Resolve() = %+v, %v; want ErrInvalidParameter containing %q", got, err, tc.err)
-				}
-				return
-			}
-			if err != nil || got != tc.want {
-				t.Fatalf("Resolve() = %+v, %v; want %+v", got, err, tc.want)
-			}
+			checkResolve(t, got, err, tc.want, tc.err)
 		})
 	}
 }
@@ -102,15 +94,7 @@ func TestScanOptionsResolve(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := tc.o.Resolve()
-			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) || !errors.Is(err, ErrInvalidParameter) {
-					t.Fatalf("Resolve() = %+v, %v; want ErrInvalidParameter containing %q", got, err, tc.err)
-				}
-				return
-			}
-			if err != nil || got != tc.want {
-				t.Fatalf("Resolve() = %+v, %v; want %+v", got, err, tc.want)
-			}
+			checkResolve(t, got, err, tc.want, tc.err)
 		})
 	}
 }
@@ -133,5 +117,20 @@ func TestEnumStrings(t *testing.T) {
 		if tc.got != tc.want {
 			t.Errorf("got %q, want %q", tc.got, tc.want)
 		}
+	}
+}
+
+// checkResolve checks a Resolve result: an ErrInvalidParameter containing wantErr when wantErr is
+// set, else want and no error.
+func checkResolve[P comparable](t *testing.T, got P, err error, want P, wantErr string) {
+	t.Helper()
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) || !errors.Is(err, ErrInvalidParameter) {
+			t.Fatalf("Resolve() = %+v, %v; want ErrInvalidParameter containing %q", got, err, wantErr)
+		}
+		return
+	}
+	if err != nil || got != want {
+		t.Fatalf("Resolve() = %+v, %v; want %+v", got, err, want)
 	}
 }
