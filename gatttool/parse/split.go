@@ -67,30 +67,34 @@ const maxPending = 64 << 10
 // Feed appends p and calls fn for each complete token, in stream order.
 func (s *Splitter) Feed(p []byte, fn func(Token)) {
 	s.buf = append(s.buf, p...)
+	// b is the unconsumed part; tokens are copied out (strings), so the tail can be moved back
+	// to the front of s.buf afterwards and its capacity reused by the next Feed.
+	b := s.buf
 	for {
-		nl := bytes.IndexByte(s.buf, '\n')
-		limit := len(s.buf)
+		nl := bytes.IndexByte(b, '\n')
+		limit := len(b)
 		if nl >= 0 {
 			limit = nl
 		}
-		if start, end, pr, ok := s.findPrompt(s.buf[:limit]); ok {
-			if pre := clean(s.buf[:start]); strings.TrimSpace(pre) != "" {
+		if start, end, pr, ok := s.findPrompt(b[:limit]); ok {
+			if pre := clean(b[:start]); strings.TrimSpace(pre) != "" {
 				fn(Token{Line: pre})
 			}
 			fn(Token{IsPrompt: true, Prompt: pr})
-			s.buf = s.buf[end:]
+			b = b[end:]
 			continue
 		}
 		if nl < 0 {
-			if len(s.buf) > maxPending {
-				fn(Token{Line: clean(s.buf)})
-				s.buf = s.buf[:0]
+			if len(b) > maxPending {
+				fn(Token{Line: clean(b)})
+				b = b[len(b):]
 			}
 			break
 		}
-		fn(Token{Line: clean(s.buf[:nl])})
-		s.buf = s.buf[nl+1:]
+		fn(Token{Line: clean(b[:nl])})
+		b = b[nl+1:]
 	}
+	s.buf = s.buf[:copy(s.buf, b)]
 	if len(s.buf) == 0 && cap(s.buf) > 4096 {
 		s.buf = nil
 	}
@@ -110,8 +114,6 @@ func (s *Splitter) Flush(fn func(Token)) {
 func (s *Splitter) Pending() string { return clean(s.buf) }
 
 var (
-	leSuffix  = []byte("][LE]> ")
-	brSuffix  = []byte("][BR]> ")
 	colorOn   = []byte("\x1b[0;94m")
 	colorOff  = []byte("\x1b[0m")
 	ctlSuffix = []byte("# ")
