@@ -7,18 +7,18 @@ import (
 	"github.com/gogatt/gogatt/bt"
 )
 
-// Flags AD bits (Core Specification Supplement Part A §1.3).
+// Flags AD bits (Core Specification Supplement Part A §1.3), the same values as adv.Flag*.
 const (
-	FlagLELimitedDiscoverable uint8 = 0x01
-	FlagLEGeneralDiscoverable uint8 = 0x02
-	FlagBREDRNotSupported     uint8 = 0x04
+	FlagLELimitedDiscoverable = adv.FlagLimitedDiscoverable
+	FlagLEGeneralDiscoverable = adv.FlagGeneralDiscoverable
+	FlagBREDRNotSupported     = adv.FlagBREDRNotSupported
 	// FlagsGeneralDiscoverable is the usual value for a connectable LE-only peripheral.
 	FlagsGeneralDiscoverable = FlagLEGeneralDiscoverable | FlagBREDRNotSupported
 )
 
 // MaxADLen is the capacity of a legacy advertising or scan-response payload (Core v5.3 Vol 3
 // Part C §11).
-const MaxADLen = 31
+const MaxADLen = adv.MaxLegacyPayload
 
 // ServiceData is one Service Data AD structure.
 type ServiceData struct {
