@@ -281,8 +281,10 @@ func (c *client) command(ctx context.Context, m wire.Message, onResp func([]byte
 		<-c.cmdSem
 		return nil, false, c.closedErr(name)
 	}
-	// system_reset and dfu_reset are the only commands without a response (§2.1, §2.9).
-	noResponse := (p.class == 0 || p.class == 9) && p.id == 0
+	// system_reset and dfu_reset are the only commands without a response (§2.1, §2.9);
+	// the codec's message table knows them.
+	info, _ := wire.Lookup(wire.KindCommand, p.class, p.id)
+	noResponse := info.NoResponse
 	if !noResponse {
 		c.pending = p
 	}
