@@ -258,18 +258,18 @@ func (c *conn) kickAuto(valueHandle uint16) {
 
 func (c *conn) autoLoop(ch *charDef, s *autoSource) {
 	defer c.wg.Done()
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
 	for seq := uint32(0); ; {
-		t := time.NewTimer(max(time.Nanosecond, time.Duration(float64(time.Second)/rateFrom(ch.autoRate.Load()))))
+		// Since Go 1.23 Reset discards a pending expiry, so one timer serves every period.
+		t.Reset(max(time.Nanosecond, time.Duration(float64(time.Second)/rateFrom(ch.autoRate.Load()))))
 		select {
 		case <-t.C:
 		case <-s.kick:
-			t.Stop()
 			continue
 		case <-s.stop:
-			t.Stop()
 			return
 		case <-c.done:
-			t.Stop()
 			return
 		}
 		if err := c.notifyChar(ch, ch.autoGen(seq), s.stop); err != nil {
