@@ -41,6 +41,15 @@ func runFake() {
 	glib := func() {
 		fmt.Fprintf(out, "\r\n(gatttool:%d): GLib-\x1b[1;33mWARNING\x1b[0m **: \x1b[34m12:00:00.000\x1b[0m: Invalid file descriptor.\r\n", os.Getpid())
 	}
+	// answer prints the prompt, then lines as asynchronous output (a callback answering a
+	// command, facts §1.4), and flushes.
+	answer := func(lines ...string) {
+		fmt.Fprint(out, prompt())
+		for _, l := range lines {
+			async(l)
+		}
+		out.Flush()
+	}
 	fmt.Fprint(out, prompt())
 	out.Flush()
 	in := bufio.NewScanner(os.Stdin)
@@ -84,56 +93,43 @@ func runFake() {
 		case "char-read-hnd":
 			switch f[1] {
 			case "0x0003":
-				fmt.Fprint(out, prompt())
-				async("Characteristic value/descriptor: 01 02 03 ")
-				out.Flush()
+				answer("Characteristic value/descriptor: 01 02 03 ")
 				continue
 			case "0x0004": // the peer answers 0x05 after gatttool's retries
-				fmt.Fprint(out, prompt())
-				async("\x1b[0;91mError: \x1b[0mCharacteristic value/descriptor read failed: Attribute requires authentication before read/write")
-				out.Flush()
+				answer("\x1b[0;91mError: \x1b[0mCharacteristic value/descriptor read failed: Attribute requires authentication before read/write")
 				continue
 			case "0x00ee": // no answer at all: gatttool's hang (facts §3.3)
 				hung = true
 			case "0x00bb": // gatttool thinks it is not connected (facts §2.1)
 				fmt.Fprint(out, "\x1b[0;91mCommand Failed: \x1b[0mDisconnected\r\n")
 			case "0x00cc": // gatttool's own 30 s ATT timeout: 0x0e, still "connected", then hung
-				fmt.Fprint(out, prompt())
-				async("\x1b[0;91mError: \x1b[0mCharacteristic value/descriptor read failed: Request attribute has encountered an unlikely error")
 				hung = true
-				out.Flush()
+				answer("\x1b[0;91mError: \x1b[0mCharacteristic value/descriptor read failed: Request attribute has encountered an unlikely error")
 				continue
 			case "0x00dd": // link lost with this request pending (facts §3.3)
 				connected = false
-				fmt.Fprint(out, prompt())
-				async("\x1b[0;91mError: \x1b[0mCharacteristic value/descriptor read failed: Request attribute has encountered an unlikely error")
+				answer("\x1b[0;91mError: \x1b[0mCharacteristic value/descriptor read failed: Request attribute has encountered an unlikely error")
 				glib()
 				out.Flush()
 				continue
 			}
 		case "char-write-req":
-			fmt.Fprint(out, prompt())
 			if f[1] == "0x000d" { // CCCD of 0x000b: notifications follow the write response
-				async("Characteristic value was written successfully")
-				for i := range 3 {
-					async(fmt.Sprintf("Notification handle = 0x000b value: %02x 00 00 00 ", i))
-				}
+				answer("Characteristic value was written successfully",
+					"Notification handle = 0x000b value: 00 00 00 00 ",
+					"Notification handle = 0x000b value: 01 00 00 00 ",
+					"Notification handle = 0x000b value: 02 00 00 00 ")
 			} else {
-				async("\x1b[0;91mError: \x1b[0mCharacteristic Write Request failed: Attribute can't be written")
+				answer("\x1b[0;91mError: \x1b[0mCharacteristic Write Request failed: Attribute can't be written")
 			}
-			out.Flush()
 			continue
 		case "primary":
-			fmt.Fprint(out, prompt())
-			async("attr handle: 0x0001, end grp handle: 0x0009 uuid: 00001800-0000-1000-8000-00805f9b34fb")
-			async("attr handle: 0x000a, end grp handle: 0x000e uuid: 0000180d-0000-1000-8000-00805f9b34fb")
-			out.Flush()
+			answer("attr handle: 0x0001, end grp handle: 0x0009 uuid: 00001800-0000-1000-8000-00805f9b34fb",
+				"attr handle: 0x000a, end grp handle: 0x000e uuid: 0000180d-0000-1000-8000-00805f9b34fb")
 			continue
 		case "characteristics":
-			fmt.Fprint(out, prompt())
-			async("handle: 0x0002, char properties: 0x02, char value handle: 0x0003, uuid: 00002a00-0000-1000-8000-00805f9b34fb")
-			async("handle: 0x000a, char properties: 0x10, char value handle: 0x000b, uuid: 00002a37-0000-1000-8000-00805f9b34fb")
-			out.Flush()
+			answer("handle: 0x0002, char properties: 0x02, char value handle: 0x0003, uuid: 00002a00-0000-1000-8000-00805f9b34fb",
+				"handle: 0x000a, char properties: 0x10, char value handle: 0x000b, uuid: 00002a37-0000-1000-8000-00805f9b34fb")
 			continue
 		case "char-desc":
 			fmt.Fprint(out, prompt())
@@ -144,9 +140,7 @@ func runFake() {
 			out.Flush()
 			continue
 		case "mtu":
-			fmt.Fprint(out, prompt())
-			async("MTU was exchanged successfully: 100")
-			out.Flush()
+			answer("MTU was exchanged successfully: 100")
 			continue
 		default:
 			fmt.Fprintf(out, "\x1b[0;91mError: \x1b[0m%s: command not found\r\n", f[0])
