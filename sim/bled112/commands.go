@@ -3,6 +3,7 @@ package bled112
 import (
 	"crypto/aes"
 	"errors"
+	"maps"
 	"slices"
 	"time"
 
@@ -125,12 +126,7 @@ func (e *Emulator) handleLocked(cmd wire.Command) error {
 		e.emitLocked(&wire.RspFlashPsEraseAll{})
 	case *wire.CmdFlashPsDump:
 		e.emitLocked(&wire.RspFlashPsDump{})
-		keys := make([]uint16, 0, len(e.ps))
-		for k := range e.ps {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for _, k := range keys {
+		for _, k := range slices.Sorted(maps.Keys(e.ps)) {
 			e.emitLocked(&wire.EvtFlashPsKey{Key: k, Value: e.ps[k]})
 		}
 
@@ -311,7 +307,7 @@ func (e *Emulator) handleLocked(cmd wire.Command) error {
 			r = wire.ResultNotConnected
 		case !cn.indPending:
 			r = wire.ResultWrongState
-		case !cn.trySend([]byte{0x1E}): // Handle Value Confirmation
+		case !cn.trySend(att.HandleValueCfm{}.Append(nil)):
 			r = wire.ResultOutOfMemory
 		default:
 			cn.indPending = false

@@ -201,7 +201,7 @@ func (c *conn) reader() {
 				e.emitLocked(&wire.EvtAttclientAttributeValue{Connection: c.handle, AttHandle: n.Handle, Type: typ, Value: n.Value})
 			}
 			e.mu.Unlock()
-			if cur && !manual && !c.send([]byte{byte(att.OpHandleValueCfm)}) {
+			if cur && !manual && !c.send(att.HandleValueCfm{}.Append(nil)) {
 				return
 			}
 		default:
