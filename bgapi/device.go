@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gogatt/gogatt"
+	"github.com/gogatt/gogatt/att"
 	"github.com/gogatt/gogatt/bgapi/wire"
 	"github.com/gogatt/gogatt/bt"
 	"github.com/gogatt/gogatt/internal/gattkit"
@@ -302,7 +303,7 @@ func (d *device) discoverDescriptors(ctx context.Context, start, end uint16) ([]
 // isNotFound: Attribute Not Found ends a discovery normally (bgapi-facts.md §5.4).
 func isNotFound(err error) bool {
 	var ae *gogatt.ATTError
-	return errors.As(err, &ae) && ae.Code == 0x0A
+	return errors.As(err, &ae) && ae.Code == att.ErrAttributeNotFound
 }
 
 // CharRead reads the characteristic uuid with one ATT Read.
@@ -513,16 +514,16 @@ func (d *device) subscribe(ctx context.Context, ch gogatt.Characteristic, fn gog
 	if ch.Properties&want == 0 {
 		return fmt.Errorf("subscribe %s (handle 0x%04x): %w: characteristic properties %v lack %v", ch.UUID, ch.ValueHandle, gogatt.ErrUnsupported, ch.Properties, want)
 	}
-	_, existed := d.cn.reg.Subscriptions()[ch.ValueHandle]
+	existed := d.cn.reg.Has(ch.ValueHandle)
 	d.cn.reg.Add(ch.ValueHandle, fn, opts)
-	err := d.writeCCCD(ctx, cccd, ch.ValueHandle, bit, "subscribe")
+	err := d.writeCCCD(ctx, cccd, bit, "subscribe")
 	if err != nil && !existed {
 		d.cn.reg.Remove(ch.ValueHandle)
 	}
 	return err
 }
 
-func (d *device) writeCCCD(ctx context.Context, cccd, valueHandle, bits uint16, op string) error {
+func (d *device) writeCCCD(ctx context.Context, cccd, bits uint16, op string) error {
 	cn := d.cn
 	p := newProc(pkWrite, op, cccd)
 	return cn.procedure(ctx, p, &wire.CmdAttclientAttributeWrite{Connection: cn.handle, Handle: cccd, Data: []byte{byte(bits), byte(bits >> 8)}})
@@ -551,7 +552,7 @@ func (d *device) unsubscribe(ctx context.Context, ch gogatt.Characteristic) erro
 	if !ok {
 		return fmt.Errorf("unsubscribe %s (handle 0x%04x): no Client Characteristic Configuration descriptor: %w", ch.UUID, ch.ValueHandle, gogatt.ErrNotFound)
 	}
-	err := d.writeCCCD(ctx, cccd, ch.ValueHandle, 0, "unsubscribe")
+	err := d.writeCCCD(ctx, cccd, 0, "unsubscribe")
 	d.cn.reg.Remove(ch.ValueHandle)
 	return err
 }
@@ -573,7 +574,7 @@ func (d *device) ResubscribeAll(ctx context.Context) error {
 		if opts.Indication {
 			bit = 0x0002
 		}
-		if err := d.writeCCCD(ctx, cccd, vh, bit, "resubscribe"); err != nil {
+		if err := d.writeCCCD(ctx, cccd, bit, "resubscribe"); err != nil {
 			errs = append(errs, err)
 		}
 	}
