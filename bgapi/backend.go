@@ -448,7 +448,7 @@ func (b *Backend) connect(ctx context.Context, address string, opts gogatt.Conne
 		return nil, fmt.Errorf("connect %s: already connected (connection %d): %w", addr, dup.handle, gogatt.ErrBusy)
 	}
 	if b.slots > 0 && n >= b.slots {
-		return nil, fmt.Errorf("connect %s: %d of %d slots in use: %w", addr, n, b.slots, &Error{Command: "gap_connect_direct", Connection: -1, Result: resultConnectionLimit})
+		return nil, fmt.Errorf("connect %s: %d of %d slots in use: %w", addr, n, b.slots, &Error{Command: "gap_connect_direct", Connection: -1, Result: wire.ResultConnectionLimitExceeded})
 	}
 
 	cw := &connectWait{addr: addr, handle: -1, done: make(chan struct{})}
@@ -463,11 +463,11 @@ func (b *Backend) connect(ctx context.Context, address string, opts gogatt.Conne
 	onResp := func(resp []byte) { // reader, under c.mu
 		var r wire.RspGapConnectDirect
 		if err := r.UnmarshalPayload(resp); err != nil {
-			res = resultInvalidParam
+			res = wire.ResultInvalidParam
 		} else {
 			res = r.Result
 		}
-		if res == resultSuccess {
+		if res == wire.ResultSuccess {
 			cw.handle = int(r.ConnectionHandle)
 		} else if c.connecting == cw {
 			c.connecting = nil
@@ -485,7 +485,7 @@ func (b *Backend) connect(ctx context.Context, address string, opts gogatt.Conne
 		}
 		return nil, fmt.Errorf("connect %s: %w", addr, err)
 	}
-	if res != resultSuccess {
+	if res != wire.ResultSuccess {
 		return nil, fmt.Errorf("connect %s: %w", addr, resultError(m.Name(), "connect", -1, 0, res))
 	}
 	select {

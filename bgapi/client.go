@@ -379,7 +379,7 @@ func (c *client) endProcedure(ctx context.Context) error {
 	if err := c.call(ctx, m, &r); err != nil {
 		return err
 	}
-	if r.Result == resultWrongState {
+	if r.Result == wire.ResultWrongState {
 		return nil
 	}
 	return check(m, r.Result)
@@ -551,7 +551,7 @@ func (c *client) disconnected(h uint8, reason wire.Result) {
 		return
 	}
 	delete(c.conns, h)
-	local := cn.localClose || reason == 0 || reason == resultLocalHostTerminated
+	local := cn.localClose || reason == 0 || reason == wire.ResultConnectionTerminatedByLocalHost
 	cn.endLocked(&gogatt.DisconnectError{Address: cn.addr.String(), Reason: disconnectReason(reason), Code: int(reason), Local: local})
 }
 

@@ -268,8 +268,8 @@ func (cn *conn) exec(ctx context.Context, h *hold, p *proc, m wire.Message) erro
 	c.mu.Unlock()
 	onResp := func(resp []byte) { // reader, under c.mu
 		res := procResult(m, resp)
-		p.started = res == resultSuccess
-		if res != resultSuccess {
+		p.started = res == wire.ResultSuccess
+		if res != wire.ResultSuccess {
 			if cn.proc == p {
 				cn.proc = nil
 			}
@@ -350,7 +350,7 @@ func (p *proc) outcome(cn *conn) error {
 		}
 		return p.err
 	}
-	if p.result == resultSuccess {
+	if p.result == wire.ResultSuccess {
 		return nil
 	}
 	h := p.errAt

@@ -67,7 +67,7 @@ func (d *device) disconnect(ctx context.Context) error {
 	m := &wire.CmdConnectionDisconnect{Connection: cn.handle}
 	var r wire.RspConnectionDisconnect
 	if err := c.call(ctx, m, &r); err == nil {
-		if r.Result == resultNotConnected {
+		if r.Result == wire.ResultNotConnected {
 			// The dongle has no such link any more: nothing will follow.
 			c.mu.Lock()
 			if c.conns[cn.handle] == cn {
@@ -76,7 +76,7 @@ func (d *device) disconnect(ctx context.Context) error {
 			cn.endLocked(&gogatt.DisconnectError{Address: cn.addr.String(), Reason: "closed by local host", Local: true})
 			c.mu.Unlock()
 			return nil
-		} else if r.Result != resultSuccess {
+		} else if r.Result != wire.ResultSuccess {
 			return resultError(m.Name(), "disconnect", int(cn.handle), 0, r.Result)
 		}
 	} else if errors.Is(err, ErrAdapterLost) || errors.Is(err, gogatt.ErrNotStarted) {
@@ -143,7 +143,7 @@ func (d *device) Bond(ctx context.Context, permanent bool) error {
 		clear()
 		return cn.linkOr("bond", err)
 	}
-	if r.Result != resultSuccess {
+	if r.Result != wire.ResultSuccess {
 		clear()
 		return resultError(m.Name(), "bond", int(cn.handle), 0, r.Result)
 	}
@@ -401,8 +401,8 @@ func (d *device) writeCommand(ctx context.Context, handle uint16, value []byte) 
 			return cn.linkOr("write command", err)
 		}
 		res := r.Result
-		if res != resultOutOfMemory {
-			if res == resultNotConnected {
+		if res != wire.ResultOutOfMemory {
+			if res == wire.ResultNotConnected {
 				if err := cn.linkErr(); err != nil {
 					return fmt.Errorf("write command: %w", err)
 				}

@@ -5,22 +5,7 @@ import (
 	"fmt"
 
 	"github.com/gogatt/gogatt"
-	"github.com/gogatt/gogatt/att"
 	"github.com/gogatt/gogatt/bgapi/wire"
-)
-
-// Result codes the client acts on (bgapi-facts.md §4.7).
-const (
-	resultSuccess             wire.Result = 0x0000
-	resultInvalidParam        wire.Result = 0x0180
-	resultWrongState          wire.Result = 0x0181
-	resultOutOfMemory         wire.Result = 0x0182
-	resultTimeout             wire.Result = 0x0185
-	resultNotConnected        wire.Result = 0x0186
-	resultConnectionTimeout   wire.Result = 0x0208
-	resultConnectionLimit     wire.Result = 0x0209
-	resultLocalHostTerminated wire.Result = 0x0216
-	resultATTNotFound         wire.Result = 0x040A
 )
 
 // ErrConnectionLimit: every connection slot of the dongle is in use (BGAPI result 0x0209
@@ -60,15 +45,15 @@ func (e *Error) Is(target error) bool {
 		return t == e.Result
 	}
 	switch e.Result {
-	case resultInvalidParam:
+	case wire.ResultInvalidParam:
 		return target == gogatt.ErrInvalidParameter
-	case resultWrongState:
+	case wire.ResultWrongState:
 		return target == gogatt.ErrBusy
-	case resultTimeout:
+	case wire.ResultTimeout:
 		return target == gogatt.ErrTimeout
-	case resultNotConnected:
+	case wire.ResultNotConnected:
 		return target == gogatt.ErrNotConnected
-	case resultConnectionLimit:
+	case wire.ResultConnectionLimitExceeded:
 		return target == ErrConnectionLimit || target == gogatt.ErrBusy
 	}
 	return false
@@ -77,11 +62,11 @@ func (e *Error) Is(target error) bool {
 // resultError turns a non-zero result into an error: *gogatt.ATTError for ATT codes (0x04xx,
 // the low byte is the ATT error code of Core v5.3 Vol 3 Part F §3.4.1.1), *Error otherwise.
 func resultError(cmd, op string, connection int, handle uint16, r wire.Result) error {
-	if r == resultSuccess {
+	if r == wire.ResultSuccess {
 		return nil
 	}
-	if r&0xFF00 == 0x0400 {
-		return &gogatt.ATTError{Op: op, Handle: handle, Code: att.ErrorCode(r & 0xFF)}
+	if code, ok := r.ATT(); ok {
+		return &gogatt.ATTError{Op: op, Handle: handle, Code: code}
 	}
 	return &Error{Command: cmd, Connection: connection, Result: r}
 }
@@ -91,13 +76,13 @@ func disconnectReason(r wire.Result) string {
 	switch r {
 	case 0:
 		return "closed by local host"
-	case resultConnectionTimeout:
+	case wire.ResultConnectionTimeout:
 		return "connection timeout (supervision, link lost)"
-	case 0x0213:
+	case wire.ResultRemoteUserTerminated:
 		return "remote user terminated connection"
-	case resultLocalHostTerminated:
+	case wire.ResultConnectionTerminatedByLocalHost:
 		return "closed by local host"
-	case 0x023E:
+	case wire.ResultConnectionFailedToBeEstablished:
 		return "connection failed to be established"
 	}
 	return r.String()

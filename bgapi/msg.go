@@ -38,11 +38,11 @@ func decode(name string, payload []byte, m unmarshaler) error {
 // non-zero result means the procedure did not start", so one typed decode serves them all.
 func procResult(m wire.Message, payload []byte) wire.Result {
 	if c, id := m.Class(), m.ID(); c != wire.ClassAttclient || id == (wire.CmdAttclientIndicateConfirm{}).ID() {
-		return resultInvalidParam
+		return wire.ResultInvalidParam
 	}
 	var x wire.RspAttclientReadByHandle // the shared (connection, result) layout
 	if err := x.UnmarshalPayload(payload); err != nil {
-		return resultInvalidParam
+		return wire.ResultInvalidParam
 	}
 	return x.Result
 }
