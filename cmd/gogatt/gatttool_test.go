@@ -101,10 +101,8 @@ func TestGatttoolBackend(t *testing.T) {
 		t.Errorf("no summary after Ctrl-C: %q", rest)
 	}
 	for _, pid := range kids {
-		if _, err := os.Stat("/proc/" + itoa(pid)); err == nil {
+		if _, err := os.Stat("/proc/" + strconv.Itoa(pid)); err == nil {
 			t.Errorf("child %d (gatttool) outlived gogatt", pid)
 		}
 	}
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
