@@ -603,11 +603,7 @@ func (b *Backend) scan(ctx context.Context, filter string, opts gogatt.ScanOptio
 
 	timer := time.NewTimer(opts.ScanTimeout())
 	defer timer.Stop()
-	type devState struct {
-		res   gogatt.ScanResult
-		order int
-	}
-	seen := map[bt.Address]*devState{}
+	seen := map[bt.Address]*gogatt.ScanResult{}
 	var order []bt.Address
 	var batch []scanEvent
 	var stopErr error
@@ -632,20 +628,20 @@ loop:
 			if !ok {
 				continue
 			}
-			st := seen[e.addr]
-			if st == nil {
-				st = &devState{res: gogatt.ScanResult{Address: e.addr.String()}}
-				seen[e.addr] = st
+			r := seen[e.addr]
+			if r == nil {
+				r = &gogatt.ScanResult{Address: e.addr.String()}
+				seen[e.addr] = r
 				order = append(order, e.addr)
 			}
-			st.res.AddressType = e.atype
-			st.res.RSSI = int(e.rssi)
-			if err := st.res.Data.Parse(pt, e.data); err != nil {
+			r.AddressType = e.atype
+			r.RSSI = int(e.rssi)
+			if err := r.Data.Parse(pt, e.data); err != nil {
 				b.log.Debug("bgapi: malformed advertising data", "address", e.addr, "err", err)
 			}
-			st.res.Name = st.res.Data.LocalName
-			if opts.OnAdvertisement != nil && matches(st.res, filter) {
-				if !opts.OnAdvertisement(cloneResult(st.res)) {
+			r.Name = r.Data.LocalName
+			if opts.OnAdvertisement != nil && matches(*r, filter) {
+				if !opts.OnAdvertisement(cloneResult(*r)) {
 					break loop
 				}
 			}
@@ -653,8 +649,8 @@ loop:
 	}
 	out := make([]gogatt.ScanResult, 0, len(order))
 	for _, a := range order {
-		if r := seen[a].res; matches(r, filter) {
-			out = append(out, r)
+		if r := seen[a]; matches(*r, filter) {
+			out = append(out, *r)
 		}
 	}
 	return out, stopErr
@@ -670,18 +666,18 @@ func cloneResult(r gogatt.ScanResult) gogatt.ScanResult {
 }
 
 // advPacketType maps gap_scan_response's packet_type (bgapi-facts.md §3) to adv's; scan
-// requests and connect requests (3, 5) carry no advertiser data.
-func advPacketType(t uint8) (adv.PacketType, bool) {
+// requests and connect requests carry no advertiser data.
+func advPacketType(t wire.ScanPacketType) (adv.PacketType, bool) {
 	switch t {
-	case 0:
+	case wire.PacketAdvInd:
 		return adv.ConnectableUndirected, true
-	case 1:
+	case wire.PacketAdvDirectInd:
 		return adv.ConnectableDirected, true
-	case 2:
+	case wire.PacketAdvNonconnInd:
 		return adv.NonConnectable, true
-	case 4:
+	case wire.PacketScanRsp:
 		return adv.ScanResponse, true
-	case 6:
+	case wire.PacketAdvScanInd:
 		return adv.ScannableUndirected, true
 	}
 	return 0, false

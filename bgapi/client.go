@@ -403,7 +403,7 @@ func (c *client) handleEvent(f wire.Frame) {
 			return
 		}
 		if s := c.scan; s != nil {
-			s.push(scanEvent{rssi: e.RSSI, ptype: uint8(e.PacketType), addr: e.Sender, atype: e.AddressType, data: bytes.Clone(e.Data)})
+			s.push(scanEvent{rssi: e.RSSI, ptype: e.PacketType, addr: e.Sender, atype: e.AddressType, data: bytes.Clone(e.Data)})
 		}
 	case evConnectionStatus:
 		var e wire.EvtConnectionStatus
@@ -567,7 +567,7 @@ type connectWait struct {
 // scanEvent is one gap_scan_response, with its data copied.
 type scanEvent struct {
 	rssi  int8
-	ptype uint8
+	ptype wire.ScanPacketType
 	addr  bt.Address
 	atype bt.AddressType
 	data  []byte
