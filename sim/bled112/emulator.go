@@ -112,7 +112,6 @@ type Emulator struct {
 	scanActive  bool
 	scanDup     bool
 	scanPolicy  uint8
-	counters    wire.RspSystemGetCounters
 	sess        *session
 	respDelay   time.Duration
 	bootPending bool
@@ -183,7 +182,6 @@ func (e *Emulator) resetStateLocked() {
 	e.scanActive = false
 	e.scanDup = false
 	e.scanPolicy = 0
-	e.counters = wire.RspSystemGetCounters{}
 }
 
 // AddPeripheral puts another sim peripheral on the air.
