@@ -13,7 +13,6 @@ import (
 	"github.com/gogatt/gogatt"
 	"github.com/gogatt/gogatt/bgapi/wire"
 	"github.com/gogatt/gogatt/bt"
-	"github.com/gogatt/gogatt/internal/gattkit"
 )
 
 // ErrAdapterLost: the serial port failed (dongle unplugged, port closed under us). Every
@@ -600,11 +599,6 @@ func (s *scanSink) take(dst []scanEvent) []scanEvent {
 	s.mu.Unlock()
 	return dst
 }
-
-// newRegistry is a hook so every connection gets its own subscription registry.
-func newRegistry() *gattkit.Registry { return gattkit.NewRegistry() }
-
-func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // echoesConnection reports whether a command's response starts with the connection handle the
 // command named (bgapi-facts.md §2.4–§2.6): every connection and attclient command except

@@ -39,7 +39,7 @@ func newConn(c *client, h uint8, addr bt.Address, atype bt.AddressType) *conn {
 		addr:       addr,
 		addrType:   atype,
 		sem:        make(chan struct{}, 1),
-		reg:        newRegistry(),
+		reg:        gattkit.NewRegistry(),
 		done:       make(chan struct{}),
 		bondHandle: 0xFF,
 	}
