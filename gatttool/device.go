@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"sort"
 	"sync"
 
 	"github.com/gogatt/gogatt"
+	"github.com/gogatt/gogatt/att"
 	"github.com/gogatt/gogatt/gatttool/parse"
 	"github.com/gogatt/gogatt/internal/gattkit"
 )
@@ -105,7 +107,7 @@ func (d *device) GetHandle(ctx context.Context, uuid gogatt.UUID) (uint16, error
 // as a descriptor (Core v5.3 Vol 3 Part G §4.7.1) — so the CCCD is the real one.
 func (d *device) discover(ctx context.Context) ([]gogatt.Service, error) {
 	notFound := func(l parse.Line) bool {
-		return l.Kind == parse.ATTErrorLine && l.Code == 0x0a ||
+		return l.Kind == parse.ATTErrorLine && l.Code == att.ErrAttributeNotFound ||
 			l.Kind == parse.ErrorLine && l.Text == "No primary service found"
 	}
 	prim, err := d.p.do(ctx, &op{name: "discover services", cmd: "primary", multi: true, errorIsEmpty: notFound,
@@ -290,10 +292,9 @@ func (d *device) subscribe(ctx context.Context, c gogatt.Characteristic, fn goga
 	if fn == nil {
 		return fmt.Errorf("%w: nil notification handler", gogatt.ErrInvalidParameter)
 	}
-	need, val := gogatt.PropNotify, []byte{0x01, 0x00}
-	kind := "notifications"
+	need, kind := gogatt.PropNotify, "notifications"
 	if opts.Indication {
-		need, val, kind = gogatt.PropIndicate, []byte{0x02, 0x00}, "indications"
+		need, kind = gogatt.PropIndicate, "indications"
 	}
 	if c.Properties&need == 0 {
 		return fmt.Errorf("gatttool: subscribe 0x%04x: characteristic %s does not support %s (properties %s): %w",
@@ -304,7 +305,7 @@ func (d *device) subscribe(ctx context.Context, c gogatt.Characteristic, fn goga
 		return fmt.Errorf("gatttool: subscribe 0x%04x: characteristic %s has no CCCD: %w", c.ValueHandle, c.UUID, gogatt.ErrNotFound)
 	}
 	d.reg.Add(c.ValueHandle, fn, opts)
-	if err := d.CharWriteHandle(ctx, cccd, val, true); err != nil {
+	if err := d.CharWriteHandle(ctx, cccd, cccdValue(opts.Indication), true); err != nil {
 		d.reg.Remove(c.ValueHandle)
 		return relabel(err, "subscribe")
 	}
@@ -312,6 +313,15 @@ func (d *device) subscribe(ctx context.Context, c gogatt.Characteristic, fn goga
 	d.subs[c.ValueHandle] = subscription{cccd: cccd, indication: opts.Indication}
 	d.mu.Unlock()
 	return nil
+}
+
+// cccdValue is the Client Characteristic Configuration value that enables notifications (0x0001)
+// or indications (0x0002), little-endian (Core v5.3 Vol 3 Part G §3.3.3.3).
+func cccdValue(indication bool) []byte {
+	if indication {
+		return []byte{0x02, 0x00}
+	}
+	return []byte{0x01, 0x00}
 }
 
 // relabel renames the Op of an ATT error (the CCCD write belongs to subscribe/unsubscribe).
@@ -348,17 +358,10 @@ func (d *device) UnsubscribeHandle(ctx context.Context, valueHandle uint16) erro
 // ResubscribeAll writes every subscription's CCCD again.
 func (d *device) ResubscribeAll(ctx context.Context) error {
 	d.mu.Lock()
-	subs := make(map[uint16]subscription, len(d.subs))
-	for h, s := range d.subs {
-		subs[h] = s
-	}
+	subs := maps.Clone(d.subs)
 	d.mu.Unlock()
 	for _, s := range subs {
-		val := []byte{0x01, 0x00}
-		if s.indication {
-			val = []byte{0x02, 0x00}
-		}
-		if err := d.CharWriteHandle(ctx, s.cccd, val, true); err != nil {
+		if err := d.CharWriteHandle(ctx, s.cccd, cccdValue(s.indication), true); err != nil {
 			return relabel(err, "subscribe")
 		}
 	}
