@@ -22,6 +22,17 @@ func unhex(t testing.TB, s string) []byte {
 	return b
 }
 
+// decodeAs decodes f with the public decoder of kind k.
+func decodeAs(k Kind, f Frame) (Message, error) {
+	switch k {
+	case KindCommand:
+		return DecodeCommand(f)
+	case KindResponse:
+		return DecodeResponse(f)
+	}
+	return DecodeEvent(f)
+}
+
 var addrAA = bt.MustParseAddress("AA:BB:CC:DD:EE:FF")
 
 // workedFrames are the frames of bgapi-facts §3.1.
@@ -71,15 +82,7 @@ func TestWorkedFrames(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var m Message
-			switch tc.msg.Kind() {
-			case KindCommand:
-				m, err = DecodeCommand(f)
-			case KindResponse:
-				m, err = DecodeResponse(f)
-			default:
-				m, err = DecodeEvent(f)
-			}
+			m, err := decodeAs(tc.msg.Kind(), f)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -140,15 +143,7 @@ func TestAllMessagesRoundTrip(t *testing.T) {
 					t.Fatalf("%s: UnmarshalBinary %v", info.Name, err)
 				}
 				f := Frame{Event: k == KindEvent, Class: c, ID: id, Payload: frame[HeaderLen:]}
-				var m3 Message
-				switch k {
-				case KindCommand:
-					m3, err = DecodeCommand(f)
-				case KindResponse:
-					m3, err = DecodeResponse(f)
-				default:
-					m3, err = DecodeEvent(f)
-				}
+				m3, err := decodeAs(k, f)
 				if err != nil || !reflect.DeepEqual(m, m3) {
 					t.Fatalf("%s: Decode %v", info.Name, err)
 				}
