@@ -408,15 +408,8 @@ func (p *proc) timedOut(o *op) {
 // close ends the process: "exit" then a kill after exitGrace; it waits for the reader.
 func (p *proc) close(reason string) {
 	p.gone(&gogatt.DisconnectError{Address: p.addr, Reason: reason, Local: true}, true)
-	p.write("exit\n")
-	t := time.NewTimer(exitGrace)
-	defer t.Stop()
-	select {
-	case <-p.exited:
-	case <-t.C:
-		p.kill()
-		<-p.exited
-	}
+	p.terminate()
+	<-p.exited
 }
 
 // abort kills the process at once and waits for the reader (a failed or timed-out connect).
