@@ -318,11 +318,16 @@ func (d *device) CharRead(ctx context.Context, uuid gogatt.UUID) ([]byte, error)
 // CharReadHandle reads handle with attclient_read_by_handle: the value arrives as
 // attribute_value type 0 on that handle, an error as procedure_completed (§5.4).
 func (d *device) CharReadHandle(ctx context.Context, handle uint16) ([]byte, error) {
+	return d.read(ctx, pkRead, "read", handle, &wire.CmdAttclientReadByHandle{Connection: d.cn.handle, Handle: handle})
+}
+
+// read runs the read procedure m of handle and returns its value (empty, never nil).
+func (d *device) read(ctx context.Context, kind procKind, op string, handle uint16, m wire.Message) ([]byte, error) {
 	if handle == 0 {
-		return nil, fmt.Errorf("read: %w: handle 0", gogatt.ErrInvalidParameter)
+		return nil, fmt.Errorf("%s: %w: handle 0", op, gogatt.ErrInvalidParameter)
 	}
-	p := newProc(pkRead, "read", handle)
-	if err := d.cn.procedure(ctx, p, &wire.CmdAttclientReadByHandle{Connection: d.cn.handle, Handle: handle}); err != nil {
+	p := newProc(kind, op, handle)
+	if err := d.cn.procedure(ctx, p, m); err != nil {
 		return nil, err
 	}
 	if p.value == nil {
@@ -343,17 +348,7 @@ func (d *device) CharReadLong(ctx context.Context, uuid gogatt.UUID) ([]byte, er
 // CharReadLongHandle reads with attclient_read_long (Read then Read Blob, Core v5.3 Vol 3
 // Part G §4.8.3). On error it returns no partial value (pygatt §6.21).
 func (d *device) CharReadLongHandle(ctx context.Context, handle uint16) ([]byte, error) {
-	if handle == 0 {
-		return nil, fmt.Errorf("read long: %w: handle 0", gogatt.ErrInvalidParameter)
-	}
-	p := newProc(pkReadLong, "read long", handle)
-	if err := d.cn.procedure(ctx, p, &wire.CmdAttclientReadLong{Connection: d.cn.handle, Handle: handle}); err != nil {
-		return nil, err
-	}
-	if p.value == nil {
-		return []byte{}, nil
-	}
-	return p.value, nil
+	return d.read(ctx, pkReadLong, "read long", handle, &wire.CmdAttclientReadLong{Connection: d.cn.handle, Handle: handle})
 }
 
 // CharWrite writes uuid's value.
