@@ -38,6 +38,10 @@ func (b *Backend) ClearBond(ctx context.Context, address string) error {
 		return fmt.Errorf("gatttool backend: clear bond: bluetoothctl not found in PATH: %w", gogatt.ErrUnsupported)
 	}
 	b.mu.Lock()
+	if b.stopped { // Stop may be in wg.Wait: no Add after it
+		b.mu.Unlock()
+		return gogatt.ErrNotStarted
+	}
 	b.wg.Add(1)
 	b.mu.Unlock()
 	defer b.wg.Done()

@@ -38,6 +38,10 @@ func (b *Backend) Scan(ctx context.Context, opts gogatt.ScanOptions) ([]gogatt.S
 		return nil, fmt.Errorf("gatttool backend: scan: hcitool not found in PATH: %w", gogatt.ErrUnsupported)
 	}
 	b.mu.Lock()
+	if b.stopped { // Stop may be in wg.Wait: no Add after it
+		b.mu.Unlock()
+		return nil, gogatt.ErrNotStarted
+	}
 	if b.scanning {
 		b.mu.Unlock()
 		return nil, fmt.Errorf("gatttool backend: scan: %w: a scan is already running", gogatt.ErrBusy)
