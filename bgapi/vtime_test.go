@@ -61,10 +61,13 @@ func (l *cmdLog) commands() [][2]uint8 {
 }
 
 var (
-	cmdGapEndProcedure      = [2]uint8{6, 4}
-	cmdAttclientWriteCmd    = [2]uint8{4, 6}
-	cmdAttclientIndicateCfm = [2]uint8{4, 7}
+	cmdGapEndProcedure      = ident(wire.CmdGapEndProcedure{})
+	cmdAttclientWriteCmd    = ident(wire.CmdAttclientWriteCommand{})
+	cmdAttclientIndicateCfm = ident(wire.CmdAttclientIndicateConfirm{})
 )
+
+// ident is a message's (class, ID) as cmdLog records it.
+func ident(m wire.Message) [2]uint8 { return [2]uint8{m.Class(), m.ID()} }
 
 // startPipeEmu starts the emulator (demo peripherals plus extra) and a backend on its pipe;
 // call it inside a synctest bubble. The returned env's cmds records the host's commands.
