@@ -167,7 +167,7 @@ func BenchmarkEventRoute(b *testing.B) {
 	if c.log == nil {
 		c.log = discardLogger()
 	}
-	cn := newConn(c, 0, bt.MustParseAddress(hrmAddr), 0)
+	cn := newConn(c, 0, bt.MustParseAddress(hrmAddr))
 	c.conns[0] = cn
 	done := make(chan struct{}, 1)
 	n := 0

@@ -513,9 +513,7 @@ func (c *client) connectionStatus(e wire.EvtConnectionStatus) {
 		if !connected {
 			return
 		}
-		cn.encrypted = e.Flags.Encrypted()
-		cn.bondHandle = bond
-		if b := cn.bond; b != nil && cn.encrypted {
+		if b := cn.bond; b != nil && e.Flags.Encrypted() {
 			cn.bond = nil
 			b.finish(nil)
 		}
@@ -528,9 +526,7 @@ func (c *client) connectionStatus(e wire.EvtConnectionStatus) {
 		}
 		return
 	}
-	cn := newConn(c, h, addr, e.AddressType)
-	cn.encrypted = e.Flags.Encrypted()
-	cn.bondHandle = bond
+	cn := newConn(c, h, addr)
 	c.conns[h] = cn
 	cw.conn = cn
 	c.connecting = nil

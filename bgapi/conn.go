@@ -16,32 +16,27 @@ import (
 // conn is the client's state of one connection handle. Fields after the first group are
 // guarded by client.mu.
 type conn struct {
-	c        *client
-	handle   uint8
-	addr     bt.Address
-	addrType bt.AddressType
-	sem      chan struct{} // one GATT procedure at a time (bgapi-facts.md §5.1; Core v5.3 Vol 3 Part F §3.3.2)
-	reg      *gattkit.Registry
-	done     chan struct{} // closed when the link is gone
+	c      *client
+	handle uint8
+	addr   bt.Address
+	sem    chan struct{} // one GATT procedure at a time (bgapi-facts.md §5.1; Core v5.3 Vol 3 Part F §3.3.2)
+	reg    *gattkit.Registry
+	done   chan struct{} // closed when the link is gone
 
 	proc       *proc
 	bond       *bondWait
 	err        error // a *gogatt.DisconnectError once done is closed
 	localClose bool
-	encrypted  bool
-	bondHandle uint8
 }
 
-func newConn(c *client, h uint8, addr bt.Address, atype bt.AddressType) *conn {
+func newConn(c *client, h uint8, addr bt.Address) *conn {
 	return &conn{
-		c:          c,
-		handle:     h,
-		addr:       addr,
-		addrType:   atype,
-		sem:        make(chan struct{}, 1),
-		reg:        gattkit.NewRegistry(),
-		done:       make(chan struct{}),
-		bondHandle: 0xFF,
+		c:      c,
+		handle: h,
+		addr:   addr,
+		sem:    make(chan struct{}, 1),
+		reg:    gattkit.NewRegistry(),
+		done:   make(chan struct{}),
 	}
 }
 

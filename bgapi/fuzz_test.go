@@ -39,7 +39,7 @@ func FuzzReader(f *testing.F) {
 		c.passkey = func(context.Context, string) (uint32, error) { return 0, context.Canceled }
 		kinds := []procKind{pkRead, pkReadLong, pkGroups, pkTypes, pkInfo, pkWrite}
 		for i, k := range kinds {
-			cn := newConn(c, uint8(i), bt.Address{1, 2, 3, 4, 5, byte(i)}, 0)
+			cn := newConn(c, uint8(i), bt.Address{1, 2, 3, 4, 5, byte(i)})
 			cn.proc = newProc(k, "fuzz", 0x12)
 			cn.bond = &bondWait{ctx: context.Background(), done: make(chan struct{})}
 			cn.reg.Add(0x12, func(uint16, []byte) {}, gogatt.SubscribeOptions{})
