@@ -249,10 +249,6 @@ func main() {
 			if len(row) == 0 {
 				continue
 			}
-			maxID := 0
-			for _, m := range row {
-				maxID = max(maxID, m.id)
-			}
 			w("\t%d: {\n", c)
 			for _, m := range row {
 				fixed, arr := m.fixed()
