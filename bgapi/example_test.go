@@ -14,9 +14,17 @@ import (
 // The BGAPI backend against the BLED112 emulator on a pseudo-terminal: the same code opens a
 // real dongle (Config{} auto-detects it by USB ID 2458:0001).
 func Example() {
-	emu, _ := bled112.New(bled112.Config{Peripherals: sim.DemoPeripherals(1)})
+	emu, err := bled112.New(bled112.Config{Peripherals: sim.DemoPeripherals(1)})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer emu.Close()
-	pty, _ := emu.ListenPTY("")
+	pty, err := emu.ListenPTY("")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer pty.Close()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
