@@ -434,10 +434,7 @@ func (c *client) handleEvent(f wire.Frame) {
 			return
 		}
 		if cn := c.connLocked(e.Connection, f); cn != nil {
-			if p := cn.proc; p != nil {
-				cn.proc = nil
-				p.completed(e.Result, e.ChrHandle)
-			}
+			cn.procedureCompleted(e)
 		}
 	case evGroupFound:
 		var e wire.EvtAttclientGroupFound
@@ -445,8 +442,10 @@ func (c *client) handleEvent(f wire.Frame) {
 			bad(e.Name(), err)
 			return
 		}
-		if cn := c.connLocked(e.Connection, f); cn != nil && cn.proc != nil && cn.proc.kind == pkGroups {
-			cn.proc.items = append(cn.proc.items, item{start: e.Start, end: e.End, uuid: bytes.Clone(e.UUID)})
+		if cn := c.connLocked(e.Connection, f); cn != nil {
+			if p := cn.startedLocked(); p != nil && p.kind == pkGroups {
+				p.items = append(p.items, item{start: e.Start, end: e.End, uuid: bytes.Clone(e.UUID)})
+			}
 		}
 	case evFindInfoFound:
 		var e wire.EvtAttclientFindInformationFound
@@ -454,8 +453,10 @@ func (c *client) handleEvent(f wire.Frame) {
 			bad(e.Name(), err)
 			return
 		}
-		if cn := c.connLocked(e.Connection, f); cn != nil && cn.proc != nil && cn.proc.kind == pkInfo {
-			cn.proc.items = append(cn.proc.items, item{start: e.ChrHandle, uuid: bytes.Clone(e.UUID)})
+		if cn := c.connLocked(e.Connection, f); cn != nil {
+			if p := cn.startedLocked(); p != nil && p.kind == pkInfo {
+				p.items = append(p.items, item{start: e.ChrHandle, uuid: bytes.Clone(e.UUID)})
+			}
 		}
 	case evBondingFail:
 		var e wire.EvtSmBondingFail

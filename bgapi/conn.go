@@ -3,6 +3,7 @@ package bgapi
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -23,7 +24,13 @@ type conn struct {
 	reg    *gattkit.Registry
 	done   chan struct{} // closed when the link is gone
 
-	proc       *proc
+	proc *proc
+	// ended is closed, and replaced, by the reader whenever the dongle ends a procedure on this
+	// connection (ours or an abandoned one): a procedure refused with wrong_state waits for it.
+	ended chan struct{}
+	// prepared: prepare_write requests of a long write that did not finish may sit in the peer's
+	// prepare queue, to be cancelled before any other procedure runs (see cancelPrepared).
+	prepared   bool
 	bond       *bondWait
 	err        error // a *gogatt.DisconnectError once done is closed
 	localClose bool
@@ -37,6 +44,7 @@ func newConn(c *client, h uint8, addr bt.Address) *conn {
 		sem:    make(chan struct{}, 1),
 		reg:    gattkit.NewRegistry(),
 		done:   make(chan struct{}),
+		ended:  make(chan struct{}),
 	}
 }
 
@@ -95,8 +103,42 @@ func (cn *conn) attributeValue(e wire.EvtAttclientAttributeValue) {
 		}
 		return
 	}
-	if p := cn.proc; p != nil && p.valueLocked(e.AttHandle, e.Type, e.Value) {
-		cn.proc = nil // a successful read_by_handle has no procedure_completed (§5.4)
+	if e.Type == wire.AttValueRead {
+		// A successful read_by_handle has no procedure_completed (§5.4). (A read_long may
+		// report its first chunk so too: a needless wake-up only costs a retry.)
+		cn.procEndedLocked()
+	}
+	if p := cn.startedLocked(); p != nil && p.valueLocked(e.AttHandle, e.Type, e.Value) {
+		cn.proc = nil
+	}
+}
+
+// startedLocked returns the procedure a procedure event of this connection belongs to (c.mu
+// held): the current one once the dongle's response said it started, else nil. The dongle
+// answers a command before it sends any event of the procedure the command starts, and it
+// accepts a procedure only when the previous one on the connection has ended (command,
+// response, then events: the BGAPI protocol of the Bluetooth Smart Software API Reference,
+// BLE SDK 1.x). So an event that arrives while the current procedure has not started belongs
+// to an earlier one that its caller abandoned, and must not be taken for this one's.
+func (cn *conn) startedLocked() *proc {
+	if p := cn.proc; p != nil && p.started {
+		return p
+	}
+	return nil
+}
+
+// procEndedLocked notes that the dongle ended a procedure on this connection (c.mu held).
+func (cn *conn) procEndedLocked() {
+	close(cn.ended)
+	cn.ended = make(chan struct{})
+}
+
+// procedureCompleted handles attclient_procedure_completed (reader goroutine, c.mu held).
+func (cn *conn) procedureCompleted(e wire.EvtAttclientProcedureCompleted) {
+	cn.procEndedLocked()
+	if p := cn.startedLocked(); p != nil {
+		cn.proc = nil
+		p.completed(e.Result, e.ChrHandle)
 	}
 }
 
@@ -216,17 +258,10 @@ func (p *proc) completed(res wire.Result, h uint16) {
 	p.finish(nil)
 }
 
-// hold is a taken GATT-procedure slot of a connection. If a procedure is abandoned (the
-// caller's context ended while the dongle still runs it), the slot passes to a background
-// goroutine that frees it when the dongle reports the end, so the next procedure never gets
-// wrong_state.
-type hold struct {
-	cn     *conn
-	handed bool
-}
-
-// acquire takes the connection's procedure slot.
-func (cn *conn) acquire(ctx context.Context, op string) (*hold, error) {
+// acquire takes the connection's procedure slot and returns the function that frees it. If a
+// long write left prepared chunks in the peer's queue, they are cancelled first, so that no
+// later Execute Write commits them (Core v5.3 Vol 3 Part F §3.4.6).
+func (cn *conn) acquire(ctx context.Context, op string) (release func(), err error) {
 	select {
 	case cn.sem <- struct{}{}:
 	case <-ctx.Done():
@@ -234,90 +269,135 @@ func (cn *conn) acquire(ctx context.Context, op string) (*hold, error) {
 	case <-cn.done:
 		return nil, fmt.Errorf("%s: %w", op, cn.linkErr())
 	}
+	release = func() { <-cn.sem }
 	if err := cn.linkErr(); err != nil {
-		<-cn.sem
+		release()
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	return &hold{cn: cn}, nil
+	if err := cn.cancelPrepared(ctx); err != nil {
+		release()
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	return release, nil
 }
 
-func (h *hold) release() {
-	if !h.handed {
-		h.handed = true
-		<-h.cn.sem
-	}
+// setPrepared sets or clears the mark that the peer's prepare queue may hold our chunks.
+func (cn *conn) setPrepared(v bool) {
+	cn.c.mu.Lock()
+	cn.prepared = v
+	cn.c.mu.Unlock()
 }
+
+// cancelPrepared sends attclient_execute_write with commit 0 (Execute Write Request, flags
+// 0x00: cancel all prepared writes, Core v5.3 Vol 3 Part F §3.4.6.3) if the connection is
+// marked, and clears the mark once the peer has answered it. The slot must be held.
+func (cn *conn) cancelPrepared(ctx context.Context) error {
+	cn.c.mu.Lock()
+	marked := cn.prepared
+	cn.c.mu.Unlock()
+	if !marked {
+		return nil
+	}
+	const op = "cancel the prepared writes of an unfinished long write"
+	err := cn.exec(ctx, newProc(pkWrite, op, 0), &wire.CmdAttclientExecuteWrite{Connection: cn.handle, Commit: 0})
+	if peerAnswered(err) {
+		cn.setPrepared(false)
+		return nil
+	}
+	return err
+}
+
+// peerAnswered reports whether a procedure's error (or nil) is the peer's answer: the ATT
+// request was received and handled.
+func peerAnswered(err error) bool {
+	var ae *gogatt.ATTError
+	return err == nil || errors.As(err, &ae)
+}
+
+// Retry pacing of a procedure the dongle refuses with wrong_state: besides waiting for the end
+// of the procedure it still runs, probe again after this backoff (doubling), in case that end
+// was lost on the serial line.
+const (
+	busyBackoffMin = 10 * time.Millisecond
+	busyBackoffMax = 200 * time.Millisecond
+)
 
 // exec runs one procedure: registers p, sends the command, waits for p's end. The slot must be
-// held. A non-zero result in the response means the procedure did not start (§2.5).
-func (cn *conn) exec(ctx context.Context, h *hold, p *proc, m wire.Message) error {
+// held. A non-zero result in the response means the procedure did not start (§2.5), except
+// wrong_state: the dongle still runs an earlier procedure on this connection, one whose caller
+// gave up; exec then sends the command again once that one ends, until ctx ends.
+//
+// When ctx ends, exec returns at once and the caller frees the slot, even though the dongle may
+// still run the procedure: its events are then told apart by p.started (startedLocked), and the
+// next procedure meets wrong_state until the dongle is idle. A lost end event so costs nothing
+// beyond the operation that waited for it.
+func (cn *conn) exec(ctx context.Context, p *proc, m wire.Message) error {
 	c := cn.c
 	p.cmd = m.Name()
-	c.mu.Lock()
-	if cn.err != nil {
-		err := cn.err
+	backoff := busyBackoffMin
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		c.mu.Lock()
+		if cn.err != nil {
+			err := cn.err
+			c.mu.Unlock()
+			return fmt.Errorf("%s: %w", p.op, err)
+		}
+		cn.proc = p
 		c.mu.Unlock()
-		return fmt.Errorf("%s: %w", p.op, err)
-	}
-	cn.proc = p
-	c.mu.Unlock()
-	onResp := func(resp []byte) { // reader, under c.mu
-		res := procResult(m, resp)
-		p.started = res == wire.ResultSuccess
-		if res != wire.ResultSuccess {
+		var busy <-chan struct{}      // the connection's next procedure end, after wrong_state
+		onResp := func(resp []byte) { // reader, under c.mu
+			res := procResult(m, resp)
+			if res == wire.ResultSuccess {
+				p.started = true
+				return
+			}
 			if cn.proc == p {
 				cn.proc = nil
+			}
+			if res == wire.ResultWrongState {
+				busy = cn.ended
+				return
 			}
 			p.result = res
 			p.errAt = p.handle
 			p.finish(resultError(m.Name(), p.op, int(cn.handle), p.handle, res))
 		}
-	}
-	_, sent, err := c.command(ctx, m, onResp)
-	if err != nil && !sent {
-		cn.detach(p)
-		return cn.linkOr(p.op, err)
-	}
-	if err == nil {
-		select {
-		case <-p.done:
+		if _, _, err := c.command(ctx, m, onResp); err != nil {
 			cn.detach(p)
-			return p.outcome(cn)
-		case <-ctx.Done():
-			err = gogatt.CtxErr(ctx, p.op)
+			return cn.linkOr(p.op, err)
 		}
-	}
-	// Abandoned while the dongle may still run it: free the slot when it ends. If the
-	// dongle never confirmed the start (its response was lost, e.g. to garbage on the line),
-	// wait only a command timeout; a started procedure gets the ATT transaction timeout.
-	h.handed = true
-	wait := func() {
-		start := time.Now()
-		t := time.NewTimer(2 * c.cmdTimeout)
-		defer t.Stop()
-		for {
-			select {
-			case <-p.done:
-			case <-c.closed:
-			case <-t.C:
-				c.mu.Lock()
-				started := p.started
-				c.mu.Unlock()
-				if rest := attTimeout - time.Since(start); started && rest > 0 {
-					t.Reset(rest)
-					continue
-				}
-			}
+		if busy == nil {
 			break
 		}
-		cn.detach(p)
-		<-cn.sem
+		if timer == nil {
+			timer = time.NewTimer(backoff)
+		} else {
+			timer.Reset(backoff)
+		}
+		select {
+		case <-busy:
+		case <-timer.C:
+			backoff = min(2*backoff, busyBackoffMax)
+		case <-ctx.Done():
+			return cn.linkOr(p.op, gogatt.CtxErr(ctx, p.op))
+		case <-cn.done:
+			return fmt.Errorf("%s: %w", p.op, cn.linkErr())
+		}
 	}
-	if !c.goBackground(wait) { // the client has stopped: nothing is running any more
+	select {
+	case <-p.done:
 		cn.detach(p)
-		<-cn.sem
+		return p.outcome(cn)
+	case <-ctx.Done():
+		cn.detach(p)
+		return cn.linkOr(p.op, gogatt.CtxErr(ctx, p.op))
 	}
-	return cn.linkOr(p.op, err)
 }
 
 // linkOr returns the link's error (wrapped with op) when the link is gone, else err: after a
@@ -359,12 +439,12 @@ func (p *proc) outcome(cn *conn) error {
 func (cn *conn) procedure(ctx context.Context, p *proc, m wire.Message) error {
 	ctx, cancel := withATTTimeout(ctx)
 	defer cancel()
-	h, err := cn.acquire(ctx, p.op)
+	release, err := cn.acquire(ctx, p.op)
 	if err != nil {
 		return err
 	}
-	defer h.release()
-	return cn.exec(ctx, h, p, m)
+	defer release()
+	return cn.exec(ctx, p, m)
 }
 
 // withATTTimeout bounds ctx by the ATT transaction timeout when it has no deadline.

@@ -102,11 +102,11 @@ func (d *device) Bond(ctx context.Context, permanent bool) error {
 	}
 	ctx, cancelBond := context.WithCancel(ctx) // also ends a passkey callback still running
 	defer cancelBond()
-	h, err := cn.acquire(ctx, "bond")
+	release, err := cn.acquire(ctx, "bond")
 	if err != nil {
 		return err
 	}
-	defer h.release()
+	defer release()
 	bondable := uint8(0)
 	if permanent {
 		bondable = 1
@@ -435,7 +435,14 @@ func (d *device) CharWriteLong(ctx context.Context, uuid gogatt.UUID, value []by
 // offsets 0, 18, 36, … then attclient_execute_write(1) (Core v5.3 Vol 3 Part G §4.9.4;
 // bgapi-facts.md §5.8). It waits for each procedure_completed (no sleeps, pygatt §6.23) and
 // holds the connection's procedure slot for the whole sequence so no other write interleaves
-// with the server's prepare queue. On a failure it cancels with execute_write(0).
+// with the server's prepare queue.
+//
+// If it fails or is abandoned (ctx ends) before the execute write is sent, the chunks already
+// prepared stay in the peer's prepare queue (Core v5.3 Vol 3 Part F §3.4.6), where the next
+// Execute Write on the link, even one for another characteristic, would commit them. So the
+// queue is cancelled with execute_write(0): at once if ctx allows, else before the next
+// procedure on the connection runs; the error says the write did not happen. Abandoned after
+// the execute write was sent, the error says the outcome is unknown.
 func (d *device) CharWriteLongHandle(ctx context.Context, handle uint16, value []byte) error {
 	const op = "write long"
 	if handle == 0 {
@@ -447,29 +454,35 @@ func (d *device) CharWriteLongHandle(ctx context.Context, handle uint16, value [
 	cn := d.cn
 	ctx, cancel := withATTTimeout(ctx)
 	defer cancel()
-	h, err := cn.acquire(ctx, op)
+	release, err := cn.acquire(ctx, op)
 	if err != nil {
 		return err
 	}
-	defer h.release()
+	defer release()
+	cn.setPrepared(true) // from the first prepare_write on
 	for off := 0; off < len(value) || off == 0; off += prepareChunk {
 		chunk := value[off:min(off+prepareChunk, len(value))]
 		p := newProc(pkWrite, op, handle)
-		err := cn.exec(ctx, h, p, &wire.CmdAttclientPrepareWrite{Connection: cn.handle, Handle: handle, Offset: uint16(off), Data: chunk})
+		err := cn.exec(ctx, p, &wire.CmdAttclientPrepareWrite{Connection: cn.handle, Handle: handle, Offset: uint16(off), Data: chunk})
 		if err != nil {
-			if !h.handed && cn.linkErr() == nil {
-				cp := newProc(pkWrite, op+" (cancel)", handle)
-				cctx, ccancel := context.WithTimeout(cn.c.stopCtx, cn.c.cmdTimeout)
-				_ = cn.exec(cctx, h, cp, &wire.CmdAttclientExecuteWrite{Connection: cn.handle, Commit: 0})
-				ccancel()
+			if ctx.Err() == nil && cn.linkErr() == nil {
+				_ = cn.cancelPrepared(ctx) // if it fails, the connection stays marked
 			}
-			return err
+			return fmt.Errorf("%s handle 0x%04x: the write did not happen (%d of %d bytes were prepared; the peer's prepare queue is cancelled): %w", op, handle, off, len(value), err)
 		}
 		if len(value) == 0 {
 			break
 		}
 	}
-	return cn.exec(ctx, h, newProc(pkWrite, op, handle), &wire.CmdAttclientExecuteWrite{Connection: cn.handle, Commit: 1})
+	err = cn.exec(ctx, newProc(pkWrite, op, handle), &wire.CmdAttclientExecuteWrite{Connection: cn.handle, Commit: 1})
+	switch {
+	case peerAnswered(err):
+		cn.setPrepared(false) // the peer has emptied its queue (Core v5.3 Vol 3 Part F §3.4.6.3)
+		return err
+	case cn.linkErr() != nil: // the peer discards the queue with the link
+		return err
+	}
+	return fmt.Errorf("%s handle 0x%04x: the execute write was sent but not answered; the outcome is unknown: %w", op, handle, err)
 }
 
 // Subscribe enables notifications or indications of uuid.

@@ -41,6 +41,7 @@ func FuzzReader(f *testing.F) {
 		for i, k := range kinds {
 			cn := newConn(c, uint8(i), bt.Address{1, 2, 3, 4, 5, byte(i)})
 			cn.proc = newProc(k, "fuzz", 0x12)
+			cn.proc.started = true
 			cn.bond = &bondWait{ctx: context.Background(), done: make(chan struct{})}
 			cn.reg.Add(0x12, func(uint16, []byte) {}, gogatt.SubscribeOptions{})
 			c.conns[uint8(i)] = cn
