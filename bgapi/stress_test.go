@@ -285,7 +285,9 @@ func TestEmuFaultCancelMidProcedure(t *testing.T) {
 	if !errors.Is(err, gogatt.ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v", err)
 	}
-	if el := time.Since(start); el > 1500*time.Millisecond { // the deadline, not the peer's 2 s
+	// Only a hang is caught here (a loaded machine may be late by any amount of real time);
+	// TestVirtualContextCancelMidProcedure checks that the deadline is met exactly.
+	if el := time.Since(start); el > 10*time.Second {
 		t.Fatalf("returned after %v, deadline was 50ms", el)
 	}
 	// Cancellation (not deadline) keeps context.Canceled.
