@@ -482,7 +482,7 @@ func (d *device) CharWriteLongHandle(ctx context.Context, handle uint16, value [
 	case cn.linkErr() != nil: // the peer discards the queue with the link
 		return err
 	}
-	return fmt.Errorf("%s handle 0x%04x: the execute write was sent but not answered; the outcome is unknown: %w", op, handle, err)
+	return fmt.Errorf("%s handle 0x%04x: no answer to the execute write; the outcome is unknown: %w", op, handle, err)
 }
 
 // Subscribe enables notifications or indications of uuid.
