@@ -30,7 +30,15 @@ type device struct {
 	cache *gattkit.ServiceCache
 }
 
-var _ gogatt.Device = (*device)(nil)
+var (
+	_ gogatt.Device                    = (*device)(nil)
+	_ gogatt.SubscriptionStatsReporter = (*device)(nil)
+)
+
+// SubscriptionStats returns the registry's counters of the subscription of valueHandle.
+func (d *device) SubscriptionStats(valueHandle uint16) (gogatt.SubscriptionStats, bool) {
+	return d.cn.reg.Stats(valueHandle)
+}
 
 func newDevice(b *Backend, cn *conn) *device {
 	d := &device{b: b, cn: cn}
