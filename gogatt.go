@@ -56,7 +56,16 @@ type Backend interface {
 	// and with a descriptive error when the adapter cannot be opened (permission, busy).
 	Start(ctx context.Context) error
 	// Stop disconnects every device and frees every goroutine, file descriptor and child
-	// process. It is idempotent and safe after a failed Start.
+	// process. It returns promptly — bounded by the backend's own clean-up (closing links,
+	// ending child processes), never by a NotificationHandler: values still queued for handlers
+	// are discarded and counted (SubscriptionStats.Discarded), also for devices whose link was
+	// lost earlier. When it returns, no NotificationHandler of the backend is called again and no
+	// goroutine of the library remains, except a handler call still running at that moment: it
+	// finishes on its own and its goroutine exits when it returns (a caller that blocks a
+	// handler must release it). Stop may be called from a NotificationHandler. It does wait until
+	// each Device has delivered its last ConnectionEvent (see Device.Disconnect), so it must not
+	// be called from an OnConnectionEvent callback. It is idempotent and safe after a failed
+	// Start.
 	Stop() error
 	// SupportsUnbonded reports whether reads and writes work without bonding first.
 	SupportsUnbonded() bool
@@ -74,7 +83,14 @@ type Backend interface {
 // NotificationHandler receives the value of a notification or indication. value belongs to the
 // handler: it may keep it. Handlers of one subscription are called in the order the values
 // arrived, one at a time, on a goroutine of the library's; a handler may call any Device
-// method (including Subscribe, Unsubscribe and CharRead) without deadlock.
+// method (including Subscribe, Unsubscribe, CharRead and Disconnect) and Backend.Stop without
+// deadlock.
+//
+// Values wait in a queue while the handler runs (SubscribeOptions.QueueLimit bounds it). When
+// the peer or the adapter loses the link, the values that arrived before the loss are still
+// delivered. Device.Disconnect, Unsubscribe and Backend.Stop instead end delivery at once: the
+// values still queued are discarded and counted (SubscriptionStats.Discarded), and no handler
+// call starts after they return — except that a call already running then finishes.
 type NotificationHandler func(handle uint16, value []byte)
 
 // Device is a connection to one peripheral. It corresponds to pygatt's BLEDevice. All methods
@@ -128,7 +144,14 @@ type Device interface {
 	// ExchangeMTU asks for an ATT_MTU of mtu and returns the one in force
 	// (Core v5.3 Vol 3 Part F §3.4.2). Backends that cannot do it return ErrUnsupported.
 	ExchangeMTU(ctx context.Context, mtu int) (int, error)
-	// Disconnect closes the link. It is idempotent.
+	// Disconnect closes the link. It returns promptly — bounded by the backend's own clean-up
+	// (the link's disconnection, a child process's exit), never by a NotificationHandler: values
+	// still queued for the device's handlers are discarded and counted
+	// (SubscriptionStats.Discarded). When it returns, no NotificationHandler of the device is
+	// called again, except a call still running at that moment, which finishes on its own (its
+	// goroutine exits when it returns). It may be called from a NotificationHandler or an
+	// OnConnectionEvent callback; the EventDisconnected it causes is delivered to
+	// OnConnectionEvent after it returns, and then Disconnected is closed. It is idempotent.
 	Disconnect() error
 	// Disconnected is closed when the link is gone for good (after Disconnect, or after a loss
 	// that automatic reconnection, if enabled, could not repair).
@@ -146,12 +169,16 @@ type ScanResult struct {
 	Data        AdvertisementData `json:"data"`
 }
 
-// SubscriptionStats counts a subscription's values.
+// SubscriptionStats counts a subscription's values. Every value that arrived is delivered,
+// queued, dropped or discarded — Received = Delivered + Queued + Dropped + Discarded, plus one
+// while a handler call is running. The counters stay readable after Disconnect and
+// Backend.Stop (until Unsubscribe).
 type SubscriptionStats struct {
 	Received  uint64 // values that arrived from the peer
 	Delivered uint64 // values whose handler has returned
 	Queued    int    // values waiting for the handler now
 	Dropped   uint64 // values discarded because a bounded queue was full
+	Discarded uint64 // values not delivered because of Disconnect or Backend.Stop
 }
 
 // SubscriptionStatsReporter is implemented by Devices that expose their subscriptions'

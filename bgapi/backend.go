@@ -322,9 +322,12 @@ func (b *Backend) initDongle(ctx context.Context) error {
 	return c.call(ctx, p, nil)
 }
 
-// Stop disconnects every device and closes the port. When it returns, every Device it handed
-// out has closed Disconnected and delivered its last ConnectionEvent, so it must not be called
-// from an OnConnectionEvent callback. It is idempotent and safe after a failed Start.
+// Stop disconnects every device, discards the values still queued for notification handlers
+// (also those of devices lost earlier) and closes the port. It does not wait for a handler call
+// in progress, so it may be called from a handler (gogatt.Backend.Stop). When it returns, every
+// Device it handed out has closed Disconnected and delivered its last ConnectionEvent, so it
+// must not be called from an OnConnectionEvent callback. It is idempotent and safe after a
+// failed Start.
 func (b *Backend) Stop() error {
 	b.mu.Lock()
 	c := b.c
@@ -355,6 +358,8 @@ func (b *Backend) Stop() error {
 	}
 	wg.Wait()
 	c.close(fmt.Errorf("bgapi: backend stopped: %w", gogatt.ErrNotStarted))
+	// What is left to deliver (queues still draining after a loss) is discarded.
+	c.deliveries.Stop()
 	b.wrapWG.Wait() // every Device has delivered its last ConnectionEvent and closed Disconnected
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/gogatt/gogatt"
 	"github.com/gogatt/gogatt/bgapi/wire"
 	"github.com/gogatt/gogatt/bt"
+	"github.com/gogatt/gogatt/internal/gattkit"
 )
 
 // ErrAdapterLost: the serial port failed (dongle unplugged, port closed under us). Every
@@ -54,6 +55,10 @@ type client struct {
 	stopCtx context.Context // cancelled when the client stops; for background work
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup // reader and background goroutines
+
+	// deliveries holds every connection's registry and every AutoReconnect Device's queues;
+	// Backend.Stop ends them all at once.
+	deliveries gattkit.Group
 }
 
 type pendingCmd struct {

@@ -42,14 +42,16 @@ func newConn(c *client, h uint8, addr bt.Address) *conn {
 		handle: h,
 		addr:   addr,
 		sem:    make(chan struct{}, 1),
-		reg:    gattkit.NewRegistry(),
+		reg:    c.deliveries.NewRegistry(),
 		done:   make(chan struct{}),
 		ended:  make(chan struct{}),
 	}
 }
 
 // endLocked ends the connection with err (under c.mu): the procedure and bonding in progress
-// fail at once, the registry stops (in the background: handlers finish their queues).
+// fail at once. After Disconnect the values still queued for handlers are discarded
+// (Registry.Stop); after a loss they are still delivered (Registry.CloseAsync), until
+// Backend.Stop discards them too.
 func (cn *conn) endLocked(err error) {
 	if cn.err != nil {
 		return
@@ -64,7 +66,11 @@ func (cn *conn) endLocked(err error) {
 		cn.bond = nil
 		b.finish(err)
 	}
-	cn.reg.CloseAsync()
+	if cn.localClose {
+		cn.reg.Stop()
+	} else {
+		cn.reg.CloseAsync()
+	}
 }
 
 // linkErr returns the connection's error, or nil while it is up.

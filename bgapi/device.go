@@ -30,7 +30,18 @@ type device struct {
 	cache *gattkit.ServiceCache
 }
 
-var _ gogatt.Device = (*device)(nil)
+var (
+	_ gogatt.Device                    = (*device)(nil)
+	_ gogatt.SubscriptionStatsReporter = (*device)(nil)
+)
+
+// DeliveryGroup implements gattkit.GroupMember: the wrapper's queues join the client's group.
+func (d *device) DeliveryGroup() *gattkit.Group { return &d.cn.c.deliveries }
+
+// SubscriptionStats returns the registry's counters of the subscription of valueHandle.
+func (d *device) SubscriptionStats(valueHandle uint16) (gogatt.SubscriptionStats, bool) {
+	return d.cn.reg.Stats(valueHandle)
+}
 
 func newDevice(b *Backend, cn *conn) *device {
 	d := &device{b: b, cn: cn}
@@ -48,7 +59,8 @@ func (d *device) Disconnected() <-chan struct{} { return d.cn.done }
 func (d *device) Err() error { return d.cn.linkErr() }
 
 // Disconnect sends connection_disconnect and waits for connection_disconnected (pygatt only
-// waited for the response, bgapi-facts.md §6.26). It is idempotent.
+// waited for the response, bgapi-facts.md §6.26); the values still queued for handlers are then
+// discarded (gogatt.Device.Disconnect). It is idempotent.
 func (d *device) Disconnect() error {
 	ctx, cancel := context.WithTimeout(d.cn.c.stopCtx, 5*time.Second)
 	defer cancel()
@@ -60,6 +72,7 @@ func (d *device) disconnect(ctx context.Context) error {
 	c.mu.Lock()
 	if cn.err != nil {
 		c.mu.Unlock()
+		cn.reg.Stop() // lost earlier: discard what is still being delivered
 		return nil
 	}
 	cn.localClose = true
@@ -80,6 +93,7 @@ func (d *device) disconnect(ctx context.Context) error {
 			return resultError(m.Name(), "disconnect", int(cn.handle), 0, r.Result)
 		}
 	} else if errors.Is(err, ErrAdapterLost) || errors.Is(err, gogatt.ErrNotStarted) {
+		cn.reg.Stop()
 		return nil // the link went with the adapter
 	}
 	select {

@@ -83,6 +83,9 @@ type Backend struct {
 	wrappers map[gogatt.Device]struct{}
 	scanning bool
 	wg       sync.WaitGroup // scans and bond calls in progress
+	// deliveries holds every connection's registry and every AutoReconnect Device's queues:
+	// Stop ends them all at once.
+	deliveries gattkit.Group
 
 	stopCtx    context.Context // cancelled by Stop: ends scans, bond calls and dials in progress
 	stopCancel context.CancelFunc
@@ -153,7 +156,10 @@ func (b *Backend) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop disconnects every device, waits for every child and goroutine, and is idempotent.
+// Stop disconnects every device, discards the values still queued for notification handlers
+// (also those of devices lost earlier) and waits for every child process and goroutine of the
+// backend — but not for a handler call in progress, so it may be called from a handler
+// (gogatt.Backend.Stop). It is idempotent.
 func (b *Backend) Stop() error {
 	b.mu.Lock()
 	b.stopped = true
@@ -173,7 +179,9 @@ func (b *Backend) Stop() error {
 	for _, d := range ds {
 		d.Disconnect()
 	}
-	b.wg.Wait() // watchers (processes reaped, values delivered), scans, bond calls
+	// What is left to deliver (queues still draining after a loss) is discarded.
+	b.deliveries.Stop()
+	b.wg.Wait() // watchers (processes reaped), scans, bond calls, last ConnectionEvents
 	return nil
 }
 
@@ -247,7 +255,7 @@ func (b *Backend) dial(ctx context.Context, a bt.Address, opts gogatt.ConnectOpt
 	defer cancel()
 	defer context.AfterFunc(b.stopCtx, cancel)()
 	addr := a.String()
-	d := &device{b: b, addr: addr, reg: gattkit.NewRegistry(), subs: map[uint16]subscription{}, done: make(chan struct{})}
+	d := &device{b: b, addr: addr, reg: b.deliveries.NewRegistry(), subs: map[uint16]subscription{}, done: make(chan struct{})}
 	d.svc = gattkit.NewServiceCache(d.discover)
 	p, err := startProc(ctx, &b.cfg, b.log, addr, func(h uint16, v []byte, _ bool) { d.reg.Dispatch(h, v) })
 	if err != nil {

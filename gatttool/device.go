@@ -48,6 +48,9 @@ var (
 	_ gogatt.SubscriptionStatsReporter = (*device)(nil)
 )
 
+// DeliveryGroup implements gattkit.GroupMember: the wrapper's queues join the backend's group.
+func (d *device) DeliveryGroup() *gattkit.Group { return &d.b.deliveries }
+
 // SubscriptionStats returns the registry's counters of the subscription of valueHandle.
 func (d *device) SubscriptionStats(valueHandle uint16) (gogatt.SubscriptionStats, bool) {
 	return d.reg.Stats(valueHandle)
@@ -56,14 +59,14 @@ func (d *device) SubscriptionStats(valueHandle uint16) (gogatt.SubscriptionStats
 func (d *device) Address() string { return d.addr }
 
 // watch closes done when the process's link is gone, then waits until the process has been
-// reaped and every queued value delivered, and forgets the device.
+// reaped and forgets the device. The values queued before a loss are still delivered
+// (CloseAsync); Disconnect and the backend's Stop discard them (Registry.Stop).
 func (d *device) watch() {
 	defer d.b.wg.Done()
 	<-d.p.lost
-	drained := d.reg.CloseAsync()
+	d.reg.CloseAsync()
 	d.closeOnce.Do(func() { close(d.done) })
 	<-d.p.exited
-	<-drained
 	d.b.forget(d)
 }
 
@@ -393,11 +396,13 @@ func (d *device) ExchangeMTU(ctx context.Context, mtu int) (int, error) {
 	return lines[0].MTU, nil
 }
 
-// Disconnect ends the gatttool process (which closes the link) and waits for it. Idempotent.
+// Disconnect ends delivery to the handlers (the queued values are discarded and counted, a call
+// in progress finishes on its own), then ends the gatttool process (which closes the link) and
+// waits for it. It never waits for a handler, so a handler may call it. Idempotent.
 func (d *device) Disconnect() error {
+	d.reg.Stop()
 	d.p.close("disconnected by the application")
 	d.closeOnce.Do(func() { close(d.done) })
-	d.reg.CloseAsync()
 	return nil
 }
 

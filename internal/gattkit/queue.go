@@ -11,8 +11,13 @@ import (
 // goroutine). push never blocks. fn runs with no lock held.
 type serial[T any] struct {
 	fn    func(T)
-	limit int             // >0: drop the oldest queued item beyond this many
-	wg    *sync.WaitGroup // optional: counts running delivery goroutines
+	limit int // >0: drop the oldest queued item beyond this many
+	// workers, if set, learns when a delivery goroutine starts and exits (a Registry counts
+	// them to know when it has drained).
+	workers interface {
+		started()
+		exited()
+	}
 
 	mu        sync.Mutex
 	buf       []T
@@ -22,16 +27,19 @@ type serial[T any] struct {
 	received  uint64
 	delivered uint64
 	dropped   uint64
+	discarded uint64
 }
 
-// push appends v and makes sure a delivery goroutine runs. It reports false after stop.
+// push appends v and makes sure a delivery goroutine runs. After stop it counts v as received
+// and discarded, and reports false.
 func (q *serial[T]) push(v T) bool {
 	q.mu.Lock()
+	q.received++
 	if q.stopped {
+		q.discarded++
 		q.mu.Unlock()
 		return false
 	}
-	q.received++
 	if q.limit > 0 && len(q.buf)-q.head >= q.limit {
 		var zero T
 		q.buf[q.head] = zero
@@ -49,8 +57,8 @@ func (q *serial[T]) push(v T) bool {
 	q.buf = append(q.buf, v)
 	start := !q.running
 	q.running = true
-	if start && q.wg != nil {
-		q.wg.Add(1)
+	if start && q.workers != nil {
+		q.workers.started()
 	}
 	q.mu.Unlock()
 	if start {
@@ -59,9 +67,11 @@ func (q *serial[T]) push(v T) bool {
 	return true
 }
 
+// run delivers until the queue is empty or stopped; after stop it returns as soon as the call
+// of fn in progress does.
 func (q *serial[T]) run() {
-	if q.wg != nil {
-		defer q.wg.Done()
+	if q.workers != nil {
+		defer q.workers.exited()
 	}
 	q.mu.Lock()
 	for !q.stopped && q.head < len(q.buf) {
@@ -79,10 +89,12 @@ func (q *serial[T]) run() {
 	q.mu.Unlock()
 }
 
-// stop discards the queued items and refuses new ones; a call of fn in progress finishes.
+// stop discards the queued items (counting them), refuses new ones and starts no new call of
+// fn; it does not wait for a call in progress, so fn itself may call it. Idempotent.
 func (q *serial[T]) stop() {
 	q.mu.Lock()
 	q.stopped = true
+	q.discarded += uint64(len(q.buf) - q.head)
 	clear(q.buf)
 	q.buf, q.head = nil, 0
 	q.mu.Unlock()
@@ -97,5 +109,6 @@ func (q *serial[T]) stats() gogatt.SubscriptionStats {
 		Delivered: q.delivered,
 		Queued:    len(q.buf) - q.head,
 		Dropped:   q.dropped,
+		Discarded: q.discarded,
 	}
 }

@@ -15,13 +15,27 @@ import (
 // held while a handler runs, so a handler may call any Device method, including ones that call
 // Add or Remove. All methods are safe for concurrent use.
 //
+// A registry ends in one of two ways. CloseAsync (the link was lost) refuses new values but
+// still delivers those already queued, so that nothing that arrived is lost silently. Stop (the
+// application disconnected, or stopped the backend) ends delivery now: queued values are
+// discarded and counted in Stats as Discarded. Neither waits for a handler, so both may be
+// called from one.
+//
 // Buffer lifetime: Dispatch copies value, so the caller (typically a reader goroutine) may reuse
 // its buffer as soon as Dispatch returns; the copy belongs to the handler, which may keep it.
 type Registry struct {
 	mu     sync.RWMutex
 	subs   map[uint16]*subscription
-	closed bool
-	wg     sync.WaitGroup // delivery goroutines
+	closed bool   // no value is accepted any more
+	group  *Group // nil for a registry of its own (NewRegistry)
+
+	// Delivery goroutines, and the end of delivery: done is closed once the registry is closed
+	// and either no delivery goroutine is left (after CloseAsync) or Stop was called.
+	runMu   sync.Mutex
+	running int
+	ending  bool
+	ended   bool
+	done    chan struct{}
 }
 
 type subscription struct {
@@ -32,7 +46,9 @@ type subscription struct {
 }
 
 // NewRegistry returns an empty registry.
-func NewRegistry() *Registry { return &Registry{subs: make(map[uint16]*subscription)} }
+func NewRegistry() *Registry {
+	return &Registry{subs: make(map[uint16]*subscription), done: make(chan struct{})}
+}
 
 // Add routes values of valueHandle to fn, replacing the handler and options of an existing
 // subscription of that handle (values already queued then go to the new handler, still in
@@ -59,14 +75,14 @@ func (r *Registry) Add(valueHandle uint16, fn gogatt.NotificationHandler, opts g
 	s := &subscription{handle: valueHandle, opts: opts}
 	s.fn.Store(&fn)
 	s.q.limit = opts.QueueLimit
-	s.q.wg = &r.wg
+	s.q.workers = r
 	s.q.fn = func(v []byte) { (*s.fn.Load())(s.handle, v) }
 	r.subs[valueHandle] = s
 }
 
-// Remove stops delivery for valueHandle and discards its queued values; a handler call already
-// running finishes (Remove does not wait for it, so a handler may call Remove). It reports
-// whether there was a subscription.
+// Remove stops delivery for valueHandle and discards its queued values (counted, but the
+// subscription and its counters are gone); a handler call already running finishes (Remove does
+// not wait for it, so a handler may call Remove). It reports whether there was a subscription.
 func (r *Registry) Remove(valueHandle uint16) bool {
 	r.mu.Lock()
 	s, ok := r.subs[valueHandle]
@@ -123,23 +139,147 @@ func (r *Registry) Stats(valueHandle uint16) (gogatt.SubscriptionStats, bool) {
 	return s.q.stats(), true
 }
 
-// Close stops accepting values (Dispatch then reports false) and waits until every value queued
-// before it has been delivered and every delivery goroutine has exited. Subscriptions stay listed.
-// Close must not be called from a handler, since it would wait for that handler; a backend whose
-// Disconnect may run inside a handler calls CloseAsync there and waits for its channel later
-// (for example in Backend.Stop). Close is idempotent.
+// Close is CloseAsync followed by a wait for its channel. It must not be called from a handler,
+// since it would wait for that handler; backends close with CloseAsync or Stop.
 func (r *Registry) Close() { <-r.CloseAsync() }
 
-// CloseAsync is Close without the wait: it stops accepting values and returns a channel that is
-// closed once every queued value has been delivered and every delivery goroutine has exited.
+// CloseAsync stops accepting values (Dispatch then reports false) but keeps delivering those
+// already queued: it is how a registry ends when the link is lost. It returns a channel that is
+// closed once every queued value has been delivered and every delivery goroutine has exited —
+// or at once by a later Stop. Subscriptions stay listed and their counters readable. CloseAsync
+// is idempotent.
 func (r *Registry) CloseAsync() <-chan struct{} {
 	r.mu.Lock()
 	r.closed = true
 	r.mu.Unlock()
-	done := make(chan struct{})
-	go func() {
-		r.wg.Wait()
-		close(done)
-	}()
-	return done
+	r.runMu.Lock()
+	r.ending = true
+	idle := r.running == 0
+	r.runMu.Unlock()
+	if idle {
+		r.end()
+	}
+	return r.done
+}
+
+// Stop ends delivery now, as Disconnect and Backend.Stop require: it refuses new values,
+// discards every queued value (counted in Stats as Discarded) and starts no new handler call.
+// It does not wait for a handler call in progress, so a handler may call it; that call's
+// goroutine exits as soon as the handler returns. The channel of CloseAsync is closed.
+// Subscriptions stay listed and their counters readable. Stop is idempotent and may follow
+// CloseAsync (the values still waiting to be drained are then discarded).
+func (r *Registry) Stop() {
+	r.mu.Lock()
+	r.closed = true
+	subs := make([]*subscription, 0, len(r.subs))
+	for _, s := range r.subs {
+		subs = append(subs, s)
+	}
+	r.mu.Unlock()
+	for _, s := range subs {
+		s.q.stop()
+	}
+	r.runMu.Lock()
+	r.ending = true
+	r.runMu.Unlock()
+	r.end()
+}
+
+func (r *Registry) stopNow() { r.Stop() }
+
+// started and exited count delivery goroutines (serial.workers).
+func (r *Registry) started() {
+	r.runMu.Lock()
+	r.running++
+	r.runMu.Unlock()
+}
+
+func (r *Registry) exited() {
+	r.runMu.Lock()
+	r.running--
+	idle := r.ending && r.running == 0
+	r.runMu.Unlock()
+	if idle {
+		r.end()
+	}
+}
+
+// end closes done once and leaves the group: nothing of the registry is left to stop.
+func (r *Registry) end() {
+	r.runMu.Lock()
+	first := !r.ended
+	r.ended = true
+	r.runMu.Unlock()
+	if !first {
+		return
+	}
+	close(r.done)
+	if r.group != nil {
+		r.group.leave(r)
+	}
+}
+
+// Group is the delivery domain of one backend: the registries of its connections (made with
+// Group.NewRegistry) and the queues of the Devices wrapped around them (Wrap joins the group of
+// its first raw device when that device implements GroupMember). Stop ends delivery in all of
+// them at once, as Registry.Stop does for one — including devices whose link was lost earlier
+// and whose queues are still draining — so that no handler is called after Backend.Stop
+// returns. A registry leaves the group once its delivery has ended. The zero value is ready to
+// use; all methods are safe for concurrent use.
+type Group struct {
+	mu      sync.Mutex
+	stopped bool
+	members map[groupMember]struct{}
+}
+
+// groupMember is something whose delivery the group can end at once.
+type groupMember interface{ stopNow() }
+
+// GroupMember is implemented by a backend's raw devices: it names the group their deliveries
+// belong to.
+type GroupMember interface {
+	DeliveryGroup() *Group
+}
+
+// NewRegistry returns an empty registry that belongs to g (stopped at once if g is).
+func (g *Group) NewRegistry() *Registry {
+	r := NewRegistry()
+	r.group = g
+	if !g.join(r) {
+		r.Stop()
+	}
+	return r
+}
+
+// Stop ends delivery in every member (see Registry.Stop) without waiting for a handler in
+// progress; members that try to join later are stopped at once. Idempotent.
+func (g *Group) Stop() {
+	g.mu.Lock()
+	g.stopped = true
+	ms := g.members
+	g.members = nil
+	g.mu.Unlock()
+	for m := range ms {
+		m.stopNow()
+	}
+}
+
+// join adds m; false when the group is stopped (m must then stop itself).
+func (g *Group) join(m groupMember) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.stopped {
+		return false
+	}
+	if g.members == nil {
+		g.members = make(map[groupMember]struct{})
+	}
+	g.members[m] = struct{}{}
+	return true
+}
+
+func (g *Group) leave(m groupMember) {
+	g.mu.Lock()
+	delete(g.members, m)
+	g.mu.Unlock()
 }

@@ -3,6 +3,7 @@ package gattkit
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 
@@ -289,4 +290,137 @@ func BenchmarkRegistryDeliveryParallel(b *testing.B) {
 	})
 	r.Close()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "notifications/s")
+}
+
+// Stop ends delivery at once — from outside or from the blocked handler itself: the queued
+// values are discarded and counted, nothing is accepted any more, no handler call starts after
+// it returns, and the call in progress finishes.
+func TestRegistryStop(t *testing.T) {
+	for _, inside := range []bool{false, true} {
+		t.Run(fmt.Sprintf("fromHandler=%v", inside), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				r := NewRegistry()
+				backlog, release := make(chan struct{}), make(chan struct{})
+				stopped := make(chan struct{})
+				calls := 0
+				r.Add(1, func(uint16, []byte) {
+					if calls++; calls > 1 {
+						return
+					}
+					<-backlog
+					if inside {
+						r.Stop()
+						close(stopped)
+					}
+					<-release
+				}, gogatt.SubscribeOptions{})
+				for i := range 10 {
+					r.Dispatch(1, []byte{byte(i)})
+				}
+				synctest.Wait()
+				close(backlog)
+				if inside {
+					<-stopped
+				} else {
+					r.Stop()
+				}
+				select {
+				case <-r.CloseAsync():
+				default:
+					t.Error("CloseAsync's channel still open after Stop")
+				}
+				if st, _ := r.Stats(1); st.Received != 10 || st.Queued != 0 || st.Discarded != 9 || st.Delivered != 0 {
+					t.Errorf("after Stop, one call running: %+v", st)
+				}
+				if r.Dispatch(1, []byte{10}) {
+					t.Error("Dispatch after Stop = true")
+				}
+				close(release)
+				synctest.Wait()
+				if calls != 1 {
+					t.Errorf("handler called %d times, want 1", calls)
+				}
+				if st, _ := r.Stats(1); st.Received != 10 || st.Delivered != 1 || st.Discarded != 9 {
+					t.Errorf("after the running call: %+v", st)
+				}
+				r.Stop() // idempotent
+				r.Close()
+			})
+		})
+	}
+}
+
+// After a loss (CloseAsync) the queued values keep being delivered; a later Stop discards the
+// rest.
+func TestRegistryStopAfterCloseAsync(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := NewRegistry()
+		step := make(chan struct{})
+		var got []int
+		r.Add(1, func(_ uint16, v []byte) {
+			<-step
+			got = append(got, int(v[0]))
+		}, gogatt.SubscribeOptions{})
+		for i := range 5 {
+			r.Dispatch(1, []byte{byte(i)})
+		}
+		drained := r.CloseAsync()
+		step <- struct{}{}
+		step <- struct{}{} // two values delivered after the loss; the third call is waiting
+		synctest.Wait()
+		select {
+		case <-drained:
+			t.Fatal("drained with values queued")
+		default:
+		}
+		r.Stop()
+		<-drained
+		close(step)
+		synctest.Wait()
+		if fmt.Sprint(got) != "[0 1 2]" {
+			t.Errorf("delivered %v", got)
+		}
+		if st, _ := r.Stats(1); st.Delivered != 3 || st.Discarded != 2 {
+			t.Errorf("stats %+v", st)
+		}
+	})
+}
+
+// A Group's Stop ends every member registry, including one still draining after a loss; a
+// registry made afterwards starts stopped; registries leave the group once their delivery ends.
+func TestGroupStop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var g Group
+		release := make(chan struct{})
+		var calls atomic.Int32 // two registries: two delivery goroutines
+		block := func(uint16, []byte) { calls.Add(1); <-release }
+		live, lost, idle := g.NewRegistry(), g.NewRegistry(), g.NewRegistry()
+		live.Add(1, block, gogatt.SubscribeOptions{})
+		lost.Add(1, block, gogatt.SubscribeOptions{})
+		for range 3 {
+			live.Dispatch(1, nil)
+			lost.Dispatch(1, nil)
+		}
+		lost.CloseAsync()
+		<-idle.CloseAsync() // nothing to drain: it leaves the group at once
+		synctest.Wait()
+		if len(g.members) != 2 {
+			t.Errorf("%d members, want 2", len(g.members))
+		}
+		g.Stop()
+		for _, r := range []*Registry{live, lost} {
+			if st, _ := r.Stats(1); st.Queued != 0 || st.Discarded != 2 {
+				t.Errorf("after group Stop: %+v", st)
+			}
+		}
+		if late := g.NewRegistry(); late.Dispatch(1, nil) || len(g.members) != 0 {
+			t.Error("a registry made after the group's Stop accepts values or joined")
+		}
+		close(release)
+		synctest.Wait()
+		if c := calls.Load(); c != 2 {
+			t.Errorf("handler calls %d, want 2 (one per registry, running at Stop)", c)
+		}
+		g.Stop() // idempotent
+	})
 }

@@ -44,7 +44,10 @@ const (
 // never under a lock. With AutoReconnect each subscription's handler is called through a queue of
 // the wrapper's, so that values keep their order and the handler is never called concurrently,
 // even across a reconnection, when values of the old and the new raw device might otherwise
-// overlap. A subscription's QueueLimit applies to that queue as well.
+// overlap. A subscription's QueueLimit applies to that queue as well. After a loss these queues
+// still deliver what they hold; Disconnect discards it (counted in SubscriptionStats as
+// Discarded), and so does the Stop of the Group of first's deliveries, when first implements
+// GroupMember.
 //
 // ctx supplies values only: its cancellation is ignored, because the Device outlives the Connect
 // call that created it. Disconnect stops reconnection and closes the current raw device.
@@ -62,6 +65,10 @@ func Wrap(ctx context.Context, first gogatt.Device, dial func(ctx context.Contex
 		watcherDone: make(chan struct{}),
 	}
 	w.events.fn = func(f func()) { f() }
+	if gm, ok := first.(GroupMember); ok && opts.AutoReconnect && gm.DeliveryGroup() != nil {
+		w.group = gm.DeliveryGroup()
+		w.queuesStopped = !w.group.join(w)
+	}
 	go w.watch(first)
 	return w
 }
@@ -78,6 +85,9 @@ type wrapper struct {
 	subMu sync.Mutex
 	subs  []*wsub
 	mtu   int // last ExchangeMTU request, re-applied after a reconnection
+	// queuesStopped: Disconnect (or the group's Stop) ended delivery; new queues start stopped.
+	queuesStopped bool
+	group         *Group // with AutoReconnect: the raw devices' delivery group, if any
 
 	mu      sync.Mutex
 	cur     gogatt.Device
@@ -107,6 +117,7 @@ type wsub struct {
 	handler gogatt.NotificationHandler
 }
 
+// newSub makes a subscription record (subMu held).
 func (w *wrapper) newSub(byUUID bool, uuid gogatt.UUID, handle uint16, fn gogatt.NotificationHandler, opts gogatt.SubscribeOptions) *wsub {
 	s := &wsub{byUUID: byUUID, uuid: uuid, handle: handle, opts: opts}
 	s.fn.Store(&fn)
@@ -116,10 +127,29 @@ func (w *wrapper) newSub(byUUID bool, uuid gogatt.UUID, handle uint16, fn gogatt
 	}
 	s.q = &serial[notification]{limit: max(opts.QueueLimit, 0)}
 	s.q.fn = func(n notification) { (*s.fn.Load())(n.handle, n.value) }
+	if w.queuesStopped {
+		s.q.stop()
+	}
 	// The raw device's registry already copied the value for us, so it can be queued as is.
 	s.handler = func(h uint16, v []byte) { s.q.push(notification{h, v}) }
 	return s
 }
+
+// stopQueues ends delivery through the subscriptions' queues now: queued values are discarded
+// (counted), no handler call starts any more; a call in progress finishes. It never waits for a
+// handler, so it may run inside one.
+func (w *wrapper) stopQueues() {
+	w.subMu.Lock()
+	w.queuesStopped = true
+	for _, s := range w.subs {
+		if s.q != nil {
+			s.q.stop()
+		}
+	}
+	w.subMu.Unlock()
+}
+
+func (w *wrapper) stopNow() { w.stopQueues() }
 
 // emit queues a connection event for opts.OnConnectionEvent.
 func (w *wrapper) emit(kind gogatt.ConnectionEventKind, attempt int, err error) {
@@ -566,9 +596,11 @@ func (w *wrapper) ExchangeMTU(ctx context.Context, mtu int) (int, error) {
 	return got, err
 }
 
-// Disconnect stops any reconnection, closes the current raw device and makes the Device dead
-// with a local *gogatt.DisconnectError. It is idempotent; it may be called from a notification
-// handler or an OnConnectionEvent callback.
+// Disconnect stops any reconnection, closes the current raw device, ends delivery through the
+// wrapper's queues (discarding, and counting, what they hold) and makes the Device dead with a
+// local *gogatt.DisconnectError. It waits for no handler and no OnConnectionEvent callback: the
+// EventDisconnected it causes is delivered after it returns, then Disconnected is closed. It is
+// idempotent; it may be called from a notification handler or an OnConnectionEvent callback.
 func (w *wrapper) Disconnect() error {
 	w.mu.Lock()
 	if w.closing {
@@ -583,6 +615,12 @@ func (w *wrapper) Disconnect() error {
 	d, up, final := w.cur, w.up, w.final
 	w.mu.Unlock()
 	err := d.Disconnect() // idempotent; frees the raw device even after a loss
+	// After the raw device, so that nothing it still hands over is left in a queue; also after a
+	// loss, when the queues may still be draining.
+	w.stopQueues()
+	if w.group != nil {
+		w.group.leave(w)
+	}
 	if final != nil {
 		return nil
 	}

@@ -167,8 +167,8 @@ func (f *fakeDevice) Disconnect() error {
 	if f.err == nil {
 		f.err = &gogatt.DisconnectError{Address: f.addr, Reason: "local", Local: true}
 		close(f.done)
-		f.reg.CloseAsync()
 	}
+	f.reg.Stop() // as the backends do: Disconnect discards what is queued (also after a loss)
 	return nil
 }
 func (f *fakeDevice) Disconnected() <-chan struct{} { return f.done }
@@ -607,4 +607,109 @@ func BenchmarkWrapDelivery(b *testing.B) {
 			raw.reg.Close()
 		})
 	}
+}
+
+// With AutoReconnect, Disconnect — from outside or from the blocked handler itself — discards
+// the values waiting in the wrapper's queue (counted), and no handler call starts after it
+// returns; the call that was running finishes.
+func TestWrapDisconnectDiscardsQueued(t *testing.T) {
+	for _, inside := range []bool{false, true} {
+		t.Run(fmt.Sprintf("fromHandler=%v", inside), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				raw := newFake("C0:FF:EE:00:00:01")
+				var dl dialer
+				w := Wrap(t.Context(), raw, dl.dial, gogatt.ConnectOptions{AutoReconnect: true})
+				backlog, release := make(chan struct{}), make(chan struct{})
+				disconnected := make(chan error, 1)
+				calls := 0
+				err := w.SubscribeHandle(t.Context(), 3, func(uint16, []byte) {
+					if calls++; calls > 1 {
+						return
+					}
+					<-backlog
+					if inside {
+						disconnected <- w.Disconnect()
+					}
+					<-release
+				}, gogatt.SubscribeOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := range 50 {
+					raw.notify(3, byte(i))
+				}
+				synctest.Wait()
+				close(backlog)
+				if !inside {
+					disconnected <- w.Disconnect()
+				}
+				if err := <-disconnected; err != nil {
+					t.Fatal(err)
+				}
+				stats := w.(gogatt.SubscriptionStatsReporter)
+				if st, _ := stats.SubscriptionStats(3); st.Queued != 0 || st.Received != 50 {
+					t.Errorf("after Disconnect: %+v", st)
+				}
+				close(release)
+				synctest.Wait()
+				if calls != 1 {
+					t.Errorf("handler called %d times, want 1: delivery went on after Disconnect", calls)
+				}
+				if st, _ := stats.SubscriptionStats(3); st.Delivered != 1 || st.Discarded != 49 {
+					t.Errorf("after the blocked call: %+v", st)
+				}
+				<-w.Disconnected()
+			})
+		})
+	}
+}
+
+// groupedFake is a raw device whose deliveries belong to a Group, as the backends' are.
+type groupedFake struct {
+	*fakeDevice
+	g *Group
+}
+
+func (f groupedFake) DeliveryGroup() *Group { return f.g }
+
+// After a loss the wrapper's queues still deliver what arrived before it, even once the Device
+// has given up; the Stop of the backend's group (Backend.Stop) discards it, and no handler call
+// starts afterwards.
+func TestWrapGroupStopEndsDrainingQueues(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var g Group
+		raw := newFake("C0:FF:EE:00:00:01")
+		raw.reg = g.NewRegistry()
+		dl := &dialer{script: []error{errors.New("refused")}}
+		w := Wrap(t.Context(), groupedFake{raw, &g}, dl.dial, gogatt.ConnectOptions{AutoReconnect: true, ReconnectAttempts: 1})
+		release := make(chan struct{})
+		calls := 0
+		if err := w.SubscribeHandle(t.Context(), 3, func(uint16, []byte) {
+			if calls++; calls == 1 {
+				<-release
+			}
+		}, gogatt.SubscribeOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 20 {
+			raw.notify(3, byte(i))
+		}
+		raw.lose("connection timeout")
+		<-w.Disconnected() // gave up
+		synctest.Wait()    // the first value is in the blocked handler
+		stats := w.(gogatt.SubscriptionStatsReporter)
+		if st, _ := stats.SubscriptionStats(3); st.Queued != 19 {
+			t.Errorf("after giving up, still draining: %+v", st)
+		}
+		g.Stop()
+		if st, _ := stats.SubscriptionStats(3); st.Queued != 0 || st.Discarded != 19 {
+			t.Errorf("after the group's Stop: %+v", st)
+		}
+		close(release)
+		synctest.Wait()
+		if calls != 1 {
+			t.Errorf("handler called %d times, want 1", calls)
+		}
+		w.Disconnect()
+	})
 }
