@@ -12,6 +12,7 @@ import (
 	"os"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"testing/synctest"
@@ -361,15 +362,22 @@ func TestSubscribeDuration(t *testing.T) {
 }
 
 // lineWriter is a command's stdout that hands each complete line to the test as it is written.
+// It checks who writes: every write must come from owner, the goroutine that runs the command
+// (and owns stdout), and never from inside the backend's OnAdvertisement callback. Both are
+// checked by goroutine identity, so the result does not depend on scheduling.
 type lineWriter struct {
 	lines chan string
 	buf   []byte
 	fb    *fakeBackend
-	errs  []string // writes made while the backend's callback ran
+	owner atomic.Uint64 // goid of the goroutine that runs the command
+	errs  []string
 }
 
 func (w *lineWriter) Write(p []byte) (int, error) {
-	if w.fb.inCallback.Load() {
+	if id := goid(); id != w.owner.Load() {
+		w.errs = append(w.errs, fmt.Sprintf("%q written by goroutine %d, not by the command's goroutine %d", p, id, w.owner.Load()))
+	}
+	if w.fb.insideCallback() {
 		w.errs = append(w.errs, fmt.Sprintf("%q written from inside OnAdvertisement", p))
 	}
 	w.buf = append(w.buf, p...)
@@ -383,10 +391,13 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 	}
 }
 
-// TestScanStreams holds the fake scan after each advertisement and checks that the line (or
-// JSON object) for it has already been printed: output streams while the scan runs, a device
-// is printed when first seen and again when it gains information (a name from the scan
-// response, manufacturer data), never for an RSSI change alone. Ctrl-C keeps what was printed.
+// TestScanStreams holds the fake scan after each advertisement and checks that exactly the
+// line (or JSON object) for it has been printed before the scan goes on (synctest.Wait: the
+// command has nothing left to do until the scan continues): output streams while the scan
+// runs, a device is printed when first seen and again when it gains information (a name from
+// the scan response, manufacturer data), never for an RSSI change alone. Ctrl-C keeps what was
+// printed. Every line is written by the command's goroutine, none from inside the callback
+// (lineWriter).
 func TestScanStreams(t *testing.T) {
 	hrmAdv := gogatt.ScanResult{Address: hrmAddr, Name: "gogatt HRM", RSSI: -52, Data: gogatt.AdvertisementData{LocalName: "gogatt HRM"}}
 	hrmRsp := hrmAdv
@@ -435,6 +446,7 @@ func TestScanStreams(t *testing.T) {
 				defer cancel()
 				exited := make(chan int, 1)
 				go func() {
+					out.owner.Store(goid())
 					exited <- Run(ctx, testEnv(fb, out, &errb), append([]string{"scan", "--duration", "1h"}, tc.args...))
 				}()
 				for i, want := range tc.steps {
@@ -447,6 +459,12 @@ func TestScanStreams(t *testing.T) {
 						case code := <-exited:
 							t.Fatalf("scan ended (exit %d) before advertisement %d's line %s was printed", code, i, w)
 						}
+					}
+					synctest.Wait() // the command is idle: the scan is held, nothing more to print
+					select {
+					case l := <-out.lines:
+						t.Fatalf("after advertisement %d: unexpected line %s", i, l)
+					default:
 					}
 					if i == tc.cancel-1 {
 						cancel() // Ctrl-C while the scan is held
