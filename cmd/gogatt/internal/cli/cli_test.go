@@ -17,6 +17,7 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+	"unicode/utf8"
 
 	"go.uber.org/goleak"
 
@@ -621,4 +622,56 @@ func TestClassifyInterrupted(t *testing.T) {
 	if code, _ := a.classify(context.Background(), errors.New("weird"), commands[0]); code != ExitFailure {
 		t.Errorf("code %d", code)
 	}
+}
+
+// TestHostileText: what a device sends (its name, a value) and an error that quotes it reach
+// stdout and stderr escaped; --json carries them as JSON strings with every control escaped.
+// (The e2e tests in cmd/gogatt run the same through the emulator.)
+func TestHostileText(t *testing.T) {
+	const evil = "\x1b]0;pwned\x07\x1b[2J\u009b31m\xff"
+	const shown = `\x1b]0;pwned\x07\x1b[2J\u009b31m\xff`
+	clean := func(what, s string) {
+		t.Helper()
+		if !utf8.ValidString(s) || strings.ContainsFunc(s, func(r rune) bool { return r != '\n' && (r < 0x20 || r >= 0x7f && r <= 0x9f) }) {
+			t.Errorf("%s: control character or byte that is not UTF-8 in %q", what, s)
+		}
+	}
+	hostile := func() *fakeBackend {
+		fb := newFake()
+		fb.devices[0].Name = "HRM" + evil
+		fb.values[0x34] = []byte(evil)
+		return fb
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"read", hrmAddr, "fff1", "--format", "utf8"}, shown + "\n"},
+		{[]string{"read", hrmAddr, "fff1"}, "1b5d303b70776e6564071b5b324ac29b33316dff\n"},
+		{[]string{"read", "--json", hrmAddr, "fff1", "--format", "utf8"}, `"text":"\u001b]0;pwned\u0007\u001b[2J\u009b31m\ufffd"`},
+		{[]string{"scan"}, "-52 dBm  HRM" + shown + "  [Silicon Labs 0102]\n"},
+		{[]string{"scan", "--json"}, `"name":"HRM\u001b]0;pwned\u0007\u001b[2J\u009b31m\ufffd"`},
+	} {
+		r := run(t, hostile(), tc.args...)
+		clean(fmt.Sprint(tc.args), r.stdout)
+		if r.code != 0 || !strings.Contains(r.stdout, tc.want) {
+			t.Errorf("%q: exit %d, stdout %q lacks %q", tc.args, r.code, r.stdout, tc.want)
+		}
+	}
+	fb := newFake()
+	fb.startErr = fmt.Errorf("hcitool: unexpected line: %s", "C0:FF:EE:00:00:01 "+evil)
+	r := run(t, fb, "scan")
+	clean("stderr", r.stderr)
+	if !strings.Contains(r.stderr, shown) {
+		t.Errorf("stderr %q lacks %q", r.stderr, shown)
+	}
+	synctest.Test(t, func(t *testing.T) { // last: it ends the test if it fails
+		r := run(t, hostile(), "demo")
+		clean("demo", r.stdout)
+		if !strings.Contains(r.stdout, "== Connecting to C0:FF:EE:00:00:01 (HRM"+shown+")\n") {
+			t.Errorf("demo:\n%s", r.stdout)
+		}
+		r = run(t, hostile(), "demo", "--json")
+		clean("demo --json", r.stdout)
+	})
 }
