@@ -143,28 +143,68 @@ func TestHelp(t *testing.T) {
 	}
 }
 
+// TestScan: the three demo devices with their names, in lines and in --json (the last object of
+// a device is the fullest), and --name. Each scan runs until what is checked has been printed,
+// then Ctrl-C ends it, so nothing depends on how fast a loaded machine sees the devices; the
+// last one ends by itself after --duration.
 func TestScan(t *testing.T) {
-	r := run(t, 0, "scan", "--sim", "--duration", "1s")
-	for _, want := range []string{hrm, thermo, torture, "gogatt HRM", "gogatt Thermo", "gogatt Torture"} {
-		if !strings.Contains(r.stdout, want) {
-			t.Errorf("scan output lacks %q:\n%s", want, r.stdout)
+	contains := func(lines []string, subs ...string) bool {
+		all := strings.Join(lines, "\n")
+		for _, s := range subs {
+			if !strings.Contains(all, s) {
+				return false
+			}
+		}
+		return true
+	}
+	names := []string{hrm, thermo, torture, "gogatt HRM", "gogatt Thermo", "gogatt Torture"}
+	s := start(t, "scan", "--sim", "--duration", "1h")
+	s.waitUntil(t, func(lines []string) bool { return contains(lines, names...) })
+	if code, _ := s.interrupt(t); code != 0 || !strings.Contains(s.stderr.String(), "Scan finished: 3 devices") {
+		t.Errorf("scan: exit %d, stderr %q", code, s.stderr)
+	}
+
+	var last map[string]map[string]any // the last object of each device is the fullest
+	full := func(lines []string) bool {
+		last = map[string]map[string]any{}
+		for _, l := range jsonLines(t, strings.Join(lines, "\n")) {
+			last[l["address"].(string)] = l
+		}
+		return len(last) == 3 && last[hrm]["name"] == "gogatt HRM" && last[thermo]["name"] == "gogatt Thermo" && last[hrm]["manufacturerData"] != nil
+	}
+	s = start(t, "scan", "--sim", "--duration", "1h", "--json")
+	s.waitUntil(t, full)
+	code, rest := s.interrupt(t)
+	if code != 0 {
+		t.Errorf("scan --json: exit %d, stderr %q", code, s.stderr)
+	}
+	if rest != "" {
+		jsonLines(t, rest) // every line after Ctrl-C is whole JSON too
+	}
+
+	s = start(t, "scan", "--sim", "--duration", "1h", "--name", "hrm")
+	lines := s.waitUntil(t, func(lines []string) bool { return contains(lines, "gogatt HRM") })
+	code, rest = s.interrupt(t)
+	if rest != "" {
+		lines = append(lines, strings.Split(rest, "\n")...)
+	}
+	for _, l := range lines {
+		if !strings.HasPrefix(l, hrm+" ") || !strings.Contains(l, "gogatt HRM") {
+			t.Errorf("scan --name hrm: %q", lines)
 		}
 	}
-	if !strings.Contains(r.stderr, "Scan finished: 3 devices") {
-		t.Errorf("scan stderr: %q", r.stderr)
+	if code != 0 {
+		t.Errorf("scan --name hrm: exit %d", code)
 	}
-	r = run(t, 0, "scan", "--sim", "--duration", "1s", "--json")
-	last := map[string]map[string]any{} // the last object of each device is the fullest
-	for _, l := range jsonLines(t, r.stdout) {
-		last[l["address"].(string)] = l
+
+	// Ending by itself: whatever the scan saw in its second, in whole lines.
+	r := run(t, 0, "scan", "--sim", "--duration", "1s")
+	if !regexp.MustCompile(`^Scan finished: [0-3] devices? in \d+\.\ds\.\n$`).MatchString(r.stderr) {
+		t.Errorf("scan --duration 1s: stderr %q", r.stderr)
 	}
-	if len(last) != 3 || last[hrm]["name"] != "gogatt HRM" || last[thermo]["name"] != "gogatt Thermo" || last[hrm]["manufacturerData"] == nil {
-		t.Errorf("scan --json: %s", r.stdout)
-	}
-	r = run(t, 0, "scan", "--sim", "--duration", "1s", "--name", "hrm")
 	for _, l := range strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n") {
-		if !strings.HasPrefix(l, hrm+" ") || !strings.Contains(l, "gogatt HRM") {
-			t.Errorf("scan --name hrm: %q", r.stdout)
+		if l != "" && !regexp.MustCompile(`^C0:FF:EE:00:00:0[1-3] +-\d+ dBm  \S`).MatchString(l) {
+			t.Errorf("scan --duration 1s: line %q", l)
 		}
 	}
 }
@@ -436,17 +476,18 @@ func TestErrors(t *testing.T) {
 	}
 }
 
+// TestDemo runs the demo to its end. Its scan and its stream last fixed times, so what they
+// catch depends on the machine's load: the device may be missed in the scan (the demo says
+// so) and no notification may arrive; TestCtrlCDemo waits for a heart-rate line.
 func TestDemo(t *testing.T) {
 	r := run(t, 0, "demo", "--sim", "--duration", "1s", "--scan", "500ms")
 	for _, want := range []string{
 		"gogatt demo on the emulated BLED112 (--sim)",
-		"== Scanning for 500ms", hrm,
-		"== Connecting to " + hrm + " (gogatt HRM)",
+		"== Scanning for 500ms",
 		"== Service tree (",
 		"180d Heart Rate",
 		"== Battery level (180f/2a19)",
 		"== Heart-rate notifications (180d/2a37) for 1s",
-		" bpm",
 		"== Summary",
 		"disconnected from " + hrm,
 	} {
@@ -454,14 +495,17 @@ func TestDemo(t *testing.T) {
 			t.Errorf("demo output lacks %q:\n%s", want, r.stdout)
 		}
 	}
+	if !regexp.MustCompile(`\n== Connecting to ` + hrm + ` \((gogatt HRM|not seen in the scan)\)\n`).MatchString(r.stdout) {
+		t.Errorf("demo: no connect step:\n%s", r.stdout)
+	}
 	r = run(t, 0, "demo", "--sim", "--json", "--duration", "500ms", "--scan", "300ms")
 	steps := map[string]int{}
 	for _, v := range jsonLines(t, r.stdout) {
 		steps[v["step"].(string)]++
 	}
-	for _, s := range []string{"scan", "connect", "services", "battery", "notification", "summary"} {
-		if steps[s] == 0 {
-			t.Errorf("demo --json has no %q step: %v", s, steps)
+	for _, s := range []string{"scan", "connect", "services", "battery", "summary"} {
+		if steps[s] != 1 {
+			t.Errorf("demo --json has %d %q steps: %v", steps[s], s, steps)
 		}
 	}
 }
@@ -493,7 +537,12 @@ type started struct {
 
 func start(t *testing.T, args ...string) *started {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
+	return startCmd(t, exec.Command(bin, args...))
+}
+
+// startCmd starts cmd, a gogatt command line, reading its stdout line by line.
+func startCmd(t *testing.T, cmd *exec.Cmd) *started {
+	t.Helper()
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -536,6 +585,27 @@ func (s *started) waitLine(t *testing.T, re string) string {
 			}
 		case <-timeout:
 			t.Fatalf("no line matching %q within a minute", re)
+		}
+	}
+}
+
+// waitUntil reads lines until done(every line so far) holds and returns them.
+func (s *started) waitUntil(t *testing.T, done func([]string) bool) []string {
+	t.Helper()
+	var lines []string
+	timeout := time.After(time.Minute)
+	for {
+		select {
+		case l, ok := <-s.lines:
+			if !ok {
+				t.Fatalf("output ended before it was complete:\n%s\nstderr: %s", strings.Join(lines, "\n"), s.stderr)
+			}
+			lines = append(lines, l)
+			if done(lines) {
+				return lines
+			}
+		case <-timeout:
+			t.Fatalf("output not complete within a minute:\n%s", strings.Join(lines, "\n"))
 		}
 	}
 }

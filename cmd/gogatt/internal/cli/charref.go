@@ -10,6 +10,7 @@ import (
 	"github.com/gogatt/gogatt"
 	"github.com/gogatt/gogatt/bt"
 	"github.com/gogatt/gogatt/cmd/gogatt/internal/value"
+	"github.com/gogatt/gogatt/cmd/gogatt/internal/view"
 )
 
 // charRef is a characteristic as given on the command line.
@@ -141,7 +142,8 @@ func (a *app) codec() (value.Codec, error) {
 	return c, nil
 }
 
-// rendered is a value as the CLI prints it.
+// rendered is a value as the CLI prints it. Text is the value's own text (with --format utf8,
+// the bytes as they came): text output shows it through view.Escape, --json as a JSON string.
 type rendered struct {
 	Text    string        `json:"text"`
 	Hex     string        `json:"hex"`
@@ -164,8 +166,8 @@ func render(c value.Codec, uuid bt.UUID, v []byte) rendered {
 		r.Text = r.Hex
 		if r.Text == "" {
 			r.Text = "(empty)"
-		} else if t := value.QuoteUTF8(v); len(v) >= 3 && !strings.HasPrefix(t, `"`) {
-			r.Text += fmt.Sprintf(" (%q)", t)
+		} else if t := string(v); len(v) >= 3 && view.Escape(t) == t {
+			r.Text += ` ("` + t + `")` // printable text: show it too
 		}
 		return r
 	}

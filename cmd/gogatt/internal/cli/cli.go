@@ -5,7 +5,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/gogatt/gogatt"
 	"github.com/gogatt/gogatt/bt"
+	"github.com/gogatt/gogatt/cmd/gogatt/internal/view"
 )
 
 // BackendConfig is what the global flags say about the adapter to open.
@@ -119,11 +119,11 @@ func (a *app) now() time.Time {
 	return time.Now()
 }
 
-// emit writes v as one JSON line.
+// emit writes v as one JSON line (view.JSON: no control character reaches the terminal).
 func (a *app) emit(v any) {
-	b, err := json.Marshal(v)
+	b, err := view.JSON(v)
 	if err != nil {
-		b, _ = json.Marshal(map[string]string{"error": err.Error()})
+		b, _ = view.JSON(map[string]string{"error": err.Error()})
 	}
 	b = append(b, '\n')
 	a.env.Stdout.Write(b)
@@ -237,7 +237,8 @@ func Run(ctx context.Context, env Env, args []string) int {
 		return a.usageError(c, u.error)
 	}
 	code, line := a.classify(ctx, err, c)
-	fmt.Fprintf(a.env.Stderr, "gogatt %s: %s\n", c.name, line)
+	// Escaped: an error may quote what a device or a tool sent (a line of hcitool's output).
+	fmt.Fprintf(a.env.Stderr, "gogatt %s: %s\n", c.name, view.Escape(line))
 	return code
 }
 

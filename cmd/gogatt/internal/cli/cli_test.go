@@ -12,10 +12,12 @@ import (
 	"os"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
+	"unicode/utf8"
 
 	"go.uber.org/goleak"
 
@@ -361,15 +363,22 @@ func TestSubscribeDuration(t *testing.T) {
 }
 
 // lineWriter is a command's stdout that hands each complete line to the test as it is written.
+// It checks who writes: every write must come from owner, the goroutine that runs the command
+// (and owns stdout), and never from inside the backend's OnAdvertisement callback. Both are
+// checked by goroutine identity, so the result does not depend on scheduling.
 type lineWriter struct {
 	lines chan string
 	buf   []byte
 	fb    *fakeBackend
-	errs  []string // writes made while the backend's callback ran
+	owner atomic.Uint64 // goid of the goroutine that runs the command
+	errs  []string
 }
 
 func (w *lineWriter) Write(p []byte) (int, error) {
-	if w.fb.inCallback.Load() {
+	if id := goid(); id != w.owner.Load() {
+		w.errs = append(w.errs, fmt.Sprintf("%q written by goroutine %d, not by the command's goroutine %d", p, id, w.owner.Load()))
+	}
+	if w.fb.insideCallback() {
 		w.errs = append(w.errs, fmt.Sprintf("%q written from inside OnAdvertisement", p))
 	}
 	w.buf = append(w.buf, p...)
@@ -383,10 +392,13 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 	}
 }
 
-// TestScanStreams holds the fake scan after each advertisement and checks that the line (or
-// JSON object) for it has already been printed: output streams while the scan runs, a device
-// is printed when first seen and again when it gains information (a name from the scan
-// response, manufacturer data), never for an RSSI change alone. Ctrl-C keeps what was printed.
+// TestScanStreams holds the fake scan after each advertisement and checks that exactly the
+// line (or JSON object) for it has been printed before the scan goes on (synctest.Wait: the
+// command has nothing left to do until the scan continues): output streams while the scan
+// runs, a device is printed when first seen and again when it gains information (a name from
+// the scan response, manufacturer data), never for an RSSI change alone. Ctrl-C keeps what was
+// printed. Every line is written by the command's goroutine, none from inside the callback
+// (lineWriter).
 func TestScanStreams(t *testing.T) {
 	hrmAdv := gogatt.ScanResult{Address: hrmAddr, Name: "gogatt HRM", RSSI: -52, Data: gogatt.AdvertisementData{LocalName: "gogatt HRM"}}
 	hrmRsp := hrmAdv
@@ -435,6 +447,7 @@ func TestScanStreams(t *testing.T) {
 				defer cancel()
 				exited := make(chan int, 1)
 				go func() {
+					out.owner.Store(goid())
 					exited <- Run(ctx, testEnv(fb, out, &errb), append([]string{"scan", "--duration", "1h"}, tc.args...))
 				}()
 				for i, want := range tc.steps {
@@ -447,6 +460,12 @@ func TestScanStreams(t *testing.T) {
 						case code := <-exited:
 							t.Fatalf("scan ended (exit %d) before advertisement %d's line %s was printed", code, i, w)
 						}
+					}
+					synctest.Wait() // the command is idle: the scan is held, nothing more to print
+					select {
+					case l := <-out.lines:
+						t.Fatalf("after advertisement %d: unexpected line %s", i, l)
+					default:
 					}
 					if i == tc.cancel-1 {
 						cancel() // Ctrl-C while the scan is held
@@ -603,4 +622,56 @@ func TestClassifyInterrupted(t *testing.T) {
 	if code, _ := a.classify(context.Background(), errors.New("weird"), commands[0]); code != ExitFailure {
 		t.Errorf("code %d", code)
 	}
+}
+
+// TestHostileText: what a device sends (its name, a value) and an error that quotes it reach
+// stdout and stderr escaped; --json carries them as JSON strings with every control escaped.
+// (The e2e tests in cmd/gogatt run the same through the emulator.)
+func TestHostileText(t *testing.T) {
+	const evil = "\x1b]0;pwned\x07\x1b[2J\u009b31m\xff"
+	const shown = `\x1b]0;pwned\x07\x1b[2J\u009b31m\xff`
+	clean := func(what, s string) {
+		t.Helper()
+		if !utf8.ValidString(s) || strings.ContainsFunc(s, func(r rune) bool { return r != '\n' && (r < 0x20 || r >= 0x7f && r <= 0x9f) }) {
+			t.Errorf("%s: control character or byte that is not UTF-8 in %q", what, s)
+		}
+	}
+	hostile := func() *fakeBackend {
+		fb := newFake()
+		fb.devices[0].Name = "HRM" + evil
+		fb.values[0x34] = []byte(evil)
+		return fb
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"read", hrmAddr, "fff1", "--format", "utf8"}, shown + "\n"},
+		{[]string{"read", hrmAddr, "fff1"}, "1b5d303b70776e6564071b5b324ac29b33316dff\n"},
+		{[]string{"read", "--json", hrmAddr, "fff1", "--format", "utf8"}, `"text":"\u001b]0;pwned\u0007\u001b[2J\u009b31m\ufffd"`},
+		{[]string{"scan"}, "-52 dBm  HRM" + shown + "  [Silicon Labs 0102]\n"},
+		{[]string{"scan", "--json"}, `"name":"HRM\u001b]0;pwned\u0007\u001b[2J\u009b31m\ufffd"`},
+	} {
+		r := run(t, hostile(), tc.args...)
+		clean(fmt.Sprint(tc.args), r.stdout)
+		if r.code != 0 || !strings.Contains(r.stdout, tc.want) {
+			t.Errorf("%q: exit %d, stdout %q lacks %q", tc.args, r.code, r.stdout, tc.want)
+		}
+	}
+	fb := newFake()
+	fb.startErr = fmt.Errorf("hcitool: unexpected line: %s", "C0:FF:EE:00:00:01 "+evil)
+	r := run(t, fb, "scan")
+	clean("stderr", r.stderr)
+	if !strings.Contains(r.stderr, shown) {
+		t.Errorf("stderr %q lacks %q", r.stderr, shown)
+	}
+	synctest.Test(t, func(t *testing.T) { // last: it ends the test if it fails
+		r := run(t, hostile(), "demo")
+		clean("demo", r.stdout)
+		if !strings.Contains(r.stdout, "== Connecting to C0:FF:EE:00:00:01 (HRM"+shown+")\n") {
+			t.Errorf("demo:\n%s", r.stdout)
+		}
+		r = run(t, hostile(), "demo", "--json")
+		clean("demo --json", r.stdout)
+	})
 }

@@ -70,7 +70,8 @@ same UUID occurs in several services (180f/2a19), or handle:0x0013 — a value h
 
 const valueHelp = `--format: auto (decode heart rate 2a37, battery level 2a19 and temperature 2a1c; hex
 otherwise), hex, utf8, or int (with --size 1|2|4|8, --signed, --endian little|big; Bluetooth
-values are little-endian).`
+values are little-endian). Text from a device is shown with control characters and bytes that
+are not UTF-8 escaped (\x1b, \u009b, \xff), so it cannot drive the terminal.`
 
 func addressTypeFlag(fs *flag.FlagSet, o *opts) {
 	fs.StringVar(&o.addressType, "address-type", "public", "the device's address type: public or random")
@@ -104,7 +105,8 @@ printed again when it gains information the line shows: typically its name or ma
 data, which many devices put only in the scan response; with --json also service UUIDs or TX
 power. RSSI changes alone print nothing. Every line is complete, so the last one for an address is the fullest
 (dedupe with "jq -s 'group_by(.address) | map(last)'"). With --name a device is printed once
-its name matches. The summary ("Scan finished: N devices in …") goes to stderr.
+its name matches. The summary ("Scan finished: N devices in …") goes to stderr. Names are shown
+with control characters escaped (\x1b), so a device cannot drive the terminal.
 
 Ctrl-C ends the scan early (exit status 0) and keeps what was printed; so does the reader of
 the pipe going away ("| head -1", "| grep -m1 NAME"), at once. The scan is always stopped on

@@ -69,7 +69,7 @@ func runDemo(ctx context.Context, a *app, _ []string) error {
 	}
 
 	// 2. Connect.
-	step(fmt.Sprintf("Connecting to %s (%s)", addr, name))
+	step(fmt.Sprintf("Connecting to %s (%s)", addr, view.Escape(name)))
 	cctx, cancel := a.withTimeout(ctx)
 	t0 := a.now()
 	dev, err := b.Connect(cctx, addr.String(), gogatt.ConnectOptions{AddressType: atype, Timeout: a.g.timeout})
@@ -113,7 +113,7 @@ func runDemo(ctx context.Context, a *app, _ []string) error {
 		return fmt.Errorf("reading the battery level: %w", err)
 	}
 	r := render(value.Codec{}, value.UUIDBatteryLevel, v)
-	a.printf("%s\n", r.Text)
+	a.printf("%s\n", view.Escape(r.Text))
 	if a.g.json {
 		a.emit(map[string]any{"step": "battery", "handle": bat.ValueHandle, "hex": r.Hex, "text": r.Text, "decoded": r.Decoded})
 	}
@@ -127,7 +127,7 @@ func runDemo(ctx context.Context, a *app, _ []string) error {
 	t := target{char: hr, known: true}
 	sum, err := a.stream(ctx, dev, t, false, false, 0, a.opts.streamFr, func(v arrival, n uint64) {
 		r := render(value.Codec{}, value.UUIDHeartRateMeasurement, v.v)
-		a.printf("%s  %s\n", v.at.Format("15:04:05.000"), r.Text)
+		a.printf("%s  %s\n", v.at.Format("15:04:05.000"), view.Escape(r.Text))
 		if a.g.json {
 			a.emit(map[string]any{"step": "notification", "time": v.at.UTC().Format(time.RFC3339Nano), "handle": hr.ValueHandle, "hex": r.Hex, "text": r.Text, "decoded": r.Decoded})
 		}

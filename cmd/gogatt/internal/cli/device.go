@@ -154,7 +154,7 @@ func runRead(ctx context.Context, a *app, args []string) error {
 		a.emit(newValueOut(s.dev.Address(), t, r))
 		return nil
 	}
-	a.printf("%s\n", r.Text)
+	a.printf("%s\n", view.Escape(r.Text))
 	if r.Error != "" {
 		fmt.Fprintf(a.env.Stderr, "gogatt read: note: %s\n", r.Error)
 	}
@@ -353,10 +353,10 @@ func runSubscribe(ctx context.Context, a *app, args []string) error {
 			return
 		}
 		if sq, ok := value.SeqOf(v.v); ok && a.opts.seq {
-			a.printf("%s  #%-8d %s\n", v.at.Format("15:04:05.000"), sq, r.Text)
+			a.printf("%s  #%-8d %s\n", v.at.Format("15:04:05.000"), sq, view.Escape(r.Text))
 			return
 		}
-		a.printf("%s  %s\n", v.at.Format("15:04:05.000"), r.Text)
+		a.printf("%s  %s\n", v.at.Format("15:04:05.000"), view.Escape(r.Text))
 	})
 	if sum.Reason == "interrupted" {
 		a.overwriteCtrlC()

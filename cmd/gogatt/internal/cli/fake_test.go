@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
+	"runtime"
+	"strconv"
 	"sync"
-	"sync/atomic"
 
 	"github.com/gogatt/gogatt"
 	"github.com/gogatt/gogatt/att"
@@ -26,9 +28,12 @@ type fakeBackend struct {
 	// resume, when set, holds a scan after each advertisement until it receives a value (or
 	// the scan's ctx ends): tests see what the command printed while the scan is still running.
 	resume chan struct{}
-	// inCallback is true while OnAdvertisement runs: nothing may be printed then (output
-	// belongs to the command's goroutine, not the backend's).
-	inCallback atomic.Bool
+	// inCallback counts, per goroutine (goid), the OnAdvertisement calls running on it:
+	// nothing may be printed from inside one (output belongs to the command's goroutine, not
+	// the backend's). Keyed by goroutine, not a global flag, so that a write made by another
+	// goroutine while a callback runs is not mistaken for one made inside it.
+	cbMu       sync.Mutex
+	inCallback map[uint64]int
 	tree       []gogatt.Service
 	values     map[uint16][]byte
 	notify     int // values each subscription sends, then the goroutine waits for unsubscribe
@@ -129,13 +134,8 @@ func (b *fakeBackend) FilteredScan(ctx context.Context, name string, opts gogatt
 			order = append(order, d.Address)
 		}
 		merged[d.Address] = d
-		if opts.OnAdvertisement != nil {
-			b.inCallback.Store(true)
-			more := opts.OnAdvertisement(d)
-			b.inCallback.Store(false)
-			if !more {
-				break
-			}
+		if opts.OnAdvertisement != nil && !b.advertise(opts.OnAdvertisement, d) {
+			break
 		}
 		if b.resume != nil {
 			select {
@@ -158,6 +158,47 @@ func (b *fakeBackend) FilteredScan(ctx context.Context, name string, opts gogatt
 	default:
 	}
 	return out, nil
+}
+
+// advertise calls fn(r), marking the calling goroutine as inside OnAdvertisement meanwhile.
+func (b *fakeBackend) advertise(fn func(gogatt.ScanResult) bool, r gogatt.ScanResult) bool {
+	id := goid()
+	b.cbMu.Lock()
+	if b.inCallback == nil {
+		b.inCallback = map[uint64]int{}
+	}
+	b.inCallback[id]++
+	b.cbMu.Unlock()
+	defer func() {
+		b.cbMu.Lock()
+		b.inCallback[id]--
+		b.cbMu.Unlock()
+	}()
+	return fn(r)
+}
+
+// insideCallback reports whether the calling goroutine is inside an OnAdvertisement call. Only
+// this goroutine changes its own count, so the answer cannot depend on timing.
+func (b *fakeBackend) insideCallback() bool {
+	id := goid()
+	b.cbMu.Lock()
+	defer b.cbMu.Unlock()
+	return b.inCallback[id] > 0
+}
+
+// goid returns the calling goroutine's id, read from the first line of its stack trace
+// ("goroutine 18 [running]:"). Tests only: it tells which goroutine did something.
+func goid() uint64 {
+	var buf [64]byte
+	f := bytes.Fields(buf[:runtime.Stack(buf[:], false)])
+	if len(f) < 2 {
+		panic(fmt.Sprintf("goid: unexpected stack header %q", buf[:]))
+	}
+	id, err := strconv.ParseUint(string(f[1]), 10, 64)
+	if err != nil {
+		panic(fmt.Sprintf("goid: unexpected stack header %q: %v", buf[:], err))
+	}
+	return id
 }
 
 func (b *fakeBackend) ClearBond(ctx context.Context, address string) error {

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -281,7 +280,7 @@ func runScan(ctx context.Context, a *app, _ []string) error {
 		out.report = func(d view.Device, r gogatt.ScanResult) {
 			var line []byte
 			if a.g.json {
-				line, _ = json.Marshal(scanToJSON(r, d)) // plain strings, maps and numbers: cannot fail
+				line, _ = view.JSON(scanToJSON(r, d)) // plain strings, maps and numbers: cannot fail
 			} else {
 				line = []byte(view.PlainScanLine(d))
 			}

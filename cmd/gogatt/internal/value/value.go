@@ -108,13 +108,14 @@ func (c Codec) Parse(s string) ([]byte, error) {
 }
 
 // FormatValue renders b. FormatAuto is hex here; callers wanting decoded standard values use Decode
-// first.
+// first. FormatUTF8 gives the bytes as they are, control characters and all: whoever shows the
+// text on a terminal escapes it (the CLI's view.Escape).
 func (c Codec) FormatValue(b []byte) (string, error) {
 	switch c.Format {
 	case FormatAuto, FormatHex:
 		return Hex(b), nil
 	case FormatUTF8:
-		return QuoteUTF8(b), nil
+		return string(b), nil
 	case FormatInt:
 		return FormatInts(b, c.Int)
 	}
@@ -123,16 +124,6 @@ func (c Codec) FormatValue(b []byte) (string, error) {
 
 // Hex returns b as lowercase hex digits without separators ("" for an empty value).
 func Hex(b []byte) string { return hex.EncodeToString(b) }
-
-// QuoteUTF8 returns b as text when it is valid UTF-8 without control characters, else as a Go
-// quoted string so nothing invisible reaches the terminal.
-func QuoteUTF8(b []byte) string {
-	s := string(b)
-	if utf8.ValidString(s) && !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
-		return s
-	}
-	return strconv.Quote(s)
-}
 
 // ParseHex accepts pairs of hex digits, optionally prefixed by 0x and separated by spaces,
 // colons or dashes between bytes. The empty string is an empty value.

@@ -130,19 +130,6 @@ func TestCodecRoundTrip(t *testing.T) {
 	}
 }
 
-func TestQuoteUTF8(t *testing.T) {
-	for in, want := range map[string]string{
-		"gogatt HRM": "gogatt HRM",
-		"a\nb":       `"a\nb"`,
-		"\xff":       `"\xff"`,
-		"":           "",
-	} {
-		if got := QuoteUTF8([]byte(in)); got != want {
-			t.Errorf("QuoteUTF8(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestParseFormatAndEndian(t *testing.T) {
 	for in, want := range map[string]Format{"hex": FormatHex, "UTF8": FormatUTF8, "int": FormatInt, "auto": FormatAuto, "text": FormatUTF8} {
 		if got, err := ParseFormat(in); err != nil || got != want {

@@ -14,7 +14,8 @@ import (
 	"github.com/gogatt/gogatt/cmd/gogatt/internal/value"
 )
 
-// Device is one row of the scan table.
+// Device is one row of the scan table. Its strings are as the device sent them; ScanTable and
+// PlainScanLine show them escaped (Escape).
 type Device struct {
 	Address      string
 	Name         string
@@ -77,22 +78,23 @@ func Ago(now, t time.Time) string {
 }
 
 // ScanTable renders rows (already sorted) as aligned lines: a header, then one line per device.
-// Every line is cut to width columns (0 = no limit) so that a terminal never wraps it.
+// Every line is cut to width columns (0 = no limit) so that a terminal never wraps it. What the
+// device sent is shown escaped (Escape), and the columns are as wide as the escaped text.
 func ScanTable(rows []Device, now time.Time, width int) []string {
 	nameW := len("NAME")
 	for _, r := range rows {
-		nameW = max(nameW, min(utf8.RuneCountInString(r.Name), 24))
+		nameW = max(nameW, min(utf8.RuneCountInString(Escape(r.Name)), 24))
 	}
 	line := func(addr, name, rssi, seen, manu string) string {
 		return Fit(fmt.Sprintf("%-17s  %-*s  %4s  %9s  %s", addr, nameW, Fit(name, nameW), rssi, seen, manu), width)
 	}
 	out := []string{line("ADDRESS", "NAME", "RSSI", "LAST SEEN", "MANUFACTURER")}
 	for _, r := range rows {
-		name := r.Name
+		name := Escape(r.Name)
 		if name == "" {
 			name = "-"
 		}
-		out = append(out, line(r.Address, name, fmt.Sprint(r.RSSI), Ago(now, r.LastSeen), r.Manufacturer))
+		out = append(out, line(Escape(r.Address), name, fmt.Sprint(r.RSSI), Ago(now, r.LastSeen), Escape(r.Manufacturer)))
 	}
 	return out
 }
@@ -109,15 +111,16 @@ func ScanStatus(n int, remaining time.Duration, done bool, elapsed time.Duration
 	return fmt.Sprintf("Scanning: %d %s, %ds left (Ctrl-C to stop)", n, dev, int((remaining+time.Second-1)/time.Second))
 }
 
-// PlainScanLine is the line written per device when stdout is not a terminal.
+// PlainScanLine is the line written per device when stdout is not a terminal; what the device
+// sent is shown escaped (Escape).
 func PlainScanLine(r Device) string {
-	name := r.Name
+	name := Escape(r.Name)
 	if name == "" {
 		name = "-"
 	}
-	s := fmt.Sprintf("%s  %4d dBm  %s", r.Address, r.RSSI, name)
+	s := fmt.Sprintf("%s  %4d dBm  %s", Escape(r.Address), r.RSSI, name)
 	if r.Manufacturer != "" {
-		s += "  [" + r.Manufacturer + "]"
+		s += "  [" + Escape(r.Manufacturer) + "]"
 	}
 	return s
 }
