@@ -16,9 +16,12 @@ import (
 // values) is printed through it: a terminal acts on control characters instead of showing
 // them, so a name holding ESC ] 0 ; … BEL (OSC; 0 sets the window title in xterm) would retitle
 // the window, ESC [ 2 J (ED) erase the screen, and U+009B (CSI, the C1 form of ESC [) start a
-// sequence of its own (ECMA-48 §5.3, §8.3).
+// sequence of its own (ECMA-48 §5.3, §8.3). The bidirectional formatting characters (Unicode
+// property Bidi_Control: U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069; UAX #9) are
+// escaped as \uNNNN too: they control nothing but can reorder what the line around them shows,
+// so a name could make the address or value next to it read as something else.
 func Escape(s string) string {
-	i := strings.IndexFunc(s, func(r rune) bool { return unicode.IsControl(r) || r == utf8.RuneError })
+	i := strings.IndexFunc(s, func(r rune) bool { return unicode.IsControl(r) || r == utf8.RuneError || unicode.Is(unicode.Bidi_Control, r) })
 	if i < 0 {
 		return s
 	}
@@ -32,7 +35,7 @@ func Escape(s string) string {
 			fmt.Fprintf(&b, `\x%02x`, s[i])
 		case unicode.IsControl(r) && r < 0x80: // C0, DEL
 			fmt.Fprintf(&b, `\x%02x`, r)
-		case unicode.IsControl(r): // C1
+		case unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r): // C1, bidi controls
 			fmt.Fprintf(&b, `\u%04x`, r)
 		default:
 			b.WriteString(s[i : i+n])

@@ -29,6 +29,9 @@ func TestEscape(t *testing.T) {
 		{"\xe2\x82", `\xe2\x82`},                                                         // truncated sequence
 		{"\xed\xa0\x80", `\xed\xa0\x80`},                                                 // surrogate: not UTF-8
 		{"ok\xc3\xa9\xc3", `oké\xc3`},
+		{"HRM\u202egnp.exe", `HRM\u202egnp.exe`},                               // RIGHT-TO-LEFT OVERRIDE: would show "HRMexe.png"
+		{"\u2066a\u2069\u200e\u200f\u061c", `\u2066a\u2069\u200e\u200f\u061c`}, // isolates, marks
+		{"\u05e9\u05dc\u05d5\u05dd", "\u05e9\u05dc\u05d5\u05dd"},               // right-to-left text itself: kept
 	} {
 		got := Escape(tc.in)
 		if got != tc.want {
