@@ -433,6 +433,9 @@ func (b *Backend) connect(ctx context.Context, address string, opts gogatt.Conne
 	}
 	defer func() { <-b.connSem }()
 
+	b.mu.Lock()
+	slots := b.slots // written by Start under b.mu
+	b.mu.Unlock()
 	c.mu.Lock()
 	n := len(c.conns)
 	var dup *conn
@@ -447,8 +450,8 @@ func (b *Backend) connect(ctx context.Context, address string, opts gogatt.Conne
 		// would wait silently until the timeout.
 		return nil, fmt.Errorf("connect %s: already connected (connection %d): %w", addr, dup.handle, gogatt.ErrBusy)
 	}
-	if b.slots > 0 && n >= b.slots {
-		return nil, fmt.Errorf("connect %s: %d of %d slots in use: %w", addr, n, b.slots, &Error{Command: "gap_connect_direct", Connection: -1, Result: wire.ResultConnectionLimitExceeded})
+	if slots > 0 && n >= slots {
+		return nil, fmt.Errorf("connect %s: %d of %d slots in use: %w", addr, n, slots, &Error{Command: "gap_connect_direct", Connection: -1, Result: wire.ResultConnectionLimitExceeded})
 	}
 
 	cw := &connectWait{addr: addr, handle: -1, done: make(chan struct{})}

@@ -1,0 +1,93 @@
+package bgapi
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gogatt/gogatt"
+	"github.com/gogatt/gogatt/sim/bled112"
+)
+
+// Lifecycle tests: Start, Stop and restarts racing with operations, adapters that go away or
+// restart, and callbacks that do not return. Deadlines only catch hangs.
+
+// Start and Stop in a loop beside loops of Connect/read/Disconnect and Scan: the race detector
+// sees no unsynchronised access (Start writes the slot count that Connect reads), and nothing
+// hangs.
+func TestEmuStartStopRace(t *testing.T) {
+	env := startEmu(t, bled112.Config{}, Config{NoReset: true})
+	ctx := ctxT(t, 60*time.Second)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var reads, scans atomic.Int64
+	progress := make(chan struct{}, 1) // an operation succeeded
+	done := func(n *atomic.Int64) {
+		n.Add(1)
+		select {
+		case progress <- struct{}{}:
+		default:
+		}
+	}
+	for _, addr := range []string{hrmAddr, thermoAddr} {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+				d, err := env.b.Connect(cctx, addr, gogatt.ConnectOptions{})
+				if err == nil {
+					if _, err := d.CharRead(cctx, gogatt.UUID16(0x2A00)); err == nil {
+						done(&reads)
+					}
+					_ = d.Disconnect()
+				}
+				cancel()
+			}
+		})
+	}
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := env.b.Scan(ctx, gogatt.ScanOptions{Timeout: 20 * time.Millisecond}); err == nil {
+				done(&scans)
+			}
+		}
+	})
+	for i := range 30 {
+		select {
+		case <-progress:
+		default:
+		}
+		if err := env.b.Stop(); err != nil {
+			t.Fatalf("Stop %d: %v", i, err)
+		}
+		if err := env.b.Start(ctx); err != nil {
+			t.Fatalf("Start %d: %v", i, err)
+		}
+		select { // let the loops work on this start
+		case <-progress:
+		case <-ctx.Done():
+			t.Fatalf("no operation succeeded after Start %d", i)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if ctx.Err() != nil {
+		t.Fatal("the loops did not end before the deadline")
+	}
+	t.Logf("%d reads and %d scans completed across 30 restarts", reads.Load(), scans.Load())
+	env.connect(t, hrmAddr, gogatt.ConnectOptions{})
+	if n := env.emu.Connections(); n != 1 {
+		t.Fatalf("the emulator has %d connections, want 1", n)
+	}
+}
