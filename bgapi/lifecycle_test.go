@@ -22,6 +22,12 @@ func TestEmuStartStopRace(t *testing.T) {
 	ctx := ctxT(t, 60*time.Second)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
+	var once sync.Once
+	stopLoops := func() {
+		once.Do(func() { close(stop) })
+		wg.Wait()
+	}
+	defer stopLoops()
 	var reads, scans atomic.Int64
 	progress := make(chan struct{}, 1) // an operation succeeded
 	done := func(n *atomic.Int64) {
@@ -80,8 +86,7 @@ func TestEmuStartStopRace(t *testing.T) {
 			t.Fatalf("no operation succeeded after Start %d", i)
 		}
 	}
-	close(stop)
-	wg.Wait()
+	stopLoops()
 	if ctx.Err() != nil {
 		t.Fatal("the loops did not end before the deadline")
 	}
