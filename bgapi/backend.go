@@ -171,6 +171,7 @@ func (b *Backend) Start(ctx context.Context) error {
 		b.c = nil
 		return fmt.Errorf("bgapi: start: %w", err)
 	}
+	b.c.setLive()
 	b.devices = make(map[*device]struct{})
 	b.wrapped = make(map[gogatt.Device]struct{})
 	b.ctx, b.cancel = context.WithCancel(context.Background())

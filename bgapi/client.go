@@ -50,6 +50,9 @@ type client struct {
 	bonds      map[bt.Address]uint8 // bond handle per peer, learnt from connection_status
 	err        error                // why the client stopped
 	closed     chan struct{}        // closed when the client stops
+	// live: Start has put the dongle in its initial state. From then on a connection nobody
+	// waits for is an orphan to close, and a system_boot means the dongle restarted.
+	live bool
 
 	stopCtx context.Context // cancelled when the client stops; for background work
 	cancel  context.CancelFunc
@@ -124,6 +127,13 @@ func (c *client) goLocked(f func()) bool {
 		f()
 	}()
 	return true
+}
+
+// setLive marks the end of Start's initialisation of the dongle (see client.live).
+func (c *client) setLive() {
+	c.mu.Lock()
+	c.live = true
+	c.mu.Unlock()
 }
 
 // stopped returns the error the client stopped with, or nil.
@@ -521,8 +531,12 @@ func (c *client) connectionStatus(e wire.EvtConnectionStatus) {
 	}
 	cw := c.connecting
 	if cw == nil || !connected || cw.addr != addr || (cw.handle >= 0 && int(h) != cw.handle) {
-		if connected { // free slots report flags 0 (system_get_connections)
-			c.log.Debug("bgapi: connection_status for unknown connection", "connection", h, "address", addr)
+		if connected && c.live { // free slots report flags 0 (system_get_connections)
+			// A connection nobody waits for: a Connect gave up (its context ended) before the
+			// dongle connected. Left alone it would hold a slot and the peer, which stops
+			// advertising once connected, until Stop.
+			c.log.Debug("bgapi: closing a connection nobody waits for", "connection", h, "address", addr)
+			c.goLocked(func() { c.closeOrphan(h) })
 		}
 		return
 	}
@@ -531,6 +545,22 @@ func (c *client) connectionStatus(e wire.EvtConnectionStatus) {
 	cw.conn = cn
 	c.connecting = nil
 	close(cw.done)
+}
+
+// closeOrphan disconnects connection h, which the dongle made for a Connect that had already
+// given up; it runs in the background, bounded by the command timeout.
+func (c *client) closeOrphan(h uint8) {
+	ctx, cancel := context.WithTimeout(c.stopCtx, 2*c.cmdTimeout) // the wait for the command slot, then the response
+	defer cancel()
+	m := &wire.CmdConnectionDisconnect{Connection: h}
+	var r wire.RspConnectionDisconnect
+	err := c.call(ctx, m, &r)
+	if err == nil && r.Result != wire.ResultNotConnected {
+		err = check(m, r.Result)
+	}
+	if err != nil {
+		c.log.Warn("bgapi: closing a connection nobody waits for", "connection", h, "err", err)
+	}
 }
 
 // disconnected handles connection_disconnected under c.mu: every pending operation of the

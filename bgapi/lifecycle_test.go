@@ -2,9 +2,11 @@ package bgapi
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/gogatt/gogatt"
@@ -95,4 +97,29 @@ func TestEmuStartStopRace(t *testing.T) {
 	if n := env.emu.Connections(); n != 1 {
 		t.Fatalf("the emulator has %d connections, want 1", n)
 	}
+}
+
+// A Connect whose context ends before gap_connect_direct's response: the dongle connects
+// anyway, later. The backend disconnects that connection nobody waits for, so the peripheral
+// (which stopped advertising when it was connected) can be connected again, and the dongle
+// holds only the new connection.
+func TestVirtualConnectCancelledBeforeResponse(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		env, _ := startPipeEmu(t, bled112.Config{}, Config{NoReset: true})
+		env.emu.SetResponseDelay(2 * time.Second)
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		_, err := env.b.Connect(ctx, hrmAddr, gogatt.ConnectOptions{})
+		cancel()
+		if !errors.Is(err, gogatt.ErrTimeout) {
+			t.Fatalf("connect with a 1 s deadline and a 2 s response: %v", err)
+		}
+		env.emu.SetResponseDelay(0)
+		d := env.connect(t, hrmAddr, gogatt.ConnectOptions{Timeout: 5 * time.Second})
+		if _, err := d.CharRead(t.Context(), gogatt.UUID16(0x2A00)); err != nil {
+			t.Fatal(err)
+		}
+		if n := env.emu.Connections(); n != 1 {
+			t.Fatalf("the dongle holds %d connections, want 1", n)
+		}
+	})
 }
