@@ -29,14 +29,17 @@ type Config struct {
 	// Logger receives diagnostics; nil is silent.
 	Logger *slog.Logger
 	// Passkey answers a peer's passkey request during Bond (sm_passkey_request,
-	// bgapi-facts.md §2.6): return 0–999999. It runs on a goroutine of the library's. When nil,
+	// bgapi-facts.md §2.6): return 0–999999. It runs on a goroutine of its own; ctx ends when
+	// the pairing does (bond completed or failed, link lost, Bond's context ended, Stop). Stop
+	// does not wait for it: a callback that ignores ctx only delays its own return. When nil,
 	// bonding with a peer that asks for a passkey fails.
 	Passkey func(ctx context.Context, address string) (uint32, error)
 	// PasskeyDisplay, when set, is told the passkey the user must type on the peer
-	// (sm_passkey_display). It runs on a goroutine of the library's. With Passkey and/or
-	// PasskeyDisplay set the dongle pairs with MITM protection (authenticated); with neither,
-	// Just Works.
-	PasskeyDisplay func(address string, passkey uint32)
+	// (sm_passkey_display). It runs on a goroutine of its own and may keep showing the passkey
+	// until ctx ends, which happens when the pairing does (as for Passkey); Stop does not wait
+	// for it. With Passkey and/or PasskeyDisplay set the dongle pairs with MITM protection
+	// (authenticated); with neither, Just Works.
+	PasskeyDisplay func(ctx context.Context, address string, passkey uint32)
 	// Slots is the number of connection slots; 0 asks the dongle (system_get_connections;
 	// 3 on stock BLED112 firmware, bgapi-facts.md §5.7).
 	Slots int

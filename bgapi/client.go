@@ -37,7 +37,7 @@ type client struct {
 	trace      bool // log every frame (the logger has Debug enabled)
 	cmdTimeout time.Duration
 	passkey    func(ctx context.Context, address string) (uint32, error)
-	display    func(address string, passkey uint32)
+	display    func(ctx context.Context, address string, passkey uint32)
 
 	cmdSem chan struct{} // one command in flight
 	wbuf   []byte        // frame buffer, used under cmdSem
@@ -71,7 +71,7 @@ type clientConfig struct {
 	log        *slog.Logger
 	cmdTimeout time.Duration
 	passkey    func(ctx context.Context, address string) (uint32, error)
-	display    func(address string, passkey uint32)
+	display    func(ctx context.Context, address string, passkey uint32)
 }
 
 // newClient starts a client over rw; rw is closed by close.
@@ -494,8 +494,8 @@ func (c *client) handleEvent(f wire.Frame) {
 			return
 		}
 		if cn := c.connLocked(e.Handle, f); cn != nil && c.display != nil {
-			d, addr, pk := c.display, cn.addr.String(), e.Passkey
-			c.goLocked(func() { d(addr, pk) })
+			d, ctx, addr, pk := c.display, cn.pairingCtx(), cn.addr.String(), e.Passkey
+			go d(ctx, addr, pk) // not counted in c.wg: Stop never waits for user code
 		}
 	case evBondStatus: // bond handle, key size, mitm, keys: nothing to route
 	default:

@@ -123,3 +123,81 @@ func TestVirtualConnectCancelledBeforeResponse(t *testing.T) {
 		}
 	})
 }
+
+// Stop does not wait for the application's pairing callbacks: not for a PasskeyDisplay or a
+// Passkey that ignores its context and blocks (released only at the end of the test), and a
+// PasskeyDisplay that waits for its context returns once the pairing has ended.
+func TestEmuStopDuringPairingCallbacks(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		display bool // PasskeyDisplay, else Passkey (the emulator asks for one or shows one)
+		honour  bool // the callback returns when its context ends
+	}{
+		{"display waits for its context", true, true},
+		{"display ignores its context", true, false},
+		{"passkey ignores its context", false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			release := make(chan struct{})
+			defer close(release) // after Stop: the callbacks still blocked may now return
+			called := make(chan struct{}, 1)
+			returned := make(chan error, 1)
+			block := func(ctx context.Context) error {
+				called <- struct{}{}
+				if tc.honour {
+					<-ctx.Done()
+				} else {
+					<-release
+				}
+				returned <- ctx.Err()
+				return ctx.Err()
+			}
+			cfg := Config{NoReset: true}
+			if tc.display {
+				cfg.PasskeyDisplay = func(ctx context.Context, _ string, _ uint32) { _ = block(ctx) }
+			} else {
+				cfg.Passkey = func(ctx context.Context, _ string) (uint32, error) { return 123456, block(ctx) }
+			}
+			env := startEmu(t, bled112.Config{}, cfg)
+			d := env.connect(t, tortureAddr, gogatt.ConnectOptions{})
+			ctx := ctxT(t, 30*time.Second)
+			bonded := make(chan error, 1)
+			go func() { bonded <- d.Bond(ctx, true) }()
+			select {
+			case <-called:
+			case <-ctx.Done():
+				t.Fatal("the pairing callback was not called")
+			}
+			if tc.honour {
+				// The display shows the passkey while the peer pairs; once the bond is done
+				// the callback's context ends.
+				if err := <-bonded; err != nil {
+					t.Fatalf("bond: %v", err)
+				}
+				select {
+				case err := <-returned:
+					if err == nil {
+						t.Fatal("the callback returned with its context still live")
+					}
+				case <-ctx.Done():
+					t.Fatal("the display callback's context did not end with the pairing")
+				}
+			}
+			stopped := make(chan error, 1)
+			go func() { stopped <- env.b.Stop() }()
+			select {
+			case err := <-stopped:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-ctx.Done():
+				t.Fatal("Stop hangs on a pairing callback")
+			}
+			if !tc.honour && !tc.display {
+				if err := <-bonded; !errors.Is(err, gogatt.ErrNotConnected) {
+					t.Fatalf("bond stopped by Stop: %v", err)
+				}
+			}
+		})
+	}
+}
