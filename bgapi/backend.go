@@ -64,7 +64,9 @@ type Backend struct {
 	cfg Config
 	log *slog.Logger
 
-	mu      sync.Mutex // guards the fields below and serialises Start/Stop
+	life sync.Mutex // serialises Start and Stop
+
+	mu      sync.Mutex // guards the fields below
 	c       *client
 	slots   int
 	devices map[*device]struct{}
@@ -109,20 +111,26 @@ func (b *Backend) SupportsUnbonded() bool { return true }
 // sleep; pygatt §6.8), reopening it, flushing stale input (§1.5 step 5) and confirming with
 // system_hello. Then it sets the state pygatt sets: every connection slot disconnected, not
 // advertising (gap_set_mode 0,0), no procedure running (gap_end_procedure), not bondable.
-// Starting a started backend does nothing; starting one whose adapter was lost (unplugged)
-// stops it first and opens the port again.
+// Starting a started backend does nothing. Starting one whose adapter was lost (unplugged,
+// or reset by another program) closes the lost port and opens the port again, keeping the
+// Devices handed out: those with AutoReconnect, still reconnecting, dial through the new port.
 func (b *Backend) Start(ctx context.Context) error {
+	b.life.Lock()
+	defer b.life.Unlock()
 	b.mu.Lock()
-	lost := b.c != nil && b.c.stopped() != nil
+	dead := b.c
+	if dead != nil && dead.stopped() == nil {
+		b.mu.Unlock()
+		return nil
+	}
+	b.c = nil
 	b.mu.Unlock()
-	if lost {
-		b.Stop()
+	if dead != nil {
+		// Not under b.mu: the client's goroutines may take it before they end.
+		dead.close(gogatt.ErrNotStarted)
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.c != nil {
-		return nil
-	}
 	path, id := b.cfg.Port, (*enumerator.PortDetails)(nil)
 	if path == "" {
 		d, err := detectPort(b.cfg.ListPorts)
@@ -175,9 +183,11 @@ func (b *Backend) Start(ctx context.Context) error {
 		return fmt.Errorf("bgapi: start: %w", err)
 	}
 	b.c.setLive()
-	b.devices = make(map[*device]struct{})
-	b.wrapped = make(map[gogatt.Device]struct{})
-	b.ctx, b.cancel = context.WithCancel(context.Background())
+	if b.wrapped == nil { // else a restart after an adapter loss: the Devices stay
+		b.devices = make(map[*device]struct{})
+		b.wrapped = make(map[gogatt.Device]struct{})
+		b.ctx, b.cancel = context.WithCancel(context.Background())
+	}
 	b.log.Info("bgapi: started", "port", path, "slots", b.slots)
 	return nil
 }
@@ -330,6 +340,8 @@ func (b *Backend) initDongle(ctx context.Context) error {
 // out has closed Disconnected and delivered its last ConnectionEvent, so it must not be called
 // from an OnConnectionEvent callback. It is idempotent and safe after a failed Start.
 func (b *Backend) Stop() error {
+	b.life.Lock()
+	defer b.life.Unlock()
 	b.mu.Lock()
 	c := b.c
 	b.c = nil
@@ -341,10 +353,7 @@ func (b *Backend) Stop() error {
 		b.cancel()
 	}
 	b.mu.Unlock()
-	if c == nil {
-		return nil
-	}
-	// The application's Devices first, so that each stops reconnecting and reports a local
+	// The application's Devices first (they outlive a lost adapter, so c may be nil), so that each stops reconnecting and reports a local
 	// disconnect; then whatever raw device is left (a reconnection in flight).
 	for w := range wrapped {
 		_ = w.Disconnect()
@@ -358,7 +367,9 @@ func (b *Backend) Stop() error {
 		})
 	}
 	wg.Wait()
-	c.close(fmt.Errorf("bgapi: backend stopped: %w", gogatt.ErrNotStarted))
+	if c != nil {
+		c.close(fmt.Errorf("bgapi: backend stopped: %w", gogatt.ErrNotStarted))
+	}
 	b.wrapWG.Wait() // every Device has delivered its last ConnectionEvent and closed Disconnected
 	return nil
 }

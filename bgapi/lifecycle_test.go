@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gogatt/gogatt"
+	"github.com/gogatt/gogatt/sim"
 	"github.com/gogatt/gogatt/sim/bled112"
 )
 
@@ -199,5 +200,66 @@ func TestEmuStopDuringPairingCallbacks(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A Device with AutoReconnect survives the dongle being unplugged, plugged back in and the
+// backend started again: Start keeps the application's Devices, whose reconnection then dials
+// through the new port, and the subscription resumes. The Device is never ended by the restart.
+func TestEmuAutoReconnectAcrossReplug(t *testing.T) {
+	env := startEmu(t, bled112.Config{}, Config{NoReset: true})
+	p := env.periphs[tortureAddr]
+	ctx := ctxT(t, 30*time.Second)
+	events := make(chan gogatt.ConnectionEvent, 100)
+	d := env.connect(t, tortureAddr, gogatt.ConnectOptions{
+		AutoReconnect: true, ReconnectMinDelay: 10 * time.Millisecond, ReconnectMaxDelay: 50 * time.Millisecond,
+		OnConnectionEvent: func(e gogatt.ConnectionEvent) { events <- e },
+	})
+	got := make(chan []byte, 10)
+	if err := d.Subscribe(ctx, sim.TortureDescFirst, func(_ uint16, v []byte) { got <- v }, gogatt.SubscribeOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	vh := p.ValueHandle(sim.TortureDescFirst)
+	// until waits for an event of kind k; any end of the Device fails the test.
+	until := func(k gogatt.ConnectionEventKind) {
+		t.Helper()
+		for {
+			select {
+			case e := <-events:
+				if e.Kind == k {
+					return
+				}
+				if e.Kind == gogatt.EventGaveUp {
+					t.Fatalf("gave up: %v", e.Err)
+				}
+			case <-d.Disconnected():
+				t.Fatalf("the Device ended waiting for %v: %v", k, d.Err())
+			case <-ctx.Done():
+				t.Fatalf("no %v event", k)
+			}
+		}
+	}
+	env.pty.Unplug()
+	until(gogatt.EventDisconnected)
+	if err := d.Err(); !errors.Is(err, ErrAdapterLost) {
+		t.Fatalf("Err while the dongle is unplugged: %v", err)
+	}
+	until(gogatt.EventReconnecting) // dialling fails while the backend has no port
+	if err := env.pty.Replug(); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.b.Start(ctx); err != nil {
+		t.Fatalf("Start after replug: %v", err)
+	}
+	until(gogatt.EventReconnected)
+	p.Notify(vh, []byte("back"))
+	if v := recv(t, ctx, got, "no notification after the restart"); string(v) != "back" {
+		t.Fatalf("got %q", v)
+	}
+	if _, err := d.CharRead(ctx, sim.TortureCounter); err != nil {
+		t.Fatal(err)
+	}
+	if n := env.emu.Connections(); n != 1 {
+		t.Fatalf("the dongle holds %d connections, want 1", n)
 	}
 }
