@@ -231,6 +231,11 @@ func (c *client) readLoop() {
 func (c *client) fail(err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.failLocked(err)
+}
+
+// failLocked is fail with c.mu held.
+func (c *client) failLocked(err error) {
 	if c.err != nil {
 		return
 	}
@@ -326,7 +331,11 @@ func (c *client) command(ctx context.Context, m wire.Message, onResp func([]byte
 		c.clearPending(p)
 		<-c.cmdSem
 		c.log.Warn("bgapi: no response", "command", name)
-		return nil, true, fmt.Errorf("%s: no response from the adapter within %v: %w", name, c.cmdTimeout, gogatt.ErrTimeout)
+		err := fmt.Errorf("%s: no response from the adapter within %v: %w", name, c.cmdTimeout, gogatt.ErrTimeout)
+		if _, hello := m.(*wire.CmdSystemHello); !hello {
+			err = c.probe(name, err)
+		}
+		return nil, true, err
 	case <-ctx.Done():
 		wait := func() {
 			defer timer.Stop()
@@ -344,6 +353,23 @@ func (c *client) command(ctx context.Context, m wire.Message, onResp func([]byte
 		}
 		return nil, true, gogatt.CtxErr(ctx, name)
 	}
+}
+
+// probe follows a command that got no response (err) with system_hello. A dongle that does
+// not answer that either is gone — reset or taken over by another program on the same port,
+// or hung — and the client fails with ErrAdapterLost, which probe returns; otherwise err (one
+// lost response).
+func (c *client) probe(name string, err error) error {
+	ctx, cancel := context.WithTimeout(c.stopCtx, 2*c.cmdTimeout) // the command slot, then the response
+	defer cancel()
+	herr := c.call(ctx, &wire.CmdSystemHello{}, nil)
+	if herr == nil || !errors.Is(herr, gogatt.ErrTimeout) {
+		return err // answered, or the client stopped meanwhile
+	}
+	lost := fmt.Errorf("%w: neither %s nor system_hello got a response (the dongle was reset or taken over by another program on its port, or hangs)", ErrAdapterLost, name)
+	c.log.Warn("bgapi: adapter lost", "err", lost)
+	c.fail(lost)
+	return fmt.Errorf("%s: %w", name, lost)
 }
 
 func (c *client) clearPending(p *pendingCmd) {
@@ -496,6 +522,16 @@ func (c *client) handleEvent(f wire.Frame) {
 		if cn := c.connLocked(e.Handle, f); cn != nil && c.display != nil {
 			d, ctx, addr, pk := c.display, cn.pairingCtx(), cn.addr.String(), e.Passkey
 			go d(ctx, addr, pk) // not counted in c.wg: Stop never waits for user code
+		}
+	case evSystemBoot:
+		// The dongle restarted. Start's own reset may announce itself so (a module on a UART
+		// sends system_boot; a BLED112 re-enumerates instead, and its port fails); afterwards it
+		// means another program on the same port reset it: every connection, procedure and
+		// setting of this client is gone.
+		if c.live {
+			err := fmt.Errorf("%w: the dongle restarted (system_boot): another program on its port may have reset it", ErrAdapterLost)
+			c.log.Warn("bgapi: adapter lost", "err", err)
+			c.failLocked(err)
 		}
 	case evBondStatus: // bond handle, key size, mitm, keys: nothing to route
 	default:

@@ -263,3 +263,82 @@ func TestEmuAutoReconnectAcrossReplug(t *testing.T) {
 		t.Fatalf("the dongle holds %d connections, want 1", n)
 	}
 }
+
+// A second backend on a port another one holds (a second gogatt, say) is refused with
+// ErrPortBusy before it writes anything — in particular no system_reset — and the first one's
+// subscription keeps streaming. The lock holds for root too, which TIOCEXCL does not stop.
+func TestEmuSecondOpenerBusy(t *testing.T) {
+	env := startEmu(t, bled112.Config{}, Config{NoReset: true})
+	ctx := ctxT(t, 30*time.Second)
+	d := env.connect(t, tortureAddr, gogatt.ConnectOptions{})
+	p := env.periphs[tortureAddr]
+	got := make(chan []byte, 10)
+	if err := d.Subscribe(ctx, sim.TortureDescFirst, func(_ uint16, v []byte) { got <- v }, gogatt.SubscribeOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	second := New(Config{Port: env.pty.Path(), ListPorts: noPorts, Logger: testLogger()}) // resets on Start
+	err := second.Start(ctx)
+	second.Stop()
+	var pe *PortError
+	if !errors.Is(err, ErrPortBusy) || !errors.As(err, &pe) || pe.Port != env.pty.Path() {
+		t.Fatalf("second Start on %s: %v", env.pty.Path(), err)
+	}
+	p.Notify(p.ValueHandle(sim.TortureDescFirst), []byte("still"))
+	if v := recv(t, ctx, got, "the first backend's subscription went silent"); string(v) != "still" {
+		t.Fatalf("got %q", v)
+	}
+	// Stop releases the port.
+	env.b.Stop()
+	if err := second.Start(ctx); err != nil {
+		t.Fatalf("Start after the first backend stopped: %v", err)
+	}
+	second.Stop()
+}
+
+// The dongle restarts under a running backend — another program on the same port reset it; a
+// module on a UART announces it with system_boot — so every link is gone: the Device ends with
+// an error matching ErrAdapterLost (and gogatt.ErrNotConnected), as do later calls.
+func TestEmuAdapterResetByAnotherHost(t *testing.T) {
+	env := startEmu(t, bled112.Config{SendBootEvent: true}, Config{}) // Start's own reset boots too
+	ctx := ctxT(t, 30*time.Second)
+	d := env.connect(t, tortureAddr, gogatt.ConnectOptions{})
+	if _, err := d.CharRead(ctx, sim.TortureCounter); err != nil {
+		t.Fatal(err)
+	}
+	env.emu.Reset()
+	select {
+	case <-d.Disconnected():
+	case <-ctx.Done():
+		t.Fatal("the Device outlived the dongle's restart")
+	}
+	if err := d.Err(); !errors.Is(err, ErrAdapterLost) || !errors.Is(err, gogatt.ErrNotConnected) {
+		t.Fatalf("Err = %v", err)
+	}
+	if _, err := env.b.Connect(ctx, hrmAddr, gogatt.ConnectOptions{}); !errors.Is(err, ErrAdapterLost) {
+		t.Fatalf("connect after the restart: %v", err)
+	}
+	if err := env.b.Start(ctx); err != nil { // the port is still there: Start opens it again
+		t.Fatal(err)
+	}
+	env.connect(t, tortureAddr, gogatt.ConnectOptions{})
+}
+
+// The dongle stops answering (reset or taken over by another program, or hung): a command that
+// gets no response within CommandTimeout is followed by a system_hello, and when that gets
+// none either the adapter is lost: the Device ends with ErrAdapterLost.
+func TestVirtualAdapterStopsAnswering(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		env, _ := startPipeEmu(t, bled112.Config{}, Config{NoReset: true, CommandTimeout: time.Second})
+		d := env.connect(t, tortureAddr, gogatt.ConnectOptions{})
+		env.emu.SetResponseDelay(time.Hour)
+		_, err := d.RSSI(t.Context())
+		if !errors.Is(err, ErrAdapterLost) {
+			t.Fatalf("rssi: %v", err)
+		}
+		<-d.Disconnected()
+		if err := d.Err(); !errors.Is(err, ErrAdapterLost) || !errors.Is(err, gogatt.ErrNotConnected) {
+			t.Fatalf("Err = %v", err)
+		}
+		env.b.Stop() // ends the emulator's hour-long wait too
+	})
+}
