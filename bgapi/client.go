@@ -15,9 +15,12 @@ import (
 	"github.com/gogatt/gogatt/bt"
 )
 
-// ErrAdapterLost: the serial port failed (dongle unplugged, port closed under us). Every
-// pending and later operation of the backend fails with an error matching it (connection
-// operations with a *gogatt.DisconnectError wrapping it) until Start opens the port again.
+// ErrAdapterLost: the serial port failed (dongle unplugged, port closed under us), or the
+// dongle restarted under us (a system_boot outside Start, or neither a command nor the
+// system_hello sent after it answered: another program on the same port reset it, or it
+// hangs). Every pending and later operation of the backend fails with an error matching it
+// (connection operations with a *gogatt.DisconnectError wrapping it) until Start opens the
+// port again.
 var ErrAdapterLost = errors.New("bgapi: adapter lost")
 
 // attTimeout is the ATT transaction timeout (Core v5.3 Vol 3 Part F §3.3.3): a procedure

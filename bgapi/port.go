@@ -27,7 +27,9 @@ var (
 	// install a udev rule such as
 	//   SUBSYSTEM=="tty", ATTRS{idVendor}=="2458", ATTRS{idProduct}=="0001", MODE="0666"
 	ErrPermissionDenied = errors.New("bgapi: permission denied opening serial port")
-	// ErrPortBusy: another process holds the port open exclusively.
+	// ErrPortBusy: another process holds the port: it opened it exclusively, or (on Linux,
+	// macOS and the BSDs) it holds the advisory lock this package takes on the device node, which
+	// also keeps a second program run by root from resetting a dongle in use.
 	ErrPortBusy = errors.New("bgapi: serial port busy")
 )
 
