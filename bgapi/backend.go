@@ -64,9 +64,7 @@ type Backend struct {
 	cfg Config
 	log *slog.Logger
 
-	life sync.Mutex // serialises Start and Stop
-
-	mu      sync.Mutex // guards the fields below
+	mu      sync.Mutex // guards the fields below and serialises Start/Stop
 	c       *client
 	slots   int
 	devices map[*device]struct{}
@@ -115,22 +113,22 @@ func (b *Backend) SupportsUnbonded() bool { return true }
 // or reset by another program) closes the lost port and opens the port again, keeping the
 // Devices handed out: those with AutoReconnect, still reconnecting, dial through the new port.
 func (b *Backend) Start(ctx context.Context) error {
-	b.life.Lock()
-	defer b.life.Unlock()
 	b.mu.Lock()
 	dead := b.c
-	if dead != nil && dead.stopped() == nil {
-		b.mu.Unlock()
-		return nil
-	}
-	b.c = nil
 	b.mu.Unlock()
 	if dead != nil {
-		// Not under b.mu: the client's goroutines may take it before they end.
+		if dead.stopped() == nil {
+			return nil
+		}
+		// Closed before b.mu is taken again: the client's goroutines may need it to end.
 		dead.close(gogatt.ErrNotStarted)
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.c != nil && b.c != dead {
+		return nil // started meanwhile
+	}
+	b.c = nil
 	path, id := b.cfg.Port, (*enumerator.PortDetails)(nil)
 	if path == "" {
 		d, err := detectPort(b.cfg.ListPorts)
@@ -340,8 +338,6 @@ func (b *Backend) initDongle(ctx context.Context) error {
 // out has closed Disconnected and delivered its last ConnectionEvent, so it must not be called
 // from an OnConnectionEvent callback. It is idempotent and safe after a failed Start.
 func (b *Backend) Stop() error {
-	b.life.Lock()
-	defer b.life.Unlock()
 	b.mu.Lock()
 	c := b.c
 	b.c = nil
