@@ -349,8 +349,9 @@ func (b *Backend) Stop() error {
 		b.cancel()
 	}
 	b.mu.Unlock()
-	// The application's Devices first (they outlive a lost adapter, so c may be nil), so that each stops reconnecting and reports a local
-	// disconnect; then whatever raw device is left (a reconnection in flight).
+	// The application's Devices first, so that each stops reconnecting and reports a local
+	// disconnect (they outlive a lost adapter: c may be nil); then whatever raw device is left
+	// (a reconnection in flight).
 	for w := range wrapped {
 		_ = w.Disconnect()
 	}
