@@ -29,14 +29,17 @@ type Config struct {
 	// Logger receives diagnostics; nil is silent.
 	Logger *slog.Logger
 	// Passkey answers a peer's passkey request during Bond (sm_passkey_request,
-	// bgapi-facts.md §2.6): return 0–999999. It runs on a goroutine of the library's. When nil,
+	// bgapi-facts.md §2.6): return 0–999999. It runs on a goroutine of its own; ctx ends when
+	// the pairing does (bond completed or failed, link lost, Bond's context ended, Stop). Stop
+	// does not wait for it: a callback that ignores ctx only delays its own return. When nil,
 	// bonding with a peer that asks for a passkey fails.
 	Passkey func(ctx context.Context, address string) (uint32, error)
 	// PasskeyDisplay, when set, is told the passkey the user must type on the peer
-	// (sm_passkey_display). It runs on a goroutine of the library's. With Passkey and/or
-	// PasskeyDisplay set the dongle pairs with MITM protection (authenticated); with neither,
-	// Just Works.
-	PasskeyDisplay func(address string, passkey uint32)
+	// (sm_passkey_display). It runs on a goroutine of its own and may keep showing the passkey
+	// until ctx ends, which happens when the pairing does (as for Passkey); Stop does not wait
+	// for it. With Passkey and/or PasskeyDisplay set the dongle pairs with MITM protection
+	// (authenticated); with neither, Just Works.
+	PasskeyDisplay func(ctx context.Context, address string, passkey uint32)
 	// Slots is the number of connection slots; 0 asks the dongle (system_get_connections;
 	// 3 on stock BLED112 firmware, bgapi-facts.md §5.7).
 	Slots int
@@ -106,20 +109,26 @@ func (b *Backend) SupportsUnbonded() bool { return true }
 // sleep; pygatt §6.8), reopening it, flushing stale input (§1.5 step 5) and confirming with
 // system_hello. Then it sets the state pygatt sets: every connection slot disconnected, not
 // advertising (gap_set_mode 0,0), no procedure running (gap_end_procedure), not bondable.
-// Starting a started backend does nothing; starting one whose adapter was lost (unplugged)
-// stops it first and opens the port again.
+// Starting a started backend does nothing. Starting one whose adapter was lost (unplugged,
+// or reset by another program) closes the lost port and opens the port again, keeping the
+// Devices handed out: those with AutoReconnect, still reconnecting, dial through the new port.
 func (b *Backend) Start(ctx context.Context) error {
 	b.mu.Lock()
-	lost := b.c != nil && b.c.stopped() != nil
+	dead := b.c
 	b.mu.Unlock()
-	if lost {
-		b.Stop()
+	if dead != nil {
+		if dead.stopped() == nil {
+			return nil
+		}
+		// Closed before b.mu is taken again: the client's goroutines may need it to end.
+		dead.close(gogatt.ErrNotStarted)
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.c != nil {
-		return nil
+	if b.c != nil && b.c != dead {
+		return nil // started meanwhile
 	}
+	b.c = nil
 	path, id := b.cfg.Port, (*enumerator.PortDetails)(nil)
 	if path == "" {
 		d, err := detectPort(b.cfg.ListPorts)
@@ -171,9 +180,12 @@ func (b *Backend) Start(ctx context.Context) error {
 		b.c = nil
 		return fmt.Errorf("bgapi: start: %w", err)
 	}
-	b.devices = make(map[*device]struct{})
-	b.wrapped = make(map[gogatt.Device]struct{})
-	b.ctx, b.cancel = context.WithCancel(context.Background())
+	b.c.setLive()
+	if b.wrapped == nil { // else a restart after an adapter loss: the Devices stay
+		b.devices = make(map[*device]struct{})
+		b.wrapped = make(map[gogatt.Device]struct{})
+		b.ctx, b.cancel = context.WithCancel(context.Background())
+	}
 	b.log.Info("bgapi: started", "port", path, "slots", b.slots)
 	return nil
 }
@@ -340,11 +352,9 @@ func (b *Backend) Stop() error {
 		b.cancel()
 	}
 	b.mu.Unlock()
-	if c == nil {
-		return nil
-	}
 	// The application's Devices first, so that each stops reconnecting and reports a local
-	// disconnect; then whatever raw device is left (a reconnection in flight).
+	// disconnect (they outlive a lost adapter: c may be nil); then whatever raw device is left
+	// (a reconnection in flight).
 	for w := range wrapped {
 		_ = w.Disconnect()
 	}
@@ -357,9 +367,11 @@ func (b *Backend) Stop() error {
 		})
 	}
 	wg.Wait()
-	c.close(fmt.Errorf("bgapi: backend stopped: %w", gogatt.ErrNotStarted))
-	// What is left to deliver (queues still draining after a loss) is discarded.
-	c.deliveries.Stop()
+	if c != nil {
+		c.close(fmt.Errorf("bgapi: backend stopped: %w", gogatt.ErrNotStarted))
+		// What is left to deliver (queues still draining after a loss) is discarded.
+		c.deliveries.Stop()
+	}
 	b.wrapWG.Wait() // every Device has delivered its last ConnectionEvent and closed Disconnected
 	return nil
 }
@@ -438,6 +450,9 @@ func (b *Backend) connect(ctx context.Context, address string, opts gogatt.Conne
 	}
 	defer func() { <-b.connSem }()
 
+	b.mu.Lock()
+	slots := b.slots // written by Start under b.mu
+	b.mu.Unlock()
 	c.mu.Lock()
 	n := len(c.conns)
 	var dup *conn
@@ -452,8 +467,8 @@ func (b *Backend) connect(ctx context.Context, address string, opts gogatt.Conne
 		// would wait silently until the timeout.
 		return nil, fmt.Errorf("connect %s: already connected (connection %d): %w", addr, dup.handle, gogatt.ErrBusy)
 	}
-	if b.slots > 0 && n >= b.slots {
-		return nil, fmt.Errorf("connect %s: %d of %d slots in use: %w", addr, n, b.slots, &Error{Command: "gap_connect_direct", Connection: -1, Result: wire.ResultConnectionLimitExceeded})
+	if slots > 0 && n >= slots {
+		return nil, fmt.Errorf("connect %s: %d of %d slots in use: %w", addr, n, slots, &Error{Command: "gap_connect_direct", Connection: -1, Result: wire.ResultConnectionLimitExceeded})
 	}
 
 	cw := &connectWait{addr: addr, handle: -1, done: make(chan struct{})}

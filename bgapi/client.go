@@ -16,9 +16,12 @@ import (
 	"github.com/gogatt/gogatt/internal/gattkit"
 )
 
-// ErrAdapterLost: the serial port failed (dongle unplugged, port closed under us). Every
-// pending and later operation of the backend fails with an error matching it (connection
-// operations with a *gogatt.DisconnectError wrapping it) until Start opens the port again.
+// ErrAdapterLost: the serial port failed (dongle unplugged, port closed under us), or the
+// dongle restarted under us (a system_boot outside Start, or neither a command nor the
+// system_hello sent after it answered: another program on the same port reset it, or it
+// hangs). Every pending and later operation of the backend fails with an error matching it
+// (connection operations with a *gogatt.DisconnectError wrapping it) until Start opens the
+// port again.
 var ErrAdapterLost = errors.New("bgapi: adapter lost")
 
 // attTimeout is the ATT transaction timeout (Core v5.3 Vol 3 Part F §3.3.3): a procedure
@@ -38,7 +41,7 @@ type client struct {
 	trace      bool // log every frame (the logger has Debug enabled)
 	cmdTimeout time.Duration
 	passkey    func(ctx context.Context, address string) (uint32, error)
-	display    func(address string, passkey uint32)
+	display    func(ctx context.Context, address string, passkey uint32)
 
 	cmdSem chan struct{} // one command in flight
 	wbuf   []byte        // frame buffer, used under cmdSem
@@ -51,6 +54,9 @@ type client struct {
 	bonds      map[bt.Address]uint8 // bond handle per peer, learnt from connection_status
 	err        error                // why the client stopped
 	closed     chan struct{}        // closed when the client stops
+	// live: Start has put the dongle in its initial state. From then on a connection nobody
+	// waits for is an orphan to close, and a system_boot means the dongle restarted.
+	live bool
 
 	stopCtx context.Context // cancelled when the client stops; for background work
 	cancel  context.CancelFunc
@@ -73,7 +79,7 @@ type clientConfig struct {
 	log        *slog.Logger
 	cmdTimeout time.Duration
 	passkey    func(ctx context.Context, address string) (uint32, error)
-	display    func(address string, passkey uint32)
+	display    func(ctx context.Context, address string, passkey uint32)
 }
 
 // newClient starts a client over rw; rw is closed by close.
@@ -129,6 +135,13 @@ func (c *client) goLocked(f func()) bool {
 		f()
 	}()
 	return true
+}
+
+// setLive marks the end of Start's initialisation of the dongle (see client.live).
+func (c *client) setLive() {
+	c.mu.Lock()
+	c.live = true
+	c.mu.Unlock()
 }
 
 // stopped returns the error the client stopped with, or nil.
@@ -226,6 +239,11 @@ func (c *client) readLoop() {
 func (c *client) fail(err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.failLocked(err)
+}
+
+// failLocked is fail with c.mu held.
+func (c *client) failLocked(err error) {
 	if c.err != nil {
 		return
 	}
@@ -321,7 +339,11 @@ func (c *client) command(ctx context.Context, m wire.Message, onResp func([]byte
 		c.clearPending(p)
 		<-c.cmdSem
 		c.log.Warn("bgapi: no response", "command", name)
-		return nil, true, fmt.Errorf("%s: no response from the adapter within %v: %w", name, c.cmdTimeout, gogatt.ErrTimeout)
+		err := fmt.Errorf("%s: no response from the adapter within %v: %w", name, c.cmdTimeout, gogatt.ErrTimeout)
+		if _, hello := m.(*wire.CmdSystemHello); !hello {
+			err = c.probe(name, err)
+		}
+		return nil, true, err
 	case <-ctx.Done():
 		wait := func() {
 			defer timer.Stop()
@@ -339,6 +361,23 @@ func (c *client) command(ctx context.Context, m wire.Message, onResp func([]byte
 		}
 		return nil, true, gogatt.CtxErr(ctx, name)
 	}
+}
+
+// probe follows a command that got no response (err) with system_hello. A dongle that does
+// not answer that either is gone — reset or taken over by another program on the same port,
+// or hung — and the client fails with ErrAdapterLost, which probe returns; otherwise err (one
+// lost response).
+func (c *client) probe(name string, err error) error {
+	ctx, cancel := context.WithTimeout(c.stopCtx, 2*c.cmdTimeout) // the command slot, then the response
+	defer cancel()
+	herr := c.call(ctx, &wire.CmdSystemHello{}, nil)
+	if herr == nil || !errors.Is(herr, gogatt.ErrTimeout) {
+		return err // answered, or the client stopped meanwhile
+	}
+	lost := fmt.Errorf("%w: neither %s nor system_hello got a response (the dongle was reset or taken over by another program on its port, or hangs)", ErrAdapterLost, name)
+	c.log.Warn("bgapi: adapter lost", "err", lost)
+	c.fail(lost)
+	return fmt.Errorf("%s: %w", name, lost)
 }
 
 func (c *client) clearPending(p *pendingCmd) {
@@ -490,8 +529,18 @@ func (c *client) handleEvent(f wire.Frame) {
 			return
 		}
 		if cn := c.connLocked(e.Handle, f); cn != nil && c.display != nil {
-			d, addr, pk := c.display, cn.addr.String(), e.Passkey
-			c.goLocked(func() { d(addr, pk) })
+			d, ctx, addr, pk := c.display, cn.pairingCtx(), cn.addr.String(), e.Passkey
+			go d(ctx, addr, pk) // not counted in c.wg: Stop never waits for user code
+		}
+	case evSystemBoot:
+		// The dongle restarted. Start's own reset may announce itself so (a module on a UART
+		// sends system_boot; a BLED112 re-enumerates instead, and its port fails); afterwards it
+		// means another program on the same port reset it: every connection, procedure and
+		// setting of this client is gone.
+		if c.live {
+			err := fmt.Errorf("%w: the dongle restarted (system_boot): another program on its port may have reset it", ErrAdapterLost)
+			c.log.Warn("bgapi: adapter lost", "err", err)
+			c.failLocked(err)
 		}
 	case evBondStatus: // bond handle, key size, mitm, keys: nothing to route
 	default:
@@ -527,8 +576,12 @@ func (c *client) connectionStatus(e wire.EvtConnectionStatus) {
 	}
 	cw := c.connecting
 	if cw == nil || !connected || cw.addr != addr || (cw.handle >= 0 && int(h) != cw.handle) {
-		if connected { // free slots report flags 0 (system_get_connections)
-			c.log.Debug("bgapi: connection_status for unknown connection", "connection", h, "address", addr)
+		if connected && c.live { // free slots report flags 0 (system_get_connections)
+			// A connection nobody waits for: a Connect gave up (its context ended) before the
+			// dongle connected. Left alone it would hold a slot and the peer, which stops
+			// advertising once connected, until Stop.
+			c.log.Debug("bgapi: closing a connection nobody waits for", "connection", h, "address", addr)
+			c.goLocked(func() { c.closeOrphan(h) })
 		}
 		return
 	}
@@ -537,6 +590,22 @@ func (c *client) connectionStatus(e wire.EvtConnectionStatus) {
 	cw.conn = cn
 	c.connecting = nil
 	close(cw.done)
+}
+
+// closeOrphan disconnects connection h, which the dongle made for a Connect that had already
+// given up; it runs in the background, bounded by the command timeout.
+func (c *client) closeOrphan(h uint8) {
+	ctx, cancel := context.WithTimeout(c.stopCtx, 2*c.cmdTimeout) // the wait for the command slot, then the response
+	defer cancel()
+	m := &wire.CmdConnectionDisconnect{Connection: h}
+	var r wire.RspConnectionDisconnect
+	err := c.call(ctx, m, &r)
+	if err == nil && r.Result != wire.ResultNotConnected {
+		err = check(m, r.Result)
+	}
+	if err != nil {
+		c.log.Warn("bgapi: closing a connection nobody waits for", "connection", h, "err", err)
+	}
 }
 
 // disconnected handles connection_disconnected under c.mu: every pending operation of the

@@ -148,8 +148,30 @@ func (cn *conn) procedureCompleted(e wire.EvtAttclientProcedureCompleted) {
 	}
 }
 
-// passkeyRequested answers sm_passkey_request through the user's callback, on a background
-// goroutine (c.mu held by the caller).
+// pairingCtx returns the context a pairing callback gets (c.mu held): that of the Bond in
+// progress, which ends when the bond completes or fails, the link drops, the backend stops or
+// Bond's own context ends; for a pairing the peer started, one that ends with the link or the
+// backend.
+func (cn *conn) pairingCtx() context.Context {
+	if b := cn.bond; b != nil {
+		return b.ctx
+	}
+	ctx, cancel := context.WithCancel(cn.c.stopCtx)
+	if !cn.c.goLocked(func() {
+		defer cancel()
+		select {
+		case <-cn.done:
+		case <-ctx.Done():
+		}
+	}) {
+		cancel()
+	}
+	return ctx
+}
+
+// passkeyRequested answers sm_passkey_request through the user's callback, on a goroutine of
+// its own (c.mu held by the caller). Stop does not wait for the callback; what follows it
+// checks that the client still runs.
 func (cn *conn) passkeyRequested() {
 	c := cn.c
 	b := cn.bond
@@ -160,13 +182,13 @@ func (cn *conn) passkeyRequested() {
 		}
 		return
 	}
-	ctx := c.stopCtx
-	if b != nil {
-		ctx = b.ctx
-	}
+	ctx := cn.pairingCtx()
 	addr, h := cn.addr.String(), cn.handle
-	c.goLocked(func() {
+	go func() { // not counted in c.wg: Stop never waits for user code
 		pk, err := c.passkey(ctx, addr)
+		if c.stopped() != nil {
+			return // the client is closed (or closing): nothing to answer
+		}
 		if err == nil && pk > 999999 {
 			err = fmt.Errorf("%w: passkey %d exceeds 999999", gogatt.ErrInvalidParameter, pk)
 		}
@@ -185,7 +207,7 @@ func (cn *conn) passkeyRequested() {
 			}
 			c.mu.Unlock()
 		}
-	})
+	}()
 }
 
 // procKind says which events a procedure collects.

@@ -15,8 +15,9 @@
 // GATT procedures are serialised per connection (ATT is sequential per bearer) while
 // connections proceed in parallel; a dropped link fails every pending operation of that
 // connection at once with a *gogatt.DisconnectError; a failed port fails everything with an
-// error matching ErrAdapterLost. Backend opens the serial port (go.bug.st/serial) and owns
-// the client.
+// error matching ErrAdapterLost, and so does a dongle that restarts under the client. Backend
+// opens the serial port (go.bug.st/serial), locked against a second opener where the OS allows
+// (flock), and owns the client.
 //
 // Errors: a failed BGAPI command or procedure is an *Error carrying the command name and the
 // wire.Result (errors.Is matches the result); ATT errors from the peer (results 0x04xx) are

@@ -611,7 +611,7 @@ func TestEmuPasskey(t *testing.T) {
 					return passkeyOf(addr), nil
 				}
 			} else {
-				cfg.PasskeyDisplay = func(addr string, pk uint32) { got <- pk }
+				cfg.PasskeyDisplay = func(_ context.Context, addr string, pk uint32) { got <- pk }
 			}
 			env := startEmu(t, bled112.Config{}, cfg)
 			d := env.connect(t, tortureAddr, gogatt.ConnectOptions{})

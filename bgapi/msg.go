@@ -9,6 +9,7 @@ import (
 // Event identities (class<<8 | id, bgapi-facts.md §3) the reader routes; payloads are decoded
 // by package wire's typed messages.
 const (
+	evSystemBoot         = 0x00_00
 	evConnectionStatus   = 0x03_00
 	evDisconnected       = 0x03_04
 	evProcedureCompleted = 0x04_01

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/gogatt/gogatt"
 	"go.bug.st/serial"
@@ -26,7 +27,9 @@ var (
 	// install a udev rule such as
 	//   SUBSYSTEM=="tty", ATTRS{idVendor}=="2458", ATTRS{idProduct}=="0001", MODE="0666"
 	ErrPermissionDenied = errors.New("bgapi: permission denied opening serial port")
-	// ErrPortBusy: another process holds the port open exclusively.
+	// ErrPortBusy: another process holds the port: it opened it exclusively, or (on Linux,
+	// macOS and the BSDs) it holds the advisory lock this package takes on the device node, which
+	// also keeps a second program run by root from resetting a dongle in use.
 	ErrPortBusy = errors.New("bgapi: serial port busy")
 )
 
@@ -76,21 +79,44 @@ type serialPort interface {
 }
 
 // openSerial opens path as a raw serial port with go.bug.st/serial (baud rate is irrelevant for
-// the BLED112's USB CDC-ACM port, bgapi-facts.md §1.4) and classifies failures.
+// the BLED112's USB CDC-ACM port, bgapi-facts.md §1.4) and classifies failures. Where the OS
+// allows, the port is locked first (lockPort) and until it is closed: a second opener gets
+// ErrPortBusy before it has written anything.
 func openSerial(path string) (serialPort, error) {
+	unlock, err := lockPort(path)
+	if err != nil {
+		return nil, err
+	}
 	p, err := serial.Open(path, &serial.Mode{BaudRate: 115200, DataBits: 8, Parity: serial.NoParity, StopBits: serial.OneStopBit})
 	if err != nil {
+		unlock()
 		return nil, classifyOpenError(path, err)
 	}
-	return p, nil
+	return &lockedPort{Port: p, unlock: unlock}, nil
 }
+
+// lockedPort is an open serial port that releases its lock when closed.
+type lockedPort struct {
+	serial.Port
+	once   sync.Once
+	unlock func()
+}
+
+// Close closes the port, then releases the lock.
+func (p *lockedPort) Close() error {
+	err := p.Port.Close()
+	p.once.Do(p.unlock)
+	return err
+}
+
+const busyHint = "another program (a second gogatt, ModemManager, a serial console) has it open"
 
 func classifyOpenError(path string, err error) error {
 	var pe *serial.PortError
 	if errors.As(err, &pe) {
 		switch pe.Code() {
 		case serial.PortBusy:
-			return &PortError{Port: path, Kind: ErrPortBusy, Err: err, Hint: "another program (a second gogatt, ModemManager, a serial console) has it open"}
+			return &PortError{Port: path, Kind: ErrPortBusy, Err: err, Hint: busyHint}
 		case serial.PermissionDenied:
 			return &PortError{Port: path, Kind: ErrPermissionDenied, Err: err, Hint: permissionHint}
 		case serial.PortNotFound:

@@ -760,3 +760,32 @@ func TestSimCommand(t *testing.T) {
 		t.Errorf("sim --json exit %d", code)
 	}
 }
+
+// TestSecondProcessOnPort: a second gogatt on the port a first one streams from (both run as
+// whatever user, root included) is refused with exit status 3 before it touches the dongle, and
+// the first one's subscription goes on.
+func TestSecondProcessOnPort(t *testing.T) {
+	s := start(t, "sim")
+	path := s.waitLine(t, `.`)
+	a := start(t, "subscribe", "--port", path, hrm, "2a37")
+	a.waitLine(t, `bpm`)
+	r := run(t, 3, "read", "--port", path, hrm, "2a00")
+	if !strings.Contains(r.stderr, "busy") {
+		t.Errorf("second gogatt on %s: %q", path, r.stderr)
+	}
+	for drained := false; !drained; { // what arrived before the second one ran
+		select {
+		case <-a.lines:
+		default:
+			drained = true
+		}
+	}
+	a.waitLine(t, `bpm`)
+	a.waitLine(t, `bpm`)
+	if code, rest := a.interrupt(t); code != 0 || !strings.Contains(rest, "value(s) in") {
+		t.Errorf("first gogatt: exit %d after Ctrl-C\n%s\nstderr %s", code, rest, a.stderr)
+	}
+	if code, _ := s.interrupt(t); code != 0 {
+		t.Errorf("sim exit %d after Ctrl-C; stderr %s", code, s.stderr)
+	}
+}

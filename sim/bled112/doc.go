@@ -93,8 +93,10 @@
 // link model: every ATT PDU in either direction takes a slot of PacketsPerEvent per
 // ConnInterval (write_command then answers 0x0182 when its 16-PDU TX queue is full). Fault
 // hooks: InjectGarbage (raw bytes into the output stream), DropOutput (lose the next n output
-// bytes), SetResponseDelay, Unplug/Replug on the PTY (PTY.Back signals the port's return after
-// Replug or a re-enumerating reset), and the sim peripheral's own hooks (SetInRange(false)
+// bytes), SetResponseDelay, Reset (a restart as another program's system_reset causes: state
+// dropped without events, then re-enumeration or system_boot as Config says), Unplug/Replug on
+// the PTY (PTY.Back signals the port's return after Replug or a re-enumerating reset), and the
+// sim peripheral's own hooks (SetInRange(false)
 // mid-procedure → connection_disconnected 0x0208 after the supervision timeout given in
 // connect_direct; SetRefuseConnections, SetUnresponsive → procedure_completed 0x0185 after
 // Config.ATTTimeout; SetCorruptResponses → 0x0404; SetRefusePairing …).

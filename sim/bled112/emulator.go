@@ -249,6 +249,20 @@ func (e *Emulator) SetResponseDelay(d time.Duration) {
 	e.respDelay = d
 }
 
+// Reset restarts the dongle as a system_reset sent by another program on the same port does
+// (fault hook): connections, scan and settings are dropped without events, then — as
+// Config says — the port vanishes and comes back (ReenumerateOnReset), or system_boot is sent
+// (SendBootEvent), or nothing at all is said.
+func (e *Emulator) Reset() {
+	e.mu.Lock()
+	err := e.resetLocked()
+	s := e.sess
+	e.mu.Unlock()
+	if errors.Is(err, ErrReenumerated) && s != nil {
+		s.end()
+	}
+}
+
 // InjectGarbage writes b into the output stream between two frames (fault hook). It returns
 // false if no port is being served.
 func (e *Emulator) InjectGarbage(b []byte) bool {

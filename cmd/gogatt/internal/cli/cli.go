@@ -62,7 +62,7 @@ const (
 	ExitOK          = 0
 	ExitFailure     = 1   // anything not listed below
 	ExitUsage       = 2   // bad command, flag, argument or value
-	ExitNoAdapter   = 3   // no adapter found, or it cannot be opened
+	ExitNoAdapter   = 3   // no adapter found, it cannot be opened, or it was lost
 	ExitNotFound    = 4   // characteristic (or service) not found, or ambiguous
 	ExitTimeout     = 5   // an operation timed out (device absent or not answering)
 	ExitRefused     = 6   // the peer answered with an ATT error or refused pairing
@@ -75,7 +75,8 @@ const exitCodesHelp = `Exit status:
   0    success (streams — scan, subscribe, rssi --watch, sim — also end with 0 on Ctrl-C)
   1    failure not listed below
   2    usage: bad command, flag, argument or value
-  3    no adapter found, or it cannot be opened (permission, busy)
+  3    no adapter found, it cannot be opened (permission, busy), or it was lost
+       (unplugged, or reset by another program)
   4    characteristic or service not found, or an ambiguous UUID
   5    timeout: the device is absent or does not answer
   6    refused by the peer: ATT error, or pairing refused

@@ -22,6 +22,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/gogatt/gogatt"
+	"github.com/gogatt/gogatt/bgapi"
 	"github.com/gogatt/gogatt/bt"
 )
 
@@ -202,6 +203,12 @@ func TestErrorsAndExitCodes(t *testing.T) {
 		{"att error", newFake(), []string{"read", hrmAddr, "2a39"}, ExitRefused, "Read Not Permitted", nil},
 		{"bond refused", newFake(), []string{"bond", "C0:FF:EE:00:00:02"}, ExitRefused, "add --bond", nil},
 		{"link lost", newFake(), []string{"subscribe", hrmAddr, "2a37"}, ExitLinkLost, "disconnected: connection timeout", func(f *fakeBackend) { f.dropLink = true }},
+		{"adapter lost", newFake(), []string{"subscribe", hrmAddr, "2a37"}, ExitNoAdapter, "reset by another program", func(f *fakeBackend) {
+			f.dropLink, f.lostBy = true, fmt.Errorf("%w: the dongle restarted (system_boot)", bgapi.ErrAdapterLost)
+		}},
+		{"port busy", newFake(), []string{"scan"}, ExitNoAdapter, "serial port busy", func(f *fakeBackend) {
+			f.startErr = &bgapi.PortError{Port: "/dev/ttyACM0", Kind: bgapi.ErrPortBusy, Err: errors.New("flock: resource temporarily unavailable")}
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.setup != nil {

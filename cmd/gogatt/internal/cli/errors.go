@@ -8,6 +8,7 @@ import (
 
 	"github.com/gogatt/gogatt"
 	"github.com/gogatt/gogatt/att"
+	"github.com/gogatt/gogatt/bgapi"
 )
 
 // classify turns an error into an exit status and one line saying what happened and what to
@@ -19,6 +20,11 @@ func (a *app) classify(ctx context.Context, err error, c *command) (int, string)
 	switch {
 	case ctx.Err() != nil && errors.Is(err, context.Canceled):
 		return ExitInterrupted, "interrupted"
+	case errors.Is(err, bgapi.ErrPortBusy):
+		return ExitNoAdapter, msg
+	case errors.Is(err, bgapi.ErrAdapterLost):
+		// Before ErrNotConnected: the links went with the adapter.
+		return ExitNoAdapter, msg + ": was the adapter unplugged, or reset by another program using it?"
 	case errors.Is(err, gogatt.ErrNoAdapter):
 		a.log.Debug("no adapter", "err", err)
 		switch {

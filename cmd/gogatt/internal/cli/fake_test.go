@@ -41,7 +41,8 @@ type fakeBackend struct {
 	conns      []*fakeDevice
 	wg         sync.WaitGroup
 	writes     []fakeWrite
-	dropLink   bool // subscriptions drop the link after sending their values
+	dropLink   bool  // subscriptions drop the link after sending their values
+	lostBy     error // why the link dropped (nil: a supervision timeout)
 }
 
 type fakeWrite struct {
@@ -363,6 +364,9 @@ func (d *fakeDevice) lose() {
 	if !d.closed {
 		d.closed = true
 		d.err = &gogatt.DisconnectError{Address: d.addr, Reason: "connection timeout (supervision)", Code: 0x0208}
+		if d.b.lostBy != nil {
+			d.err = &gogatt.DisconnectError{Address: d.addr, Reason: "adapter stopped", Err: d.b.lostBy}
+		}
 		close(d.done)
 	}
 }
