@@ -63,3 +63,12 @@ func WriterBroken(f *os.File) bool {
 	n, err := unix.Poll(fds, 0)
 	return err == nil && n > 0 && fds[0].Revents&(unix.POLLERR|unix.POLLHUP) != 0
 }
+
+// isPipe reports whether f is a pipe or socket, the only files whose reader can go away.
+func isPipe(f *os.File) bool {
+	if f == nil {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&(os.ModeNamedPipe|os.ModeSocket) != 0
+}

@@ -27,12 +27,3 @@ func Width(f *os.File, def int) int {
 	}
 	return w
 }
-
-// isPipe reports whether f is a pipe or socket, the only files whose reader can go away.
-func isPipe(f *os.File) bool {
-	if f == nil {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&(os.ModeNamedPipe|os.ModeSocket) != 0
-}
