@@ -20,7 +20,6 @@ func hx(s string) []byte {
 	return b
 }
 
-var hrmUUID128 = bt.MustParseUUID("0000180d-0000-1000-8000-00805f9b34fb")
 var customUUID = bt.MustParseUUID("6e400001-b5a3-f393-e0a9-e50e24dcca9e")
 
 // pduVectors are byte-exact encodings, each cited to its section of Core v5.3 Vol 3 Part F.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -14,7 +15,6 @@ import (
 	"github.com/gogatt/gogatt/bgapi/wire"
 	"github.com/gogatt/gogatt/bt"
 	"github.com/gogatt/gogatt/internal/gattkit"
-	"go.bug.st/serial/enumerator"
 )
 
 // Config configures a BGAPI backend. The zero value auto-detects a BLED112, resets it on Start
@@ -51,8 +51,14 @@ type Config struct {
 	// CommandTimeout bounds the wait for a command's response (default 3 s). Responses come at
 	// once from a working dongle; this only catches a dead one.
 	CommandTimeout time.Duration
-	// ListPorts replaces enumerator.GetDetailedPortsList (tests).
-	ListPorts func() ([]*enumerator.PortDetails, error)
+	// ListPorts replaces the listing of serial ports (go.bug.st/serial/enumerator's
+	// GetDetailedPortsList; on macOS without cgo, /dev/cu.usbmodem*) for tests.
+	ListPorts func() ([]*PortDetails, error)
+	// Dial, when set, replaces the serial port: Start (and every reopen after a reset) calls it
+	// for a new byte stream to a BGAPI device, e.g. an in-process emulator
+	// (sim/bled112's Emulator.Pipe). Port then only names the stream in messages ("dial" when
+	// empty), nothing is auto-detected and nothing is flushed on open.
+	Dial func() (io.ReadWriteCloser, error)
 
 	// open replaces the serial port (in-package tests over an in-process pipe).
 	open func(path string) (serialPort, error)
@@ -93,8 +99,9 @@ func New(cfg Config) *Backend {
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = 50 * time.Millisecond
 	}
+	useDial(&cfg)
 	if cfg.ListPorts == nil {
-		cfg.ListPorts = func() ([]*enumerator.PortDetails, error) { return enumerator.GetDetailedPortsList() }
+		cfg.ListPorts = listPorts
 	}
 	if cfg.open == nil {
 		cfg.open = openSerial
@@ -129,14 +136,14 @@ func (b *Backend) Start(ctx context.Context) error {
 		return nil // started meanwhile
 	}
 	b.c = nil
-	path, id := b.cfg.Port, (*enumerator.PortDetails)(nil)
+	path, id := b.cfg.Port, (*PortDetails)(nil)
 	if path == "" {
 		d, err := detectPort(b.cfg.ListPorts)
 		if err != nil {
 			return err
 		}
 		path, id = d.Name, d
-		b.log.Info("bgapi: BLED112 found", "port", path, "serial", d.SerialNumber)
+		b.log.Info("bgapi: BLED112 found", "port", path, "serial", d.SerialNumber, "usb_id_checked", !usbIDsUnknown)
 	} else {
 		id = portIdentity(b.cfg.ListPorts, path)
 	}
@@ -230,7 +237,7 @@ func vanishWindow(poll time.Duration) time.Duration {
 // old device node has been seen to go (or a short window has passed, for modules that do not
 // re-enumerate), a node with the old identity is not reopened: it could be the dongle just
 // before it drops off USB.
-func (b *Backend) reopen(ctx context.Context, path string, id *enumerator.PortDetails, old nodeID, oldOK bool) (*client, error) {
+func (b *Backend) reopen(ctx context.Context, path string, id *PortDetails, old nodeID, oldOK bool) (*client, error) {
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.ResetTimeout)
 	defer cancel()
 	tick := time.NewTicker(b.cfg.PollInterval)

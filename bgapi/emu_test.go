@@ -16,7 +16,6 @@ import (
 	"github.com/gogatt/gogatt/bt"
 	"github.com/gogatt/gogatt/sim"
 	"github.com/gogatt/gogatt/sim/bled112"
-	"go.bug.st/serial/enumerator"
 )
 
 // emuEnv is a BLED112 emulator on a real pseudo-terminal and a backend that opens the pty's
@@ -34,7 +33,7 @@ const (
 	tortureAddr = sim.TortureAddress
 )
 
-func noPorts() ([]*enumerator.PortDetails, error) { return nil, nil }
+func noPorts() ([]*PortDetails, error) { return nil, nil }
 
 func testLogger() *slog.Logger {
 	if os.Getenv("GOGATT_BGAPI_LOG") != "" {
@@ -651,8 +650,8 @@ func TestEmuAutoDetect(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	list := func() ([]*enumerator.PortDetails, error) {
-		return []*enumerator.PortDetails{
+	list := func() ([]*PortDetails, error) {
+		return []*PortDetails{
 			{Name: "/dev/ttyUSB7", IsUSB: true, VID: "0403", PID: "6001"},
 			{Name: p.Path(), IsUSB: true, VID: "2458", PID: "0001", SerialNumber: "1"},
 		}, nil

@@ -11,7 +11,6 @@ import (
 
 	"github.com/gogatt/gogatt"
 	"go.bug.st/serial"
-	"go.bug.st/serial/enumerator"
 )
 
 // BLED112 USB identity (bgapi-facts.md §1.4): Silicon Labs / Bluegiga VID 0x2458, PID 0x0001.
@@ -134,41 +133,51 @@ func classifyOpenError(path string, err error) error {
 
 // isBLED112 reports whether a port's USB identity is a BLED112; hex digits compare
 // case-insensitively.
-func isBLED112(p *enumerator.PortDetails) bool {
+func isBLED112(p *PortDetails) bool {
 	return p != nil && p.IsUSB && strings.EqualFold(p.VID, BLED112VID) && strings.EqualFold(p.PID, BLED112PID)
 }
 
-// findBLED112 lists serial ports and returns the BLED112s, sorted by name.
-func findBLED112(list func() ([]*enumerator.PortDetails, error)) ([]*enumerator.PortDetails, error) {
+// maybeBLED112 reports whether a port may be a BLED112: it is one, or (where USB IDs cannot be
+// read, usbIDsUnknown) it is a USB port of unknown identity.
+func maybeBLED112(p *PortDetails) bool {
+	return isBLED112(p) || (usbIDsUnknown && p != nil && p.IsUSB && p.VID == "" && p.PID == "")
+}
+
+// findBLED112 lists serial ports and returns the BLED112s (see maybeBLED112), sorted by name.
+func findBLED112(list func() ([]*PortDetails, error)) ([]*PortDetails, error) {
 	ports, err := list()
 	if err != nil {
 		return nil, &PortError{Kind: gogatt.ErrNoAdapter, Err: err, Hint: "could not list serial ports; give Config.Port explicitly"}
 	}
-	var out []*enumerator.PortDetails
+	var out []*PortDetails
 	for _, p := range ports {
-		if isBLED112(p) {
+		if maybeBLED112(p) {
 			out = append(out, p)
 		}
 	}
-	slices.SortFunc(out, func(a, b *enumerator.PortDetails) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(out, func(a, b *PortDetails) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
 }
 
 // detectPort returns the path of the first BLED112 found, or an error matching
 // gogatt.ErrNoAdapter.
-func detectPort(list func() ([]*enumerator.PortDetails, error)) (*enumerator.PortDetails, error) {
+func detectPort(list func() ([]*PortDetails, error)) (*PortDetails, error) {
 	found, err := findBLED112(list)
 	if err != nil {
 		return nil, err
 	}
 	if len(found) == 0 {
-		return nil, &PortError{Kind: gogatt.ErrNoAdapter, Hint: "no serial port with USB ID 2458:0001 (BLED112); plug one in or set Config.Port"}
+		hint := "no serial port with USB ID 2458:0001 (BLED112); plug one in or set Config.Port"
+		if usbIDsUnknown {
+			hint = "no /dev/cu.usbmodem* port (this build has no cgo, so USB IDs cannot be read); plug a BLED112 in or set Config.Port"
+		}
+		return nil, &PortError{Kind: gogatt.ErrNoAdapter, Hint: hint}
 	}
 	return found[0], nil
 }
 
 // portIdentity finds the USB details of path, if it is a USB port the enumerator knows.
-func portIdentity(list func() ([]*enumerator.PortDetails, error), path string) *enumerator.PortDetails {
+func portIdentity(list func() ([]*PortDetails, error), path string) *PortDetails {
 	if list == nil {
 		return nil
 	}
@@ -187,7 +196,7 @@ func portIdentity(list func() ([]*enumerator.PortDetails, error), path string) *
 // relocate finds where a re-enumerated dongle came back: the same path if it exists, else a
 // BLED112 port with the same USB serial number (the port name may change after system_reset,
 // bgapi-facts.md §5.3, pygatt weakness §6.8).
-func relocate(list func() ([]*enumerator.PortDetails, error), path string, id *enumerator.PortDetails) string {
+func relocate(list func() ([]*PortDetails, error), path string, id *PortDetails) string {
 	if id == nil || id.SerialNumber == "" || list == nil {
 		return path
 	}

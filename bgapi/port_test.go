@@ -13,30 +13,29 @@ import (
 	"github.com/creack/pty"
 	"github.com/gogatt/gogatt"
 	"go.bug.st/serial"
-	"go.bug.st/serial/enumerator"
 )
 
 func TestDetectPort(t *testing.T) {
-	list := func(ports ...*enumerator.PortDetails) func() ([]*enumerator.PortDetails, error) {
-		return func() ([]*enumerator.PortDetails, error) { return ports, nil }
+	list := func(ports ...*PortDetails) func() ([]*PortDetails, error) {
+		return func() ([]*PortDetails, error) { return ports, nil }
 	}
 	tests := []struct {
 		name  string
-		list  func() ([]*enumerator.PortDetails, error)
+		list  func() ([]*PortDetails, error)
 		want  string
 		noAdp bool
 	}{
 		{"none", list(), "", true},
-		{"other usb", list(&enumerator.PortDetails{Name: "/dev/ttyUSB0", IsUSB: true, VID: "0403", PID: "6001"}), "", true},
-		{"not usb", list(&enumerator.PortDetails{Name: "/dev/ttyS0", VID: "2458", PID: "0001"}), "", true},
+		{"other usb", list(&PortDetails{Name: "/dev/ttyUSB0", IsUSB: true, VID: "0403", PID: "6001"}), "", true},
+		{"not usb", list(&PortDetails{Name: "/dev/ttyS0", VID: "2458", PID: "0001"}), "", true},
 		{"bled112", list(
-			&enumerator.PortDetails{Name: "/dev/ttyUSB0", IsUSB: true, VID: "0403", PID: "6001"},
-			&enumerator.PortDetails{Name: "/dev/ttyACM1", IsUSB: true, VID: "2458", PID: "0001"},
-			&enumerator.PortDetails{Name: "/dev/ttyACM0", IsUSB: true, VID: "2458", PID: "0001"},
+			&PortDetails{Name: "/dev/ttyUSB0", IsUSB: true, VID: "0403", PID: "6001"},
+			&PortDetails{Name: "/dev/ttyACM1", IsUSB: true, VID: "2458", PID: "0001"},
+			&PortDetails{Name: "/dev/ttyACM0", IsUSB: true, VID: "2458", PID: "0001"},
 		), "/dev/ttyACM0", false},
-		{"hex case-insensitive", list(&enumerator.PortDetails{Name: "/dev/cu.usbmodem1", IsUSB: true, VID: "2458", PID: "0001"}), "/dev/cu.usbmodem1", false},
-		{"upper-case vid", list(&enumerator.PortDetails{Name: "COM3", IsUSB: true, VID: "2458", PID: "0001"}), "COM3", false},
-		{"enumeration fails", func() ([]*enumerator.PortDetails, error) { return nil, errors.New("boom") }, "", true},
+		{"hex case-insensitive", list(&PortDetails{Name: "/dev/cu.usbmodem1", IsUSB: true, VID: "2458", PID: "0001"}), "/dev/cu.usbmodem1", false},
+		{"upper-case vid", list(&PortDetails{Name: "COM3", IsUSB: true, VID: "2458", PID: "0001"}), "COM3", false},
+		{"enumeration fails", func() ([]*PortDetails, error) { return nil, errors.New("boom") }, "", true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -52,10 +51,10 @@ func TestDetectPort(t *testing.T) {
 			}
 		})
 	}
-	if !isBLED112(&enumerator.PortDetails{IsUSB: true, VID: "2458", PID: "0001"}) || isBLED112(&enumerator.PortDetails{IsUSB: true, VID: "2458", PID: "0002"}) {
+	if !isBLED112(&PortDetails{IsUSB: true, VID: "2458", PID: "0001"}) || isBLED112(&PortDetails{IsUSB: true, VID: "2458", PID: "0002"}) {
 		t.Fatal("isBLED112")
 	}
-	if !isBLED112(&enumerator.PortDetails{IsUSB: true, VID: "2458", PID: "0001"}) {
+	if !isBLED112(&PortDetails{IsUSB: true, VID: "2458", PID: "0001"}) {
 		t.Fatal("lower")
 	}
 }
@@ -93,7 +92,7 @@ func TestOpenErrors(t *testing.T) {
 }
 
 func TestStartNoAdapter(t *testing.T) {
-	b := New(Config{ListPorts: func() ([]*enumerator.PortDetails, error) { return nil, nil }})
+	b := New(Config{ListPorts: func() ([]*PortDetails, error) { return nil, nil }})
 	if err := b.Start(t.Context()); !errors.Is(err, gogatt.ErrNoAdapter) {
 		t.Fatalf("auto-detect with nothing: %v", err)
 	}
@@ -127,21 +126,21 @@ func TestStartSilentDeviceFails(t *testing.T) {
 // After system_reset a BLED112 may come back under another name (ttyACM0 → ttyACM1,
 // bgapi-facts.md §5.3; pygatt §6.8): an explicit port is followed by its USB serial number.
 func TestRelocate(t *testing.T) {
-	id := &enumerator.PortDetails{Name: "/dev/ttyACM0", IsUSB: true, VID: "2458", PID: "0001", SerialNumber: "1"}
-	list := func(ports ...*enumerator.PortDetails) func() ([]*enumerator.PortDetails, error) {
-		return func() ([]*enumerator.PortDetails, error) { return ports, nil }
+	id := &PortDetails{Name: "/dev/ttyACM0", IsUSB: true, VID: "2458", PID: "0001", SerialNumber: "1"}
+	list := func(ports ...*PortDetails) func() ([]*PortDetails, error) {
+		return func() ([]*PortDetails, error) { return ports, nil }
 	}
 	tests := []struct {
 		name string
-		list func() ([]*enumerator.PortDetails, error)
-		id   *enumerator.PortDetails
+		list func() ([]*PortDetails, error)
+		id   *PortDetails
 		want string
 	}{
 		{"same name", list(id), id, "/dev/ttyACM0"},
-		{"renamed", list(&enumerator.PortDetails{Name: "/dev/ttyACM1", IsUSB: true, VID: "2458", PID: "0001", SerialNumber: "1"}), id, "/dev/ttyACM1"},
-		{"other dongle", list(&enumerator.PortDetails{Name: "/dev/ttyACM1", IsUSB: true, VID: "2458", PID: "0001", SerialNumber: "2"}), id, "/dev/ttyACM0"},
+		{"renamed", list(&PortDetails{Name: "/dev/ttyACM1", IsUSB: true, VID: "2458", PID: "0001", SerialNumber: "1"}), id, "/dev/ttyACM1"},
+		{"other dongle", list(&PortDetails{Name: "/dev/ttyACM1", IsUSB: true, VID: "2458", PID: "0001", SerialNumber: "2"}), id, "/dev/ttyACM0"},
 		{"not back yet", list(), id, "/dev/ttyACM0"},
-		{"no identity", list(&enumerator.PortDetails{Name: "/dev/ttyACM1", IsUSB: true, VID: "2458", PID: "0001", SerialNumber: "1"}), nil, "/dev/ttyACM0"},
+		{"no identity", list(&PortDetails{Name: "/dev/ttyACM1", IsUSB: true, VID: "2458", PID: "0001", SerialNumber: "1"}), nil, "/dev/ttyACM0"},
 	}
 	for _, tc := range tests {
 		if got := relocate(tc.list, "/dev/ttyACM0", tc.id); got != tc.want {

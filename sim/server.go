@@ -481,7 +481,7 @@ func (c *conn) prepareWrite(pdu []byte) []byte {
 	if full {
 		return c.errRsp(op, r.Handle, att.ErrPrepareQueueFull)
 	}
-	return reply(c, att.PrepareWriteRsp{Handle: r.Handle, Offset: r.Offset, Value: r.Value})
+	return reply(c, att.PrepareWriteRsp(r))
 }
 
 // Execute Write, §3.4.6.3–4: with ExecuteWrite every queued part is applied in order to the

@@ -252,7 +252,9 @@ func TestThermometerIndications(t *testing.T) {
 		if got := roundTrip(t, l, req); got[0] != 0x13 {
 			t.Fatalf("interval write % x", got)
 		}
-		pdu = mustRead(t, l)
+		if pdu := mustRead(t, l); pdu[0] != 0x1d {
+			t.Fatalf("second indication % x", pdu)
+		}
 		if el := time.Since(start); el != 3*time.Second {
 			t.Fatalf("second indication after %v, want 1 s + 2 s", el)
 		}

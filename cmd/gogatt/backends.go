@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 
 	"github.com/gogatt/gogatt"
@@ -39,7 +40,8 @@ func openBackend(ctx context.Context, c cli.BackendConfig) (gogatt.Backend, erro
 	return nil, fmt.Errorf("unknown backend %q", c.Kind)
 }
 
-// simWorld is a running emulator on a pseudo-terminal.
+// simWorld is a running emulator on a pseudo-terminal, or (where there are none: Windows)
+// without one, for the BGAPI backend to reach over in-process pipes.
 type simWorld struct {
 	emu         *bled112.Emulator
 	pty         *bled112.PTY
@@ -47,7 +49,9 @@ type simWorld struct {
 	stopGen     func()
 }
 
-func startSim(log *slog.Logger) (*simWorld, error) {
+// startSim starts the emulator on a pseudo-terminal; with orPipe, where pseudo-terminals are
+// unsupported it starts the emulator alone (pty nil).
+func startSim(log *slog.Logger, orPipe bool) (*simWorld, error) {
 	ps := sim.DemoPeripherals(simSeed)
 	for _, p := range ps {
 		switch p.Address().String() {
@@ -65,7 +69,7 @@ func startSim(log *slog.Logger) (*simWorld, error) {
 		return nil, err
 	}
 	pty, err := emu.ListenPTY("")
-	if err != nil {
+	if err != nil && !(orPipe && errors.Is(err, errors.ErrUnsupported)) {
 		emu.Close()
 		return nil, err
 	}
@@ -75,16 +79,24 @@ func startSim(log *slog.Logger) (*simWorld, error) {
 			w.stopGen = p.StartGenerator(p.ValueHandle(sim.TortureStream), 0, simStreamRate)
 		}
 	}
-	log.Debug("BLED112 emulator listening", "path", pty.Path(), "tty", pty.TTY())
+	if pty != nil {
+		log.Debug("BLED112 emulator listening", "path", pty.Path(), "tty", pty.TTY())
+	} else {
+		log.Debug("BLED112 emulator on an in-process pipe (no pseudo-terminals here)", "err", err)
+	}
 	return w, nil
 }
 
 func (w *simWorld) close() error {
 	w.stopGen()
-	return errors.Join(w.pty.Close(), w.emu.Close())
+	var err error
+	if w.pty != nil {
+		err = w.pty.Close()
+	}
+	return errors.Join(err, w.emu.Close())
 }
 
-// simBackend is the BGAPI backend on the emulator's pty; Stop also ends the emulator.
+// simBackend is the BGAPI backend on the emulator's pty (or pipe); Stop also ends the emulator.
 type simBackend struct {
 	gogatt.Backend
 	w *simWorld
@@ -93,15 +105,25 @@ type simBackend struct {
 func (s *simBackend) Stop() error { return errors.Join(s.Backend.Stop(), s.w.close()) }
 
 func openSim(c cli.BackendConfig) (gogatt.Backend, error) {
-	w, err := startSim(c.Logger)
+	w, err := startSim(c.Logger, true)
 	if err != nil {
 		return nil, fmt.Errorf("starting the BLED112 emulator: %w", err)
 	}
-	return &simBackend{Backend: bgapi.New(bgapi.Config{Port: w.pty.Path(), Logger: c.Logger}), w: w}, nil
+	cfg := bgapi.Config{Logger: c.Logger}
+	if w.pty != nil {
+		cfg.Port = w.pty.Path() // the real serial-port code, as with a dongle
+	} else {
+		cfg.Port = "emulator"
+		cfg.Dial = func() (io.ReadWriteCloser, error) { return w.emu.Pipe(), nil }
+	}
+	return &simBackend{Backend: bgapi.New(cfg), w: w}, nil
 }
 
 func serveSim(ctx context.Context, log *slog.Logger, ready func(string, []cli.SimPeripheral)) error {
-	w, err := startSim(log)
+	w, err := startSim(log, false)
+	if errors.Is(err, errors.ErrUnsupported) {
+		return fmt.Errorf("this system has no pseudo-terminals to serve the emulator on (--sim works with every other command): %w", err)
+	}
 	if err != nil {
 		return err
 	}

@@ -16,7 +16,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -46,11 +45,8 @@ func TestMain(m *testing.M) {
 	if raceEnabled {
 		args = append(args, "-race") // the whole stack runs under the race detector too
 	}
-	goTool := "go"
-	if _, err := exec.LookPath(goTool); err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	if out, err := exec.Command(goTool, append(args, ".")...).CombinedOutput(); err != nil {
+	// go test puts its own go command first in PATH.
+	if out, err := exec.Command("go", append(args, ".")...).CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "building gogatt: %v\n%s", err, out)
 		os.RemoveAll(dir)
 		os.Exit(1)
@@ -532,7 +528,6 @@ type started struct {
 	cmd    *exec.Cmd
 	lines  chan string
 	stderr *bytes.Buffer
-	rest   chan string
 }
 
 func start(t *testing.T, args ...string) *started {

@@ -33,7 +33,6 @@ type term struct {
 	eof     bool
 
 	readerDone chan struct{}
-	waitOnce   sync.Once
 	waitErr    error
 	waitDone   chan struct{}
 }

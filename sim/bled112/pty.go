@@ -8,9 +8,6 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
-
-	"github.com/creack/pty"
-	"golang.org/x/sys/unix"
 )
 
 // PTYName is the name of the stable symlink ListenPTY creates, as a BLED112 appears on Linux.
@@ -40,7 +37,9 @@ type PTY struct {
 // ListenPTY opens a pseudo-terminal, puts it in raw mode (CR, LF, 0x00, 0xFF pass untouched),
 // creates the symlink dir/ttyACM0 to it and serves the emulator on it until Close. An empty
 // dir means a new temporary directory, removed by Close. Any serial-port client
-// (go.bug.st/serial, pyserial) opens Path() like a dongle.
+// (go.bug.st/serial, pyserial) opens Path() like a dongle. It works on every Unix (Linux,
+// macOS, the BSDs); elsewhere (Windows) there are no pseudo-terminals and it returns an error
+// matching errors.ErrUnsupported: use Pipe instead.
 func (e *Emulator) ListenPTY(dir string) (*PTY, error) {
 	p := &PTY{e: e, dir: dir, replug: make(chan struct{}, 1), back: make(chan struct{}), quit: make(chan struct{})}
 	if dir == "" {
@@ -76,19 +75,9 @@ func (p *PTY) TTY() string {
 }
 
 func (p *PTY) openLocked() error {
-	m0, s, err := pty.Open()
+	m, s, err := openPTY()
 	if err != nil {
-		return fmt.Errorf("bled112: open pty: %w", err)
-	}
-	m, err := pollable(m0)
-	if err != nil {
-		s.Close()
-		return fmt.Errorf("bled112: pty master: %w", err)
-	}
-	if err := makeRaw(s); err != nil {
-		m.Close()
-		s.Close()
-		return fmt.Errorf("bled112: raw mode: %w", err)
+		return err
 	}
 	tmp := p.path + ".new"
 	os.Remove(tmp)
@@ -126,59 +115,6 @@ func (p *PTY) closeLocked() {
 		p.slave.Close()
 		p.master, p.slave, p.tty = nil, nil, ""
 	}
-}
-
-// pollable returns a non-blocking duplicate of f registered with the runtime poller (so that
-// Close interrupts a pending Read or Write) and closes f. creack/pty hands out a master that
-// is in blocking mode.
-func pollable(f *os.File) (*os.File, error) {
-	defer f.Close()
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return nil, err
-	}
-	nfd := -1
-	var dupErr error
-	if err := rc.Control(func(fd uintptr) { nfd, dupErr = unix.Dup(int(fd)) }); err != nil {
-		return nil, err
-	}
-	if dupErr != nil {
-		return nil, dupErr
-	}
-	unix.CloseOnExec(nfd)
-	if err := unix.SetNonblock(nfd, true); err != nil {
-		unix.Close(nfd)
-		return nil, err
-	}
-	return os.NewFile(uintptr(nfd), f.Name()), nil
-}
-
-// makeRaw applies cfmakeraw-like settings to the tty without switching it to blocking mode.
-func makeRaw(f *os.File) error {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var ioErr error
-	err = rc.Control(func(fd uintptr) {
-		t, err := unix.IoctlGetTermios(int(fd), unix.TCGETS)
-		if err != nil {
-			ioErr = err
-			return
-		}
-		t.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON | unix.IXOFF | unix.IXANY
-		t.Oflag &^= unix.OPOST
-		t.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
-		t.Cflag &^= unix.CSIZE | unix.PARENB
-		t.Cflag |= unix.CS8 | unix.CREAD | unix.CLOCAL
-		t.Cc[unix.VMIN] = 1
-		t.Cc[unix.VTIME] = 0
-		ioErr = unix.IoctlSetTermios(int(fd), unix.TCSETS, t)
-	})
-	if err != nil {
-		return err
-	}
-	return ioErr
 }
 
 func (p *PTY) serve() {

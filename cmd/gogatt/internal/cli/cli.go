@@ -161,8 +161,13 @@ func Run(ctx context.Context, env Env, args []string) int {
 	a.g.register(gfs)
 	help := gfs.Bool("help", false, "")
 	gfs.BoolVar(help, "h", false, "")
+	version := gfs.Bool("version", false, "")
 	if err := gfs.Parse(args); err != nil {
 		return a.usageError(nil, err)
+	}
+	if *version {
+		runVersion(ctx, a, nil)
+		return ExitOK
 	}
 	rest := gfs.Args()
 	if *help || len(rest) == 0 {

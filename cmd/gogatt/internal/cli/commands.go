@@ -279,6 +279,16 @@ rate summary. With --sim it runs anywhere, no hardware needed.`,
 			examples: []string{"gogatt completion zsh > \"${fpath[1]}/_gogatt\"", "source <(gogatt completion bash)"},
 			run:      runCompletion,
 		},
+		{
+			name: "version", args: "", summary: "print the version, VCS revision and Go version of this binary",
+			long: `Prints gogatt's module version, the VCS revision and commit time it was built from (and
+whether the checkout had uncommitted changes), and the Go toolchain and platform. A binary built
+from a checkout with go run (or -buildvcs=false) has no VCS information and the version
+"(devel)". Same as 'gogatt --version'.`,
+			maxArgs:  0,
+			examples: []string{"gogatt version", "gogatt --version", "gogatt version --json"},
+			run:      runVersion,
+		},
 	}
 }
 

@@ -221,7 +221,6 @@ type fakeDevice struct {
 	closed   bool
 	err      error
 	subs     map[uint16]chan struct{}
-	bonded   bool
 	disconns int
 }
 
