@@ -206,7 +206,8 @@ func (b *Backend) forget(d *device) {
 // Connect starts a gatttool process and sends `connect ADDRESS public|random` (the type is always
 // given: a bare address would reset it to public, facts §2.2). The connection parameters of opts
 // are validated but gatttool cannot apply them. The returned Device reconnects when
-// opts.AutoReconnect is set (gattkit.Wrap), re-subscribing every subscription.
+// opts.AutoReconnect is set (gattkit.Wrap), re-subscribing every subscription. A Connect that
+// Stop interrupts fails with an error matching gogatt.ErrNotStarted.
 func (b *Backend) Connect(ctx context.Context, address string, opts gogatt.ConnectOptions) (gogatt.Device, error) {
 	if err := b.begin(); err != nil {
 		return nil, err
@@ -251,16 +252,24 @@ func (b *Backend) dial(ctx context.Context, a bt.Address, opts gogatt.ConnectOpt
 	if err := b.begin(); err != nil {
 		return nil, err
 	}
+	caller := ctx
 	ctx, cancel := context.WithTimeout(ctx, opts.ConnectTimeout())
 	defer cancel()
 	defer context.AfterFunc(b.stopCtx, cancel)()
 	addr := a.String()
+	// ended reports an attempt that Stop ended as such (the caller cancelled nothing).
+	ended := func(err error) error {
+		if b.stopCtx.Err() != nil && caller.Err() == nil {
+			return fmt.Errorf("connect %s: backend stopped: %w", addr, gogatt.ErrNotStarted)
+		}
+		return err
+	}
 	d := &device{b: b, addr: addr, reg: b.deliveries.NewRegistry(), subs: map[uint16]subscription{}, done: make(chan struct{})}
 	d.svc = gattkit.NewServiceCache(d.discover)
 	p, err := startProc(ctx, &b.cfg, b.log, addr, func(h uint16, v []byte, _ bool) { d.reg.Dispatch(h, v) })
 	if err != nil {
 		d.reg.Close()
-		return nil, err
+		return nil, ended(err)
 	}
 	d.p = p
 	typ := "public"
@@ -275,7 +284,7 @@ func (b *Backend) dial(ctx context.Context, a bt.Address, opts gogatt.ConnectOpt
 		}
 		p.abort("connect failed")
 		d.reg.Close()
-		return nil, fmt.Errorf("connect %s: %w", addr, err)
+		return nil, ended(fmt.Errorf("connect %s: %w", addr, err))
 	}
 	b.mu.Lock()
 	if b.stopped {

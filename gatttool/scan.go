@@ -26,7 +26,9 @@ import (
 // address is reported once per device with the name merged across its reports ("(unknown)"
 // means no name). Every error of facts §5.4 is returned typed: no adapter → gogatt.ErrNoAdapter,
 // a controller refusing (scan left enabled) → gogatt.ErrBusy, no reply → gogatt.ErrTimeout,
-// permission → os.ErrPermission.
+// permission → os.ErrPermission. A scan that ctx ends returns the devices seen so far with an
+// error matching ctx's (context.Canceled, or gogatt.ErrTimeout for a deadline), with or without
+// OnAdvertisement; one that Stop ends returns them without an error.
 func (b *Backend) Scan(ctx context.Context, opts gogatt.ScanOptions) ([]gogatt.ScanResult, error) {
 	if err := b.begin(); err != nil {
 		return nil, err
@@ -118,6 +120,8 @@ func (b *Backend) Scan(ctx context.Context, opts gogatt.ScanOptions) ([]gogatt.S
 	defer timer.Stop()
 	var grace <-chan time.Time
 	started, stopWanted, interrupted := false, false, false
+	ctxStopped := false // ctx, rather than the timeout, the callback or Stop, ended the scan
+	ctxDone, stopDone := ctx.Done(), b.stopCtx.Done()
 	var scanErr error
 	var unknown []string
 	results := map[string]*gogatt.ScanResult{}
@@ -193,9 +197,12 @@ loop:
 			}
 		case <-timer.C:
 			stop()
-		case <-ctx.Done():
+		case <-ctxDone:
+			ctxDone = nil // closed for good: do not spin on it while hcitool leaves
+			ctxStopped = !stopWanted
 			stop()
-		case <-b.stopCtx.Done():
+		case <-stopDone:
+			stopDone = nil
 			stop()
 		case <-resend:
 			if err := cmd.Process.Signal(os.Interrupt); err != nil {
@@ -228,7 +235,7 @@ loop:
 		}
 		return out, fmt.Errorf("gatttool backend: scan: hcitool: %s", exitText(werr))
 	}
-	if ctx.Err() != nil && opts.OnAdvertisement == nil {
+	if ctxStopped {
 		return out, gogatt.CtxErr(ctx, "scan")
 	}
 	return out, nil

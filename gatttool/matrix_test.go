@@ -1,0 +1,464 @@
+package gatttool_test
+
+// Fault matrix, gatttool column: a gatttool process killed from outside, Stop and context
+// cancellation while a Connect, a Scan or a notification stream is in progress — against the
+// real BlueZ tools (internal/bluezsim).
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gogatt/gogatt"
+	"github.com/gogatt/gogatt/att"
+	"github.com/gogatt/gogatt/bt"
+	"github.com/gogatt/gogatt/gatttool"
+	"github.com/gogatt/gogatt/sim"
+)
+
+// childGatttools returns the pids of this process's children whose command is gatttool
+// (zombies included: a child not yet reaped is still left).
+func childGatttools(t *testing.T) []int {
+	t.Helper()
+	stats, err := filepath.Glob("/proc/[0-9]*/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pids []int
+	for _, f := range stats {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // gone meanwhile
+		}
+		// pid (comm) state ppid …; comm may hold spaces and parentheses.
+		s := string(b)
+		open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if open < 0 || end < open {
+			continue
+		}
+		rest := strings.Fields(s[end+1:])
+		if len(rest) < 2 || s[open+1:end] != "gatttool" {
+			continue
+		}
+		if ppid, _ := strconv.Atoi(rest[1]); ppid == os.Getpid() {
+			pid, _ := strconv.Atoi(strings.TrimSpace(s[:open]))
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// killGatttool sends SIGKILL to the only gatttool child of this process.
+func killGatttool(t *testing.T) {
+	t.Helper()
+	pids := childGatttools(t)
+	if len(pids) != 1 {
+		t.Fatalf("gatttool children %v, want one", pids)
+	}
+	if err := syscall.Kill(pids[0], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// noChildLeft fails t if a gatttool child of this process is left; call it once the library's
+// clean-up is over (its children must have been reaped by then).
+func noChildLeft(t *testing.T) {
+	t.Helper()
+	if pids := childGatttools(t); len(pids) != 0 {
+		t.Fatalf("gatttool children left: %v", pids)
+	}
+}
+
+// libGoroutines returns the stacks of the goroutines that run code of the library (package
+// gatttool, internal/gattkit), other than the caller's and the tests'.
+func libGoroutines() []string {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	var out []string
+	for i, g := range strings.Split(string(buf), "\n\n") {
+		if i == 0 || strings.Contains(g, "gogatt/gatttool_test.") {
+			continue
+		}
+		if strings.Contains(g, "gogatt/gogatt/gatttool.") || strings.Contains(g, "gogatt/gogatt/internal/gattkit.") {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// noLibGoroutines polls until no goroutine of the library is left (hang-only deadline).
+func noLibGoroutines(t *testing.T) {
+	t.Helper()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(hangDeadline)
+	for {
+		g := libGoroutines()
+		if len(g) == 0 {
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("%d goroutines of the library left:\n%s", len(g), strings.Join(g, "\n\n"))
+		}
+	}
+}
+
+// logWatch is a slog.Handler that closes hit at the first record with an attribute key whose
+// value starts with prefix: the tests learn from the backend's debug log (every line a tool
+// prints) that a tool has reached a given point.
+type logWatch struct {
+	key, prefix string
+	hit         chan struct{}
+	once        *sync.Once
+}
+
+func newLogWatch(key, prefix string) *logWatch {
+	return &logWatch{key: key, prefix: prefix, hit: make(chan struct{}), once: new(sync.Once)}
+}
+
+func (w *logWatch) Enabled(context.Context, slog.Level) bool { return true }
+
+func (w *logWatch) Handle(_ context.Context, r slog.Record) error {
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == w.key && strings.HasPrefix(a.Value.String(), w.prefix) {
+			w.once.Do(func() { close(w.hit) })
+			return false
+		}
+		return true
+	})
+	return nil
+}
+
+func (w *logWatch) WithAttrs([]slog.Attr) slog.Handler { return w }
+func (w *logWatch) WithGroup(string) slog.Handler      { return w }
+
+// await waits for ch (hang-only deadline).
+func await(t *testing.T, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(hangDeadline):
+		t.Fatalf("%s: not within %v", what, hangDeadline)
+	}
+}
+
+var uGate = bt.MustParseUUID("a000000a-0000-1000-8000-00805f9b34fb") // read held until released
+
+// gatedPeripheral is a peripheral whose uGate read reaches its server (entered receives) and is
+// answered only once release is called; uRW reads {1, 2, 3}.
+func gatedPeripheral(t *testing.T) (p *sim.Peripheral, entered <-chan struct{}, release func()) {
+	in := make(chan struct{}, 8)
+	rel := make(chan struct{})
+	b := sim.NewBuilder(bt.MustParseAddress(testAddr)).Name("gogatt-gate")
+	s := b.Service(svcA)
+	s.Characteristic(uRW, sim.PropRead).Value([]byte{1, 2, 3})
+	s.Characteristic(uGate, sim.PropRead).OnRead(func(sim.Request) ([]byte, att.ErrorCode) {
+		in <- struct{}{}
+		<-rel
+		return []byte("late"), 0
+	})
+	p, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, in, sync.OnceFunc(func() { close(rel) })
+}
+
+// A gatttool process killed from outside (SIGKILL) while a read is pending or while idle: the
+// pending read fails at once with an error matching gogatt.ErrNotConnected (a
+// *gogatt.DisconnectError, not a timeout), Disconnected closes, Err is a remote
+// *gogatt.DisconnectError, the dead process is reaped and a new Connect works. With
+// AutoReconnect the same Device reconnects by itself.
+func TestMatrixGatttoolKilled(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		pending, auto bool
+	}{
+		{"read pending", true, false},
+		{"idle", false, false},
+		{"AutoReconnect/read pending", true, true},
+		{"AutoReconnect/idle", false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, entered, release := gatedPeripheral(t)
+			// The hang detector must not be what ends the read.
+			r := setup(t, gatttool.Config{RequestTimeout: 5 * time.Minute}, p)
+			t.Cleanup(release) // before the environment closes (cleanups run last-in first-out)
+			evs := make(chan gogatt.ConnectionEvent, 16)
+			d := connect(t, r, testAddr, gogatt.ConnectOptions{AutoReconnect: tc.auto, ReconnectMinDelay: 50 * time.Millisecond,
+				ReconnectMaxDelay: 200 * time.Millisecond, OnConnectionEvent: func(e gogatt.ConnectionEvent) { evs <- e }})
+			ctx := ctxT(t, 60*time.Second)
+			if _, err := d.Services(ctx); err != nil {
+				t.Fatal(err)
+			}
+			var readErr chan error
+			if tc.pending {
+				readErr = make(chan error, 1)
+				go func() { _, err := d.CharRead(ctx, uGate); readErr <- err }()
+				await(t, entered, "the read did not reach the peripheral")
+			}
+			killGatttool(t)
+			if tc.pending {
+				var err error
+				select {
+				case err = <-readErr:
+				case <-time.After(hangDeadline):
+					t.Fatalf("the pending read did not fail within %v of the kill", hangDeadline)
+				}
+				var de *gogatt.DisconnectError
+				if !errors.Is(err, gogatt.ErrNotConnected) || !errors.As(err, &de) || errors.Is(err, gogatt.ErrTimeout) {
+					t.Fatalf("pending read after the kill: %v", err)
+				}
+				t.Logf("pending read after the kill: %v", err)
+				release()
+			}
+			if tc.auto {
+				waitEvent(t, ctx, evs, gogatt.EventDisconnected)
+				waitEvent(t, ctx, evs, gogatt.EventReconnected)
+				if v, err := d.CharRead(ctx, uRW); err != nil || string(v) != "\x01\x02\x03" {
+					t.Fatalf("read after the reconnection: %x, %v", v, err)
+				}
+				return
+			}
+			await(t, d.Disconnected(), "Disconnected not closed after the kill")
+			var de *gogatt.DisconnectError
+			if err := d.Err(); !errors.As(err, &de) || de.Local || !errors.Is(err, gogatt.ErrNotConnected) {
+				t.Fatalf("Err after the kill = %v, want a remote *gogatt.DisconnectError", err)
+			}
+			if _, err := d.CharRead(ctx, uRW); !errors.Is(err, gogatt.ErrNotConnected) {
+				t.Fatalf("read after the kill: %v", err)
+			}
+			d2 := connect(t, r, testAddr, gogatt.ConnectOptions{})
+			if v, err := d2.CharRead(ctx, uRW); err != nil || string(v) != "\x01\x02\x03" {
+				t.Fatalf("read on a new connection: %x, %v", v, err)
+			}
+			d2.Disconnect()
+			noChildLeft(t) // the killed process was reaped too
+		})
+	}
+}
+
+// startWaitingConnect starts a Connect to a peripheral out of range and returns its result
+// channel once gatttool has printed "Attempting to connect" (the connection attempt pends).
+func startWaitingConnect(t *testing.T, ctx context.Context, r *rig, w *logWatch, auto bool) <-chan error {
+	t.Helper()
+	res := make(chan error, 1)
+	go func() {
+		d, err := r.b.Connect(ctx, testAddr, gogatt.ConnectOptions{Timeout: time.Minute, AutoReconnect: auto})
+		if d != nil {
+			d.Disconnect()
+			err = errors.New("Connect returned a Device")
+		}
+		res <- err
+	}()
+	await(t, w.hit, "gatttool did not start connecting")
+	return res
+}
+
+// Stop during a Connect that waits (the peripheral out of range): Connect returns at once with
+// an error matching gogatt.ErrNotStarted (not context.Canceled: the caller cancelled nothing; not
+// a timeout), no gatttool child and no goroutine of the library is left.
+func TestMatrixGatttoolStopDuringConnect(t *testing.T) {
+	for _, auto := range []bool{false, true} {
+		t.Run(map[bool]string{false: "plain", true: "AutoReconnect"}[auto], func(t *testing.T) {
+			p, _ := testPeripheral(t, testAddr)
+			w := newLogWatch("kind", "attempting")
+			r := setup(t, gatttool.Config{Logger: slog.New(w)}, p)
+			p.SetInRange(false)
+			res := startWaitingConnect(t, context.Background(), r, w, auto)
+			stopped := make(chan error, 1)
+			go func() { stopped <- r.b.Stop() }()
+			var err error
+			select {
+			case err = <-res:
+			case <-time.After(hangDeadline):
+				t.Fatalf("Connect did not return within %v of Stop", hangDeadline)
+			}
+			if !errors.Is(err, gogatt.ErrNotStarted) || errors.Is(err, context.Canceled) || errors.Is(err, gogatt.ErrTimeout) {
+				t.Fatalf("Connect ended by Stop: %v", err)
+			}
+			select {
+			case err := <-stopped:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(hangDeadline):
+				t.Fatalf("Stop did not return within %v", hangDeadline)
+			}
+			noChildLeft(t)
+			noLibGoroutines(t)
+		})
+	}
+}
+
+// Stop during a notification stream (the torture device's generator as fast as the link takes
+// it; the heart-rate sensor at 200 Hz), with and without AutoReconnect: Stop returns, and by
+// then the Device's Disconnected is closed, Err is a local *gogatt.DisconnectError, and no
+// gatttool child and no goroutine of the library is left.
+func TestMatrixGatttoolStopDuringNotifications(t *testing.T) {
+	for _, src := range []struct {
+		name  string
+		addr  string
+		uuid  gogatt.UUID
+		start func(p *sim.Peripheral, vh uint16) (stop func())
+	}{
+		{"torture generator", sim.TortureAddress, sim.TortureStream, func(p *sim.Peripheral, vh uint16) func() {
+			return p.StartGenerator(vh, 0, 0)
+		}},
+		{"heart rate 200 Hz", sim.HeartRateAddress, gogatt.UUID16(0x2A37), func(p *sim.Peripheral, vh uint16) func() {
+			if err := p.SetNotifyRate(vh, 200); err != nil {
+				panic(err)
+			}
+			return func() {}
+		}},
+	} {
+		for _, auto := range []bool{false, true} {
+			name := src.name
+			if auto {
+				name += "/AutoReconnect"
+			}
+			t.Run(name, func(t *testing.T) {
+				ps := sim.DemoPeripherals(1)
+				r := setup(t, gatttool.Config{}, ps...)
+				var p *sim.Peripheral
+				for _, x := range ps {
+					if x.Address().String() == src.addr {
+						p = x
+					}
+				}
+				d := connect(t, r, src.addr, gogatt.ConnectOptions{AutoReconnect: auto, AddressType: p.AddressType()})
+				vh := p.ValueHandle(src.uuid)
+				ctx := ctxT(t, 60*time.Second)
+				var calls atomic.Int64
+				if err := d.Subscribe(ctx, src.uuid, func(uint16, []byte) { calls.Add(1) }, gogatt.SubscribeOptions{}); err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(src.start(p, vh))
+				waitStats(t, d, vh, func(st gogatt.SubscriptionStats) bool { return st.Delivered >= 20 }, "the stream did not flow")
+				stopped := make(chan error, 1)
+				go func() { stopped <- r.b.Stop() }()
+				select {
+				case err := <-stopped:
+					if err != nil {
+						t.Fatal(err)
+					}
+				case <-time.After(hangDeadline):
+					t.Fatalf("Stop did not return within %v during a notification stream", hangDeadline)
+				}
+				select {
+				case <-d.Disconnected():
+				default:
+					t.Fatal("Disconnected not closed when Stop returned")
+				}
+				var de *gogatt.DisconnectError
+				if err := d.Err(); !errors.As(err, &de) || !de.Local || !errors.Is(err, gogatt.ErrNotConnected) {
+					t.Fatalf("Err after Stop = %v (%+v), want a local *gogatt.DisconnectError", err, de)
+				}
+				noChildLeft(t)
+				noLibGoroutines(t)
+				t.Logf("%d values delivered before Stop", calls.Load())
+			})
+		}
+	}
+}
+
+// Cancelling the context of a Connect that waits (the peripheral out of range): Connect returns
+// at once with an error matching context.Canceled (not a timeout), no gatttool child is left,
+// and once the peripheral is back the next Connect works.
+func TestMatrixGatttoolCancelDuringConnect(t *testing.T) {
+	p, _ := testPeripheral(t, testAddr)
+	w := newLogWatch("kind", "attempting")
+	r := setup(t, gatttool.Config{Logger: slog.New(w)}, p)
+	p.SetInRange(false)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	res := startWaitingConnect(t, ctx, r, w, false)
+	cancel()
+	var err error
+	select {
+	case err = <-res:
+	case <-time.After(hangDeadline):
+		t.Fatalf("Connect did not return within %v of the cancellation", hangDeadline)
+	}
+	if !errors.Is(err, context.Canceled) || errors.Is(err, gogatt.ErrTimeout) {
+		t.Fatalf("cancelled Connect: %v", err)
+	}
+	noChildLeft(t)
+	noLibGoroutines(t)
+	p.SetInRange(true)
+	d := connect(t, r, testAddr, gogatt.ConnectOptions{})
+	if v, err := d.CharRead(ctxT(t, 20*time.Second), uRW); err != nil || string(v) != "\x01\x02\x03" {
+		t.Fatalf("read after a cancelled Connect: %x, %v", v, err)
+	}
+}
+
+// Cancelling the context of a Scan, with or without OnAdvertisement: Scan returns the devices
+// seen so far and an error matching context.Canceled (not a timeout); hcitool was stopped
+// with SIGINT (the controller stopped scanning), so the next Scan works.
+func TestMatrixGatttoolCancelDuringScan(t *testing.T) {
+	for _, withCallback := range []bool{true, false} {
+		t.Run(map[bool]string{true: "OnAdvertisement", false: "no callback"}[withCallback], func(t *testing.T) {
+			ps := sim.DemoPeripherals(1)
+			a := ps[0].Address().String()
+			w := newLogWatch("text", a) // hcitool printed a report of ps[0]
+			r := setup(t, gatttool.Config{Logger: slog.New(w)}, ps...)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			opts := gogatt.ScanOptions{Timeout: time.Minute}
+			if withCallback {
+				opts.OnAdvertisement = func(gogatt.ScanResult) bool { return true }
+			}
+			out := make(chan scanOutcome, 1)
+			go func() {
+				res, err := r.b.Scan(ctx, opts)
+				out <- scanOutcome{res, err}
+			}()
+			await(t, w.hit, "hcitool reported no advertisement")
+			cancel()
+			var o scanOutcome
+			select {
+			case o = <-out:
+			case <-time.After(hangDeadline):
+				t.Fatalf("Scan did not return within %v of the cancellation", hangDeadline)
+			}
+			if !errors.Is(o.err, context.Canceled) || errors.Is(o.err, gogatt.ErrTimeout) {
+				t.Fatalf("cancelled Scan: %+v, %v", o.res, o.err)
+			}
+			seen := false
+			for _, x := range o.res {
+				seen = seen || x.Address == a
+			}
+			if !seen {
+				t.Fatalf("cancelled Scan returned %+v, without %s seen before", o.res, a)
+			}
+			res, err := r.b.Scan(ctxT(t, 20*time.Second), gogatt.ScanOptions{Timeout: time.Second})
+			if err != nil || len(res) == 0 {
+				t.Fatalf("Scan after a cancelled one: %+v, %v", res, err)
+			}
+		})
+	}
+}
+
+type scanOutcome struct {
+	res []gogatt.ScanResult
+	err error
+}
