@@ -1,3 +1,5 @@
+//go:build linux
+
 package gatttool_test
 
 // Fault matrix, gatttool column: a gatttool process killed from outside, Stop and context
