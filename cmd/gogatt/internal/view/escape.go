@@ -21,7 +21,9 @@ import (
 // escaped as \uNNNN too: they control nothing but can reorder what the line around them shows,
 // so a name could make the address or value next to it read as something else.
 func Escape(s string) string {
-	i := strings.IndexFunc(s, func(r rune) bool { return unicode.IsControl(r) || r == utf8.RuneError || unicode.Is(unicode.Bidi_Control, r) })
+	i := strings.IndexFunc(s, func(r rune) bool {
+		return unicode.IsControl(r) || r == utf8.RuneError || unicode.Is(unicode.Bidi_Control, r)
+	})
 	if i < 0 {
 		return s
 	}
