@@ -5,18 +5,20 @@
 //     several processes). A reader goroutine per process splits and classifies every line
 //     (package parse); commands are serialised per process and each waits for its own answer
 //     line — an error gatttool prints is returned at once, as a typed error
-//     (*gogatt.ATTError with the code of bluez-tools-facts.md §4, errors matching
+//     (*gogatt.ATTError with the code of docs/bluez-tools.md §ATT error texts, errors matching
 //     gogatt.ErrNotConnected, …).
-//   - `hcitool -i hciX lescan` for scanning, stopped with SIGINT only (facts §5.3).
-//   - `bluetoothctl remove` / `devices Paired` for bonds (facts §6).
+//   - `hcitool -i hciX lescan` for scanning, stopped with SIGINT only (docs/bluez-tools.md
+//     §Stopping lescan).
+//   - `bluetoothctl remove` / `devices Paired` for bonds (docs/bluez-tools.md §bluetoothctl).
 //
 // Discovery uses three commands (primary, characteristics, char-desc over the whole range) and
 // knows a burst has ended when the answer to a `sec-level` query sent after its first line
 // comes back: gatttool prints a whole discovery result from one callback before it reads its
-// input again (facts §1.4), so no fixed sleep is involved. The hang gatttool falls into after
-// the 30 s ATT transaction timeout (facts §3.3) is detected (no answer within
-// Config.RequestTimeout, or the 0x0e error after 30 s) and recovered by killing the process;
-// the caller gets an error matching gogatt.ErrTimeout and the Device reports the loss.
+// input again (docs/bluez-tools.md §Command completion), so no fixed sleep is involved. The hang
+// gatttool falls into after the 30 s ATT transaction timeout (docs/bluez-tools.md §ATT timeout
+// hang) is detected (no answer within Config.RequestTimeout, or the 0x0e error after 30 s) and
+// recovered by killing the process; the caller gets an error matching gogatt.ErrTimeout and the
+// Device reports the loss.
 //
 // Every value that reaches a tool is built from checked, typed values (addresses parsed by
 // bt.ParseAddress, handles, hex-encoded bytes), so no input can make a tool run a second
@@ -55,17 +57,20 @@ type Config struct {
 	// Logger receives debug logs of every line the tools print; nil discards them.
 	Logger *slog.Logger
 	// RequestTimeout is the hang detector: a gatttool command without any answer for this long
-	// means gatttool is hung (facts §3.3) and its process is killed. Zero means 30 s, ATT's
-	// transaction timeout (Core v5.3 Vol 3 Part F §3.3.3). Tests use a short value.
+	// means gatttool is hung (docs/bluez-tools.md §ATT timeout hang) and its process is killed.
+	// Zero means 30 s, ATT's transaction timeout (Core v5.3 Vol 3 Part F §3.3.3). Tests use a
+	// short value.
 	RequestTimeout time.Duration
 	// ToolTimeout bounds bluetoothctl and hcitool housekeeping calls whose context has no
-	// deadline (bluetoothctl waits for ever without bluetoothd, facts §6.5). Zero means 10 s.
+	// deadline (bluetoothctl waits for ever without bluetoothd, docs/bluez-tools.md §Without
+	// bluetoothd). Zero means 10 s.
 	ToolTimeout time.Duration
 	// SkipAdapterCheck makes Start skip `hcitool dev` (which lists adapters that are up).
 	SkipAdapterCheck bool
 
 	// attTimeout: a 0x0e error this long after its request is gatttool's ATT transaction
-	// timeout (facts §3.3); 29 s, a second of slack below the 30 s (tests lower it).
+	// timeout (docs/bluez-tools.md §ATT timeout hang); 29 s, a second of slack below the 30 s
+	// (tests lower it).
 	attTimeout time.Duration
 }
 
@@ -204,10 +209,11 @@ func (b *Backend) forget(d *device) {
 }
 
 // Connect starts a gatttool process and sends `connect ADDRESS public|random` (the type is always
-// given: a bare address would reset it to public, facts §2.2). The connection parameters of opts
-// are validated but gatttool cannot apply them. The returned Device reconnects when
-// opts.AutoReconnect is set (gattkit.Wrap), re-subscribing every subscription. A Connect that
-// Stop interrupts fails with an error matching gogatt.ErrNotStarted.
+// given: a bare address would reset it to public, attrib/interactive.c cmd_connect in BlueZ
+// 5.66, docs/bluez-tools.md §Connect). The connection parameters of opts are validated but
+// gatttool cannot apply them. The returned Device reconnects when opts.AutoReconnect is set
+// (gattkit.Wrap), re-subscribing every subscription. A Connect that Stop interrupts fails with
+// an error matching gogatt.ErrNotStarted.
 func (b *Backend) Connect(ctx context.Context, address string, opts gogatt.ConnectOptions) (gogatt.Device, error) {
 	if err := b.begin(); err != nil {
 		return nil, err

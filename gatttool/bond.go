@@ -16,12 +16,12 @@ import (
 
 // ClearBond removes the bond with address through `bluetoothctl remove ADDRESS`, or every paired
 // device (as listed by `bluetoothctl devices Paired`; `paired-devices` no longer exists in 5.66,
-// facts §6.4) when address is "". The result is verified by listing the paired devices again.
-// A device bluetoothd does not know ("Device … not available") has no bond, which is what was
-// asked for. Without bluetoothd, bluetoothctl waits for ever (facts §6.5): the call is bounded by
-// ctx, or by Config.ToolTimeout when ctx has no deadline, and then fails with an error matching
-// gogatt.ErrTimeout that says bluetoothd is not reachable; without a system bus at all the error
-// matches gogatt.ErrNoAdapter.
+// docs/bluez-tools.md §bluetoothctl devices) when address is "". The result is verified by listing
+// the paired devices again. A device bluetoothd does not know ("Device … not available") has no
+// bond, which is what was asked for. Without bluetoothd, bluetoothctl waits for ever
+// (docs/bluez-tools.md §Without bluetoothd): the call is bounded by ctx, or by Config.ToolTimeout
+// when ctx has no deadline, and then fails with an error matching gogatt.ErrTimeout that says
+// bluetoothd is not reachable; without a system bus at all the error matches gogatt.ErrNoAdapter.
 func (b *Backend) ClearBond(ctx context.Context, address string) error {
 	if err := b.begin(); err != nil {
 		return err
@@ -114,8 +114,8 @@ func (b *Backend) pairedDevices(ctx context.Context) ([]bt.Address, error) {
 	return out, nil
 }
 
-// ctl runs one non-interactive bluetoothctl command (pipes: no prompt, facts §6.2) bounded by
-// ctx, and classifies its output lines.
+// ctl runs one non-interactive bluetoothctl command (pipes: no prompt, docs/bluez-tools.md
+// §bluetoothctl output) bounded by ctx, and classifies its output lines.
 func (b *Backend) ctl(ctx context.Context, args ...string) ([]parse.CtlLine, error) {
 	cmd := exec.CommandContext(ctx, b.cfg.BluetoothctlPath, args...)
 	cmd.Env = childEnv(b.cfg.Env)

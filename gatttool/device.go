@@ -70,11 +70,11 @@ func (d *device) watch() {
 	d.b.forget(d)
 }
 
-// Bond raises the link's security with `sec-level medium` (facts §2.2: applied to the socket at
-// once over LE; on real hardware that starts SMP pairing, Core v5.3 Vol 3 Part H). Whether the
-// keys are stored (permanent) is decided by the kernel and bluetoothd, not by gatttool, so
-// permanent is accepted either way. The answer of the `sec-level` query that follows confirms
-// the level; a btio failure is reported as printed.
+// Bond raises the link's security with `sec-level medium` (docs/bluez-tools.md §Security level:
+// applied to the socket at once over LE; on real hardware that starts SMP pairing, Core v5.3 Vol 3
+// Part H). Whether the keys are stored (permanent) is decided by the kernel and bluetoothd, not by
+// gatttool, so permanent is accepted either way. The answer of the `sec-level` query that follows
+// confirms the level; a btio failure is reported as printed.
 func (d *device) Bond(ctx context.Context, permanent bool) error {
 	_, err := d.p.do(ctx, &op{name: "bond", cmd: "sec-level medium", silent: true,
 		accept: func(l parse.Line) bool { return l.Kind == parse.SecLevel }})
@@ -169,9 +169,10 @@ func (d *device) CharRead(ctx context.Context, uuid gogatt.UUID) ([]byte, error)
 	return d.CharReadHandle(ctx, c.ValueHandle)
 }
 
-// CharReadHandle reads with `char-read-hnd` and returns at most ATT_MTU-1 bytes, what one ATT
-// Read returns (Core v5.3 Vol 3 Part F §3.4.4.4). gatttool itself continues with Read Blob when
-// the value fills the response (facts §2.4); CharReadLongHandle returns all of it.
+// CharReadHandle reads with `char-read-hnd` and returns at most ATT_MTU-1 bytes, what one ATT Read
+// returns (Core v5.3 Vol 3 Part F §3.4.4.4). gatttool itself continues with Read Blob when the
+// value fills the response (docs/bluez-tools.md §Long values); CharReadLongHandle returns all of
+// it.
 func (d *device) CharReadHandle(ctx context.Context, handle uint16) ([]byte, error) {
 	v, err := d.readHandle(ctx, handle, "read")
 	if err != nil {
@@ -207,10 +208,10 @@ func (d *device) CharReadLong(ctx context.Context, uuid gogatt.UUID) ([]byte, er
 	return d.CharReadLongHandle(ctx, c.ValueHandle)
 }
 
-// CharReadLongHandle reads a value of any length: gatttool's char-read-hnd sends Read Blob
-// Requests while each response fills ATT_MTU (Core v5.3 Vol 3 Part G §4.8.3; facts §2.4).
-// gatttool swallows an error during the blob phase and prints the part it has, so a failing
-// peer gives a short value rather than an error.
+// CharReadLongHandle reads a value of any length: gatttool's char-read-hnd sends Read Blob Requests
+// while each response fills ATT_MTU (Core v5.3 Vol 3 Part G §4.8.3; docs/bluez-tools.md §Long
+// values). gatttool swallows an error during the blob phase and prints the part it has, so a
+// failing peer gives a short value rather than an error.
 func (d *device) CharReadLongHandle(ctx context.Context, handle uint16) ([]byte, error) {
 	return d.readHandle(ctx, handle, "read long")
 }
@@ -224,9 +225,9 @@ func (d *device) CharWrite(ctx context.Context, uuid gogatt.UUID, value []byte, 
 }
 
 // CharWriteHandle writes with `char-write-req` (a Write Request; gatttool switches to
-// Prepare/Execute Write by itself above ATT_MTU-3 bytes, facts §2.4) or `char-write-cmd` (a
-// Write Command, which gatttool would silently truncate to ATT_MTU-3 bytes: longer values are
-// refused here).
+// Prepare/Execute Write by itself above ATT_MTU-3 bytes, docs/bluez-tools.md §Long values) or
+// `char-write-cmd` (a Write Command, which gatttool would silently truncate to ATT_MTU-3 bytes:
+// longer values are refused here).
 func (d *device) CharWriteHandle(ctx context.Context, handle uint16, value []byte, withResponse bool) error {
 	if err := checkHandle(handle); err != nil {
 		return err
@@ -254,8 +255,8 @@ func (d *device) CharWriteLong(ctx context.Context, uuid gogatt.UUID, value []by
 }
 
 // CharWriteLongHandle uses `char-write-req`, which sends Prepare Write Requests and an Execute
-// Write when the value exceeds ATT_MTU-3 (Core v5.3 Vol 3 Part G §4.9.4; facts §2.4). A failed
-// prepare is reported; gatttool does not cancel the server's queue.
+// Write when the value exceeds ATT_MTU-3 (Core v5.3 Vol 3 Part G §4.9.4; docs/bluez-tools.md §Long
+// values). A failed prepare is reported; gatttool does not cancel the server's queue.
 func (d *device) CharWriteLongHandle(ctx context.Context, handle uint16, value []byte) error {
 	return d.CharWriteHandle(ctx, handle, value, true)
 }
@@ -371,8 +372,8 @@ func (d *device) ResubscribeAll(ctx context.Context) error {
 	return nil
 }
 
-// ExchangeMTU sends `mtu N` once per connection (gatttool allows one exchange, facts §2.2); a
-// later call returns the MTU in force. mtu is checked first (23…517), which also avoids
+// ExchangeMTU sends `mtu N` once per connection (gatttool allows one exchange, docs/bluez-tools.md
+// §MTU); a later call returns the MTU in force. mtu is checked first (23…517), which also avoids
 // gatttool's "invalid value poisons later mtu" bug.
 func (d *device) ExchangeMTU(ctx context.Context, mtu int) (int, error) {
 	if mtu < defaultMTU || mtu > maxMTU {

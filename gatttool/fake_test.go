@@ -1,10 +1,10 @@
 package gatttool_test
 
 // A scripted stand-in for gatttool, run from the test binary itself (GOGATT_FAKE_GATTTOOL=1),
-// printing the byte sequences of bluez-tools-facts.md (TERM=dumb forms). It lets the process
-// driver be tested in situations the real tools reach only slowly or not at all (the 30 s ATT
-// timeout and the hang after it, link loss with requests pending, unsolicited errors),
-// independently of the simulated BlueZ environment.
+// printing the byte sequences of BlueZ 5.66's gatttool (TERM=dumb forms; the § sections named below
+// are those of docs/bluez-tools.md). It lets the process driver be tested in situations the real
+// tools reach only slowly or not at all (the 30 s ATT timeout and the hang after it, link loss with
+// requests pending, unsolicited errors), independently of the simulated BlueZ environment.
 
 import (
 	"bufio"
@@ -35,14 +35,14 @@ func runFake() {
 		}
 		return a + "[LE]> "
 	}
-	async := func(line string) { // rl_printf with TERM=dumb (facts §1.4)
+	async := func(line string) { // rl_printf with TERM=dumb (docs/bluez-tools.md §Terminal output)
 		fmt.Fprintf(out, "\r%s\r%s\r\n%s", strings.Repeat(" ", 36), line, prompt())
 	}
 	glib := func() {
 		fmt.Fprintf(out, "\r\n(gatttool:%d): GLib-\x1b[1;33mWARNING\x1b[0m **: \x1b[34m12:00:00.000\x1b[0m: Invalid file descriptor.\r\n", os.Getpid())
 	}
 	// answer prints the prompt, then lines as asynchronous output (a callback answering a
-	// command, facts §1.4), and flushes.
+	// command, docs/bluez-tools.md §Terminal output), and flushes.
 	answer := func(lines ...string) {
 		fmt.Fprint(out, prompt())
 		for _, l := range lines {
@@ -64,7 +64,7 @@ func runFake() {
 			continue
 		}
 		if hung && f[0] != "exit" && f[0] != "disconnect" {
-			fmt.Fprint(out, prompt()) // every command prints nothing (facts §3.3)
+			fmt.Fprint(out, prompt()) // every command prints nothing (§ATT timeout hang)
 			out.Flush()
 			continue
 		}
@@ -98,15 +98,15 @@ func runFake() {
 			case "0x0004": // the peer answers 0x05 after gatttool's retries
 				answer("\x1b[0;91mError: \x1b[0mCharacteristic value/descriptor read failed: Attribute requires authentication before read/write")
 				continue
-			case "0x00ee": // no answer at all: gatttool's hang (facts §3.3)
+			case "0x00ee": // no answer at all: gatttool's hang (§ATT timeout hang)
 				hung = true
-			case "0x00bb": // gatttool thinks it is not connected (facts §2.1)
+			case "0x00bb": // gatttool thinks it is not connected (§Error lines)
 				fmt.Fprint(out, "\x1b[0;91mCommand Failed: \x1b[0mDisconnected\r\n")
 			case "0x00cc": // gatttool's own 30 s ATT timeout: 0x0e, still "connected", then hung
 				hung = true
 				answer("\x1b[0;91mError: \x1b[0mCharacteristic value/descriptor read failed: Request attribute has encountered an unlikely error")
 				continue
-			case "0x00dd": // link lost with this request pending (facts §3.3)
+			case "0x00dd": // link lost with this request pending (§Link loss)
 				connected = false
 				answer("\x1b[0;91mError: \x1b[0mCharacteristic value/descriptor read failed: Request attribute has encountered an unlikely error")
 				glib()
@@ -248,7 +248,8 @@ func TestFakeHang(t *testing.T) {
 	}
 }
 
-// gatttool's own ATT timeout: the 0x0e error 30 s after the request, then silence (facts §3.3).
+// gatttool's own ATT timeout: the 0x0e error 30 s after the request, then silence
+// (docs/bluez-tools.md §ATT timeout hang).
 // It is reported as a timeout and the hung process is killed.
 func TestFakeATTTimeoutLine(t *testing.T) {
 	b := fakeBackendCfg(t, gatttool.WithATTTimeout(gatttool.Config{RequestTimeout: 10 * time.Second}, time.Nanosecond))

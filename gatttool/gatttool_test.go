@@ -403,7 +403,7 @@ func TestBondAndEncryption(t *testing.T) {
 }
 
 // Pairing refused by the peer: gatttool raises the security level by itself and retries
-// (facts §2.5), then prints the ATT error, which arrives typed.
+// (docs/bluez-tools.md §Security level), then prints the ATT error, which arrives typed.
 func TestSecurityErrors(t *testing.T) {
 	p, _ := testPeripheral(t, testAddr)
 	p.SetRefusePairing(true)
@@ -696,7 +696,8 @@ func waitEvent(t *testing.T, ctx context.Context, evs chan gogatt.ConnectionEven
 	}
 }
 
-// The peripheral stops answering: gatttool would wait 30 s and then hang for ever (facts §3.3).
+// The peripheral stops answering: gatttool would wait 30 s and then hang for ever
+// (docs/bluez-tools.md §ATT timeout hang).
 // The hang detector (RequestTimeout) kills it and reports a timeout; the device is lost.
 func TestUnresponsivePeripheralHang(t *testing.T) {
 	p, _ := testPeripheral(t, testAddr)
@@ -851,9 +852,9 @@ func TestScan(t *testing.T) {
 	}
 }
 
-// A scan left enabled by an hcitool killed without SIGINT (facts §5.3): the next lescan gets
-// "Set scan parameters failed: Input/output error", reported as ErrBusy; after a controller
-// reset scanning works again.
+// A scan left enabled by an hcitool killed without SIGINT (docs/bluez-tools.md §Stopping lescan):
+// the next lescan gets "Set scan parameters failed: Input/output error", reported as ErrBusy; after
+// a controller reset scanning works again.
 func TestScanLeftEnabledIsBusy(t *testing.T) {
 	r := setup(t, gatttool.Config{}, sim.DemoPeripherals(1)...)
 	ctx := ctxT(t, 30*time.Second)
@@ -885,7 +886,8 @@ func TestScanLeftEnabledIsBusy(t *testing.T) {
 }
 
 // Adapter powered off: hcitool says "Invalid device: Network is down", `hcitool dev` no longer
-// lists it, bluetoothd answers RemoveDevice with org.bluez.Error.NotReady (facts §5.4, §6.2).
+// lists it, bluetoothd answers RemoveDevice with org.bluez.Error.NotReady (docs/bluez-tools.md
+// §lescan errors, §bluetoothctl remove).
 func TestAdapterDown(t *testing.T) {
 	ps := sim.DemoPeripherals(1)
 	r := setup(t, gatttool.Config{}, ps...)
@@ -960,8 +962,8 @@ func TestClearBond(t *testing.T) {
 	if b := r.env.Bonds(); len(b) != 0 {
 		t.Fatalf("bonds after ClearBond(all): %v", b)
 	}
-	// Removing a connected device disconnects it first (bluetoothd, facts §6.2): the Device
-	// reports the loss.
+	// Removing a connected device disconnects it first (bluetoothd, docs/bluez-tools.md
+	// §bluetoothctl remove): the Device reports the loss.
 	d := connect(t, r, a1.String(), gogatt.ConnectOptions{})
 	r.env.AddBond(a1)
 	if err := r.b.ClearBond(ctx, a1.String()); err != nil {
@@ -979,7 +981,7 @@ func TestClearBond(t *testing.T) {
 }
 
 // Without a system bus bluetoothctl aborts; with a bus but no bluetoothd it waits for ever
-// (facts §6.5). Both become clear errors within the timeout.
+// (docs/bluez-tools.md §Without bluetoothd). Both become clear errors within the timeout.
 func TestClearBondNoBluetoothd(t *testing.T) {
 	bluezsim.RequireTools(t)
 	ctx := ctxT(t, 20*time.Second)
@@ -1000,8 +1002,8 @@ func TestClearBondNoBluetoothd(t *testing.T) {
 	}
 }
 
-// A system bus without org.bluez: bluetoothctl waits for ever (facts §6.5); ClearBond fails
-// with a timeout error naming bluetoothd within ToolTimeout.
+// A system bus without org.bluez: bluetoothctl waits for ever (docs/bluez-tools.md §Without
+// bluetoothd); ClearBond fails with a timeout error naming bluetoothd within ToolTimeout.
 func TestClearBondBusWithoutBluetoothd(t *testing.T) {
 	bluezsim.RequireTools(t)
 	ctx := ctxT(t, 20*time.Second)
@@ -1033,7 +1035,7 @@ func TestClearBondBusWithoutBluetoothd(t *testing.T) {
 }
 
 // A peripheral with a random address: `connect ADDRESS random` (gatttool resets the type to
-// public when none is given, facts §2.2).
+// public when none is given, docs/bluez-tools.md §Connect).
 func TestRandomAddress(t *testing.T) {
 	const a = "D0:FF:EE:00:30:01"
 	p := sim.NewBuilder(bt.MustParseAddress(a)).AddressType(bt.AddressRandom).Name("random").MustBuild()
@@ -1118,7 +1120,7 @@ func TestStopIdempotentAndNotStarted(t *testing.T) {
 // Without the shim, on a kernel without Bluetooth (as on the build machines), the real tools
 // fail at once: gatttool with "socket(SEQPACKET, L2CAP): Address family not supported by
 // protocol (97)", hcitool with "Invalid device: Address family not supported by protocol"
-// (facts §7). Both are typed as gogatt.ErrNoAdapter.
+// (docs/bluez-tools.md §No kernel Bluetooth). Both are typed as gogatt.ErrNoAdapter.
 func TestNoKernelBluetooth(t *testing.T) {
 	bluezsim.RequireTools(t)
 	fd, err := syscall.Socket(31 /* AF_BLUETOOTH */, syscall.SOCK_SEQPACKET, 0)

@@ -20,11 +20,12 @@ import (
 )
 
 // attTransactionTimeout is ATT's transaction timeout (Core v5.3 Vol 3 Part F §3.3.3): a request
-// not answered in 30 s ends the bearer. gatttool then hangs (facts §3.3).
+// not answered in 30 s ends the bearer. gatttool then hangs (docs/bluez-tools.md §ATT timeout
+// hang).
 const attTransactionTimeout = 30 * time.Second
 
 // ptyCols is the pty width: wider than any command line gatttool echoes (a 512-byte write is
-// about 1100 columns), so readline never wraps or redraws (facts §1.6).
+// about 1100 columns), so readline never wraps or redraws (docs/bluez-tools.md §Line width).
 const ptyCols = 4096
 
 // exitGrace bounds the wait for a child to leave after "exit" or SIGINT before it is killed.
@@ -38,8 +39,8 @@ type op struct {
 	// accept reports whether a result line belongs to this op.
 	accept func(parse.Line) bool
 	// multi: results come as a burst of lines from one gatttool callback; after the first one a
-	// sentinel ("sec-level") is sent, and its answer ends the op (facts §1.4: one callback prints
-	// all lines before stdin is read again).
+	// sentinel ("sec-level") is sent, and its answer ends the op (one callback prints all lines
+	// before stdin is read again: docs/bluez-tools.md §Command completion).
 	multi bool
 	// silent: gatttool prints nothing on success; the sentinel is sent with the command.
 	silent bool
@@ -57,7 +58,7 @@ type op struct {
 	timer    *time.Timer
 }
 
-// proc drives one interactive gatttool process in a pty (facts §1).
+// proc drives one interactive gatttool process in a pty (docs/bluez-tools.md §gatttool -I).
 type proc struct {
 	log     *slog.Logger
 	timeout time.Duration // hang detector (Config.RequestTimeout)
@@ -72,7 +73,7 @@ type proc struct {
 	// not block (the registry's Dispatch copies and queues).
 	onValue func(handle uint16, value []byte, indication bool)
 
-	sem chan struct{} // one command at a time (ATT is sequential, facts §1.4)
+	sem chan struct{} // one command at a time (docs/bluez-tools.md §Command completion)
 	wmu sync.Mutex    // serialises writes to the pty
 
 	mu        sync.Mutex
@@ -124,7 +125,8 @@ func startProc(ctx context.Context, cfg *Config, log *slog.Logger, addr string, 
 }
 
 // childEnv is the environment of every child: the parent's, TERM=dumb (no bracketed-paste
-// toggles, facts §1.1/§9), the C locale (English strerror texts), then the caller's extras.
+// toggles, docs/bluez-tools.md §Terminal output), the C locale (English strerror texts), then
+// the caller's extras.
 func childEnv(extra []string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
@@ -178,7 +180,7 @@ func (p *proc) token(t parse.Token) {
 		if o != nil && o.final {
 			if !t.Prompt.Connected && p.connected && isUnlikely(o.err) {
 				// A pending request failed with 0x0e and the prompt lost its colour: the link
-				// dropped (facts §3.3). The GLib warning follows.
+				// dropped (docs/bluez-tools.md §Link loss). The GLib warning follows.
 				o.err = &gogatt.DisconnectError{Address: p.addr, Reason: "link lost during " + o.name, Err: o.err}
 			}
 			p.finishLocked(o)
@@ -265,7 +267,8 @@ func (p *proc) lineErr(o *op, l parse.Line) error {
 	}
 	err := l.Err(o.name, o.handle)
 	if l.Kind == parse.ATTErrorLine && l.Code == att.ErrUnlikelyError && time.Since(o.started) >= p.attTimeout {
-		// The 30 s ATT transaction timeout (facts §3.3): gatttool is now hung.
+		// The 30 s ATT transaction timeout (docs/bluez-tools.md §ATT timeout hang): gatttool is
+		// now hung.
 		err = fmt.Errorf("%w (gatttool reported the ATT transaction timeout: %w)", gogatt.TimeoutError(o.name), err)
 		go p.hung(o.name)
 	}
@@ -323,7 +326,8 @@ func (p *proc) terminate() {
 	}
 }
 
-// hung recovers from gatttool's post-timeout hang (facts §3.3): the process is killed.
+// hung recovers from gatttool's post-timeout hang (docs/bluez-tools.md §ATT timeout hang): the
+// process is killed.
 func (p *proc) hung(opName string) {
 	p.log.Warn("gatttool hung (no answer); killing it", "op", opName)
 	p.gone(&gogatt.DisconnectError{Address: p.addr, Reason: "gatttool stopped answering during " + opName + " (ATT transaction timeout)", Err: gogatt.TimeoutError(opName)}, true)

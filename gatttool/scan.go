@@ -16,19 +16,20 @@ import (
 	"github.com/gogatt/gogatt/gatttool/parse"
 )
 
-// Scan runs `hcitool -i hciX lescan` in a pty (so its output is line-buffered, facts §5.2) until
-// opts.Timeout, ctx or opts.OnAdvertisement stops it, always with SIGINT so that hcitool
-// disables scanning before it exits (facts §5.3). Options: --passive when opts.Passive;
-// --discovery=l for DiscoverLimited (hcitool then drops reports without a limited-discoverable
-// Flags AD); always --duplicates, so that no report is lost to the controller's duplicate
-// filter and OnAdvertisement sees every advertisement. hcitool cannot set the scan interval and window (they are validated only), and
-// prints neither RSSI nor address type: results have RSSI 0 and a public AddressType. An
-// address is reported once per device with the name merged across its reports ("(unknown)"
-// means no name). Every error of facts §5.4 is returned typed: no adapter → gogatt.ErrNoAdapter,
-// a controller refusing (scan left enabled) → gogatt.ErrBusy, no reply → gogatt.ErrTimeout,
-// permission → os.ErrPermission. A scan that ctx ends returns the devices seen so far with an
-// error matching ctx's (context.Canceled, or gogatt.ErrTimeout for a deadline), with or without
-// OnAdvertisement; one that Stop ends returns them without an error.
+// Scan runs `hcitool -i hciX lescan` in a pty (so its output is line-buffered, docs/bluez-tools.md
+// §lescan output) until opts.Timeout, ctx or opts.OnAdvertisement stops it, always with SIGINT so
+// that hcitool disables scanning before it exits (tools/hcitool.c in BlueZ 5.66;
+// docs/bluez-tools.md §Stopping lescan). Options: --passive when opts.Passive; --discovery=l for
+// DiscoverLimited (hcitool then drops reports without a limited-discoverable Flags AD); always
+// --duplicates, so that no report is lost to the controller's duplicate filter and OnAdvertisement
+// sees every advertisement. hcitool cannot set the scan interval and window (they are validated
+// only), and prints neither RSSI nor address type: results have RSSI 0 and a public AddressType. An
+// address is reported once per device with the name merged across its reports ("(unknown)" means no
+// name). Every error of docs/bluez-tools.md §lescan errors is returned typed: no adapter →
+// gogatt.ErrNoAdapter, a controller refusing (scan left enabled) → gogatt.ErrBusy, no reply →
+// gogatt.ErrTimeout, permission → os.ErrPermission. A scan that ctx ends returns the devices seen
+// so far with an error matching ctx's (context.Canceled, or gogatt.ErrTimeout for a deadline), with
+// or without OnAdvertisement; one that Stop ends returns them without an error.
 func (b *Backend) Scan(ctx context.Context, opts gogatt.ScanOptions) ([]gogatt.ScanResult, error) {
 	if err := b.begin(); err != nil {
 		return nil, err
@@ -139,7 +140,8 @@ func (b *Backend) Scan(ctx context.Context, opts gogatt.ScanOptions) ([]gogatt.S
 		stopWanted = true
 		if graceT == nil {
 			// Bound the wait for the child: before "LE Scan ..." hcitool may be waiting for its
-			// controller (up to 10 s, facts §5.4); after SIGINT it should leave at once.
+			// controller (up to 10 s, docs/bluez-tools.md §lescan errors); after SIGINT it should
+			// leave at once.
 			graceT = time.NewTimer(exitGrace)
 			grace = graceT.C
 		}
@@ -226,7 +228,7 @@ loop:
 		return out, fmt.Errorf("gatttool backend: scan: hcitool lescan ended before scanning (%v): %s", exitText(werr), strings.Join(unknown, " | "))
 	case !interrupted:
 		// hcitool ended by itself (e.g. an LE meta event other than an advertising report
-		// ends its loop quietly, facts §5.2).
+		// ends its loop quietly, docs/bluez-tools.md §lescan output).
 		log.Warn("hcitool lescan ended by itself", "status", exitText(werr))
 	case werr != nil:
 		var ee *exec.ExitError

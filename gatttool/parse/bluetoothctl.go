@@ -7,7 +7,7 @@ import (
 	"github.com/gogatt/gogatt/bt"
 )
 
-// CtlKind classifies one line of bluetoothctl (facts §6).
+// CtlKind classifies one line of bluetoothctl (docs/bluez-tools.md §bluetoothctl).
 type CtlKind int
 
 // bluetoothctl line kinds.
@@ -25,7 +25,7 @@ const (
 	CtlFailed                    // "Failed to remove device[: org.bluez.Error.X]"
 	CtlInvalidArgument           // "Invalid argument X"
 	CtlInvalidCommand            // "Invalid command in menu main: X"
-	CtlNoBus                     // libdbus assertion: no system bus at all (facts §6.5)
+	CtlNoBus                     // libdbus assertion: no system bus at all (§Without bluetoothd)
 )
 
 // CtlLine is one classified bluetoothctl line.
@@ -43,7 +43,8 @@ type CtlLine struct {
 	Text string
 }
 
-// ParseBluetoothctl classifies one cleaned line of bluetoothctl output (facts §6).
+// ParseBluetoothctl classifies one cleaned line of bluetoothctl output (docs/bluez-tools.md
+// §bluetoothctl).
 func ParseBluetoothctl(s string) CtlLine {
 	t := strings.TrimSpace(s)
 	l := CtlLine{Text: t}

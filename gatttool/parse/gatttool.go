@@ -14,7 +14,7 @@ import (
 	"github.com/gogatt/gogatt/bt"
 )
 
-// Kind classifies one line printed by gatttool (facts §2–§3).
+// Kind classifies one line printed by gatttool (docs/bluez-tools.md §gatttool -I).
 type Kind int
 
 // Line kinds. Result kinds carry their fields in Line; error kinds also give Line.Err.
@@ -22,7 +22,7 @@ const (
 	Unknown Kind = iota // anything else, including the echo of a typed command
 	Empty               // blank line
 
-	// Results (facts §2.2).
+	// Results (docs/bluez-tools.md §Result lines).
 	Primary           // "attr handle: 0x0001, end grp handle: 0x0005 uuid: …"
 	PrimaryRange      // "Starting handle: 0x0001 Ending handle: 0x0005" (primary <UUID>)
 	Included          // "handle: 0x…, start handle: 0x…, end handle: 0x… uuid: …"
@@ -37,20 +37,20 @@ const (
 	AllowedSecLevels  // "Allowed values: low | medium | high"
 	ChangeOnReconnect // "Change will take effect on reconnection"
 	Usage             // "Usage: …"
-	Help              // a row of the help table (facts §2.3)
+	Help              // a row of the help table (docs/bluez-tools.md §Help table)
 
-	// Connection (facts §3.2–§3.4).
+	// Connection (docs/bluez-tools.md §Connect, §Link loss, §MTU).
 	Attempting   // "Attempting to connect to X" (Text holds X)
 	Connected    // "Connection successful"
-	Disconnected // GLib "… Invalid file descriptor." warning: the link is gone (facts §3.4)
-	MTUWarning   // "Can't detect MTU, using default: …" (stderr, facts §3.2)
+	Disconnected // GLib "… Invalid file descriptor." warning: the link is gone (§Link loss)
+	MTUWarning   // "Can't detect MTU, using default: …" (stderr, §MTU)
 
-	// Asynchronous values (facts §3.1).
+	// Asynchronous values (docs/bluez-tools.md §Notifications).
 	Notification // "Notification handle = 0x000c value: 48 65 "
 	Indication   // "Indication   handle = 0x000c value: 48 65 "
 
-	// Errors. Line.Err gives the typed error.
-	ATTErrorLine  // "Error: <procedure> failed: <ATT error text>" (facts §4)
+	// Errors (docs/bluez-tools.md §Error lines). Line.Err gives the typed error.
+	ATTErrorLine  // "Error: <procedure> failed: <ATT error text>" (§ATT error texts)
 	ConnectError  // "Error: connect to …: … (111)", socket(…), l2cap_bind:, setsockopt(BT_SECURITY):
 	NotConnected  // "Command Failed: Disconnected"
 	CommandFailed // other "Command Failed: …" (MTU once per connection, LE only)
@@ -97,7 +97,8 @@ type Line struct {
 	// "Characteristic value/descriptor read".
 	Procedure string
 	// Code is the ATT error code of an ATTErrorLine; CodeKnown is false for gatttool's
-	// "Unexpected error code" (codes 0x12–0x7f, 0x83–0xff, facts §4).
+	// "Unexpected error code" (codes 0x12–0x7f, 0x83–0xff; att_ecode2str in attrib/att.c,
+	// BlueZ 5.66).
 	Code      att.ErrorCode
 	CodeKnown bool
 	// Errno of a ConnectError line, 0 if none was printed.
@@ -107,7 +108,8 @@ type Line struct {
 	Text string
 }
 
-// ATT error texts of att_ecode2str as the Debian binary prints them (facts §4).
+// ATT error texts of att_ecode2str (attrib/att.c, BlueZ 5.66) as the Debian binary prints them
+// (docs/bluez-tools.md §ATT error texts).
 var attTexts = map[string]att.ErrorCode{
 	"Invalid handle":                                       0x01,
 	"Attribute can't be read":                              0x02,
@@ -132,9 +134,9 @@ var attTexts = map[string]att.ErrorCode{
 	"The operation was aborted":                            0x82,
 }
 
-// ATTCode maps an att_ecode2str text (facts §4) to its code. ok is false for unknown texts;
-// known is false for "Unexpected error code", which gatttool prints for every code it has no
-// text for.
+// ATTCode maps an att_ecode2str text (docs/bluez-tools.md §ATT error texts) to its code. ok is
+// false for unknown texts; known is false for "Unexpected error code", which gatttool prints for
+// every code it has no text for.
 func ATTCode(text string) (code att.ErrorCode, known, ok bool) {
 	if c, found := attTexts[text]; found {
 		return c, true, true
@@ -150,9 +152,9 @@ const (
 	cmdFailed = "Command Failed: "
 )
 
-// ParseGatttool classifies one cleaned line of gatttool's interactive output (facts §2–§4).
-// It also accepts the non-interactive " = " forms of facts §7.3. Lines it does not know are
-// Unknown with Text set, never an error.
+// ParseGatttool classifies one cleaned line of gatttool's interactive output (docs/bluez-tools.md
+// §gatttool -I). It also accepts the non-interactive " = " forms (docs/bluez-tools.md
+// §Non-interactive output). Lines it does not know are Unknown with Text set, never an error.
 func ParseGatttool(s string) Line {
 	t := strings.TrimRight(s, " ")
 	if strings.TrimSpace(t) == "" {
@@ -221,8 +223,8 @@ var helpCommands = []string{"help ", "exit ", "quit ", "connect ", "disconnect "
 	"characteristics ", "char-desc ", "char-read-hnd ", "char-read-uuid ", "char-write-req ",
 	"char-write-cmd ", "sec-level ", "mtu "}
 
-// isHelpRow recognises rows of the help table, "%-15s %-30s %s" (facts §2.3): the command name,
-// padding to column 16 and a description at column 47.
+// isHelpRow recognises rows of the help table, "%-15s %-30s %s" (cmd_help in attrib/interactive.c,
+// BlueZ 5.66): the command name, padding to column 16 and a description at column 47.
 func isHelpRow(t string) bool {
 	if len(t) < 48 || t[46] != ' ' || t[47] == ' ' {
 		return false
@@ -306,7 +308,7 @@ func parsePrimary(t, orig string) Line {
 }
 
 // parsePrimaryRange: "Starting handle: 0x0001 Ending handle: 0x0005" (interactive) or without
-// 0x (non-interactive, facts §7.3).
+// 0x (non-interactive, docs/bluez-tools.md §Non-interactive output).
 func parsePrimaryRange(t, orig string) Line {
 	f := strings.Fields(t)
 	if len(f) != 6 || f[1] != "handle:" || f[3] != "Ending" || f[4] != "handle:" {
@@ -421,7 +423,7 @@ func hex16(s string) (uint16, bool) {
 }
 
 // parseUUID accepts gatttool's output UUIDs: always the 36-character lowercase form
-// (facts §2.1), though any case is accepted here.
+// (docs/bluez-tools.md §Result lines), though any case is accepted here.
 func parseUUID(s string) (bt.UUID, bool) {
 	s = strings.TrimSpace(s)
 	if len(s) != 36 {
@@ -497,8 +499,8 @@ func (e *ToolError) Unwrap() []error { return e.errs }
 // Err converts an error line into a typed error for operation op on handle. It returns nil for
 // lines that are not errors.
 //
-//   - ATTErrorLine → *gogatt.ATTError{Op: op, Handle: handle, Code} (facts §4); for
-//     "Unexpected error code" the Code is 0, which no Error Response carries.
+//   - ATTErrorLine → *gogatt.ATTError{Op: op, Handle: handle, Code} (docs/bluez-tools.md §ATT
+//     error texts); for "Unexpected error code" the Code is 0, which no Error Response carries.
 //   - NotConnected → ToolError matching gogatt.ErrNotConnected.
 //   - ConnectError → ToolError matching gogatt.ErrNotConnected and the printed errno
 //     (e.g. syscall.ECONNREFUSED); errno 97 (no Bluetooth in the kernel) also matches

@@ -8,7 +8,7 @@ import (
 	"github.com/gogatt/gogatt/bt"
 )
 
-// ScanKind classifies one line of `hcitool lescan` (facts §5).
+// ScanKind classifies one line of `hcitool lescan` (docs/bluez-tools.md §hcitool lescan).
 type ScanKind int
 
 // hcitool lescan line kinds.
@@ -16,7 +16,7 @@ const (
 	ScanUnknown ScanKind = iota // anything else (usage text, a "^C" echo, blank)
 	ScanStarted                 // "LE Scan ..."
 	ScanReport                  // "AA:BB:CC:DD:EE:FF Name" or "… (unknown)"
-	ScanError                   // one of the §5.4 errors; ScanLine.Err is set
+	ScanError                   // one of docs/bluez-tools.md §lescan errors; ScanLine.Err is set
 )
 
 // ScanLine is one classified lescan line.
@@ -28,13 +28,14 @@ type ScanLine struct {
 	HasName bool
 	// Err is the typed error of a ScanError line (a *ToolError).
 	Err error
-	// Fatal is true for errors after which hcitool exits (all of §5.4 except a failing
-	// "Disable scan", which comes at the very end anyway).
+	// Fatal is true for errors after which hcitool exits (all of docs/bluez-tools.md §lescan
+	// errors except a failing "Disable scan", which comes at the very end anyway).
 	Fatal bool
 	Text  string
 }
 
-// ParseLescan classifies one cleaned line of `hcitool -i hciX lescan` (facts §5.2, §5.4).
+// ParseLescan classifies one cleaned line of `hcitool -i hciX lescan` (docs/bluez-tools.md
+// §lescan output, §lescan errors).
 func ParseLescan(s string) ScanLine {
 	t := strings.TrimRight(s, " \t")
 	switch {
@@ -47,7 +48,8 @@ func ParseLescan(s string) ScanLine {
 		}
 		l := ScanLine{Kind: ScanReport, Address: a}
 		if len(t) > 18 {
-			// The name is printed raw (facts §5.2); only the trailing newline separates it.
+			// The name is printed raw (docs/bluez-tools.md §lescan output); only the trailing
+			// newline separates it.
 			name := s[18:]
 			if name != "(unknown)" {
 				l.Name, l.HasName = name, true
@@ -61,7 +63,7 @@ func ParseLescan(s string) ScanLine {
 	return ScanLine{Kind: ScanUnknown, Text: s}
 }
 
-// lescanError maps the error messages of facts §5.4 to typed errors.
+// lescanError maps the error messages of docs/bluez-tools.md §lescan errors to typed errors.
 func lescanError(t string) (error, bool) {
 	te := func(causes ...error) (error, bool) { return NewToolError("hcitool", "lescan", t, causes...), true }
 	switch {
@@ -73,7 +75,7 @@ func lescanError(t string) (error, bool) {
 		switch {
 		case strings.HasSuffix(t, "Input/output error"):
 			// The controller refused (Command Disallowed): typically a scan still enabled by
-			// a killed hcitool (facts §5.3).
+			// a killed hcitool (docs/bluez-tools.md §Stopping lescan).
 			return te(gogatt.ErrBusy)
 		case strings.HasSuffix(t, "Connection timed out"):
 			return te(gogatt.ErrTimeout)

@@ -13,58 +13,60 @@ import (
 	"github.com/gogatt/gogatt/bt"
 )
 
-// Raw captures from bluez-tools-facts.md, verbatim (Python-style escapes transcribed to Go).
+// Raw byte sequences as the BlueZ 5.66 binaries print them (observed; the PIDs and times of GLib
+// warnings vary), described in docs/bluez-tools.md §Prompt, §Terminal output, §Connect, §Link
+// loss, §Notifications and §Signals and exit.
 var captures = []struct {
 	name string
 	raw  string
 	want []string // tokens: "P:<addr>:<LE|BR>:<c|u>" for prompts, "L:<line>" for lines
 }{
-	{"primary disconnected xterm (§1.3)",
+	{"primary disconnected xterm",
 		"primary\r\n\x1b[?2004l\r\x1b[0;91mCommand Failed: \x1b[0mDisconnected\r\n\x1b[?2004h[                 ][LE]> ",
 		[]string{"L:primary", "L:Command Failed: Disconnected", "P::LE:u"}},
-	{"empty line (§1.3)",
+	{"empty line",
 		"\r\x1b[K\r\x1b[?2004l\r\x1b[?2004h[11:22:33:44:55:66][LE]> ",
 		[]string{"P:11:22:33:44:55:66:LE:u"}},
-	{"primary results (§1.4)",
+	{"primary results",
 		"primary\r\n\x1b[?2004l\r\x1b[?2004h\x1b[0;94m[11:22:33:44:55:66]\x1b[0m[LE]> \r\x1b[Kattr handle: 0x0001, end grp handle: 0x0005 uuid: 00001800-0000-1000-8000-00805f9b34fb\r\n\x1b[0;94m[11:22:33:44:55:66]\x1b[0m[LE]> \r\x1b[Kattr handle: 0x0006, end grp handle: 0x0009 uuid: 00001801-0000-1000-8000-00805f9b34fb\r\n\x1b[0;94m[11:22:33:44:55:66]\x1b[0m[LE]> ",
 		[]string{"L:primary", "P:11:22:33:44:55:66:LE:c",
 			"L:attr handle: 0x0001, end grp handle: 0x0005 uuid: 00001800-0000-1000-8000-00805f9b34fb", "P:11:22:33:44:55:66:LE:c",
 			"L:attr handle: 0x0006, end grp handle: 0x0009 uuid: 00001801-0000-1000-8000-00805f9b34fb", "P:11:22:33:44:55:66:LE:c"}},
-	{"dumb async line (§1.4)",
+	{"dumb async line",
 		"[11:22:33:44:55:66][LE]> char-re\r                                    \rNotification handle = 0x000c value: 48 65 6c 6c 6f \r\n\x1b[0;94m[11:22:33:44:55:66]\x1b[0m[LE]> char-re",
 		[]string{"P:11:22:33:44:55:66:LE:u", "L:Notification handle = 0x000c value: 48 65 6c 6c 6f ", "P:11:22:33:44:55:66:LE:c"}},
-	{"connect success (§1.5)",
+	{"connect success",
 		"connect 11:22:33:44:55:66\r\n\x1b[?2004l\rAttempting to connect to 11:22:33:44:55:66\r\n\x1b[?2004h[11:22:33:44:55:66][LE]> \r\x1b[KConnection successful\r\n\x1b[0;94m[11:22:33:44:55:66]\x1b[0m[LE]> ",
 		[]string{"L:connect 11:22:33:44:55:66", "L:Attempting to connect to 11:22:33:44:55:66", "P:11:22:33:44:55:66:LE:u", "L:Connection successful", "P:11:22:33:44:55:66:LE:c"}},
-	{"connect socket failure (§1.5)",
+	{"connect socket failure",
 		"Attempting to connect to 11:22:33:44:55:66\r\n\x1b[0;91mError: \x1b[0msocket(SEQPACKET, L2CAP): Address family not supported by protocol (97)\r\n\x1b[?2004h[11:22:33:44:55:66][LE]> ",
 		[]string{"L:Attempting to connect to 11:22:33:44:55:66", "L:Error: socket(SEQPACKET, L2CAP): Address family not supported by protocol (97)", "P:11:22:33:44:55:66:LE:u"}},
-	{"connect refused later (§1.5)",
+	{"connect refused later",
 		"\r\x1b[K\x1b[0;91mError: \x1b[0mconnect to AA:BB:CC:DD:EE:FF: Connection refused (111)\r\n[AA:BB:CC:DD:EE:FF][LE]> ",
 		[]string{"L:Error: connect to AA:BB:CC:DD:EE:FF: Connection refused (111)", "P:AA:BB:CC:DD:EE:FF:LE:u"}},
-	{"disconnect (§1.5)",
+	{"disconnect",
 		"disconnect\r\n\x1b[?2004l\r\r\n(gatttool:4242): GLib-\x1b[1;33mWARNING\x1b[0m **: \x1b[34m12:34:56.789\x1b[0m: Invalid file descriptor.\r\n\x1b[?2004h[11:22:33:44:55:66][LE]> ",
 		[]string{"L:disconnect", "L:", "L:(gatttool:4242): GLib-WARNING **: 12:34:56.789: Invalid file descriptor.", "P:11:22:33:44:55:66:LE:u"}},
-	{"link loss with pending requests (§3.3)",
+	{"link loss with pending requests",
 		"\x1b[0;94m[11:22:33:44:55:66]\x1b[0m[LE]> \r\x1b[K\x1b[0;91mError: \x1b[0mCharacteristic value/descriptor read failed: Request attribute has encountered an unlikely error\r\n[11:22:33:44:55:66][LE]> \r\x1b[K\x1b[0;91mError: \x1b[0mDiscover all primary services failed: Request attribute has encountered an unlikely error\r\n[11:22:33:44:55:66][LE]> \r\n(gatttool:77): GLib-\x1b[1;33mWARNING\x1b[0m **: \x1b[34m01:02:03.004\x1b[0m: Invalid file descriptor.\r\n",
 		[]string{"P:11:22:33:44:55:66:LE:c",
 			"L:Error: Characteristic value/descriptor read failed: Request attribute has encountered an unlikely error", "P:11:22:33:44:55:66:LE:u",
 			"L:Error: Discover all primary services failed: Request attribute has encountered an unlikely error", "P:11:22:33:44:55:66:LE:u",
 			"L:", "L:(gatttool:77): GLib-WARNING **: 01:02:03.004: Invalid file descriptor."}},
-	{"redraw after loss (§1.5)",
+	{"redraw after loss",
 		"\r\x1b[4P[11:22:33:44:55:66][LE]> primary\r\n",
 		[]string{"P:11:22:33:44:55:66:LE:u", "L:primary"}},
-	{"BR and odd address (§1.1)",
+	{"BR and odd address",
 		"[                 ][BR]> [            hello][LE]> [AA:BB:CC:DD:EE:FF:00][LE]> ",
 		[]string{"P::BR:u", "P:hello:LE:u", "P:AA:BB:CC:DD:EE:FF:00:LE:u"}},
-	{"notification idle (§3.1)",
+	{"notification idle",
 		"\r\x1b[KNotification handle = 0x000c value: 48 65 6c 6c 6f \r\n\x1b[0;94m[11:22:33:44:55:66]\x1b[0m[LE]> ",
 		[]string{"L:Notification handle = 0x000c value: 48 65 6c 6c 6f ", "P:11:22:33:44:55:66:LE:c"}},
-	{"SIGINT (§1.7)", "\r\n[                 ][LE]> ", []string{"L:", "P::LE:u"}},
+	{"SIGINT", "\r\n[                 ][LE]> ", []string{"L:", "P::LE:u"}},
 	{"dumb redraw with backspaces",
 		"exit       \b\b\b\b\b\b\b\r\n",
 		[]string{"L:exit"}},
-	{"pipes (§1.2)", "sec-level\nsec-level: low\n[                 ][LE]> ", []string{"L:sec-level", "L:sec-level: low", "P::LE:u"}},
+	{"pipes", "sec-level\nsec-level: low\n[                 ][LE]> ", []string{"L:sec-level", "L:sec-level: low", "P::LE:u"}},
 }
 
 func tokString(t Token) string {
@@ -173,7 +175,8 @@ func TestParseGatttool(t *testing.T) {
 	}
 }
 
-// Every ATT error text of facts §4, under every procedure prefix gatttool uses (§2.2).
+// Every ATT error text (docs/bluez-tools.md §ATT error texts), under every procedure prefix
+// gatttool uses (§Error lines).
 func TestATTErrorTable(t *testing.T) {
 	table := map[string]att.ErrorCode{
 		"Invalid handle": 0x01, "Attribute can't be read": 0x02, "Attribute can't be written": 0x03,

@@ -6,9 +6,10 @@
 //
 //   - Splitter turns the raw byte stream of a pseudo-terminal into tokens: complete lines
 //     (escape sequences stripped, carriage-return redraws resolved) and prompts (with the
-//     connected colour of gatttool's prompt recorded). See bluez-tools-facts.md §1 and §9.
+//     connected colour of gatttool's prompt recorded). See docs/bluez-tools.md §Prompt and
+//     §Terminal output.
 //   - ParseGatttool, ParseLescan and ParseBluetoothctl classify one cleaned line each
-//     (facts §2–§6).
+//     (docs/bluez-tools.md, the sections on gatttool -I, hcitool lescan and bluetoothctl).
 package parse
 
 import (
@@ -21,10 +22,12 @@ type Mode int
 
 // Splitter modes.
 const (
-	// ModeGatttool recognises "[ADDRESS][LE]> " and "[ADDRESS][BR]> " (facts §1.1), coloured or not.
+	// ModeGatttool recognises "[ADDRESS][LE]> " and "[ADDRESS][BR]> " (docs/bluez-tools.md
+	// §Prompt), coloured or not.
 	ModeGatttool Mode = iota
 	// ModeBluetoothctl recognises "[bluetooth]# " style prompts and the
-	// "Waiting to connect to bluetoothd..." pseudo-prompt (facts §6.1).
+	// "Waiting to connect to bluetoothd..." pseudo-prompt (docs/bluez-tools.md §bluetoothctl
+	// output).
 	ModeBluetoothctl
 	// ModePlain recognises no prompt (hcitool).
 	ModePlain
@@ -33,13 +36,14 @@ const (
 // Prompt is one prompt printed by a tool.
 type Prompt struct {
 	// Address is the text between the first brackets, spaces trimmed: "" before any address is
-	// known, otherwise the address exactly as typed (facts §1.1). For bluetoothctl, the name in
-	// brackets ("bluetooth"), or "" for the waiting prompt.
+	// known, otherwise the address exactly as typed (docs/bluez-tools.md §Prompt). For
+	// bluetoothctl, the name in brackets ("bluetooth"), or "" for the waiting prompt.
 	Address string
 	// Transport is "LE" or "BR" for gatttool, "" otherwise.
 	Transport string
-	// Connected is true when gatttool coloured the address (only in the connected state, facts
-	// §1.1), or for bluetoothctl when the daemon is reached (the "[bluetooth]# " prompt).
+	// Connected is true when gatttool coloured the address (only in the connected state,
+	// docs/bluez-tools.md §Prompt), or for bluetoothctl when the daemon is reached (the
+	// "[bluetooth]# " prompt).
 	Connected bool
 }
 
@@ -225,7 +229,7 @@ func findCtlPrompt(b []byte) (start, end int, p Prompt, ok bool) {
 // clean strips escape sequences (CSI "\x1b[…X", two-byte "\x1bX") and the readline markers
 // \x01/\x02, applies backspaces, and resolves carriage returns the way a terminal shows them:
 // what follows the last '\r' (ignoring trailing ones) is the visible line, since every redraw
-// clears first (facts §1.4, §9).
+// clears first (docs/bluez-tools.md §Terminal output).
 func clean(b []byte) string {
 	for len(b) > 0 && b[len(b)-1] == '\r' {
 		b = b[:len(b)-1]

@@ -301,7 +301,7 @@ func (e *Env) Close() error {
 }
 
 // ResetController stops a scan left running by an hcitool killed without SIGINT, as
-// `hciconfig hci0 reset` would (bluez-tools-facts.md §5.3).
+// `hciconfig hci0 reset` would (docs/bluez-tools.md §Stopping lescan).
 func (e *Env) ResetController() {
 	if e.ctrl == nil {
 		return
@@ -330,11 +330,10 @@ func (e *Env) SetPowered(on bool) error {
 	return nil
 }
 
-// SetBluetoothd starts or stops the simulated bluetoothd: stopped, the org.bluez name has no
-// owner on the private bus, so bluetoothctl waits for it for ever ("Waiting to connect to
-// bluetoothd..." interactively; non-interactive commands print nothing and never exit,
-// bluez-tools-facts.md §6.5); started again, bluetoothctl reconnects and sees the same adapter
-// and bonds.
+// SetBluetoothd starts or stops the simulated bluetoothd: stopped, the org.bluez name has no owner
+// on the private bus, so bluetoothctl waits for it for ever ("Waiting to connect to bluetoothd..."
+// interactively; non-interactive commands print nothing and never exit, docs/bluez-tools.md
+// §Without bluetoothd); started again, bluetoothctl reconnects and sees the same adapter and bonds.
 func (e *Env) SetBluetoothd(running bool) error {
 	if e.bus == nil {
 		return errors.New("bluezsim: environment not started")

@@ -24,7 +24,7 @@ const (
 	hrm     = sim.HeartRateAddress
 	thermo  = sim.ThermometerAddress
 	torture = sim.TortureAddress
-	// Prompts (bluez-tools-facts.md §1.1).
+	// Prompts (docs/bluez-tools.md §Prompt).
 	promptHRM      = "[" + hrm + "][LE]> "
 	promptHRMColor = "\x1b[0;94m[" + hrm + "]\x1b[0m[LE]> "
 )
@@ -53,7 +53,8 @@ func startEnvOpts(t testing.TB, opts Options) (*Env, []*sim.Peripheral) {
 	return e, ps
 }
 
-// gatttoolConnect starts `gatttool -b addr -I` and connects, checking the bytes of §1.5.
+// gatttoolConnect starts `gatttool -b addr -I` and connects, checking the bytes of
+// docs/bluez-tools.md §Connect.
 func gatttoolConnect(t testing.TB, e *Env, addr string) *term {
 	t.Helper()
 	g := startTerm(t, e, "gatttool", "-i", e.HCIDevice(), "-b", addr, "-I")
@@ -151,7 +152,8 @@ func TestGatttoolNonInteractive(t *testing.T) {
 		{[]string{"-b", hrm, "--char-read", "-a", "0x0003"}, "Characteristic value/descriptor: " + name + "\n", "", 0},
 		{[]string{"-b", hrm, "--char-write-req", "-a", "0x0011", "-n", "01"}, "Characteristic value was written successfully\n", "", 0},
 		{[]string{"-b", hrm, "--primary", "-u", "180d"}, "Starting handle: 000a Ending handle: 0011\n", "", 0},
-		// gatttool's connect_cb goes on after the error and fails to read the MTU (§3.2).
+		// gatttool's connect_cb goes on after the error and fails to read the MTU
+		// (docs/bluez-tools.md §MTU).
 		{[]string{"-b", "C0:FF:EE:00:00:99", "--primary"}, "",
 			"connect to C0:FF:EE:00:00:99: Connection refused (111)\nCan't detect MTU, using default: getsockopt(BT_RCVMTU): Transport endpoint is not connected (107)", 1},
 	}
@@ -181,7 +183,8 @@ func TestGatttoolConnectErrors(t *testing.T) {
 			defer tc.fault(false)
 			g := startTerm(t, e, "gatttool", "-b", hrm, "-I")
 			g.send("connect")
-			// Reported later by "the kernel" (SO_ERROR), so through rl_printf (§1.5).
+			// Reported later by "the kernel" (SO_ERROR), so through rl_printf
+			// (docs/bluez-tools.md §Connect).
 			g.expect("Attempting to connect to " + hrm + "\r\n")
 			g.expect("\r\x1b[K\x1b[0;91mError: \x1b[0mconnect to " + hrm + ": " + tc.errno + "\r\n" + promptHRM)
 			g.send("exit")
@@ -212,7 +215,7 @@ func TestGatttoolConnectPending(t *testing.T) {
 	g2 := startTerm(t, e, "gatttool", "-b", thermo, "-I")
 	g2.send("connect")
 	g2.expect("Attempting to connect to " + thermo + "\r\n")
-	g2.send("disconnect") // aborts silently (§2.2)
+	g2.send("disconnect") // aborts silently (docs/bluez-tools.md §Connect)
 	g2.send("exit")
 	if code := g2.wait(); code != 0 {
 		t.Errorf("exit status %d", code)
@@ -242,9 +245,9 @@ func TestGatttoolLinkLoss(t *testing.T) {
 	g.expect("Connection successful\r\n")
 }
 
-// TestGatttoolSecurity checks that the security gatttool asks for reaches the simulation:
-// the ATT layer's automatic retries (§2.5) raise BT_SECURITY, the shim forwards it, the sim
-// link pairs and the bond appears in org.bluez.
+// TestGatttoolSecurity checks that the security gatttool asks for reaches the simulation: the ATT
+// layer's automatic retries (docs/bluez-tools.md §Security level) raise BT_SECURITY, the shim
+// forwards it, the sim link pairs and the bond appears in org.bluez.
 func TestGatttoolSecurity(t *testing.T) {
 	e, ps := startEnv(t)
 	p := ps[2]
@@ -313,7 +316,8 @@ func TestHcitoolLescan(t *testing.T) {
 	e, _ := startEnv(t)
 	h := startTerm(t, e, "hcitool", "-i", "hci0", "lescan")
 	h.expect("LE Scan ...\r\n")
-	// Active scan: each advertisement, then its scan response (§5.2); peripherals in any order.
+	// Active scan: each advertisement, then its scan response (docs/bluez-tools.md
+	// §lescan output); peripherals in any order.
 	h.expectAll(hrm+" "+sim.HeartRateName+"\r\n", hrm+" (unknown)\r\n",
 		thermo+" (unknown)\r\n", thermo+" "+sim.ThermometerName+"\r\n",
 		torture+" (unknown)\r\n", torture+" "+sim.TortureName+"\r\n")
@@ -369,7 +373,8 @@ func TestHcitoolErrors(t *testing.T) {
 	if _, stderr, code := run(t, e, "hcitool", "-i", "hci1", "lescan"); stderr != "Invalid device: No such device\n" || code != 1 {
 		t.Errorf("hci1: stderr %q exit %d", stderr, code)
 	}
-	// SIGTERM leaves the controller scanning (§5.3): the next scan fails.
+	// SIGTERM leaves the controller scanning (docs/bluez-tools.md §Stopping lescan): the
+	// next scan fails.
 	h := startTerm(t, e, "hcitool", "lescan")
 	h.expect("LE Scan ...\r\n")
 	h.signal(syscall.SIGTERM)
@@ -588,7 +593,7 @@ func TestBluetoothdStopped(t *testing.T) {
 	b.expect("Agent unregistered\r\n")
 	b.expect("Waiting to connect to bluetoothd...")
 
-	// Non-interactive: nothing, and no exit (§6.5).
+	// Non-interactive: nothing, and no exit (docs/bluez-tools.md §Without bluetoothd).
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bluetoothctl", "devices")

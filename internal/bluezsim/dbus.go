@@ -177,7 +177,8 @@ func (b *bluezBus) connect(ctx context.Context, sock string) error {
 // corkConn lets a method send its reply and a signal in one write. bluetoothctl in
 // non-interactive mode quits after the reply to RemoveDevice but still dispatches every
 // message that arrived with it; bluetoothd's reply and InterfacesRemoved travel together, so
-// `bluetoothctl remove` prints both "Device has been removed" and the [DEL] line (§6.2).
+// `bluetoothctl remove` prints both "Device has been removed" and the [DEL] line
+// (docs/bluez-tools.md §bluetoothctl remove).
 type corkConn struct {
 	net.Conn
 	mu     sync.Mutex
@@ -499,7 +500,8 @@ func (b *bluezBus) unregisterAgent(c *call) ([]any, error) {
 }
 
 // removeDevice is Adapter1.RemoveDevice. Like bluetoothd, it sends the method reply first and
-// then InterfacesRemoved (bluez-tools-facts.md §6.2), so the reply is sent here.
+// then InterfacesRemoved (remove_device in src/adapter.c; gdbus/object.c emits the signal from an
+// idle callback, BlueZ 5.66), so the reply is sent here.
 func (b *bluezBus) removeDevice(c *call) ([]any, error) {
 	var path dbus.ObjectPath
 	if err := dbus.Store(c.msg.Body, &path); err != nil {

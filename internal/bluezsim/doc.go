@@ -1,6 +1,7 @@
 // Package bluezsim lets the real Debian BlueZ 5.66 tools — gatttool, hcitool and bluetoothctl —
 // run unmodified against simulated peripherals from package sim, on a machine without
-// Bluetooth hardware or kernel support (facts: docs bluez-tools-facts.md, Appendix A).
+// Bluetooth hardware or kernel support (what the tools ask of their sockets and print:
+// docs/bluez-tools.md, §Test shim in particular).
 //
 // # Usage
 //
@@ -53,9 +54,9 @@
 //
 // Security: every setsockopt(BT_SECURITY) — the interactive `sec-level` command (interactive
 // gatttool ignores the --sec-level option: it connects at low unless `sec-level` was typed),
-// --sec-level in non-interactive mode, and the ATT layer's
-// automatic raise after Insufficient Encryption/Authentication (facts §2.5) — is stored by the
-// shim (getsockopt returns it) and, once connected, forwarded in-band as a control message
+// --sec-level in non-interactive mode, and the ATT layer's automatic raise after Insufficient
+// Encryption/Authentication (docs/bluez-tools.md §Security level) — is stored by the shim
+// (getsockopt returns it) and, once connected, forwarded in-band as a control message
 // (0xFF "BZSIM" 'S' level) that the Go side strips before the ATT stream. The Go side then does
 // what the kernel's SMP would: low → nothing, medium → sim.SecurityEncrypted, high/FIPS →
 // sim.SecurityAuthenticated; if the host and the peripheral still share a good enough bond the
@@ -79,10 +80,11 @@
 // scan response data. Duplicate filtering (the default; --duplicates turns it off) reports each
 // (address, event type) once per scan; --acceptlist reports nothing (the accept list is empty).
 // A scan survives its socket: hcitool killed by SIGTERM leaves the controller scanning, and
-// the next lescan fails with "Set scan parameters failed: Input/output error" (facts §5.3)
-// until ResetController. Note: hcitool only notices SIGINT while blocked in read(2); a SIGINT
-// landing while it prints a report is lost and it scans on — a race in hcitool itself, most
-// visible with --duplicates; drivers should repeat SIGINT until it exits.
+// the next lescan fails with "Set scan parameters failed: Input/output error"
+// (docs/bluez-tools.md §Stopping lescan) until ResetController. Note: hcitool only notices SIGINT
+// while blocked in read(2); a SIGINT landing while it prints a report is lost and it scans on — a
+// race in hcitool itself, most visible with --duplicates; drivers should repeat SIGINT until it
+// exits.
 //
 // # bluetoothctl (D-Bus)
 //

@@ -273,7 +273,8 @@ func (c *controller) command(op uint16, p []byte) {
 		c.mu.Lock()
 		status := byte(statusOK)
 		if c.scanStop != nil {
-			status = statusDisallowed // parameters cannot change while scanning (§7.8.10)
+			// Parameters cannot change while scanning (Core v5.3 Vol 4 Part E §7.8.10).
+			status = statusDisallowed
 		} else {
 			c.scanType, c.policy = p[0], p[6]
 		}

@@ -16,7 +16,7 @@ import (
 )
 
 // BlueZ socket security levels (BT_SECURITY_*, set by gatttool's sec-level and by the ATT
-// layer's automatic retries, bluez-tools-facts.md §2.5).
+// layer's automatic retries, change_security in src/shared/att.c of BlueZ 5.66).
 const (
 	btSecurityLow    = 1
 	btSecurityMedium = 2
