@@ -4,7 +4,7 @@
 //
 // A payload is a sequence of AD structures, each a length octet (counting the type octet and the
 // data), a type octet and length-1 octets of data; a length of 0 ends the significant part, and
-// what follows is padding (Core v5.3 Vol 3 Part C §11, bgapi-facts.md §4.6). Legacy advertising
+// what follows is padding (Core v5.3 Vol 3 Part C §11). Legacy advertising
 // and scan-response payloads are at most 31 octets each.
 package adv
 

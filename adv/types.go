@@ -6,7 +6,7 @@ import "fmt"
 // wild; the parser accepts every one and keeps unknown ones in Data.Other.
 type Type uint8
 
-// AD types decoded by this package (bgapi-facts.md §4.6; CSS Part A §1).
+// AD types decoded by this package (Assigned Numbers §2.3; CSS Part A §1).
 const (
 	TypeFlags             Type = 0x01
 	TypeIncomplete16      Type = 0x02 // incomplete list of 16-bit service UUIDs
