@@ -24,7 +24,7 @@ var ErrConnectionLimit = errors.New("bgapi: all connection slots in use")
 type Error struct {
 	Command    string      // the BGAPI command, e.g. "attclient_read_by_handle"
 	Connection int         // the connection handle, -1 when none
-	Result     wire.Result // the result code; Result.String() is the fact sheet's name
+	Result     wire.Result // the result code; Result.String() is the API reference's name
 }
 
 // Error names the command, the connection and the result (name and code).
