@@ -44,8 +44,7 @@
 // (section "pygatt faults gogatt avoids"): every non-zero result is an error, a notification
 // is never taken for a read result, indications that wait for confirmation are confirmed,
 // handlers never run on the reader nor under a lock, and subscribing writes the CCCD found by
-// discovery, never value handle + 1. Comments cite each fault by its anchor, e.g.
-// docs/bgapi-protocol.md#pygatt-cccd.
+// discovery, never value handle + 1.
 //
 // ExchangeMTU returns gogatt.ErrUnsupported: BGAPI 1.x has no MTU exchange and ATT_MTU stays
 // 23, so single reads return ≤22 bytes and writes take ≤20 (CharWriteLong takes up to 512).

@@ -80,7 +80,7 @@ const (
 	// MaxPayload is the largest payload the 11-bit length field can express.
 	MaxPayload = 2047
 	// SafeCommandPayload is the largest payload the BLE112-family firmware accepts: packets
-	// are at most 64 bytes, header included (API reference §4.1).
+	// are at most 64 bytes, header included (BLE SDK 1.x API reference §4.1).
 	SafeCommandPayload = 60
 	// NumClasses is the number of BGAPI 1.x classes (0 system … 9 dfu).
 	NumClasses = 10
