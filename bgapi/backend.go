@@ -28,8 +28,8 @@ type Config struct {
 	NoReset bool
 	// Logger receives diagnostics; nil is silent.
 	Logger *slog.Logger
-	// Passkey answers a peer's passkey request during Bond (sm_passkey_request,
-	// bgapi-facts.md §2.6): return 0–999999. It runs on a goroutine of its own; ctx ends when
+	// Passkey answers a peer's passkey request during Bond (sm_passkey_request, BLE SDK 1.x API
+	// reference): return 0–999999. It runs on a goroutine of its own; ctx ends when
 	// the pairing does (bond completed or failed, link lost, Bond's context ended, Stop). Stop
 	// does not wait for it: a callback that ignores ctx only delays its own return. When nil,
 	// bonding with a peer that asks for a passkey fails.
@@ -41,7 +41,7 @@ type Config struct {
 	// (authenticated); with neither, Just Works.
 	PasskeyDisplay func(ctx context.Context, address string, passkey uint32)
 	// Slots is the number of connection slots; 0 asks the dongle (system_get_connections;
-	// 3 on stock BLED112 firmware, bgapi-facts.md §5.7).
+	// 3 on stock BLED112 firmware, docs/bgapi-protocol.md §Connections).
 	Slots int
 	// ResetTimeout bounds the wait for the dongle to come back after system_reset (default 10 s).
 	ResetTimeout time.Duration
@@ -113,12 +113,13 @@ func New(cfg Config) *Backend {
 func (b *Backend) SupportsUnbonded() bool { return true }
 
 // Start opens the dongle: optional system_reset, then polling until the port is back (no blind
-// sleep; pygatt §6.8), reopening it, flushing stale input (§1.5 step 5) and confirming with
-// system_hello. Then it sets the state pygatt sets: every connection slot disconnected, not
-// advertising (gap_set_mode 0,0), no procedure running (gap_end_procedure), not bondable.
-// Starting a started backend does nothing. Starting one whose adapter was lost (unplugged,
-// or reset by another program) closes the lost port and opens the port again, keeping the
-// Devices handed out: those with AutoReconnect, still reconnecting, dial through the new port.
+// sleep, docs/bgapi-protocol.md#pygatt-reset), reopening it, flushing stale input and
+// confirming with system_hello (docs/bgapi-protocol.md §Reset and re-enumeration). Then it sets
+// the state pygatt sets: every connection slot disconnected, not advertising (gap_set_mode
+// 0,0), no procedure running (gap_end_procedure), not bondable. Starting a started backend does
+// nothing. Starting one whose adapter was lost (unplugged, or reset by another program) closes
+// the lost port and opens the port again, keeping the Devices handed out: those with
+// AutoReconnect, still reconnecting, dial through the new port.
 func (b *Backend) Start(ctx context.Context) error {
 	b.mu.Lock()
 	dead := b.c
@@ -151,13 +152,15 @@ func (b *Backend) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// A dongle left scanning is already streaming events (bgapi-facts.md §1.5 step 5); the
-	// parser would resynchronise anyway, but stale responses are better gone.
+	// A dongle left scanning is already streaming events (docs/bgapi-protocol.md
+	// §Resynchronisation, step 5); the parser would resynchronise anyway, but stale responses
+	// are better gone.
 	_ = port.ResetInputBuffer()
 	if !b.cfg.NoReset {
 		old, oldOK := nodeIdentity(path) // to tell the re-enumerated node from this one
-		// system_reset(0) has no response (bgapi-facts.md §2.1, §5.3); the dongle
-		// re-enumerates, so close and poll for it.
+		// system_reset(0) has no response (BLE SDK 1.x API reference, system_reset); the
+		// dongle re-enumerates, so close and poll for it (docs/bgapi-protocol.md §Reset and
+		// re-enumeration).
 		c := newClient(port, b.clientConfig())
 		if err := c.call(ctx, &wire.CmdSystemReset{BootInDFU: 0}, nil); err != nil {
 			c.close(gogatt.ErrNotStarted)
@@ -288,7 +291,8 @@ func (b *Backend) reopen(ctx context.Context, path string, id *PortDetails, old 
 	}
 }
 
-// initDongle puts the dongle in the state pygatt leaves it in (bgapi-facts.md §5.2).
+// initDongle puts the dongle in the state pygatt leaves it in (docs/bgapi-protocol.md
+// §Start-up).
 func (b *Backend) initDongle(ctx context.Context) error {
 	c := b.c
 	var gc wire.RspSystemGetConnections
@@ -323,10 +327,10 @@ func (b *Backend) initDongle(ctx context.Context) error {
 	if err := c.call(ctx, &wire.CmdSmSetBondableMode{Bondable: 0}, nil); err != nil {
 		return err
 	}
-	// sm_set_parameters (bgapi-facts.md §2.6, §4.5): minimum key size 7; the IO capabilities
-	// the callbacks provide — Passkey: KeyboardOnly (2), PasskeyDisplay: DisplayOnly (0), both:
-	// KeyboardDisplay (4), neither: NoInputNoOutput (3, Just Works) — and MITM protection
-	// whenever a passkey can be exchanged.
+	// sm_set_parameters (BLE SDK 1.x API reference §5.7.1, §5.7.2): minimum key size 7; the IO
+	// capabilities the callbacks provide — Passkey: KeyboardOnly (2), PasskeyDisplay:
+	// DisplayOnly (0), both: KeyboardDisplay (4), neither: NoInputNoOutput (3, Just Works) —
+	// and MITM protection whenever a passkey can be exchanged.
 	p := &wire.CmdSmSetParameters{MITM: 1, MinKeySize: 7}
 	switch {
 	case b.cfg.Passkey != nil && b.cfg.PasskeyDisplay != nil:
@@ -395,7 +399,7 @@ func (b *Backend) client() (*client, error) {
 	return b.c, nil
 }
 
-// Connect opens a connection with gap_connect_direct (bgapi-facts.md §2.7) and waits for the
+// Connect opens a connection with gap_connect_direct and waits for the
 // connection_status of that address and handle. On timeout it cancels with gap_end_procedure
 // and returns an error matching gogatt.ErrTimeout. When every slot is in use the error
 // matches ErrConnectionLimit (result 0x0209). The Device returned reconnects by itself when
@@ -483,7 +487,8 @@ func (b *Backend) connect(ctx context.Context, address string, opts gogatt.Conne
 	c.connecting = cw
 	c.mu.Unlock()
 	// gap_connect_direct: address, addr_type, interval_min, interval_max, timeout, latency
-	// (timeout before latency here, unlike connection_update; bgapi-facts.md §2.7).
+	// (timeout before latency here, unlike connection_update; BLE SDK 1.x API reference
+	// §5.4.1, §5.3.1).
 	m := &wire.CmdGapConnectDirect{Address: addr, AddressType: opts.AddressType,
 		ConnIntervalMin: params.IntervalMin, ConnIntervalMax: params.IntervalMax, Timeout: params.Timeout, Latency: params.Latency}
 	var res wire.Result
@@ -518,8 +523,9 @@ func (b *Backend) connect(ctx context.Context, address string, opts gogatt.Conne
 	select {
 	case <-cw.done:
 	case <-ctx.Done():
-		// Cancel the attempt (bgapi-facts.md §2.7). If the connection completed meanwhile,
-		// the reader has already seen its connection_status (events follow responses, §5.1).
+		// Cancel the attempt (gap_end_procedure). If the connection completed meanwhile, the
+		// reader has already seen its connection_status (events follow responses,
+		// docs/bgapi-protocol.md §Command discipline).
 		b.endProcedure(c)
 		c.mu.Lock()
 		if c.connecting == cw {
@@ -692,8 +698,8 @@ func cloneResult(r gogatt.ScanResult) gogatt.ScanResult {
 	return r
 }
 
-// advPacketType maps gap_scan_response's packet_type (bgapi-facts.md §3) to adv's; scan
-// requests and connect requests carry no advertiser data.
+// advPacketType maps gap_scan_response's packet_type (BLE SDK 1.x API reference §5.4.2) to
+// adv's; scan requests and connect requests carry no advertiser data.
 func advPacketType(t wire.ScanPacketType) (adv.PacketType, bool) {
 	switch t {
 	case wire.PacketAdvInd:
@@ -712,8 +718,9 @@ func advPacketType(t wire.ScanPacketType) (adv.PacketType, bool) {
 
 // ClearBond deletes the bond with address, or every bond when address is "" (sm_delete_bonding
 // 0xFF). BGAPI 1.x names bonds by handle; the handle of a peer is learnt from the
-// connection_status events of this session (pygatt §6.30 ignored the address and deleted all).
-// An address whose bond handle is unknown gives an error matching gogatt.ErrNotFound.
+// connection_status events of this session (pygatt ignored the address and deleted all,
+// docs/bgapi-protocol.md#pygatt-clear-bond). An address whose bond handle is unknown gives an
+// error matching gogatt.ErrNotFound.
 func (b *Backend) ClearBond(ctx context.Context, address string) error {
 	c, err := b.client()
 	if err != nil {

@@ -28,13 +28,15 @@ var ErrAdapterLost = errors.New("bgapi: adapter lost")
 // without a caller deadline is abandoned after it.
 const attTimeout = 30 * time.Second
 
-// client is the BGAPI protocol client over one byte stream (design.md "BGAPI protocol client").
+// client is the BGAPI protocol client over one byte stream (docs/architecture.md, "Goroutine
+// ownership").
 //
 // One reader goroutine owns the read side: it decodes frames and routes them. Responses go to
-// the single outstanding command (bgapi-facts.md §5.1: one command in flight, matched by class
-// and id; cmdSem serialises writers). Events go by connection handle to that connection's
-// procedure in progress, its subscription registry or its link state; scan responses to the
-// active scan; sm events to the bonding in progress. Nothing user-supplied runs on the reader.
+// the single outstanding command (one command in flight, matched by class and id,
+// docs/bgapi-protocol.md §Command discipline; cmdSem serialises writers). Events go by
+// connection handle to that connection's procedure in progress, its subscription registry or
+// its link state; scan responses to the active scan; sm events to the bonding in progress.
+// Nothing user-supplied runs on the reader.
 type client struct {
 	rw         io.ReadWriteCloser
 	log        *slog.Logger
@@ -151,10 +153,11 @@ func (c *client) stopped() error {
 	return c.err
 }
 
-// interByteTimeout abandons a partial frame when the stream goes quiet (bgapi-facts.md §1.5
-// step 4: the firmware drops a partial command after 1 s, perilib uses 1.2 s for incoming
-// frames): the parser then drops one byte and rescans, so garbage that looks like the start of
-// a frame cannot hold back the frames behind it. A real frame never pauses that long inside.
+// interByteTimeout abandons a partial frame when the stream goes quiet, as the firmware drops a
+// partial command after 1 s (BLE SDK 1.x API reference, system_protocol_error;
+// docs/bgapi-protocol.md §Resynchronisation): the parser then drops one byte and rescans, so
+// garbage that looks like the start of a frame cannot hold back the frames behind it. A real
+// frame never pauses that long inside.
 const interByteTimeout = time.Second
 
 // readLoop owns the read side: a pump goroutine reads the transport into buffers, this loop
@@ -265,7 +268,8 @@ func (c *client) handleResponse(f wire.Frame) {
 		return
 	}
 	if p.conn >= 0 && (len(f.Payload) == 0 || int(f.Payload[0]) != p.conn) {
-		// Garbage that happened to frame as this response (§1.5): keep waiting.
+		// Garbage that happened to frame as this response (docs/bgapi-protocol.md §Connection
+		// echo): keep waiting.
 		c.mu.Unlock()
 		c.log.Debug("bgapi: response for another connection dropped", "command", p.name, "payload", f.Payload)
 		return
@@ -279,10 +283,11 @@ func (c *client) handleResponse(f wire.Frame) {
 	p.ch <- payload
 }
 
-// command sends one command and waits for its response (bgapi-facts.md §5.1). sent reports
-// whether the command reached the port (so a procedure may be running even if err != nil).
-// If ctx ends while the response is awaited, the command slot stays taken in the background
-// until the response arrives, so a late response is never mistaken for the next command's.
+// command sends one command and waits for its response (docs/bgapi-protocol.md §Command
+// discipline). sent reports whether the command reached the port (so a procedure may be running
+// even if err != nil). If ctx ends while the response is awaited, the command slot stays taken
+// in the background until the response arrives, so a late response is never mistaken for the
+// next command's.
 func (c *client) command(ctx context.Context, m wire.Message, onResp func([]byte)) (resp []byte, sent bool, err error) {
 	name := m.Name()
 	select {
@@ -303,8 +308,8 @@ func (c *client) command(ctx context.Context, m wire.Message, onResp func([]byte
 		<-c.cmdSem
 		return nil, false, c.closedErr(name)
 	}
-	// system_reset and dfu_reset are the only commands without a response (§2.1, §2.9);
-	// the codec's message table knows them.
+	// system_reset and dfu_reset are the only commands without a response (BLE SDK 1.x API
+	// reference §5.8.1, §5.10.1); the codec's message table knows them.
 	info, _ := wire.Lookup(wire.KindCommand, p.class, p.id)
 	noResponse := info.NoResponse
 	if !noResponse {
@@ -415,7 +420,8 @@ func check(m wire.Message, r wire.Result) error {
 	return resultError(m.Name(), m.Name(), -1, 0, r)
 }
 
-// endProcedure sends gap_end_procedure; wrong_state (nothing running, §5.2) is not an error.
+// endProcedure sends gap_end_procedure; wrong_state (nothing running, docs/bgapi-protocol.md
+// §Start-up) is not an error.
 func (c *client) endProcedure(ctx context.Context) error {
 	m := &wire.CmdGapEndProcedure{}
 	var r wire.RspGapEndProcedure
@@ -557,7 +563,7 @@ func (c *client) connLocked(h uint8, f wire.Frame) *conn {
 	return cn
 }
 
-// connectionStatus handles connection_status (bgapi-facts.md §3, §5.7) under c.mu.
+// connectionStatus handles connection_status (docs/bgapi-protocol.md §Connections) under c.mu.
 func (c *client) connectionStatus(e wire.EvtConnectionStatus) {
 	h, addr, bond := e.Connection, e.Address, e.Bonding
 	connected := e.Flags.Connected()
@@ -672,8 +678,9 @@ func (s *scanSink) take(dst []scanEvent) []scanEvent {
 }
 
 // echoesConnection reports whether a command's response starts with the connection handle the
-// command named (bgapi-facts.md §2.4–§2.6): every connection and attclient command except
-// attclient_indicate_confirm and connection_slave_latency_disable, and sm_encrypt_start.
+// command named (docs/bgapi-protocol.md §Connection echo): every connection and attclient
+// command except attclient_indicate_confirm and connection_slave_latency_disable, and
+// sm_encrypt_start.
 func echoesConnection(class, id uint8) bool {
 	switch class {
 	case 3:

@@ -20,7 +20,7 @@ type conn struct {
 	c      *client
 	handle uint8
 	addr   bt.Address
-	sem    chan struct{} // one GATT procedure at a time (bgapi-facts.md §5.1; Core v5.3 Vol 3 Part F §3.3.2)
+	sem    chan struct{} // one GATT procedure at a time (Core v5.3 Vol 3 Part F §3.3.2)
 	reg    *gattkit.Registry
 	done   chan struct{} // closed when the link is gone
 
@@ -85,12 +85,14 @@ func (cn *conn) attributeValue(e wire.EvtAttclientAttributeValue) {
 	switch e.Type {
 	case wire.AttValueNotify, wire.AttValueIndicate, wire.AttValueIndicateRspReq:
 		// Notifications and indications never complete a procedure, even on the handle being
-		// read (bgapi-facts.md §5.6; pygatt weaknesses §6.14, §6.20).
+		// read (docs/bgapi-protocol.md §Attribute values; pygatt mixed them up:
+		// docs/bgapi-protocol.md#pygatt-value-routing, #pygatt-read).
 		if !cn.reg.Dispatch(e.AttHandle, e.Value) {
 			cn.c.log.Debug("bgapi: value without subscriber", "connection", cn.handle, "handle", e.AttHandle)
 		}
 		if e.Type == wire.AttValueIndicateRspReq {
-			// The peer waits for our confirmation (bgapi-facts.md §5.6, pygatt §6.15). Sent
+			// The peer waits for our confirmation (BLE SDK 1.x API reference,
+			// attclient_indicate_confirm; docs/bgapi-protocol.md#pygatt-indicate-confirm). Sent
 			// from a background goroutine: the reader must never wait for a response.
 			c, h := cn.c, cn.handle
 			c.goLocked(func() {
@@ -110,8 +112,9 @@ func (cn *conn) attributeValue(e wire.EvtAttclientAttributeValue) {
 		return
 	}
 	if e.Type == wire.AttValueRead {
-		// A successful read_by_handle has no procedure_completed (§5.4). (A read_long may
-		// report its first chunk so too: a needless wake-up only costs a retry.)
+		// A successful read_by_handle has no procedure_completed (docs/bgapi-protocol.md
+		// §Procedures). (A read_long may report its first chunk so too: a needless wake-up only
+		// costs a retry.)
 		cn.procEndedLocked()
 	}
 	if p := cn.startedLocked(); p != nil && p.valueLocked(e.AttHandle, e.Type, e.Value) {
@@ -229,7 +232,7 @@ type item struct {
 	value      []byte
 }
 
-// proc is one attclient procedure in progress (bgapi-facts.md §5.4).
+// proc is one attclient procedure in progress (docs/bgapi-protocol.md §Procedures).
 type proc struct {
 	kind   procKind
 	op     string
@@ -268,7 +271,7 @@ func (p *proc) valueLocked(h uint16, typ wire.AttValueType, val []byte) bool {
 			return true
 		}
 	case pkReadLong:
-		// The first chunk may be reported as type 0 or 4 (bgapi-facts.md §5.4).
+		// The first chunk may be reported as type 0 or 4 (docs/bgapi-protocol.md §Procedures).
 		if (typ == wire.AttValueReadBlob || typ == wire.AttValueRead) && h == p.handle {
 			p.value = append(p.value, val...)
 		}
@@ -351,9 +354,10 @@ const (
 )
 
 // exec runs one procedure: registers p, sends the command, waits for p's end. The slot must be
-// held. A non-zero result in the response means the procedure did not start (§2.5), except
-// wrong_state: the dongle still runs an earlier procedure on this connection, one whose caller
-// gave up; exec then sends the command again once that one ends, until ctx ends.
+// held. A non-zero result in the response means the procedure did not start
+// (docs/bgapi-protocol.md §Procedures), except wrong_state: the dongle still runs an earlier
+// procedure on this connection, one whose caller gave up; exec then sends the command again
+// once that one ends, until ctx ends.
 //
 // When ctx ends, exec returns at once and the caller frees the slot, even though the dongle may
 // still run the procedure: its events are then told apart by p.started (startedLocked), and the

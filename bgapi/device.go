@@ -15,7 +15,7 @@ import (
 	"github.com/gogatt/gogatt/internal/gattkit"
 )
 
-// ATT limits with the fixed ATT_MTU of 23 of BLE SDK 1.x (bgapi-facts.md §1.3, §5.8).
+// ATT limits with the fixed ATT_MTU of 23 of BLE SDK 1.x (docs/bgapi-protocol.md §ATT_MTU).
 const (
 	attMTU         = 23
 	maxWriteLen    = attMTU - 3 // attribute_write / write_command value
@@ -59,8 +59,8 @@ func (d *device) Disconnected() <-chan struct{} { return d.cn.done }
 func (d *device) Err() error { return d.cn.linkErr() }
 
 // Disconnect sends connection_disconnect and waits for connection_disconnected (pygatt only
-// waited for the response, bgapi-facts.md §6.26); the values still queued for handlers are then
-// discarded (gogatt.Device.Disconnect). It is idempotent.
+// waited for the response, docs/bgapi-protocol.md#pygatt-disconnect); the values still queued
+// for handlers are then discarded (gogatt.Device.Disconnect). It is idempotent.
 func (d *device) Disconnect() error {
 	ctx, cancel := context.WithTimeout(d.cn.c.stopCtx, 5*time.Second)
 	defer cancel()
@@ -104,9 +104,10 @@ func (d *device) disconnect(ctx context.Context) error {
 	}
 }
 
-// Bond encrypts the link and, when permanent, stores a bond (sm_encrypt_start, bgapi-facts.md
-// §2.6, §5.7). A passkey request is answered through Config.Passkey. Unlike pygatt (§6.24) it
-// checks the result and waits for the encrypted flag on this connection's handle.
+// Bond encrypts the link and, when permanent, stores a bond (sm_encrypt_start,
+// docs/bgapi-protocol.md §Bonding). A passkey request is answered through Config.Passkey.
+// Unlike pygatt (docs/bgapi-protocol.md#pygatt-bond) it checks the result and waits for the
+// encrypted flag on this connection's handle.
 func (d *device) Bond(ctx context.Context, permanent bool) error {
 	cn, c := d.cn, d.cn.c
 	if _, ok := ctx.Deadline(); !ok {
@@ -177,7 +178,7 @@ func (d *device) Bond(ctx context.Context, permanent bool) error {
 }
 
 // RSSI returns the link's RSSI (connection_get_rssi). No retry on particular values
-// (pygatt §6.25).
+// (docs/bgapi-protocol.md#pygatt-rssi).
 func (d *device) RSSI(ctx context.Context) (int, error) {
 	cn, c := d.cn, d.cn.c
 	if err := cn.linkErr(); err != nil {
@@ -218,10 +219,11 @@ func (d *device) GetHandle(ctx context.Context, uuid gogatt.UUID) (uint16, error
 	return ch.ValueHandle, nil
 }
 
-// discover walks the tree as design.md "Discovery done right" says: primary services
+// discover walks the tree (docs/bgapi-protocol.md §Discovery): primary services
 // (read_by_group_type 0x2800), the characteristic declarations of each (read_by_type 0x2803),
 // then the descriptors between each value handle and the next declaration (find_information).
-// pygatt used find_information alone over the whole range (§6.18, §6.19).
+// pygatt used find_information alone over the whole range
+// (docs/bgapi-protocol.md#pygatt-discovery).
 func (d *device) discover(ctx context.Context) ([]gogatt.Service, error) {
 	cn := d.cn
 	p := newProc(pkGroups, "discover services", 1)
@@ -314,7 +316,8 @@ func (d *device) discoverDescriptors(ctx context.Context, start, end uint16) ([]
 	return out, nil
 }
 
-// isNotFound: Attribute Not Found ends a discovery normally (bgapi-facts.md §5.4).
+// isNotFound: Attribute Not Found ends a discovery normally (docs/bgapi-protocol.md
+// §Procedures).
 func isNotFound(err error) bool {
 	var ae *gogatt.ATTError
 	return errors.As(err, &ae) && ae.Code == att.ErrAttributeNotFound
@@ -330,7 +333,8 @@ func (d *device) CharRead(ctx context.Context, uuid gogatt.UUID) ([]byte, error)
 }
 
 // CharReadHandle reads handle with attclient_read_by_handle: the value arrives as
-// attribute_value type 0 on that handle, an error as procedure_completed (§5.4).
+// attribute_value type 0 on that handle, an error as procedure_completed
+// (docs/bgapi-protocol.md §Procedures).
 func (d *device) CharReadHandle(ctx context.Context, handle uint16) ([]byte, error) {
 	return d.read(ctx, pkRead, "read", handle, &wire.CmdAttclientReadByHandle{Connection: d.cn.handle, Handle: handle})
 }
@@ -360,7 +364,8 @@ func (d *device) CharReadLong(ctx context.Context, uuid gogatt.UUID) ([]byte, er
 }
 
 // CharReadLongHandle reads with attclient_read_long (Read then Read Blob, Core v5.3 Vol 3
-// Part G §4.8.3). On error it returns no partial value (pygatt §6.21).
+// Part G §4.8.3). On error it returns no partial value
+// (docs/bgapi-protocol.md#pygatt-read-long).
 func (d *device) CharReadLongHandle(ctx context.Context, handle uint16) ([]byte, error) {
 	return d.read(ctx, pkReadLong, "read long", handle, &wire.CmdAttclientReadLong{Connection: d.cn.handle, Handle: handle})
 }
@@ -375,9 +380,10 @@ func (d *device) CharWrite(ctx context.Context, uuid gogatt.UUID, value []byte, 
 }
 
 // CharWriteHandle writes with attclient_attribute_write (Write Request, waits for
-// procedure_completed) or attclient_write_command (Write Command). A write_command refused
-// with out_of_memory (0x0182, TX queue full) is retried with backoff until ctx ends
-// (bgapi-facts.md §2.5; pygatt §6.22 ignored it).
+// procedure_completed) or attclient_write_command (Write Command). A write_command refused with
+// out_of_memory (0x0182, TX queue full) is retried with backoff until ctx ends
+// (docs/bgapi-protocol.md §Result codes; pygatt ignored it,
+// docs/bgapi-protocol.md#pygatt-write).
 func (d *device) CharWriteHandle(ctx context.Context, handle uint16, value []byte, withResponse bool) error {
 	op := "write"
 	if !withResponse {
@@ -447,9 +453,9 @@ func (d *device) CharWriteLong(ctx context.Context, uuid gogatt.UUID, value []by
 
 // CharWriteLongHandle writes up to 512 bytes with attclient_prepare_write chunks of 18 bytes at
 // offsets 0, 18, 36, … then attclient_execute_write(1) (Core v5.3 Vol 3 Part G §4.9.4;
-// bgapi-facts.md §5.8). It waits for each procedure_completed (no sleeps, pygatt §6.23) and
-// holds the connection's procedure slot for the whole sequence so no other write interleaves
-// with the server's prepare queue.
+// docs/bgapi-protocol.md §ATT_MTU). It waits for each procedure_completed (no sleeps,
+// docs/bgapi-protocol.md#pygatt-write-long) and holds the connection's procedure slot for the
+// whole sequence so no other write interleaves with the server's prepare queue.
 //
 // If it fails or is abandoned (ctx ends) before the execute write is sent, the chunks already
 // prepared stay in the peer's prepare queue (Core v5.3 Vol 3 Part F §3.4.6), where the next
@@ -520,7 +526,7 @@ func (d *device) SubscribeHandle(ctx context.Context, valueHandle uint16, fn gog
 
 // subscribe registers fn first (so no value arriving right after the CCCD write is lost), then
 // writes the CCCD found by discovery (Core v5.3 Vol 3 Part G §3.3.3.3): 0x0001 notify,
-// 0x0002 indicate. Never "value handle + 1" (pygatt §6.17).
+// 0x0002 indicate. Never "value handle + 1" (docs/bgapi-protocol.md#pygatt-cccd).
 func (d *device) subscribe(ctx context.Context, ch gogatt.Characteristic, fn gogatt.NotificationHandler, opts gogatt.SubscribeOptions) error {
 	if fn == nil {
 		return fmt.Errorf("subscribe: %w: nil handler", gogatt.ErrInvalidParameter)
@@ -604,7 +610,7 @@ func (d *device) ResubscribeAll(ctx context.Context) error {
 }
 
 // ExchangeMTU is not available: BGAPI 1.x (BLE SDK 1.x firmware of the BLED112) has no MTU
-// exchange command; ATT_MTU is fixed at 23 (bgapi-facts.md §1.3).
+// exchange command; ATT_MTU is fixed at 23 (docs/bgapi-protocol.md §ATT_MTU).
 func (d *device) ExchangeMTU(ctx context.Context, mtu int) (int, error) {
 	return attMTU, fmt.Errorf("exchange MTU: BGAPI 1.x has no MTU exchange command; ATT_MTU stays %d: %w", attMTU, gogatt.ErrUnsupported)
 }

@@ -1,6 +1,8 @@
 // Package bgapi is gogatt's backend for the Silicon Labs (Bluegiga) BLED112 USB dongle and
 // other BLE112-family modules running BLE SDK 1.x firmware, spoken to over their binary BGAPI
-// serial protocol (see docs/bgapi-facts.md in the shared docs for every message used).
+// serial protocol. docs/bgapi-protocol.md in the repository describes what the package relies
+// on about that protocol, with its public sources (the BLE SDK 1.x API reference, the
+// Bluetooth Core Specification, pygatt's source).
 //
 //	b := bgapi.New(bgapi.Config{})          // auto-detect USB 2458:0001, reset on Start
 //	if err := b.Start(ctx); err != nil { … } // errors.Is(err, gogatt.ErrNoAdapter), ErrPermissionDenied, ErrPortBusy
@@ -38,9 +40,12 @@
 //
 // # Differences from pygatt
 //
-// Every pygatt weakness listed in bgapi-facts.md §6 is avoided; the doc comments cite the
-// item (e.g. "pygatt §6.17": the CCCD is the discovered 0x2902 descriptor, never value
-// handle + 1). ExchangeMTU returns gogatt.ErrUnsupported: BGAPI 1.x has no MTU exchange and
-// ATT_MTU stays 23, so single reads return ≤22 bytes and writes take ≤20 (CharWriteLong takes
-// up to 512).
+// The package avoids the faults of pygatt's BGAPI backend that docs/bgapi-protocol.md lists
+// (section "pygatt faults gogatt avoids"): every non-zero result is an error, a notification
+// is never taken for a read result, indications that wait for confirmation are confirmed,
+// handlers never run on the reader nor under a lock, and subscribing writes the CCCD found by
+// discovery, never value handle + 1.
+//
+// ExchangeMTU returns gogatt.ErrUnsupported: BGAPI 1.x has no MTU exchange and ATT_MTU stays
+// 23, so single reads return ≤22 bytes and writes take ≤20 (CharWriteLong takes up to 512).
 package bgapi

@@ -9,13 +9,13 @@ import (
 )
 
 // ErrConnectionLimit: every connection slot of the dongle is in use (BGAPI result 0x0209
-// connection_limit_exceeded, bgapi-facts.md §5.7; the stock BLED112 firmware has 3 slots).
-// The *Error of a refused connect_direct matches it, and so does gogatt.ErrBusy.
+// connection_limit_exceeded; the stock BLED112 firmware has 3 slots, docs/bgapi-protocol.md
+// §Connections). The *Error of a refused connect_direct matches it, and so does gogatt.ErrBusy.
 var ErrConnectionLimit = errors.New("bgapi: all connection slots in use")
 
 // Error is a non-zero BGAPI result: a command's response said the command failed, or a
-// procedure ended with a stack, controller or SMP error (bgapi-facts.md §4.7). ATT errors from
-// the peer (0x04xx) are reported as *gogatt.ATTError instead.
+// procedure ended with a stack, controller or SMP error (BLE SDK 1.x API reference §5.11). ATT
+// errors from the peer (0x04xx) are reported as *gogatt.ATTError instead.
 //
 // errors.Is(err, &Error{Result: r}) and errors.Is(err, r) match any Error with result r; common results also match
 // gogatt's sentinels: invalid_param → ErrInvalidParameter, wrong_state → ErrBusy,
@@ -24,7 +24,7 @@ var ErrConnectionLimit = errors.New("bgapi: all connection slots in use")
 type Error struct {
 	Command    string      // the BGAPI command, e.g. "attclient_read_by_handle"
 	Connection int         // the connection handle, -1 when none
-	Result     wire.Result // the result code; Result.String() is the fact sheet's name
+	Result     wire.Result // the result code; Result.String() is the API reference's name
 }
 
 // Error names the command, the connection and the result (name and code).
@@ -71,7 +71,8 @@ func resultError(cmd, op string, connection int, handle uint16, r wire.Result) e
 	return &Error{Command: cmd, Connection: connection, Result: r}
 }
 
-// disconnectReason names a connection_disconnected reason (bgapi-facts.md §5.7).
+// disconnectReason names a connection_disconnected reason (docs/bgapi-protocol.md
+// §Connections).
 func disconnectReason(r wire.Result) string {
 	switch r {
 	case 0:

@@ -6,8 +6,8 @@ import (
 	"github.com/gogatt/gogatt/bgapi/wire"
 )
 
-// Event identities (class<<8 | id, bgapi-facts.md §3) the reader routes; payloads are decoded
-// by package wire's typed messages.
+// Event identities (class<<8 | id, BLE SDK 1.x API reference §5) the reader routes; payloads
+// are decoded by package wire's typed messages.
 const (
 	evSystemBoot         = 0x00_00
 	evConnectionStatus   = 0x03_00
@@ -35,8 +35,9 @@ func decode(name string, payload []byte, m unmarshaler) error {
 }
 
 // procResult extracts the result of an attclient procedure command's response. Every attclient
-// response but indicate_confirm's is `connection u8, result u16` (bgapi-facts §2.5), and "a
-// non-zero result means the procedure did not start", so one typed decode serves them all.
+// response but indicate_confirm's is `connection u8, result u16` (BLE SDK 1.x API reference
+// §5.1.1), and "a non-zero result means the procedure did not start", so one typed decode
+// serves them all.
 func procResult(m wire.Message, payload []byte) wire.Result {
 	if c, id := m.Class(), m.ID(); c != wire.ClassAttclient || id == (wire.CmdAttclientIndicateConfirm{}).ID() {
 		return wire.ResultInvalidParam

@@ -13,7 +13,8 @@ import (
 	"go.bug.st/serial"
 )
 
-// BLED112 USB identity (bgapi-facts.md §1.4): Silicon Labs / Bluegiga VID 0x2458, PID 0x0001.
+// BLED112 USB identity (docs/bgapi-protocol.md §USB identity): Silicon Labs / Bluegiga VID
+// 0x2458, PID 0x0001.
 const (
 	BLED112VID = "2458"
 	BLED112PID = "0001"
@@ -78,9 +79,9 @@ type serialPort interface {
 }
 
 // openSerial opens path as a raw serial port with go.bug.st/serial (baud rate is irrelevant for
-// the BLED112's USB CDC-ACM port, bgapi-facts.md §1.4) and classifies failures. Where the OS
-// allows, the port is locked first (lockPort) and until it is closed: a second opener gets
-// ErrPortBusy before it has written anything.
+// the BLED112's USB CDC-ACM port) and classifies failures. Where the OS allows, the port is
+// locked first (lockPort) and until it is closed: a second opener gets ErrPortBusy before it
+// has written anything.
 func openSerial(path string) (serialPort, error) {
 	unlock, err := lockPort(path)
 	if err != nil {
@@ -195,7 +196,7 @@ func portIdentity(list func() ([]*PortDetails, error), path string) *PortDetails
 
 // relocate finds where a re-enumerated dongle came back: the same path if it exists, else a
 // BLED112 port with the same USB serial number (the port name may change after system_reset,
-// bgapi-facts.md §5.3, pygatt weakness §6.8).
+// docs/bgapi-protocol.md §Reset and re-enumeration, #pygatt-reset).
 func relocate(list func() ([]*PortDetails, error), path string, id *PortDetails) string {
 	if id == nil || id.SerialNumber == "" || list == nil {
 		return path

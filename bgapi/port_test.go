@@ -124,7 +124,7 @@ func TestStartSilentDeviceFails(t *testing.T) {
 }
 
 // After system_reset a BLED112 may come back under another name (ttyACM0 → ttyACM1,
-// bgapi-facts.md §5.3; pygatt §6.8): an explicit port is followed by its USB serial number.
+// docs/bgapi-protocol.md#pygatt-reset): an explicit port is followed by its USB serial number.
 func TestRelocate(t *testing.T) {
 	id := &PortDetails{Name: "/dev/ttyACM0", IsUSB: true, VID: "2458", PID: "0001", SerialNumber: "1"}
 	list := func(ports ...*PortDetails) func() ([]*PortDetails, error) {

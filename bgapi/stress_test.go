@@ -437,8 +437,9 @@ func TestEmuFaultLinkLossDuringBond(t *testing.T) {
 	p.SetInRange(true)
 }
 
-// A notification handler may call Device methods — read, even unsubscribe itself — while
-// values keep arriving (pygatt §6.16 deadlocked until a 30 s timeout).
+// A notification handler may call Device methods — read, even unsubscribe itself — while values
+// keep arriving (pygatt deadlocked until a 30 s timeout,
+// docs/bgapi-protocol.md#pygatt-callback-lock).
 func TestEmuHandlerReentrancy(t *testing.T) {
 	env := startEmu(t, bled112.Config{}, Config{NoReset: true})
 	d := env.connect(t, tortureAddr, gogatt.ConnectOptions{})

@@ -200,9 +200,9 @@ func TestVirtualReadWrite(t *testing.T) {
 	})
 }
 
-// A notification on the handle being read is not the read's result (pygatt §6.14, §6.20),
-// garbage between frames is skipped, and a response that frames like the awaited one but
-// names another connection is dropped.
+// A notification on the handle being read is not the read's result
+// (docs/bgapi-protocol.md#pygatt-read), garbage between frames is skipped, and a response that
+// frames like the awaited one but names another connection is dropped.
 func TestVirtualNotificationDuringReadAndGarbage(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		env, _ := startPipeEmu(t, bled112.Config{}, Config{NoReset: true})
@@ -245,7 +245,8 @@ func TestVirtualNotificationDuringReadAndGarbage(t *testing.T) {
 
 // The start of a frame left dangling by garbage ("80 10 03" would make the next response's
 // first byte the ID of a 16-byte connection_status and swallow what follows) is abandoned
-// after the inter-byte timeout (bgapi-facts.md §1.5 step 4), so the next frames decode.
+// after the inter-byte timeout (docs/bgapi-protocol.md §Resynchronisation, step 4), so the
+// next frames decode.
 func TestVirtualInterByteTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		env, _ := startPipeEmu(t, bled112.Config{}, Config{NoReset: true})
@@ -418,8 +419,9 @@ func TestVirtualLostResponse(t *testing.T) {
 	})
 }
 
-// Indications of type 5 are confirmed with attclient_indicate_confirm (pygatt §6.15): the
-// peripheral sends its next indication only after the previous one is confirmed.
+// Indications of type 5 are confirmed with attclient_indicate_confirm
+// (docs/bgapi-protocol.md#pygatt-indicate-confirm): the peripheral sends its next indication
+// only after the previous one is confirmed.
 func TestVirtualIndicationConfirmed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		env, log := startPipeEmu(t, bled112.Config{ManualIndicationConfirm: true}, Config{NoReset: true})
@@ -445,8 +447,8 @@ func TestVirtualIndicationConfirmed(t *testing.T) {
 }
 
 // write_command refused with out_of_memory (TX queue full on a slow link) is retried with
-// backoff, not dropped (pygatt §6.22); a queue that does not drain before the deadline ends
-// with ErrTimeout at the deadline.
+// backoff, not dropped (docs/bgapi-protocol.md#pygatt-write); a queue that does not drain
+// before the deadline ends with ErrTimeout at the deadline.
 func TestVirtualWriteCommandBackpressure(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		link := &bled112.LinkModel{ConnInterval: time.Second, PacketsPerEvent: 1}

@@ -2,8 +2,8 @@ package wire
 
 import "io"
 
-// Direction selects which messages a Parser or Decoder expects (bgapi-facts §1.1: commands and
-// responses share type 0; only the direction tells them apart).
+// Direction selects which messages a Parser or Decoder expects (commands and responses share
+// type 0; only the direction tells them apart, BLE SDK 1.x API reference §4.1.1).
 type Direction uint8
 
 const (
@@ -16,11 +16,11 @@ const (
 // DecoderConfig configures a Parser or Decoder. The zero value decodes device output strictly.
 type DecoderConfig struct {
 	Direction Direction
-	// Lenient turns off the per-message plausibility checks of bgapi-facts §1.5 step 2: any
-	// header with technology 0, the right type bit for the direction, a class below
-	// NumClasses and a payload no longer than MaxPayload is framed, known or not, and array
-	// prefixes are not checked. An emulated dongle uses it so that an unknown or malformed
-	// command is framed the way firmware frames it and can be answered.
+	// Lenient turns off the per-message plausibility checks (docs/bgapi-protocol.md
+	// §Resynchronisation, step 2): any header with technology 0, the right type bit for the
+	// direction, a class below NumClasses and a payload no longer than MaxPayload is framed, known
+	// or not, and array prefixes are not checked. An emulated dongle uses it so that an unknown or
+	// malformed command is framed the way firmware frames it and can be answered.
 	Lenient bool
 	// MaxPayload bounds the payload accepted in lenient mode; 0 means MaxPayload (2047).
 	MaxPayload int
@@ -66,9 +66,9 @@ func (p *Parser) Buffered() int { return len(p.buf) - p.off }
 // Skipped returns how many bytes have been dropped while resynchronising.
 func (p *Parser) Skipped() uint64 { return p.skipped }
 
-// Reset discards every buffered byte (e.g. firmware's 1 s partial-command timeout,
-// bgapi-facts §1.5 step 4 and §5.1) and returns how many were dropped. They are not counted
-// as skipped.
+// Reset discards every buffered byte (e.g. the firmware's 1 s partial-command timeout, BLE SDK 1.x
+// API reference, system_protocol_error) and returns how many were dropped. They are not counted as
+// skipped.
 func (p *Parser) Reset() int {
 	n := p.Buffered()
 	p.buf = p.buf[:0]
@@ -76,9 +76,10 @@ func (p *Parser) Reset() int {
 	return n
 }
 
-// Abandon gives up on the partial frame at the head of the buffer after an inter-byte
-// timeout (bgapi-facts §1.5 step 4): it drops its first byte, counted as skipped, so that the
-// next call to Next rescans from the following byte. It reports whether a byte was dropped.
+// Abandon gives up on the partial frame at the head of the buffer after an inter-byte timeout
+// (docs/bgapi-protocol.md §Resynchronisation, step 4): it drops its first byte, counted as skipped,
+// so that the next call to Next rescans from the following byte. It reports whether a byte was
+// dropped.
 func (p *Parser) Abandon() bool {
 	if p.Buffered() == 0 {
 		return false
@@ -94,8 +95,8 @@ const (
 	stBad
 )
 
-// check applies the plausibility checks of bgapi-facts §1.5 to the window w starting at a
-// candidate start byte.
+// check applies the plausibility checks (docs/bgapi-protocol.md §Resynchronisation) to the
+// window w starting at a candidate start byte.
 func (p *Parser) check(w []byte) (int, int) {
 	b0 := w[0]
 	if p.cfg.Lenient {
@@ -162,8 +163,8 @@ func (p *Parser) Next() (Frame, bool) {
 	return Frame{}, false
 }
 
-// Decoder reads frames from a byte stream (the pull form of Parser), resynchronising after
-// garbage as bgapi-facts §1.5 describes. It has no inter-byte timeout of its own (the codec
+// Decoder reads frames from a byte stream (the pull form of Parser), resynchronising after garbage
+// (docs/bgapi-protocol.md §Resynchronisation). It has no inter-byte timeout of its own (the codec
 // knows no time): a caller that wants one closes or deadlines the reader, or uses Parser with
 // Abandon. Not safe for concurrent use.
 type Decoder struct {

@@ -1,8 +1,9 @@
 package wire
 
-// Enumerations of bgapi-facts §4 and flag fields of §3.
+// Enumerations and flag fields of the BLE SDK 1.x API reference (§5.x.2 of each class).
 
-// ConnectionFlags is the flags field of connection_status (bgapi-facts §3).
+// ConnectionFlags is the flags field of connection_status (BLE SDK 1.x API reference §5.3.2,
+// Connection Status Flags).
 type ConnectionFlags uint8
 
 // connection_status flag bits.
@@ -19,7 +20,8 @@ func (f ConnectionFlags) Connected() bool { return f&FlagConnected != 0 }
 // Encrypted reports bit 1.
 func (f ConnectionFlags) Encrypted() bool { return f&FlagEncrypted != 0 }
 
-// AttValueType is the type field of attclient_attribute_value (bgapi-facts §3, §5.6).
+// AttValueType is the type field of attclient_attribute_value (BLE SDK 1.x API reference
+// §5.1.2, Attribute Value Types; docs/bgapi-protocol.md §Attribute values).
 type AttValueType uint8
 
 // attclient_attribute_value types.
@@ -51,7 +53,8 @@ func (t AttValueType) String() string {
 	return "unknown"
 }
 
-// ScanPacketType is the packet_type of gap_scan_response (bgapi-facts §3).
+// ScanPacketType is the packet_type of gap_scan_response (BLE SDK 1.x API reference §5.4.2,
+// Scan header flags).
 type ScanPacketType uint8
 
 // gap_scan_response packet types.
@@ -65,14 +68,14 @@ const (
 	PacketAdvScanInd    ScanPacketType = 6 // scannable, not connectable
 )
 
-// DiscoverMode is gap_discover's mode (bgapi-facts §4.1).
+// DiscoverMode is gap_discover's mode (BLE SDK 1.x API reference §5.4.2, GAP Discover Mode).
 const (
 	DiscoverLimited     uint8 = 0
 	DiscoverGeneric     uint8 = 1
 	DiscoverObservation uint8 = 2
 )
 
-// gap_set_mode discoverable modes (bgapi-facts §4.2).
+// gap_set_mode discoverable modes (BLE SDK 1.x API reference §5.4.2, GAP Discoverable Mode).
 const (
 	GapNonDiscoverable      uint8 = 0
 	GapLimitedDiscoverable  uint8 = 1
@@ -82,7 +85,8 @@ const (
 	GapEnhancedBroadcasting uint8 = 0x80
 )
 
-// gap_set_mode connectable modes (bgapi-facts §4.2, naming conflict §7).
+// gap_set_mode connectable modes (BLE SDK 1.x API reference §5.4.2, GAP Connectable Mode; on
+// the name of mode 3 see docs/bgapi-protocol.md §Message set).
 const (
 	GapNonConnectable          uint8 = 0
 	GapDirectedConnectable     uint8 = 1
@@ -90,7 +94,7 @@ const (
 	GapScannableNonConnectable uint8 = 3
 )
 
-// Advertising and scan policies (bgapi-facts §4.4).
+// Advertising and scan policies (BLE SDK 1.x API reference §5.4.2).
 const (
 	AdvPolicyAll              uint8 = 0
 	AdvPolicyWhitelistScan    uint8 = 1
@@ -100,7 +104,8 @@ const (
 	ScanPolicyWhitelist       uint8 = 1
 )
 
-// Security manager IO capabilities (bgapi-facts §4.5).
+// Security manager IO capabilities (BLE SDK 1.x API reference §5.7.2; Core v5.3 Vol 3 Part H
+// §2.3.2).
 const (
 	IODisplayOnly     uint8 = 0
 	IODisplayYesNo    uint8 = 1
@@ -109,7 +114,7 @@ const (
 	IOKeyboardDisplay uint8 = 4
 )
 
-// Bond key bitmask of sm_bond_status.keys (bgapi-facts §4.5).
+// Bond key bitmask of sm_bond_status.keys (BLE SDK 1.x API reference §5.7.2, Bonding Keys).
 const (
 	BondKeyLTK        uint8 = 0x01
 	BondKeyAddrPublic uint8 = 0x02
@@ -124,7 +129,7 @@ const (
 // gap_scan_response.bond) and, in sm_delete_bonding, "all bonds".
 const NoBond uint8 = 0xFF
 
-// Endpoints of system_endpoint_tx/rx (bgapi-facts §2.1).
+// Endpoints of system_endpoint_tx/rx (BLE SDK 1.x API reference §5.8.2).
 const (
 	EndpointAPI    uint8 = 0
 	EndpointTest   uint8 = 1

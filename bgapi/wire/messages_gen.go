@@ -8,7 +8,7 @@ import (
 	"github.com/gogatt/gogatt/bt"
 )
 
-// CmdSystemReset is the command system_reset (class 0, ID 0), bgapi-facts.md §2.
+// CmdSystemReset is the command system_reset (class 0, ID 0) of the BLE SDK 1.x API reference.
 // The device sends no response to it.
 type CmdSystemReset struct {
 	BootInDFU uint8
@@ -69,7 +69,7 @@ func (m *CmdSystemReset) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdSystemHello is the command system_hello (class 0, ID 1), bgapi-facts.md §2.
+// CmdSystemHello is the command system_hello (class 0, ID 1) of the BLE SDK 1.x API reference.
 type CmdSystemHello struct {
 }
 
@@ -126,7 +126,7 @@ func (m *CmdSystemHello) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspSystemHello is the response system_hello (class 0, ID 1), bgapi-facts.md §2.
+// RspSystemHello is the response system_hello (class 0, ID 1) of the BLE SDK 1.x API reference.
 type RspSystemHello struct {
 }
 
@@ -181,7 +181,7 @@ func (m *RspSystemHello) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdSystemAddressGet is the command system_address_get (class 0, ID 2), bgapi-facts.md §2.
+// CmdSystemAddressGet is the command system_address_get (class 0, ID 2) of the BLE SDK 1.x API reference.
 type CmdSystemAddressGet struct {
 }
 
@@ -238,7 +238,7 @@ func (m *CmdSystemAddressGet) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspSystemAddressGet is the response system_address_get (class 0, ID 2), bgapi-facts.md §2.
+// RspSystemAddressGet is the response system_address_get (class 0, ID 2) of the BLE SDK 1.x API reference.
 type RspSystemAddressGet struct {
 	Address bt.Address
 }
@@ -299,7 +299,7 @@ func (m *RspSystemAddressGet) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdSystemRegWrite is the command system_reg_write (class 0, ID 3), bgapi-facts.md §2.
+// CmdSystemRegWrite is the command system_reg_write (class 0, ID 3) of the BLE SDK 1.x API reference.
 type CmdSystemRegWrite struct {
 	Address uint16
 	Value   uint8
@@ -362,7 +362,7 @@ func (m *CmdSystemRegWrite) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspSystemRegWrite is the response system_reg_write (class 0, ID 3), bgapi-facts.md §2.
+// RspSystemRegWrite is the response system_reg_write (class 0, ID 3) of the BLE SDK 1.x API reference.
 type RspSystemRegWrite struct {
 	Result Result
 }
@@ -420,7 +420,7 @@ func (m *RspSystemRegWrite) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdSystemRegRead is the command system_reg_read (class 0, ID 4), bgapi-facts.md §2.
+// CmdSystemRegRead is the command system_reg_read (class 0, ID 4) of the BLE SDK 1.x API reference.
 type CmdSystemRegRead struct {
 	Address uint16
 }
@@ -480,7 +480,7 @@ func (m *CmdSystemRegRead) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspSystemRegRead is the response system_reg_read (class 0, ID 4), bgapi-facts.md §2.
+// RspSystemRegRead is the response system_reg_read (class 0, ID 4) of the BLE SDK 1.x API reference.
 type RspSystemRegRead struct {
 	Address uint16
 	Value   uint8
@@ -541,7 +541,7 @@ func (m *RspSystemRegRead) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdSystemGetCounters is the command system_get_counters (class 0, ID 5), bgapi-facts.md §2.
+// CmdSystemGetCounters is the command system_get_counters (class 0, ID 5) of the BLE SDK 1.x API reference.
 type CmdSystemGetCounters struct {
 }
 
@@ -598,7 +598,7 @@ func (m *CmdSystemGetCounters) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspSystemGetCounters is the response system_get_counters (class 0, ID 5), bgapi-facts.md §2.
+// RspSystemGetCounters is the response system_get_counters (class 0, ID 5) of the BLE SDK 1.x API reference.
 type RspSystemGetCounters struct {
 	TxOK    uint8
 	TxRetry uint8
@@ -668,7 +668,7 @@ func (m *RspSystemGetCounters) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdSystemGetConnections is the command system_get_connections (class 0, ID 6), bgapi-facts.md §2.
+// CmdSystemGetConnections is the command system_get_connections (class 0, ID 6) of the BLE SDK 1.x API reference.
 type CmdSystemGetConnections struct {
 }
 
@@ -725,7 +725,7 @@ func (m *CmdSystemGetConnections) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspSystemGetConnections is the response system_get_connections (class 0, ID 6), bgapi-facts.md §2.
+// RspSystemGetConnections is the response system_get_connections (class 0, ID 6) of the BLE SDK 1.x API reference.
 type RspSystemGetConnections struct {
 	MaxConn uint8
 }
@@ -783,7 +783,7 @@ func (m *RspSystemGetConnections) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdSystemReadMemory is the command system_read_memory (class 0, ID 7), bgapi-facts.md §2.
+// CmdSystemReadMemory is the command system_read_memory (class 0, ID 7) of the BLE SDK 1.x API reference.
 type CmdSystemReadMemory struct {
 	Address uint32
 	Length  uint8
@@ -846,7 +846,7 @@ func (m *CmdSystemReadMemory) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspSystemReadMemory is the response system_read_memory (class 0, ID 7), bgapi-facts.md §2.
+// RspSystemReadMemory is the response system_read_memory (class 0, ID 7) of the BLE SDK 1.x API reference.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type RspSystemReadMemory struct {
 	Address uint32
@@ -917,7 +917,7 @@ func (m *RspSystemReadMemory) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdSystemGetInfo is the command system_get_info (class 0, ID 8), bgapi-facts.md §2.
+// CmdSystemGetInfo is the command system_get_info (class 0, ID 8) of the BLE SDK 1.x API reference.
 type CmdSystemGetInfo struct {
 }
 
@@ -974,7 +974,7 @@ func (m *CmdSystemGetInfo) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspSystemGetInfo is the response system_get_info (class 0, ID 8), bgapi-facts.md §2.
+// RspSystemGetInfo is the response system_get_info (class 0, ID 8) of the BLE SDK 1.x API reference.
 type RspSystemGetInfo struct {
 	Major           uint16
 	Minor           uint16
@@ -1050,7 +1050,7 @@ func (m *RspSystemGetInfo) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdSystemEndpointTx is the command system_endpoint_tx (class 0, ID 9), bgapi-facts.md §2.
+// CmdSystemEndpointTx is the command system_endpoint_tx (class 0, ID 9) of the BLE SDK 1.x API reference.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type CmdSystemEndpointTx struct {
 	Endpoint uint8
@@ -1123,7 +1123,7 @@ func (m *CmdSystemEndpointTx) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspSystemEndpointTx is the response system_endpoint_tx (class 0, ID 9), bgapi-facts.md §2.
+// RspSystemEndpointTx is the response system_endpoint_tx (class 0, ID 9) of the BLE SDK 1.x API reference.
 type RspSystemEndpointTx struct {
 	Result Result
 }
@@ -1181,7 +1181,7 @@ func (m *RspSystemEndpointTx) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdSystemWhitelistAppend is the command system_whitelist_append (class 0, ID 10), bgapi-facts.md §2.
+// CmdSystemWhitelistAppend is the command system_whitelist_append (class 0, ID 10) of the BLE SDK 1.x API reference.
 type CmdSystemWhitelistAppend struct {
 	Address     bt.Address
 	AddressType bt.AddressType
@@ -1247,7 +1247,7 @@ func (m *CmdSystemWhitelistAppend) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspSystemWhitelistAppend is the response system_whitelist_append (class 0, ID 10), bgapi-facts.md §2.
+// RspSystemWhitelistAppend is the response system_whitelist_append (class 0, ID 10) of the BLE SDK 1.x API reference.
 type RspSystemWhitelistAppend struct {
 	Result Result
 }
@@ -1305,7 +1305,7 @@ func (m *RspSystemWhitelistAppend) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdSystemWhitelistRemove is the command system_whitelist_remove (class 0, ID 11), bgapi-facts.md §2.
+// CmdSystemWhitelistRemove is the command system_whitelist_remove (class 0, ID 11) of the BLE SDK 1.x API reference.
 type CmdSystemWhitelistRemove struct {
 	Address     bt.Address
 	AddressType bt.AddressType
@@ -1371,7 +1371,7 @@ func (m *CmdSystemWhitelistRemove) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspSystemWhitelistRemove is the response system_whitelist_remove (class 0, ID 11), bgapi-facts.md §2.
+// RspSystemWhitelistRemove is the response system_whitelist_remove (class 0, ID 11) of the BLE SDK 1.x API reference.
 type RspSystemWhitelistRemove struct {
 	Result Result
 }
@@ -1429,7 +1429,7 @@ func (m *RspSystemWhitelistRemove) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdSystemWhitelistClear is the command system_whitelist_clear (class 0, ID 12), bgapi-facts.md §2.
+// CmdSystemWhitelistClear is the command system_whitelist_clear (class 0, ID 12) of the BLE SDK 1.x API reference.
 type CmdSystemWhitelistClear struct {
 }
 
@@ -1486,7 +1486,7 @@ func (m *CmdSystemWhitelistClear) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspSystemWhitelistClear is the response system_whitelist_clear (class 0, ID 12), bgapi-facts.md §2.
+// RspSystemWhitelistClear is the response system_whitelist_clear (class 0, ID 12) of the BLE SDK 1.x API reference.
 type RspSystemWhitelistClear struct {
 }
 
@@ -1541,7 +1541,7 @@ func (m *RspSystemWhitelistClear) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdSystemEndpointRx is the command system_endpoint_rx (class 0, ID 13), bgapi-facts.md §2.
+// CmdSystemEndpointRx is the command system_endpoint_rx (class 0, ID 13) of the BLE SDK 1.x API reference.
 type CmdSystemEndpointRx struct {
 	Endpoint uint8
 	Size     uint8
@@ -1604,7 +1604,7 @@ func (m *CmdSystemEndpointRx) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspSystemEndpointRx is the response system_endpoint_rx (class 0, ID 13), bgapi-facts.md §2.
+// RspSystemEndpointRx is the response system_endpoint_rx (class 0, ID 13) of the BLE SDK 1.x API reference.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type RspSystemEndpointRx struct {
 	Result Result
@@ -1675,7 +1675,7 @@ func (m *RspSystemEndpointRx) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdSystemEndpointSetWatermarks is the command system_endpoint_set_watermarks (class 0, ID 14), bgapi-facts.md §2.
+// CmdSystemEndpointSetWatermarks is the command system_endpoint_set_watermarks (class 0, ID 14) of the BLE SDK 1.x API reference.
 type CmdSystemEndpointSetWatermarks struct {
 	Endpoint uint8
 	RX       uint8
@@ -1741,7 +1741,7 @@ func (m *CmdSystemEndpointSetWatermarks) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspSystemEndpointSetWatermarks is the response system_endpoint_set_watermarks (class 0, ID 14), bgapi-facts.md §2.
+// RspSystemEndpointSetWatermarks is the response system_endpoint_set_watermarks (class 0, ID 14) of the BLE SDK 1.x API reference.
 type RspSystemEndpointSetWatermarks struct {
 	Result Result
 }
@@ -1799,7 +1799,7 @@ func (m *RspSystemEndpointSetWatermarks) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdSystemAesSetkey is the command system_aes_setkey (class 0, ID 15), bgapi-facts.md §2.
+// CmdSystemAesSetkey is the command system_aes_setkey (class 0, ID 15) of the BLE SDK 1.x API reference.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type CmdSystemAesSetkey struct {
 	Key []byte
@@ -1869,7 +1869,7 @@ func (m *CmdSystemAesSetkey) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspSystemAesSetkey is the response system_aes_setkey (class 0, ID 15), bgapi-facts.md §2.
+// RspSystemAesSetkey is the response system_aes_setkey (class 0, ID 15) of the BLE SDK 1.x API reference.
 type RspSystemAesSetkey struct {
 }
 
@@ -1924,7 +1924,7 @@ func (m *RspSystemAesSetkey) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdSystemAesEncrypt is the command system_aes_encrypt (class 0, ID 16), bgapi-facts.md §2.
+// CmdSystemAesEncrypt is the command system_aes_encrypt (class 0, ID 16) of the BLE SDK 1.x API reference.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type CmdSystemAesEncrypt struct {
 	Data []byte
@@ -1994,7 +1994,7 @@ func (m *CmdSystemAesEncrypt) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspSystemAesEncrypt is the response system_aes_encrypt (class 0, ID 16), bgapi-facts.md §2.
+// RspSystemAesEncrypt is the response system_aes_encrypt (class 0, ID 16) of the BLE SDK 1.x API reference.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type RspSystemAesEncrypt struct {
 	Data []byte
@@ -2062,7 +2062,7 @@ func (m *RspSystemAesEncrypt) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdSystemAesDecrypt is the command system_aes_decrypt (class 0, ID 17), bgapi-facts.md §2.
+// CmdSystemAesDecrypt is the command system_aes_decrypt (class 0, ID 17) of the BLE SDK 1.x API reference.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type CmdSystemAesDecrypt struct {
 	Data []byte
@@ -2132,7 +2132,7 @@ func (m *CmdSystemAesDecrypt) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspSystemAesDecrypt is the response system_aes_decrypt (class 0, ID 17), bgapi-facts.md §2.
+// RspSystemAesDecrypt is the response system_aes_decrypt (class 0, ID 17) of the BLE SDK 1.x API reference.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type RspSystemAesDecrypt struct {
 	Data []byte
@@ -2200,7 +2200,7 @@ func (m *RspSystemAesDecrypt) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// EvtSystemBoot is the event system_boot (class 0, ID 0), bgapi-facts.md §3.
+// EvtSystemBoot is the event system_boot (class 0, ID 0) of the BLE SDK 1.x API reference.
 type EvtSystemBoot struct {
 	Major           uint16
 	Minor           uint16
@@ -2276,7 +2276,7 @@ func (m *EvtSystemBoot) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// EvtSystemDebug is the event system_debug (class 0, ID 1), bgapi-facts.md §3.
+// EvtSystemDebug is the event system_debug (class 0, ID 1) of the BLE SDK 1.x API reference.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type EvtSystemDebug struct {
 	Data []byte
@@ -2344,7 +2344,7 @@ func (m *EvtSystemDebug) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// EvtSystemEndpointWatermarkRx is the event system_endpoint_watermark_rx (class 0, ID 2), bgapi-facts.md §3.
+// EvtSystemEndpointWatermarkRx is the event system_endpoint_watermark_rx (class 0, ID 2) of the BLE SDK 1.x API reference.
 type EvtSystemEndpointWatermarkRx struct {
 	Endpoint uint8
 	Data     uint8
@@ -2405,7 +2405,7 @@ func (m *EvtSystemEndpointWatermarkRx) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// EvtSystemEndpointWatermarkTx is the event system_endpoint_watermark_tx (class 0, ID 3), bgapi-facts.md §3.
+// EvtSystemEndpointWatermarkTx is the event system_endpoint_watermark_tx (class 0, ID 3) of the BLE SDK 1.x API reference.
 type EvtSystemEndpointWatermarkTx struct {
 	Endpoint uint8
 	Data     uint8
@@ -2466,7 +2466,7 @@ func (m *EvtSystemEndpointWatermarkTx) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// EvtSystemScriptFailure is the event system_script_failure (class 0, ID 4), bgapi-facts.md §3.
+// EvtSystemScriptFailure is the event system_script_failure (class 0, ID 4) of the BLE SDK 1.x API reference.
 type EvtSystemScriptFailure struct {
 	Address uint16
 	Reason  Result
@@ -2527,7 +2527,7 @@ func (m *EvtSystemScriptFailure) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// EvtSystemNoLicenseKey is the event system_no_license_key (class 0, ID 5), bgapi-facts.md §3.
+// EvtSystemNoLicenseKey is the event system_no_license_key (class 0, ID 5) of the BLE SDK 1.x API reference.
 type EvtSystemNoLicenseKey struct {
 }
 
@@ -2582,7 +2582,7 @@ func (m *EvtSystemNoLicenseKey) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// EvtSystemProtocolError is the event system_protocol_error (class 0, ID 6), bgapi-facts.md §3.
+// EvtSystemProtocolError is the event system_protocol_error (class 0, ID 6) of the BLE SDK 1.x API reference.
 type EvtSystemProtocolError struct {
 	Reason Result
 }
@@ -2640,7 +2640,7 @@ func (m *EvtSystemProtocolError) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdFlashPsDefrag is the command flash_ps_defrag (class 1, ID 0), bgapi-facts.md §2.
+// CmdFlashPsDefrag is the command flash_ps_defrag (class 1, ID 0) of the BLE SDK 1.x API reference.
 type CmdFlashPsDefrag struct {
 }
 
@@ -2697,7 +2697,7 @@ func (m *CmdFlashPsDefrag) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspFlashPsDefrag is the response flash_ps_defrag (class 1, ID 0), bgapi-facts.md §2.
+// RspFlashPsDefrag is the response flash_ps_defrag (class 1, ID 0) of the BLE SDK 1.x API reference.
 type RspFlashPsDefrag struct {
 }
 
@@ -2752,7 +2752,7 @@ func (m *RspFlashPsDefrag) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdFlashPsDump is the command flash_ps_dump (class 1, ID 1), bgapi-facts.md §2.
+// CmdFlashPsDump is the command flash_ps_dump (class 1, ID 1) of the BLE SDK 1.x API reference.
 type CmdFlashPsDump struct {
 }
 
@@ -2809,7 +2809,7 @@ func (m *CmdFlashPsDump) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspFlashPsDump is the response flash_ps_dump (class 1, ID 1), bgapi-facts.md §2.
+// RspFlashPsDump is the response flash_ps_dump (class 1, ID 1) of the BLE SDK 1.x API reference.
 type RspFlashPsDump struct {
 }
 
@@ -2864,7 +2864,7 @@ func (m *RspFlashPsDump) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdFlashPsEraseAll is the command flash_ps_erase_all (class 1, ID 2), bgapi-facts.md §2.
+// CmdFlashPsEraseAll is the command flash_ps_erase_all (class 1, ID 2) of the BLE SDK 1.x API reference.
 type CmdFlashPsEraseAll struct {
 }
 
@@ -2921,7 +2921,7 @@ func (m *CmdFlashPsEraseAll) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspFlashPsEraseAll is the response flash_ps_erase_all (class 1, ID 2), bgapi-facts.md §2.
+// RspFlashPsEraseAll is the response flash_ps_erase_all (class 1, ID 2) of the BLE SDK 1.x API reference.
 type RspFlashPsEraseAll struct {
 }
 
@@ -2976,7 +2976,7 @@ func (m *RspFlashPsEraseAll) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdFlashPsSave is the command flash_ps_save (class 1, ID 3), bgapi-facts.md §2.
+// CmdFlashPsSave is the command flash_ps_save (class 1, ID 3) of the BLE SDK 1.x API reference.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type CmdFlashPsSave struct {
 	Key   uint16
@@ -3049,7 +3049,7 @@ func (m *CmdFlashPsSave) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspFlashPsSave is the response flash_ps_save (class 1, ID 3), bgapi-facts.md §2.
+// RspFlashPsSave is the response flash_ps_save (class 1, ID 3) of the BLE SDK 1.x API reference.
 type RspFlashPsSave struct {
 	Result Result
 }
@@ -3107,7 +3107,7 @@ func (m *RspFlashPsSave) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdFlashPsLoad is the command flash_ps_load (class 1, ID 4), bgapi-facts.md §2.
+// CmdFlashPsLoad is the command flash_ps_load (class 1, ID 4) of the BLE SDK 1.x API reference.
 type CmdFlashPsLoad struct {
 	Key uint16
 }
@@ -3167,7 +3167,7 @@ func (m *CmdFlashPsLoad) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspFlashPsLoad is the response flash_ps_load (class 1, ID 4), bgapi-facts.md §2.
+// RspFlashPsLoad is the response flash_ps_load (class 1, ID 4) of the BLE SDK 1.x API reference.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type RspFlashPsLoad struct {
 	Result Result
@@ -3238,7 +3238,7 @@ func (m *RspFlashPsLoad) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdFlashPsErase is the command flash_ps_erase (class 1, ID 5), bgapi-facts.md §2.
+// CmdFlashPsErase is the command flash_ps_erase (class 1, ID 5) of the BLE SDK 1.x API reference.
 type CmdFlashPsErase struct {
 	Key uint16
 }
@@ -3298,7 +3298,7 @@ func (m *CmdFlashPsErase) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspFlashPsErase is the response flash_ps_erase (class 1, ID 5), bgapi-facts.md §2.
+// RspFlashPsErase is the response flash_ps_erase (class 1, ID 5) of the BLE SDK 1.x API reference.
 type RspFlashPsErase struct {
 }
 
@@ -3353,7 +3353,7 @@ func (m *RspFlashPsErase) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdFlashErasePage is the command flash_erase_page (class 1, ID 6), bgapi-facts.md §2.
+// CmdFlashErasePage is the command flash_erase_page (class 1, ID 6) of the BLE SDK 1.x API reference.
 type CmdFlashErasePage struct {
 	Page uint8
 }
@@ -3413,7 +3413,7 @@ func (m *CmdFlashErasePage) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspFlashErasePage is the response flash_erase_page (class 1, ID 6), bgapi-facts.md §2.
+// RspFlashErasePage is the response flash_erase_page (class 1, ID 6) of the BLE SDK 1.x API reference.
 type RspFlashErasePage struct {
 	Result Result
 }
@@ -3471,7 +3471,7 @@ func (m *RspFlashErasePage) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdFlashWriteData is the command flash_write_data (class 1, ID 7), bgapi-facts.md §2.
+// CmdFlashWriteData is the command flash_write_data (class 1, ID 7) of the BLE SDK 1.x API reference.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type CmdFlashWriteData struct {
 	Address uint32
@@ -3544,7 +3544,7 @@ func (m *CmdFlashWriteData) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspFlashWriteData is the response flash_write_data (class 1, ID 7), bgapi-facts.md §2.
+// RspFlashWriteData is the response flash_write_data (class 1, ID 7) of the BLE SDK 1.x API reference.
 type RspFlashWriteData struct {
 	Result Result
 }
@@ -3602,7 +3602,7 @@ func (m *RspFlashWriteData) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdFlashReadData is the command flash_read_data (class 1, ID 8), bgapi-facts.md §2.
+// CmdFlashReadData is the command flash_read_data (class 1, ID 8) of the BLE SDK 1.x API reference.
 type CmdFlashReadData struct {
 	Address uint32
 	Length  uint8
@@ -3665,7 +3665,7 @@ func (m *CmdFlashReadData) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspFlashReadData is the response flash_read_data (class 1, ID 8), bgapi-facts.md §2.
+// RspFlashReadData is the response flash_read_data (class 1, ID 8) of the BLE SDK 1.x API reference.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type RspFlashReadData struct {
 	Data []byte
@@ -3733,7 +3733,7 @@ func (m *RspFlashReadData) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// EvtFlashPsKey is the event flash_ps_key (class 1, ID 0), bgapi-facts.md §3.
+// EvtFlashPsKey is the event flash_ps_key (class 1, ID 0) of the BLE SDK 1.x API reference.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type EvtFlashPsKey struct {
 	Key   uint16
@@ -3804,7 +3804,7 @@ func (m *EvtFlashPsKey) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdAttributesWrite is the command attributes_write (class 2, ID 0), bgapi-facts.md §2.
+// CmdAttributesWrite is the command attributes_write (class 2, ID 0) of the BLE SDK 1.x API reference.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type CmdAttributesWrite struct {
 	Handle uint16
@@ -3880,7 +3880,7 @@ func (m *CmdAttributesWrite) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspAttributesWrite is the response attributes_write (class 2, ID 0), bgapi-facts.md §2.
+// RspAttributesWrite is the response attributes_write (class 2, ID 0) of the BLE SDK 1.x API reference.
 type RspAttributesWrite struct {
 	Result Result
 }
@@ -3938,7 +3938,7 @@ func (m *RspAttributesWrite) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdAttributesRead is the command attributes_read (class 2, ID 1), bgapi-facts.md §2.
+// CmdAttributesRead is the command attributes_read (class 2, ID 1) of the BLE SDK 1.x API reference.
 type CmdAttributesRead struct {
 	Handle uint16
 	Offset uint16
@@ -4001,7 +4001,7 @@ func (m *CmdAttributesRead) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspAttributesRead is the response attributes_read (class 2, ID 1), bgapi-facts.md §2.
+// RspAttributesRead is the response attributes_read (class 2, ID 1) of the BLE SDK 1.x API reference.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type RspAttributesRead struct {
 	Handle uint16
@@ -4078,7 +4078,7 @@ func (m *RspAttributesRead) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdAttributesReadType is the command attributes_read_type (class 2, ID 2), bgapi-facts.md §2.
+// CmdAttributesReadType is the command attributes_read_type (class 2, ID 2) of the BLE SDK 1.x API reference.
 type CmdAttributesReadType struct {
 	Handle uint16
 }
@@ -4138,7 +4138,7 @@ func (m *CmdAttributesReadType) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspAttributesReadType is the response attributes_read_type (class 2, ID 2), bgapi-facts.md §2.
+// RspAttributesReadType is the response attributes_read_type (class 2, ID 2) of the BLE SDK 1.x API reference.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type RspAttributesReadType struct {
 	Handle uint16
@@ -4212,7 +4212,7 @@ func (m *RspAttributesReadType) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdAttributesUserReadResponse is the command attributes_user_read_response (class 2, ID 3), bgapi-facts.md §2.
+// CmdAttributesUserReadResponse is the command attributes_user_read_response (class 2, ID 3) of the BLE SDK 1.x API reference.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type CmdAttributesUserReadResponse struct {
 	Connection uint8
@@ -4288,7 +4288,7 @@ func (m *CmdAttributesUserReadResponse) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspAttributesUserReadResponse is the response attributes_user_read_response (class 2, ID 3), bgapi-facts.md §2.
+// RspAttributesUserReadResponse is the response attributes_user_read_response (class 2, ID 3) of the BLE SDK 1.x API reference.
 type RspAttributesUserReadResponse struct {
 }
 
@@ -4343,7 +4343,7 @@ func (m *RspAttributesUserReadResponse) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdAttributesUserWriteResponse is the command attributes_user_write_response (class 2, ID 4), bgapi-facts.md §2.
+// CmdAttributesUserWriteResponse is the command attributes_user_write_response (class 2, ID 4) of the BLE SDK 1.x API reference.
 type CmdAttributesUserWriteResponse struct {
 	Connection uint8
 	AttError   uint8
@@ -4406,7 +4406,7 @@ func (m *CmdAttributesUserWriteResponse) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspAttributesUserWriteResponse is the response attributes_user_write_response (class 2, ID 4), bgapi-facts.md §2.
+// RspAttributesUserWriteResponse is the response attributes_user_write_response (class 2, ID 4) of the BLE SDK 1.x API reference.
 type RspAttributesUserWriteResponse struct {
 }
 
@@ -4461,7 +4461,7 @@ func (m *RspAttributesUserWriteResponse) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdAttributesSend is the command attributes_send (class 2, ID 5), bgapi-facts.md §2.
+// CmdAttributesSend is the command attributes_send (class 2, ID 5) of the BLE SDK 1.x API reference.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type CmdAttributesSend struct {
 	Connection uint8
@@ -4537,7 +4537,7 @@ func (m *CmdAttributesSend) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspAttributesSend is the response attributes_send (class 2, ID 5), bgapi-facts.md §2.
+// RspAttributesSend is the response attributes_send (class 2, ID 5) of the BLE SDK 1.x API reference.
 type RspAttributesSend struct {
 	Result Result
 }
@@ -4595,7 +4595,7 @@ func (m *RspAttributesSend) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// EvtAttributesValue is the event attributes_value (class 2, ID 0), bgapi-facts.md §3.
+// EvtAttributesValue is the event attributes_value (class 2, ID 0) of the BLE SDK 1.x API reference.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type EvtAttributesValue struct {
 	Connection uint8
@@ -4675,7 +4675,7 @@ func (m *EvtAttributesValue) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// EvtAttributesUserReadRequest is the event attributes_user_read_request (class 2, ID 1), bgapi-facts.md §3.
+// EvtAttributesUserReadRequest is the event attributes_user_read_request (class 2, ID 1) of the BLE SDK 1.x API reference.
 type EvtAttributesUserReadRequest struct {
 	Connection uint8
 	Handle     uint16
@@ -4742,7 +4742,7 @@ func (m *EvtAttributesUserReadRequest) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// EvtAttributesStatus is the event attributes_status (class 2, ID 2), bgapi-facts.md §3.
+// EvtAttributesStatus is the event attributes_status (class 2, ID 2) of the BLE SDK 1.x API reference.
 type EvtAttributesStatus struct {
 	Handle uint16
 	Flags  uint8
@@ -4803,7 +4803,7 @@ func (m *EvtAttributesStatus) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdConnectionDisconnect is the command connection_disconnect (class 3, ID 0), bgapi-facts.md §2.
+// CmdConnectionDisconnect is the command connection_disconnect (class 3, ID 0) of the BLE SDK 1.x API reference.
 type CmdConnectionDisconnect struct {
 	Connection uint8
 }
@@ -4863,7 +4863,7 @@ func (m *CmdConnectionDisconnect) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspConnectionDisconnect is the response connection_disconnect (class 3, ID 0), bgapi-facts.md §2.
+// RspConnectionDisconnect is the response connection_disconnect (class 3, ID 0) of the BLE SDK 1.x API reference.
 type RspConnectionDisconnect struct {
 	Connection uint8
 	Result     Result
@@ -4924,7 +4924,7 @@ func (m *RspConnectionDisconnect) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdConnectionGetRssi is the command connection_get_rssi (class 3, ID 1), bgapi-facts.md §2.
+// CmdConnectionGetRssi is the command connection_get_rssi (class 3, ID 1) of the BLE SDK 1.x API reference.
 type CmdConnectionGetRssi struct {
 	Connection uint8
 }
@@ -4984,7 +4984,7 @@ func (m *CmdConnectionGetRssi) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspConnectionGetRssi is the response connection_get_rssi (class 3, ID 1), bgapi-facts.md §2.
+// RspConnectionGetRssi is the response connection_get_rssi (class 3, ID 1) of the BLE SDK 1.x API reference.
 type RspConnectionGetRssi struct {
 	Connection uint8
 	RSSI       int8
@@ -5045,7 +5045,7 @@ func (m *RspConnectionGetRssi) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdConnectionUpdate is the command connection_update (class 3, ID 2), bgapi-facts.md §2.
+// CmdConnectionUpdate is the command connection_update (class 3, ID 2) of the BLE SDK 1.x API reference.
 type CmdConnectionUpdate struct {
 	Connection  uint8
 	IntervalMin uint16
@@ -5117,7 +5117,7 @@ func (m *CmdConnectionUpdate) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspConnectionUpdate is the response connection_update (class 3, ID 2), bgapi-facts.md §2.
+// RspConnectionUpdate is the response connection_update (class 3, ID 2) of the BLE SDK 1.x API reference.
 type RspConnectionUpdate struct {
 	Connection uint8
 	Result     Result
@@ -5178,7 +5178,7 @@ func (m *RspConnectionUpdate) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdConnectionVersionUpdate is the command connection_version_update (class 3, ID 3), bgapi-facts.md §2.
+// CmdConnectionVersionUpdate is the command connection_version_update (class 3, ID 3) of the BLE SDK 1.x API reference.
 type CmdConnectionVersionUpdate struct {
 	Connection uint8
 }
@@ -5238,7 +5238,7 @@ func (m *CmdConnectionVersionUpdate) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspConnectionVersionUpdate is the response connection_version_update (class 3, ID 3), bgapi-facts.md §2.
+// RspConnectionVersionUpdate is the response connection_version_update (class 3, ID 3) of the BLE SDK 1.x API reference.
 type RspConnectionVersionUpdate struct {
 	Connection uint8
 	Result     Result
@@ -5299,7 +5299,7 @@ func (m *RspConnectionVersionUpdate) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdConnectionChannelMapGet is the command connection_channel_map_get (class 3, ID 4), bgapi-facts.md §2.
+// CmdConnectionChannelMapGet is the command connection_channel_map_get (class 3, ID 4) of the BLE SDK 1.x API reference.
 type CmdConnectionChannelMapGet struct {
 	Connection uint8
 }
@@ -5359,7 +5359,7 @@ func (m *CmdConnectionChannelMapGet) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspConnectionChannelMapGet is the response connection_channel_map_get (class 3, ID 4), bgapi-facts.md §2.
+// RspConnectionChannelMapGet is the response connection_channel_map_get (class 3, ID 4) of the BLE SDK 1.x API reference.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type RspConnectionChannelMapGet struct {
 	Connection uint8
@@ -5430,7 +5430,7 @@ func (m *RspConnectionChannelMapGet) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdConnectionChannelMapSet is the command connection_channel_map_set (class 3, ID 5), bgapi-facts.md §2.
+// CmdConnectionChannelMapSet is the command connection_channel_map_set (class 3, ID 5) of the BLE SDK 1.x API reference.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type CmdConnectionChannelMapSet struct {
 	Connection uint8
@@ -5503,7 +5503,7 @@ func (m *CmdConnectionChannelMapSet) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspConnectionChannelMapSet is the response connection_channel_map_set (class 3, ID 5), bgapi-facts.md §2.
+// RspConnectionChannelMapSet is the response connection_channel_map_set (class 3, ID 5) of the BLE SDK 1.x API reference.
 type RspConnectionChannelMapSet struct {
 	Connection uint8
 	Result     Result
@@ -5564,7 +5564,7 @@ func (m *RspConnectionChannelMapSet) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdConnectionFeaturesGet is the command connection_features_get (class 3, ID 6), bgapi-facts.md §2.
+// CmdConnectionFeaturesGet is the command connection_features_get (class 3, ID 6) of the BLE SDK 1.x API reference.
 type CmdConnectionFeaturesGet struct {
 	Connection uint8
 }
@@ -5624,7 +5624,7 @@ func (m *CmdConnectionFeaturesGet) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspConnectionFeaturesGet is the response connection_features_get (class 3, ID 6), bgapi-facts.md §2.
+// RspConnectionFeaturesGet is the response connection_features_get (class 3, ID 6) of the BLE SDK 1.x API reference.
 type RspConnectionFeaturesGet struct {
 	Connection uint8
 	Result     Result
@@ -5685,7 +5685,7 @@ func (m *RspConnectionFeaturesGet) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdConnectionGetStatus is the command connection_get_status (class 3, ID 7), bgapi-facts.md §2.
+// CmdConnectionGetStatus is the command connection_get_status (class 3, ID 7) of the BLE SDK 1.x API reference.
 type CmdConnectionGetStatus struct {
 	Connection uint8
 }
@@ -5745,7 +5745,7 @@ func (m *CmdConnectionGetStatus) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspConnectionGetStatus is the response connection_get_status (class 3, ID 7), bgapi-facts.md §2.
+// RspConnectionGetStatus is the response connection_get_status (class 3, ID 7) of the BLE SDK 1.x API reference.
 type RspConnectionGetStatus struct {
 	Connection uint8
 }
@@ -5803,7 +5803,7 @@ func (m *RspConnectionGetStatus) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdConnectionRawTx is the command connection_raw_tx (class 3, ID 8), bgapi-facts.md §2.
+// CmdConnectionRawTx is the command connection_raw_tx (class 3, ID 8) of the BLE SDK 1.x API reference.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type CmdConnectionRawTx struct {
 	Connection uint8
@@ -5876,7 +5876,7 @@ func (m *CmdConnectionRawTx) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspConnectionRawTx is the response connection_raw_tx (class 3, ID 8), bgapi-facts.md §2.
+// RspConnectionRawTx is the response connection_raw_tx (class 3, ID 8) of the BLE SDK 1.x API reference.
 type RspConnectionRawTx struct {
 	Connection uint8
 }
@@ -5934,7 +5934,7 @@ func (m *RspConnectionRawTx) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdConnectionSlaveLatencyDisable is the command connection_slave_latency_disable (class 3, ID 9), bgapi-facts.md §2.
+// CmdConnectionSlaveLatencyDisable is the command connection_slave_latency_disable (class 3, ID 9) of the BLE SDK 1.x API reference.
 type CmdConnectionSlaveLatencyDisable struct {
 	Disable uint8
 }
@@ -5994,7 +5994,7 @@ func (m *CmdConnectionSlaveLatencyDisable) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspConnectionSlaveLatencyDisable is the response connection_slave_latency_disable (class 3, ID 9), bgapi-facts.md §2.
+// RspConnectionSlaveLatencyDisable is the response connection_slave_latency_disable (class 3, ID 9) of the BLE SDK 1.x API reference.
 type RspConnectionSlaveLatencyDisable struct {
 	Result Result
 }
@@ -6052,7 +6052,7 @@ func (m *RspConnectionSlaveLatencyDisable) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// EvtConnectionStatus is the event connection_status (class 3, ID 0), bgapi-facts.md §3.
+// EvtConnectionStatus is the event connection_status (class 3, ID 0) of the BLE SDK 1.x API reference.
 type EvtConnectionStatus struct {
 	Connection   uint8
 	Flags        ConnectionFlags
@@ -6134,7 +6134,7 @@ func (m *EvtConnectionStatus) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// EvtConnectionVersionInd is the event connection_version_ind (class 3, ID 1), bgapi-facts.md §3.
+// EvtConnectionVersionInd is the event connection_version_ind (class 3, ID 1) of the BLE SDK 1.x API reference.
 type EvtConnectionVersionInd struct {
 	Connection uint8
 	VersNr     uint8
@@ -6201,7 +6201,7 @@ func (m *EvtConnectionVersionInd) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// EvtConnectionFeatureInd is the event connection_feature_ind (class 3, ID 2), bgapi-facts.md §3.
+// EvtConnectionFeatureInd is the event connection_feature_ind (class 3, ID 2) of the BLE SDK 1.x API reference.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type EvtConnectionFeatureInd struct {
 	Connection uint8
@@ -6272,7 +6272,7 @@ func (m *EvtConnectionFeatureInd) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// EvtConnectionRawRx is the event connection_raw_rx (class 3, ID 3), bgapi-facts.md §3.
+// EvtConnectionRawRx is the event connection_raw_rx (class 3, ID 3) of the BLE SDK 1.x API reference.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type EvtConnectionRawRx struct {
 	Connection uint8
@@ -6343,7 +6343,7 @@ func (m *EvtConnectionRawRx) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// EvtConnectionDisconnected is the event connection_disconnected (class 3, ID 4), bgapi-facts.md §3.
+// EvtConnectionDisconnected is the event connection_disconnected (class 3, ID 4) of the BLE SDK 1.x API reference.
 type EvtConnectionDisconnected struct {
 	Connection uint8
 	Reason     Result
@@ -6404,7 +6404,7 @@ func (m *EvtConnectionDisconnected) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdAttclientFindByTypeValue is the command attclient_find_by_type_value (class 4, ID 0), bgapi-facts.md §2.
+// CmdAttclientFindByTypeValue is the command attclient_find_by_type_value (class 4, ID 0) of the BLE SDK 1.x API reference.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type CmdAttclientFindByTypeValue struct {
 	Connection uint8
@@ -6486,7 +6486,7 @@ func (m *CmdAttclientFindByTypeValue) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspAttclientFindByTypeValue is the response attclient_find_by_type_value (class 4, ID 0), bgapi-facts.md §2.
+// RspAttclientFindByTypeValue is the response attclient_find_by_type_value (class 4, ID 0) of the BLE SDK 1.x API reference.
 type RspAttclientFindByTypeValue struct {
 	Connection uint8
 	Result     Result
@@ -6547,7 +6547,7 @@ func (m *RspAttclientFindByTypeValue) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdAttclientReadByGroupType is the command attclient_read_by_group_type (class 4, ID 1), bgapi-facts.md §2.
+// CmdAttclientReadByGroupType is the command attclient_read_by_group_type (class 4, ID 1) of the BLE SDK 1.x API reference.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type CmdAttclientReadByGroupType struct {
 	Connection uint8
@@ -6626,7 +6626,7 @@ func (m *CmdAttclientReadByGroupType) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspAttclientReadByGroupType is the response attclient_read_by_group_type (class 4, ID 1), bgapi-facts.md §2.
+// RspAttclientReadByGroupType is the response attclient_read_by_group_type (class 4, ID 1) of the BLE SDK 1.x API reference.
 type RspAttclientReadByGroupType struct {
 	Connection uint8
 	Result     Result
@@ -6687,7 +6687,7 @@ func (m *RspAttclientReadByGroupType) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdAttclientReadByType is the command attclient_read_by_type (class 4, ID 2), bgapi-facts.md §2.
+// CmdAttclientReadByType is the command attclient_read_by_type (class 4, ID 2) of the BLE SDK 1.x API reference.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type CmdAttclientReadByType struct {
 	Connection uint8
@@ -6766,7 +6766,7 @@ func (m *CmdAttclientReadByType) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspAttclientReadByType is the response attclient_read_by_type (class 4, ID 2), bgapi-facts.md §2.
+// RspAttclientReadByType is the response attclient_read_by_type (class 4, ID 2) of the BLE SDK 1.x API reference.
 type RspAttclientReadByType struct {
 	Connection uint8
 	Result     Result
@@ -6827,7 +6827,7 @@ func (m *RspAttclientReadByType) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdAttclientFindInformation is the command attclient_find_information (class 4, ID 3), bgapi-facts.md §2.
+// CmdAttclientFindInformation is the command attclient_find_information (class 4, ID 3) of the BLE SDK 1.x API reference.
 type CmdAttclientFindInformation struct {
 	Connection uint8
 	Start      uint16
@@ -6893,7 +6893,7 @@ func (m *CmdAttclientFindInformation) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspAttclientFindInformation is the response attclient_find_information (class 4, ID 3), bgapi-facts.md §2.
+// RspAttclientFindInformation is the response attclient_find_information (class 4, ID 3) of the BLE SDK 1.x API reference.
 type RspAttclientFindInformation struct {
 	Connection uint8
 	Result     Result
@@ -6954,7 +6954,7 @@ func (m *RspAttclientFindInformation) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdAttclientReadByHandle is the command attclient_read_by_handle (class 4, ID 4), bgapi-facts.md §2.
+// CmdAttclientReadByHandle is the command attclient_read_by_handle (class 4, ID 4) of the BLE SDK 1.x API reference.
 type CmdAttclientReadByHandle struct {
 	Connection uint8
 	Handle     uint16
@@ -7017,7 +7017,7 @@ func (m *CmdAttclientReadByHandle) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspAttclientReadByHandle is the response attclient_read_by_handle (class 4, ID 4), bgapi-facts.md §2.
+// RspAttclientReadByHandle is the response attclient_read_by_handle (class 4, ID 4) of the BLE SDK 1.x API reference.
 type RspAttclientReadByHandle struct {
 	Connection uint8
 	Result     Result
@@ -7078,7 +7078,7 @@ func (m *RspAttclientReadByHandle) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdAttclientAttributeWrite is the command attclient_attribute_write (class 4, ID 5), bgapi-facts.md §2.
+// CmdAttclientAttributeWrite is the command attclient_attribute_write (class 4, ID 5) of the BLE SDK 1.x API reference.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type CmdAttclientAttributeWrite struct {
 	Connection uint8
@@ -7154,7 +7154,7 @@ func (m *CmdAttclientAttributeWrite) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspAttclientAttributeWrite is the response attclient_attribute_write (class 4, ID 5), bgapi-facts.md §2.
+// RspAttclientAttributeWrite is the response attclient_attribute_write (class 4, ID 5) of the BLE SDK 1.x API reference.
 type RspAttclientAttributeWrite struct {
 	Connection uint8
 	Result     Result
@@ -7215,7 +7215,7 @@ func (m *RspAttclientAttributeWrite) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdAttclientWriteCommand is the command attclient_write_command (class 4, ID 6), bgapi-facts.md §2.
+// CmdAttclientWriteCommand is the command attclient_write_command (class 4, ID 6) of the BLE SDK 1.x API reference.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type CmdAttclientWriteCommand struct {
 	Connection uint8
@@ -7291,7 +7291,7 @@ func (m *CmdAttclientWriteCommand) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspAttclientWriteCommand is the response attclient_write_command (class 4, ID 6), bgapi-facts.md §2.
+// RspAttclientWriteCommand is the response attclient_write_command (class 4, ID 6) of the BLE SDK 1.x API reference.
 type RspAttclientWriteCommand struct {
 	Connection uint8
 	Result     Result
@@ -7352,7 +7352,7 @@ func (m *RspAttclientWriteCommand) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdAttclientIndicateConfirm is the command attclient_indicate_confirm (class 4, ID 7), bgapi-facts.md §2.
+// CmdAttclientIndicateConfirm is the command attclient_indicate_confirm (class 4, ID 7) of the BLE SDK 1.x API reference.
 type CmdAttclientIndicateConfirm struct {
 	Connection uint8
 }
@@ -7412,7 +7412,7 @@ func (m *CmdAttclientIndicateConfirm) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspAttclientIndicateConfirm is the response attclient_indicate_confirm (class 4, ID 7), bgapi-facts.md §2.
+// RspAttclientIndicateConfirm is the response attclient_indicate_confirm (class 4, ID 7) of the BLE SDK 1.x API reference.
 type RspAttclientIndicateConfirm struct {
 	Result Result
 }
@@ -7470,7 +7470,7 @@ func (m *RspAttclientIndicateConfirm) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdAttclientReadLong is the command attclient_read_long (class 4, ID 8), bgapi-facts.md §2.
+// CmdAttclientReadLong is the command attclient_read_long (class 4, ID 8) of the BLE SDK 1.x API reference.
 type CmdAttclientReadLong struct {
 	Connection uint8
 	Handle     uint16
@@ -7533,7 +7533,7 @@ func (m *CmdAttclientReadLong) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspAttclientReadLong is the response attclient_read_long (class 4, ID 8), bgapi-facts.md §2.
+// RspAttclientReadLong is the response attclient_read_long (class 4, ID 8) of the BLE SDK 1.x API reference.
 type RspAttclientReadLong struct {
 	Connection uint8
 	Result     Result
@@ -7594,7 +7594,7 @@ func (m *RspAttclientReadLong) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdAttclientPrepareWrite is the command attclient_prepare_write (class 4, ID 9), bgapi-facts.md §2.
+// CmdAttclientPrepareWrite is the command attclient_prepare_write (class 4, ID 9) of the BLE SDK 1.x API reference.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type CmdAttclientPrepareWrite struct {
 	Connection uint8
@@ -7673,7 +7673,7 @@ func (m *CmdAttclientPrepareWrite) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspAttclientPrepareWrite is the response attclient_prepare_write (class 4, ID 9), bgapi-facts.md §2.
+// RspAttclientPrepareWrite is the response attclient_prepare_write (class 4, ID 9) of the BLE SDK 1.x API reference.
 type RspAttclientPrepareWrite struct {
 	Connection uint8
 	Result     Result
@@ -7734,7 +7734,7 @@ func (m *RspAttclientPrepareWrite) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdAttclientExecuteWrite is the command attclient_execute_write (class 4, ID 10), bgapi-facts.md §2.
+// CmdAttclientExecuteWrite is the command attclient_execute_write (class 4, ID 10) of the BLE SDK 1.x API reference.
 type CmdAttclientExecuteWrite struct {
 	Connection uint8
 	Commit     uint8
@@ -7797,7 +7797,7 @@ func (m *CmdAttclientExecuteWrite) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspAttclientExecuteWrite is the response attclient_execute_write (class 4, ID 10), bgapi-facts.md §2.
+// RspAttclientExecuteWrite is the response attclient_execute_write (class 4, ID 10) of the BLE SDK 1.x API reference.
 type RspAttclientExecuteWrite struct {
 	Connection uint8
 	Result     Result
@@ -7858,7 +7858,7 @@ func (m *RspAttclientExecuteWrite) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdAttclientReadMultiple is the command attclient_read_multiple (class 4, ID 11), bgapi-facts.md §2.
+// CmdAttclientReadMultiple is the command attclient_read_multiple (class 4, ID 11) of the BLE SDK 1.x API reference.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type CmdAttclientReadMultiple struct {
 	Connection uint8
@@ -7931,7 +7931,7 @@ func (m *CmdAttclientReadMultiple) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspAttclientReadMultiple is the response attclient_read_multiple (class 4, ID 11), bgapi-facts.md §2.
+// RspAttclientReadMultiple is the response attclient_read_multiple (class 4, ID 11) of the BLE SDK 1.x API reference.
 type RspAttclientReadMultiple struct {
 	Connection uint8
 	Result     Result
@@ -7992,7 +7992,7 @@ func (m *RspAttclientReadMultiple) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// EvtAttclientIndicated is the event attclient_indicated (class 4, ID 0), bgapi-facts.md §3.
+// EvtAttclientIndicated is the event attclient_indicated (class 4, ID 0) of the BLE SDK 1.x API reference.
 type EvtAttclientIndicated struct {
 	Connection uint8
 	AttrHandle uint16
@@ -8053,7 +8053,7 @@ func (m *EvtAttclientIndicated) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// EvtAttclientProcedureCompleted is the event attclient_procedure_completed (class 4, ID 1), bgapi-facts.md §3.
+// EvtAttclientProcedureCompleted is the event attclient_procedure_completed (class 4, ID 1) of the BLE SDK 1.x API reference.
 type EvtAttclientProcedureCompleted struct {
 	Connection uint8
 	Result     Result
@@ -8117,7 +8117,7 @@ func (m *EvtAttclientProcedureCompleted) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// EvtAttclientGroupFound is the event attclient_group_found (class 4, ID 2), bgapi-facts.md §3.
+// EvtAttclientGroupFound is the event attclient_group_found (class 4, ID 2) of the BLE SDK 1.x API reference.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type EvtAttclientGroupFound struct {
 	Connection uint8
@@ -8194,7 +8194,7 @@ func (m *EvtAttclientGroupFound) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// EvtAttclientAttributeFound is the event attclient_attribute_found (class 4, ID 3), bgapi-facts.md §3.
+// EvtAttclientAttributeFound is the event attclient_attribute_found (class 4, ID 3) of the BLE SDK 1.x API reference.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type EvtAttclientAttributeFound struct {
 	Connection uint8
@@ -8274,7 +8274,7 @@ func (m *EvtAttclientAttributeFound) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// EvtAttclientFindInformationFound is the event attclient_find_information_found (class 4, ID 4), bgapi-facts.md §3.
+// EvtAttclientFindInformationFound is the event attclient_find_information_found (class 4, ID 4) of the BLE SDK 1.x API reference.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type EvtAttclientFindInformationFound struct {
 	Connection uint8
@@ -8348,7 +8348,7 @@ func (m *EvtAttclientFindInformationFound) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// EvtAttclientAttributeValue is the event attclient_attribute_value (class 4, ID 5), bgapi-facts.md §3.
+// EvtAttclientAttributeValue is the event attclient_attribute_value (class 4, ID 5) of the BLE SDK 1.x API reference.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type EvtAttclientAttributeValue struct {
 	Connection uint8
@@ -8425,7 +8425,7 @@ func (m *EvtAttclientAttributeValue) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// EvtAttclientReadMultipleResponse is the event attclient_read_multiple_response (class 4, ID 6), bgapi-facts.md §3.
+// EvtAttclientReadMultipleResponse is the event attclient_read_multiple_response (class 4, ID 6) of the BLE SDK 1.x API reference.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type EvtAttclientReadMultipleResponse struct {
 	Connection uint8
@@ -8496,7 +8496,7 @@ func (m *EvtAttclientReadMultipleResponse) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdSmEncryptStart is the command sm_encrypt_start (class 5, ID 0), bgapi-facts.md §2.
+// CmdSmEncryptStart is the command sm_encrypt_start (class 5, ID 0) of the BLE SDK 1.x API reference.
 type CmdSmEncryptStart struct {
 	Handle  uint8
 	Bonding uint8
@@ -8559,7 +8559,7 @@ func (m *CmdSmEncryptStart) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspSmEncryptStart is the response sm_encrypt_start (class 5, ID 0), bgapi-facts.md §2.
+// RspSmEncryptStart is the response sm_encrypt_start (class 5, ID 0) of the BLE SDK 1.x API reference.
 type RspSmEncryptStart struct {
 	Handle uint8
 	Result Result
@@ -8620,7 +8620,7 @@ func (m *RspSmEncryptStart) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdSmSetBondableMode is the command sm_set_bondable_mode (class 5, ID 1), bgapi-facts.md §2.
+// CmdSmSetBondableMode is the command sm_set_bondable_mode (class 5, ID 1) of the BLE SDK 1.x API reference.
 type CmdSmSetBondableMode struct {
 	Bondable uint8
 }
@@ -8680,7 +8680,7 @@ func (m *CmdSmSetBondableMode) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspSmSetBondableMode is the response sm_set_bondable_mode (class 5, ID 1), bgapi-facts.md §2.
+// RspSmSetBondableMode is the response sm_set_bondable_mode (class 5, ID 1) of the BLE SDK 1.x API reference.
 type RspSmSetBondableMode struct {
 }
 
@@ -8735,7 +8735,7 @@ func (m *RspSmSetBondableMode) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdSmDeleteBonding is the command sm_delete_bonding (class 5, ID 2), bgapi-facts.md §2.
+// CmdSmDeleteBonding is the command sm_delete_bonding (class 5, ID 2) of the BLE SDK 1.x API reference.
 type CmdSmDeleteBonding struct {
 	Handle uint8
 }
@@ -8795,7 +8795,7 @@ func (m *CmdSmDeleteBonding) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspSmDeleteBonding is the response sm_delete_bonding (class 5, ID 2), bgapi-facts.md §2.
+// RspSmDeleteBonding is the response sm_delete_bonding (class 5, ID 2) of the BLE SDK 1.x API reference.
 type RspSmDeleteBonding struct {
 	Result Result
 }
@@ -8853,7 +8853,7 @@ func (m *RspSmDeleteBonding) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdSmSetParameters is the command sm_set_parameters (class 5, ID 3), bgapi-facts.md §2.
+// CmdSmSetParameters is the command sm_set_parameters (class 5, ID 3) of the BLE SDK 1.x API reference.
 type CmdSmSetParameters struct {
 	MITM           uint8
 	MinKeySize     uint8
@@ -8919,7 +8919,7 @@ func (m *CmdSmSetParameters) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspSmSetParameters is the response sm_set_parameters (class 5, ID 3), bgapi-facts.md §2.
+// RspSmSetParameters is the response sm_set_parameters (class 5, ID 3) of the BLE SDK 1.x API reference.
 type RspSmSetParameters struct {
 }
 
@@ -8974,7 +8974,7 @@ func (m *RspSmSetParameters) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdSmPasskeyEntry is the command sm_passkey_entry (class 5, ID 4), bgapi-facts.md §2.
+// CmdSmPasskeyEntry is the command sm_passkey_entry (class 5, ID 4) of the BLE SDK 1.x API reference.
 type CmdSmPasskeyEntry struct {
 	Handle  uint8
 	Passkey uint32
@@ -9037,7 +9037,7 @@ func (m *CmdSmPasskeyEntry) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspSmPasskeyEntry is the response sm_passkey_entry (class 5, ID 4), bgapi-facts.md §2.
+// RspSmPasskeyEntry is the response sm_passkey_entry (class 5, ID 4) of the BLE SDK 1.x API reference.
 type RspSmPasskeyEntry struct {
 	Result Result
 }
@@ -9095,7 +9095,7 @@ func (m *RspSmPasskeyEntry) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdSmGetBonds is the command sm_get_bonds (class 5, ID 5), bgapi-facts.md §2.
+// CmdSmGetBonds is the command sm_get_bonds (class 5, ID 5) of the BLE SDK 1.x API reference.
 type CmdSmGetBonds struct {
 }
 
@@ -9152,7 +9152,7 @@ func (m *CmdSmGetBonds) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspSmGetBonds is the response sm_get_bonds (class 5, ID 5), bgapi-facts.md §2.
+// RspSmGetBonds is the response sm_get_bonds (class 5, ID 5) of the BLE SDK 1.x API reference.
 type RspSmGetBonds struct {
 	Bonds uint8
 }
@@ -9210,7 +9210,7 @@ func (m *RspSmGetBonds) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdSmSetOobData is the command sm_set_oob_data (class 5, ID 6), bgapi-facts.md §2.
+// CmdSmSetOobData is the command sm_set_oob_data (class 5, ID 6) of the BLE SDK 1.x API reference.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type CmdSmSetOobData struct {
 	OOB []byte
@@ -9280,7 +9280,7 @@ func (m *CmdSmSetOobData) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspSmSetOobData is the response sm_set_oob_data (class 5, ID 6), bgapi-facts.md §2.
+// RspSmSetOobData is the response sm_set_oob_data (class 5, ID 6) of the BLE SDK 1.x API reference.
 type RspSmSetOobData struct {
 }
 
@@ -9335,7 +9335,7 @@ func (m *RspSmSetOobData) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdSmWhitelistBonds is the command sm_whitelist_bonds (class 5, ID 7), bgapi-facts.md §2.
+// CmdSmWhitelistBonds is the command sm_whitelist_bonds (class 5, ID 7) of the BLE SDK 1.x API reference.
 type CmdSmWhitelistBonds struct {
 }
 
@@ -9392,7 +9392,7 @@ func (m *CmdSmWhitelistBonds) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspSmWhitelistBonds is the response sm_whitelist_bonds (class 5, ID 7), bgapi-facts.md §2.
+// RspSmWhitelistBonds is the response sm_whitelist_bonds (class 5, ID 7) of the BLE SDK 1.x API reference.
 type RspSmWhitelistBonds struct {
 	Result Result
 	Count  uint8
@@ -9453,7 +9453,7 @@ func (m *RspSmWhitelistBonds) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdSmSetPairingDistributionKeys is the command sm_set_pairing_distribution_keys (class 5, ID 8), bgapi-facts.md §2.
+// CmdSmSetPairingDistributionKeys is the command sm_set_pairing_distribution_keys (class 5, ID 8) of the BLE SDK 1.x API reference.
 type CmdSmSetPairingDistributionKeys struct {
 	InitiatorKeys uint8
 	ResponderKeys uint8
@@ -9516,7 +9516,7 @@ func (m *CmdSmSetPairingDistributionKeys) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspSmSetPairingDistributionKeys is the response sm_set_pairing_distribution_keys (class 5, ID 8), bgapi-facts.md §2.
+// RspSmSetPairingDistributionKeys is the response sm_set_pairing_distribution_keys (class 5, ID 8) of the BLE SDK 1.x API reference.
 type RspSmSetPairingDistributionKeys struct {
 	Result Result
 }
@@ -9574,7 +9574,7 @@ func (m *RspSmSetPairingDistributionKeys) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// EvtSmSmpData is the event sm_smp_data (class 5, ID 0), bgapi-facts.md §3.
+// EvtSmSmpData is the event sm_smp_data (class 5, ID 0) of the BLE SDK 1.x API reference.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type EvtSmSmpData struct {
 	Handle uint8
@@ -9648,7 +9648,7 @@ func (m *EvtSmSmpData) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// EvtSmBondingFail is the event sm_bonding_fail (class 5, ID 1), bgapi-facts.md §3.
+// EvtSmBondingFail is the event sm_bonding_fail (class 5, ID 1) of the BLE SDK 1.x API reference.
 type EvtSmBondingFail struct {
 	Handle uint8
 	Result Result
@@ -9709,7 +9709,7 @@ func (m *EvtSmBondingFail) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// EvtSmPasskeyDisplay is the event sm_passkey_display (class 5, ID 2), bgapi-facts.md §3.
+// EvtSmPasskeyDisplay is the event sm_passkey_display (class 5, ID 2) of the BLE SDK 1.x API reference.
 type EvtSmPasskeyDisplay struct {
 	Handle  uint8
 	Passkey uint32
@@ -9770,7 +9770,7 @@ func (m *EvtSmPasskeyDisplay) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// EvtSmPasskeyRequest is the event sm_passkey_request (class 5, ID 3), bgapi-facts.md §3.
+// EvtSmPasskeyRequest is the event sm_passkey_request (class 5, ID 3) of the BLE SDK 1.x API reference.
 type EvtSmPasskeyRequest struct {
 	Handle uint8
 }
@@ -9828,7 +9828,7 @@ func (m *EvtSmPasskeyRequest) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// EvtSmBondStatus is the event sm_bond_status (class 5, ID 4), bgapi-facts.md §3.
+// EvtSmBondStatus is the event sm_bond_status (class 5, ID 4) of the BLE SDK 1.x API reference.
 type EvtSmBondStatus struct {
 	Bond    uint8
 	KeySize uint8
@@ -9895,7 +9895,7 @@ func (m *EvtSmBondStatus) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdGapSetPrivacyFlags is the command gap_set_privacy_flags (class 6, ID 0), bgapi-facts.md §2.
+// CmdGapSetPrivacyFlags is the command gap_set_privacy_flags (class 6, ID 0) of the BLE SDK 1.x API reference.
 type CmdGapSetPrivacyFlags struct {
 	PeripheralPrivacy uint8
 	CentralPrivacy    uint8
@@ -9958,7 +9958,7 @@ func (m *CmdGapSetPrivacyFlags) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspGapSetPrivacyFlags is the response gap_set_privacy_flags (class 6, ID 0), bgapi-facts.md §2.
+// RspGapSetPrivacyFlags is the response gap_set_privacy_flags (class 6, ID 0) of the BLE SDK 1.x API reference.
 type RspGapSetPrivacyFlags struct {
 }
 
@@ -10013,7 +10013,7 @@ func (m *RspGapSetPrivacyFlags) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdGapSetMode is the command gap_set_mode (class 6, ID 1), bgapi-facts.md §2.
+// CmdGapSetMode is the command gap_set_mode (class 6, ID 1) of the BLE SDK 1.x API reference.
 type CmdGapSetMode struct {
 	Discover uint8
 	Connect  uint8
@@ -10076,7 +10076,7 @@ func (m *CmdGapSetMode) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspGapSetMode is the response gap_set_mode (class 6, ID 1), bgapi-facts.md §2.
+// RspGapSetMode is the response gap_set_mode (class 6, ID 1) of the BLE SDK 1.x API reference.
 type RspGapSetMode struct {
 	Result Result
 }
@@ -10134,7 +10134,7 @@ func (m *RspGapSetMode) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdGapDiscover is the command gap_discover (class 6, ID 2), bgapi-facts.md §2.
+// CmdGapDiscover is the command gap_discover (class 6, ID 2) of the BLE SDK 1.x API reference.
 type CmdGapDiscover struct {
 	Mode uint8
 }
@@ -10194,7 +10194,7 @@ func (m *CmdGapDiscover) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspGapDiscover is the response gap_discover (class 6, ID 2), bgapi-facts.md §2.
+// RspGapDiscover is the response gap_discover (class 6, ID 2) of the BLE SDK 1.x API reference.
 type RspGapDiscover struct {
 	Result Result
 }
@@ -10252,7 +10252,7 @@ func (m *RspGapDiscover) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdGapConnectDirect is the command gap_connect_direct (class 6, ID 3), bgapi-facts.md §2.
+// CmdGapConnectDirect is the command gap_connect_direct (class 6, ID 3) of the BLE SDK 1.x API reference.
 type CmdGapConnectDirect struct {
 	Address         bt.Address
 	AddressType     bt.AddressType
@@ -10330,7 +10330,7 @@ func (m *CmdGapConnectDirect) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspGapConnectDirect is the response gap_connect_direct (class 6, ID 3), bgapi-facts.md §2.
+// RspGapConnectDirect is the response gap_connect_direct (class 6, ID 3) of the BLE SDK 1.x API reference.
 type RspGapConnectDirect struct {
 	Result           Result
 	ConnectionHandle uint8
@@ -10391,7 +10391,7 @@ func (m *RspGapConnectDirect) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdGapEndProcedure is the command gap_end_procedure (class 6, ID 4), bgapi-facts.md §2.
+// CmdGapEndProcedure is the command gap_end_procedure (class 6, ID 4) of the BLE SDK 1.x API reference.
 type CmdGapEndProcedure struct {
 }
 
@@ -10448,7 +10448,7 @@ func (m *CmdGapEndProcedure) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspGapEndProcedure is the response gap_end_procedure (class 6, ID 4), bgapi-facts.md §2.
+// RspGapEndProcedure is the response gap_end_procedure (class 6, ID 4) of the BLE SDK 1.x API reference.
 type RspGapEndProcedure struct {
 	Result Result
 }
@@ -10506,7 +10506,7 @@ func (m *RspGapEndProcedure) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdGapConnectSelective is the command gap_connect_selective (class 6, ID 5), bgapi-facts.md §2.
+// CmdGapConnectSelective is the command gap_connect_selective (class 6, ID 5) of the BLE SDK 1.x API reference.
 type CmdGapConnectSelective struct {
 	ConnIntervalMin uint16
 	ConnIntervalMax uint16
@@ -10575,7 +10575,7 @@ func (m *CmdGapConnectSelective) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspGapConnectSelective is the response gap_connect_selective (class 6, ID 5), bgapi-facts.md §2.
+// RspGapConnectSelective is the response gap_connect_selective (class 6, ID 5) of the BLE SDK 1.x API reference.
 type RspGapConnectSelective struct {
 	Result           Result
 	ConnectionHandle uint8
@@ -10636,7 +10636,7 @@ func (m *RspGapConnectSelective) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdGapSetFiltering is the command gap_set_filtering (class 6, ID 6), bgapi-facts.md §2.
+// CmdGapSetFiltering is the command gap_set_filtering (class 6, ID 6) of the BLE SDK 1.x API reference.
 type CmdGapSetFiltering struct {
 	ScanPolicy             uint8
 	AdvPolicy              uint8
@@ -10702,7 +10702,7 @@ func (m *CmdGapSetFiltering) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspGapSetFiltering is the response gap_set_filtering (class 6, ID 6), bgapi-facts.md §2.
+// RspGapSetFiltering is the response gap_set_filtering (class 6, ID 6) of the BLE SDK 1.x API reference.
 type RspGapSetFiltering struct {
 	Result Result
 }
@@ -10760,7 +10760,7 @@ func (m *RspGapSetFiltering) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdGapSetScanParameters is the command gap_set_scan_parameters (class 6, ID 7), bgapi-facts.md §2.
+// CmdGapSetScanParameters is the command gap_set_scan_parameters (class 6, ID 7) of the BLE SDK 1.x API reference.
 type CmdGapSetScanParameters struct {
 	ScanInterval uint16
 	ScanWindow   uint16
@@ -10826,7 +10826,7 @@ func (m *CmdGapSetScanParameters) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspGapSetScanParameters is the response gap_set_scan_parameters (class 6, ID 7), bgapi-facts.md §2.
+// RspGapSetScanParameters is the response gap_set_scan_parameters (class 6, ID 7) of the BLE SDK 1.x API reference.
 type RspGapSetScanParameters struct {
 	Result Result
 }
@@ -10884,7 +10884,7 @@ func (m *RspGapSetScanParameters) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdGapSetAdvParameters is the command gap_set_adv_parameters (class 6, ID 8), bgapi-facts.md §2.
+// CmdGapSetAdvParameters is the command gap_set_adv_parameters (class 6, ID 8) of the BLE SDK 1.x API reference.
 type CmdGapSetAdvParameters struct {
 	AdvIntervalMin uint16
 	AdvIntervalMax uint16
@@ -10950,7 +10950,7 @@ func (m *CmdGapSetAdvParameters) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspGapSetAdvParameters is the response gap_set_adv_parameters (class 6, ID 8), bgapi-facts.md §2.
+// RspGapSetAdvParameters is the response gap_set_adv_parameters (class 6, ID 8) of the BLE SDK 1.x API reference.
 type RspGapSetAdvParameters struct {
 	Result Result
 }
@@ -11008,7 +11008,7 @@ func (m *RspGapSetAdvParameters) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdGapSetAdvData is the command gap_set_adv_data (class 6, ID 9), bgapi-facts.md §2.
+// CmdGapSetAdvData is the command gap_set_adv_data (class 6, ID 9) of the BLE SDK 1.x API reference.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type CmdGapSetAdvData struct {
 	SetScanRsp uint8
@@ -11081,7 +11081,7 @@ func (m *CmdGapSetAdvData) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspGapSetAdvData is the response gap_set_adv_data (class 6, ID 9), bgapi-facts.md §2.
+// RspGapSetAdvData is the response gap_set_adv_data (class 6, ID 9) of the BLE SDK 1.x API reference.
 type RspGapSetAdvData struct {
 	Result Result
 }
@@ -11139,7 +11139,7 @@ func (m *RspGapSetAdvData) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdGapSetDirectedConnectableMode is the command gap_set_directed_connectable_mode (class 6, ID 10), bgapi-facts.md §2.
+// CmdGapSetDirectedConnectableMode is the command gap_set_directed_connectable_mode (class 6, ID 10) of the BLE SDK 1.x API reference.
 type CmdGapSetDirectedConnectableMode struct {
 	Address     bt.Address
 	AddressType bt.AddressType
@@ -11205,7 +11205,7 @@ func (m *CmdGapSetDirectedConnectableMode) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspGapSetDirectedConnectableMode is the response gap_set_directed_connectable_mode (class 6, ID 10), bgapi-facts.md §2.
+// RspGapSetDirectedConnectableMode is the response gap_set_directed_connectable_mode (class 6, ID 10) of the BLE SDK 1.x API reference.
 type RspGapSetDirectedConnectableMode struct {
 	Result Result
 }
@@ -11263,7 +11263,7 @@ func (m *RspGapSetDirectedConnectableMode) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdGapSetInitiatingConParameters is the command gap_set_initiating_con_parameters (class 6, ID 11), bgapi-facts.md §2.
+// CmdGapSetInitiatingConParameters is the command gap_set_initiating_con_parameters (class 6, ID 11) of the BLE SDK 1.x API reference.
 type CmdGapSetInitiatingConParameters struct {
 	ScanInterval uint16
 	ScanWindow   uint16
@@ -11326,7 +11326,7 @@ func (m *CmdGapSetInitiatingConParameters) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspGapSetInitiatingConParameters is the response gap_set_initiating_con_parameters (class 6, ID 11), bgapi-facts.md §2.
+// RspGapSetInitiatingConParameters is the response gap_set_initiating_con_parameters (class 6, ID 11) of the BLE SDK 1.x API reference.
 type RspGapSetInitiatingConParameters struct {
 	Result Result
 }
@@ -11384,7 +11384,7 @@ func (m *RspGapSetInitiatingConParameters) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdGapSetNonresolvableAddress is the command gap_set_nonresolvable_address (class 6, ID 12), bgapi-facts.md §2.
+// CmdGapSetNonresolvableAddress is the command gap_set_nonresolvable_address (class 6, ID 12) of the BLE SDK 1.x API reference.
 type CmdGapSetNonresolvableAddress struct {
 	Address bt.Address
 }
@@ -11447,7 +11447,7 @@ func (m *CmdGapSetNonresolvableAddress) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspGapSetNonresolvableAddress is the response gap_set_nonresolvable_address (class 6, ID 12), bgapi-facts.md §2.
+// RspGapSetNonresolvableAddress is the response gap_set_nonresolvable_address (class 6, ID 12) of the BLE SDK 1.x API reference.
 type RspGapSetNonresolvableAddress struct {
 	Result Result
 }
@@ -11505,7 +11505,7 @@ func (m *RspGapSetNonresolvableAddress) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// EvtGapScanResponse is the event gap_scan_response (class 6, ID 0), bgapi-facts.md §3.
+// EvtGapScanResponse is the event gap_scan_response (class 6, ID 0) of the BLE SDK 1.x API reference.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type EvtGapScanResponse struct {
 	RSSI        int8
@@ -11591,7 +11591,7 @@ func (m *EvtGapScanResponse) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// EvtGapModeChanged is the event gap_mode_changed (class 6, ID 1), bgapi-facts.md §3.
+// EvtGapModeChanged is the event gap_mode_changed (class 6, ID 1) of the BLE SDK 1.x API reference.
 type EvtGapModeChanged struct {
 	Discover uint8
 	Connect  uint8
@@ -11652,7 +11652,7 @@ func (m *EvtGapModeChanged) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdHardwareIoPortConfigIrq is the command hardware_io_port_config_irq (class 7, ID 0), bgapi-facts.md §2.
+// CmdHardwareIoPortConfigIrq is the command hardware_io_port_config_irq (class 7, ID 0) of the BLE SDK 1.x API reference.
 type CmdHardwareIoPortConfigIrq struct {
 	Port        uint8
 	EnableBits  uint8
@@ -11718,7 +11718,7 @@ func (m *CmdHardwareIoPortConfigIrq) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspHardwareIoPortConfigIrq is the response hardware_io_port_config_irq (class 7, ID 0), bgapi-facts.md §2.
+// RspHardwareIoPortConfigIrq is the response hardware_io_port_config_irq (class 7, ID 0) of the BLE SDK 1.x API reference.
 type RspHardwareIoPortConfigIrq struct {
 	Result Result
 }
@@ -11776,7 +11776,7 @@ func (m *RspHardwareIoPortConfigIrq) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdHardwareSetSoftTimer is the command hardware_set_soft_timer (class 7, ID 1), bgapi-facts.md §2.
+// CmdHardwareSetSoftTimer is the command hardware_set_soft_timer (class 7, ID 1) of the BLE SDK 1.x API reference.
 type CmdHardwareSetSoftTimer struct {
 	Time       uint32
 	Handle     uint8
@@ -11842,7 +11842,7 @@ func (m *CmdHardwareSetSoftTimer) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspHardwareSetSoftTimer is the response hardware_set_soft_timer (class 7, ID 1), bgapi-facts.md §2.
+// RspHardwareSetSoftTimer is the response hardware_set_soft_timer (class 7, ID 1) of the BLE SDK 1.x API reference.
 type RspHardwareSetSoftTimer struct {
 	Result Result
 }
@@ -11900,7 +11900,7 @@ func (m *RspHardwareSetSoftTimer) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdHardwareAdcRead is the command hardware_adc_read (class 7, ID 2), bgapi-facts.md §2.
+// CmdHardwareAdcRead is the command hardware_adc_read (class 7, ID 2) of the BLE SDK 1.x API reference.
 type CmdHardwareAdcRead struct {
 	Input              uint8
 	Decimation         uint8
@@ -11966,7 +11966,7 @@ func (m *CmdHardwareAdcRead) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspHardwareAdcRead is the response hardware_adc_read (class 7, ID 2), bgapi-facts.md §2.
+// RspHardwareAdcRead is the response hardware_adc_read (class 7, ID 2) of the BLE SDK 1.x API reference.
 type RspHardwareAdcRead struct {
 	Result Result
 }
@@ -12024,7 +12024,7 @@ func (m *RspHardwareAdcRead) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdHardwareIoPortConfigDirection is the command hardware_io_port_config_direction (class 7, ID 3), bgapi-facts.md §2.
+// CmdHardwareIoPortConfigDirection is the command hardware_io_port_config_direction (class 7, ID 3) of the BLE SDK 1.x API reference.
 type CmdHardwareIoPortConfigDirection struct {
 	Port      uint8
 	Direction uint8
@@ -12087,7 +12087,7 @@ func (m *CmdHardwareIoPortConfigDirection) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspHardwareIoPortConfigDirection is the response hardware_io_port_config_direction (class 7, ID 3), bgapi-facts.md §2.
+// RspHardwareIoPortConfigDirection is the response hardware_io_port_config_direction (class 7, ID 3) of the BLE SDK 1.x API reference.
 type RspHardwareIoPortConfigDirection struct {
 	Result Result
 }
@@ -12145,7 +12145,7 @@ func (m *RspHardwareIoPortConfigDirection) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdHardwareIoPortConfigFunction is the command hardware_io_port_config_function (class 7, ID 4), bgapi-facts.md §2.
+// CmdHardwareIoPortConfigFunction is the command hardware_io_port_config_function (class 7, ID 4) of the BLE SDK 1.x API reference.
 type CmdHardwareIoPortConfigFunction struct {
 	Port     uint8
 	Function uint8
@@ -12208,7 +12208,7 @@ func (m *CmdHardwareIoPortConfigFunction) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspHardwareIoPortConfigFunction is the response hardware_io_port_config_function (class 7, ID 4), bgapi-facts.md §2.
+// RspHardwareIoPortConfigFunction is the response hardware_io_port_config_function (class 7, ID 4) of the BLE SDK 1.x API reference.
 type RspHardwareIoPortConfigFunction struct {
 	Result Result
 }
@@ -12266,7 +12266,7 @@ func (m *RspHardwareIoPortConfigFunction) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdHardwareIoPortConfigPull is the command hardware_io_port_config_pull (class 7, ID 5), bgapi-facts.md §2.
+// CmdHardwareIoPortConfigPull is the command hardware_io_port_config_pull (class 7, ID 5) of the BLE SDK 1.x API reference.
 type CmdHardwareIoPortConfigPull struct {
 	Port         uint8
 	TristateMask uint8
@@ -12332,7 +12332,7 @@ func (m *CmdHardwareIoPortConfigPull) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspHardwareIoPortConfigPull is the response hardware_io_port_config_pull (class 7, ID 5), bgapi-facts.md §2.
+// RspHardwareIoPortConfigPull is the response hardware_io_port_config_pull (class 7, ID 5) of the BLE SDK 1.x API reference.
 type RspHardwareIoPortConfigPull struct {
 	Result Result
 }
@@ -12390,7 +12390,7 @@ func (m *RspHardwareIoPortConfigPull) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdHardwareIoPortWrite is the command hardware_io_port_write (class 7, ID 6), bgapi-facts.md §2.
+// CmdHardwareIoPortWrite is the command hardware_io_port_write (class 7, ID 6) of the BLE SDK 1.x API reference.
 type CmdHardwareIoPortWrite struct {
 	Port uint8
 	Mask uint8
@@ -12456,7 +12456,7 @@ func (m *CmdHardwareIoPortWrite) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspHardwareIoPortWrite is the response hardware_io_port_write (class 7, ID 6), bgapi-facts.md §2.
+// RspHardwareIoPortWrite is the response hardware_io_port_write (class 7, ID 6) of the BLE SDK 1.x API reference.
 type RspHardwareIoPortWrite struct {
 	Result Result
 }
@@ -12514,7 +12514,7 @@ func (m *RspHardwareIoPortWrite) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdHardwareIoPortRead is the command hardware_io_port_read (class 7, ID 7), bgapi-facts.md §2.
+// CmdHardwareIoPortRead is the command hardware_io_port_read (class 7, ID 7) of the BLE SDK 1.x API reference.
 type CmdHardwareIoPortRead struct {
 	Port uint8
 	Mask uint8
@@ -12577,7 +12577,7 @@ func (m *CmdHardwareIoPortRead) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspHardwareIoPortRead is the response hardware_io_port_read (class 7, ID 7), bgapi-facts.md §2.
+// RspHardwareIoPortRead is the response hardware_io_port_read (class 7, ID 7) of the BLE SDK 1.x API reference.
 type RspHardwareIoPortRead struct {
 	Result Result
 	Port   uint8
@@ -12641,7 +12641,7 @@ func (m *RspHardwareIoPortRead) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdHardwareSpiConfig is the command hardware_spi_config (class 7, ID 8), bgapi-facts.md §2.
+// CmdHardwareSpiConfig is the command hardware_spi_config (class 7, ID 8) of the BLE SDK 1.x API reference.
 type CmdHardwareSpiConfig struct {
 	Channel  uint8
 	Polarity uint8
@@ -12716,7 +12716,7 @@ func (m *CmdHardwareSpiConfig) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspHardwareSpiConfig is the response hardware_spi_config (class 7, ID 8), bgapi-facts.md §2.
+// RspHardwareSpiConfig is the response hardware_spi_config (class 7, ID 8) of the BLE SDK 1.x API reference.
 type RspHardwareSpiConfig struct {
 	Result Result
 }
@@ -12774,7 +12774,7 @@ func (m *RspHardwareSpiConfig) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdHardwareSpiTransfer is the command hardware_spi_transfer (class 7, ID 9), bgapi-facts.md §2.
+// CmdHardwareSpiTransfer is the command hardware_spi_transfer (class 7, ID 9) of the BLE SDK 1.x API reference.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type CmdHardwareSpiTransfer struct {
 	Channel uint8
@@ -12847,7 +12847,7 @@ func (m *CmdHardwareSpiTransfer) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspHardwareSpiTransfer is the response hardware_spi_transfer (class 7, ID 9), bgapi-facts.md §2.
+// RspHardwareSpiTransfer is the response hardware_spi_transfer (class 7, ID 9) of the BLE SDK 1.x API reference.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type RspHardwareSpiTransfer struct {
 	Result  Result
@@ -12921,7 +12921,7 @@ func (m *RspHardwareSpiTransfer) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdHardwareI2cRead is the command hardware_i2c_read (class 7, ID 10), bgapi-facts.md §2.
+// CmdHardwareI2cRead is the command hardware_i2c_read (class 7, ID 10) of the BLE SDK 1.x API reference.
 type CmdHardwareI2cRead struct {
 	Address uint8
 	Stop    uint8
@@ -12987,7 +12987,7 @@ func (m *CmdHardwareI2cRead) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspHardwareI2cRead is the response hardware_i2c_read (class 7, ID 10), bgapi-facts.md §2.
+// RspHardwareI2cRead is the response hardware_i2c_read (class 7, ID 10) of the BLE SDK 1.x API reference.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type RspHardwareI2cRead struct {
 	Result Result
@@ -13058,7 +13058,7 @@ func (m *RspHardwareI2cRead) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdHardwareI2cWrite is the command hardware_i2c_write (class 7, ID 11), bgapi-facts.md §2.
+// CmdHardwareI2cWrite is the command hardware_i2c_write (class 7, ID 11) of the BLE SDK 1.x API reference.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type CmdHardwareI2cWrite struct {
 	Address uint8
@@ -13134,7 +13134,7 @@ func (m *CmdHardwareI2cWrite) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspHardwareI2cWrite is the response hardware_i2c_write (class 7, ID 11), bgapi-facts.md §2.
+// RspHardwareI2cWrite is the response hardware_i2c_write (class 7, ID 11) of the BLE SDK 1.x API reference.
 type RspHardwareI2cWrite struct {
 	Written uint8
 }
@@ -13192,7 +13192,7 @@ func (m *RspHardwareI2cWrite) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdHardwareSetTxpower is the command hardware_set_txpower (class 7, ID 12), bgapi-facts.md §2.
+// CmdHardwareSetTxpower is the command hardware_set_txpower (class 7, ID 12) of the BLE SDK 1.x API reference.
 type CmdHardwareSetTxpower struct {
 	Power uint8
 }
@@ -13252,7 +13252,7 @@ func (m *CmdHardwareSetTxpower) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspHardwareSetTxpower is the response hardware_set_txpower (class 7, ID 12), bgapi-facts.md §2.
+// RspHardwareSetTxpower is the response hardware_set_txpower (class 7, ID 12) of the BLE SDK 1.x API reference.
 type RspHardwareSetTxpower struct {
 }
 
@@ -13307,7 +13307,7 @@ func (m *RspHardwareSetTxpower) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdHardwareTimerComparator is the command hardware_timer_comparator (class 7, ID 13), bgapi-facts.md §2.
+// CmdHardwareTimerComparator is the command hardware_timer_comparator (class 7, ID 13) of the BLE SDK 1.x API reference.
 type CmdHardwareTimerComparator struct {
 	Timer           uint8
 	Channel         uint8
@@ -13376,7 +13376,7 @@ func (m *CmdHardwareTimerComparator) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspHardwareTimerComparator is the response hardware_timer_comparator (class 7, ID 13), bgapi-facts.md §2.
+// RspHardwareTimerComparator is the response hardware_timer_comparator (class 7, ID 13) of the BLE SDK 1.x API reference.
 type RspHardwareTimerComparator struct {
 	Result Result
 }
@@ -13434,7 +13434,7 @@ func (m *RspHardwareTimerComparator) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdHardwareIoPortIrqEnable is the command hardware_io_port_irq_enable (class 7, ID 14), bgapi-facts.md §2.
+// CmdHardwareIoPortIrqEnable is the command hardware_io_port_irq_enable (class 7, ID 14) of the BLE SDK 1.x API reference.
 type CmdHardwareIoPortIrqEnable struct {
 	Port       uint8
 	EnableBits uint8
@@ -13497,7 +13497,7 @@ func (m *CmdHardwareIoPortIrqEnable) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspHardwareIoPortIrqEnable is the response hardware_io_port_irq_enable (class 7, ID 14), bgapi-facts.md §2.
+// RspHardwareIoPortIrqEnable is the response hardware_io_port_irq_enable (class 7, ID 14) of the BLE SDK 1.x API reference.
 type RspHardwareIoPortIrqEnable struct {
 	Result Result
 }
@@ -13555,7 +13555,7 @@ func (m *RspHardwareIoPortIrqEnable) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdHardwareIoPortIrqDirection is the command hardware_io_port_irq_direction (class 7, ID 15), bgapi-facts.md §2.
+// CmdHardwareIoPortIrqDirection is the command hardware_io_port_irq_direction (class 7, ID 15) of the BLE SDK 1.x API reference.
 type CmdHardwareIoPortIrqDirection struct {
 	Port        uint8
 	FallingEdge uint8
@@ -13618,7 +13618,7 @@ func (m *CmdHardwareIoPortIrqDirection) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspHardwareIoPortIrqDirection is the response hardware_io_port_irq_direction (class 7, ID 15), bgapi-facts.md §2.
+// RspHardwareIoPortIrqDirection is the response hardware_io_port_irq_direction (class 7, ID 15) of the BLE SDK 1.x API reference.
 type RspHardwareIoPortIrqDirection struct {
 	Result Result
 }
@@ -13676,7 +13676,7 @@ func (m *RspHardwareIoPortIrqDirection) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdHardwareAnalogComparatorEnable is the command hardware_analog_comparator_enable (class 7, ID 16), bgapi-facts.md §2.
+// CmdHardwareAnalogComparatorEnable is the command hardware_analog_comparator_enable (class 7, ID 16) of the BLE SDK 1.x API reference.
 type CmdHardwareAnalogComparatorEnable struct {
 	Enable uint8
 }
@@ -13736,7 +13736,7 @@ func (m *CmdHardwareAnalogComparatorEnable) UnmarshalBinary(frame []byte) error 
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspHardwareAnalogComparatorEnable is the response hardware_analog_comparator_enable (class 7, ID 16), bgapi-facts.md §2.
+// RspHardwareAnalogComparatorEnable is the response hardware_analog_comparator_enable (class 7, ID 16) of the BLE SDK 1.x API reference.
 type RspHardwareAnalogComparatorEnable struct {
 }
 
@@ -13791,7 +13791,7 @@ func (m *RspHardwareAnalogComparatorEnable) UnmarshalBinary(frame []byte) error 
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdHardwareAnalogComparatorRead is the command hardware_analog_comparator_read (class 7, ID 17), bgapi-facts.md §2.
+// CmdHardwareAnalogComparatorRead is the command hardware_analog_comparator_read (class 7, ID 17) of the BLE SDK 1.x API reference.
 type CmdHardwareAnalogComparatorRead struct {
 }
 
@@ -13848,7 +13848,7 @@ func (m *CmdHardwareAnalogComparatorRead) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspHardwareAnalogComparatorRead is the response hardware_analog_comparator_read (class 7, ID 17), bgapi-facts.md §2.
+// RspHardwareAnalogComparatorRead is the response hardware_analog_comparator_read (class 7, ID 17) of the BLE SDK 1.x API reference.
 type RspHardwareAnalogComparatorRead struct {
 	Result Result
 	Output uint8
@@ -13909,7 +13909,7 @@ func (m *RspHardwareAnalogComparatorRead) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdHardwareAnalogComparatorConfigIrq is the command hardware_analog_comparator_config_irq (class 7, ID 18), bgapi-facts.md §2.
+// CmdHardwareAnalogComparatorConfigIrq is the command hardware_analog_comparator_config_irq (class 7, ID 18) of the BLE SDK 1.x API reference.
 type CmdHardwareAnalogComparatorConfigIrq struct {
 	Enabled uint8
 }
@@ -13971,7 +13971,7 @@ func (m *CmdHardwareAnalogComparatorConfigIrq) UnmarshalBinary(frame []byte) err
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspHardwareAnalogComparatorConfigIrq is the response hardware_analog_comparator_config_irq (class 7, ID 18), bgapi-facts.md §2.
+// RspHardwareAnalogComparatorConfigIrq is the response hardware_analog_comparator_config_irq (class 7, ID 18) of the BLE SDK 1.x API reference.
 type RspHardwareAnalogComparatorConfigIrq struct {
 	Result Result
 }
@@ -14031,7 +14031,7 @@ func (m *RspHardwareAnalogComparatorConfigIrq) UnmarshalBinary(frame []byte) err
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdHardwareSetRxgain is the command hardware_set_rxgain (class 7, ID 19), bgapi-facts.md §2.
+// CmdHardwareSetRxgain is the command hardware_set_rxgain (class 7, ID 19) of the BLE SDK 1.x API reference.
 type CmdHardwareSetRxgain struct {
 	Gain uint8
 }
@@ -14091,7 +14091,7 @@ func (m *CmdHardwareSetRxgain) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspHardwareSetRxgain is the response hardware_set_rxgain (class 7, ID 19), bgapi-facts.md §2.
+// RspHardwareSetRxgain is the response hardware_set_rxgain (class 7, ID 19) of the BLE SDK 1.x API reference.
 type RspHardwareSetRxgain struct {
 }
 
@@ -14146,7 +14146,7 @@ func (m *RspHardwareSetRxgain) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdHardwareUsbEnable is the command hardware_usb_enable (class 7, ID 20), bgapi-facts.md §2.
+// CmdHardwareUsbEnable is the command hardware_usb_enable (class 7, ID 20) of the BLE SDK 1.x API reference.
 type CmdHardwareUsbEnable struct {
 	Enable uint8
 }
@@ -14206,7 +14206,7 @@ func (m *CmdHardwareUsbEnable) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspHardwareUsbEnable is the response hardware_usb_enable (class 7, ID 20), bgapi-facts.md §2.
+// RspHardwareUsbEnable is the response hardware_usb_enable (class 7, ID 20) of the BLE SDK 1.x API reference.
 type RspHardwareUsbEnable struct {
 	Result Result
 }
@@ -14264,7 +14264,7 @@ func (m *RspHardwareUsbEnable) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdHardwareSleepEnable is the command hardware_sleep_enable (class 7, ID 21), bgapi-facts.md §2.
+// CmdHardwareSleepEnable is the command hardware_sleep_enable (class 7, ID 21) of the BLE SDK 1.x API reference.
 type CmdHardwareSleepEnable struct {
 	Enable uint8
 }
@@ -14324,7 +14324,7 @@ func (m *CmdHardwareSleepEnable) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspHardwareSleepEnable is the response hardware_sleep_enable (class 7, ID 21), bgapi-facts.md §2.
+// RspHardwareSleepEnable is the response hardware_sleep_enable (class 7, ID 21) of the BLE SDK 1.x API reference.
 type RspHardwareSleepEnable struct {
 	Result Result
 }
@@ -14382,7 +14382,7 @@ func (m *RspHardwareSleepEnable) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// EvtHardwareIoPortStatus is the event hardware_io_port_status (class 7, ID 0), bgapi-facts.md §3.
+// EvtHardwareIoPortStatus is the event hardware_io_port_status (class 7, ID 0) of the BLE SDK 1.x API reference.
 type EvtHardwareIoPortStatus struct {
 	Timestamp uint32
 	Port      uint8
@@ -14449,7 +14449,7 @@ func (m *EvtHardwareIoPortStatus) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// EvtHardwareSoftTimer is the event hardware_soft_timer (class 7, ID 1), bgapi-facts.md §3.
+// EvtHardwareSoftTimer is the event hardware_soft_timer (class 7, ID 1) of the BLE SDK 1.x API reference.
 type EvtHardwareSoftTimer struct {
 	Handle uint8
 }
@@ -14507,7 +14507,7 @@ func (m *EvtHardwareSoftTimer) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// EvtHardwareAdcResult is the event hardware_adc_result (class 7, ID 2), bgapi-facts.md §3.
+// EvtHardwareAdcResult is the event hardware_adc_result (class 7, ID 2) of the BLE SDK 1.x API reference.
 type EvtHardwareAdcResult struct {
 	Input uint8
 	Value int16
@@ -14568,7 +14568,7 @@ func (m *EvtHardwareAdcResult) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// EvtHardwareAnalogComparatorStatus is the event hardware_analog_comparator_status (class 7, ID 3), bgapi-facts.md §3.
+// EvtHardwareAnalogComparatorStatus is the event hardware_analog_comparator_status (class 7, ID 3) of the BLE SDK 1.x API reference.
 type EvtHardwareAnalogComparatorStatus struct {
 	Timestamp uint32
 	Output    uint8
@@ -14629,7 +14629,7 @@ func (m *EvtHardwareAnalogComparatorStatus) UnmarshalBinary(frame []byte) error 
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdTestPhyTx is the command test_phy_tx (class 8, ID 0), bgapi-facts.md §2.
+// CmdTestPhyTx is the command test_phy_tx (class 8, ID 0) of the BLE SDK 1.x API reference.
 type CmdTestPhyTx struct {
 	Channel uint8
 	Length  uint8
@@ -14695,7 +14695,7 @@ func (m *CmdTestPhyTx) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspTestPhyTx is the response test_phy_tx (class 8, ID 0), bgapi-facts.md §2.
+// RspTestPhyTx is the response test_phy_tx (class 8, ID 0) of the BLE SDK 1.x API reference.
 type RspTestPhyTx struct {
 }
 
@@ -14750,7 +14750,7 @@ func (m *RspTestPhyTx) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdTestPhyRx is the command test_phy_rx (class 8, ID 1), bgapi-facts.md §2.
+// CmdTestPhyRx is the command test_phy_rx (class 8, ID 1) of the BLE SDK 1.x API reference.
 type CmdTestPhyRx struct {
 	Channel uint8
 }
@@ -14810,7 +14810,7 @@ func (m *CmdTestPhyRx) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspTestPhyRx is the response test_phy_rx (class 8, ID 1), bgapi-facts.md §2.
+// RspTestPhyRx is the response test_phy_rx (class 8, ID 1) of the BLE SDK 1.x API reference.
 type RspTestPhyRx struct {
 }
 
@@ -14865,7 +14865,7 @@ func (m *RspTestPhyRx) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdTestPhyEnd is the command test_phy_end (class 8, ID 2), bgapi-facts.md §2.
+// CmdTestPhyEnd is the command test_phy_end (class 8, ID 2) of the BLE SDK 1.x API reference.
 type CmdTestPhyEnd struct {
 }
 
@@ -14922,7 +14922,7 @@ func (m *CmdTestPhyEnd) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspTestPhyEnd is the response test_phy_end (class 8, ID 2), bgapi-facts.md §2.
+// RspTestPhyEnd is the response test_phy_end (class 8, ID 2) of the BLE SDK 1.x API reference.
 type RspTestPhyEnd struct {
 	Counter uint16
 }
@@ -14980,7 +14980,7 @@ func (m *RspTestPhyEnd) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdTestPhyReset is the command test_phy_reset (class 8, ID 3), bgapi-facts.md §2.
+// CmdTestPhyReset is the command test_phy_reset (class 8, ID 3) of the BLE SDK 1.x API reference.
 type CmdTestPhyReset struct {
 }
 
@@ -15037,7 +15037,7 @@ func (m *CmdTestPhyReset) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspTestPhyReset is the response test_phy_reset (class 8, ID 3), bgapi-facts.md §2.
+// RspTestPhyReset is the response test_phy_reset (class 8, ID 3) of the BLE SDK 1.x API reference.
 type RspTestPhyReset struct {
 }
 
@@ -15092,7 +15092,7 @@ func (m *RspTestPhyReset) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdTestGetChannelMap is the command test_get_channel_map (class 8, ID 4), bgapi-facts.md §2.
+// CmdTestGetChannelMap is the command test_get_channel_map (class 8, ID 4) of the BLE SDK 1.x API reference.
 type CmdTestGetChannelMap struct {
 }
 
@@ -15149,7 +15149,7 @@ func (m *CmdTestGetChannelMap) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspTestGetChannelMap is the response test_get_channel_map (class 8, ID 4), bgapi-facts.md §2.
+// RspTestGetChannelMap is the response test_get_channel_map (class 8, ID 4) of the BLE SDK 1.x API reference.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type RspTestGetChannelMap struct {
 	ChannelMap []byte
@@ -15217,7 +15217,7 @@ func (m *RspTestGetChannelMap) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdTestChannelMode is the command test_channel_mode (class 8, ID 6), bgapi-facts.md §2.
+// CmdTestChannelMode is the command test_channel_mode (class 8, ID 6) of the BLE SDK 1.x API reference.
 type CmdTestChannelMode struct {
 	Mode uint8
 }
@@ -15277,7 +15277,7 @@ func (m *CmdTestChannelMode) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspTestChannelMode is the response test_channel_mode (class 8, ID 6), bgapi-facts.md §2.
+// RspTestChannelMode is the response test_channel_mode (class 8, ID 6) of the BLE SDK 1.x API reference.
 type RspTestChannelMode struct {
 }
 
@@ -15332,7 +15332,7 @@ func (m *RspTestChannelMode) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdDfuReset is the command dfu_reset (class 9, ID 0), bgapi-facts.md §2.
+// CmdDfuReset is the command dfu_reset (class 9, ID 0) of the BLE SDK 1.x API reference.
 // The device sends no response to it.
 type CmdDfuReset struct {
 	DFU uint8
@@ -15393,7 +15393,7 @@ func (m *CmdDfuReset) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdDfuFlashSetAddress is the command dfu_flash_set_address (class 9, ID 1), bgapi-facts.md §2.
+// CmdDfuFlashSetAddress is the command dfu_flash_set_address (class 9, ID 1) of the BLE SDK 1.x API reference.
 type CmdDfuFlashSetAddress struct {
 	Address uint32
 }
@@ -15453,7 +15453,7 @@ func (m *CmdDfuFlashSetAddress) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspDfuFlashSetAddress is the response dfu_flash_set_address (class 9, ID 1), bgapi-facts.md §2.
+// RspDfuFlashSetAddress is the response dfu_flash_set_address (class 9, ID 1) of the BLE SDK 1.x API reference.
 type RspDfuFlashSetAddress struct {
 	Result Result
 }
@@ -15511,7 +15511,7 @@ func (m *RspDfuFlashSetAddress) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdDfuFlashUpload is the command dfu_flash_upload (class 9, ID 2), bgapi-facts.md §2.
+// CmdDfuFlashUpload is the command dfu_flash_upload (class 9, ID 2) of the BLE SDK 1.x API reference.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type CmdDfuFlashUpload struct {
 	Data []byte
@@ -15581,7 +15581,7 @@ func (m *CmdDfuFlashUpload) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspDfuFlashUpload is the response dfu_flash_upload (class 9, ID 2), bgapi-facts.md §2.
+// RspDfuFlashUpload is the response dfu_flash_upload (class 9, ID 2) of the BLE SDK 1.x API reference.
 type RspDfuFlashUpload struct {
 	Result Result
 }
@@ -15639,7 +15639,7 @@ func (m *RspDfuFlashUpload) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// CmdDfuFlashUploadFinish is the command dfu_flash_upload_finish (class 9, ID 3), bgapi-facts.md §2.
+// CmdDfuFlashUploadFinish is the command dfu_flash_upload_finish (class 9, ID 3) of the BLE SDK 1.x API reference.
 type CmdDfuFlashUploadFinish struct {
 }
 
@@ -15696,7 +15696,7 @@ func (m *CmdDfuFlashUploadFinish) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// RspDfuFlashUploadFinish is the response dfu_flash_upload_finish (class 9, ID 3), bgapi-facts.md §2.
+// RspDfuFlashUploadFinish is the response dfu_flash_upload_finish (class 9, ID 3) of the BLE SDK 1.x API reference.
 type RspDfuFlashUploadFinish struct {
 	Result Result
 }
@@ -15754,7 +15754,7 @@ func (m *RspDfuFlashUploadFinish) UnmarshalBinary(frame []byte) error {
 	return m.UnmarshalPayload(append([]byte(nil), p...))
 }
 
-// EvtDfuBoot is the event dfu_boot (class 9, ID 0), bgapi-facts.md §3.
+// EvtDfuBoot is the event dfu_boot (class 9, ID 0) of the BLE SDK 1.x API reference.
 type EvtDfuBoot struct {
 	Version uint32
 }

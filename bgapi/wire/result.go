@@ -6,12 +6,13 @@ import (
 	"github.com/gogatt/gogatt/att"
 )
 
-// Result is the u16 error code carried by responses and events (bgapi-facts §4.7). The high
-// byte names the space: 0x01 BGAPI (stack/command), 0x02 HCI (controller error code in the low
-// byte), 0x03 SMP pairing-failed reason, 0x04 ATT error code from the remote server.
+// Result is the u16 error code carried by responses and events (BLE SDK 1.x API reference
+// §5.11). The high byte names the space: 0x01 BGAPI (stack/command), 0x02 HCI (controller
+// error code in the low byte), 0x03 SMP pairing-failed reason, 0x04 ATT error code from the
+// remote server.
 type Result uint16
 
-// Result codes of bgapi-facts §4.7.
+// Result codes of the BLE SDK 1.x API reference §5.11.
 const (
 	ResultSuccess Result = 0x0000
 
@@ -82,7 +83,7 @@ const (
 	ResultATTApplicationError              Result = 0x0480
 )
 
-// resultName returns the §4.7 name of a known code.
+// resultName returns the name of a known code.
 func resultName(r Result) (string, bool) {
 	switch r {
 	case ResultSuccess:
@@ -205,7 +206,8 @@ func resultName(r Result) (string, bool) {
 	return "", false
 }
 
-// ResultSpace is the error space of a Result (its high byte, bgapi-facts §4.7).
+// ResultSpace is the error space of a Result (its high byte; docs/bgapi-protocol.md §Result
+// codes).
 type ResultSpace uint8
 
 // Result spaces.
@@ -270,8 +272,8 @@ func ResultFromHCI(c uint8) Result { return 0x0200 | Result(c) }
 // ResultFromSMP maps an SMP pairing-failed reason to its 0x03xx Result.
 func ResultFromSMP(c uint8) Result { return 0x0300 | Result(c) }
 
-// String returns the name from bgapi-facts §4.7 (e.g. "invalid_param"); codes without a name
-// get a generic name by space, e.g. "att_application_error_0x85", "hci_error_0x3F".
+// String returns the code's name (e.g. "invalid_param"); codes without a name get a generic
+// name by space, e.g. "att_application_error_0x85", "hci_error_0x3F".
 func (r Result) String() string {
 	if n, ok := resultName(r); ok {
 		return n

@@ -2,19 +2,20 @@
 // SDK 1.x, as spoken by the BLED112 USB dongle and BLE112/BLE113/BLE121LR modules). It performs
 // no I/O beyond reading the io.Reader given to a Decoder and never looks at the clock.
 //
-// The authority for every byte is /work/shared/docs/bgapi-facts.md ("bgapi-facts" below):
-// framing §1, commands and responses §2, events §3, enumerations and result codes §4.
+// The layouts are those of the BLE SDK 1.x API reference (Bluegiga / Silicon Labs, "Bluetooth
+// Smart Software API Reference": §4.1 framing, §4.4 data types, §5 messages, enumerations and
+// error codes); docs/bgapi-protocol.md in this repository summarises them with their sources.
 //
 // # Frames
 //
-// A frame is a 4-byte Header (message type, technology, 11-bit payload length, class, ID;
-// bgapi-facts §1.1) followed by the payload. Frame is the untyped form; AppendFrame encodes it.
-// Decoder (pull, over an io.Reader) and Parser (push, fed with byte slices) split a byte stream
-// into frames and resynchronise after garbage as bgapi-facts §1.5 describes: a start byte must
-// be 0x00 or 0x80, (type, class, ID) must name a known message whose fixed size and array
-// length prefix agree with the header; on any failure exactly one byte is dropped and the
-// stream is rescanned. A Frame's Payload aliases the decoder's buffer and is valid only until
-// the next call to Next (or Feed).
+// A frame is a 4-byte Header (message type, technology, 11-bit payload length, class, ID) followed
+// by the payload. Frame is the untyped form; AppendFrame encodes it. Decoder (pull, over an
+// io.Reader) and Parser (push, fed with byte slices) split a byte stream into frames and
+// resynchronise after garbage, since the protocol has neither delimiter nor checksum
+// (docs/bgapi-protocol.md §Resynchronisation): a start byte must be 0x00 or 0x80, (type, class, ID)
+// must name a known message whose fixed size and array length prefix agree with the header; on any
+// failure exactly one byte is dropped and the stream is rescanned. A Frame's Payload aliases the
+// decoder's buffer and is valid only until the next call to Next (or Feed).
 //
 // Commands and responses share their header layout (type 0); the direction tells them apart,
 // so a decoder is configured for one direction: FromDevice (responses and events — what a host
@@ -22,16 +23,17 @@
 //
 // # Typed messages
 //
-// Every command (Cmd…), response (Rsp…) and event (Evt…) of bgapi-facts §2/§3 is a Go struct
-// named after the BGAPI name in CamelCase: attclient_read_by_handle is CmdAttclientReadByHandle
+// Every command (Cmd…), response (Rsp…) and event (Evt…) of BGAPI 1.x is a Go struct named
+// after the BGAPI name in CamelCase: attclient_read_by_handle is CmdAttclientReadByHandle
 // and RspAttclientReadByHandle, attclient_attribute_value is EvtAttclientAttributeValue,
 // gap_scan_response is EvtGapScanResponse. Each has Class, ID, Kind, Name, PayloadLen,
 // AppendPayload, AppendFrame, MarshalBinary, UnmarshalPayload (zero-copy: array fields alias
 // the payload) and UnmarshalBinary (copies). DecodeCommand, DecodeResponse and DecodeEvent turn
 // a Frame into a freshly allocated message whose arrays do not alias the Frame.
 //
-// Addresses are bt.Address in printed order; the codec reverses them to wire order (§1.2).
-// Result is the u16 error code of §4.7 with names and error spaces.
+// Addresses are bt.Address in printed order; the codec reverses them to wire order
+// (least-significant byte first). Result is the u16 error code of the API reference's §5.11,
+// with names and error spaces.
 //
 // Example, host side:
 //
@@ -55,7 +57,7 @@ import (
 	"fmt"
 )
 
-// MsgType is bit 7 of header byte 0 (bgapi-facts §1.1): 0x00 for commands and responses,
+// MsgType is bit 7 of header byte 0: 0x00 for commands and responses,
 // 0x80 for events.
 type MsgType uint8
 
@@ -66,24 +68,25 @@ const (
 	MsgEvent MsgType = 0x80
 )
 
-// Technology types of header byte 0 bits 6..3 (bgapi-facts §1.1).
+// Technology types of header byte 0 bits 6..3.
 const (
 	TechBLE  uint8 = 0 // Bluetooth Smart; the only value a BLED112 uses
 	TechWiFi uint8 = 1 // WF121, never seen from a BLED112
 )
 
-// Frame size limits (bgapi-facts §1.3).
+// Frame size limits (BLE SDK 1.x API reference §4.1).
 const (
 	HeaderLen = 4
 	// MaxPayload is the largest payload the 11-bit length field can express.
 	MaxPayload = 2047
-	// SafeCommandPayload is the largest command payload hosts send to real dongles.
+	// SafeCommandPayload is the largest payload the BLE112-family firmware accepts: packets
+	// are at most 64 bytes, header included (BLE SDK 1.x API reference §4.1).
 	SafeCommandPayload = 60
 	// NumClasses is the number of BGAPI 1.x classes (0 system … 9 dfu).
 	NumClasses = 10
 )
 
-// Class IDs (bgapi-facts §1.1).
+// Class IDs (BLE SDK 1.x API reference §4.1.2; 8 testing and 9 DFU from §5.9, §5.10).
 const (
 	ClassSystem     uint8 = 0
 	ClassFlash      uint8 = 1
@@ -97,7 +100,7 @@ const (
 	ClassDFU        uint8 = 9
 )
 
-// Header is the 4-byte BGAPI header (bgapi-facts §1.1).
+// Header is the 4-byte BGAPI header (BLE SDK 1.x API reference §4.1).
 type Header struct {
 	Type   MsgType
 	Tech   uint8 // technology type, 0 = BLE
@@ -202,7 +205,7 @@ var (
 	// ErrUnknownMessage reports a (kind, class, ID) triple the BGAPI 1.x definition lacks.
 	ErrUnknownMessage = errors.New("wire: unknown message")
 	// ErrLength reports a payload whose length disagrees with the message layout or whose
-	// uint8array length prefix is wrong (bgapi-facts §1.2).
+	// uint8array length prefix is wrong.
 	ErrLength = errors.New("wire: bad payload length")
 	// ErrHeader reports a header that does not match the message being decoded.
 	ErrHeader = errors.New("wire: header mismatch")

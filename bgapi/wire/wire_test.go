@@ -35,7 +35,7 @@ func decodeAs(k Kind, f Frame) (Message, error) {
 
 var addrAA = bt.MustParseAddress("AA:BB:CC:DD:EE:FF")
 
-// workedFrames are the frames of bgapi-facts §3.1.
+// workedFrames are the frames of docs/bgapi-protocol.md §Worked frames, and a few more.
 var workedFrames = []struct {
 	name string
 	hex  string

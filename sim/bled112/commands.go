@@ -13,7 +13,8 @@ import (
 )
 
 // ErrReenumerated is returned by ServeConn when system_reset closed the port because
-// Config.ReenumerateOnReset is set (the BLED112 drops off USB, bgapi-facts §5.3).
+// Config.ReenumerateOnReset is set (the BLED112 drops off USB, docs/bgapi-protocol.md §Reset
+// and re-enumeration).
 var ErrReenumerated = errors.New("bled112: port re-enumerated after system_reset")
 
 // maxReadMemory caps system_read_memory's data so its response payload stays below 256 bytes.
@@ -26,11 +27,11 @@ func (e *Emulator) connLocked(h uint8) *conn {
 	return e.conns[h]
 }
 
-// handleLocked executes one decoded command (bgapi-facts §2, §5). It returns ErrReenumerated
-// when the port must vanish. e.mu is held.
+// handleLocked executes one decoded command (BLE SDK 1.x API reference §5). It returns
+// ErrReenumerated when the port must vanish. e.mu is held.
 func (e *Emulator) handleLocked(cmd wire.Command) error {
 	switch c := cmd.(type) {
-	// ---- system (class 0), bgapi-facts §2.1 ----
+	// ---- system (class 0), API reference §5.8 ----
 	case *wire.CmdSystemReset:
 		return e.resetLocked()
 	case *wire.CmdDfuReset:
@@ -48,8 +49,8 @@ func (e *Emulator) handleLocked(cmd wire.Command) error {
 			RxOK: uint8(min(e.rxOK.Swap(0), 255)), RxFail: 0, Mbuf: 24,
 		})
 	case *wire.CmdSystemGetConnections:
-		// bgapi-facts §2.1: maxconn, then one connection_status per slot (flags 0 when free,
-		// as iotile's emulator does).
+		// maxconn, then one connection_status per slot (flags 0 when free, as iotile's emulator
+		// does; docs/bgapi-protocol.md §Connections).
 		e.emitLocked(&wire.RspSystemGetConnections{MaxConn: uint8(len(e.conns))})
 		for h, cn := range e.conns {
 			if cn != nil {
@@ -92,17 +93,17 @@ func (e *Emulator) handleLocked(cmd wire.Command) error {
 	case *wire.CmdSystemAesDecrypt:
 		e.emitLocked(&wire.RspSystemAesDecrypt{Data: e.aesLocked(c.Data, false)})
 	case *wire.CmdSystemReadMemory:
-		// A BLED112 never sends a payload of 256 bytes or more (bgapi-facts §1.1, §1.5: hosts
-		// resynchronise on start bytes 0x00/0x80 only). The firmware's own cap on read_memory
-		// is undocumented (§8); the emulator returns at most 250 bytes so that the response
-		// (address u32, u8 array) stays within 255.
+		// A BLED112 never sends a payload of 256 bytes or more (hosts resynchronise on start
+		// bytes 0x00/0x80 only, docs/bgapi-protocol.md §Resynchronisation). The firmware's own
+		// cap on read_memory is undocumented; the emulator returns at most 250 bytes so that
+		// the response (address u32, u8 array) stays within 255.
 		e.emitLocked(&wire.RspSystemReadMemory{Address: c.Address, Data: make([]byte, min(int(c.Length), maxReadMemory))})
 	case *wire.CmdSystemRegRead:
 		e.emitLocked(&wire.RspSystemRegRead{Address: c.Address})
 	case *wire.CmdSystemEndpointRx:
 		e.emitLocked(&wire.RspSystemEndpointRx{Data: nil})
 
-	// ---- flash (class 1), bgapi-facts §2.2: an in-memory persistent store ----
+	// ---- flash (class 1), API reference §5.6: an in-memory persistent store ----
 	case *wire.CmdFlashPsSave:
 		r := wire.ResultSuccess
 		if len(c.Value) > 32 {
@@ -140,7 +141,7 @@ func (e *Emulator) handleLocked(cmd wire.Command) error {
 	case *wire.CmdAttributesSend:
 		e.emitLocked(&wire.RspAttributesSend{Result: wire.ResultATTInvalidHandle})
 
-	// ---- connection (class 3), bgapi-facts §2.4 ----
+	// ---- connection (class 3), API reference §5.3 ----
 	case *wire.CmdConnectionDisconnect:
 		cn := e.connLocked(c.Connection)
 		if cn == nil {
@@ -209,7 +210,7 @@ func (e *Emulator) handleLocked(cmd wire.Command) error {
 	case *wire.CmdConnectionRawTx:
 		e.emitLocked(&wire.RspConnectionRawTx{Connection: c.Connection})
 
-	// ---- attclient (class 4), bgapi-facts §2.5, §5.4 ----
+	// ---- attclient (class 4), API reference §5.1; docs/bgapi-protocol.md §Procedures ----
 	case *wire.CmdAttclientFindByTypeValue:
 		cn, r := e.beginLocked(c.Connection, c.Start <= c.End && c.Start != 0 && len(c.Value) <= 18)
 		e.emitLocked(&wire.RspAttclientFindByTypeValue{Connection: c.Connection, Result: r})
@@ -287,7 +288,7 @@ func (e *Emulator) handleLocked(cmd wire.Command) error {
 			cn.startProc(func() { cn.procExecuteWrite(commit) })
 		}
 	case *wire.CmdAttclientWriteCommand:
-		// Not a procedure (bgapi-facts §5.1): queued for the air; 0x0182 when the TX queue is full.
+		// Not a procedure: queued for the air; 0x0182 when the TX queue is full.
 		cn := e.connLocked(c.Connection)
 		r := wire.ResultSuccess
 		switch {
@@ -314,7 +315,7 @@ func (e *Emulator) handleLocked(cmd wire.Command) error {
 		}
 		e.emitLocked(&wire.RspAttclientIndicateConfirm{Result: r})
 
-	// ---- sm (class 5), bgapi-facts §2.6 ----
+	// ---- sm (class 5), API reference §5.7 ----
 	case *wire.CmdSmSetBondableMode:
 		e.bondable = c.Bondable != 0
 		e.emitLocked(&wire.RspSmSetBondableMode{})
@@ -401,7 +402,7 @@ func (e *Emulator) handleLocked(cmd wire.Command) error {
 		}
 		e.emitLocked(&wire.RspSmWhitelistBonds{Count: uint8(n)})
 
-	// ---- gap (class 6), bgapi-facts §2.7 ----
+	// ---- gap (class 6), API reference §5.4 ----
 	case *wire.CmdGapSetMode:
 		r := wire.ResultSuccess
 		if c.Discover&^wire.GapEnhancedBroadcasting > wire.GapUserData || c.Connect > wire.GapScannableNonConnectable {
@@ -488,9 +489,9 @@ func (e *Emulator) handleLocked(cmd wire.Command) error {
 	return nil
 }
 
-// resetLocked implements system_reset (bgapi-facts §5.3): no response, no boot event over
-// USB; every connection, procedure, scan, whitelist and the bondable mode are dropped, bonds
-// survive.
+// resetLocked implements system_reset (docs/bgapi-protocol.md §Reset and re-enumeration): no
+// response, no boot event over USB; every connection, procedure, scan, whitelist and the
+// bondable mode are dropped, bonds survive.
 func (e *Emulator) resetLocked() error {
 	e.stopAllLocked()
 	e.resetStateLocked()
@@ -506,7 +507,7 @@ func (e *Emulator) resetLocked() error {
 
 // beginLocked validates an attclient procedure command: 0x0186 if the connection is not
 // open, 0x0180 if the parameters are invalid, 0x0181 if a procedure is already running
-// (bgapi-facts §5.1).
+// (docs/bgapi-protocol.md §Procedures).
 func (e *Emulator) beginLocked(h uint8, paramsOK bool) (*conn, wire.Result) {
 	cn := e.connLocked(h)
 	switch {
@@ -525,7 +526,8 @@ func validConnParams(imin, imax, timeout, latency uint16) bool {
 }
 
 // pickInterval chooses the connection interval like the stack does with several slots: the
-// smallest interval in range divisible by maxconn × 2.5 ms (bgapi-facts §2.7), else min.
+// smallest interval in range divisible by maxconn × 2.5 ms (BLE SDK 1.x API reference,
+// gap_connect_direct), else min.
 func (e *Emulator) pickInterval(imin, imax uint16) uint16 {
 	step := uint16(2 * len(e.conns))
 	if len(e.conns) <= 1 {

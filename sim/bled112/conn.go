@@ -83,7 +83,7 @@ func (e *Emulator) dropConnLocked(c *conn, reason wire.Result) {
 
 func (c *conn) current() bool { return c.e.connLocked(c.handle) == c }
 
-// status builds a connection_status event (bgapi-facts §3) with extra flags.
+// status builds a connection_status event with extra flags.
 func (c *conn) status(extra wire.ConnectionFlags) *wire.EvtConnectionStatus {
 	f := wire.FlagConnected | extra
 	if c.encrypted {
@@ -287,8 +287,9 @@ func (c *conn) completed(r wire.Result, h uint16) {
 	c.finish(&wire.EvtAttclientProcedureCompleted{Connection: c.handle, Result: r, ChrHandle: h})
 }
 
-// fail ends a procedure after a transport-level error: nothing if the link is gone (§5.4),
-// procedure_completed 0x0185 on an ATT timeout, 0x0404 invalid_pdu for a garbled response.
+// fail ends a procedure after a transport-level error: nothing if the link is gone
+// (docs/bgapi-protocol.md §Procedures), procedure_completed 0x0185 on an ATT timeout, 0x0404
+// invalid_pdu for a garbled response.
 func (c *conn) fail(err error, h uint16) {
 	switch {
 	case errors.Is(err, errGone):
@@ -305,7 +306,7 @@ func (c *conn) attError(er att.ErrorRsp) {
 	c.completed(wire.ResultFromATT(er.Code), er.Handle)
 }
 
-// ---- GATT procedures, bgapi-facts §5.4 ----
+// ---- GATT procedures, docs/bgapi-protocol.md §Procedures ----
 
 // discovery drives one of the three iterated discoveries: each round sends req(start) and
 // handles the response with step, which returns the last handle covered.
@@ -434,7 +435,8 @@ func (c *conn) procRead(h uint16) {
 }
 
 // procReadLong: Read, then Read Blob at 22, 44, … while chunks are full (ATT_MTU 23,
-// bgapi-facts §5.8); every chunk is an attribute_value type 4, then procedure_completed.
+// docs/bgapi-protocol.md §ATT_MTU); every chunk is an attribute_value type 4, then
+// procedure_completed.
 func (c *conn) procReadLong(h uint16) {
 	const chunk = 22
 	var off uint16
@@ -541,7 +543,7 @@ func (c *conn) procExecuteWrite(commit uint8) {
 	}
 }
 
-// ---- security manager, bgapi-facts §2.6, §5.7 ----
+// ---- security manager, docs/bgapi-protocol.md §Bonding ----
 
 // pair runs encrypt_start: optional passkey exchange, sim pairing, bond storage, then
 // sm_bond_status (new bond) and connection_status with the encrypted flag, or

@@ -13,7 +13,8 @@ import (
 	"github.com/gogatt/gogatt/sim"
 )
 
-// Defaults of a stock BLED112 (bgapi-facts §5.7, §1.5).
+// Defaults of a stock BLED112 (docs/bgapi-protocol.md §Connections, §Bonding,
+// §Resynchronisation, §Procedures).
 const (
 	DefaultSlots                 = 3
 	MaxSlots                     = 8
@@ -55,14 +56,16 @@ type Config struct {
 	// Info is the system_get_info response; zero means 1.3.2 build 122.
 	Info wire.RspSystemGetInfo
 	// ReenumerateOnReset makes system_reset close the port, as a BLED112 drops off USB; a PTY
-	// then comes back at the same path (bgapi-facts §5.3).
+	// then comes back at the same path (docs/bgapi-protocol.md §Reset and re-enumeration).
 	ReenumerateOnReset bool
 	// SendBootEvent emits system_boot after every reset, as a BLE112/BLE121LR module does over
-	// UART; a BLED112 never sends it over USB (bgapi-facts §5.3), hence off by default. With
-	// ReenumerateOnReset the event is the first frame on the port that comes back.
+	// UART; a BLED112 never sends it over USB (BLE SDK 1.x API reference, system_boot), hence
+	// off by default. With ReenumerateOnReset the event is the first frame on the port that
+	// comes back.
 	SendBootEvent bool
 	// ManualIndicationConfirm reports indications as attribute_value type 5 and waits for
-	// attclient_indicate_confirm (bgapi-facts §5.6); default: confirmed automatically (type 2).
+	// attclient_indicate_confirm (docs/bgapi-protocol.md §Attribute values); default: confirmed
+	// automatically (type 2).
 	ManualIndicationConfirm bool
 	// PartialCommandTimeout discards a partial command after this much silence (default 1 s;
 	// negative disables).
@@ -71,8 +74,9 @@ type Config struct {
 	// procedure_completed 0x0185.
 	ATTTimeout time.Duration
 	// DisconnectReason is the reason of connection_disconnected after connection_disconnect;
-	// zero means 0x0216 connection_terminated_by_local_host. bgapi-facts §5.7: real firmware
-	// sends 0x0216 or 0 (unverified); set ZeroDisconnectReason for 0, as pygatt's mock does.
+	// zero means 0x0216 connection_terminated_by_local_host. Real firmware sends 0x0216 or 0
+	// (which one is unverified, docs/bgapi-protocol.md §Connections); set ZeroDisconnectReason
+	// for 0, as pygatt's mock does.
 	DisconnectReason     wire.Result
 	ZeroDisconnectReason bool
 	// Logf, if set, receives diagnostic messages (never called under the emulator's lock).
@@ -170,8 +174,8 @@ func New(c Config) (*Emulator, error) {
 	return e, nil
 }
 
-// resetStateLocked puts the volatile state in its power-on values (bgapi-facts §5.3: bonds
-// and the persistent store survive).
+// resetStateLocked puts the volatile state in its power-on values (bonds and the persistent
+// store survive, docs/bgapi-protocol.md §Reset and re-enumeration).
 func (e *Emulator) resetStateLocked() {
 	e.whitelist = map[bt.Address]bt.AddressType{}
 	e.bondable = false
@@ -299,8 +303,8 @@ func (e *Emulator) emitBootLocked() {
 		LLVersion: i.LLVersion, ProtocolVersion: i.ProtocolVersion, HW: i.HW})
 }
 
-// powerCycle drops the volatile state as a power loss does (bgapi-facts §5.3: bonds and the
-// persistent store survive).
+// powerCycle drops the volatile state as a power loss does (bonds and the persistent store
+// survive, docs/bgapi-protocol.md §Reset and re-enumeration).
 func (e *Emulator) powerCycle() {
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -23,7 +23,7 @@ func TestSystemCommands(t *testing.T) {
 		&wire.EvtConnectionStatus{Connection: 2, Bonding: 0xFF})
 	h.send(&wire.CmdSystemGetCounters{})
 	h.expect(&wire.RspSystemGetCounters{Mbuf: 24})
-	// Start-up sequence of bgapi-facts §5.2.
+	// Start-up sequence of docs/bgapi-protocol.md §Start-up.
 	h.send(&wire.CmdConnectionDisconnect{Connection: 0})
 	h.expect(&wire.RspConnectionDisconnect{Connection: 0, Result: wire.ResultNotConnected})
 	h.send(&wire.CmdGapSetMode{Discover: 0, Connect: 0})
@@ -161,7 +161,8 @@ func TestDiscover(t *testing.T) {
 
 func TestConnectDirect(t *testing.T) {
 	_, h, _ := setup(t, Config{})
-	// §3.1 worked frames: connect_direct and its connection_status for handle 0.
+	// docs/bgapi-protocol.md §Worked frames: connect_direct and its connection_status for
+	// handle 0.
 	h.send(&wire.CmdGapConnectDirect{Address: hrmAddr, ConnIntervalMin: 60, ConnIntervalMax: 76, Timeout: 100})
 	h.expect(&wire.RspGapConnectDirect{ConnectionHandle: 0},
 		&wire.EvtConnectionStatus{Connection: 0, Flags: 0x05, Address: hrmAddr, ConnInterval: 60, Timeout: 100, Bonding: 0xFF})
@@ -233,8 +234,8 @@ func TestPeripheralDisconnects(t *testing.T) {
 	h.expect(&wire.EvtConnectionDisconnected{Connection: 0, Reason: wire.ResultRemoteUserTerminated})
 }
 
-// TestWorkedFramesThroughEmulator reproduces the remaining frames of bgapi-facts §3.1 with a
-// peripheral at AA:BB:CC:DD:EE:FF advertising only flags 0x06 at −60 dBm.
+// TestWorkedFramesThroughEmulator reproduces the remaining frames of docs/bgapi-protocol.md
+// §Worked frames with a peripheral at AA:BB:CC:DD:EE:FF advertising only flags 0x06 at −60 dBm.
 func TestWorkedFramesThroughEmulator(t *testing.T) {
 	aa := bt.MustParseAddress("AA:BB:CC:DD:EE:FF")
 	p := sim.NewBuilder(aa).RSSI(-60, 0).Advertise(sim.AdvFields{Flags: 0x06}).MustBuild()

@@ -120,7 +120,7 @@ func TestCloseWhileHostStalls(t *testing.T) {
 }
 
 // TestWriteCommandQueueFull: with a slow link, write_command answers 0x0182 once the TX
-// queue is full (bgapi-facts §2.5), and accepts again once it drains.
+// queue is full (docs/bgapi-protocol.md §Result codes), and accepts again once it drains.
 func TestWriteCommandQueueFull(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e, _ := New(Config{Peripherals: sim.DemoPeripherals(1), Link: &LinkModel{ConnInterval: 50 * time.Millisecond, PacketsPerEvent: 1}})

@@ -23,7 +23,7 @@ func TestDiscoveryProcedures(t *testing.T) {
 	_, h, _ := setup(t, Config{})
 	h.connect(hrmAddr, 0)
 
-	// §3.1 worked frame: read_by_group_type primary services.
+	// docs/bgapi-protocol.md §Worked frames: read_by_group_type primary services.
 	h.sendRaw([]byte{0x00, 0x08, 0x04, 0x01, 0x00, 0x01, 0x00, 0xFF, 0xFF, 0x02, 0x00, 0x28})
 	h.expect(&wire.RspAttclientReadByGroupType{},
 		&wire.EvtAttclientGroupFound{Start: 0x01, End: 0x05, UUID: []byte{0x00, 0x18}},
@@ -77,7 +77,7 @@ func TestReadWriteProcedures(t *testing.T) {
 	h.send(&wire.CmdAttclientReadByHandle{Handle: 0x0003})
 	h.expect(&wire.RspAttclientReadByHandle{},
 		&wire.EvtAttclientAttributeValue{AttHandle: 0x03, Type: wire.AttValueRead, Value: []byte("gogatt HRM")})
-	// failures: procedure_completed with the ATT error (§3.1 worked frame for 0x0401)
+	// failures: procedure_completed with the ATT error (worked frame for 0x0401)
 	h.send(&wire.CmdAttclientReadByHandle{Handle: 0x0024})
 	h.expect(&wire.RspAttclientReadByHandle{}, procDone(wire.ResultATTInvalidHandle, 0x24))
 	h.send(&wire.CmdAttclientReadByHandle{Handle: 0x0011})
@@ -159,7 +159,7 @@ func TestOutOfRangeMidProcedure(t *testing.T) {
 	h.send(&wire.CmdAttclientReadLong{Handle: 0x23})
 	h.expect(&wire.RspAttclientReadLong{})
 	ps[0].SetInRange(false)
-	// link loss: connection_disconnected 0x0208 and never a procedure_completed (§5.4)
+	// link loss: connection_disconnected 0x0208 and never a procedure_completed
 	h.expect(&wire.EvtConnectionDisconnected{Connection: 0, Reason: wire.ResultConnectionTimeout})
 	h.quiet()
 	// absent peripheral: connect_direct stays silent until end_procedure
@@ -178,7 +178,7 @@ func TestOutOfRangeMidProcedure(t *testing.T) {
 func TestNotificationsInOrder(t *testing.T) {
 	_, h, ps := setup(t, Config{})
 	h.connect(hrmAddr, 0)
-	// §3.1 worked frame style: enable notifications on the battery level CCCD.
+	// worked-frame style: enable notifications on the battery level CCCD.
 	h.send(&wire.CmdAttclientAttributeWrite{Handle: 0x15, Data: []byte{0x01, 0x00}})
 	h.expect(&wire.RspAttclientAttributeWrite{}, procDone(0, 0x15))
 	ps[0].Notify(0x14, []byte{0x01, 0x02})

@@ -15,7 +15,8 @@ const PTYName = "ttyACM0"
 
 // PTY serves an Emulator on a pseudo-terminal in raw mode. Path is a symlink in a directory
 // that always points at the current pty: after Unplug or a re-enumerating reset it vanishes
-// and comes back at the same path, like a USB dongle (bgapi-facts §5.3).
+// and comes back at the same path, like a USB dongle (docs/bgapi-protocol.md §Reset and
+// re-enumeration).
 type PTY struct {
 	e      *Emulator
 	dir    string

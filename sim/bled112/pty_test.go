@@ -66,7 +66,8 @@ func TestPTYByteExact(t *testing.T) {
 		h.send(&wire.CmdSystemAesDecrypt{Data: enc})
 		h.expect(&wire.RspSystemAesDecrypt{Data: data})
 	}
-	// Scan responses and connections work through the pty too (the §3.1 worked frame).
+	// Scan responses and connections work through the pty too (the worked frame of
+	// docs/bgapi-protocol.md §Worked frames).
 	h.send(&wire.CmdGapConnectDirect{Address: hrmAddr, ConnIntervalMin: 60, ConnIntervalMax: 76, Timeout: 100})
 	h.expect(&wire.RspGapConnectDirect{})
 	h.expectHex("80 10 03 00 00 05 01 00 00 EE FF C0 00 3C 00 64 00 00 00 FF")

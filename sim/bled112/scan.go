@@ -10,7 +10,7 @@ import (
 	"github.com/gogatt/gogatt/sim"
 )
 
-// ---- gap_discover (bgapi-facts §2.7, §5.7) ----
+// ---- gap_discover (docs/bgapi-protocol.md §Scanning) ----
 
 type scanState struct {
 	mode   uint8
@@ -87,8 +87,8 @@ func (e *Emulator) scanLoop(st *scanState, periphs []*sim.Peripheral) {
 	}
 }
 
-// adFlags returns the Flags AD structure's value (bgapi-facts §4.6), 0 if absent or if the
-// payload is malformed before it.
+// adFlags returns the Flags AD structure's value (Core Supplement Part A §1.3), 0 if absent or
+// if the payload is malformed before it.
 func adFlags(ad []byte) uint8 {
 	var flags uint8
 	_ = adv.Walk(ad, func(f adv.Field) bool {
@@ -151,7 +151,7 @@ func (e *Emulator) advertise(st *scanState, p *sim.Peripheral) bool {
 	return true
 }
 
-// ---- gap_connect_direct / connect_selective (bgapi-facts §2.7, §5.7) ----
+// ---- gap_connect_direct / connect_selective (docs/bgapi-protocol.md §Connections) ----
 
 type connectAttempt struct {
 	handle                       uint8
@@ -232,7 +232,8 @@ func (e *Emulator) connectLoop(a *connectAttempt) {
 			}
 			e.connecting = nil
 			if err != nil {
-				// CONNECT_REQ sent, the peripheral never answered (bgapi-facts §5.7).
+				// CONNECT_REQ sent, the peripheral never answered (BLE SDK 1.x API reference
+				// §5.11.2, connection_failed_to_be_established).
 				e.emitLocked(&wire.EvtConnectionDisconnected{Connection: a.handle, Reason: wire.ResultConnectionFailedToBeEstablished})
 				e.mu.Unlock()
 				return

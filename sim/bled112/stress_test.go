@@ -46,7 +46,8 @@ func TestConcurrentConnections(t *testing.T) {
 			t.Fatalf("unexpected %#v", m)
 		}
 	}
-	// one command at a time (bgapi-facts §5.1); events of all three links interleave.
+	// one command at a time (docs/bgapi-protocol.md §Command discipline); events of all three
+	// links interleave.
 	command := func(cmd wire.Message, conn uint8) {
 		h.send(cmd)
 		for {

@@ -84,6 +84,19 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	src, err := generate(in)
+	if err != nil {
+		os.WriteFile("messages_gen.go", src, 0o644) // unformatted, to find the error
+		log.Fatal(err)
+	}
+	if err := os.WriteFile("messages_gen.go", src, 0o644); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// generate returns the gofmt-formatted source of messages_gen.go for the spec table in; when
+// formatting fails it returns the unformatted source and the error.
+func generate(in []byte) ([]byte, error) {
 	var msgs []msg
 	noRsp := map[string]bool{}
 	sc := bufio.NewScanner(bytes.NewReader(in))
@@ -125,8 +138,7 @@ func main() {
 	kindConst := map[string]string{"cmd": "KindCommand", "rsp": "KindResponse", "evt": "KindEvent"}
 	for _, m := range msgs {
 		gn := m.goName()
-		sec := map[string]string{"cmd": "§2", "rsp": "§2", "evt": "§3"}[m.kind]
-		w("// %s is the %s %s (class %d, ID %d), bgapi-facts.md %s.\n", gn, kindNames[m.kind], m.name, m.class, m.id, sec)
+		w("// %s is the %s %s (class %d, ID %d) of the BLE SDK 1.x API reference.\n", gn, kindNames[m.kind], m.name, m.class, m.id)
 		if m.kind == "cmd" && noRsp[m.name] {
 			w("// The device sends no response to it.\n")
 		}
@@ -260,10 +272,7 @@ func main() {
 	}
 	src, err := format.Source(b.Bytes())
 	if err != nil {
-		os.WriteFile("messages_gen.go", b.Bytes(), 0o644)
-		log.Fatal(err)
+		return b.Bytes(), err
 	}
-	if err := os.WriteFile("messages_gen.go", src, 0o644); err != nil {
-		log.Fatal(err)
-	}
+	return src, nil
 }
