@@ -453,7 +453,7 @@ func (b *Backend) connect(ctx context.Context, address string, opts gogatt.Conne
 	select {
 	case b.connSem <- struct{}{}:
 	case <-ctx.Done():
-		return nil, gogatt.CtxErr(ctx, "connect "+addr.String())
+		return nil, gattkit.CtxErr(ctx, "connect "+addr.String())
 	}
 	defer func() { <-b.connSem }()
 
@@ -528,7 +528,7 @@ func (b *Backend) connect(ctx context.Context, address string, opts gogatt.Conne
 		done := cw.conn != nil || cw.err != nil
 		c.mu.Unlock()
 		if !done {
-			return nil, gogatt.CtxErr(ctx, "connect "+addr.String())
+			return nil, gattkit.CtxErr(ctx, "connect "+addr.String())
 		}
 	case <-c.closed:
 		return nil, fmt.Errorf("connect %s: %w", addr, c.closedErr("connect"))
@@ -642,7 +642,7 @@ loop:
 			break loop
 		case <-ctx.Done():
 			if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				stopErr = gogatt.CtxErr(ctx, "scan")
+				stopErr = gattkit.CtxErr(ctx, "scan")
 			}
 			break loop
 		case <-c.closed:
