@@ -39,24 +39,6 @@ func (timeoutError) Temporary() bool { return true }
 // Is makes errors.Is(ErrTimeout, context.DeadlineExceeded) true.
 func (timeoutError) Is(target error) bool { return target == context.DeadlineExceeded }
 
-// TimeoutError returns an error that matches ErrTimeout and context.DeadlineExceeded, saying
-// what timed out.
-func TimeoutError(op string) error { return fmt.Errorf("%s: %w", op, ErrTimeout) }
-
-// CtxErr converts a context's error into gogatt's: a deadline becomes an error matching both
-// ErrTimeout and context.DeadlineExceeded; a cancellation stays context.Canceled. op names the
-// operation.
-func CtxErr(ctx context.Context, op string) error {
-	err := ctx.Err()
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return TimeoutError(op)
-	}
-	return fmt.Errorf("%s: %w", op, err)
-}
-
 // ATTError is an Error Response from the peer's ATT server (Core v5.3 Vol 3 Part F §3.4.1.1).
 // pygatt reports these as BGAPIError or BLEError.
 type ATTError struct {

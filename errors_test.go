@@ -7,56 +7,25 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"testing/synctest"
-	"time"
 
 	"github.com/gogatt/gogatt/att"
 )
 
-func TestTimeoutErrors(t *testing.T) {
-	err := TimeoutError("read")
+func TestErrTimeout(t *testing.T) {
 	for _, target := range []error{ErrTimeout, context.DeadlineExceeded} {
-		if !errors.Is(err, target) {
-			t.Errorf("errors.Is(%v, %v) = false", err, target)
+		if !errors.Is(ErrTimeout, target) {
+			t.Errorf("errors.Is(ErrTimeout, %v) = false", target)
 		}
 	}
-	if errors.Is(err, context.Canceled) {
-		t.Error("timeout matches Canceled")
-	}
-	if err.Error() != "read: gogatt: timeout" {
-		t.Errorf("Error() = %q", err)
-	}
-	var to interface{ Timeout() bool }
-	if !errors.As(err, &to) || !to.Timeout() {
-		t.Error("no Timeout() bool")
+	if errors.Is(ErrTimeout, context.Canceled) {
+		t.Error("ErrTimeout matches Canceled")
 	}
 	if !os.IsTimeout(ErrTimeout) {
 		t.Error("os.IsTimeout(ErrTimeout) = false")
 	}
-	// Wrapped further, it still matches.
-	if w := fmt.Errorf("connect C0:FF:EE:00:00:01: %w", err); !errors.Is(w, ErrTimeout) || !errors.Is(w, context.DeadlineExceeded) {
+	// Wrapped, it still matches.
+	if w := fmt.Errorf("connect C0:FF:EE:00:00:01: %w", ErrTimeout); !errors.Is(w, ErrTimeout) || !errors.Is(w, context.DeadlineExceeded) {
 		t.Error("wrapped timeout lost its identity")
-	}
-}
-
-func TestCtxErr(t *testing.T) {
-	if CtxErr(context.Background(), "x") != nil {
-		t.Error("live context gives an error")
-	}
-	synctest.Test(t, func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		<-ctx.Done()
-		err := CtxErr(ctx, "write")
-		if !errors.Is(err, ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) || !strings.HasPrefix(err.Error(), "write: ") {
-			t.Errorf("deadline: %v", err)
-		}
-	})
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	err := CtxErr(ctx, "scan")
-	if !errors.Is(err, context.Canceled) || errors.Is(err, ErrTimeout) {
-		t.Errorf("cancel: %v", err)
 	}
 }
 

@@ -96,6 +96,13 @@ type NotificationHandler func(handle uint16, value []byte)
 // Device is a connection to one peripheral. It corresponds to pygatt's BLEDevice. All methods
 // are safe for concurrent use; GATT procedures on one connection are serialised, as ATT requires
 // (Core v5.3 Vol 3 Part F §3.3.2), while different connections proceed in parallel.
+//
+// When the link is lost, a Device without ConnectOptions.AutoReconnect is dead: Disconnected is
+// closed, Err says why, and every call fails with an error matching ErrNotConnected. With
+// AutoReconnect it reconnects in the background; meanwhile calls fail at once with an error
+// matching ErrNotConnected (they do not wait for the link), Unsubscribe only forgets the
+// subscription, and Err returns the loss until the link is back (see
+// ConnectOptions.AutoReconnect).
 type Device interface {
 	// Address returns the peer's address in canonical form.
 	Address() string

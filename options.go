@@ -28,9 +28,27 @@ type ConnectOptions struct {
 	// (1+Latency)·IntervalMax·2. Zero means 1 s (as pygatt), or, when that is too short for the
 	// interval and latency, the smallest valid value above (1+Latency)·IntervalMax·2.
 	SupervisionTimeout time.Duration
-	// AutoReconnect makes the Device reconnect after a link loss, with backoff, and resubscribe
-	// every subscription; Disconnected is then closed only when it gives up or Disconnect is
-	// called.
+	// AutoReconnect makes the Device repair a lost link. After EventDisconnected it dials again
+	// — at once, then after ReconnectMinDelay, doubling up to ReconnectMaxDelay, at most
+	// ReconnectAttempts times — announcing each attempt with EventReconnecting and bounding it by
+	// Timeout. Once connected it re-applies every subscription made through the Device (by UUID
+	// or by handle, as made) and the last MTU asked for with ExchangeMTU, then emits
+	// EventReconnected, whose Err lists the subscriptions it could not restore (they stay
+	// registered and are tried again after the next reconnection). When the attempts run out it
+	// emits EventGaveUp and the Device is dead.
+	//
+	// While it reconnects, calls do not wait for the link. Every GATT call (CharRead*,
+	// CharWrite*, Subscribe*, ResubscribeAll, ExchangeMTU, Services, DiscoverCharacteristics,
+	// GetHandle, RSSI, Bond) fails at once with an error that matches ErrNotConnected and wraps
+	// the loss, a *DisconnectError; Unsubscribe and UnsubscribeHandle succeed and forget the
+	// subscription, which is then not restored; Err returns the loss, and nil again once the link
+	// is back; Disconnected stays open; Disconnect stops the reconnection and ends the Device.
+	// Values that arrived before the loss are still delivered, and each handler keeps its order
+	// and is never called concurrently, across the reconnection too. Disconnected is closed only
+	// after Disconnect or EventGaveUp.
+	//
+	// Without AutoReconnect a loss is final: EventDisconnected, then Disconnected is closed and
+	// every call fails with an error matching ErrNotConnected.
 	AutoReconnect bool
 	// ReconnectMinDelay and ReconnectMaxDelay bound the exponential backoff between attempts
 	// (defaults 100 ms and 5 s); ReconnectAttempts limits the attempts per loss (0 = unlimited).
@@ -198,8 +216,12 @@ type ScanOptions struct {
 	// Mode selects limited, generic or observation discovery.
 	Mode DiscoverMode
 	// OnAdvertisement, when set, is called for every advertisement as it arrives, with the
-	// device's merged result so far. Returning false stops the scan. It runs on a goroutine of
-	// the library's, never under a library lock.
+	// device's merged result so far (by FilteredScan only for devices whose name matches).
+	// Returning false stops the scan. Both backends call it on the goroutine that called Scan,
+	// one advertisement at a time, never on the goroutine reading the adapter and never under a
+	// library lock, and never after Scan returns: it may share variables with the code around
+	// the Scan call without locking. The scan waits while it runs (a Timeout that passes
+	// meanwhile ends the scan soon after it returns), so a callback that blocks holds it up.
 	OnAdvertisement func(ScanResult) bool
 }
 

@@ -51,9 +51,6 @@ type Config struct {
 	// CommandTimeout bounds the wait for a command's response (default 3 s). Responses come at
 	// once from a working dongle; this only catches a dead one.
 	CommandTimeout time.Duration
-	// ListPorts replaces the listing of serial ports (go.bug.st/serial/enumerator's
-	// GetDetailedPortsList; on macOS without cgo, /dev/cu.usbmodem*) for tests.
-	ListPorts func() ([]*PortDetails, error)
 	// Dial, when set, replaces the serial port: Start (and every reopen after a reset) calls it
 	// for a new byte stream to a BGAPI device, e.g. an in-process emulator
 	// (sim/bled112's Emulator.Pipe). Port then only names the stream in messages ("dial" when
@@ -62,6 +59,8 @@ type Config struct {
 
 	// open replaces the serial port (in-package tests over an in-process pipe).
 	open func(path string) (serialPort, error)
+	// ports replaces the listing of serial ports (listPorts) in in-package tests.
+	ports func() ([]*portDetails, error)
 }
 
 // Backend is the BGAPI backend: a BLED112 (or BLE112/BLE121LR in USB-CDC mode) driven over its
@@ -100,8 +99,8 @@ func New(cfg Config) *Backend {
 		cfg.PollInterval = 50 * time.Millisecond
 	}
 	useDial(&cfg)
-	if cfg.ListPorts == nil {
-		cfg.ListPorts = listPorts
+	if cfg.ports == nil {
+		cfg.ports = listPorts
 	}
 	if cfg.open == nil {
 		cfg.open = openSerial
@@ -137,16 +136,16 @@ func (b *Backend) Start(ctx context.Context) error {
 		return nil // started meanwhile
 	}
 	b.c = nil
-	path, id := b.cfg.Port, (*PortDetails)(nil)
+	path, id := b.cfg.Port, (*portDetails)(nil)
 	if path == "" {
-		d, err := detectPort(b.cfg.ListPorts)
+		d, err := detectPort(b.cfg.ports)
 		if err != nil {
 			return err
 		}
 		path, id = d.Name, d
 		b.log.Info("bgapi: BLED112 found", "port", path, "serial", d.SerialNumber, "usb_id_checked", !usbIDsUnknown)
 	} else {
-		id = portIdentity(b.cfg.ListPorts, path)
+		id = portIdentity(b.cfg.ports, path)
 	}
 	port, err := b.cfg.open(path)
 	if err != nil {
@@ -240,7 +239,7 @@ func vanishWindow(poll time.Duration) time.Duration {
 // old device node has been seen to go (or a short window has passed, for modules that do not
 // re-enumerate), a node with the old identity is not reopened: it could be the dongle just
 // before it drops off USB.
-func (b *Backend) reopen(ctx context.Context, path string, id *PortDetails, old nodeID, oldOK bool) (*client, error) {
+func (b *Backend) reopen(ctx context.Context, path string, id *portDetails, old nodeID, oldOK bool) (*client, error) {
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.ResetTimeout)
 	defer cancel()
 	tick := time.NewTicker(b.cfg.PollInterval)
@@ -250,11 +249,11 @@ func (b *Backend) reopen(ctx context.Context, path string, id *PortDetails, old 
 	for {
 		p := path
 		if b.cfg.Port == "" {
-			if d, err := detectPort(b.cfg.ListPorts); err == nil {
+			if d, err := detectPort(b.cfg.ports); err == nil {
 				p = d.Name
 			}
 		} else {
-			p = relocate(b.cfg.ListPorts, path, id)
+			p = relocate(b.cfg.ports, path, id)
 		}
 		cur, curOK := nodeIdentity(p)
 		if oldOK && curOK && cur == old && time.Now().Before(vanishBy) {
@@ -457,7 +456,7 @@ func (b *Backend) connect(ctx context.Context, address string, opts gogatt.Conne
 	select {
 	case b.connSem <- struct{}{}:
 	case <-ctx.Done():
-		return nil, gogatt.CtxErr(ctx, "connect "+addr.String())
+		return nil, gattkit.CtxErr(ctx, "connect "+addr.String())
 	}
 	defer func() { <-b.connSem }()
 
@@ -534,7 +533,7 @@ func (b *Backend) connect(ctx context.Context, address string, opts gogatt.Conne
 		done := cw.conn != nil || cw.err != nil
 		c.mu.Unlock()
 		if !done {
-			return nil, gogatt.CtxErr(ctx, "connect "+addr.String())
+			return nil, gattkit.CtxErr(ctx, "connect "+addr.String())
 		}
 	case <-c.closed:
 		return nil, fmt.Errorf("connect %s: %w", addr, c.closedErr("connect"))
@@ -648,7 +647,7 @@ loop:
 			break loop
 		case <-ctx.Done():
 			if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				stopErr = gogatt.CtxErr(ctx, "scan")
+				stopErr = gattkit.CtxErr(ctx, "scan")
 			}
 			break loop
 		case <-c.closed:

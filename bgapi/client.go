@@ -293,7 +293,7 @@ func (c *client) command(ctx context.Context, m wire.Message, onResp func([]byte
 	select {
 	case c.cmdSem <- struct{}{}:
 	case <-ctx.Done():
-		return nil, false, gogatt.CtxErr(ctx, name)
+		return nil, false, gattkit.CtxErr(ctx, name)
 	case <-c.closed:
 		return nil, false, c.closedErr(name)
 	}
@@ -364,7 +364,7 @@ func (c *client) command(ctx context.Context, m wire.Message, onResp func([]byte
 			timer.Stop()
 			<-c.cmdSem
 		}
-		return nil, true, gogatt.CtxErr(ctx, name)
+		return nil, true, gattkit.CtxErr(ctx, name)
 	}
 }
 

@@ -296,7 +296,7 @@ func (cn *conn) acquire(ctx context.Context, op string) (release func(), err err
 	select {
 	case cn.sem <- struct{}{}:
 	case <-ctx.Done():
-		return nil, gogatt.CtxErr(ctx, op)
+		return nil, gattkit.CtxErr(ctx, op)
 	case <-cn.done:
 		return nil, fmt.Errorf("%s: %w", op, cn.linkErr())
 	}
@@ -417,7 +417,7 @@ func (cn *conn) exec(ctx context.Context, p *proc, m wire.Message) error {
 		case <-timer.C:
 			backoff = min(2*backoff, busyBackoffMax)
 		case <-ctx.Done():
-			return cn.linkOr(p.op, gogatt.CtxErr(ctx, p.op))
+			return cn.linkOr(p.op, gattkit.CtxErr(ctx, p.op))
 		case <-cn.done:
 			return fmt.Errorf("%s: %w", p.op, cn.linkErr())
 		}
@@ -428,7 +428,7 @@ func (cn *conn) exec(ctx context.Context, p *proc, m wire.Message) error {
 		return p.outcome(cn)
 	case <-ctx.Done():
 		cn.detach(p)
-		return cn.linkOr(p.op, gogatt.CtxErr(ctx, p.op))
+		return cn.linkOr(p.op, gattkit.CtxErr(ctx, p.op))
 	}
 }
 

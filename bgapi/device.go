@@ -100,7 +100,7 @@ func (d *device) disconnect(ctx context.Context) error {
 	case <-cn.done:
 		return nil
 	case <-ctx.Done():
-		return gogatt.CtxErr(ctx, "disconnect")
+		return gattkit.CtxErr(ctx, "disconnect")
 	}
 }
 
@@ -173,7 +173,7 @@ func (d *device) Bond(ctx context.Context, permanent bool) error {
 		return nil
 	case <-ctx.Done():
 		clear()
-		return gogatt.CtxErr(ctx, "bond")
+		return gattkit.CtxErr(ctx, "bond")
 	}
 }
 
@@ -434,7 +434,7 @@ func (d *device) writeCommand(ctx context.Context, handle uint16, value []byte) 
 		select {
 		case <-timer.C:
 		case <-ctx.Done():
-			return gogatt.CtxErr(ctx, "write command")
+			return gattkit.CtxErr(ctx, "write command")
 		case <-cn.done:
 			return fmt.Errorf("write command: %w", cn.linkErr())
 		}

@@ -25,7 +25,7 @@ func useDial(cfg *Config) {
 	if cfg.Port == "" {
 		cfg.Port = "dial"
 	}
-	if cfg.ListPorts == nil {
-		cfg.ListPorts = func() ([]*PortDetails, error) { return nil, nil }
+	if cfg.ports == nil {
+		cfg.ports = func() ([]*portDetails, error) { return nil, nil }
 	}
 }

@@ -33,7 +33,7 @@ const (
 	tortureAddr = sim.TortureAddress
 )
 
-func noPorts() ([]*PortDetails, error) { return nil, nil }
+func noPorts() ([]*portDetails, error) { return nil, nil }
 
 func testLogger() *slog.Logger {
 	if os.Getenv("GOGATT_BGAPI_LOG") != "" {
@@ -88,7 +88,7 @@ func (env *emuEnv) start(t testing.TB, bcfg Config) {
 	if env.pty != nil {
 		bcfg.Port = env.pty.Path()
 	}
-	bcfg.ListPorts = noPorts
+	bcfg.ports = noPorts
 	if bcfg.Logger == nil {
 		bcfg.Logger = testLogger()
 	}
@@ -184,7 +184,7 @@ func TestEmuStartResetReenumerates(t *testing.T) {
 	}
 	// Stop released the port: another backend opens it (no reset).
 	env.b.Stop()
-	b2 := New(Config{Port: env.pty.Path(), NoReset: true, ListPorts: noPorts, Logger: testLogger()})
+	b2 := New(Config{Port: env.pty.Path(), NoReset: true, ports: noPorts, Logger: testLogger()})
 	if err := b2.Start(ctxT(t, 10*time.Second)); err != nil {
 		t.Fatalf("Start of a second backend: %v", err)
 	}
@@ -650,13 +650,13 @@ func TestEmuAutoDetect(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	list := func() ([]*PortDetails, error) {
-		return []*PortDetails{
+	list := func() ([]*portDetails, error) {
+		return []*portDetails{
 			{Name: "/dev/ttyUSB7", IsUSB: true, VID: "0403", PID: "6001"},
 			{Name: p.Path(), IsUSB: true, VID: "2458", PID: "0001", SerialNumber: "1"},
 		}, nil
 	}
-	b := New(Config{ListPorts: list, PollInterval: 5 * time.Millisecond, Logger: testLogger()})
+	b := New(Config{ports: list, PollInterval: 5 * time.Millisecond, Logger: testLogger()})
 	if err := b.Start(ctxT(t, 10*time.Second)); err != nil {
 		t.Fatal(err)
 	}

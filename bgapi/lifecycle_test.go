@@ -276,7 +276,7 @@ func TestEmuSecondOpenerBusy(t *testing.T) {
 	if err := d.Subscribe(ctx, sim.TortureDescFirst, func(_ uint16, v []byte) { got <- v }, gogatt.SubscribeOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	second := New(Config{Port: env.pty.Path(), ListPorts: noPorts, Logger: testLogger()}) // resets on Start
+	second := New(Config{Port: env.pty.Path(), ports: noPorts, Logger: testLogger()}) // resets on Start
 	err := second.Start(ctx)
 	second.Stop()
 	var pe *PortError

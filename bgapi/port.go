@@ -134,35 +134,35 @@ func classifyOpenError(path string, err error) error {
 
 // isBLED112 reports whether a port's USB identity is a BLED112; hex digits compare
 // case-insensitively.
-func isBLED112(p *PortDetails) bool {
+func isBLED112(p *portDetails) bool {
 	return p != nil && p.IsUSB && strings.EqualFold(p.VID, BLED112VID) && strings.EqualFold(p.PID, BLED112PID)
 }
 
 // maybeBLED112 reports whether a port may be a BLED112: it is one, or (where USB IDs cannot be
 // read, usbIDsUnknown) it is a USB port of unknown identity.
-func maybeBLED112(p *PortDetails) bool {
+func maybeBLED112(p *portDetails) bool {
 	return isBLED112(p) || (usbIDsUnknown && p != nil && p.IsUSB && p.VID == "" && p.PID == "")
 }
 
 // findBLED112 lists serial ports and returns the BLED112s (see maybeBLED112), sorted by name.
-func findBLED112(list func() ([]*PortDetails, error)) ([]*PortDetails, error) {
+func findBLED112(list func() ([]*portDetails, error)) ([]*portDetails, error) {
 	ports, err := list()
 	if err != nil {
 		return nil, &PortError{Kind: gogatt.ErrNoAdapter, Err: err, Hint: "could not list serial ports; give Config.Port explicitly"}
 	}
-	var out []*PortDetails
+	var out []*portDetails
 	for _, p := range ports {
 		if maybeBLED112(p) {
 			out = append(out, p)
 		}
 	}
-	slices.SortFunc(out, func(a, b *PortDetails) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(out, func(a, b *portDetails) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
 }
 
 // detectPort returns the path of the first BLED112 found, or an error matching
 // gogatt.ErrNoAdapter.
-func detectPort(list func() ([]*PortDetails, error)) (*PortDetails, error) {
+func detectPort(list func() ([]*portDetails, error)) (*portDetails, error) {
 	found, err := findBLED112(list)
 	if err != nil {
 		return nil, err
@@ -178,7 +178,7 @@ func detectPort(list func() ([]*PortDetails, error)) (*PortDetails, error) {
 }
 
 // portIdentity finds the USB details of path, if it is a USB port the enumerator knows.
-func portIdentity(list func() ([]*PortDetails, error), path string) *PortDetails {
+func portIdentity(list func() ([]*portDetails, error), path string) *portDetails {
 	if list == nil {
 		return nil
 	}
@@ -197,7 +197,7 @@ func portIdentity(list func() ([]*PortDetails, error), path string) *PortDetails
 // relocate finds where a re-enumerated dongle came back: the same path if it exists, else a
 // BLED112 port with the same USB serial number (the port name may change after system_reset,
 // docs/bgapi-protocol.md §Reset and re-enumeration, #pygatt-reset).
-func relocate(list func() ([]*PortDetails, error), path string, id *PortDetails) string {
+func relocate(list func() ([]*portDetails, error), path string, id *portDetails) string {
 	if id == nil || id.SerialNumber == "" || list == nil {
 		return path
 	}

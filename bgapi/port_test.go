@@ -16,26 +16,26 @@ import (
 )
 
 func TestDetectPort(t *testing.T) {
-	list := func(ports ...*PortDetails) func() ([]*PortDetails, error) {
-		return func() ([]*PortDetails, error) { return ports, nil }
+	list := func(ports ...*portDetails) func() ([]*portDetails, error) {
+		return func() ([]*portDetails, error) { return ports, nil }
 	}
 	tests := []struct {
 		name  string
-		list  func() ([]*PortDetails, error)
+		list  func() ([]*portDetails, error)
 		want  string
 		noAdp bool
 	}{
 		{"none", list(), "", true},
-		{"other usb", list(&PortDetails{Name: "/dev/ttyUSB0", IsUSB: true, VID: "0403", PID: "6001"}), "", true},
-		{"not usb", list(&PortDetails{Name: "/dev/ttyS0", VID: "2458", PID: "0001"}), "", true},
+		{"other usb", list(&portDetails{Name: "/dev/ttyUSB0", IsUSB: true, VID: "0403", PID: "6001"}), "", true},
+		{"not usb", list(&portDetails{Name: "/dev/ttyS0", VID: "2458", PID: "0001"}), "", true},
 		{"bled112", list(
-			&PortDetails{Name: "/dev/ttyUSB0", IsUSB: true, VID: "0403", PID: "6001"},
-			&PortDetails{Name: "/dev/ttyACM1", IsUSB: true, VID: "2458", PID: "0001"},
-			&PortDetails{Name: "/dev/ttyACM0", IsUSB: true, VID: "2458", PID: "0001"},
+			&portDetails{Name: "/dev/ttyUSB0", IsUSB: true, VID: "0403", PID: "6001"},
+			&portDetails{Name: "/dev/ttyACM1", IsUSB: true, VID: "2458", PID: "0001"},
+			&portDetails{Name: "/dev/ttyACM0", IsUSB: true, VID: "2458", PID: "0001"},
 		), "/dev/ttyACM0", false},
-		{"hex case-insensitive", list(&PortDetails{Name: "/dev/cu.usbmodem1", IsUSB: true, VID: "2458", PID: "0001"}), "/dev/cu.usbmodem1", false},
-		{"upper-case vid", list(&PortDetails{Name: "COM3", IsUSB: true, VID: "2458", PID: "0001"}), "COM3", false},
-		{"enumeration fails", func() ([]*PortDetails, error) { return nil, errors.New("boom") }, "", true},
+		{"hex case-insensitive", list(&portDetails{Name: "/dev/cu.usbmodem1", IsUSB: true, VID: "2458", PID: "0001"}), "/dev/cu.usbmodem1", false},
+		{"upper-case vid", list(&portDetails{Name: "COM3", IsUSB: true, VID: "2458", PID: "0001"}), "COM3", false},
+		{"enumeration fails", func() ([]*portDetails, error) { return nil, errors.New("boom") }, "", true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -51,10 +51,10 @@ func TestDetectPort(t *testing.T) {
 			}
 		})
 	}
-	if !isBLED112(&PortDetails{IsUSB: true, VID: "2458", PID: "0001"}) || isBLED112(&PortDetails{IsUSB: true, VID: "2458", PID: "0002"}) {
+	if !isBLED112(&portDetails{IsUSB: true, VID: "2458", PID: "0001"}) || isBLED112(&portDetails{IsUSB: true, VID: "2458", PID: "0002"}) {
 		t.Fatal("isBLED112")
 	}
-	if !isBLED112(&PortDetails{IsUSB: true, VID: "2458", PID: "0001"}) {
+	if !isBLED112(&portDetails{IsUSB: true, VID: "2458", PID: "0001"}) {
 		t.Fatal("lower")
 	}
 }
@@ -92,7 +92,7 @@ func TestOpenErrors(t *testing.T) {
 }
 
 func TestStartNoAdapter(t *testing.T) {
-	b := New(Config{ListPorts: func() ([]*PortDetails, error) { return nil, nil }})
+	b := New(Config{ports: func() ([]*portDetails, error) { return nil, nil }})
 	if err := b.Start(t.Context()); !errors.Is(err, gogatt.ErrNoAdapter) {
 		t.Fatalf("auto-detect with nothing: %v", err)
 	}
@@ -126,21 +126,21 @@ func TestStartSilentDeviceFails(t *testing.T) {
 // After system_reset a BLED112 may come back under another name (ttyACM0 → ttyACM1,
 // docs/bgapi-protocol.md#pygatt-reset): an explicit port is followed by its USB serial number.
 func TestRelocate(t *testing.T) {
-	id := &PortDetails{Name: "/dev/ttyACM0", IsUSB: true, VID: "2458", PID: "0001", SerialNumber: "1"}
-	list := func(ports ...*PortDetails) func() ([]*PortDetails, error) {
-		return func() ([]*PortDetails, error) { return ports, nil }
+	id := &portDetails{Name: "/dev/ttyACM0", IsUSB: true, VID: "2458", PID: "0001", SerialNumber: "1"}
+	list := func(ports ...*portDetails) func() ([]*portDetails, error) {
+		return func() ([]*portDetails, error) { return ports, nil }
 	}
 	tests := []struct {
 		name string
-		list func() ([]*PortDetails, error)
-		id   *PortDetails
+		list func() ([]*portDetails, error)
+		id   *portDetails
 		want string
 	}{
 		{"same name", list(id), id, "/dev/ttyACM0"},
-		{"renamed", list(&PortDetails{Name: "/dev/ttyACM1", IsUSB: true, VID: "2458", PID: "0001", SerialNumber: "1"}), id, "/dev/ttyACM1"},
-		{"other dongle", list(&PortDetails{Name: "/dev/ttyACM1", IsUSB: true, VID: "2458", PID: "0001", SerialNumber: "2"}), id, "/dev/ttyACM0"},
+		{"renamed", list(&portDetails{Name: "/dev/ttyACM1", IsUSB: true, VID: "2458", PID: "0001", SerialNumber: "1"}), id, "/dev/ttyACM1"},
+		{"other dongle", list(&portDetails{Name: "/dev/ttyACM1", IsUSB: true, VID: "2458", PID: "0001", SerialNumber: "2"}), id, "/dev/ttyACM0"},
 		{"not back yet", list(), id, "/dev/ttyACM0"},
-		{"no identity", list(&PortDetails{Name: "/dev/ttyACM1", IsUSB: true, VID: "2458", PID: "0001", SerialNumber: "1"}), nil, "/dev/ttyACM0"},
+		{"no identity", list(&portDetails{Name: "/dev/ttyACM1", IsUSB: true, VID: "2458", PID: "0001", SerialNumber: "1"}), nil, "/dev/ttyACM0"},
 	}
 	for _, tc := range tests {
 		if got := relocate(tc.list, "/dev/ttyACM0", tc.id); got != tc.want {

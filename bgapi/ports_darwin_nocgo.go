@@ -7,9 +7,9 @@ import (
 	"slices"
 )
 
-// PortDetails describes a serial port as Config.ListPorts lists it: the fields of
+// portDetails describes a serial port as listPorts lists it: the fields of
 // go.bug.st/serial/enumerator's PortDetails, whose package needs cgo (IOKit) on macOS.
-type PortDetails struct {
+type portDetails struct {
 	Name          string // the path, e.g. /dev/cu.usbmodem1
 	IsUSB         bool
 	VID, PID      string // USB vendor and product ID in hex, when known
@@ -26,15 +26,15 @@ const usbIDsUnknown = true
 // listPorts lists /dev/cu.usbmodem*, the call-out devices macOS gives USB CDC-ACM modems such
 // as the BLED112. Without cgo there is no IOKit, so their USB VID:PID cannot be read: they are
 // listed as USB ports with VID and PID unknown ("").
-func listPorts() ([]*PortDetails, error) {
+func listPorts() ([]*portDetails, error) {
 	names, err := filepath.Glob("/dev/cu.usbmodem*")
 	if err != nil {
 		return nil, err
 	}
 	slices.Sort(names)
-	ports := make([]*PortDetails, len(names))
+	ports := make([]*portDetails, len(names))
 	for i, n := range names {
-		ports[i] = &PortDetails{Name: n, IsUSB: true}
+		ports[i] = &portDetails{Name: n, IsUSB: true}
 	}
 	return ports, nil
 }

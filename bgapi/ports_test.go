@@ -10,8 +10,8 @@ import (
 // A USB port whose VID:PID is unknown is taken for a BLED112 only where no USB ID can be read
 // (macOS without cgo); elsewhere the ID must match.
 func TestDetectPortUnknownIDs(t *testing.T) {
-	list := func() ([]*PortDetails, error) {
-		return []*PortDetails{{Name: "/dev/ttyS0"}, {Name: "/dev/cu.usbmodem1", IsUSB: true}}, nil
+	list := func() ([]*portDetails, error) {
+		return []*portDetails{{Name: "/dev/ttyS0"}, {Name: "/dev/cu.usbmodem1", IsUSB: true}}, nil
 	}
 	d, err := detectPort(list)
 	if usbIDsUnknown {

@@ -286,7 +286,7 @@ func (b *Backend) dial(ctx context.Context, a bt.Address, opts gogatt.ConnectOpt
 		accept: func(l parse.Line) bool { return l.Kind == parse.Connected }})
 	if err != nil {
 		if ctx.Err() != nil && !errors.Is(err, gogatt.ErrTimeout) && !errors.Is(err, context.Canceled) {
-			err = fmt.Errorf("%w: %w", gogatt.CtxErr(ctx, "connect"), err)
+			err = fmt.Errorf("%w: %w", gattkit.CtxErr(ctx, "connect"), err)
 		}
 		p.abort("connect failed")
 		d.reg.Close()

@@ -12,6 +12,7 @@ import (
 	"github.com/gogatt/gogatt"
 	"github.com/gogatt/gogatt/bt"
 	"github.com/gogatt/gogatt/gatttool/parse"
+	"github.com/gogatt/gogatt/internal/gattkit"
 )
 
 // ClearBond removes the bond with address through `bluetoothctl remove ADDRESS`, or every paired
@@ -141,7 +142,7 @@ func (b *Backend) ctl(ctx context.Context, args ...string) ([]parse.CtlLine, err
 			}
 		}
 		return lines, fmt.Errorf("bluetoothctl %s gave no answer: is bluetoothd running? %w",
-			strings.Join(args, " "), gogatt.CtxErr(ctx, "bluetoothctl "+args[0]))
+			strings.Join(args, " "), gattkit.CtxErr(ctx, "bluetoothctl "+args[0]))
 	}
 	if runErr != nil {
 		var ee *exec.ExitError

@@ -17,6 +17,7 @@ import (
 	"github.com/gogatt/gogatt"
 	"github.com/gogatt/gogatt/att"
 	"github.com/gogatt/gogatt/gatttool/parse"
+	"github.com/gogatt/gogatt/internal/gattkit"
 )
 
 // attTransactionTimeout is ATT's transaction timeout (Core v5.3 Vol 3 Part F §3.3.3): a request
@@ -120,7 +121,7 @@ func startProc(ctx context.Context, cfg *Config, log *slog.Logger, addr string, 
 	case <-ctx.Done():
 		p.kill()
 		<-p.exited
-		return nil, gogatt.CtxErr(ctx, "gatttool start")
+		return nil, gattkit.CtxErr(ctx, "gatttool start")
 	}
 }
 
@@ -269,7 +270,7 @@ func (p *proc) lineErr(o *op, l parse.Line) error {
 	if l.Kind == parse.ATTErrorLine && l.Code == att.ErrUnlikelyError && time.Since(o.started) >= p.attTimeout {
 		// The 30 s ATT transaction timeout (docs/bluez-tools.md §ATT timeout hang): gatttool is
 		// now hung.
-		err = fmt.Errorf("%w (gatttool reported the ATT transaction timeout: %w)", gogatt.TimeoutError(o.name), err)
+		err = fmt.Errorf("%w (gatttool reported the ATT transaction timeout: %w)", gattkit.TimeoutError(o.name), err)
 		go p.hung(o.name)
 	}
 	return err
@@ -330,7 +331,7 @@ func (p *proc) terminate() {
 // process is killed.
 func (p *proc) hung(opName string) {
 	p.log.Warn("gatttool hung (no answer); killing it", "op", opName)
-	p.gone(&gogatt.DisconnectError{Address: p.addr, Reason: "gatttool stopped answering during " + opName + " (ATT transaction timeout)", Err: gogatt.TimeoutError(opName)}, true)
+	p.gone(&gogatt.DisconnectError{Address: p.addr, Reason: "gatttool stopped answering during " + opName + " (ATT transaction timeout)", Err: gattkit.TimeoutError(opName)}, true)
 	p.kill()
 }
 
@@ -355,12 +356,12 @@ func (p *proc) write(s string) {
 // taken for the next command's) or the hang detector fires.
 func (p *proc) do(ctx context.Context, o *op) ([]parse.Line, error) {
 	if ctx.Err() != nil {
-		return nil, gogatt.CtxErr(ctx, o.name)
+		return nil, gattkit.CtxErr(ctx, o.name)
 	}
 	select {
 	case p.sem <- struct{}{}:
 	case <-ctx.Done():
-		return nil, gogatt.CtxErr(ctx, o.name)
+		return nil, gattkit.CtxErr(ctx, o.name)
 	case <-p.lost:
 		return nil, p.loss()
 	}
@@ -392,7 +393,7 @@ func (p *proc) do(ctx context.Context, o *op) ([]parse.Line, error) {
 		}
 		return o.lines, o.err
 	case <-ctx.Done():
-		return nil, gogatt.CtxErr(ctx, o.name)
+		return nil, gattkit.CtxErr(ctx, o.name)
 	}
 }
 
@@ -403,7 +404,7 @@ func (p *proc) timedOut(o *op) {
 		p.mu.Unlock()
 		return
 	}
-	o.err = fmt.Errorf("%w: gatttool gave no answer within %v", gogatt.TimeoutError(o.name), p.timeout)
+	o.err = fmt.Errorf("%w: gatttool gave no answer within %v", gattkit.TimeoutError(o.name), p.timeout)
 	p.finishLocked(o)
 	p.mu.Unlock()
 	p.hung(o.name)

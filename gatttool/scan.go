@@ -14,6 +14,7 @@ import (
 	"github.com/creack/pty"
 	"github.com/gogatt/gogatt"
 	"github.com/gogatt/gogatt/gatttool/parse"
+	"github.com/gogatt/gogatt/internal/gattkit"
 )
 
 // Scan runs `hcitool -i hciX lescan` in a pty (so its output is line-buffered, docs/bluez-tools.md
@@ -238,7 +239,7 @@ loop:
 		return out, fmt.Errorf("gatttool backend: scan: hcitool: %s", exitText(werr))
 	}
 	if ctxStopped {
-		return out, gogatt.CtxErr(ctx, "scan")
+		return out, gattkit.CtxErr(ctx, "scan")
 	}
 	return out, nil
 }
@@ -282,7 +283,7 @@ func (b *Backend) checkAdapter(ctx context.Context) error {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
 	if ctx.Err() != nil {
-		return fmt.Errorf("gatttool backend: hcitool dev: %w", gogatt.CtxErr(ctx, "adapter check"))
+		return fmt.Errorf("gatttool backend: hcitool dev: %w", gattkit.CtxErr(ctx, "adapter check"))
 	}
 	for _, l := range strings.Split(out.String(), "\n") {
 		f := strings.Fields(l)

@@ -53,7 +53,8 @@ func main() {
 		Width:      func(f *os.File) int { return term.Width(f, 80) },
 		StdoutGone: func(ctx context.Context) <-chan struct{} { return term.ReaderGone(ctx, os.Stdout) },
 		Open:       openBackend,
-		ServeSim:   serveSim,
+		ServeSim:   serveSimReporting,
+		StartSim:   startSimBackground,
 	}, os.Args[1:])
 	stop()
 	os.Exit(code)

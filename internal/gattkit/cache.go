@@ -53,7 +53,7 @@ func (c *ServiceCache) Services(ctx context.Context) ([]gogatt.Service, error) {
 			select {
 			case <-f.done:
 			case <-ctx.Done():
-				return nil, gogatt.CtxErr(ctx, "discover services")
+				return nil, CtxErr(ctx, "discover services")
 			}
 			if f.err == nil {
 				return f.services, nil
@@ -91,9 +91,9 @@ func (c *ServiceCache) lead(ctx context.Context, f *flight, gen uint64) {
 	s, err := c.discover(ctx)
 	if err != nil && ctx.Err() != nil && !errors.Is(err, gogatt.ErrTimeout) {
 		if isCtxErr(err) {
-			err = gogatt.CtxErr(ctx, "discover services")
+			err = CtxErr(ctx, "discover services")
 		} else {
-			err = fmt.Errorf("%w: %w", gogatt.CtxErr(ctx, "discover services"), err)
+			err = fmt.Errorf("%w: %w", CtxErr(ctx, "discover services"), err)
 		}
 	}
 	f.services, f.err, f.ctxEnded = s, err, err != nil && ctx.Err() != nil

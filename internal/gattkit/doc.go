@@ -8,6 +8,8 @@
 //   - Wrap: the reconnection layer. A backend's raw Device knows nothing of reconnection (as in
 //     paho.golang); Wrap turns it into a Device that re-dials with backoff, re-applies
 //     subscriptions and reports ConnectionEvents.
+//   - CtxErr and TimeoutError: the errors of an ended context and of a timeout, as every backend
+//     reports them (matching gogatt.ErrTimeout and context.DeadlineExceeded for deadlines).
 //
 // It is internal: its API may change with the backends that use it.
 package gattkit

@@ -35,6 +35,13 @@ type SimPeripheral struct {
 	Kind    string `json:"kind"` // "heart-rate sensor", …
 }
 
+// SimProcess is an emulator serving in the background (Env.StartSim).
+type SimProcess struct {
+	Path        string          `json:"port"` // the pseudo-terminal to open
+	PID         int             `json:"pid"`  // the process serving it, until sent SIGINT or SIGTERM
+	Peripherals []SimPeripheral `json:"peripherals"`
+}
+
 // Env is everything the commands touch outside themselves.
 type Env struct {
 	Stdout, Stderr io.Writer
@@ -53,6 +60,9 @@ type Env struct {
 	// ServeSim runs the BLED112 emulator with the demo peripherals on a pseudo-terminal until ctx
 	// ends; ready is called once with the path to open.
 	ServeSim func(ctx context.Context, log *slog.Logger, ready func(path string, peripherals []SimPeripheral)) error
+	// StartSim starts the emulator of ServeSim in a process of its own that outlives this one
+	// (`gogatt sim --background`) and returns once it serves.
+	StartSim func(ctx context.Context, log *slog.Logger) (SimProcess, error)
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }

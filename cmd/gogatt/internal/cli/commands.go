@@ -36,6 +36,8 @@ type opts struct {
 	// rssi
 	watch    bool
 	interval time.Duration
+	// sim
+	background bool
 	// demo
 	address  string
 	scanFor  time.Duration
@@ -243,11 +245,20 @@ lost, duplicated or out of order.
 			long: `Runs the emulated BLED112 with the demo peripherals (heart-rate sensor C0:FF:EE:00:00:01,
 thermometer C0:FF:EE:00:00:02, torture device C0:FF:EE:00:00:03) on a pseudo-terminal. The
 first line printed is the path to open: any BGAPI client (gogatt --port, pygatt, your own) can
-use it as if a dongle were plugged in. Serves until Ctrl-C.`,
+use it as if a dongle were plugged in. Serves until Ctrl-C.
+
+With --background it serves from a process of its own: gogatt prints the path (its only line on
+stdout), says on stderr which process serves it, and exits at once, so a script can capture
+the path with $(…). That process has no terminal; stop it with kill (SIGTERM or SIGINT), which
+removes the path.`,
 			maxArgs: 0,
 			examples: []string{
 				"gogatt sim",
-				"port=$(gogatt sim | head -1) # in another shell: gogatt scan --port $port",
+				"port=$(gogatt sim --background)   # then: gogatt scan --port \"$port\"",
+				"gogatt sim --background --json    # {\"port\":…,\"pid\":…,\"peripherals\":[…]}",
+			},
+			flags: func(fs *flag.FlagSet, o *opts) {
+				fs.BoolVar(&o.background, "background", false, "serve from a process of its own; print the path and exit")
 			},
 			run: runSim,
 		},

@@ -48,7 +48,7 @@ func runDemo(ctx context.Context, a *app, _ []string) error {
 		return err
 	}
 	if ctx.Err() != nil {
-		return gogatt.CtxErr(ctx, "demo")
+		return fmt.Errorf("demo: %w", ctx.Err())
 	}
 	name := ""
 	for _, d := range ds {

@@ -116,7 +116,7 @@ func (b *fakeBackend) Connect(ctx context.Context, address string, opts gogatt.C
 		}
 	}
 	<-ctx.Done()
-	return nil, gogatt.CtxErr(ctx, "connect")
+	return nil, fmt.Errorf("connect: %w", ctx.Err())
 }
 
 func (b *fakeBackend) Scan(ctx context.Context, opts gogatt.ScanOptions) ([]gogatt.ScanResult, error) {
@@ -155,7 +155,7 @@ func (b *fakeBackend) FilteredScan(ctx context.Context, name string, opts gogatt
 	}
 	select {
 	case <-ctx.Done():
-		return out, gogatt.CtxErr(ctx, "scan")
+		return out, fmt.Errorf("scan: %w", ctx.Err())
 	default:
 	}
 	return out, nil

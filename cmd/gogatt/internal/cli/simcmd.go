@@ -7,8 +7,11 @@ import (
 )
 
 // runSim serves the emulated BLED112 on a pseudo-terminal until Ctrl-C. The first line of
-// output is the path to open.
+// output is the path to open. With --background another process serves it (runSimBackground).
 func runSim(ctx context.Context, a *app, _ []string) error {
+	if a.opts.background {
+		return runSimBackground(ctx, a)
+	}
 	if a.env.ServeSim == nil {
 		return errors.New("this binary was built without the BLED112 emulator")
 	}
@@ -28,5 +31,29 @@ func runSim(ctx context.Context, a *app, _ []string) error {
 	if err != nil && !(ctx.Err() != nil && errors.Is(err, context.Canceled)) {
 		return fmt.Errorf("emulator: %w", err)
 	}
+	return nil
+}
+
+// runSimBackground starts the emulator in a process of its own and prints the path it serves
+// as the only line of stdout (or one JSON object with the path, the process ID and the
+// peripherals), so that `port=$(gogatt sim --background)` returns at once; stderr says how to
+// stop it. Starting is bounded by --timeout.
+func runSimBackground(ctx context.Context, a *app) error {
+	if a.env.StartSim == nil {
+		return fmt.Errorf("--background: %w", errors.ErrUnsupported)
+	}
+	ctx, cancel := context.WithTimeout(ctx, a.g.timeout)
+	defer cancel()
+	p, err := a.env.StartSim(ctx, a.log)
+	if err != nil {
+		return fmt.Errorf("starting the emulator in the background: %w", err)
+	}
+	if a.g.json {
+		a.emit(p)
+	} else {
+		a.printf("%s\n", p.Path)
+	}
+	fmt.Fprintf(a.env.Stderr, "BLED112 emulator serving %d demo peripheral(s) on %s in the background, as process %d; stop it with: kill %d\n",
+		len(p.Peripherals), p.Path, p.PID, p.PID)
 	return nil
 }
