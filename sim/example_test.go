@@ -5,6 +5,7 @@ import (
 
 	"github.com/gogatt/gogatt/att"
 	"github.com/gogatt/gogatt/bt"
+	"github.com/gogatt/gogatt/gatt"
 	"github.com/gogatt/gogatt/sim"
 )
 
@@ -30,9 +31,9 @@ func ExampleNewBuilder() {
 	svc := bt.MustParseUUID("12345678-0000-1000-8000-00805f9b34fb")
 	b := sim.NewBuilder(bt.MustParseAddress("C0:FF:EE:12:34:56")).Name("my sensor").Seed(42)
 	b.Service(svc).
-		Characteristic(bt.UUID16(0xFF01), sim.PropRead|sim.PropNotify).Value([]byte{0}).
+		Characteristic(bt.UUID16(0xFF01), gatt.PropRead|gatt.PropNotify).Value([]byte{0}).
 		UserDescription("level").CCCD().
-		Characteristic(bt.UUID16(0xFF02), sim.PropWrite).MaxLength(4).RequireEncryption()
+		Characteristic(bt.UUID16(0xFF02), gatt.PropWrite).MaxLength(4).RequireEncryption()
 	p, err := b.Build()
 	if err != nil {
 		panic(err)
