@@ -121,7 +121,6 @@ func TestPropertiesReexport(t *testing.T) {
 	if p.String() != "read|notify" {
 		t.Errorf("String = %q", p.String())
 	}
-	//lint:ignore SA1019 the deprecated names must keep working
 	if PropAuthenticatedWrites != PropAuthenticatedSignedWrites || PropExtended != PropExtendedProperties {
 		t.Error("deprecated aliases differ from the spec names")
 	}
