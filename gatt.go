@@ -2,51 +2,42 @@ package gogatt
 
 import (
 	"fmt"
-	"strings"
+
+	"github.com/gogatt/gogatt/gatt"
 )
 
-// Well-known attribute types (Assigned Numbers §3.5–3.7; Core v5.3 Vol 3 Part G §3).
+// Well-known attribute types (Core v5.3 Vol 3 Part G §3; package gatt has more).
 var (
-	UUIDPrimaryService   = UUID16(0x2800)
-	UUIDSecondaryService = UUID16(0x2801)
-	UUIDInclude          = UUID16(0x2802)
-	UUIDCharacteristic   = UUID16(0x2803)
-	UUIDExtendedProps    = UUID16(0x2900)
-	UUIDUserDescription  = UUID16(0x2901)
-	UUIDCCCD             = UUID16(0x2902) // Client Characteristic Configuration
-	UUIDPresentation     = UUID16(0x2904)
+	UUIDPrimaryService   = gatt.UUIDPrimaryService
+	UUIDSecondaryService = gatt.UUIDSecondaryService
+	UUIDInclude          = gatt.UUIDInclude
+	UUIDCharacteristic   = gatt.UUIDCharacteristic
+	UUIDExtendedProps    = gatt.UUIDExtendedProperties
+	UUIDUserDescription  = gatt.UUIDUserDescription
+	UUIDCCCD             = gatt.UUIDCCCD // Client Characteristic Configuration
+	UUIDPresentation     = gatt.UUIDPresentationFormat
 )
 
-// Properties are a characteristic's property bits (Core v5.3 Vol 3 Part G §3.3.1.1).
-type Properties uint8
+// Properties are a characteristic's property bits (Core v5.3 Vol 3 Part G §3.3.1.1). See
+// gatt.Properties.
+type Properties = gatt.Properties
 
-// Property bits.
+// Property bits, named as in Core v5.3 Vol 3 Part G §3.3.1.1, Table 3.5.
 const (
-	PropBroadcast            Properties = 0x01
-	PropRead                 Properties = 0x02
-	PropWriteWithoutResponse Properties = 0x04
-	PropWrite                Properties = 0x08
-	PropNotify               Properties = 0x10
-	PropIndicate             Properties = 0x20
-	PropAuthenticatedWrites  Properties = 0x40
-	PropExtended             Properties = 0x80
+	PropBroadcast                 = gatt.PropBroadcast
+	PropRead                      = gatt.PropRead
+	PropWriteWithoutResponse      = gatt.PropWriteWithoutResponse
+	PropWrite                     = gatt.PropWrite
+	PropNotify                    = gatt.PropNotify
+	PropIndicate                  = gatt.PropIndicate
+	PropAuthenticatedSignedWrites = gatt.PropAuthenticatedSignedWrites
+	PropExtendedProperties        = gatt.PropExtendedProperties
+
+	// Deprecated: use PropAuthenticatedSignedWrites, the Core specification's name.
+	PropAuthenticatedWrites = gatt.PropAuthenticatedSignedWrites
+	// Deprecated: use PropExtendedProperties, the Core specification's name.
+	PropExtended = gatt.PropExtendedProperties
 )
-
-var propNames = [...]string{"broadcast", "read", "write-without-response", "write", "notify", "indicate", "authenticated-signed-writes", "extended-properties"}
-
-// String lists the set bits, e.g. "read|notify".
-func (p Properties) String() string {
-	var parts []string
-	for i, n := range propNames {
-		if p&(1<<i) != 0 {
-			parts = append(parts, n)
-		}
-	}
-	if len(parts) == 0 {
-		return "none"
-	}
-	return strings.Join(parts, "|")
-}
 
 // Descriptor is a characteristic descriptor.
 type Descriptor struct {

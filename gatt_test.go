@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/gogatt/gogatt/gatt"
 )
 
 // tree has the same characteristic UUID (0xfff1) in two services, as real devices do.
@@ -109,5 +111,23 @@ func TestRootHelpers(t *testing.T) {
 	}
 	if AddressPublic.String() != "public" || AddressRandom.String() != "random" {
 		t.Error("address types")
+	}
+}
+
+// TestPropertiesReexport checks that the root's property names, the deprecated ones included,
+// are package gatt's, with the same String.
+func TestPropertiesReexport(t *testing.T) {
+	var p gatt.Properties = PropRead | PropNotify
+	if p.String() != "read|notify" {
+		t.Errorf("String = %q", p.String())
+	}
+	if PropAuthenticatedWrites != PropAuthenticatedSignedWrites || PropExtended != PropExtendedProperties {
+		t.Error("deprecated aliases differ from the spec names")
+	}
+	if (PropAuthenticatedSignedWrites | PropExtendedProperties).String() != "authenticated-signed-writes|extended-properties" {
+		t.Error("String of the high bits changed")
+	}
+	if UUIDCCCD != gatt.UUIDCCCD || UUIDPresentation != gatt.UUIDPresentationFormat || UUIDExtendedProps != gatt.UUIDExtendedProperties {
+		t.Error("UUID variables differ from package gatt's")
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gogatt/gogatt"
+	"github.com/gogatt/gogatt/adv"
 	"github.com/gogatt/gogatt/bgapi/wire"
 	"github.com/gogatt/gogatt/bt"
 	"github.com/gogatt/gogatt/sim"
@@ -118,7 +119,7 @@ func BenchmarkScan(b *testing.B) {
 	for i := range 50 {
 		a := bt.MustParseAddress(fmt.Sprintf("C0:FF:EE:10:00:%02X", i))
 		beacons = append(beacons, sim.NewBuilder(a).Name(fmt.Sprintf("beacon %d", i)).AdvertisingInterval(20*time.Millisecond).
-			Advertise(sim.AdvFields{Flags: sim.FlagsGeneralDiscoverable, LocalName: fmt.Sprintf("beacon %d", i)}).MustBuild())
+			Advertise(adv.Data{HasFlags: true, Flags: adv.FlagGeneralDiscoverable | adv.FlagBREDRNotSupported, LocalName: fmt.Sprintf("beacon %d", i), NameComplete: true}).MustBuild())
 	}
 	env := startEmu(b, bled112.Config{}, Config{NoReset: true}, beacons...)
 	reports := 0

@@ -25,6 +25,7 @@ import (
 	"github.com/gogatt/gogatt"
 	"github.com/gogatt/gogatt/att"
 	"github.com/gogatt/gogatt/bt"
+	"github.com/gogatt/gogatt/gatt"
 	"github.com/gogatt/gogatt/gatttool"
 	"github.com/gogatt/gogatt/internal/bluezsim"
 	"github.com/gogatt/gogatt/sim"
@@ -67,18 +68,18 @@ func testPeripheral(t testing.TB, addr string) (*sim.Peripheral, *writes) {
 	w := &writes{}
 	b := sim.NewBuilder(bt.MustParseAddress(addr)).Name("gogatt-test").Seed(7)
 	s := b.Service(svcA)
-	s.Characteristic(uRW, sim.PropRead|sim.PropWrite|sim.PropWriteWithoutResponse).Value([]byte{1, 2, 3}).MaxLength(512).
+	s.Characteristic(uRW, gatt.PropRead|gatt.PropWrite|gatt.PropWriteWithoutResponse).Value([]byte{1, 2, 3}).MaxLength(512).
 		OnWrite(func(r sim.Request, v []byte) att.ErrorCode { w.add(v); return 0 })
-	s.Characteristic(uLong, sim.PropRead|sim.PropWrite).Value(longValue).MaxLength(512)
-	s.Characteristic(uNotify, sim.PropRead|sim.PropNotify).Value(make([]byte, 8)).UserDescription("counter").CCCD()
-	s.Characteristic(uWriteOnl, sim.PropWrite).Value([]byte{0})
-	s.Characteristic(uReadOnly, sim.PropRead).Value([]byte("ro"))
-	s.Characteristic(uEnc, sim.PropRead).Value([]byte("secret")).RequireEncryption()
-	s.Characteristic(uAuthz, sim.PropRead).Value([]byte("authz")).RequireAuthorization()
-	s.Characteristic(uIndicate, sim.PropRead|sim.PropIndicate).Value(make([]byte, 4))
-	s.Characteristic(uDup, sim.PropRead).Value([]byte("A"))
-	s.Characteristic(uEmpty, sim.PropRead).Value(nil)
-	b.Service(svcB).Characteristic(uDup, sim.PropRead).Value([]byte("B"))
+	s.Characteristic(uLong, gatt.PropRead|gatt.PropWrite).Value(longValue).MaxLength(512)
+	s.Characteristic(uNotify, gatt.PropRead|gatt.PropNotify).Value(make([]byte, 8)).UserDescription("counter").CCCD()
+	s.Characteristic(uWriteOnl, gatt.PropWrite).Value([]byte{0})
+	s.Characteristic(uReadOnly, gatt.PropRead).Value([]byte("ro"))
+	s.Characteristic(uEnc, gatt.PropRead).Value([]byte("secret")).RequireEncryption()
+	s.Characteristic(uAuthz, gatt.PropRead).Value([]byte("authz")).RequireAuthorization()
+	s.Characteristic(uIndicate, gatt.PropRead|gatt.PropIndicate).Value(make([]byte, 4))
+	s.Characteristic(uDup, gatt.PropRead).Value([]byte("A"))
+	s.Characteristic(uEmpty, gatt.PropRead).Value(nil)
+	b.Service(svcB).Characteristic(uDup, gatt.PropRead).Value([]byte("B"))
 	p, err := b.Build()
 	if err != nil {
 		t.Fatal(err)

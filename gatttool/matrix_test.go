@@ -24,6 +24,7 @@ import (
 	"github.com/gogatt/gogatt"
 	"github.com/gogatt/gogatt/att"
 	"github.com/gogatt/gogatt/bt"
+	"github.com/gogatt/gogatt/gatt"
 	"github.com/gogatt/gogatt/gatttool"
 	"github.com/gogatt/gogatt/sim"
 )
@@ -172,8 +173,8 @@ func gatedPeripheral(t *testing.T) (p *sim.Peripheral, entered <-chan struct{}, 
 	rel := make(chan struct{})
 	b := sim.NewBuilder(bt.MustParseAddress(testAddr)).Name("gogatt-gate")
 	s := b.Service(svcA)
-	s.Characteristic(uRW, sim.PropRead).Value([]byte{1, 2, 3})
-	s.Characteristic(uGate, sim.PropRead).OnRead(func(sim.Request) ([]byte, att.ErrorCode) {
+	s.Characteristic(uRW, gatt.PropRead).Value([]byte{1, 2, 3})
+	s.Characteristic(uGate, gatt.PropRead).OnRead(func(sim.Request) ([]byte, att.ErrorCode) {
 		in <- struct{}{}
 		<-rel
 		return []byte("late"), 0

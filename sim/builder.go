@@ -6,35 +6,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/gogatt/gogatt/adv"
 	"github.com/gogatt/gogatt/att"
 	"github.com/gogatt/gogatt/bt"
-)
-
-// Properties are a characteristic's property bits (Core v5.3 Vol 3 Part G §3.3.1.1, Table 3.5).
-type Properties uint8
-
-// Property bits.
-const (
-	PropBroadcast            Properties = 0x01
-	PropRead                 Properties = 0x02
-	PropWriteWithoutResponse Properties = 0x04
-	PropWrite                Properties = 0x08
-	PropNotify               Properties = 0x10
-	PropIndicate             Properties = 0x20
-	PropSignedWrite          Properties = 0x40 // Authenticated Signed Writes
-	PropExtended             Properties = 0x80 // set automatically by ExtendedProperties
-)
-
-// Well-known attribute types (Core v5.3 Vol 3 Part G §3; Assigned Numbers §3.5–3.7).
-var (
-	TypePrimaryService     = bt.UUID16(0x2800)
-	TypeSecondaryService   = bt.UUID16(0x2801)
-	TypeInclude            = bt.UUID16(0x2802)
-	TypeCharacteristic     = bt.UUID16(0x2803)
-	TypeExtendedProperties = bt.UUID16(0x2900)
-	TypeUserDescription    = bt.UUID16(0x2901)
-	TypeCCCD               = bt.UUID16(0x2902)
-	TypePresentationFormat = bt.UUID16(0x2904)
+	"github.com/gogatt/gogatt/gatt"
 )
 
 // Request describes the ATT operation a ReadFunc or WriteFunc serves.
@@ -90,7 +65,7 @@ type Builder struct {
 	mtu         int
 	prepLimit   int
 	noGAP       bool
-	adv, scan   *AdvFields
+	adv, scan   *adv.Data
 	services    []*ServiceBuilder
 	err         error
 }
@@ -167,11 +142,15 @@ func (b *Builder) PrepareQueueLimit(n int) *Builder {
 // that are otherwise added first.
 func (b *Builder) WithoutGAPService() *Builder { b.noGAP = true; return b }
 
-// Advertise sets the fields of the advertising payload.
-func (b *Builder) Advertise(f AdvFields) *Builder { b.adv = &f; return b }
+// Advertise sets the advertising payload: the fields of d that are set, encoded by
+// adv.Data.Encode (at most 31 octets; Raw is ignored). Without it the payload holds the flags
+// (LE General Discoverable and BR/EDR Not Supported, or only the latter for NonConnectable) and
+// the name as Complete Local Name.
+func (b *Builder) Advertise(d adv.Data) *Builder { c := d.Clone(); b.adv = &c; return b }
 
-// ScanResponse sets the fields of the scan-response payload.
-func (b *Builder) ScanResponse(f AdvFields) *Builder { b.scan = &f; return b }
+// ScanResponse sets the scan-response payload, encoded as in Advertise. Without it the scan
+// response is empty.
+func (b *Builder) ScanResponse(d adv.Data) *Builder { c := d.Clone(); b.scan = &c; return b }
 
 // Service adds a primary service.
 func (b *Builder) Service(uuid bt.UUID) *ServiceBuilder {
@@ -202,7 +181,7 @@ func (s *ServiceBuilder) AtHandle(h uint16) *ServiceBuilder { s.at = h; return s
 
 // Characteristic adds a characteristic with the given properties. A CCCD is added for notify or
 // indicate, right after the value unless CCCD() places it among other descriptors.
-func (s *ServiceBuilder) Characteristic(uuid bt.UUID, props Properties) *CharacteristicBuilder {
+func (s *ServiceBuilder) Characteristic(uuid bt.UUID, props gatt.Properties) *CharacteristicBuilder {
 	c := &CharacteristicBuilder{s: s, uuid: uuid, props: props, maxLen: att.MaxAttributeLen}
 	s.chars = append(s.chars, c)
 	return c
@@ -222,7 +201,7 @@ type descDef struct {
 type CharacteristicBuilder struct {
 	s                 *ServiceBuilder
 	uuid              bt.UUID
-	props             Properties
+	props             gatt.Properties
 	value             []byte
 	maxLen            int
 	readSec, writeSec SecurityLevel
@@ -240,7 +219,7 @@ type CharacteristicBuilder struct {
 func (c *CharacteristicBuilder) Note(s string) *CharacteristicBuilder { c.note = s; return c }
 
 // Characteristic ends this characteristic and adds another to the same service.
-func (c *CharacteristicBuilder) Characteristic(uuid bt.UUID, props Properties) *CharacteristicBuilder {
+func (c *CharacteristicBuilder) Characteristic(uuid bt.UUID, props gatt.Properties) *CharacteristicBuilder {
 	return c.s.Characteristic(uuid, props)
 }
 
@@ -326,25 +305,25 @@ func (c *CharacteristicBuilder) CCCD() *CharacteristicBuilder {
 		c.s.b.fail(fmt.Errorf("sim: CCCD of %v placed twice", c.uuid))
 	}
 	c.cccdPlaced = true
-	c.descs = append(c.descs, descDef{uuid: TypeCCCD, cccd: true, writable: true})
+	c.descs = append(c.descs, descDef{uuid: gatt.UUIDCCCD, cccd: true, writable: true})
 	return c
 }
 
 // UserDescription adds a Characteristic User Description descriptor (0x2901, Core v5.3 Vol 3
 // Part G §3.3.3.2), read-only.
 func (c *CharacteristicBuilder) UserDescription(s string) *CharacteristicBuilder {
-	return c.Descriptor(TypeUserDescription, []byte(s))
+	return c.Descriptor(gatt.UUIDUserDescription, []byte(s))
 }
 
 // PresentationFormat adds a Characteristic Presentation Format descriptor (0x2904).
 func (c *CharacteristicBuilder) PresentationFormat(f PresentationFormat) *CharacteristicBuilder {
-	return c.Descriptor(TypePresentationFormat, f.bytes())
+	return c.Descriptor(gatt.UUIDPresentationFormat, f.bytes())
 }
 
 // ExtendedProperties adds the Characteristic Extended Properties descriptor (0x2900, Core v5.3
 // Vol 3 Part G §3.3.3.1) here and sets the extended-properties bit.
 func (c *CharacteristicBuilder) ExtendedProperties(reliableWrite, writableAuxiliaries bool) *CharacteristicBuilder {
-	c.props |= PropExtended
+	c.props |= gatt.PropExtendedProperties
 	var v uint16
 	if reliableWrite {
 		v |= 1
@@ -352,7 +331,7 @@ func (c *CharacteristicBuilder) ExtendedProperties(reliableWrite, writableAuxili
 	if writableAuxiliaries {
 		v |= 2
 	}
-	return c.Descriptor(TypeExtendedProperties, binary.LittleEndian.AppendUint16(nil, v))
+	return c.Descriptor(gatt.UUIDExtendedProperties, binary.LittleEndian.AppendUint16(nil, v))
 }
 
 // Descriptor adds a read-only descriptor with a static value.
@@ -360,7 +339,7 @@ func (c *CharacteristicBuilder) Descriptor(uuid bt.UUID, value []byte) *Characte
 	if len(value) > att.MaxAttributeLen {
 		c.s.b.fail(fmt.Errorf("sim: descriptor %v value too long", uuid))
 	}
-	if uuid == TypeCCCD {
+	if uuid == gatt.UUIDCCCD {
 		return c.CCCD()
 	}
 	c.descs = append(c.descs, descDef{uuid: uuid, value: append([]byte(nil), value...)})
@@ -383,14 +362,14 @@ func (b *Builder) Build() (*Peripheral, error) {
 	if err != nil {
 		return nil, err
 	}
-	advF := AdvFields{Flags: FlagsGeneralDiscoverable, LocalName: b.name}
+	advD := adv.Data{HasFlags: true, Flags: adv.FlagGeneralDiscoverable | adv.FlagBREDRNotSupported, LocalName: b.name, NameComplete: true}
 	if b.nonConn {
-		advF.Flags = FlagBREDRNotSupported
+		advD.Flags = adv.FlagBREDRNotSupported
 	}
 	if b.adv != nil {
-		advF = *b.adv
+		advD = *b.adv
 	}
-	advData, err := advF.Encode()
+	advData, err := advD.Encode()
 	if err != nil {
 		return nil, fmt.Errorf("sim: advertising data: %w", err)
 	}
@@ -438,12 +417,12 @@ func (b *Builder) buildDB() (*database, error) {
 	}
 	services := b.services
 	if !b.noGAP {
-		gap := &ServiceBuilder{b: b, uuid: bt.UUID16(0x1800)}
-		gap.Characteristic(bt.UUID16(0x2A00), PropRead).StringValue(b.name)
-		gap.Characteristic(bt.UUID16(0x2A01), PropRead).Value(binary.LittleEndian.AppendUint16(nil, b.appearance))
-		gatt := &ServiceBuilder{b: b, uuid: bt.UUID16(0x1801)}
-		gatt.Characteristic(bt.UUID16(0x2A05), PropIndicate).Value([]byte{0x01, 0x00, 0xFF, 0xFF})
-		services = append([]*ServiceBuilder{gap, gatt}, services...)
+		gap := &ServiceBuilder{b: b, uuid: gatt.UUIDGenericAccess}
+		gap.Characteristic(gatt.UUIDDeviceName, gatt.PropRead).StringValue(b.name)
+		gap.Characteristic(gatt.UUIDAppearance, gatt.PropRead).Value(binary.LittleEndian.AppendUint16(nil, b.appearance))
+		gattSvc := &ServiceBuilder{b: b, uuid: gatt.UUIDGenericAttribute}
+		gattSvc.Characteristic(gatt.UUIDServiceChanged, gatt.PropIndicate).Value([]byte{0x01, 0x00, 0xFF, 0xFF})
+		services = append([]*ServiceBuilder{gap, gattSvc}, services...)
 		if b.err != nil {
 			return nil, b.err
 		}
@@ -456,9 +435,9 @@ func (b *Builder) buildDB() (*database, error) {
 			next = uint32(s.at)
 		}
 		svc := &svcDef{uuid: s.uuid, secondary: s.secondary}
-		typ := TypePrimaryService
+		typ := gatt.UUIDPrimaryService
 		if s.secondary {
-			typ = TypeSecondaryService
+			typ = gatt.UUIDSecondaryService
 		}
 		sa := &attr{typ: typ, kind: kindService, value: s.uuid.AppendLE(nil), read: true, maxLen: 16}
 		if err := add(sa); err != nil {
@@ -467,14 +446,14 @@ func (b *Builder) buildDB() (*database, error) {
 		svc.handle = sa.handle
 		for _, cb := range s.chars {
 			ch := &charDef{uuid: cb.uuid, props: cb.props, svc: svc, autoGen: cb.autoGen, initRate: cb.autoRate, note: cb.note}
-			decl := &attr{typ: TypeCharacteristic, kind: kindCharDecl, read: true, ch: ch}
+			decl := &attr{typ: gatt.UUIDCharacteristic, kind: kindCharDecl, read: true, ch: ch}
 			if err := add(decl); err != nil {
 				return nil, err
 			}
 			ch.handle = decl.handle
 			val := &attr{typ: cb.uuid, kind: kindValue, ch: ch, value: cb.value, maxLen: cb.maxLen,
-				read:    cb.props&PropRead != 0,
-				write:   cb.props&(PropWrite|PropWriteWithoutResponse|PropSignedWrite) != 0,
+				read:    cb.props&gatt.PropRead != 0,
+				write:   cb.props&(gatt.PropWrite|gatt.PropWriteWithoutResponse|gatt.PropAuthenticatedSignedWrites) != 0,
 				readSec: cb.readSec, writeSec: cb.writeSec, authz: cb.authz, onRead: cb.onRead, onWrite: cb.onWrite}
 			if err := add(val); err != nil {
 				return nil, err
@@ -483,12 +462,12 @@ func (b *Builder) buildDB() (*database, error) {
 			decl.value = append([]byte{byte(cb.props)}, byte(val.handle), byte(val.handle>>8))
 			decl.value = cb.uuid.AppendLE(decl.value)
 			descs := cb.descs
-			needCCCD := cb.props&(PropNotify|PropIndicate) != 0
+			needCCCD := cb.props&(gatt.PropNotify|gatt.PropIndicate) != 0
 			if cb.cccdPlaced && !needCCCD {
 				return nil, fmt.Errorf("sim: characteristic %v has a CCCD but neither notifies nor indicates", cb.uuid)
 			}
 			if needCCCD && !cb.cccdPlaced {
-				descs = append([]descDef{{uuid: TypeCCCD, cccd: true, writable: true}}, descs...)
+				descs = append([]descDef{{uuid: gatt.UUIDCCCD, cccd: true, writable: true}}, descs...)
 			}
 			for _, d := range descs {
 				da := &attr{typ: d.uuid, kind: kindDescriptor, ch: ch, value: d.value, read: true,

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/gogatt/gogatt/bt"
+	"github.com/gogatt/gogatt/gatt"
 )
 
 type attrKind uint8
@@ -44,7 +45,7 @@ type svcDef struct {
 
 type charDef struct {
 	uuid                     bt.UUID
-	props                    Properties
+	props                    gatt.Properties
 	svc                      *svcDef
 	handle, value, cccd, end uint16
 	autoGen                  func(seq uint32) []byte
@@ -102,7 +103,7 @@ type CharacteristicInfo struct {
 	ValueHandle uint16
 	CCCDHandle  uint16 // 0 if none
 	EndHandle   uint16 // the last descriptor (or the value)
-	Properties  Properties
+	Properties  gatt.Properties
 	Descriptors []DescriptorInfo
 }
 

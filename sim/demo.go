@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"sync/atomic"
 
+	"github.com/gogatt/gogatt/adv"
 	"github.com/gogatt/gogatt/att"
 	"github.com/gogatt/gogatt/bt"
+	"github.com/gogatt/gogatt/gatt"
+	"github.com/gogatt/gogatt/profile"
 )
 
 // mix is SplitMix64: a stateless, seeded source for demo values (deterministic per seed and
@@ -20,18 +23,18 @@ func mix(seed int64, n uint64) uint64 {
 
 // deviceInformation adds the Device Information service (0x180A) with string characteristics.
 func deviceInformation(b *Builder, model string, seed int64) {
-	b.Service(bt.UUID16(0x180A)).
-		Characteristic(bt.UUID16(0x2A29), PropRead).StringValue("gogatt").
-		Characteristic(bt.UUID16(0x2A24), PropRead).StringValue(model).
-		Characteristic(bt.UUID16(0x2A25), PropRead).StringValue(fmt.Sprintf("SIM-%d", seed)).
-		Characteristic(bt.UUID16(0x2A27), PropRead).StringValue("sim-1").
-		Characteristic(bt.UUID16(0x2A26), PropRead).StringValue("1.0.0").
-		Characteristic(bt.UUID16(0x2A28), PropRead).StringValue("gogatt sim")
+	b.Service(gatt.UUIDDeviceInformation).
+		Characteristic(gatt.UUIDManufacturerName, gatt.PropRead).StringValue("gogatt").
+		Characteristic(gatt.UUIDModelNumber, gatt.PropRead).StringValue(model).
+		Characteristic(gatt.UUIDSerialNumber, gatt.PropRead).StringValue(fmt.Sprintf("SIM-%d", seed)).
+		Characteristic(gatt.UUIDHardwareRevision, gatt.PropRead).StringValue("sim-1").
+		Characteristic(gatt.UUIDFirmwareRevision, gatt.PropRead).StringValue("1.0.0").
+		Characteristic(gatt.UUIDSoftwareRevision, gatt.PropRead).StringValue("gogatt sim")
 }
 
 func battery(b *Builder, seed int64) {
-	b.Service(bt.UUID16(0x180F)).
-		Characteristic(bt.UUID16(0x2A19), PropRead|PropNotify).Value([]byte{byte(50 + mix(seed, 1<<40)%51)}).
+	b.Service(gatt.UUIDBattery).
+		Characteristic(gatt.UUIDBatteryLevel, gatt.PropRead|gatt.PropNotify).Value(encode(profile.BatteryLevel{Percent: uint8(50 + mix(seed, 1<<40)%51)})).
 		PresentationFormat(PresentationFormat{Format: 0x04, Unit: 0x27AD, Namespace: 0x01}).
 		Note("percent, seeded 50–100")
 }
@@ -45,18 +48,21 @@ func battery(b *Builder, seed int64) {
 // Information 0x180A (strings). The handle table is in docs/sim.md.
 func NewHeartRateSensor(addr bt.Address, seed int64) *Peripheral {
 	b := NewBuilder(addr).Name(HeartRateName).Appearance(0x0341).Seed(seed).
-		Advertise(AdvFields{Flags: FlagsGeneralDiscoverable, LocalName: HeartRateName,
-			ServiceUUIDs:  []bt.UUID{bt.UUID16(0x180D), bt.UUID16(0x180F)},
+		Advertise(adv.Data{HasFlags: true, Flags: generalDiscoverable, LocalName: HeartRateName, NameComplete: true,
+			ServiceUUIDs:  []bt.UUID{gatt.UUIDHeartRate, gatt.UUIDBattery},
 			HasAppearance: true, Appearance: 0x0341}).
-		ScanResponse(AdvFields{HasTxPower: true, TxPower: 0,
-			ManufacturerData: []ManufacturerData{{CompanyID: 0xFFFF, Data: []byte("gogatt")}}})
-	b.Service(bt.UUID16(0x180D)).
-		Characteristic(bt.UUID16(0x2A37), PropNotify).Value([]byte{0x06, 72}).
+		ScanResponse(adv.Data{HasTxPower: true, TxPower: 0,
+			ManufacturerData: map[uint16][]byte{0xFFFF: []byte("gogatt")}})
+	heartRate := func(bpm uint16) []byte {
+		return encode(profile.HeartRate{BPM: bpm, Contact: profile.ContactDetected})
+	}
+	b.Service(gatt.UUIDHeartRate).
+		Characteristic(gatt.UUIDHeartRateMeasurement, gatt.PropNotify).Value(heartRate(72)).
 		AutoNotify(1, func(seq uint32) []byte {
-			return []byte{0x06, byte(60 + mix(seed, uint64(seq))%41)}
+			return heartRate(uint16(60 + mix(seed, uint64(seq))%41))
 		}).Note("[0x06, bpm] at 1 Hz (SetNotifyRate up to 1 kHz)").
-		Characteristic(bt.UUID16(0x2A38), PropRead).Value([]byte{0x01}).Note("0x01 chest").
-		Characteristic(bt.UUID16(0x2A39), PropWrite).MaxLength(1).
+		Characteristic(gatt.UUIDBodySensorLocation, gatt.PropRead).Value([]byte{0x01}).Note("0x01 chest").
+		Characteristic(gatt.UUIDHeartRateControlPoint, gatt.PropWrite).MaxLength(1).
 		OnWrite(func(_ Request, v []byte) att.ErrorCode {
 			if len(v) != 1 || v[0] != 0x01 {
 				return 0x80 // HRS: Control Point Not Supported
@@ -68,12 +74,22 @@ func NewHeartRateSensor(addr bt.Address, seed int64) *Peripheral {
 	return b.MustBuild()
 }
 
-// temperature encodes a Temperature Measurement (HTS §3.1): flags 0x00 (Celsius) and an
-// IEEE-11073 32-bit FLOAT with exponent −1.
+// temperature encodes a Temperature Measurement in Celsius with one decimal.
 func temperature(tenths int32) []byte {
-	v := uint32(tenths)&0x00FFFFFF | 0xFF000000
-	return binary.LittleEndian.AppendUint32([]byte{0x00}, v)
+	return encode(profile.Temperature{Value: profile.Float{Mantissa: tenths, Exponent: -1}})
 }
+
+// encode returns the wire form of a demo value, which is always valid.
+func encode(v profile.Value) []byte {
+	b, err := v.MarshalBinary()
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// generalDiscoverable are the flags of a connectable LE-only peripheral (CSS Part A §1.3).
+const generalDiscoverable = adv.FlagGeneralDiscoverable | adv.FlagBREDRNotSupported
 
 // NewThermometer returns the demo health thermometer "gogatt Thermo" (appearance 0x0300): Health
 // Thermometer 0x1809 with Temperature Measurement 0x2A1C (indicate; once enabled, one
@@ -84,16 +100,16 @@ func temperature(tenths int32) []byte {
 func NewThermometer(addr bt.Address, seed int64) *Peripheral {
 	var p *Peripheral
 	b := NewBuilder(addr).Name(ThermometerName).Appearance(0x0300).Seed(seed).
-		Advertise(AdvFields{Flags: FlagsGeneralDiscoverable, ServiceUUIDs: []bt.UUID{bt.UUID16(0x1809)},
+		Advertise(adv.Data{HasFlags: true, Flags: generalDiscoverable, ServiceUUIDs: []bt.UUID{gatt.UUIDHealthThermometer},
 			HasAppearance: true, Appearance: 0x0300}).
-		ScanResponse(AdvFields{LocalName: ThermometerName})
+		ScanResponse(adv.Data{LocalName: ThermometerName, NameComplete: true})
 	tempGen := func(seq uint32) []byte { return temperature(int32(360 + mix(seed, uint64(seq))%20)) }
-	b.Service(bt.UUID16(0x1809)).
-		Characteristic(bt.UUID16(0x2A1C), PropIndicate).Value(temperature(366)).AutoNotify(1, tempGen).
+	b.Service(gatt.UUIDHealthThermometer).
+		Characteristic(gatt.UUIDTemperatureMeasurement, gatt.PropIndicate).Value(temperature(366)).AutoNotify(1, tempGen).
 		Note("indicated every measurement interval (1 s)").
-		Characteristic(bt.UUID16(0x2A1D), PropRead).Value([]byte{0x02}).Note("0x02 body").
-		Characteristic(bt.UUID16(0x2A1E), PropNotify).Value(temperature(366)).
-		Characteristic(bt.UUID16(0x2A21), PropRead|PropWrite).Value([]byte{0x01, 0x00}).MaxLength(2).
+		Characteristic(gatt.UUIDTemperatureType, gatt.PropRead).Value([]byte{byte(profile.TypeBody)}).Note("0x02 body").
+		Characteristic(gatt.UUIDIntermediateTemperature, gatt.PropNotify).Value(temperature(366)).
+		Characteristic(gatt.UUIDMeasurementInterval, gatt.PropRead|gatt.PropWrite).Value([]byte{0x01, 0x00}).MaxLength(2).
 		OnWrite(func(_ Request, v []byte) att.ErrorCode {
 			if len(v) != 2 {
 				return att.ErrInvalidAttributeValueLength
@@ -102,7 +118,7 @@ func NewThermometer(addr bt.Address, seed int64) *Peripheral {
 			if s < 1 || s > 3600 {
 				return att.ErrOutOfRange
 			}
-			_ = p.SetNotifyRate(p.ValueHandle(bt.UUID16(0x2A1C)), 1/float64(s))
+			_ = p.SetNotifyRate(p.ValueHandle(gatt.UUIDTemperatureMeasurement), 1/float64(s))
 			return 0
 		}).Note("uint16 seconds 1–3600 (else error 0xFF)")
 	battery(b, seed)
@@ -165,55 +181,55 @@ func pattern(n int) []byte {
 // service placed after a handle gap at 0x0200. The handle table is in docs/sim.md.
 func NewTortureDevice(addr bt.Address, seed int64) *Peripheral {
 	b := NewBuilder(addr).Name(TortureName).Seed(seed).PrepareQueueLimit(32).
-		Advertise(AdvFields{Flags: FlagsGeneralDiscoverable, ServiceUUIDs: []bt.UUID{TortureService},
-			ManufacturerData: []ManufacturerData{{CompanyID: 0xFFFF, Data: []byte{0x7e, 0x57}}}}).
-		ScanResponse(AdvFields{LocalName: TortureName, HasTxPower: true, TxPower: -4,
-			ServiceData: []ServiceData{{UUID: bt.UUID16(0xFFF0), Data: []byte{0x01, 0x02}}}})
+		Advertise(adv.Data{HasFlags: true, Flags: generalDiscoverable, ServiceUUIDs: []bt.UUID{TortureService},
+			ManufacturerData: map[uint16][]byte{0xFFFF: {0x7e, 0x57}}}).
+		ScanResponse(adv.Data{LocalName: TortureName, NameComplete: true, HasTxPower: true, TxPower: -4,
+			ServiceData: map[bt.UUID][]byte{bt.UUID16(0xFFF0): {0x01, 0x02}}})
 	var reads atomic.Uint32
 	b.Service(TortureService).
-		Characteristic(TortureLong, PropRead|PropWrite).Value(pattern(300)).Note("`TortureLong`: 300-octet value, byte i = i mod 256").
-		Characteristic(TortureWriteOnly, PropWrite|PropWriteWithoutResponse).Note("`TortureWriteOnly`: write-only").
-		Characteristic(TortureEncrypted, PropRead|PropWrite).StringValue("secret").RequireEncryption().Note("`TortureEncrypted`: needs encryption").
-		Characteristic(TortureAuthenticated, PropRead).StringValue("top secret").RequireAuthentication().Note("`TortureAuthenticated`: needs authentication").
-		Characteristic(TortureAuthorized, PropRead).StringValue("authorized").RequireAuthorization().Note("`TortureAuthorized`: needs authorization (SetAuthorizer)").
-		Characteristic(TortureDescFirst, PropRead|PropNotify).Value(make([]byte, 20)).
+		Characteristic(TortureLong, gatt.PropRead|gatt.PropWrite).Value(pattern(300)).Note("`TortureLong`: 300-octet value, byte i = i mod 256").
+		Characteristic(TortureWriteOnly, gatt.PropWrite|gatt.PropWriteWithoutResponse).Note("`TortureWriteOnly`: write-only").
+		Characteristic(TortureEncrypted, gatt.PropRead|gatt.PropWrite).StringValue("secret").RequireEncryption().Note("`TortureEncrypted`: needs encryption").
+		Characteristic(TortureAuthenticated, gatt.PropRead).StringValue("top secret").RequireAuthentication().Note("`TortureAuthenticated`: needs authentication").
+		Characteristic(TortureAuthorized, gatt.PropRead).StringValue("authorized").RequireAuthorization().Note("`TortureAuthorized`: needs authorization (SetAuthorizer)").
+		Characteristic(TortureDescFirst, gatt.PropRead|gatt.PropNotify).Value(make([]byte, 20)).
 		UserDescription("CCCD not at value+1").CCCD().
 		PresentationFormat(PresentationFormat{Format: 0x1B, Namespace: 0x01}).Note("`TortureDescFirst`: notify; 0x2901 before the CCCD").
-		Characteristic(TortureIndicate, PropRead|PropIndicate).StringValue("ind").Note("`TortureIndicate`: indicate").
-		Characteristic(TortureDuplicate, PropRead).StringValue("service 1").Note("`TortureDuplicate` in `TortureService`").
-		Characteristic(TortureMaxLen, PropRead|PropWrite).StringValue("short").MaxLength(20).Note("`TortureMaxLen`: at most 20 octets").
-		Characteristic(TortureReliable, PropRead|PropWrite).StringValue("reliable").ExtendedProperties(true, false).Note("`TortureReliable`: reliable write").
-		Characteristic(TortureCounter, PropRead).OnRead(func(Request) ([]byte, att.ErrorCode) {
+		Characteristic(TortureIndicate, gatt.PropRead|gatt.PropIndicate).StringValue("ind").Note("`TortureIndicate`: indicate").
+		Characteristic(TortureDuplicate, gatt.PropRead).StringValue("service 1").Note("`TortureDuplicate` in `TortureService`").
+		Characteristic(TortureMaxLen, gatt.PropRead|gatt.PropWrite).StringValue("short").MaxLength(20).Note("`TortureMaxLen`: at most 20 octets").
+		Characteristic(TortureReliable, gatt.PropRead|gatt.PropWrite).StringValue("reliable").ExtendedProperties(true, false).Note("`TortureReliable`: reliable write").
+		Characteristic(TortureCounter, gatt.PropRead).OnRead(func(Request) ([]byte, att.ErrorCode) {
 		return binary.LittleEndian.AppendUint32(nil, reads.Add(1)), 0
 	}).Note("`TortureCounter`: uint32 LE number of reads").
 		Characteristic(TortureNoAccess, 0).StringValue("hidden").Note("`TortureNoAccess`: no properties: read/write not permitted").
-		Characteristic(TortureStream, PropNotify|PropIndicate).Value(make([]byte, 20)).Note("`TortureStream`: 20-octet stream for StartGenerator").
-		Characteristic(TortureMixedDescs, PropRead).StringValue("mixed").
+		Characteristic(TortureStream, gatt.PropNotify|gatt.PropIndicate).Value(make([]byte, 20)).Note("`TortureStream`: 20-octet stream for StartGenerator").
+		Characteristic(TortureMixedDescs, gatt.PropRead).StringValue("mixed").
 		UserDescription("mixed descriptors").WritableDescriptor(TortureAuxDescriptor, []byte("aux")).
 		PresentationFormat(PresentationFormat{Format: 0x19, Namespace: 0x01}).Note("`TortureMixedDescs`: 16- and 128-bit descriptors").
-		Characteristic(TortureWriteCmdOnly, PropWriteWithoutResponse).Note("`TortureWriteCmdOnly`: write without response only").
-		Characteristic(TortureSigned, PropRead|PropSignedWrite).StringValue("signed").Note("`TortureSigned`: signed writes").
-		Characteristic(TortureAppError, PropRead|PropWrite).StringValue("app").
+		Characteristic(TortureWriteCmdOnly, gatt.PropWriteWithoutResponse).Note("`TortureWriteCmdOnly`: write without response only").
+		Characteristic(TortureSigned, gatt.PropRead|gatt.PropAuthenticatedSignedWrites).StringValue("signed").Note("`TortureSigned`: signed writes").
+		Characteristic(TortureAppError, gatt.PropRead|gatt.PropWrite).StringValue("app").
 		OnWrite(func(Request, []byte) att.ErrorCode { return 0x80 }).Note("`TortureAppError`: writes answer application error 0x80").
-		Characteristic(TortureEmpty, PropRead).Note("`TortureEmpty`: empty value").
-		Characteristic(TortureMax, PropRead|PropWrite).Value(pattern(512)).Note("`TortureMax`: 512-octet value, byte i = i mod 256")
+		Characteristic(TortureEmpty, gatt.PropRead).Note("`TortureEmpty`: empty value").
+		Characteristic(TortureMax, gatt.PropRead|gatt.PropWrite).Value(pattern(512)).Note("`TortureMax`: 512-octet value, byte i = i mod 256")
 	b.Service(TortureService2).
-		Characteristic(TortureDuplicate, PropRead|PropWrite).StringValue("service 2").Note("`TortureDuplicate` in `TortureService2`").
-		Characteristic(TortureDescAfter, PropRead|PropNotify).StringValue("late cccd").
+		Characteristic(TortureDuplicate, gatt.PropRead|gatt.PropWrite).StringValue("service 2").Note("`TortureDuplicate` in `TortureService2`").
+		Characteristic(TortureDescAfter, gatt.PropRead|gatt.PropNotify).StringValue("late cccd").
 		UserDescription("CCCD third").Descriptor(TortureUUID(0xFFFE), []byte{0x01}).CCCD().
 		Note("`TortureDescAfter`: notify; CCCD after two descriptors")
 	bulk := b.Service(TortureBulkService)
 	for i := range 40 {
-		props := PropRead
+		props := gatt.PropRead
 		if i%5 == 4 {
-			props |= PropNotify
+			props |= gatt.PropNotify
 		}
 		bulk.Characteristic(TortureUUID(uint16(0x0301+i)), props).
 			StringValue(fmt.Sprintf("bulk %02d %d", i+1, mix(seed, uint64(i))%1000))
 	}
 	b.SecondaryService(TortureSecondary).
-		Characteristic(TortureUUID(0x0501), PropRead).StringValue("secondary")
+		Characteristic(TortureUUID(0x0501), gatt.PropRead).StringValue("secondary")
 	b.Service(bt.UUID16(0xFFF0)).AtHandle(0x0200).
-		Characteristic(bt.UUID16(0xFFF1), PropRead|PropWrite|PropNotify).StringValue("after the gap").Note("service at 0x0200, after a handle gap")
+		Characteristic(bt.UUID16(0xFFF1), gatt.PropRead|gatt.PropWrite|gatt.PropNotify).StringValue("after the gap").Note("service at 0x0200, after a handle gap")
 	return b.MustBuild()
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/gogatt/gogatt/att"
 	"github.com/gogatt/gogatt/bt"
+	"github.com/gogatt/gogatt/gatt"
 	"github.com/gogatt/gogatt/sim"
 )
 
@@ -38,12 +39,12 @@ func ExampleNewBuilder() {
 	}
 
 	b := sim.NewBuilder(addr).Name("my sensor").Seed(42)
-	b.Service(bt.UUID16(0x180F)).
-		Characteristic(bt.UUID16(0x2A19), sim.PropRead|sim.PropNotify).Value([]byte{90}).
+	b.Service(gatt.UUIDBattery).
+		Characteristic(gatt.UUIDBatteryLevel, gatt.PropRead|gatt.PropNotify).Value([]byte{90}).
 		PresentationFormat(sim.PresentationFormat{Format: 0x04, Unit: 0x27AD, Namespace: 1})
 	b.Service(myUUID).
-		Characteristic(cmdUUID, sim.PropWrite).MaxLength(20).OnWrite(handle).RequireEncryption().
-		Characteristic(logUUID, sim.PropNotify).UserDescription("log").CCCD() // CCCD after the 0x2901
+		Characteristic(cmdUUID, gatt.PropWrite).MaxLength(20).OnWrite(handle).RequireEncryption().
+		Characteristic(logUUID, gatt.PropNotify).UserDescription("log").CCCD() // CCCD after the 0x2901
 	p, err := b.Build()
 	if err != nil {
 		panic(err)

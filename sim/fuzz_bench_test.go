@@ -7,6 +7,7 @@ import (
 
 	"github.com/gogatt/gogatt/att"
 	"github.com/gogatt/gogatt/bt"
+	"github.com/gogatt/gogatt/gatt"
 )
 
 // FuzzServer feeds random PDUs (each prefixed by its length) to the torture device: every
@@ -97,7 +98,7 @@ func BenchmarkServerRead(b *testing.B) {
 // BenchmarkServerReadByType measures a discovery step: characteristic declarations.
 func BenchmarkServerReadByType(b *testing.B) {
 	_, c := benchPeripheral(b)
-	req := att.ReadByTypeReq{StartHandle: 0x0042, EndHandle: 0xFFFF, Type: TypeCharacteristic}.Append(nil)
+	req := att.ReadByTypeReq{StartHandle: 0x0042, EndHandle: 0xFFFF, Type: gatt.UUIDCharacteristic}.Append(nil)
 	b.ReportAllocs()
 	for b.Loop() {
 		if rsp := c.handle(req); rsp[0] != 0x09 {

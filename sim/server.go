@@ -6,6 +6,7 @@ import (
 
 	"github.com/gogatt/gogatt/att"
 	"github.com/gogatt/gogatt/bt"
+	"github.com/gogatt/gogatt/gatt"
 )
 
 // handle serves one PDU from the client and returns the response to send (in c.rsp), or nil.
@@ -51,7 +52,7 @@ func (c *conn) handle(pdu []byte) []byte {
 		// CSRK. Only characteristics with the authenticated-signed-writes property accept it.
 		var r att.SignedWriteCmd
 		if r.Unmarshal(pdu) == nil {
-			if a := c.p.db.find(r.Handle); a != nil && a.kind == kindValue && a.ch.props&PropSignedWrite != 0 && c.check(a, true) == 0 {
+			if a := c.p.db.find(r.Handle); a != nil && a.kind == kindValue && a.ch.props&gatt.PropAuthenticatedSignedWrites != 0 && c.check(a, true) == 0 {
 				c.writeAttr(a, r.Value)
 			}
 		}
@@ -201,10 +202,10 @@ func (c *conn) writeCCCD(a *attr, v []byte) att.ErrorCode {
 	}
 	val := binary.LittleEndian.Uint16(v)
 	var allowed uint16
-	if a.ch.props&PropNotify != 0 {
+	if a.ch.props&gatt.PropNotify != 0 {
 		allowed |= 1
 	}
-	if a.ch.props&PropIndicate != 0 {
+	if a.ch.props&gatt.PropIndicate != 0 {
 		allowed |= 2
 	}
 	if val&^allowed != 0 {
@@ -349,7 +350,7 @@ func (c *conn) readByGroupType(pdu []byte, mtu int) []byte {
 	if code != 0 {
 		return c.errRsp(op, r.StartHandle, code)
 	}
-	if r.Type != TypePrimaryService && r.Type != TypeSecondaryService {
+	if r.Type != gatt.UUIDPrimaryService && r.Type != gatt.UUIDSecondaryService {
 		return c.errRsp(op, r.StartHandle, att.ErrUnsupportedGroupType)
 	}
 	maxV := min(mtu-6, 251)

@@ -14,6 +14,7 @@ import (
 	"github.com/gogatt/gogatt/adv"
 	"github.com/gogatt/gogatt/att"
 	"github.com/gogatt/gogatt/bt"
+	"github.com/gogatt/gogatt/gatt"
 )
 
 const (
@@ -591,21 +592,22 @@ func TestAdvertising(t *testing.T) {
 			!p.Connectable() || p.AdvertisingInterval() != 100*time.Millisecond || !p.InRange() {
 			t.Errorf("%s identity", p.Name())
 		}
-		if len(p.AdvertisingData()) > MaxADLen || len(p.ScanResponseData()) > MaxADLen {
+		if len(p.AdvertisingData()) > adv.MaxLegacyPayload || len(p.ScanResponseData()) > adv.MaxLegacyPayload {
 			t.Errorf("%s: AD too long", p.Name())
 		}
 	}
-	f := AdvFields{ServiceUUIDs: []bt.UUID{bt.UUID32(0x12345678)}, IncompleteUUIDs: true,
-		ServiceData: []ServiceData{{UUID: bt.UUID32(0x12345678)}, {UUID: TortureService}}}
-	b, err := f.Encode()
-	if err != nil || !bytes.Equal(b, hx("05 04 78563412 05 20 78563412 11 21"+uuidLE(TortureService))) {
-		t.Fatalf("% x %v", b, err)
-	}
-	if b, _ := (AdvFields{LocalName: "x", ShortName: true}).Encode(); !bytes.Equal(b, hx("02 08 78")) {
+	d := adv.Data{ServiceUUIDs: []bt.UUID{bt.UUID32(0x12345678)}, ServiceUUIDsIncomplete: true,
+		ServiceData: map[bt.UUID][]byte{bt.UUID32(0x12345678): nil, TortureService: nil}}
+	p := NewBuilder(bt.Address{}).Advertise(d).ScanResponse(adv.Data{LocalName: "x"}).MustBuild()
+	d.ServiceData[TortureService] = []byte{1} // the builder kept a copy
+	if b := p.AdvertisingData(); !bytes.Equal(b, hx("05 04 78563412 05 20 78563412 11 21"+uuidLE(TortureService))) {
 		t.Fatalf("% x", b)
 	}
-	if _, err := (AdvFields{LocalName: string(make([]byte, 30))}).Encode(); err == nil {
-		t.Fatal("32-octet payload accepted")
+	if b := p.ScanResponseData(); !bytes.Equal(b, hx("02 08 78")) {
+		t.Fatalf("% x", b)
+	}
+	if _, err := NewBuilder(bt.Address{}).Advertise(adv.Data{LocalName: string(make([]byte, 30))}).Build(); !errors.Is(err, adv.ErrTooLong) {
+		t.Fatalf("32-octet payload: %v", err)
 	}
 	if NewBuilder(bt.Address{}).Name("n").MustBuild().ScanResponseData() != nil {
 		t.Fatal("scan response without fields")
@@ -639,17 +641,17 @@ func TestBuilderErrors(t *testing.T) {
 	cases := map[string]*Builder{
 		"long value": func() *Builder {
 			b := NewBuilder(bt.Address{})
-			b.Service(bt.UUID16(1)).Characteristic(bt.UUID16(2), PropRead).Value(make([]byte, 513))
+			b.Service(bt.UUID16(1)).Characteristic(bt.UUID16(2), gatt.PropRead).Value(make([]byte, 513))
 			return b
 		}(),
 		"cccd no notify": func() *Builder {
 			b := NewBuilder(bt.Address{})
-			b.Service(bt.UUID16(1)).Characteristic(bt.UUID16(2), PropRead).CCCD()
+			b.Service(bt.UUID16(1)).Characteristic(bt.UUID16(2), gatt.PropRead).CCCD()
 			return b
 		}(),
 		"cccd twice": func() *Builder {
 			b := NewBuilder(bt.Address{})
-			b.Service(bt.UUID16(1)).Characteristic(bt.UUID16(2), PropNotify).CCCD().CCCD()
+			b.Service(bt.UUID16(1)).Characteristic(bt.UUID16(2), gatt.PropNotify).CCCD().CCCD()
 			return b
 		}(),
 		"overlap":       func() *Builder { b := NewBuilder(bt.Address{}); b.Service(bt.UUID16(1)).AtHandle(3); return b }(),
@@ -658,20 +660,20 @@ func TestBuilderErrors(t *testing.T) {
 		"jitter":        NewBuilder(bt.Address{}).RSSI(-50, -1),
 		"queue":         NewBuilder(bt.Address{}).PrepareQueueLimit(0),
 		"adv too long":  NewBuilder(bt.Address{}).Name("a name that is far too long for one advertising packet"),
-		"scan too long": NewBuilder(bt.Address{}).ScanResponse(AdvFields{LocalName: string(make([]byte, 40))}),
+		"scan too long": NewBuilder(bt.Address{}).ScanResponse(adv.Data{LocalName: string(make([]byte, 40))}),
 		"auto notify": func() *Builder {
 			b := NewBuilder(bt.Address{})
-			b.Service(bt.UUID16(1)).Characteristic(bt.UUID16(2), PropNotify).AutoNotify(0, nil)
+			b.Service(bt.UUID16(1)).Characteristic(bt.UUID16(2), gatt.PropNotify).AutoNotify(0, nil)
 			return b
 		}(),
 		"max length": func() *Builder {
 			b := NewBuilder(bt.Address{})
-			b.Service(bt.UUID16(1)).Characteristic(bt.UUID16(2), PropRead).MaxLength(600)
+			b.Service(bt.UUID16(1)).Characteristic(bt.UUID16(2), gatt.PropRead).MaxLength(600)
 			return b
 		}(),
 		"descriptor long": func() *Builder {
 			b := NewBuilder(bt.Address{})
-			b.Service(bt.UUID16(1)).Characteristic(bt.UUID16(2), PropRead).Descriptor(bt.UUID16(0x2901), make([]byte, 513))
+			b.Service(bt.UUID16(1)).Characteristic(bt.UUID16(2), gatt.PropRead).Descriptor(bt.UUID16(0x2901), make([]byte, 513))
 			return b
 		}(),
 	}
@@ -692,13 +694,13 @@ func TestBuilderFeatures(t *testing.T) {
 	var got []byte
 	b := NewBuilder(bt.Address{2}).WithoutGAPService().AddressType(bt.AddressRandom)
 	b.Service(bt.UUID16(0x1234)).
-		Characteristic(bt.UUID16(0x5678), PropRead|PropWrite|PropNotify).
+		Characteristic(bt.UUID16(0x5678), gatt.PropRead|gatt.PropWrite|gatt.PropNotify).
 		Security(SecurityNone, SecurityAuthenticated).
 		OnRead(func(r Request) ([]byte, att.ErrorCode) { return []byte{byte(r.Handle)}, 0 }).
 		OnWrite(func(r Request, v []byte) att.ErrorCode { got = append(got, v...); return 0 }).
-		Descriptor(TypeCCCD, nil).
-		Service(bt.UUID16(0x9999)).Characteristic(bt.UUID16(0x1111), PropRead).
-		Characteristic(bt.UUID16(0x2222), PropRead).OnRead(func(Request) ([]byte, att.ErrorCode) { return nil, 0x81 })
+		Descriptor(gatt.UUIDCCCD, nil).
+		Service(bt.UUID16(0x9999)).Characteristic(bt.UUID16(0x1111), gatt.PropRead).
+		Characteristic(bt.UUID16(0x2222), gatt.PropRead).OnRead(func(Request) ([]byte, att.ErrorCode) { return nil, 0x81 })
 	p := b.MustBuild()
 	if p.AddressType() != bt.AddressRandom || p.HandleCount() != 9 {
 		t.Fatalf("type %v, %d handles", p.AddressType(), p.HandleCount())
@@ -746,20 +748,17 @@ func TestTortureDevice(t *testing.T) {
 		t.Fatalf("%d characteristics, duplicate UUID in %d services", n, len(services))
 	}
 	df, _ := p.Characteristic(TortureDescFirst)
-	if df.CCCDHandle == df.ValueHandle+1 || df.Descriptors[0].UUID != TypeUserDescription || df.CCCDHandle != 0x0018 {
+	if df.CCCDHandle == df.ValueHandle+1 || df.Descriptors[0].UUID != gatt.UUIDUserDescription || df.CCCDHandle != 0x0018 {
 		t.Fatalf("%+v", df)
 	}
 	if v := p.Value(p.ValueHandle(TortureLong)); len(v) != 300 || v[299] != 299%256 {
 		t.Fatal("long value")
 	}
-	if wo, _ := p.Characteristic(TortureWriteOnly); wo.Properties&PropRead != 0 || wo.Properties&PropWrite == 0 {
+	if wo, _ := p.Characteristic(TortureWriteOnly); wo.Properties&gatt.PropRead != 0 || wo.Properties&gatt.PropWrite == 0 {
 		t.Fatal("write-only")
 	}
 	if p.Value(0xFFFF) != nil || p.Subscribers(0xFFFF) != 0 {
 		t.Fatal("missing handle")
-	}
-	if PropRead.String() != "read" || Properties(0).String() != "none" {
-		t.Fatal("Properties.String")
 	}
 	// A generator on a handle without CCCD ends at once.
 	p.StartGenerator(0x0003, 5, 0)()
@@ -787,8 +786,8 @@ func TestHandlerIndicates(t *testing.T) {
 	var p *Peripheral
 	b := NewBuilder(bt.Address{3})
 	b.Service(bt.UUID16(0xAAAA)).
-		Characteristic(bt.UUID16(0xAAA1), PropIndicate).
-		Characteristic(bt.UUID16(0xAAA2), PropWrite).OnWrite(func(_ Request, v []byte) att.ErrorCode {
+		Characteristic(bt.UUID16(0xAAA1), gatt.PropIndicate).
+		Characteristic(bt.UUID16(0xAAA2), gatt.PropWrite).OnWrite(func(_ Request, v []byte) att.ErrorCode {
 		for i := range 3 {
 			p.Notify(p.ValueHandle(bt.UUID16(0xAAA1)), []byte{v[0], byte(i)})
 		}
@@ -835,10 +834,10 @@ func TestReadByTypeStopsAtAccessError(t *testing.T) {
 	u := bt.UUID16(0xBBB1)
 	b := NewBuilder(bt.Address{4}).WithoutGAPService()
 	b.Service(bt.UUID16(0xBBBB)).
-		Characteristic(u, PropRead).Value([]byte{1, 1}).
-		Characteristic(u, PropRead).Value([]byte{2, 2}).
-		Characteristic(u, PropRead).Value([]byte{3, 3}).RequireEncryption().
-		Characteristic(u, PropRead).Value([]byte{4, 4})
+		Characteristic(u, gatt.PropRead).Value([]byte{1, 1}).
+		Characteristic(u, gatt.PropRead).Value([]byte{2, 2}).
+		Characteristic(u, gatt.PropRead).Value([]byte{3, 3}).RequireEncryption().
+		Characteristic(u, gatt.PropRead).Value([]byte{4, 4})
 	l := connect(t, b.MustBuild())
 	if got := roundTrip(t, l, hx("08 0100 ffff b1bb")); !bytes.Equal(got, hx("09 04 0300 0101 0500 0202")) {
 		t.Fatalf("% x", got)
@@ -904,7 +903,7 @@ func TestAdvertisingParses(t *testing.T) {
 		if err := d.Parse(adv.ScanResponse, p.ScanResponseData()); err != nil {
 			t.Fatal(err)
 		}
-		if d.LocalName != p.Name() || !d.NameComplete || d.Flags != FlagsGeneralDiscoverable {
+		if d.LocalName != p.Name() || !d.NameComplete || d.Flags != adv.FlagGeneralDiscoverable|adv.FlagBREDRNotSupported {
 			t.Errorf("%s: %+v", p.Name(), d)
 		}
 		switch p.Name() {

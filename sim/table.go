@@ -6,99 +6,14 @@ import (
 	"unicode/utf8"
 
 	"github.com/gogatt/gogatt/bt"
+	"github.com/gogatt/gogatt/gatt"
 )
 
-// uuidName names the SIG-assigned UUIDs the demos use (Assigned Numbers §3.4–3.8).
-func uuidName(u bt.UUID) string {
-	v, ok := u.Is16()
-	if !ok {
-		return ""
-	}
-	switch v {
-	case 0x1800:
-		return "Generic Access"
-	case 0x1801:
-		return "Generic Attribute"
-	case 0x1809:
-		return "Health Thermometer"
-	case 0x180A:
-		return "Device Information"
-	case 0x180D:
-		return "Heart Rate"
-	case 0x180F:
-		return "Battery"
-	case 0x2800:
-		return "Primary Service"
-	case 0x2801:
-		return "Secondary Service"
-	case 0x2803:
-		return "Characteristic"
-	case 0x2900:
-		return "Extended Properties"
-	case 0x2901:
-		return "User Description"
-	case 0x2902:
-		return "CCCD"
-	case 0x2904:
-		return "Presentation Format"
-	case 0x2A00:
-		return "Device Name"
-	case 0x2A01:
-		return "Appearance"
-	case 0x2A05:
-		return "Service Changed"
-	case 0x2A19:
-		return "Battery Level"
-	case 0x2A1C:
-		return "Temperature Measurement"
-	case 0x2A1D:
-		return "Temperature Type"
-	case 0x2A1E:
-		return "Intermediate Temperature"
-	case 0x2A21:
-		return "Measurement Interval"
-	case 0x2A24:
-		return "Model Number"
-	case 0x2A25:
-		return "Serial Number"
-	case 0x2A26:
-		return "Firmware Revision"
-	case 0x2A27:
-		return "Hardware Revision"
-	case 0x2A28:
-		return "Software Revision"
-	case 0x2A29:
-		return "Manufacturer Name"
-	case 0x2A37:
-		return "Heart Rate Measurement"
-	case 0x2A38:
-		return "Body Sensor Location"
-	case 0x2A39:
-		return "Heart Rate Control Point"
-	}
-	return ""
-}
-
-// String lists the set bits, e.g. "read|notify".
-func (p Properties) String() string {
-	names := [...]string{"broadcast", "read", "write-without-response", "write", "notify", "indicate", "signed-write", "extended"}
-	var parts []string
-	for i, n := range names {
-		if p&(1<<i) != 0 {
-			parts = append(parts, n)
-		}
-	}
-	if len(parts) == 0 {
-		return "none"
-	}
-	return strings.Join(parts, "|")
-}
-
-func showProps(p Properties) string { return strings.ReplaceAll(p.String(), "|", ", ") }
+func showProps(p gatt.Properties) string { return strings.ReplaceAll(p.String(), "|", ", ") }
 
 func showUUID(u bt.UUID) string {
 	s := u.Short()
-	if n := uuidName(u); n != "" {
+	if n := gatt.Name(u); n != "" {
 		s += " " + n
 	}
 	return s
@@ -152,7 +67,7 @@ func (p *Peripheral) HandleTable() string {
 		switch a.kind {
 		case kindService:
 			kind = "Primary Service"
-			if a.typ == TypeSecondaryService {
+			if a.typ == gatt.UUIDSecondaryService {
 				kind = "Secondary Service"
 			}
 			u, _ := bt.UUIDFromLE(a.value)

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gogatt/gogatt/bt"
+	"github.com/gogatt/gogatt/gatt"
 	"github.com/gogatt/gogatt/sim"
 	"github.com/gogatt/gogatt/sim/bled112"
 )
@@ -40,11 +41,11 @@ func startHostile(t *testing.T) string {
 	t.Helper()
 	b := sim.NewBuilder(bt.MustParseAddress(hostile)).Name(hostileName)
 	b.Service(bt.UUID16(0x180d)).
-		Characteristic(bt.UUID16(0x2a37), sim.PropNotify).Value([]byte{0x06, 72}).
+		Characteristic(bt.UUID16(0x2a37), gatt.PropNotify).Value([]byte{0x06, 72}).
 		AutoNotify(20, func(uint32) []byte { return []byte{0x06, 72} })
-	b.Service(bt.UUID16(0x180f)).Characteristic(bt.UUID16(0x2a19), sim.PropRead).Value([]byte{87})
+	b.Service(bt.UUID16(0x180f)).Characteristic(bt.UUID16(0x2a19), gatt.PropRead).Value([]byte{87})
 	b.Service(bt.MustParseUUID("7e57e700-0000-4000-8000-746f72747572")).
-		Characteristic(bt.MustParseUUID(hostileChar), sim.PropRead|sim.PropNotify).
+		Characteristic(bt.MustParseUUID(hostileChar), gatt.PropRead|gatt.PropNotify).
 		Value([]byte(hostileText)).UserDescription(hostileText).
 		AutoNotify(20, func(uint32) []byte { return []byte(hostileText) })
 	p, err := b.Build()

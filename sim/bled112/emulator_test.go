@@ -3,6 +3,7 @@ package bled112
 import (
 	"testing"
 
+	"github.com/gogatt/gogatt/adv"
 	"github.com/gogatt/gogatt/bgapi/wire"
 	"github.com/gogatt/gogatt/bt"
 	"github.com/gogatt/gogatt/sim"
@@ -238,7 +239,7 @@ func TestPeripheralDisconnects(t *testing.T) {
 // §Worked frames with a peripheral at AA:BB:CC:DD:EE:FF advertising only flags 0x06 at −60 dBm.
 func TestWorkedFramesThroughEmulator(t *testing.T) {
 	aa := bt.MustParseAddress("AA:BB:CC:DD:EE:FF")
-	p := sim.NewBuilder(aa).RSSI(-60, 0).Advertise(sim.AdvFields{Flags: 0x06}).MustBuild()
+	p := sim.NewBuilder(aa).RSSI(-60, 0).Advertise(adv.Data{HasFlags: true, Flags: 0x06}).MustBuild()
 	_, h, _ := setup(t, Config{Peripherals: []*sim.Peripheral{p}})
 	h.send(&wire.CmdGapDiscover{Mode: wire.DiscoverObservation})
 	h.expect(&wire.RspGapDiscover{})

@@ -11,6 +11,8 @@ import (
 	"github.com/gogatt/gogatt/bt"
 	"github.com/gogatt/gogatt/cmd/gogatt/internal/value"
 	"github.com/gogatt/gogatt/cmd/gogatt/internal/view"
+	"github.com/gogatt/gogatt/gatt"
+	"github.com/gogatt/gogatt/profile"
 )
 
 // charRef is a characteristic as given on the command line.
@@ -71,7 +73,7 @@ func (t target) label() string {
 	if t.char.UUID == (bt.UUID{}) {
 		return fmt.Sprintf("handle 0x%04x", t.char.ValueHandle)
 	}
-	n := value.UUIDName(t.char.UUID)
+	n := gatt.Name(t.char.UUID)
 	if n != "" {
 		n = " " + n
 	}
@@ -148,17 +150,30 @@ type rendered struct {
 	Text    string        `json:"text"`
 	Hex     string        `json:"hex"`
 	Kind    string        `json:"kind,omitempty"`
-	Decoded value.Decoded `json:"decoded,omitempty"`
+	Decoded profile.Value `json:"decoded,omitempty"`
 	Error   string        `json:"decodeError,omitempty"`
+}
+
+// kind names the type of a decoded value in --json output.
+func kind(v profile.Value) string {
+	switch v.(type) {
+	case profile.HeartRate:
+		return "heart_rate"
+	case profile.BatteryLevel:
+		return "battery_level"
+	case profile.Temperature:
+		return "temperature"
+	}
+	return ""
 }
 
 // render formats v for characteristic uuid with codec c.
 func render(c value.Codec, uuid bt.UUID, v []byte) rendered {
 	r := rendered{Hex: value.Hex(v)}
 	if c.Format == value.FormatAuto {
-		if d, ok, err := value.Decode(uuid, v); ok {
+		if d, ok, err := profile.Decode(uuid, v); ok {
 			if err == nil {
-				r.Text, r.Kind, r.Decoded = d.String(), d.Kind(), d
+				r.Text, r.Kind, r.Decoded = d.String(), kind(d), d
 				return r
 			}
 			r.Error = err.Error()

@@ -9,6 +9,7 @@ import (
 	"github.com/gogatt/gogatt/bt"
 	"github.com/gogatt/gogatt/cmd/gogatt/internal/value"
 	"github.com/gogatt/gogatt/cmd/gogatt/internal/view"
+	"github.com/gogatt/gogatt/gatt"
 )
 
 // runDemo is the guided main job: scan, connect to the heart-rate sensor, print its tree, read
@@ -103,7 +104,7 @@ func runDemo(ctx context.Context, a *app, _ []string) error {
 	// 4. Battery level.
 	step("Battery level (180f/2a19)")
 	rctx, cancel := a.withTimeout(ctx)
-	bat, err := gogatt.LookupCharacteristicIn(services, gogatt.UUID16(0x180f), value.UUIDBatteryLevel)
+	bat, err := gogatt.LookupCharacteristicIn(services, gatt.UUIDBattery, gatt.UUIDBatteryLevel)
 	var v []byte
 	if err == nil {
 		v, err = dev.CharReadHandle(rctx, bat.ValueHandle)
@@ -112,21 +113,21 @@ func runDemo(ctx context.Context, a *app, _ []string) error {
 	if err != nil {
 		return fmt.Errorf("reading the battery level: %w", err)
 	}
-	r := render(value.Codec{}, value.UUIDBatteryLevel, v)
+	r := render(value.Codec{}, gatt.UUIDBatteryLevel, v)
 	a.printf("%s\n", view.Escape(r.Text))
 	if a.g.json {
 		a.emit(map[string]any{"step": "battery", "handle": bat.ValueHandle, "hex": r.Hex, "text": r.Text, "decoded": r.Decoded})
 	}
 
 	// 5. Heart-rate notifications.
-	hr, err := gogatt.LookupCharacteristicIn(services, gogatt.UUID16(0x180d), value.UUIDHeartRateMeasurement)
+	hr, err := gogatt.LookupCharacteristicIn(services, gatt.UUIDHeartRate, gatt.UUIDHeartRateMeasurement)
 	if err != nil {
 		return fmt.Errorf("the heart-rate measurement characteristic: %w", err)
 	}
 	step(fmt.Sprintf("Heart-rate notifications (180d/2a37) for %v, Ctrl-C to stop early", a.opts.streamFr))
 	t := target{char: hr, known: true}
 	sum, err := a.stream(ctx, dev, t, false, false, 0, a.opts.streamFr, func(v arrival, n uint64) {
-		r := render(value.Codec{}, value.UUIDHeartRateMeasurement, v.v)
+		r := render(value.Codec{}, gatt.UUIDHeartRateMeasurement, v.v)
 		a.printf("%s  %s\n", v.at.Format("15:04:05.000"), view.Escape(r.Text))
 		if a.g.json {
 			a.emit(map[string]any{"step": "notification", "time": v.at.UTC().Format(time.RFC3339Nano), "handle": hr.ValueHandle, "hex": r.Hex, "text": r.Text, "decoded": r.Decoded})

@@ -9,6 +9,7 @@ import (
 	"github.com/gogatt/gogatt"
 	"github.com/gogatt/gogatt/cmd/gogatt/internal/value"
 	"github.com/gogatt/gogatt/cmd/gogatt/internal/view"
+	"github.com/gogatt/gogatt/gatt"
 )
 
 // connectFor connects for a command and pairs first when --bond is given.
@@ -111,7 +112,7 @@ type valueOut struct {
 func newValueOut(address string, t target, r rendered) valueOut {
 	o := valueOut{Address: address, Handle: t.char.ValueHandle, rendered: r}
 	if t.char.UUID != (gogatt.UUID{}) {
-		o.UUID, o.Name = t.char.UUID.String(), value.UUIDName(t.char.UUID)
+		o.UUID, o.Name = t.char.UUID.String(), gatt.Name(t.char.UUID)
 	}
 	return o
 }

@@ -1,6 +1,6 @@
 // Package value converts characteristic values between bytes and the text people type and read
 // on a command line: hexadecimal, UTF-8 and integers of a chosen size, signedness and byte
-// order. It also decodes a few standard characteristics (see Decode). It is pure: no I/O.
+// order. Standard characteristics are decoded by package profile. It is pure: no I/O.
 package value
 
 import (

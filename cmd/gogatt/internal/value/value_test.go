@@ -3,10 +3,7 @@ package value
 import (
 	"bytes"
 	"errors"
-	"math"
 	"testing"
-
-	"github.com/gogatt/gogatt/bt"
 )
 
 func TestParseHex(t *testing.T) {
@@ -147,122 +144,6 @@ func TestParseFormatAndEndian(t *testing.T) {
 	}
 }
 
-func TestDecodeHeartRate(t *testing.T) {
-	for _, tc := range []struct {
-		in   []byte
-		want string
-		err  bool
-	}{
-		{[]byte{0x00, 72}, "72 bpm", false},
-		{[]byte{0x06, 72}, "72 bpm, contact", false},
-		{[]byte{0x04, 72}, "72 bpm, no contact", false},
-		{[]byte{0x01, 0x2c, 0x01}, "300 bpm", false},
-		{[]byte{0x08, 60, 0x10, 0x00}, "60 bpm, 16 kJ", false},
-		{[]byte{0x16, 75, 0x00, 0x04, 0x00, 0x02}, "75 bpm, contact, RR 1.000 0.500 s", false},
-		{[]byte{0x00}, "", true},
-		{[]byte{0x01, 0x01}, "", true},
-		{[]byte{0x08, 60, 1}, "", true},
-		{[]byte{0x10, 60, 1}, "", true},
-	} {
-		h, err := DecodeHeartRate(tc.in)
-		if (err != nil) != tc.err {
-			t.Errorf("DecodeHeartRate(%x) error %v, want error %v", tc.in, err, tc.err)
-			continue
-		}
-		if err == nil && h.String() != tc.want {
-			t.Errorf("DecodeHeartRate(%x) = %q, want %q", tc.in, h.String(), tc.want)
-		}
-	}
-	h, _ := DecodeHeartRate([]byte{0x1e, 80, 5, 0, 0, 4})
-	if *h.SensorContact != true || *h.EnergyKJ != 5 || len(h.RRIntervals) != 1 {
-		t.Errorf("fields: %+v", h)
-	}
-}
-
-func TestDecodeBatteryLevel(t *testing.T) {
-	if d, err := DecodeBatteryLevel([]byte{87}); err != nil || d.String() != "87 %" {
-		t.Errorf("87 → %v, %v", d, err)
-	}
-	for _, bad := range [][]byte{nil, {1, 2}, {101}} {
-		if _, err := DecodeBatteryLevel(bad); err == nil {
-			t.Errorf("DecodeBatteryLevel(%x) succeeded", bad)
-		}
-	}
-}
-
-func TestFloat11073(t *testing.T) {
-	for _, tc := range []struct {
-		raw     uint32
-		want    float64
-		special string
-	}{
-		{0xfe000e42, 36.5, ""},  // 3650 × 10^-2
-		{0xff00016d, 36.5, ""},  // 365 × 10^-1
-		{0x00000025, 37, ""},    // 37 × 10^0
-		{0x01000004, 40, ""},    // 4 × 10^1
-		{0xffffffff, -0.1, ""},  // -1 × 10^-1
-		{0xfefffe0c, -5, ""},    // -500 × 10^-2
-		{0x007fffff, 0, "NaN"},  // NaN
-		{0x00800000, 0, "NRes"}, // not at this resolution
-		{0x007ffffe, 0, "+INF"}, // +∞
-		{0x00800002, 0, "-INF"}, // −∞
-		{0x00800001, 0, "reserved"},
-	} {
-		v, sp := Float11073(tc.raw)
-		if sp != tc.special {
-			t.Errorf("Float11073(%08x) special %q, want %q", tc.raw, sp, tc.special)
-			continue
-		}
-		if sp == "" && v != tc.want {
-			t.Errorf("Float11073(%08x) = %v, want %v", tc.raw, v, tc.want)
-		}
-		if sp != "" && !math.IsNaN(v) {
-			t.Errorf("Float11073(%08x) = %v, want NaN", tc.raw, v)
-		}
-	}
-}
-
-func TestDecodeTemperature(t *testing.T) {
-	for _, tc := range []struct {
-		in   []byte
-		want string
-		err  bool
-	}{
-		{[]byte{0x00, 0x42, 0x0e, 0x00, 0xfe}, "36.50 °C", false},
-		{[]byte{0x00, 0x72, 0x01, 0x00, 0xff}, "37.0 °C", false},
-		{[]byte{0x00, 0x25, 0x00, 0x00, 0x00}, "37 °C", false},
-		{[]byte{0x01, 0x9c, 0x03, 0x00, 0xff}, "92.4 °F", false},
-		{[]byte{0x04, 0x42, 0x0e, 0x00, 0xfe, 6}, "36.50 °C (mouth)", false},
-		{[]byte{0x06, 0x42, 0x0e, 0x00, 0xfe, 0xea, 0x07, 11, 24, 9, 30, 5, 2}, "36.50 °C (body) at 2026-11-24 09:30:05", false},
-		{[]byte{0x00, 0xff, 0xff, 0x7f, 0x00}, "NaN °C", false},
-		{[]byte{0x04, 0x42, 0x0e, 0x00, 0xfe, 42}, "36.50 °C (type 42)", false},
-		{[]byte{0x00, 1, 2}, "", true},
-		{[]byte{0x02, 0x42, 0x0e, 0x00, 0xfe, 1}, "", true},
-		{[]byte{0x04, 0x42, 0x0e, 0x00, 0xfe}, "", true},
-	} {
-		d, err := DecodeTemperature(tc.in)
-		if (err != nil) != tc.err {
-			t.Errorf("DecodeTemperature(%x) error %v, want error %v", tc.in, err, tc.err)
-			continue
-		}
-		if err == nil && d.String() != tc.want {
-			t.Errorf("DecodeTemperature(%x) = %q, want %q", tc.in, d.String(), tc.want)
-		}
-	}
-}
-
-func TestDecodeDispatch(t *testing.T) {
-	if _, ok, _ := Decode(bt.UUID16(0x2a00), []byte("x")); ok {
-		t.Error("Decode(2a00) claims to know it")
-	}
-	if d, ok, err := Decode(UUIDBatteryLevel, []byte{50}); !ok || err != nil || d.Kind() != "battery_level" {
-		t.Errorf("Decode(battery) = %v, %v, %v", d, ok, err)
-	}
-	if _, ok, err := Decode(UUIDHeartRateMeasurement, nil); !ok || err == nil {
-		t.Errorf("Decode(hr, nil) = %v, %v", ok, err)
-	}
-}
-
 func TestSeqCounter(t *testing.T) {
 	seq := func(n uint32) []byte { return []byte{byte(n), byte(n >> 8), byte(n >> 16), byte(n >> 24), 0xaa} }
 	for _, tc := range []struct {
@@ -302,9 +183,6 @@ func TestSeqCounter(t *testing.T) {
 }
 
 func TestNames(t *testing.T) {
-	if UUIDName(bt.UUID16(0x2a37)) != "Heart Rate Measurement" || UUIDName(bt.MustParseUUID("12345678-1234-1234-1234-123456789abc")) != "" {
-		t.Error("UUIDName")
-	}
 	if CompanyName(0x004c) != "Apple" || CompanyName(0x1234) != "0x1234" {
 		t.Error("CompanyName")
 	}

@@ -6,13 +6,13 @@ import (
 
 	"github.com/gogatt/gogatt"
 	"github.com/gogatt/gogatt/bt"
-	"github.com/gogatt/gogatt/cmd/gogatt/internal/value"
+	"github.com/gogatt/gogatt/gatt"
 )
 
 // UUIDLabel renders a UUID as people read it: "180d Heart Rate" for a known 16-bit UUID,
 // "2a99" for an unknown one, the canonical 128-bit form otherwise.
 func UUIDLabel(u bt.UUID) string {
-	if n := value.UUIDName(u); n != "" {
+	if n := gatt.Name(u); n != "" {
 		return u.Short() + " " + n
 	}
 	return u.Short()
@@ -108,11 +108,11 @@ type (
 func TreeJSON(services []gogatt.Service) []JSONService {
 	out := make([]JSONService, 0, len(services))
 	for _, s := range services {
-		js := JSONService{UUID: s.UUID.String(), Name: value.UUIDName(s.UUID), Handle: s.Handle, EndHandle: s.EndHandle, Characteristics: []JSONCharacteristic{}}
+		js := JSONService{UUID: s.UUID.String(), Name: gatt.Name(s.UUID), Handle: s.Handle, EndHandle: s.EndHandle, Characteristics: []JSONCharacteristic{}}
 		for _, c := range s.Characteristics {
-			jc := JSONCharacteristic{UUID: c.UUID.String(), Name: value.UUIDName(c.UUID), Handle: c.Handle, ValueHandle: c.ValueHandle, Properties: PropertyList(c.Properties), Descriptors: []JSONDescriptor{}}
+			jc := JSONCharacteristic{UUID: c.UUID.String(), Name: gatt.Name(c.UUID), Handle: c.Handle, ValueHandle: c.ValueHandle, Properties: PropertyList(c.Properties), Descriptors: []JSONDescriptor{}}
 			for _, d := range c.Descriptors {
-				jc.Descriptors = append(jc.Descriptors, JSONDescriptor{UUID: d.UUID.String(), Name: value.UUIDName(d.UUID), Handle: d.Handle})
+				jc.Descriptors = append(jc.Descriptors, JSONDescriptor{UUID: d.UUID.String(), Name: gatt.Name(d.UUID), Handle: d.Handle})
 			}
 			js.Characteristics = append(js.Characteristics, jc)
 		}
