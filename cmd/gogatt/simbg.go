@@ -12,8 +12,7 @@ import (
 // (startSimBackground), with its standard streams on the null device and one more file: the
 // write end of a pipe, whose descriptor number is in $GOGATT_SIM_READY_FD. That process
 // serves as usual and writes one readyMsg to the pipe, then closes it; the first process prints
-// what it learnt and exits.
-const readyFDEnv = "GOGATT_SIM_READY_FD"
+// what it learnt and exits (simbg_unix.go; elsewhere --background is refused).
 
 // readyMsg is what a background emulator reports: the path it serves, or why it could not start.
 type readyMsg struct {

@@ -16,6 +16,9 @@ import (
 	"github.com/gogatt/gogatt/cmd/gogatt/internal/cli"
 )
 
+// readyFDEnv names the descriptor of the readiness pipe in the background process (simbg.go).
+const readyFDEnv = "GOGATT_SIM_READY_FD"
+
 // readyPipe returns the pipe named by $GOGATT_SIM_READY_FD, or nil when this process was not
 // started by startSimBackground. It clears the variable, so that it is read once.
 func readyPipe() *os.File {
