@@ -236,7 +236,7 @@ func (b *Backend) clearBond(ctx context.Context, address string) error {
 		return fmt.Errorf("clear bond %s: %w", addr, err)
 	}
 	if !deleted {
-		return fmt.Errorf("clear bond %s: the adapter holds no bond known to be with this address (none was named by a connection to it, nor recorded by gogatt): %w", addr, gogatt.ErrNotFound)
+		return fmt.Errorf("clear bond %s: no bond known with this address (none named by a connection to it, nor recorded in the dongle's persistent store): %w", addr, gogatt.ErrNotFound)
 	}
 	return nil
 }
