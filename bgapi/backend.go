@@ -399,8 +399,9 @@ func (b *Backend) client() (*client, error) {
 // connection_status of that address and handle. On timeout it cancels with gap_end_procedure
 // and returns an error matching gogatt.ErrTimeout. When every slot is in use the error
 // matches ErrConnectionLimit (result 0x0209). When the dongle holds a bond with the peer, the
-// link is encrypted with it before Connect returns (see "Bonds" in the package documentation). The
-// Device returned reconnects by itself when opts.AutoReconnect is set (gattkit.Wrap).
+// link is encrypted with it before Connect returns (see "Bonds" in the package
+// documentation). The Device returned reconnects by itself when opts.AutoReconnect is set
+// (gattkit.Wrap).
 func (b *Backend) Connect(ctx context.Context, address string, opts gogatt.ConnectOptions) (gogatt.Device, error) {
 	d, err := b.connect(ctx, address, opts)
 	if err != nil {

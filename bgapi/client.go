@@ -564,7 +564,7 @@ func (c *client) connectionStatus(e wire.EvtConnectionStatus) {
 	if bond != wire.NoBond {
 		c.bonds[addr] = bond
 	} else if connected {
-		delete(c.bonds, addr) // deleted meanwhile (by another program, or ours before a restart)
+		delete(c.bonds, addr) // no bond (any more: another program may have deleted it)
 	}
 	if cn := c.conns[h]; cn != nil {
 		if !connected {
