@@ -401,8 +401,10 @@ func (b *Backend) client() (*client, error) {
 // Connect opens a connection with gap_connect_direct and waits for the
 // connection_status of that address and handle. On timeout it cancels with gap_end_procedure
 // and returns an error matching gogatt.ErrTimeout. When every slot is in use the error
-// matches ErrConnectionLimit (result 0x0209). The Device returned reconnects by itself when
-// opts.AutoReconnect is set (gattkit.Wrap).
+// matches ErrConnectionLimit (result 0x0209). When the dongle holds a bond with the peer, the
+// link is encrypted with it before Connect returns (see "Bonds" in the package
+// documentation). The Device returned reconnects by itself when opts.AutoReconnect is set
+// (gattkit.Wrap).
 func (b *Backend) Connect(ctx context.Context, address string, opts gogatt.ConnectOptions) (gogatt.Device, error) {
 	d, err := b.connect(ctx, address, opts)
 	if err != nil {
@@ -542,6 +544,12 @@ func (b *Backend) connect(ctx context.Context, address string, opts gogatt.Conne
 		return nil, fmt.Errorf("connect %s: %w", addr, cw.err)
 	}
 	d := newDevice(b, cw.conn)
+	if err := cw.conn.resumeBond(ctx); err != nil { // a bonded peer: encrypt with the bond
+		dctx, dcancel := context.WithTimeout(c.stopCtx, 2*c.cmdTimeout)
+		_ = d.disconnect(dctx)
+		dcancel()
+		return nil, fmt.Errorf("connect %s: %w", addr, err)
+	}
 	b.mu.Lock()
 	if b.devices != nil {
 		b.devices[d] = struct{}{}
@@ -716,43 +724,12 @@ func advPacketType(t wire.ScanPacketType) (adv.PacketType, bool) {
 }
 
 // ClearBond deletes the bond with address, or every bond when address is "" (sm_delete_bonding
-// 0xFF). BGAPI 1.x names bonds by handle; the handle of a peer is learnt from the
-// connection_status events of this session (pygatt ignored the address and deleted all,
-// docs/bgapi-protocol.md#pygatt-clear-bond). An address whose bond handle is unknown gives an
-// error matching gogatt.ErrNotFound.
+// 0xFF). BGAPI 1.x names bonds by handle (pygatt ignored the address and deleted all,
+// docs/bgapi-protocol.md#pygatt-clear-bond): the handle of the peer's bond is the one a
+// connection to it named in this program (connection_status), else the one gogatt recorded in
+// the dongle's persistent store, so this works from any later program too (see "Bonds" in the
+// package documentation); the record goes with the bond. An address with no bond known either
+// way gives an error matching gogatt.ErrNotFound.
 func (b *Backend) ClearBond(ctx context.Context, address string) error {
-	c, err := b.client()
-	if err != nil {
-		return fmt.Errorf("clear bond: %w", err)
-	}
-	h := uint8(0xFF)
-	if address != "" {
-		addr, err := bt.ParseAddress(address)
-		if err != nil {
-			return fmt.Errorf("clear bond: %w: %w", gogatt.ErrInvalidParameter, err)
-		}
-		c.mu.Lock()
-		bh, ok := c.bonds[addr]
-		c.mu.Unlock()
-		if !ok {
-			return fmt.Errorf("clear bond %s: no bond handle known for this address (connect to it once, or clear all bonds with \"\"): %w", addr, gogatt.ErrNotFound)
-		}
-		h = bh
-	}
-	db := &wire.CmdSmDeleteBonding{Handle: h}
-	var dbr wire.RspSmDeleteBonding
-	if err := c.call(ctx, db, &dbr); err != nil {
-		return fmt.Errorf("clear bond: %w", err)
-	}
-	if err := check(db, dbr.Result); err != nil {
-		return fmt.Errorf("clear bond: %w", err)
-	}
-	c.mu.Lock()
-	for a, bh := range c.bonds {
-		if h == 0xFF || bh == h {
-			delete(c.bonds, a)
-		}
-	}
-	c.mu.Unlock()
-	return nil
+	return b.clearBond(ctx, address)
 }

@@ -567,13 +567,16 @@ func (c *client) connLocked(h uint8, f wire.Frame) *conn {
 func (c *client) connectionStatus(e wire.EvtConnectionStatus) {
 	h, addr, bond := e.Connection, e.Address, e.Bonding
 	connected := e.Flags.Connected()
-	if bond != 0xFF {
+	if bond != wire.NoBond {
 		c.bonds[addr] = bond
+	} else if connected {
+		delete(c.bonds, addr) // no bond (any more: another program may have deleted it)
 	}
 	if cn := c.conns[h]; cn != nil {
 		if !connected {
 			return
 		}
+		cn.bondHandle, cn.encrypted = bond, e.Flags.Encrypted()
 		if b := cn.bond; b != nil && e.Flags.Encrypted() {
 			cn.bond = nil
 			b.finish(nil)
@@ -592,6 +595,7 @@ func (c *client) connectionStatus(e wire.EvtConnectionStatus) {
 		return
 	}
 	cn := newConn(c, h, addr)
+	cn.bondHandle, cn.encrypted = bond, e.Flags.Encrypted()
 	c.conns[h] = cn
 	cw.conn = cn
 	c.connecting = nil

@@ -34,6 +34,11 @@ type conn struct {
 	bond       *bondWait
 	err        error // a *gogatt.DisconnectError once done is closed
 	localClose bool
+
+	// bondHandle and encrypted are what the latest connection_status said: the dongle's bond
+	// with the peer (wire.NoBond if none) and whether the link is encrypted.
+	bondHandle uint8
+	encrypted  bool
 }
 
 func newConn(c *client, h uint8, addr bt.Address) *conn {
@@ -45,6 +50,8 @@ func newConn(c *client, h uint8, addr bt.Address) *conn {
 		reg:    c.deliveries.NewRegistry(),
 		done:   make(chan struct{}),
 		ended:  make(chan struct{}),
+
+		bondHandle: wire.NoBond,
 	}
 }
 

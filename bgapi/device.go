@@ -107,7 +107,9 @@ func (d *device) disconnect(ctx context.Context) error {
 // Bond encrypts the link and, when permanent, stores a bond (sm_encrypt_start,
 // docs/bgapi-protocol.md §Bonding). A passkey request is answered through Config.Passkey.
 // Unlike pygatt (docs/bgapi-protocol.md#pygatt-bond) it checks the result and waits for the
-// encrypted flag on this connection's handle.
+// encrypted flag on this connection's handle. A link that is already encrypted — with the
+// stored bond, as Connect re-encrypts the link to a bonded peer — is left as it is. A new bond
+// is recorded in the dongle's persistent store (see Backend.ClearBond).
 func (d *device) Bond(ctx context.Context, permanent bool) error {
 	cn, c := d.cn, d.cn.c
 	if _, ok := ctx.Deadline(); !ok {
@@ -115,13 +117,17 @@ func (d *device) Bond(ctx context.Context, permanent bool) error {
 		ctx, cancel = context.WithTimeout(ctx, attTimeout)
 		defer cancel()
 	}
-	ctx, cancelBond := context.WithCancel(ctx) // also ends a passkey callback still running
-	defer cancelBond()
 	release, err := cn.acquire(ctx, "bond")
 	if err != nil {
 		return err
 	}
 	defer release()
+	c.mu.Lock()
+	done := cn.encrypted && (cn.bondHandle != wire.NoBond || !permanent)
+	c.mu.Unlock()
+	if done {
+		return nil
+	}
 	bondable := uint8(0)
 	if permanent {
 		bondable = 1
@@ -136,45 +142,20 @@ func (d *device) Bond(ctx context.Context, permanent bool) error {
 			_ = c.call(ctx, &wire.CmdSmSetBondableMode{Bondable: 0}, nil)
 		}()
 	}
-	bw := &bondWait{ctx: ctx, done: make(chan struct{})}
-	c.mu.Lock()
-	if cn.err != nil {
-		err := cn.err
-		c.mu.Unlock()
-		return fmt.Errorf("bond: %w", err)
+	if err := cn.encrypt(ctx, "bond", bondable); err != nil {
+		return err
 	}
-	cn.bond = bw
-	c.mu.Unlock()
-	clear := func() {
+	if permanent {
 		c.mu.Lock()
-		if cn.bond == bw {
-			cn.bond = nil
-		}
+		h := cn.bondHandle
 		c.mu.Unlock()
-	}
-	m := &wire.CmdSmEncryptStart{Handle: cn.handle, Bonding: bondable}
-	var r wire.RspSmEncryptStart
-	if err := c.call(ctx, m, &r); err != nil {
-		clear()
-		return cn.linkOr("bond", err)
-	}
-	if r.Result != wire.ResultSuccess {
-		clear()
-		return resultError(m.Name(), "bond", int(cn.handle), 0, r.Result)
-	}
-	select {
-	case <-bw.done:
-		if bw.err != nil {
-			if _, ok := bw.err.(*gogatt.DisconnectError); ok {
-				return fmt.Errorf("bond: %w", bw.err)
+		if h != wire.NoBond {
+			if err := c.recordBond(ctx, h, cn.addr); err != nil {
+				c.log.Warn("bgapi: the bond could not be recorded in the persistent store", "address", cn.addr, "bond", h, "err", err)
 			}
-			return fmt.Errorf("bond %s: %w", cn.addr, bw.err)
 		}
-		return nil
-	case <-ctx.Done():
-		clear()
-		return gattkit.CtxErr(ctx, "bond")
 	}
+	return nil
 }
 
 // RSSI returns the link's RSSI (connection_get_rssi). No retry on particular values

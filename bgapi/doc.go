@@ -38,6 +38,29 @@
 // same port, or — with bled112.Config.ReenumerateOnReset — the port vanishes and comes back),
 // so the default reset on Start works either way; Config.NoReset skips it. See Example.
 //
+// # Bonds
+//
+// A BLED112 keeps its bonds in flash: they outlive the program that made them, a system_reset
+// and a power cycle. BGAPI 1.x names a bond by a handle, never by the peer's address: the
+// address shows only in connection_status (whose bonding field is the bond handle of the peer,
+// or 0xFF) and gap_scan_response, while sm_get_bonds answers with sm_bond_status events that
+// carry no address. So:
+//
+//   - Connect encrypts the link to a peer the dongle holds a bond with (connection_status
+//     bonding ≠ 0xFF) before it returns, with sm_encrypt_start: the stored keys encrypt the
+//     link, with no pairing and no passkey (Core v5.3 Vol 3 Part H §2.4.4.1), as BlueZ does
+//     for a bonded LE device. Characteristics that need encryption then work in every later
+//     program. If the peer has lost its keys the link stays up, unencrypted.
+//   - Backend.ClearBond(address) works in a program that has never seen the peer: gogatt
+//     records which address each bond handle belongs to in the dongle's own persistent store
+//     (flash_ps_save), one key per bond handle — 0x8078 + handle for the handles 0–7 (a BLED112
+//     stores at most 8 bonds), in the range BGAPI leaves to applications (0x8000–0x807F) —
+//     holding "gogatt bond " and the 6 address bytes. A record is written when Bond stores a
+//     bond and when a connection names the bond of a peer not recorded yet; ClearBond erases
+//     it with the bond. A key holding anything else (another application's data) is never
+//     overwritten: that bond then goes unrecorded. A bond made by another program and not
+//     seen by gogatt since has no record: connect to the peer once, or clear every bond.
+//
 // # Differences from pygatt
 //
 // The package avoids the faults of pygatt's BGAPI backend that docs/bgapi-protocol.md lists

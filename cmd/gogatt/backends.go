@@ -33,7 +33,7 @@ func openBackend(ctx context.Context, c cli.BackendConfig) (gogatt.Backend, erro
 	case c.Sim:
 		return openSim(c)
 	case c.Kind == "bgapi":
-		return bgapi.New(bgapi.Config{Port: c.Port, Logger: c.Logger}), nil
+		return bgapi.New(bgapi.Config{Port: c.Port, Logger: c.Logger, Passkey: c.Passkey, PasskeyDisplay: c.PasskeyDisplay}), nil
 	case c.Kind == "gatttool":
 		return gatttool.New(gatttool.Config{HCIDevice: c.HCI, Logger: c.Logger}), nil
 	}
@@ -109,7 +109,7 @@ func openSim(c cli.BackendConfig) (gogatt.Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("starting the BLED112 emulator: %w", err)
 	}
-	cfg := bgapi.Config{Logger: c.Logger}
+	cfg := bgapi.Config{Logger: c.Logger, Passkey: c.Passkey, PasskeyDisplay: c.PasskeyDisplay}
 	if w.pty != nil {
 		cfg.Port = w.pty.Path() // the real serial-port code, as with a dongle
 	} else {

@@ -48,6 +48,8 @@ func main() {
 	code := cli.Run(ctx, cli.Env{
 		Stdout:     os.Stdout,
 		Stderr:     os.Stderr,
+		Stdin:      os.Stdin,
+		StdinFile:  os.Stdin,
 		StdoutFile: os.Stdout,
 		IsTerminal: term.IsTerminal,
 		Width:      func(f *os.File) int { return term.Width(f, 80) },

@@ -425,11 +425,11 @@ func TestBondRSSIClearBond(t *testing.T) {
 	if v := jsonLines(t, r.stdout); v[0]["bonded"] != true {
 		t.Errorf("bond --json: %v", v)
 	}
-	r = run(t, 0, "clear-bond", "--sim")
+	r = run(t, 0, "clear-bond", "--sim", "--all")
 	if r.stdout != "removed every bond\n" {
 		t.Errorf("clear-bond: %q", r.stdout)
 	}
-	r = run(t, 0, "clear-bond", "--sim", "--json")
+	r = run(t, 0, "clear-bond", "--sim", "--all", "--json")
 	if r.stdout != `{"cleared":"all"}`+"\n" {
 		t.Errorf("clear-bond --json: %q", r.stdout)
 	}

@@ -545,9 +545,10 @@ func (c *conn) procExecuteWrite(commit uint8) {
 
 // ---- security manager, docs/bgapi-protocol.md §Bonding ----
 
-// pair runs encrypt_start: optional passkey exchange, sim pairing, bond storage, then
-// sm_bond_status (new bond) and connection_status with the encrypted flag, or
-// sm_bonding_fail.
+// pair runs encrypt_start: with a stored bond that the peripheral still holds, encryption with
+// its keys (no pairing, no passkey: Core v5.3 Vol 3 Part H §2.4.4.1); otherwise an optional
+// passkey exchange and sim pairing, and bond storage. Then sm_bond_status (new bond) and
+// connection_status with the encrypted flag, or sm_bonding_fail.
 func (c *conn) pair(bonding bool) {
 	e := c.e
 	e.mu.Lock()
@@ -555,48 +556,26 @@ func (c *conn) pair(bonding bool) {
 		e.mu.Unlock()
 		return
 	}
-	level := sim.SecurityEncrypted
-	mitm := e.mitm && e.ioCaps != wire.IONoInputNoOutput
-	if mitm {
-		level = sim.SecurityAuthenticated
-		switch e.ioCaps {
-		case wire.IODisplayOnly, wire.IODisplayYesNo:
-			e.emitLocked(&wire.EvtSmPasskeyDisplay{Handle: c.handle, Passkey: passkeyFor(c.addr)})
-		default: // keyboard: the host must enter the passkey
-			c.awaitPasskey = true
-			e.emitLocked(&wire.EvtSmPasskeyRequest{Handle: c.handle})
-		}
-	}
-	wait := c.awaitPasskey
 	store := bonding && e.bondable
 	hadBond := e.bondOfLocked(c.addr) != wire.NoBond
 	e.mu.Unlock()
 
-	if wait {
-		t := time.NewTimer(30 * time.Second) // SMP timeout, Core v5.3 Vol 3 Part H §3.4
-		select {
-		case <-c.passkey:
-			t.Stop()
-		case <-t.C:
-			e.mu.Lock()
-			c.pairing, c.awaitPasskey = false, false
-			if c.current() {
-				e.emitLocked(&wire.EvtSmBondingFail{Handle: c.handle, Result: wire.ResultTimeout})
-			}
-			e.mu.Unlock()
-			return
-		case <-c.done:
-			t.Stop()
-			return
-		}
-	}
 	var err error
+	mitm, reencrypted := false, false
 	if hadBond {
 		// Re-encrypt with the stored keys; pair afresh if the peripheral lost its bond.
-		if err = c.link.Encrypt(); errors.Is(err, sim.ErrNotBonded) {
-			err = c.link.Pair(level, store)
+		err = c.link.Encrypt()
+		reencrypted = err == nil
+		if errors.Is(err, sim.ErrNotBonded) {
+			err = nil
 		}
-	} else {
+	}
+	if err == nil && !reencrypted {
+		var level sim.SecurityLevel
+		var ok bool
+		if level, mitm, ok = c.exchangePasskey(); !ok {
+			return
+		}
 		err = c.link.Pair(level, store)
 	}
 
@@ -640,6 +619,51 @@ func (c *conn) pair(bonding bool) {
 		e.emitLocked(bondStatus(idx, e.bonds[idx]))
 	}
 	e.emitLocked(c.status(0))
+}
+
+// exchangePasskey runs the passkey step of a pairing when MITM protection is asked for and the
+// IO capabilities allow it: passkey_display, or passkey_request and the wait for passkey_entry
+// (sm_bonding_fail on the SMP timeout, Core v5.3 Vol 3 Part H §3.4). It returns the security
+// level the pairing reaches and whether it is MITM-protected; false when the pairing ended.
+func (c *conn) exchangePasskey() (level sim.SecurityLevel, mitm, ok bool) {
+	e := c.e
+	e.mu.Lock()
+	if !c.current() {
+		e.mu.Unlock()
+		return 0, false, false
+	}
+	level = sim.SecurityEncrypted
+	mitm = e.mitm && e.ioCaps != wire.IONoInputNoOutput
+	if mitm {
+		level = sim.SecurityAuthenticated
+		switch e.ioCaps {
+		case wire.IODisplayOnly, wire.IODisplayYesNo:
+			e.emitLocked(&wire.EvtSmPasskeyDisplay{Handle: c.handle, Passkey: passkeyFor(c.addr)})
+		default: // keyboard: the host must enter the passkey
+			c.awaitPasskey = true
+			e.emitLocked(&wire.EvtSmPasskeyRequest{Handle: c.handle})
+		}
+	}
+	wait := c.awaitPasskey
+	e.mu.Unlock()
+	if !wait {
+		return level, mitm, true
+	}
+	t := time.NewTimer(30 * time.Second) // SMP timeout, Core v5.3 Vol 3 Part H §3.4
+	defer t.Stop()
+	select {
+	case <-c.passkey:
+		return level, mitm, true
+	case <-t.C:
+		e.mu.Lock()
+		c.pairing, c.awaitPasskey = false, false
+		if c.current() {
+			e.emitLocked(&wire.EvtSmBondingFail{Handle: c.handle, Result: wire.ResultTimeout})
+		}
+		e.mu.Unlock()
+	case <-c.done:
+	}
+	return 0, false, false
 }
 
 // passkeyFor derives a stable 6-digit passkey to display.

@@ -78,9 +78,10 @@
 //     indications arrive as attribute_value type 1/2 in order and without loss (the serial
 //     stream applies backpressure to the link); with Config.ManualIndicationConfirm indications
 //     use type 5 and wait for indicate_confirm.
-//   - sm: set_bondable_mode, set_parameters, encrypt_start (when MITM is requested and the
-//     IO capabilities allow it, passkey_display, or passkey_request answered by
-//     passkey_entry; then sm_bond_status when a bond is stored and connection_status with
+//   - sm: set_bondable_mode, set_parameters, encrypt_start (with a stored bond the peripheral
+//     still holds: encryption with its keys, no pairing, no passkey; else, when MITM is
+//     requested and the IO capabilities allow it, passkey_display, or passkey_request answered
+//     by passkey_entry; then sm_bond_status when a bond is stored and connection_status with
 //     the encrypted flag; sm_bonding_fail 0x0305 when the peripheral refuses), get_bonds
 //     (with one sm_bond_status each), delete_bonding (one, or 0xFF = all; 8 bonds at most,
 //     then 0x018B), set_oob_data, whitelist_bonds.

@@ -26,6 +26,10 @@ type BackendConfig struct {
 	HCI    string       // gatttool HCI device, e.g. "hci0"
 	Sim    bool         // an in-process emulated BLED112 with the demo peripherals
 	Logger *slog.Logger // debug log (-v), never nil
+	// Passkey and PasskeyDisplay, set with --passkey, answer and show passkeys while pairing
+	// (bgapi.Config's fields of the same names); nil without it.
+	Passkey        func(ctx context.Context, address string) (uint32, error)
+	PasskeyDisplay func(ctx context.Context, address string, passkey uint32)
 }
 
 // SimPeripheral describes one peripheral the emulator serves.
@@ -45,6 +49,10 @@ type SimProcess struct {
 // Env is everything the commands touch outside themselves.
 type Env struct {
 	Stdout, Stderr io.Writer
+	// Stdin is where --passkey ask reads the passkey (nil: nowhere); StdinFile is Stdin when it
+	// is a file, so that a prompt is shown on a terminal.
+	Stdin     io.Reader
+	StdinFile *os.File
 	// StdoutFile is Stdout when it is a file; it decides whether scan draws a live table.
 	StdoutFile *os.File
 	// IsTerminal and Width answer for StdoutFile.
@@ -103,6 +111,7 @@ type globals struct {
 	json    bool
 	timeout time.Duration
 	verbose bool
+	passkey string
 }
 
 func (g *globals) register(fs *flag.FlagSet) {
@@ -113,6 +122,7 @@ func (g *globals) register(fs *flag.FlagSet) {
 	fs.BoolVar(&g.json, "json", false, "print JSON, one object per line")
 	fs.DurationVar(&g.timeout, "timeout", 10*time.Second, "time limit for connecting and for each operation")
 	fs.BoolVar(&g.verbose, "v", false, "log debug messages to stderr")
+	fs.StringVar(&g.passkey, "passkey", "", passkeyHelp)
 }
 
 // app is one run of the command.
@@ -121,6 +131,9 @@ type app struct {
 	g    globals
 	log  *slog.Logger
 	opts opts
+	// peer is the device the command works on (canonical form), for the hints of errors.
+	peer string
+	stdinState
 }
 
 func (a *app) now() time.Time {
@@ -159,6 +172,9 @@ func (a *app) printf(format string, args ...any) {
 // is cancelled on Ctrl-C.
 func Run(ctx context.Context, env Env, args []string) int {
 	a := &app{env: env}
+	if a.env.Stderr != nil {
+		a.env.Stderr = &syncWriter{w: a.env.Stderr} // passkey callbacks print from their own goroutines
+	}
 	if a.env.IsTerminal == nil {
 		a.env.IsTerminal = func(*os.File) bool { return false }
 	}
@@ -237,6 +253,12 @@ func Run(ctx context.Context, env Env, args []string) int {
 	}
 	if a.g.timeout <= 0 {
 		return a.usageError(c, fmt.Errorf("--timeout %v must be positive", a.g.timeout))
+	}
+	if err := parsePasskey(a.g.passkey); err != nil {
+		return a.usageError(c, err)
+	}
+	if a.g.passkey != "" && a.g.backend != "bgapi" {
+		return a.usageError(c, errors.New("--passkey works with --backend bgapi: with BlueZ, pair with MITM protection through bluetoothctl, whose agent asks for the passkey"))
 	}
 	level := slog.LevelWarn + 100 // silent
 	if a.g.verbose {
@@ -337,7 +359,9 @@ func (a *app) withTimeout(ctx context.Context) (context.Context, context.CancelF
 }
 
 func (a *app) backendConfig() BackendConfig {
-	return BackendConfig{Kind: a.g.backend, Port: a.g.port, HCI: a.g.hci, Sim: a.g.sim, Logger: a.log}
+	c := BackendConfig{Kind: a.g.backend, Port: a.g.port, HCI: a.g.hci, Sim: a.g.sim, Logger: a.log}
+	c.Passkey, c.PasskeyDisplay = a.passkeyCallbacks()
+	return c
 }
 
 // start opens and starts the adapter. The caller must call stop.
@@ -379,6 +403,7 @@ func (a *app) connect(ctx context.Context, address string) (*session, error) {
 	if err != nil {
 		return nil, usageErr{err}
 	}
+	a.peer = addr.String()
 	b, stop, err := a.start(ctx)
 	if err != nil {
 		return nil, err

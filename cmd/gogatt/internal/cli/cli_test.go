@@ -201,7 +201,7 @@ func TestErrorsAndExitCodes(t *testing.T) {
 		{"ambiguous", newFake(), []string{"read", hrmAddr, "2a19"}, ExitNotFound, "handle:0x0022", nil},
 		{"timeout", newFake(), []string{"read", "AA:BB:CC:DD:EE:FF", "2a19", "--timeout", "50ms"}, ExitTimeout, "is the device in range", nil},
 		{"att error", newFake(), []string{"read", hrmAddr, "2a39"}, ExitRefused, "Read Not Permitted", nil},
-		{"bond refused", newFake(), []string{"bond", "C0:FF:EE:00:00:02"}, ExitRefused, "add --bond", nil},
+		{"bond refused", newFake(), []string{"bond", "C0:FF:EE:00:00:02"}, ExitRefused, "MITM protection: add --passkey N (the device's passkey) or --passkey ask; a bond made without it must go first: 'gogatt clear-bond C0:FF:EE:00:00:02'", nil},
 		{"link lost", newFake(), []string{"subscribe", hrmAddr, "2a37"}, ExitLinkLost, "disconnected: connection timeout", func(f *fakeBackend) { f.dropLink = true }},
 		{"adapter lost", newFake(), []string{"subscribe", hrmAddr, "2a37"}, ExitNoAdapter, "reset by another program", func(f *fakeBackend) {
 			f.dropLink, f.lostBy = true, fmt.Errorf("%w: the dongle restarted (system_boot)", bgapi.ErrAdapterLost)
@@ -540,7 +540,7 @@ func TestBondRSSIClearBond(t *testing.T) {
 	if r := run(t, fb, "clear-bond", hrmAddr); r.code != 0 || r.stdout != "removed the bond with C0:FF:EE:00:00:01\n" || len(fb.bonds) != 0 {
 		t.Errorf("clear-bond: %+v", r)
 	}
-	if r := run(t, fb, "clear-bond", "--json"); r.code != 0 || r.stdout != `{"cleared":"all"}`+"\n" {
+	if r := run(t, fb, "clear-bond", "--all", "--json"); r.code != 0 || r.stdout != `{"cleared":"all"}`+"\n" {
 		t.Errorf("clear-bond all: %+v", r)
 	}
 	if r := run(t, fb, "rssi", hrmAddr); r.code != 0 || r.stdout != "-42 dBm\n" {

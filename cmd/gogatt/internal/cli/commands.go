@@ -33,6 +33,8 @@ type opts struct {
 	seq      bool
 	// bond
 	temporary bool
+	// clear-bond
+	all bool
 	// rssi
 	watch    bool
 	interval time.Duration
@@ -202,11 +204,22 @@ lost, duplicated or out of order.
 		},
 		{
 			name: "bond", args: "ADDRESS", summary: "pair with a device and store the keys",
-			long:    "Connects, pairs and (unless --temporary) bonds, so later connections are encrypted.",
+			long: `Connects, pairs and (unless --temporary) bonds. The adapter keeps the bond: every later
+connection to the device, by any gogatt command in any later run, is encrypted with it, so
+characteristics that need encryption can be read and written without --bond.
+
+Pairing is Just Works (encrypted, without MITM protection) unless --passkey is given: then the
+passkey protects it against a man in the middle, as characteristics that need authentication
+require. --passkey N gives the passkey the device shows (or has printed on it); --passkey ask
+asks for it when the device wants one (a prompt on a terminal, else a line of standard input).
+When the adapter is the one to show a passkey, it is printed on stderr: type it on the device.
+A bond made without MITM protection is not upgraded: remove it first with clear-bond.`,
 			minArgs: 1, maxArgs: 1,
 			examples: []string{
 				"gogatt bond --sim C0:FF:EE:00:00:03",
 				"gogatt bond --temporary C0:FF:EE:00:00:03",
+				"gogatt bond --passkey 123456 C0:FF:EE:00:00:03",
+				"gogatt bond --passkey ask C0:FF:EE:00:00:03",
 			},
 			flags: func(fs *flag.FlagSet, o *opts) {
 				addressTypeFlag(fs, o)
@@ -215,12 +228,21 @@ lost, duplicated or out of order.
 			run: runBond,
 		},
 		{
-			name: "clear-bond", args: "[ADDRESS]", summary: "forget one bond, or all",
-			long:    "Removes the bond with ADDRESS from the adapter, or every bond when no address is given.",
+			name: "clear-bond", args: "ADDRESS | --all", summary: "forget one bond, or all",
+			long: `Removes the bond with ADDRESS from the adapter, or every bond with --all. The device
+keeps its own half of the bond until it is reset or pairs again.
+
+A BLED112 names its bonds by number only. gogatt records which address each one belongs to
+in the dongle's own persistent store when it bonds, and when a connection shows a bond not
+recorded yet; a bond made by another program is found once gogatt has connected to the
+device (any command). With --backend gatttool, bluetoothd knows every bond by address.`,
 			minArgs: 0, maxArgs: 1,
 			examples: []string{
 				"gogatt clear-bond C0:FF:EE:00:00:03",
-				"gogatt clear-bond --sim",
+				"gogatt clear-bond --all",
+			},
+			flags: func(fs *flag.FlagSet, o *opts) {
+				fs.BoolVar(&o.all, "all", false, "remove every bond")
 			},
 			run: runClearBond,
 		},

@@ -397,12 +397,18 @@ func runBond(ctx context.Context, a *app, args []string) error {
 
 func runClearBond(ctx context.Context, a *app, args []string) error {
 	addr := ""
-	if len(args) == 1 {
+	switch {
+	case len(args) == 1 && a.opts.all:
+		return usagef("give an ADDRESS or --all, not both")
+	case len(args) == 1:
 		ad, err := gogatt.ParseAddress(args[0])
 		if err != nil {
 			return usageErr{err}
 		}
 		addr = ad.String()
+		a.peer = addr
+	case !a.opts.all:
+		return usagef("give the ADDRESS of the bond to remove, or --all to remove every bond")
 	}
 	b, stop, err := a.start(ctx)
 	if err != nil {

@@ -1,0 +1,114 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/gogatt/gogatt"
+)
+
+// passkeyAsk is the --passkey value that asks for the passkey when the device wants one.
+const passkeyAsk = "ask"
+
+const passkeyHelp = "pair with MITM protection (for characteristics that need authentication) using passkey `N` (6 digits, shown by the device or printed on it), or 'ask' to type it when asked (bgapi only)"
+
+// parsePasskey checks a --passkey value: "" (none), "ask", or 0–999999.
+func parsePasskey(s string) error {
+	if s == "" || s == passkeyAsk {
+		return nil
+	}
+	n, err := strconv.ParseUint(s, 10, 32)
+	if err != nil || n > 999999 {
+		return fmt.Errorf("--passkey %q: want a number from 0 to 999999, or %q", s, passkeyAsk)
+	}
+	return nil
+}
+
+// passkeyCallbacks returns what the adapter calls when pairing needs a passkey: nil, nil
+// without --passkey (pairing is then Just Works, without MITM protection).
+func (a *app) passkeyCallbacks() (enter func(ctx context.Context, address string) (uint32, error), show func(ctx context.Context, address string, passkey uint32)) {
+	if a.g.passkey == "" {
+		return nil, nil
+	}
+	show = func(_ context.Context, address string, passkey uint32) {
+		fmt.Fprintf(a.env.Stderr, "Passkey for %s: %06d (type it on the device)\n", address, passkey)
+	}
+	if a.g.passkey != passkeyAsk {
+		n, _ := strconv.ParseUint(a.g.passkey, 10, 32) // checked by parsePasskey
+		return func(context.Context, string) (uint32, error) { return uint32(n), nil }, show
+	}
+	return a.askPasskey, show
+}
+
+// askPasskey reads the passkey the device shows from standard input: a prompt on stderr when
+// stdin is a terminal, then one line. It gives up when ctx ends (the pairing did).
+func (a *app) askPasskey(ctx context.Context, address string) (uint32, error) {
+	if a.env.Stdin == nil {
+		return 0, fmt.Errorf("%s asks for a passkey and there is no standard input: pass --passkey N: %w", address, gogatt.ErrInvalidParameter)
+	}
+	if a.env.StdinFile != nil && a.env.IsTerminal(a.env.StdinFile) {
+		fmt.Fprintf(a.env.Stderr, "Passkey shown by %s: ", address)
+	}
+	type answer struct {
+		line string
+		err  error
+	}
+	ch := make(chan answer, 1)
+	go func() { // left behind if ctx ends first: standard input cannot be interrupted
+		line, err := a.stdinLine()
+		ch <- answer{line, err}
+	}()
+	var ans answer
+	select {
+	case ans = <-ch:
+	case <-ctx.Done():
+		return 0, fmt.Errorf("passkey entry: %w", ctx.Err())
+	}
+	line := strings.TrimSpace(ans.line)
+	if line == "" && ans.err != nil {
+		return 0, fmt.Errorf("%s asks for a passkey: nothing on standard input (%v): pass --passkey N: %w", address, ans.err, gogatt.ErrInvalidParameter)
+	}
+	n, err := strconv.ParseUint(line, 10, 32)
+	if err != nil || n > 999999 {
+		return 0, fmt.Errorf("passkey %q: want a number from 0 to 999999: %w", line, gogatt.ErrInvalidParameter)
+	}
+	return uint32(n), nil
+}
+
+// stdinLine reads one line of standard input (one reader for the whole run, so that nothing
+// read ahead is lost between two passkeys).
+func (a *app) stdinLine() (string, error) {
+	a.stdinOnce.Do(func() { a.stdin = bufio.NewReader(a.env.Stdin) })
+	a.stdinMu.Lock()
+	defer a.stdinMu.Unlock()
+	s, err := a.stdin.ReadString('\n')
+	if err == nil || (err == io.EOF && s != "") {
+		return s, nil
+	}
+	return s, err
+}
+
+// stdinState is the app's standard-input reader, made on first use.
+type stdinState struct {
+	stdinOnce sync.Once
+	stdinMu   sync.Mutex
+	stdin     *bufio.Reader
+}
+
+// syncWriter serialises writes: the adapter's passkey callbacks print from goroutines of their
+// own while a command prints.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
