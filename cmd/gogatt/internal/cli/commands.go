@@ -305,7 +305,7 @@ Start a new shell afterwards.`,
 				"source <(gogatt completion bash)",
 				"gogatt completion fish > ~/.config/fish/completions/gogatt.fish",
 			},
-			run:      runCompletion,
+			run: runCompletion,
 		},
 		{
 			name: "version", args: "", summary: "print the version, VCS revision and Go version of this binary",
