@@ -287,18 +287,18 @@ rate summary. With --sim it runs anywhere, no hardware needed.`,
 		{
 			name: "completion", args: "bash|zsh|fish|powershell", summary: "print a shell completion script",
 			long: `Prints a completion script for the shell. It completes commands, flags and their values
-and, where the adapter can be reached (the --sim, --port, --backend given earlier on the line
-count), device addresses from a short scan (` + completionScan.String() + `) and a device's characteristics
-(UUID, SERVICE/CHAR or handle:N, with their names) from its service tree. To enable it:
+and, where the adapter can be reached (with the --sim, --port or --backend given earlier on the
+line), device addresses from a short scan (` + completionScan.String() + `) and a device's characteristics (UUID,
+SERVICE/CHAR or handle:N, with their names) from its service tree. To enable it:
 
-  bash:        source <(gogatt completion bash)     (in ~/.bashrc; needs the bash-completion
-               package, or save the script in /etc/bash_completion.d/gogatt)
-  zsh:         gogatt completion zsh > "${fpath[1]}/_gogatt"
-               (once; compinit must be enabled: "autoload -U compinit; compinit" in ~/.zshrc)
-  fish:        gogatt completion fish > ~/.config/fish/completions/gogatt.fish
-  PowerShell:  gogatt completion powershell | Out-String | Invoke-Expression   (in $PROFILE)
+  bash:        source <(gogatt completion bash)       in ~/.bashrc, after bash-completion is
+               loaded (Debian's default ~/.bashrc loads it; package bash-completion)
+  zsh:         gogatt completion zsh > "${fpath[1]}/_gogatt"       once, with compinit in
+               ~/.zshrc ("autoload -U compinit; compinit")
+  fish:        gogatt completion fish > ~/.config/fish/completions/gogatt.fish       once
+  PowerShell:  gogatt completion powershell | Out-String | Invoke-Expression   in $PROFILE
 
-Start a new shell afterwards.`,
+Then start a new shell.`,
 			minArgs: 1, maxArgs: 1,
 			examples: []string{
 				"gogatt completion zsh > \"${fpath[1]}/_gogatt\"",

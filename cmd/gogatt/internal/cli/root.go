@@ -217,7 +217,15 @@ func (a *app) help(w io.Writer, cc *cobra.Command) {
 	cc.InitDefaultHelpFlag()
 	args := strings.TrimPrefix(cc.Use, cc.Name())
 	fmt.Fprintf(w, "Usage: %s\n\n%s\n", strings.TrimSpace("gogatt "+cc.Name()+" [flags]"+args), cc.Long)
-	fmt.Fprintf(w, "\nFlags:\n%s", cc.LocalNonPersistentFlags().FlagUsages())
+	local := pflag.NewFlagSet(cc.Name(), pflag.ContinueOnError)
+	local.SortFlags = false // as registered, --help last
+	own := cc.LocalNonPersistentFlags()
+	cc.Flags().VisitAll(func(f *pflag.Flag) {
+		if own.Lookup(f.Name) != nil {
+			local.AddFlag(f)
+		}
+	})
+	fmt.Fprintf(w, "\nFlags:\n%s", local.FlagUsages())
 	var globals []string
 	cc.Root().PersistentFlags().VisitAll(func(f *pflag.Flag) {
 		if f.Shorthand != "" {
