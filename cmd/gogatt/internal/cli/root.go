@@ -161,9 +161,16 @@ func unknownCommand(root *cobra.Command, name string) error {
 	return fmt.Errorf("unknown command %q (run 'gogatt help' for the list)", name)
 }
 
-// withFlagSuggestion adds "did you mean --duration?" to pflag's "unknown flag: --durtion".
+// withFlagSuggestion adds "did you mean --duration?" to pflag's "unknown flag: --durtion", and
+// "did you mean --sim?" to its "unknown shorthand flag: 's' in -sim" (a long flag with one dash,
+// as Go's flag package accepts).
 func withFlagSuggestion(cc *cobra.Command, err error) error {
-	typed, ok := strings.CutPrefix(err.Error(), "unknown flag: --")
+	msg := err.Error()
+	typed, ok := strings.CutPrefix(msg, "unknown flag: --")
+	if i := strings.LastIndex(msg, " in -"); !ok && strings.HasPrefix(msg, "unknown shorthand flag: ") && i >= 0 {
+		typed = msg[i+len(" in -"):]
+		ok = len(typed) > 1
+	}
 	if !ok {
 		return err
 	}
