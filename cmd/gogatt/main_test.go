@@ -124,18 +124,35 @@ func jsonLines(t *testing.T, s string) []map[string]any {
 
 func TestHelp(t *testing.T) {
 	r := run(t, 0, "--help")
-	for _, c := range []string{"scan", "services", "read", "write", "subscribe", "bond", "clear-bond", "rssi", "sim", "demo", "completion"} {
+	for _, c := range []string{"scan", "services", "read", "write", "subscribe", "bond", "clear-bond", "rssi", "sim", "demo", "completion", "version", "help"} {
 		if !strings.Contains(r.stdout, "\n  "+c+" ") {
 			t.Errorf("--help does not list %s", c)
 		}
+		if c == "help" {
+			continue
+		}
 		h := run(t, 0, c, "--help")
-		if !strings.Contains(h.stdout, "Examples:\n  gogatt "+c) || !strings.Contains(h.stdout, "Exit status:") {
-			t.Errorf("%s --help lacks examples or exit codes:\n%s", c, h.stdout)
+		if !strings.Contains(h.stdout, "Examples:\n  gogatt "+c) || !strings.Contains(h.stdout, "'gogatt help exit-codes'") {
+			t.Errorf("%s --help lacks examples or the reference to the exit codes:\n%s", c, h.stdout)
 		}
 	}
+	r = run(t, 0, "help", "exit-codes")
+	if !strings.HasPrefix(r.stdout, "Exit status:\n  0 ") {
+		t.Errorf("help exit-codes: %q", r.stdout)
+	}
+	run(t, 0, "help", "-h")
 	r = run(t, 2)
 	if !strings.Contains(r.stderr, "Usage: gogatt") {
 		t.Errorf("no arguments: %q", r.stderr)
+	}
+	// A mistyped command, a bad value: one line that names what is wrong, exit status 2.
+	r = run(t, 2, "scna")
+	if !strings.HasPrefix(r.stderr, `gogatt: unknown command "scna": did you mean scan?`+"\n") {
+		t.Errorf("gogatt scna: %q", r.stderr)
+	}
+	r = run(t, 2, "--sim", "scan", "--timeout", "banana")
+	if !strings.HasPrefix(r.stderr, `gogatt scan: invalid argument "banana" for "--timeout" flag`) {
+		t.Errorf("--timeout banana: %q", r.stderr)
 	}
 }
 
@@ -506,20 +523,30 @@ func TestDemo(t *testing.T) {
 	}
 }
 
+// TestCompletion: the completion requests of the shells' scripts (__complete, which
+// TestShellCompletion drives through real shells) against the emulator: addresses from a scan,
+// a device's characteristics from its service tree.
 func TestCompletion(t *testing.T) {
-	for _, sh := range []string{"bash", "zsh", "fish"} {
+	for _, sh := range []string{"bash", "zsh", "fish", "powershell"} {
 		r := run(t, 0, "completion", sh)
-		if !strings.Contains(r.stdout, "subscribe") {
+		if !strings.Contains(r.stdout, "__complete") {
 			t.Errorf("completion %s:\n%s", sh, r.stdout)
 		}
 	}
-	if _, err := exec.LookPath("bash"); err == nil {
-		r := run(t, 0, "completion", "bash")
-		cmd := exec.Command("bash", "-c", `eval "$1"; COMP_WORDS=(gogatt sub); COMP_CWORD=1; _gogatt; echo "${COMPREPLY[@]}"`, "bash", r.stdout)
-		out, err := cmd.CombinedOutput()
-		if err != nil || strings.TrimSpace(string(out)) != "subscribe" {
-			t.Errorf("bash completion of 'gogatt sub': %q, %v", out, err)
+	r := run(t, 0, "__complete", "--sim", "services", "C0:FF")
+	if !regexp.MustCompile(`(?m)^C0:FF:EE:00:00:0[1-3]\tgogatt (HRM|Thermo|Torture), -\d+ dBm$`).MatchString(r.stdout) || !strings.HasSuffix(r.stdout, "\n:4\n") {
+		t.Errorf("completing an address:\n%s", r.stdout)
+	}
+	r = run(t, 0, "__complete", "--sim", "read", hrm, "2a")
+	for _, want := range []string{"2a37\tHeart Rate Measurement, in 180d Heart Rate\n", "2a19\tBattery Level, in 180f Battery\n"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("completing a characteristic of %s: lacks %q:\n%s", hrm, want, r.stdout)
 		}
+	}
+	// No adapter: nothing, at once.
+	r = run(t, 0, "__complete", "--port", "/nonexistent/ttyACM9", "read", "")
+	if r.stdout != ":4\n" {
+		t.Errorf("completing without an adapter: %q", r.stdout)
 	}
 }
 

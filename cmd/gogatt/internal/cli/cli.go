@@ -6,13 +6,16 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/gogatt/gogatt"
 	"github.com/gogatt/gogatt/bt"
@@ -75,7 +78,7 @@ type Env struct {
 	Now func() time.Time
 }
 
-// Exit codes, documented in --help.
+// Exit codes, documented in `gogatt help exit-codes` (exitCodesHelp).
 const (
 	ExitOK          = 0
 	ExitFailure     = 1   // anything not listed below
@@ -102,7 +105,7 @@ const exitCodesHelp = `Exit status:
   8    not supported by this backend
   130  interrupted by Ctrl-C`
 
-// globals are the flags every command accepts.
+// globals are the flags every command accepts, anywhere on the line.
 type globals struct {
 	backend string
 	port    string
@@ -114,14 +117,14 @@ type globals struct {
 	passkey string
 }
 
-func (g *globals) register(fs *flag.FlagSet) {
+func (g *globals) register(fs *pflag.FlagSet) {
 	fs.StringVar(&g.backend, "backend", "bgapi", "adapter backend: bgapi (BLED112 dongle) or gatttool (BlueZ)")
 	fs.StringVar(&g.port, "port", "", "BGAPI serial port, e.g. /dev/ttyACM0 (default: auto-detect a BLED112)")
 	fs.StringVar(&g.hci, "hci", "hci0", "gatttool: HCI device")
 	fs.BoolVar(&g.sim, "sim", false, "use an in-process emulated BLED112 with the demo peripherals (no hardware needed)")
 	fs.BoolVar(&g.json, "json", false, "print JSON, one object per line")
 	fs.DurationVar(&g.timeout, "timeout", 10*time.Second, "time limit for connecting and for each operation")
-	fs.BoolVar(&g.verbose, "v", false, "log debug messages to stderr")
+	fs.BoolVarP(&g.verbose, "verbose", "v", false, "log debug messages to stderr")
 	fs.StringVar(&g.passkey, "passkey", "", passkeyHelp)
 }
 
@@ -134,6 +137,7 @@ type app struct {
 	// peer is the device the command works on (canonical form), for the hints of errors.
 	peer string
 	stdinState
+	root *cobra.Command // the command tree (newRoot), for the completion scripts
 }
 
 func (a *app) now() time.Time {
@@ -181,103 +185,91 @@ func Run(ctx context.Context, env Env, args []string) int {
 	if a.env.Width == nil {
 		a.env.Width = func(*os.File) int { return 80 }
 	}
-	// Global flags may come before the command name…
-	gfs := flag.NewFlagSet("gogatt", flag.ContinueOnError)
-	gfs.SetOutput(io.Discard)
-	a.g.register(gfs)
-	help := gfs.Bool("help", false, "")
-	gfs.BoolVar(help, "h", false, "")
-	version := gfs.Bool("version", false, "")
-	if err := gfs.Parse(args); err != nil {
-		return a.usageError(nil, err)
+	a.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if args == nil {
+		args = []string{} // cobra reads os.Args when given nil
 	}
-	if *version {
-		runVersion(ctx, a, nil)
+	a.root = a.newRoot(isCompletionRequest(args))
+	a.root.SetArgs(negativeArguments(a.root, args))
+	cc, err := a.root.ExecuteContextC(ctx)
+	return a.exit(ctx, cc, err)
+}
+
+// exit prints what err says and returns the exit status: a command's failure is classified
+// (classify); anything else cobra or a command reports is a usage error.
+func (a *app) exit(ctx context.Context, cc *cobra.Command, err error) int {
+	var f failure
+	switch {
+	case err == nil:
 		return ExitOK
+	case errors.Is(err, errUsageShown):
+		return ExitUsage
+	case errors.As(err, &f):
+		code, line := a.classify(ctx, f.err, f.c)
+		// Escaped: an error may quote what a device or a tool sent (a line of hcitool's output).
+		fmt.Fprintf(a.env.Stderr, "gogatt %s: %s\n", f.c.name, view.Escape(line))
+		return code
 	}
-	rest := gfs.Args()
-	if *help || len(rest) == 0 {
-		if len(rest) == 0 && !*help {
-			a.mainUsage(a.env.Stderr)
-			return ExitUsage
-		}
-		a.mainUsage(a.env.Stdout)
-		return ExitOK
+	var u usageErr
+	if errors.As(err, &u) {
+		err = u.error
 	}
-	name := rest[0]
-	if name == "help" {
-		if len(rest) > 1 {
-			if c := lookup(rest[1]); c != nil {
-				a.commandUsage(a.env.Stdout, c)
-				return ExitOK
-			}
-			return a.usageError(nil, fmt.Errorf("unknown command %q", rest[1]))
-		}
-		a.mainUsage(a.env.Stdout)
-		return ExitOK
+	var c *command
+	if cc != nil && cc != a.root {
+		c = lookup(cc.Name())
 	}
-	c := lookup(name)
-	if c == nil {
-		return a.usageError(nil, fmt.Errorf("unknown command %q (run 'gogatt help' for the list)", name))
-	}
-	// …or anywhere after it, among the command's own flags and arguments.
-	fs := flag.NewFlagSet("gogatt "+c.name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	a.g.register(fs)
-	// Keep values given before the command name: register resets defaults, so re-parse them.
-	if err := fs.Parse(args[:len(args)-len(rest)]); err != nil {
-		return a.usageError(c, err)
-	}
-	if c.flags != nil {
-		c.flags(fs, &a.opts)
-	}
-	pos, err := parseInterspersed(fs, rest[1:])
-	if errors.Is(err, flag.ErrHelp) {
-		a.commandUsage(a.env.Stdout, c)
-		return ExitOK
-	}
-	if err != nil {
-		return a.usageError(c, err)
-	}
-	if len(pos) < c.minArgs || (c.maxArgs >= 0 && len(pos) > c.maxArgs) {
-		return a.usageError(c, fmt.Errorf("%s takes %s", c.name, c.argsDesc()))
-	}
-	if a.g.backend != "bgapi" && a.g.backend != "gatttool" {
-		return a.usageError(c, fmt.Errorf("--backend %q: want bgapi or gatttool", a.g.backend))
-	}
-	if a.g.sim && a.g.backend != "bgapi" {
-		return a.usageError(c, errors.New("--sim emulates a BLED112: use it with --backend bgapi"))
-	}
-	if a.g.sim && a.g.port != "" {
-		return a.usageError(c, errors.New("--sim and --port exclude each other: --sim brings its own emulated port"))
-	}
-	if a.g.timeout <= 0 {
-		return a.usageError(c, fmt.Errorf("--timeout %v must be positive", a.g.timeout))
+	return a.usageError(c, err)
+}
+
+// failure is the error of a command's run function.
+type failure struct {
+	c   *command
+	err error
+}
+
+func (f failure) Error() string { return f.err.Error() }
+func (f failure) Unwrap() error { return f.err }
+
+// errUsageShown: the usage was printed to stderr; the exit status is ExitUsage.
+var errUsageShown = errors.New("usage shown")
+
+// checkGlobals checks the global flags together and sets up the debug log.
+func (a *app) checkGlobals() error {
+	switch {
+	case a.g.backend != "bgapi" && a.g.backend != "gatttool":
+		return usagef("--backend %q: want bgapi or gatttool", a.g.backend)
+	case a.g.sim && a.g.backend != "bgapi":
+		return usagef("--sim emulates a BLED112: use it with --backend bgapi")
+	case a.g.sim && a.g.port != "":
+		return usagef("--sim and --port exclude each other: --sim brings its own emulated port")
+	case a.g.timeout <= 0:
+		return usagef("--timeout %v must be positive", a.g.timeout)
 	}
 	if err := parsePasskey(a.g.passkey); err != nil {
-		return a.usageError(c, err)
+		return usageErr{err}
 	}
 	if a.g.passkey != "" && a.g.backend != "bgapi" {
-		return a.usageError(c, errors.New("--passkey works with --backend bgapi: with BlueZ, pair with MITM protection through bluetoothctl, whose agent asks for the passkey"))
+		return usagef("--passkey works with --backend bgapi: with BlueZ, pair with MITM protection through bluetoothctl, whose agent asks for the passkey")
 	}
 	level := slog.LevelWarn + 100 // silent
 	if a.g.verbose {
 		level = slog.LevelDebug
 	}
 	a.log = slog.New(slog.NewTextHandler(a.env.Stderr, &slog.HandlerOptions{Level: level}))
+	return nil
+}
 
-	err = c.run(ctx, a, pos)
-	if err == nil {
-		return ExitOK
+// runCommand runs c after its flags and arguments were parsed.
+func (a *app) runCommand(ctx context.Context, c *command, args []string) error {
+	if err := a.checkGlobals(); err != nil {
+		return err
 	}
+	err := c.run(ctx, a, args)
 	var u usageErr
-	if errors.As(err, &u) {
-		return a.usageError(c, u.error)
+	if err == nil || errors.As(err, &u) {
+		return err
 	}
-	code, line := a.classify(ctx, err, c)
-	// Escaped: an error may quote what a device or a tool sent (a line of hcitool's output).
-	fmt.Fprintf(a.env.Stderr, "gogatt %s: %s\n", c.name, view.Escape(line))
-	return code
+	return failure{c, err}
 }
 
 // usageErr marks a bad argument found while running a command.
@@ -287,47 +279,41 @@ func usagef(format string, args ...any) error { return usageErr{fmt.Errorf(forma
 
 func (a *app) usageError(c *command, err error) int {
 	if c != nil {
-		fmt.Fprintf(a.env.Stderr, "gogatt %s: %v\nusage: gogatt %s %s (see 'gogatt %s --help')\n", c.name, err, c.name, c.args, c.name)
+		fmt.Fprintf(a.env.Stderr, "gogatt %s: %v\nusage: %s (see 'gogatt %s --help')\n", c.name, err, c.synopsis(), c.name)
 	} else {
 		fmt.Fprintf(a.env.Stderr, "gogatt: %v\nsee 'gogatt --help'\n", err)
 	}
 	return ExitUsage
 }
 
-// parseInterspersed parses flags that may appear between positional arguments, as people
-// type them: "read C0:FF:EE:00:00:01 2a19 --format int". A token that is a negative number
-// ("-5") is an argument, not a flag; "--" ends the flags.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for len(args) > 0 {
-		if isNegativeNumber(args[0]) {
-			pos, args = append(pos, args[0]), args[1:]
-			continue
-		}
-		// Parse up to (not including) the next negative number, which flag would take for a flag.
-		end := len(args)
-		for i := 1; i < len(args); i++ {
-			if isNegativeNumber(args[i]) && !flagTakesValue(fs, args[i-1]) {
-				end = i
-				break
+// negativeArguments lets a negative number be an argument where people type one, among flags
+// ("write … --format int --signed -5"): pflag would take "-5" for a shorthand flag. When the
+// command's arguments include one, they are moved after a "--", in their order, and every flag
+// before it; a flag's value stays the flag's ("--count -1").
+func negativeArguments(root *cobra.Command, args []string) []string {
+	cc, rest, err := root.Find(args)
+	if err != nil || cc == root || !slices.ContainsFunc(rest, isNegativeNumber) {
+		return args
+	}
+	var flags, pos []string
+	for i := 0; i < len(rest); i++ {
+		s := rest[i]
+		switch {
+		case s == "--":
+			pos = append(pos, rest[i+1:]...)
+			i = len(rest)
+		case isNegativeNumber(s) || !strings.HasPrefix(s, "-") || s == "-":
+			pos = append(pos, s)
+		default:
+			flags = append(flags, s)
+			if flagTakesValue(cc.Flags(), s) && i+1 < len(rest) {
+				i++
+				flags = append(flags, rest[i])
 			}
 		}
-		if err := fs.Parse(args[:end]); err != nil {
-			return nil, err
-		}
-		left := fs.Args()
-		consumed := end - len(left)
-		if consumed > 0 && args[consumed-1] == "--" {
-			return append(append(pos, left...), args[end:]...), nil
-		}
-		if len(left) > 0 {
-			pos = append(pos, left[0])
-			args = append(left[1:len(left):len(left)], args[end:]...)
-		} else {
-			args = args[end:]
-		}
 	}
-	return pos, nil
+	path := strings.Fields(cc.CommandPath())[1:]
+	return slices.Concat(path, flags, []string{"--"}, pos)
 }
 
 func isNegativeNumber(s string) bool {
@@ -339,18 +325,17 @@ func isNegativeNumber(s string) bool {
 
 // flagTakesValue reports whether token is a flag (without "=value") that consumes the next
 // argument.
-func flagTakesValue(fs *flag.FlagSet, token string) bool {
-	if !strings.HasPrefix(token, "-") || strings.Contains(token, "=") {
+func flagTakesValue(fs *pflag.FlagSet, token string) bool {
+	if strings.Contains(token, "=") {
 		return false
 	}
-	f := fs.Lookup(strings.TrimLeft(token, "-"))
-	if f == nil {
-		return false
+	var f *pflag.Flag
+	if name, ok := strings.CutPrefix(token, "--"); ok {
+		f = fs.Lookup(name)
+	} else if name := strings.TrimPrefix(token, "-"); len(name) == 1 {
+		f = fs.ShorthandLookup(name)
 	}
-	if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
-		return false
-	}
-	return true
+	return f != nil && f.NoOptDefVal == ""
 }
 
 // withTimeout bounds one operation by --timeout.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -64,36 +63,24 @@ func testEnv(fb *fakeBackend, stdout, stderr io.Writer) Env {
 	}
 }
 
-func TestParseInterspersed(t *testing.T) {
-	for _, tc := range []struct {
-		args   []string
-		pos    []string
-		format string
-		signed bool
-		err    bool
-	}{
-		{[]string{"a", "b"}, []string{"a", "b"}, "auto", false, false},
-		{[]string{"a", "--format", "int", "b"}, []string{"a", "b"}, "int", false, false},
-		{[]string{"--signed", "a", "-5", "--format=hex"}, []string{"a", "-5"}, "hex", true, false},
-		{[]string{"a", "--", "--format", "-x"}, []string{"a", "--format", "-x"}, "auto", false, false},
-		{[]string{"a", "--format", "-5"}, []string{"a"}, "-5", false, false},
-		{[]string{"-7", "a"}, []string{"-7", "a"}, "auto", false, false},
-		{[]string{"a", "--nope"}, nil, "", false, true},
+// TestNegativeArguments: a negative number among the flags is an argument (pflag alone would
+// take "-5" for a shorthand flag), unless it is a flag's value; the arguments keep their order.
+func TestNegativeArguments(t *testing.T) {
+	a, c := hrmAddr, "2a39"
+	for _, tc := range []struct{ args, want []string }{
+		{[]string{"write", a, c, "--format", "int", "--signed", "-5"}, []string{"write", "--format", "int", "--signed", "--", a, c, "-5"}},
+		{[]string{"--sim", "write", "--signed", a, "-7", "--format=int", c}, []string{"write", "--sim", "--signed", "--format=int", "--", a, "-7", c}},
+		{[]string{"--port", "/dev/x", "write", a, c, "-1", "--size", "2"}, []string{"write", "--port", "/dev/x", "--size", "2", "--", a, c, "-1"}},
+		{[]string{"subscribe", a, c, "--count", "-1"}, []string{"subscribe", "--count", "-1", "--", a, c}},
+		{[]string{"write", a, "--", "--format", "-x"}, []string{"write", a, "--", "--format", "-x"}},
+		{[]string{"write", a, c, "--", "-5"}, []string{"write", "--", a, c, "-5"}},
+		{[]string{"scan", "--duration", "1s"}, []string{"scan", "--duration", "1s"}},
+		{[]string{"-5"}, []string{"-5"}},
 	} {
-		fs := flag.NewFlagSet("t", flag.ContinueOnError)
-		fs.SetOutput(io.Discard)
-		format := fs.String("format", "auto", "")
-		signed := fs.Bool("signed", false, "")
-		pos, err := parseInterspersed(fs, tc.args)
-		if (err != nil) != tc.err {
-			t.Errorf("%q: error %v", tc.args, err)
-			continue
-		}
-		if err != nil {
-			continue
-		}
-		if !reflect.DeepEqual(pos, tc.pos) || *format != tc.format || *signed != tc.signed {
-			t.Errorf("%q: pos %q format %q signed %v; want %q %q %v", tc.args, pos, *format, *signed, tc.pos, tc.format, tc.signed)
+		ap := &app{}
+		root := ap.newRoot(false)
+		if got := negativeArguments(root, tc.args); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%q: %q, want %q", tc.args, got, tc.want)
 		}
 	}
 }
@@ -126,19 +113,38 @@ func TestParseCharRef(t *testing.T) {
 
 func TestHelp(t *testing.T) {
 	r := run(t, nil, "--help")
-	if r.code != 0 || !strings.Contains(r.stdout, "Exit status:") || !strings.Contains(r.stdout, "subscribe") {
+	if r.code != 0 || !strings.Contains(r.stdout, "'gogatt help exit-codes'") || !strings.Contains(r.stdout, "\n  subscribe ") {
 		t.Errorf("--help: %d %q", r.code, r.stdout)
 	}
+	if h := run(t, nil, "help"); h.code != 0 || h.stdout != r.stdout {
+		t.Errorf("help: %d %q", h.code, h.stdout)
+	}
 	for _, c := range commands {
-		for _, args := range [][]string{{c.name, "--help"}, {"help", c.name}, {c.name, "-h"}} {
+		for _, args := range [][]string{{c.name, "--help"}, {"help", c.name}, {c.name, "-h"}, {"--sim", c.name, "-h"}} {
 			r := run(t, nil, args...)
-			if r.code != 0 || !strings.Contains(r.stdout, "Examples:") || !strings.Contains(r.stdout, "gogatt "+c.name) {
+			if r.code != 0 || !strings.Contains(r.stdout, "Examples:\n  gogatt "+c.name) || !strings.HasPrefix(r.stdout, "Usage: "+c.synopsis()+"\n") {
 				t.Errorf("%q: code %d, stdout %q", args, r.code, r.stdout)
+			}
+			// The exit statuses are referenced, not repeated in every command's help.
+			if !strings.Contains(r.stdout, "'gogatt help exit-codes'") || strings.Contains(r.stdout, "130  interrupted") {
+				t.Errorf("%q: exit statuses: %q", args, r.stdout)
 			}
 		}
 	}
-	if r := run(t, nil); r.code != ExitUsage || !strings.Contains(r.stderr, "Usage:") {
+	r = run(t, nil, "help", "exit-codes")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "Exit status:\n") || !strings.Contains(r.stdout, "130  interrupted by Ctrl-C") {
+		t.Errorf("help exit-codes: %+v", r)
+	}
+	for _, args := range [][]string{{"help", "-h"}, {"help", "--help"}} {
+		if r := run(t, nil, args...); r.code != 0 || !strings.HasPrefix(r.stdout, "Usage: gogatt help [flags] [COMMAND|TOPIC]\n") {
+			t.Errorf("%q: %+v", args, r)
+		}
+	}
+	if r := run(t, nil); r.code != ExitUsage || !strings.Contains(r.stderr, "Usage:") || r.stdout != "" {
 		t.Errorf("no args: %+v", r)
+	}
+	if r := run(t, nil, "--sim"); r.code != ExitUsage || !strings.Contains(r.stderr, "Usage:") {
+		t.Errorf("a global flag alone: %+v", r)
 	}
 }
 
@@ -149,7 +155,11 @@ func TestUsageErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"frob"}, `unknown command "frob"`},
+		{[]string{"scna"}, `unknown command "scna": did you mean scan?`},
+		{[]string{"--sim", "servcies", hrmAddr}, `unknown command "servcies": did you mean services?`},
 		{[]string{"help", "frob"}, `unknown command "frob"`},
+		{[]string{"help", "redd"}, `unknown command "redd": did you mean read?`},
+		{[]string{"help", "read", "write"}, "accepts at most 1 arg(s)"},
 		{[]string{"read", hrmAddr}, "takes 2 argument(s)"},
 		{[]string{"read", "nonsense", "2a19"}, "invalid Bluetooth address"},
 		{[]string{"read", hrmAddr, "2a1"}, "invalid UUID"},
@@ -159,7 +169,14 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"write", hrmAddr, "2a39", "--format", "int", "300"}, "300 does not fit in 1 byte(s)"},
 		{[]string{"write", hrmAddr, "2a39", strings.Repeat("00", 513)}, "at most 512"},
 		{[]string{"scan", "--duration", "0s"}, "--duration must be positive"},
-		{[]string{"scan", "--bogus"}, "flag provided but not defined: -bogus"},
+		{[]string{"scan", "--bogus"}, "gogatt scan: unknown flag: --bogus\n"},
+		{[]string{"scan", "--durtion", "1s"}, "unknown flag: --durtion: did you mean --duration?"},
+		{[]string{"scan", "--timeout", "banana"}, `gogatt scan: invalid argument "banana" for "--timeout" flag: time: invalid duration "banana"`},
+		{[]string{"--timeout", "banana", "scan"}, `invalid argument "banana" for "--timeout" flag`},
+		{[]string{"read", "--format"}, "flag needs an argument: --format"},
+		{[]string{"scan", "-x"}, "gogatt scan: unknown shorthand flag: 'x' in -x\n"},
+		{[]string{"-sim", "scan"}, "unknown shorthand flag: 's' in -sim: did you mean --sim?"},
+		{[]string{"--version", "scan"}, "unknown flag: --version"},
 		{[]string{"scan", "--backend", "nope"}, `--backend "nope"`},
 		{[]string{"scan", "--sim", "--backend", "gatttool"}, "--sim emulates a BLED112"},
 		{[]string{"scan", "--timeout", "-1s"}, "--timeout -1s must be positive"},
@@ -606,17 +623,101 @@ func testSimCommand(t *testing.T) {
 	}
 }
 
-func TestCompletion(t *testing.T) {
-	for _, sh := range []string{"bash", "zsh", "fish"} {
-		r := run(t, nil, "completion", sh)
-		if r.code != 0 || !strings.Contains(r.stdout, "subscribe") || !strings.Contains(r.stdout, "clear-bond") {
-			t.Errorf("completion %s: %+v", sh, r)
+// TestCompletionScripts: a script for each shell, generated from the command tree; each asks
+// the binary (__complete) for the words. (cmd/gogatt runs them in real shells.)
+func TestCompletionScripts(t *testing.T) {
+	for _, tc := range []struct{ shell, want string }{
+		{"bash", "complete -o default -F __start_gogatt gogatt"},
+		{"zsh", "#compdef gogatt\ncompdef _gogatt gogatt\n"},
+		{"fish", "complete -c gogatt "},
+		{"powershell", "Register-ArgumentCompleter -CommandName 'gogatt'"},
+	} {
+		r := run(t, nil, "completion", tc.shell)
+		if r.code != 0 || !strings.Contains(r.stdout, tc.want) || !strings.Contains(r.stdout, "__complete") {
+			t.Errorf("completion %s: code %d, lacks %q:\n%s", tc.shell, r.code, tc.want, r.stdout)
 		}
 	}
-	r := run(t, nil, "completion", "bash")
-	if !strings.Contains(r.stdout, "complete -F _gogatt gogatt") || !strings.Contains(r.stdout, "--format") {
-		t.Errorf("bash completion: %s", r.stdout)
+}
+
+// complete runs a completion request as a shell's script sends it and returns the words
+// offered (with their descriptions) and the directive.
+func complete(t *testing.T, fb *fakeBackend, line ...string) ([]string, string) {
+	t.Helper()
+	r := run(t, fb, append([]string{"__complete"}, line...)...)
+	out := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
+	if r.code != 0 || len(out) == 0 || !strings.HasPrefix(out[len(out)-1], ":") {
+		t.Fatalf("__complete %q: %+v", line, r)
 	}
+	return out[:len(out)-1], out[len(out)-1]
+}
+
+// TestCompletionRequests: what the shells' scripts get for a line — commands, flags anywhere
+// after global ones, flag values, addresses from a scan and a device's characteristics.
+func TestCompletionRequests(t *testing.T) {
+	const noFiles = ":4"
+	for _, tc := range []struct {
+		line []string
+		want []string
+		dir  string
+	}{
+		{[]string{"sc"}, []string{"scan\tlist advertising devices"}, noFiles},
+		{[]string{"--sim", "su"}, []string{"subscribe\tstream notifications or indications"}, noFiles},
+		{[]string{"--sim", "scan", "--dur"}, []string{"--duration\thow long to scan"}, noFiles},
+		{[]string{"--port", "/dev/ttyACM0", "read", "--fo"}, []string{"--format\tvalue format: auto, hex, utf8 or int"}, noFiles},
+		{[]string{"read", hrmAddr, "--si"}, []string{"--sim\tuse an in-process emulated BLED112 with the demo peripherals (no hardware needed)", "--size\tint format: bytes per integer (1, 2, 4 or 8)", "--signed\tint format: signed (two's complement)"}, noFiles},
+		{[]string{"--backend", ""}, []string{"bgapi\tBLED112 dongle (BGAPI)", "gatttool\tBlueZ's gatttool"}, noFiles},
+		{[]string{"write", "--endian", "b"}, []string{"big"}, noFiles},
+		{[]string{"--port", ""}, nil, ":0"}, // file names
+		{[]string{"scan", "--duration", ""}, nil, noFiles},
+		{[]string{"completion", ""}, []string{"bash", "zsh", "fish", "powershell"}, noFiles},
+		{[]string{"help", "ex"}, []string{"exit-codes\thelp topic"}, noFiles},
+		{[]string{"read", ""}, []string{hrmAddr + "\tgogatt HRM, -52 dBm", "C0:FF:EE:00:00:02\tgogatt Thermometer, -60 dBm"}, noFiles},
+		{[]string{"--sim", "services", "c0:ff:ee:00:00:0"}, []string{hrmAddr + "\tgogatt HRM, -52 dBm", "C0:FF:EE:00:00:02\tgogatt Thermometer, -60 dBm"}, noFiles},
+		{[]string{"demo", "--address", "C0:FF:EE:00:00:02"}, []string{"C0:FF:EE:00:00:02\tgogatt Thermometer, -60 dBm"}, noFiles},
+		{[]string{"read", hrmAddr, ""}, []string{
+			"2a37\tHeart Rate Measurement, in 180d Heart Rate",
+			"2a39\tHeart Rate Control Point, in 180d Heart Rate",
+			"180f/2a19\tBattery Level, in 180f Battery",
+			"fff0/2a19\tBattery Level, in fff0",
+			"fff1\tin fff0",
+		}, noFiles},
+		{[]string{"read", hrmAddr, "180f/"}, []string{"180f/2a19\tBattery Level, in 180f Battery"}, noFiles},
+		{[]string{"--json", "subscribe", "--count", "3", hrmAddr, "handle:0x001"}, []string{
+			"handle:0x0012\tHeart Rate Measurement, in 180d Heart Rate",
+			"handle:0x0015\tHeart Rate Control Point, in 180d Heart Rate",
+		}, noFiles},
+		{[]string{"write", hrmAddr, "2a39", ""}, nil, noFiles},
+		{[]string{"frob", ""}, nil, ":0"},
+	} {
+		got, dir := complete(t, newFake(), tc.line...)
+		if !reflect.DeepEqual(got, tc.want) && !(len(got) == 0 && len(tc.want) == 0) || dir != tc.dir {
+			t.Errorf("%q: %q %s, want %q %s", tc.line, got, dir, tc.want, tc.dir)
+		}
+	}
+}
+
+// TestCompletionUnreachable: without an adapter, or with a device that does not answer,
+// addresses and characteristics complete to nothing, within completionLimit (virtual time),
+// not --timeout.
+func TestCompletionUnreachable(t *testing.T) {
+	if got, _ := complete(t, nil, "read", ""); len(got) != 0 {
+		t.Errorf("no adapter: %q", got)
+	}
+	if got, _ := complete(t, nil, "read", hrmAddr, ""); len(got) != 0 {
+		t.Errorf("no adapter: %q", got)
+	}
+	if got, _ := complete(t, nil, "--backend", "nope", "read", ""); len(got) != 0 {
+		t.Errorf("bad --backend: %q", got)
+	}
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		if got, _ := complete(t, newFake(), "--timeout", "1h", "read", "AA:BB:CC:DD:EE:FF", ""); len(got) != 0 {
+			t.Errorf("absent device: %q", got)
+		}
+		if d := time.Since(start); d != completionLimit {
+			t.Errorf("the completion took %v, want %v", d, completionLimit)
+		}
+	})
 }
 
 func TestClassifyInterrupted(t *testing.T) {

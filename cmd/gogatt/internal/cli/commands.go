@@ -1,13 +1,12 @@
 package cli
 
 import (
-	"bytes"
 	"context"
-	"flag"
 	"fmt"
-	"io"
 	"strings"
 	"time"
+
+	"github.com/spf13/pflag"
 )
 
 // opts holds every command's own flags; each command registers the ones it uses.
@@ -54,8 +53,13 @@ type command struct {
 	minArgs  int
 	maxArgs  int // -1: unlimited
 	examples []string
-	flags    func(fs *flag.FlagSet, o *opts)
+	flags    func(fs *pflag.FlagSet, o *opts)
 	run      func(ctx context.Context, a *app, args []string) error
+}
+
+// synopsis is the command line as typed: "gogatt read [flags] ADDRESS CHAR".
+func (c *command) synopsis() string {
+	return strings.TrimSpace("gogatt " + c.name + " [flags] " + c.args)
 }
 
 func (c *command) argsDesc() string {
@@ -77,16 +81,16 @@ otherwise), hex, utf8, or int (with --size 1|2|4|8, --signed, --endian little|bi
 values are little-endian). Text from a device is shown with control characters and bytes that
 are not UTF-8 escaped (\x1b, \u009b, \xff), so it cannot drive the terminal.`
 
-func addressTypeFlag(fs *flag.FlagSet, o *opts) {
+func addressTypeFlag(fs *pflag.FlagSet, o *opts) {
 	fs.StringVar(&o.addressType, "address-type", "public", "the device's address type: public or random")
 }
 
-func connFlags(fs *flag.FlagSet, o *opts) {
+func connFlags(fs *pflag.FlagSet, o *opts) {
 	addressTypeFlag(fs, o)
 	fs.BoolVar(&o.bond, "bond", false, "pair (and bond) before the operation, for characteristics that need encryption")
 }
 
-func valueFlags(fs *flag.FlagSet, o *opts) {
+func valueFlags(fs *pflag.FlagSet, o *opts) {
 	fs.StringVar(&o.format, "format", "auto", "value format: auto, hex, utf8 or int")
 	fs.IntVar(&o.size, "size", 1, "int format: bytes per integer (1, 2, 4 or 8)")
 	fs.BoolVar(&o.signed, "signed", false, "int format: signed (two's complement)")
@@ -122,7 +126,7 @@ the adapter.`,
 				"gogatt scan --json --port /dev/ttyACM0 | jq .address",
 				"gogatt scan --sim --duration 1m | grep -m1 Thermo",
 			},
-			flags: func(fs *flag.FlagSet, o *opts) {
+			flags: func(fs *pflag.FlagSet, o *opts) {
 				fs.DurationVar(&o.duration, "duration", 5*time.Second, "how long to scan")
 				fs.StringVar(&o.name, "name", "", "only devices whose name contains this text (case-insensitive)")
 				fs.BoolVar(&o.passive, "passive", false, "passive scan: send no scan requests (no scan-response data)")
@@ -151,7 +155,7 @@ properties) and their descriptors.`,
 				"gogatt read C0:FF:EE:00:00:01 handle:0x0003 --format hex",
 				"gogatt read C0:FF:EE:00:00:02 2a21 --format int --size 2",
 			},
-			flags: func(fs *flag.FlagSet, o *opts) {
+			flags: func(fs *pflag.FlagSet, o *opts) {
 				connFlags(fs, o)
 				valueFlags(fs, o)
 				fs.BoolVar(&o.long, "long", false, "read a value longer than one ATT packet (Read Blob)")
@@ -169,7 +173,7 @@ properties) and their descriptors.`,
 				"gogatt write C0:FF:EE:00:00:03 handle:0x0021 --format utf8 'hello'",
 				"gogatt write C0:FF:EE:00:00:03 handle:0x0021 --format int --signed -- -5",
 			},
-			flags: func(fs *flag.FlagSet, o *opts) {
+			flags: func(fs *pflag.FlagSet, o *opts) {
 				connFlags(fs, o)
 				valueFlags(fs, o)
 				fs.BoolVar(&o.noResponse, "no-response", false, "use a Write Command (unacknowledged)")
@@ -192,7 +196,7 @@ lost, duplicated or out of order.
 				"gogatt subscribe C0:FF:EE:00:00:02 2a1c --indicate --duration 1m",
 				"gogatt subscribe C0:FF:EE:00:00:03 handle:0x0030 --seq --json",
 			},
-			flags: func(fs *flag.FlagSet, o *opts) {
+			flags: func(fs *pflag.FlagSet, o *opts) {
 				connFlags(fs, o)
 				valueFlags(fs, o)
 				fs.BoolVar(&o.indicate, "indicate", false, "use indications (acknowledged) instead of notifications")
@@ -221,7 +225,7 @@ A bond made without MITM protection is not upgraded: remove it first with clear-
 				"gogatt bond --passkey 123456 C0:FF:EE:00:00:03",
 				"gogatt bond --passkey ask C0:FF:EE:00:00:03",
 			},
-			flags: func(fs *flag.FlagSet, o *opts) {
+			flags: func(fs *pflag.FlagSet, o *opts) {
 				addressTypeFlag(fs, o)
 				fs.BoolVar(&o.temporary, "temporary", false, "pair for this connection only; store no bond")
 			},
@@ -241,7 +245,7 @@ device (any command). With --backend gatttool, bluetoothd knows every bond by ad
 				"gogatt clear-bond C0:FF:EE:00:00:03",
 				"gogatt clear-bond --all",
 			},
-			flags: func(fs *flag.FlagSet, o *opts) {
+			flags: func(fs *pflag.FlagSet, o *opts) {
 				fs.BoolVar(&o.all, "all", false, "remove every bond")
 			},
 			run: runClearBond,
@@ -254,7 +258,7 @@ device (any command). With --backend gatttool, bluetoothd knows every bond by ad
 				"gogatt rssi --sim C0:FF:EE:00:00:01",
 				"gogatt rssi --watch --interval 500ms C0:FF:EE:00:00:01",
 			},
-			flags: func(fs *flag.FlagSet, o *opts) {
+			flags: func(fs *pflag.FlagSet, o *opts) {
 				addressTypeFlag(fs, o)
 				fs.BoolVar(&o.watch, "watch", false, "keep measuring until Ctrl-C (or --count)")
 				fs.IntVar(&o.count, "count", 0, "with --watch: stop after this many measurements")
@@ -279,7 +283,7 @@ removes the path.`,
 				"port=$(gogatt sim --background)   # then: gogatt scan --port \"$port\"",
 				"gogatt sim --background --json    # {\"port\":…,\"pid\":…,\"peripherals\":[…]}",
 			},
-			flags: func(fs *flag.FlagSet, o *opts) {
+			flags: func(fs *pflag.FlagSet, o *opts) {
 				fs.BoolVar(&o.background, "background", false, "serve from a process of its own; print the path and exit")
 			},
 			run: runSim,
@@ -294,7 +298,7 @@ rate summary. With --sim it runs anywhere, no hardware needed.`,
 				"gogatt demo --sim",
 				"gogatt demo --port /dev/ttyACM0 --address 00:07:80:AA:BB:CC",
 			},
-			flags: func(fs *flag.FlagSet, o *opts) {
+			flags: func(fs *pflag.FlagSet, o *opts) {
 				fs.StringVar(&o.address, "address", "C0:FF:EE:00:00:01", "the heart-rate sensor to connect to")
 				fs.DurationVar(&o.scanFor, "scan", 2*time.Second, "how long to scan first")
 				fs.DurationVar(&o.streamFr, "duration", 3*time.Second, "how long to stream heart-rate notifications")
@@ -303,14 +307,27 @@ rate summary. With --sim it runs anywhere, no hardware needed.`,
 			run: runDemo,
 		},
 		{
-			name: "completion", args: "bash|zsh|fish", summary: "print a shell completion script",
-			long: `Prints a completion script for the shell. To enable it:
-  bash:  source <(gogatt completion bash)        (or save it in /etc/bash_completion.d/)
-  zsh:   gogatt completion zsh > "${fpath[1]}/_gogatt"
-  fish:  gogatt completion fish > ~/.config/fish/completions/gogatt.fish`,
+			name: "completion", args: "bash|zsh|fish|powershell", summary: "print a shell completion script",
+			long: `Prints a completion script for the shell. It completes commands, flags and their values
+and, where the adapter can be reached (with the --sim, --port or --backend given earlier on the
+line), device addresses from a short scan (` + completionScan.String() + `) and a device's characteristics (UUID,
+SERVICE/CHAR or handle:N, with their names) from its service tree. To enable it:
+
+  bash:        source <(gogatt completion bash)       in ~/.bashrc, after bash-completion is
+               loaded (Debian's default ~/.bashrc loads it; package bash-completion)
+  zsh:         gogatt completion zsh > "${fpath[1]}/_gogatt"       once, with compinit in
+               ~/.zshrc ("autoload -U compinit; compinit")
+  fish:        gogatt completion fish > ~/.config/fish/completions/gogatt.fish       once
+  PowerShell:  gogatt completion powershell | Out-String | Invoke-Expression   in $PROFILE
+
+Then start a new shell.`,
 			minArgs: 1, maxArgs: 1,
-			examples: []string{"gogatt completion zsh > \"${fpath[1]}/_gogatt\"", "source <(gogatt completion bash)"},
-			run:      runCompletion,
+			examples: []string{
+				"gogatt completion zsh > \"${fpath[1]}/_gogatt\"",
+				"source <(gogatt completion bash)",
+				"gogatt completion fish > ~/.config/fish/completions/gogatt.fish",
+			},
+			run: runCompletion,
 		},
 		{
 			name: "version", args: "", summary: "print the version, VCS revision and Go version of this binary",
@@ -332,104 +349,4 @@ func lookup(name string) *command {
 		}
 	}
 	return nil
-}
-
-func (a *app) mainUsage(w io.Writer) {
-	fmt.Fprint(w, `gogatt talks to Bluetooth Low Energy devices over GATT, through a BLED112 dongle (BGAPI)
-or BlueZ's gatttool. --sim runs everything on an emulated BLED112 with demo devices.
-
-Usage: gogatt [global flags] COMMAND [flags] [arguments]
-
-Commands:
-`)
-	for _, c := range commands {
-		fmt.Fprintf(w, "  %-11s %s\n", c.name, c.summary)
-	}
-	fmt.Fprintf(w, "  %-11s %s\n", "help", "help about a command")
-	fmt.Fprint(w, "\nGlobal flags (accepted anywhere on the line):\n")
-	fmt.Fprint(w, globalFlagText())
-	fmt.Fprint(w, `
-Examples:
-  gogatt demo --sim
-  gogatt scan --sim
-  gogatt read --sim C0:FF:EE:00:00:01 2a19
-  gogatt subscribe --sim C0:FF:EE:00:00:01 2a37 --count 5
-
-`)
-	fmt.Fprintln(w, exitCodesHelp)
-	fmt.Fprint(w, "\nRun 'gogatt help COMMAND' for a command's flags and examples.\n")
-}
-
-func globalFlagText() string {
-	fs := flag.NewFlagSet("", flag.ContinueOnError)
-	var g globals
-	g.register(fs)
-	return flagText(fs)
-}
-
-// flagText lists flags as people type them here: "--name TYPE", usage and default.
-func flagText(fs *flag.FlagSet) string {
-	var b bytes.Buffer
-	fs.VisitAll(func(f *flag.Flag) {
-		typ, usage := flag.UnquoteUsage(f)
-		name := "-" + f.Name
-		if len(f.Name) > 1 {
-			name = "--" + f.Name
-		}
-		if typ != "" {
-			name += " " + typ
-		}
-		def := ""
-		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "0s" {
-			def = fmt.Sprintf(" (default %s)", f.DefValue)
-		}
-		fmt.Fprintf(&b, "  %-22s %s%s\n", name, usage, def)
-	})
-	return b.String()
-}
-
-func (a *app) commandUsage(w io.Writer, c *command) {
-	fmt.Fprintf(w, "Usage: %s\n\n%s\n", strings.TrimSpace("gogatt "+c.name+" [flags] "+c.args), c.long)
-	if c.flags != nil {
-		fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
-		var o opts
-		c.flags(fs, &o)
-		fmt.Fprintf(w, "\nFlags:\n%s", flagText(fs))
-	}
-	fmt.Fprintf(w, "\nGlobal flags:\n%s", globalFlagText())
-	fmt.Fprint(w, "\nExamples:\n")
-	for _, e := range c.examples {
-		fmt.Fprintf(w, "  %s\n", e)
-	}
-	fmt.Fprintf(w, "\n%s\n", exitCodesHelp)
-}
-
-// commandFlagNames lists a command's own flags and the global ones, for completions.
-func commandFlagNames(c *command) []string {
-	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
-	var g globals
-	g.register(fs)
-	var o opts
-	if c.flags != nil {
-		c.flags(fs, &o)
-	}
-	var names []string
-	fs.VisitAll(func(f *flag.Flag) {
-		if len(f.Name) == 1 {
-			names = append(names, "-"+f.Name)
-		} else {
-			names = append(names, "--"+f.Name)
-		}
-	})
-	names = append(names, "--help")
-	return names
-}
-
-func joinNames(cs []*command) string {
-	var n []string
-	for _, c := range cs {
-		n = append(n, c.name)
-	}
-	n = append(n, "help")
-	return strings.Join(n, " ")
 }

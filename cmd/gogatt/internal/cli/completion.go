@@ -3,120 +3,210 @@ package cli
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/gogatt/gogatt"
+	"github.com/gogatt/gogatt/gatt"
 )
 
+// Bounds of the completions that ask the adapter (a shell waits for them).
+const (
+	// completionScan is how long the scan lasts whose devices complete an ADDRESS.
+	completionScan = 2 * time.Second
+	// completionLimit bounds a whole completion that reaches the adapter: opening it (within
+	// --timeout too), then the scan, or connecting and discovering the services.
+	completionLimit = 5 * time.Second
+)
+
+// runCompletion prints the completion script cobra generates for the command tree. The script
+// asks the binary (the hidden __complete command) for the words to offer.
 func runCompletion(_ context.Context, a *app, args []string) error {
-	var s string
+	w := a.env.Stdout
 	switch args[0] {
 	case "bash":
-		s = bashCompletion()
+		return a.root.GenBashCompletionV2(w, true)
 	case "zsh":
-		s = zshCompletion()
+		return a.root.GenZshCompletion(w)
 	case "fish":
-		s = fishCompletion()
-	default:
-		return usagef("unknown shell %q: want bash, zsh or fish", args[0])
+		return a.root.GenFishCompletion(w, true)
+	case "powershell":
+		return a.root.GenPowerShellCompletionWithDesc(w)
 	}
-	fmt.Fprint(a.env.Stdout, s)
+	return usagef("unknown shell %q: want bash, zsh, fish or powershell", args[0])
+}
+
+// completeArgs completes c's arguments by their names in c.args: an ADDRESS from a short
+// scan, a CHAR from the device's service tree, a choice "a|b|c" from its words.
+// o holds c's flags as parsed from the line.
+func (a *app) completeArgs(c *command, o *opts) cobra.CompletionFunc {
+	return func(cc *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		a.opts = *o
+		words := strings.Fields(c.args)
+		if len(args) >= len(words) {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		switch w := strings.Trim(words[len(args)], "[]"); {
+		case w == "ADDRESS":
+			return a.completeAddresses(cc.Context(), toComplete), cobra.ShellCompDirectiveNoFileComp
+		case w == "CHAR":
+			return a.completeChars(cc.Context(), args[0], toComplete), cobra.ShellCompDirectiveNoFileComp
+		case strings.Contains(w, "|"):
+			return withPrefix(strings.Split(w, "|"), toComplete), cobra.ShellCompDirectiveNoFileComp
+		}
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// flagChoices are the values a flag takes, when it takes a fixed set.
+func flagChoices(name string) []cobra.Completion {
+	switch name {
+	case "backend":
+		return []cobra.Completion{"bgapi\tBLED112 dongle (BGAPI)", "gatttool\tBlueZ's gatttool"}
+	case "format":
+		return []cobra.Completion{"auto\tdecode known characteristics, hex otherwise", "hex", "utf8", "int\tintegers (--size, --signed, --endian)"}
+	case "endian":
+		return []cobra.Completion{"little", "big"}
+	case "size":
+		return []cobra.Completion{"1", "2", "4", "8"}
+	case "address-type":
+		return []cobra.Completion{"public", "random"}
+	}
 	return nil
 }
 
-func bashCompletion() string {
-	var b strings.Builder
-	b.WriteString(`# bash completion for gogatt; enable with: source <(gogatt completion bash)
-_gogatt() {
-    local cur prev cmd i
-    cur="${COMP_WORDS[COMP_CWORD]}"
-    prev="${COMP_WORDS[COMP_CWORD-1]}"
-    cmd=""
-    for ((i = 1; i < COMP_CWORD; i++)); do
-        case "${COMP_WORDS[i]}" in
-            -*) ;;
-            *) cmd="${COMP_WORDS[i]}"; break ;;
-        esac
-    done
-    case "$prev" in
-        --backend) COMPREPLY=($(compgen -W "bgapi gatttool" -- "$cur")); return ;;
-        --format) COMPREPLY=($(compgen -W "auto hex utf8 int" -- "$cur")); return ;;
-        --endian) COMPREPLY=($(compgen -W "little big" -- "$cur")); return ;;
-        --size) COMPREPLY=($(compgen -W "1 2 4 8" -- "$cur")); return ;;
-        --address-type) COMPREPLY=($(compgen -W "public random" -- "$cur")); return ;;
-        --port) COMPREPLY=($(compgen -f -- "$cur")); return ;;
-    esac
-    case "$cmd" in
-`)
-	for _, c := range commands {
-		fmt.Fprintf(&b, "        %s) COMPREPLY=($(compgen -W %q -- \"$cur\")) ;;\n", c.name, strings.Join(completionWords(c), " "))
+// registerFlagCompletions completes the values of every flag of the tree: fixed choices,
+// addresses for demo's --address, paths for --port; nothing (no file names) for the others.
+func (a *app) registerFlagCompletions(root *cobra.Command) {
+	register := func(cc *cobra.Command, fs *pflag.FlagSet) {
+		fs.VisitAll(func(f *pflag.Flag) {
+			if f.NoOptDefVal != "" { // a bool: no value to complete
+				return
+			}
+			var fn cobra.CompletionFunc
+			switch choices := flagChoices(f.Name); {
+			case choices != nil:
+				fn = func(_ *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+					return withPrefix(choices, toComplete), cobra.ShellCompDirectiveNoFileComp
+				}
+			case f.Name == "port":
+				return // file names: a serial port's path
+			case f.Name == "address":
+				fn = func(cc *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+					return a.completeAddresses(cc.Context(), toComplete), cobra.ShellCompDirectiveNoFileComp
+				}
+			default:
+				fn = cobra.NoFileCompletions
+			}
+			// Errors only for a flag registered twice or unknown: neither happens here.
+			_ = cc.RegisterFlagCompletionFunc(f.Name, fn)
+		})
 	}
-	fmt.Fprintf(&b, `        help) COMPREPLY=($(compgen -W %q -- "$cur")) ;;
-        *) COMPREPLY=($(compgen -W %q -- "$cur")) ;;
-    esac
-}
-complete -F _gogatt gogatt
-`, joinNames(commands), joinNames(commands)+" "+strings.Join(commandFlagNames(&command{}), " "))
-	return b.String()
+	register(root, root.PersistentFlags())
+	for _, cc := range root.Commands() {
+		register(cc, cc.LocalNonPersistentFlags())
+	}
 }
 
-// completionWords are the words offered after a command: its flags, and fixed arguments.
-func completionWords(c *command) []string {
-	w := commandFlagNames(c)
-	if c.name == "completion" {
-		w = append([]string{"bash", "zsh", "fish"}, w...)
+// completeAddresses offers the addresses a short scan finds, each with its name: nothing when
+// the adapter cannot be reached.
+func (a *app) completeAddresses(ctx context.Context, toComplete string) []cobra.Completion {
+	if a.checkGlobals() != nil {
+		return nil
 	}
-	return w
+	ctx, cancel := context.WithTimeout(ctx, completionLimit)
+	defer cancel()
+	b, stop, err := a.start(ctx)
+	if err != nil {
+		a.log.Debug("completing an address", "err", err)
+		return nil
+	}
+	defer stop()
+	ds, _, err := a.scan(ctx, b, completionScan, "", false, scanOutput{})
+	if err != nil {
+		a.log.Debug("completing an address", "err", err)
+	}
+	var out []cobra.Completion
+	for _, d := range ds {
+		if hasPrefixFold(d.Address, toComplete) {
+			desc := fmt.Sprintf("%d dBm", d.RSSI)
+			if d.Name != "" {
+				desc = d.Name + ", " + desc
+			}
+			out = append(out, cobra.CompletionWithDesc(d.Address, desc))
+		}
+	}
+	return out
 }
 
-func zshCompletion() string {
-	var b strings.Builder
-	b.WriteString(`#compdef gogatt
-# zsh completion for gogatt; install with: gogatt completion zsh > "${fpath[1]}/_gogatt"
-_gogatt() {
-    local -a cmds
-    cmds=(
-`)
-	for _, c := range commands {
-		fmt.Fprintf(&b, "        %q\n", c.name+":"+c.summary)
+// completeChars offers the characteristics of the device at address: by UUID when it is
+// unique on the device, as SERVICE/CHAR when it is not (or when "/" was typed), by handle:N
+// when "h" was typed; each with its name and service. Nothing when the device cannot be
+// reached.
+func (a *app) completeChars(ctx context.Context, address, toComplete string) []cobra.Completion {
+	if a.checkGlobals() != nil {
+		return nil
 	}
-	b.WriteString(`        "help:help about a command"
-    )
-    if (( CURRENT == 2 )); then
-        _describe 'command' cmds
-        return
-    fi
-    case "${words[2]}" in
-`)
-	for _, c := range commands {
-		fmt.Fprintf(&b, "        %s) compadd -- %s ;;\n", c.name, strings.Join(completionWords(c), " "))
+	ctx, cancel := context.WithTimeout(ctx, completionLimit)
+	defer cancel()
+	s, err := a.connect(ctx, address)
+	if err != nil {
+		a.log.Debug("completing a characteristic", "err", err)
+		return nil
 	}
-	fmt.Fprintf(&b, `        help) compadd -- %s ;;
-    esac
-}
-compdef _gogatt gogatt
-`, joinNames(commands))
-	return b.String()
-}
-
-func fishCompletion() string {
-	var b strings.Builder
-	b.WriteString("# fish completion for gogatt; install with: gogatt completion fish > ~/.config/fish/completions/gogatt.fish\n")
-	b.WriteString("complete -c gogatt -f\n")
-	for _, c := range commands {
-		fmt.Fprintf(&b, "complete -c gogatt -n __fish_use_subcommand -a %s -d %q\n", c.name, c.summary)
+	defer s.close()
+	services, err := s.dev.Services(ctx)
+	if err != nil {
+		a.log.Debug("completing a characteristic", "err", err)
+		return nil
 	}
-	b.WriteString("complete -c gogatt -n __fish_use_subcommand -a help -d \"help about a command\"\n")
-	for _, c := range commands {
-		for _, f := range commandFlagNames(c) {
-			if long, ok := strings.CutPrefix(f, "--"); ok {
-				fmt.Fprintf(&b, "complete -c gogatt -n '__fish_seen_subcommand_from %s' -l %s\n", c.name, long)
-			} else {
-				fmt.Fprintf(&b, "complete -c gogatt -n '__fish_seen_subcommand_from %s' -s %s\n", c.name, strings.TrimPrefix(f, "-"))
+	count := map[gogatt.UUID]int{}
+	for _, sv := range services {
+		for _, c := range sv.Characteristics {
+			count[c.UUID]++
+		}
+	}
+	byHandle := strings.HasPrefix(strings.ToLower(toComplete), "h")
+	qualified := strings.Contains(toComplete, "/")
+	var out []cobra.Completion
+	for _, sv := range services {
+		svc := sv.UUID.Short()
+		if n := gatt.Name(sv.UUID); n != "" {
+			svc += " " + n
+		}
+		for _, c := range sv.Characteristics {
+			desc := gatt.Name(c.UUID)
+			if desc != "" {
+				desc += ", "
+			}
+			desc += "in " + svc
+			var word string
+			switch {
+			case byHandle:
+				word = fmt.Sprintf("handle:0x%04x", c.ValueHandle)
+			case qualified || count[c.UUID] > 1:
+				word = sv.UUID.Short() + "/" + c.UUID.Short()
+			default:
+				word = c.UUID.Short()
+			}
+			if hasPrefixFold(word, toComplete) {
+				out = append(out, cobra.CompletionWithDesc(word, desc))
 			}
 		}
 	}
-	b.WriteString("complete -c gogatt -n '__fish_seen_subcommand_from completion' -a 'bash zsh fish'\n")
-	b.WriteString("complete -c gogatt -l backend -xa 'bgapi gatttool'\n")
-	b.WriteString("complete -c gogatt -l format -xa 'auto hex utf8 int'\n")
-	b.WriteString("complete -c gogatt -l port -r -F\n")
-	return b.String()
+	return out
+}
+
+// withPrefix keeps the completions ("word" or "word\tdescription") whose word starts with
+// prefix.
+func withPrefix(words []cobra.Completion, prefix string) []cobra.Completion {
+	return slices.DeleteFunc(slices.Clone(words), func(w cobra.Completion) bool { return !strings.HasPrefix(w, prefix) })
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
