@@ -251,7 +251,10 @@ func TestErrorsAndExitCodes(t *testing.T) {
 			f.dropLink, f.lostBy = true, fmt.Errorf("%w: the dongle restarted (system_boot)", bgapi.ErrAdapterLost)
 		}, ExitNoAdapter,
 			"gogatt subscribe: C0:FF:EE:00:00:01 disconnected: adapter stopped: bgapi: adapter lost: the dongle restarted (system_boot): was the adapter unplugged, or reset by another program using it?"},
-		{"adapter busy", newFake(), []string{"scan"}, func(f *fakeBackend) { f.adverts = []gogatt.ScanResult{}; f.startErr = fmt.Errorf("scan: %w", gogatt.ErrBusy) }, ExitFailure,
+		{"adapter busy", newFake(), []string{"scan"}, func(f *fakeBackend) {
+			f.adverts = []gogatt.ScanResult{}
+			f.startErr = fmt.Errorf("scan: %w", gogatt.ErrBusy)
+		}, ExitFailure,
 			"gogatt scan: scan: adapter busy: another program may be using the adapter"},
 
 		// Finding the characteristic.
