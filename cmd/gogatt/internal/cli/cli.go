@@ -35,10 +35,11 @@ type SimPeripheral struct {
 	Kind    string `json:"kind"` // "heart-rate sensor", …
 }
 
-// SimProcess is an emulator serving in the background (Env.StartSim).
+// SimProcess is an emulator serving in the background (Env.StartSim); without PID, the one
+// `gogatt sim` serves itself. It is the object of `sim --json` (docs/cli-json.md).
 type SimProcess struct {
-	Path        string          `json:"port"` // the pseudo-terminal to open
-	PID         int             `json:"pid"`  // the process serving it, until sent SIGINT or SIGTERM
+	Path        string          `json:"port"`          // the pseudo-terminal to open
+	PID         int             `json:"pid,omitempty"` // the process serving it, until sent SIGINT, SIGTERM or SIGHUP
 	Peripherals []SimPeripheral `json:"peripherals"`
 }
 

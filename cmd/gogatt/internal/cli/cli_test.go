@@ -667,6 +667,12 @@ func TestBondRSSIClearBond(t *testing.T) {
 		!strings.HasSuffix(r.stdout, "\n3 measurement(s) in 0.00s: min -42, mean -42.0, max -42 dBm\n") {
 		t.Errorf("rssi --watch: %+v", r)
 	}
+	r := run(t, fb, "rssi", "--watch", "--json", "--count", "2", "--interval", "1ms", hrmAddr)
+	if want := `{"address":"C0:FF:EE:00:00:01","rssi":-42,"time":"2026-11-24T09:30:00Z"}` + "\n" +
+		`{"address":"C0:FF:EE:00:00:01","rssi":-42,"time":"2026-11-24T09:30:00Z"}` + "\n" +
+		`{"summary":{"count":2,"seconds":0,"min":-42,"max":-42,"mean":-42,"end":"count"}}` + "\n"; r.code != 0 || r.stdout != want {
+		t.Errorf("rssi --watch --json: %+v", r)
+	}
 	if r := run(t, fb, "read", "--bond", hrmAddr, "180f/2a19"); r.code != 0 || r.stdout != "87 %\n" {
 		t.Errorf("read --bond: %+v", r)
 	}
@@ -719,8 +725,19 @@ func testSimCommand(t *testing.T) {
 	synctest.Wait()
 	cancel()
 	r := <-done
-	if r.code != 0 || !strings.HasPrefix(r.stdout, "/tmp/fake/ttyACM0\n") {
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "/tmp/fake/ttyACM0\n") || !strings.HasSuffix(r.stdout, "\nBLED112 emulator stopped after 0.0s\n") {
 		t.Errorf("sim: %+v", r)
+	}
+	// --json: the emulator object, then the summary that ends every stream.
+	ctx, cancel = context.WithCancel(context.Background())
+	go func() { done <- runCtx(t, ctx, nil, "sim", "--json") }()
+	synctest.Wait()
+	cancel()
+	r = <-done
+	want := `{"port":"/tmp/fake/ttyACM0","peripherals":[{"address":"C0:FF:EE:00:00:01","name":"gogatt HRM","kind":"heart-rate sensor"}]}` + "\n" +
+		`{"summary":{"seconds":0,"end":"interrupted"}}` + "\n"
+	if r.code != 0 || r.stdout != want {
+		t.Errorf("sim --json: exit %d, stdout\n%s\nwant\n%s", r.code, r.stdout, want)
 	}
 }
 

@@ -20,7 +20,7 @@ func runSim(ctx context.Context, a *app, _ []string) error {
 	err := a.env.ServeSim(ctx, a.log, func(path string, ps []SimPeripheral) {
 		served = a.now()
 		if a.g.json {
-			a.emit(map[string]any{"port": path, "peripherals": ps})
+			a.emit(SimProcess{Path: path, Peripherals: ps})
 			return
 		}
 		a.printf("%s\n", path)
