@@ -74,7 +74,7 @@ func TestGatttoolBackend(t *testing.T) {
 		t.Errorf("gatttool write: %q", r.stdout)
 	}
 	r = gt(8, "rssi", hrm)
-	if !strings.Contains(r.stderr, "try the other --backend") {
+	if !strings.Contains(r.stderr, "(try --backend bgapi)") {
 		t.Errorf("gatttool rssi: %q", r.stderr)
 	}
 

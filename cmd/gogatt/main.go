@@ -38,9 +38,10 @@ func main() {
 		}
 	}()
 	// The first Ctrl-C cancels ctx: every command stops cleanly (scan ended on the adapter,
-	// connections closed, child processes reaped). Then the default handling comes back, so a
-	// second Ctrl-C ends a clean-up that hangs.
-	ctx, stop := signal.NotifyContext(base, os.Interrupt, syscall.SIGTERM)
+	// connections closed, child processes reaped, the emulator's pty and its directory
+	// removed). Then the default handling comes back, so a second Ctrl-C ends a clean-up that
+	// hangs. SIGTERM (kill) and SIGHUP (the terminal closed) stop it the same way.
+	ctx, stop := signal.NotifyContext(base, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	go func() {
 		<-ctx.Done()
 		stop()

@@ -183,7 +183,8 @@ func TestScan(t *testing.T) {
 		for _, l := range jsonLines(t, strings.Join(lines, "\n")) {
 			last[l["address"].(string)] = l
 		}
-		return len(last) == 3 && last[hrm]["name"] == "gogatt HRM" && last[thermo]["name"] == "gogatt Thermo" && last[hrm]["manufacturerData"] != nil
+		return len(last) == 3 && last[hrm]["name"] == "gogatt HRM" && last[thermo]["name"] == "gogatt Thermo" &&
+			last[hrm]["data"].(map[string]any)["manufacturerData"] != nil
 	}
 	s = start(t, "scan", "--sim", "--duration", "1h", "--json")
 	s.waitUntil(t, full)
@@ -249,7 +250,14 @@ func TestScanStreams(t *testing.T) {
 		if !regexp.MustCompile(tc.line).MatchString(first) {
 			t.Errorf("%q: line %q does not match %s", args, first, tc.line)
 		}
-		for _, l := range strings.Split(rest, "\n") {
+		after := strings.Split(rest, "\n")
+		if tc.args != nil { // --json ends with the summary
+			if l := after[len(after)-1]; !strings.HasPrefix(l, `{"summary":{"devices":3,`) || !strings.HasSuffix(l, `,"end":"interrupted"}}`) {
+				t.Errorf("%q: last line after Ctrl-C %q is not the summary", args, l)
+			}
+			after = after[:len(after)-1]
+		}
+		for _, l := range after {
 			if l != "" && !regexp.MustCompile(tc.line).MatchString(l) {
 				t.Errorf("%q: line after Ctrl-C %q does not match %s", args, l, tc.line)
 			}
@@ -460,7 +468,7 @@ func TestBondRSSIClearBond(t *testing.T) {
 		t.Errorf("rssi: %q", r.stdout)
 	}
 	r = run(t, 0, "rssi", "--sim", "--json", "--watch", "--count", "2", "--interval", "10ms", hrm)
-	if v := jsonLines(t, r.stdout); len(v) != 2 || v[1]["rssi"].(float64) >= 0 {
+	if v := jsonLines(t, r.stdout); len(v) != 3 || v[1]["rssi"].(float64) >= 0 || v[2]["summary"].(map[string]any)["count"] != float64(2) {
 		t.Errorf("rssi --json --watch: %v", v)
 	}
 }
@@ -475,16 +483,36 @@ func TestErrors(t *testing.T) {
 		{[]string{"read", "--sim", "--timeout", "1s", absent, "2a19"}, 5, "is the device in range"},
 		{[]string{"read", "--sim", "not-an-address", "2a19"}, 2, "invalid Bluetooth address"},
 		{[]string{"write", "--sim", hrm, "2a39", "xyz"}, 2, "not a hex digit"},
-		{[]string{"read", "--sim", hrm, "2a37"}, 6, "Read Not Permitted"},
-		{[]string{"scan", "--port", "/nonexistent/ttyACM9"}, 3, "--port"},
+		{[]string{"read", "--sim", hrm, "2a37"}, 6, "Read Not Permitted): it is not readable but sends its values: run 'gogatt subscribe " + hrm + " 2a37'"},
+		{[]string{"scan", "--port", "/nonexistent/ttyACM9"}, 3, "--port /nonexistent/ttyACM9 does not exist: "},
+		// Paths that are not serial ports: exit status 3 (the adapter cannot be opened), in
+		// the terms of --port, without the serial library's message.
+		{[]string{"scan", "--port", "/dev/null"}, 3, "gogatt scan: --port /dev/null is not a serial port: pass a BLED112's port"},
+		{[]string{"scan", "--port", "main_test.go"}, 3, "gogatt scan: --port main_test.go is not a serial port: "},
+		{[]string{"read", "--port", "internal", hrm, "2a19"}, 3, "gogatt read: --port internal is not a serial port: "},
+		// ATT errors with what to do.
+		{[]string{"read", "--sim", torture, "7e570102-0000-4000-8000-746f72747572"}, 6, "(Read Not Permitted): the characteristic is not readable: see its properties with 'gogatt services " + torture + "'"},
+		{[]string{"write", "--sim", torture, "7e57010c-0000-4000-8000-746f72747572", "01"}, 6, "(Write Not Permitted): the characteristic is not writable: "},
+		{[]string{"read", "--sim", torture, "handle:0x0300"}, 6, "(Invalid Handle): the device has no attribute with that handle: run 'gogatt services " + torture + "'"},
+		{[]string{"read", "--sim", torture, "7e570105-0000-4000-8000-746f72747572"}, 6, "(Insufficient Authorization): the device has not authorized this client: "},
+		// Too long for one packet: the flag that does it, not the library call.
+		{[]string{"write", "--sim", torture, "7e570101-0000-4000-8000-746f72747572", strings.Repeat("ab", 30)}, 2, ": 30 bytes do not fit in one ATT write: add --long "},
+		{[]string{"write", "--sim", "--no-response", torture, "7e570101-0000-4000-8000-746f72747572", strings.Repeat("ab", 30)}, 2, ": 30 bytes do not fit in one ATT write: a Write Command carries no more: add --long"},
+		// Subscribing to what neither notifies nor indicates: no "Subscribed" first.
+		{[]string{"subscribe", "--sim", torture, "7e570101-0000-4000-8000-746f72747572"}, 4, "it neither notifies nor indicates: read it with 'gogatt read " + torture + " 7e570101-0000-4000-8000-746f72747572'"},
 		{[]string{"bogus"}, 2, `unknown command "bogus"`},
 	} {
 		r := exe(t, tc.args...)
 		if r.code != tc.code || !strings.Contains(r.stderr, tc.want) {
 			t.Errorf("gogatt %q: exit %d stderr %q; want %d containing %q", tc.args, r.code, r.stderr, tc.code, tc.want)
 		}
-		if strings.Count(r.stderr, "\n") > 2 {
-			t.Errorf("gogatt %q: stderr is not short: %q", tc.args, r.stderr)
+		if tc.code != 2 && strings.Count(r.stderr, "\n") != 1 || strings.Count(r.stderr, "\n") > 2 {
+			t.Errorf("gogatt %q: stderr is not one line: %q", tc.args, r.stderr)
+		}
+		for _, lib := range []string{"CharWrite", "Config.", "Invalid serial port", "term settings"} {
+			if strings.Contains(r.stderr, lib) {
+				t.Errorf("gogatt %q: stderr speaks the library's terms (%s): %q", tc.args, lib, r.stderr)
+			}
 		}
 	}
 }
@@ -636,8 +664,14 @@ func (s *started) waitUntil(t *testing.T, done func([]string) bool) []string {
 // It checks that no child process of gogatt outlives it.
 func (s *started) interrupt(t *testing.T) (int, string) {
 	t.Helper()
+	return s.stop(t, syscall.SIGINT)
+}
+
+// stop is interrupt with another signal.
+func (s *started) stop(t *testing.T, sig os.Signal) (int, string) {
+	t.Helper()
 	kids := children(s.cmd.Process.Pid)
-	if err := s.cmd.Process.Signal(syscall.SIGINT); err != nil {
+	if err := s.cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
 	var rest []string

@@ -42,10 +42,11 @@ type SimPeripheral struct {
 	Kind    string `json:"kind"` // "heart-rate sensor", …
 }
 
-// SimProcess is an emulator serving in the background (Env.StartSim).
+// SimProcess is an emulator serving in the background (Env.StartSim); without PID, the one
+// `gogatt sim` serves itself. It is the object of `sim --json` (docs/cli-json.md).
 type SimProcess struct {
-	Path        string          `json:"port"` // the pseudo-terminal to open
-	PID         int             `json:"pid"`  // the process serving it, until sent SIGINT or SIGTERM
+	Path        string          `json:"port"`          // the pseudo-terminal to open
+	PID         int             `json:"pid,omitempty"` // the process serving it, until sent SIGINT, SIGTERM or SIGHUP
 	Peripherals []SimPeripheral `json:"peripherals"`
 }
 
@@ -148,10 +149,13 @@ func (a *app) now() time.Time {
 }
 
 // emit writes v as one JSON line (view.JSON: no control character reaches the terminal).
+// Stdout carries only the objects docs/cli-json.md describes: should v not encode, that is
+// said on stderr, as errors are.
 func (a *app) emit(v any) {
 	b, err := view.JSON(v)
 	if err != nil {
-		b, _ = view.JSON(map[string]string{"error": err.Error()})
+		fmt.Fprintf(a.env.Stderr, "gogatt: cannot encode the output as JSON: %v\n", err)
+		return
 	}
 	b = append(b, '\n')
 	a.env.Stdout.Write(b)
@@ -349,20 +353,25 @@ func (a *app) backendConfig() BackendConfig {
 	return c
 }
 
-// start opens and starts the adapter. The caller must call stop.
+// start opens and starts the adapter. The caller must call stop. An error is an
+// *adapterError.
 func (a *app) start(ctx context.Context) (b gogatt.Backend, stop func(), err error) {
 	if a.env.Open == nil {
 		return nil, nil, fmt.Errorf("no backend is built into this binary: %w", gogatt.ErrNoAdapter)
 	}
 	b, err = a.env.Open(ctx, a.backendConfig())
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, &adapterError{err: err}
 	}
 	sctx, cancel := a.withTimeout(ctx)
 	defer cancel()
 	if err := b.Start(sctx); err != nil {
 		b.Stop()
-		return nil, nil, err
+		// Out of time (and not interrupted): the adapter did not answer, whatever the
+		// backend makes of it (a BLED112 that does not come back after its reset is "not
+		// found" to it).
+		timedOut := errors.Is(err, gogatt.ErrTimeout) || (ctx.Err() == nil && errors.Is(sctx.Err(), context.DeadlineExceeded))
+		return nil, nil, &adapterError{err: err, timedOut: timedOut}
 	}
 	return b, func() {
 		if err := b.Stop(); err != nil {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"reflect"
 	"strings"
 	"sync/atomic"
@@ -21,6 +22,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/gogatt/gogatt"
+	"github.com/gogatt/gogatt/att"
 	"github.com/gogatt/gogatt/bgapi"
 	"github.com/gogatt/gogatt/bt"
 )
@@ -200,40 +202,144 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
+// TestErrorsAndExitCodes: every kind of error the commands meet comes out as one line on stderr
+// that says what to do in the command line's terms (flags, commands; never a library call such
+// as CharWriteLong or a Config field), with the documented exit status. The errors are the
+// ones the backends return (the e2e tests in cmd/gogatt meet them through the emulator).
 func TestErrorsAndExitCodes(t *testing.T) {
+	const absent = "AA:BB:CC:DD:EE:FF"
+	failing := func(op string, err error) func(*fakeBackend) {
+		return func(f *fakeBackend) { f.fail = map[string]error{op: err} }
+	}
+	starting := func(err error) func(*fakeBackend) { return func(f *fakeBackend) { f.startErr = err } }
+	attErr := func(op string, h uint16, code att.ErrorCode) error {
+		return &gogatt.ATTError{Op: op, Handle: h, Code: code}
+	}
+	// As bgapi says it (bgapi/device.go).
+	tooLong := func(op string) error {
+		return fmt.Errorf("%s handle 0x0034: %w: 30 bytes exceed 20 (ATT_MTU 23); use CharWriteLong", op, gogatt.ErrInvalidParameter)
+	}
+	long30 := strings.Repeat("ab", 30)
 	for _, tc := range []struct {
 		name  string
 		fb    *fakeBackend
 		args  []string
-		code  int
-		want  string
 		setup func(*fakeBackend)
+		code  int
+		line  string
 	}{
-		{"no adapter", nil, []string{"scan"}, ExitNoAdapter, "no BLED112 found: plug one in, pass --port, or try --sim", nil},
-		{"no adapter with port", nil, []string{"scan", "--port", "/dev/x"}, ExitNoAdapter, "check the path given to --port", nil},
-		{"no adapter gatttool", nil, []string{"scan", "--backend", "gatttool"}, ExitNoAdapter, "pass --hci", nil},
-		{"permission", newFake(), []string{"scan"}, ExitNoAdapter, "dialout", func(f *fakeBackend) { f.startErr = fmt.Errorf("open: %w", os.ErrPermission) }},
-		{"not found", newFake(), []string{"read", hrmAddr, "2aff"}, ExitNotFound, "run 'gogatt services ADDRESS'", nil},
-		{"service not found", newFake(), []string{"read", hrmAddr, "1234/2a19"}, ExitNotFound, "service", nil},
-		{"ambiguous", newFake(), []string{"read", hrmAddr, "2a19"}, ExitNotFound, "handle:0x0022", nil},
-		{"timeout", newFake(), []string{"read", "AA:BB:CC:DD:EE:FF", "2a19", "--timeout", "50ms"}, ExitTimeout, "is the device in range", nil},
-		{"att error", newFake(), []string{"read", hrmAddr, "2a39"}, ExitRefused, "Read Not Permitted", nil},
-		{"bond refused", newFake(), []string{"bond", "C0:FF:EE:00:00:02"}, ExitRefused, "MITM protection: add --passkey N (the device's passkey) or --passkey ask; a bond made without it must go first: 'gogatt clear-bond C0:FF:EE:00:00:02'", nil},
-		{"link lost", newFake(), []string{"subscribe", hrmAddr, "2a37"}, ExitLinkLost, "disconnected: connection timeout", func(f *fakeBackend) { f.dropLink = true }},
-		{"adapter lost", newFake(), []string{"subscribe", hrmAddr, "2a37"}, ExitNoAdapter, "reset by another program", func(f *fakeBackend) {
+		// The adapter.
+		{"no adapter", nil, []string{"scan"}, nil, ExitNoAdapter,
+			"gogatt scan: no BLED112 found: plug one in, pass --port, use BlueZ with --backend gatttool, or try --sim"},
+		{"no adapter with port", nil, []string{"scan", "--port", "/dev/x"}, nil, ExitNoAdapter,
+			"gogatt scan: bgapi: no BLE adapter found: check the path given to --port, or try --sim"},
+		{"no adapter gatttool", nil, []string{"scan", "--backend", "gatttool"}, nil, ExitNoAdapter,
+			"gogatt scan: no Bluetooth adapter hci0: check 'hciconfig -a', pass --hci, or leave out --backend gatttool to use a BLED112 (or the emulator: --sim)"},
+		{"gatttool not installed", newFake(), []string{"scan", "--backend", "gatttool"},
+			starting(fmt.Errorf("gatttool backend: %w (install BlueZ's deprecated tools)", &exec.Error{Name: "gatttool", Err: exec.ErrNotFound})), ExitNoAdapter,
+			"gogatt scan: gatttool is not installed: install BlueZ's deprecated tools (gatttool, hcitool), or leave out --backend gatttool to use a BLED112 (or the emulator: --sim)"},
+		{"port busy", newFake(), []string{"scan", "--port", "/dev/ttyACM0"},
+			starting(&bgapi.PortError{Port: "/dev/ttyACM0", Kind: bgapi.ErrPortBusy, Err: errors.New("flock: resource temporarily unavailable"), Hint: "x"}), ExitNoAdapter,
+			"gogatt scan: --port /dev/ttyACM0 is busy: another program (a second gogatt, ModemManager, a serial console) has it open; stop it, or pass another --port"},
+		{"auto-detected port busy", newFake(), []string{"scan"},
+			starting(&bgapi.PortError{Port: "/dev/ttyACM0", Kind: bgapi.ErrPortBusy, Err: errors.New("flock: resource temporarily unavailable")}), ExitNoAdapter,
+			"gogatt scan: /dev/ttyACM0 is busy: another program (a second gogatt, ModemManager, a serial console) has it open; stop it, or pass another --port"},
+		{"port permission", newFake(), []string{"scan", "--port", "/dev/ttyACM0"},
+			starting(&bgapi.PortError{Port: "/dev/ttyACM0", Kind: bgapi.ErrPermissionDenied, Err: os.ErrPermission, Hint: "x"}), ExitNoAdapter,
+			"gogatt scan: permission denied opening --port /dev/ttyACM0: add yourself to the group that owns it (often 'dialout': sudo usermod -aG dialout $USER) and log in again"},
+		{"permission", newFake(), []string{"scan"}, starting(fmt.Errorf("open: %w", os.ErrPermission)), ExitNoAdapter,
+			"gogatt scan: open: permission denied: add yourself to the group that owns the device (often 'dialout') and log in again"},
+		{"not a serial port", newFake(), []string{"scan", "--port", "/dev/null"},
+			starting(&bgapi.PortError{Port: "/dev/null", Err: errors.New("Invalid serial port: error getting term settings: inappropriate ioctl for device")}), ExitNoAdapter,
+			"gogatt scan: --port /dev/null is not a serial port: pass a BLED112's port (e.g. /dev/ttyACM0) to --port, or leave it out to find one (-v says why)"},
+		{"port does not exist", newFake(), []string{"scan", "--port", "/dev/ttyACM9"},
+			starting(&bgapi.PortError{Port: "/dev/ttyACM9", Kind: gogatt.ErrNoAdapter, Err: os.ErrNotExist, Hint: "is the dongle plugged in?"}), ExitNoAdapter,
+			"gogatt scan: --port /dev/ttyACM9 does not exist: is the dongle plugged in? Check the path, leave out --port to find a BLED112, or try --sim"},
+		{"adapter timeout", newFake(), []string{"scan", "--port", "/dev/ttyACM0", "--timeout", "50ms"},
+			func(f *fakeBackend) { f.startHangs = true }, ExitNoAdapter,
+			"gogatt scan: the BLED112 on /dev/ttyACM0 did not answer within --timeout 50ms: is --port a BLED112? Unplug it and plug it in again"},
+		{"adapter timeout auto-detected", newFake(), []string{"read", hrmAddr, "2a19", "--timeout", "50ms"},
+			func(f *fakeBackend) { f.startHangs = true }, ExitNoAdapter,
+			"gogatt read: the BLED112 did not answer within --timeout 50ms: unplug it and plug it in again, or pass its --port"},
+		{"adapter timeout gatttool", newFake(), []string{"scan", "--backend", "gatttool", "--timeout", "50ms"},
+			func(f *fakeBackend) { f.startHangs = true }, ExitNoAdapter,
+			"gogatt scan: the Bluetooth adapter hci0 (BlueZ) did not answer within --timeout 50ms: check 'hciconfig -a' (is it up?) and that bluetoothd runs"},
+		{"adapter lost", newFake(), []string{"subscribe", hrmAddr, "2a37"}, func(f *fakeBackend) {
 			f.dropLink, f.lostBy = true, fmt.Errorf("%w: the dongle restarted (system_boot)", bgapi.ErrAdapterLost)
-		}},
-		{"port busy", newFake(), []string{"scan"}, ExitNoAdapter, "serial port busy", func(f *fakeBackend) {
-			f.startErr = &bgapi.PortError{Port: "/dev/ttyACM0", Kind: bgapi.ErrPortBusy, Err: errors.New("flock: resource temporarily unavailable")}
-		}},
+		}, ExitNoAdapter,
+			"gogatt subscribe: C0:FF:EE:00:00:01 disconnected: adapter stopped: bgapi: adapter lost: the dongle restarted (system_boot): was the adapter unplugged, or reset by another program using it?"},
+		{"adapter busy", newFake(), []string{"scan"}, func(f *fakeBackend) {
+			f.adverts = []gogatt.ScanResult{}
+			f.startErr = fmt.Errorf("scan: %w", gogatt.ErrBusy)
+		}, ExitFailure,
+			"gogatt scan: scan: adapter busy: another program may be using the adapter"},
+
+		// Finding the characteristic.
+		{"not found", newFake(), []string{"read", hrmAddr, "2aff"}, nil, ExitNotFound,
+			"gogatt read: characteristic 00002aff-0000-1000-8000-00805f9b34fb: not found: run 'gogatt services ADDRESS' to see what the device offers"},
+		{"ambiguous", newFake(), []string{"read", hrmAddr, "2a19"}, nil, ExitNotFound, ""},
+
+		// The device.
+		{"connect timeout", newFake(), []string{"read", absent, "2a19", "--timeout", "50ms"}, nil, ExitTimeout,
+			"gogatt read: connecting to AA:BB:CC:DD:EE:FF: connect: context deadline exceeded: is the device in range and advertising? (raise --timeout if it is slow)"},
+		{"operation timeout", newFake(), []string{"read", hrmAddr, "180f/2a19"}, failing("read", fmt.Errorf("read handle 0x0022: %w", gogatt.ErrTimeout)), ExitTimeout,
+			"gogatt read: reading 2a19 Battery Level [0x0022]: read handle 0x0022: timeout: the device did not answer in time: is it still in range? (raise --timeout if it is slow)"},
+		{"link lost", newFake(), []string{"subscribe", hrmAddr, "2a37"}, func(f *fakeBackend) { f.dropLink = true }, ExitLinkLost,
+			"gogatt subscribe: C0:FF:EE:00:00:01 disconnected: connection timeout (supervision) (0x0208): is the device still in range and powered?"},
+
+		// ATT errors (Core v5.3 Vol 3 Part F §3.4.1.1).
+		{"read not permitted", newFake(), []string{"read", hrmAddr, "2a39"}, nil, ExitRefused,
+			"gogatt read: reading 2a39 Heart Rate Control Point [0x0015]: read handle 0x0015: ATT error 0x02 (Read Not Permitted): the characteristic is not readable: see its properties with 'gogatt services C0:FF:EE:00:00:01'"},
+		{"read of a notify-only characteristic", newFake(), []string{"read", hrmAddr, "2a37"}, nil, ExitRefused,
+			"gogatt read: reading 2a37 Heart Rate Measurement [0x0012]: read handle 0x0012: ATT error 0x02 (Read Not Permitted): it is not readable but sends its values: run 'gogatt subscribe C0:FF:EE:00:00:01 2a37'"},
+		{"write not permitted", newFake(), []string{"write", hrmAddr, "fff1", "01"}, failing("write", attErr("write", 0x34, att.ErrWriteNotPermitted)), ExitRefused,
+			"gogatt write: writing fff1 [0x0034]: write handle 0x0034: ATT error 0x03 (Write Not Permitted): the characteristic is not writable: see its properties with 'gogatt services C0:FF:EE:00:00:01'"},
+		{"invalid handle", newFake(), []string{"read", hrmAddr, "handle:0x0300"}, failing("read", attErr("read", 0x300, att.ErrInvalidHandle)), ExitRefused,
+			"gogatt read: reading handle 0x0300: read handle 0x0300: ATT error 0x01 (Invalid Handle): the device has no attribute with that handle: run 'gogatt services C0:FF:EE:00:00:01' for the handles it has"},
+		{"insufficient authorization", newFake(), []string{"read", hrmAddr, "fff1"}, failing("read", attErr("read", 0x34, att.ErrInsufficientAuthorization)), ExitRefused,
+			"gogatt read: reading fff1 [0x0034]: read handle 0x0034: ATT error 0x08 (Insufficient Authorization): the device has not authorized this client: allow it on the device or in its app (pairing with --bond does not)"},
+		{"insufficient encryption", newFake(), []string{"read", hrmAddr, "fff1"}, failing("read", attErr("read", 0x34, att.ErrInsufficientEncryption)), ExitRefused, ""},
+		{"invalid length", newFake(), []string{"write", hrmAddr, "2a39", "0102"}, failing("write", attErr("write", 0x15, att.ErrInvalidAttributeValueLength)), ExitRefused,
+			"gogatt write: writing 2a39 Heart Rate Control Point [0x0015]: write handle 0x0015: ATT error 0x0d (Invalid Attribute Value Length): the device does not take a value of that length: check the value (--format int --size N for an integer)"},
+		{"attribute not long", newFake(), []string{"read", "--long", hrmAddr, "fff1"}, failing("read", attErr("read blob", 0x34, att.ErrAttributeNotLong)), ExitRefused,
+			"gogatt read: reading fff1 [0x0034]: read blob handle 0x0034: ATT error 0x0b (Attribute Not Long): the value fits in one ATT packet: leave out --long"},
+		{"long write not supported", newFake(), []string{"write", "--long", hrmAddr, "2a39", "01"}, failing("write", attErr("write long", 0x15, att.ErrRequestNotSupported)), ExitRefused,
+			"gogatt write: writing 2a39 Heart Rate Control Point [0x0015]: write long handle 0x0015: ATT error 0x06 (Request Not Supported): the device does not support long reads or writes: leave out --long"},
+
+		// Values too long for one packet: the flag, not the library call.
+		{"write too long", newFake(), []string{"write", hrmAddr, "fff1", long30}, failing("write", tooLong("write")), ExitUsage,
+			"gogatt write: writing fff1 [0x0034]: 30 bytes do not fit in one ATT write: add --long to write it with Prepare/Execute Write (up to 512 bytes)"},
+		{"write command too long", newFake(), []string{"write", "--no-response", hrmAddr, "fff1", long30}, failing("write", tooLong("write command")), ExitUsage,
+			"gogatt write: writing fff1 [0x0034]: 30 bytes do not fit in one ATT write: a Write Command carries no more: add --long (acknowledged Prepare/Execute Write, up to 512 bytes)"},
+
+		// Subscribing to what does not notify.
+		{"subscribe without CCCD", newFake(), []string{"subscribe", hrmAddr, "fff1"},
+			failing("subscribe", fmt.Errorf("subscribe fff1 (handle 0x0034): no Client Characteristic Configuration descriptor: %w", gogatt.ErrNotFound)), ExitNotFound,
+			"gogatt subscribe: subscribing to fff1 [0x0034]: subscribe fff1 (handle 0x0034): no Client Characteristic Configuration descriptor: not found: it neither notifies nor indicates: read it with 'gogatt read C0:FF:EE:00:00:01 fff1'"},
+		{"subscribe unsupported", newFake(), []string{"subscribe", "--backend", "gatttool", hrmAddr, "2a39"},
+			failing("subscribe", fmt.Errorf("gatttool: subscribe handle 0x0015: %w", gogatt.ErrUnsupported)), ExitUnsupported,
+			"gogatt subscribe: subscribing to 2a39 Heart Rate Control Point [0x0015]: gatttool: subscribe handle 0x0015: operation not supported by this backend: it neither notifies nor indicates: see its properties with 'gogatt services C0:FF:EE:00:00:01'"},
+		{"unsupported", newFake(), []string{"rssi", "--backend", "gatttool", hrmAddr}, failing("rssi", fmt.Errorf("gatttool: RSSI: %w", gogatt.ErrUnsupported)), ExitUnsupported,
+			"gogatt rssi: reading the RSSI of C0:FF:EE:00:00:01: gatttool: RSSI: operation not supported by this backend (try --backend bgapi)"},
+
+		// Pairing.
+		{"bond refused", newFake(), []string{"bond", "C0:FF:EE:00:00:02"}, nil, ExitRefused, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.setup != nil {
 				tc.setup(tc.fb)
 			}
 			r := run(t, tc.fb, tc.args...)
-			if r.code != tc.code || !strings.Contains(r.stderr, tc.want) {
-				t.Errorf("code %d stderr %q; want %d containing %q", r.code, r.stderr, tc.code, tc.want)
+			// subscribe says on stderr that it has subscribed: the error comes after that.
+			stderr, _ := strings.CutPrefix(r.stderr, "Subscribed to 2a37 Heart Rate Measurement [0x0012] on C0:FF:EE:00:00:01; Ctrl-C to stop.\n")
+			line, rest, _ := strings.Cut(stderr, "\n")
+			if r.code != tc.code || rest != "" || (tc.line != "" && line != tc.line) {
+				t.Errorf("exit %d, stderr:\n%s\nwant exit %d and the one line\n%s", r.code, r.stderr, tc.code, tc.line)
+			}
+			for _, lib := range []string{"CharWrite", "CharRead", "Config.", "Config{", "SubscribeHandle", "ScanOptions"} {
+				if strings.Contains(line, lib) {
+					t.Errorf("the line names the library's %s: %s", lib, line)
+				}
 			}
 			if tc.fb != nil && tc.fb.started && !tc.fb.stopped {
 				t.Error("adapter not stopped")
@@ -439,24 +545,30 @@ func TestScanStreams(t *testing.T) {
 		hrmMfr     = "C0:FF:EE:00:00:01   -52 dBm  gogatt HRM  [Silicon Labs 0102]"
 		thermoAnon = "C0:FF:EE:00:00:02   -60 dBm  -"
 		thermoLine = "C0:FF:EE:00:00:02   -60 dBm  gogatt Thermometer"
-		hrmJSON    = `{"address":"C0:FF:EE:00:00:01","addressType":"public","name":"gogatt HRM","rssi":-52,"lastSeen":"2026-11-24T09:30:00Z","advertisements":1}`
-		hrmMfrJSON = `{"address":"C0:FF:EE:00:00:01","addressType":"public","name":"gogatt HRM","rssi":-52,"lastSeen":"2026-11-24T09:30:00Z","advertisements":2,"manufacturerData":{"0x02ff":"0102"}}`
-		thAnonJSON = `{"address":"C0:FF:EE:00:00:02","addressType":"public","rssi":-60,"lastSeen":"2026-11-24T09:30:00Z","advertisements":1,"serviceUUIDs":["00001809-0000-1000-8000-00805f9b34fb"]}`
-		thermoJSON = `{"address":"C0:FF:EE:00:00:02","addressType":"public","name":"gogatt Thermometer","rssi":-60,"lastSeen":"2026-11-24T09:30:00Z","advertisements":2,"serviceUUIDs":["00001809-0000-1000-8000-00805f9b34fb"]}`
+		// gogatt.ScanResult as it marshals itself (docs/cli-json.md).
+		hrmJSON    = `{"address":"C0:FF:EE:00:00:01","addressType":0,"name":"gogatt HRM","rssi":-52,"data":{"localName":"gogatt HRM"}}`
+		hrmMfrJSON = `{"address":"C0:FF:EE:00:00:01","addressType":0,"name":"gogatt HRM","rssi":-52,"data":{"localName":"gogatt HRM","manufacturerData":{"767":"AQI="}}}`
+		thAnonJSON = `{"address":"C0:FF:EE:00:00:02","addressType":0,"rssi":-60,"data":{"serviceUUIDs":["00001809-0000-1000-8000-00805f9b34fb"]}}`
+		thermoJSON = `{"address":"C0:FF:EE:00:00:02","addressType":0,"name":"gogatt Thermometer","rssi":-60,"data":{"localName":"gogatt Thermometer","serviceUUIDs":["00001809-0000-1000-8000-00805f9b34fb"]}}`
+		// The summary that ends --json, as every stream's.
+		sum2 = `{"summary":{"devices":2,"seconds":0,"end":"duration"}}`
+		sum1 = `{"summary":{"devices":1,"seconds":0,"end":"duration"}}`
+		sumC = `{"summary":{"devices":1,"seconds":0,"end":"interrupted"}}`
 	)
 	for _, tc := range []struct {
 		name   string
 		args   []string
 		steps  [][]string // lines printed after each advertisement, while the scan is held
 		cancel int        // Ctrl-C after this many advertisements (0: the scan runs out)
+		end    string     // the last line, after the scan
 		stderr string
 	}{
-		{"plain", nil, [][]string{{hrmLine}, {hrmMfr}, {thermoAnon}, nil, {thermoLine}}, 0, "Scan finished: 2 devices in 0.0s.\n"},
-		{"json", []string{"--json"}, [][]string{{hrmJSON}, {hrmMfrJSON}, {thAnonJSON}, nil, {thermoJSON}}, 0, ""},
-		{"name filter", []string{"--name", "THERMO"}, [][]string{nil, nil, nil, nil, {thermoLine}}, 0, "Scan finished: 1 device in 0.0s.\n"},
-		{"name filter json", []string{"--name", "hrm", "--json"}, [][]string{{hrmJSON}, {hrmMfrJSON}, nil, nil, nil}, 0, ""},
-		{"ctrl-c plain", nil, [][]string{{hrmLine}, {hrmMfr}, {thermoAnon}}, 3, "Scan finished: 2 devices in 0.0s.\n"},
-		{"ctrl-c json", []string{"--json"}, [][]string{{hrmJSON}}, 1, ""},
+		{"plain", nil, [][]string{{hrmLine}, {hrmMfr}, {thermoAnon}, nil, {thermoLine}}, 0, "", "Scan finished: 2 devices in 0.0s.\n"},
+		{"json", []string{"--json"}, [][]string{{hrmJSON}, {hrmMfrJSON}, {thAnonJSON}, nil, {thermoJSON}}, 0, sum2, ""},
+		{"name filter", []string{"--name", "THERMO"}, [][]string{nil, nil, nil, nil, {thermoLine}}, 0, "", "Scan finished: 1 device in 0.0s.\n"},
+		{"name filter json", []string{"--name", "hrm", "--json"}, [][]string{{hrmJSON}, {hrmMfrJSON}, nil, nil, nil}, 0, sum1, ""},
+		{"ctrl-c plain", nil, [][]string{{hrmLine}, {hrmMfr}, {thermoAnon}}, 3, "", "Scan finished: 2 devices in 0.0s.\n"},
+		{"ctrl-c json", []string{"--json"}, [][]string{{hrmJSON}}, 1, sumC, ""},
 	} {
 		// In a synctest bubble, a command that does not print until the scan ends deadlocks
 		// (the test waits for a line, the scan waits for the test), which synctest reports.
@@ -501,6 +613,11 @@ func TestScanStreams(t *testing.T) {
 					t.Errorf("exit %d, stderr %q", code, errb.String())
 				}
 				close(out.lines)
+				if tc.end != "" {
+					if l := <-out.lines; l != tc.end {
+						t.Errorf("last line %s, want %s", l, tc.end)
+					}
+				}
 				for l := range out.lines {
 					t.Errorf("unexpected line at the end: %s", l)
 				}
@@ -563,8 +680,15 @@ func TestBondRSSIClearBond(t *testing.T) {
 	if r := run(t, fb, "rssi", hrmAddr); r.code != 0 || r.stdout != "-42 dBm\n" {
 		t.Errorf("rssi: %+v", r)
 	}
-	if r := run(t, fb, "rssi", "--watch", "--count", "3", "--interval", "1ms", hrmAddr); r.code != 0 || strings.Count(r.stdout, "-42 dBm") != 3 {
+	if r := run(t, fb, "rssi", "--watch", "--count", "3", "--interval", "1ms", hrmAddr); r.code != 0 || strings.Count(r.stdout, "  -42 dBm\n") != 3 ||
+		!strings.HasSuffix(r.stdout, "\n3 measurement(s) in 0.00s: min -42, mean -42.0, max -42 dBm\n") {
 		t.Errorf("rssi --watch: %+v", r)
+	}
+	r := run(t, fb, "rssi", "--watch", "--json", "--count", "2", "--interval", "1ms", hrmAddr)
+	if want := `{"address":"C0:FF:EE:00:00:01","rssi":-42,"time":"2026-11-24T09:30:00Z"}` + "\n" +
+		`{"address":"C0:FF:EE:00:00:01","rssi":-42,"time":"2026-11-24T09:30:00Z"}` + "\n" +
+		`{"summary":{"count":2,"seconds":0,"min":-42,"max":-42,"mean":-42,"end":"count"}}` + "\n"; r.code != 0 || r.stdout != want {
+		t.Errorf("rssi --watch --json: %+v", r)
 	}
 	if r := run(t, fb, "read", "--bond", hrmAddr, "180f/2a19"); r.code != 0 || r.stdout != "87 %\n" {
 		t.Errorf("read --bond: %+v", r)
@@ -618,8 +742,19 @@ func testSimCommand(t *testing.T) {
 	synctest.Wait()
 	cancel()
 	r := <-done
-	if r.code != 0 || !strings.HasPrefix(r.stdout, "/tmp/fake/ttyACM0\n") {
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "/tmp/fake/ttyACM0\n") || !strings.HasSuffix(r.stdout, "\nBLED112 emulator stopped after 0.0s\n") {
 		t.Errorf("sim: %+v", r)
+	}
+	// --json: the emulator object, then the summary that ends every stream.
+	ctx, cancel = context.WithCancel(context.Background())
+	go func() { done <- runCtx(t, ctx, nil, "sim", "--json") }()
+	synctest.Wait()
+	cancel()
+	r = <-done
+	want := `{"port":"/tmp/fake/ttyACM0","peripherals":[{"address":"C0:FF:EE:00:00:01","name":"gogatt HRM","kind":"heart-rate sensor"}]}` + "\n" +
+		`{"summary":{"seconds":0,"end":"interrupted"}}` + "\n"
+	if r.code != 0 || r.stdout != want {
+		t.Errorf("sim --json: exit %d, stdout\n%s\nwant\n%s", r.code, r.stdout, want)
 	}
 }
 

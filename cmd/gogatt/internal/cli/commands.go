@@ -165,7 +165,7 @@ properties) and their descriptors.`,
 		{
 			name: "write", args: "ADDRESS CHAR VALUE", summary: "write a characteristic",
 			long: "Writes VALUE to a characteristic, with a Write Request (acknowledged) unless\n--no-response is given.\n\n" + charHelp +
-				"\n\nVALUE is read with --format: hex (default: 01ff, 0x01ff, \"01 ff\", 01:ff), utf8, or int\n(one or more integers, decimal or 0x…, each checked against --size/--signed).",
+				"\n\nVALUE is read with --format: hex (01ff, 0x01ff, \"01 ff\", 01:ff; the default, auto, is hex\nhere), utf8, or int (one or more integers, decimal or 0x…, each checked against --size/--signed).",
 			minArgs: 3, maxArgs: 3,
 			examples: []string{
 				"gogatt write --sim C0:FF:EE:00:00:01 2a39 01",

@@ -44,7 +44,7 @@ func runDemo(ctx context.Context, a *app, _ []string) error {
 
 	// 1. Scan.
 	step(fmt.Sprintf("Scanning for %v", a.opts.scanFor))
-	ds, _, err := a.scan(ctx, b, a.opts.scanFor, "", false, scanOutput{})
+	ds, rs, err := a.scan(ctx, b, a.opts.scanFor, "", false, scanOutput{})
 	if err != nil {
 		return err
 	}
@@ -59,11 +59,8 @@ func runDemo(ctx context.Context, a *app, _ []string) error {
 		}
 	}
 	if a.g.json {
-		devs := make([]map[string]any, 0, len(ds))
-		for _, d := range ds {
-			devs = append(devs, map[string]any{"address": d.Address, "name": d.Name, "rssi": d.RSSI})
-		}
-		a.emit(map[string]any{"step": "scan", "devices": devs})
+		// The library's ScanResult, as in scan --json: one shape of a scan result.
+		a.emit(map[string]any{"step": "scan", "devices": rs})
 	}
 	if name == "" {
 		name = "not seen in the scan"
@@ -125,8 +122,8 @@ func runDemo(ctx context.Context, a *app, _ []string) error {
 		return fmt.Errorf("the heart-rate measurement characteristic: %w", err)
 	}
 	step(fmt.Sprintf("Heart-rate notifications (180d/2a37) for %v, Ctrl-C to stop early", a.opts.streamFr))
-	t := target{char: hr, known: true}
-	sum, err := a.stream(ctx, dev, t, false, false, 0, a.opts.streamFr, func(v arrival, n uint64) {
+	sp := streamSpec{t: target{char: hr, known: true}, char: "180d/2a37", dur: a.opts.streamFr}
+	sum, err := a.stream(ctx, dev, sp, nil, func(v arrival, n uint64) {
 		r := render(value.Codec{}, gatt.UUIDHeartRateMeasurement, v.v)
 		a.printf("%s  %s\n", v.at.Format("15:04:05.000"), view.Escape(r.Text))
 		if a.g.json {

@@ -148,7 +148,7 @@ func runRead(ctx context.Context, a *app, args []string) error {
 		v, err = s.dev.CharReadHandle(octx, t.char.ValueHandle)
 	}
 	if err != nil {
-		return fmt.Errorf("reading %s: %w", t.label(), err)
+		return &opError{op: "read", address: s.dev.Address(), char: args[1], t: t, long: a.opts.long, err: err}
 	}
 	r := render(codec, t.uuid(), v)
 	if a.g.json {
@@ -195,10 +195,11 @@ func runWrite(ctx context.Context, a *app, args []string) error {
 		err = s.dev.CharWriteHandle(octx, t.char.ValueHandle, data, withResponse)
 	}
 	if err != nil {
-		return fmt.Errorf("writing %s: %w", t.label(), err)
+		return &opError{op: "write", address: s.dev.Address(), char: args[1], t: t, size: len(data), long: a.opts.long, noResp: !withResponse, err: err}
 	}
 	if a.g.json {
-		out := newValueOut(s.dev.Address(), t, rendered{Hex: value.Hex(data)})
+		// The value as read would show it (--format auto writes hex, and shows it decoded).
+		out := newValueOut(s.dev.Address(), t, render(codec, t.uuid(), data))
 		a.emit(struct {
 			valueOut
 			WithResponse bool `json:"withResponse"`
@@ -239,10 +240,22 @@ type arrival struct {
 	v  []byte
 }
 
-// stream subscribes to t and calls each for every value, in order, on this goroutine, until
-// ctx ends (Ctrl-C), count values arrived, dur elapsed, or the link drops. It always
-// unsubscribes (when the link is up) before returning.
-func (a *app) stream(ctx context.Context, dev gogatt.Device, t target, indicate, seq bool, count int, dur time.Duration, each func(arrival, uint64)) (streamSummary, error) {
+// streamSpec is what app.stream subscribes to and how long it streams.
+type streamSpec struct {
+	t        target
+	char     string // CHAR as typed, for error hints
+	indicate bool
+	seq      bool
+	count    int
+	dur      time.Duration
+}
+
+// stream subscribes to sp.t, calls subscribed once the subscription is in place, then each for
+// every value, in order, on this goroutine, until ctx ends (Ctrl-C), sp.count values arrived,
+// sp.dur elapsed, or the link drops. It always unsubscribes (when the link is up) before
+// returning. A failure to subscribe is an *opError, and no summary (Reason "").
+func (a *app) stream(ctx context.Context, dev gogatt.Device, sp streamSpec, subscribed func(), each func(arrival, uint64)) (streamSummary, error) {
+	t, indicate, seq, count, dur := sp.t, sp.indicate, sp.seq, sp.count, sp.dur
 	if t.known && !indicate && t.char.Properties&gogatt.PropNotify == 0 && t.char.Properties&gogatt.PropIndicate != 0 {
 		indicate = true // the characteristic only indicates
 	}
@@ -259,7 +272,10 @@ func (a *app) stream(ctx context.Context, dev gogatt.Device, t target, indicate,
 	cancel()
 	if err != nil {
 		close(done)
-		return streamSummary{}, fmt.Errorf("subscribing to %s: %w", t.label(), err)
+		return streamSummary{}, &opError{op: "subscribe", address: dev.Address(), char: sp.char, t: t, err: err}
+	}
+	if subscribed != nil {
+		subscribed()
 	}
 	start := a.now()
 	var timer <-chan time.Time
@@ -336,10 +352,13 @@ func runSubscribe(ctx context.Context, a *app, args []string) error {
 	cs.cancel() // the stream has no overall deadline
 	s, t := cs.s, cs.t
 	addr := s.dev.Address()
-	if !a.g.json {
-		fmt.Fprintf(a.env.Stderr, "Subscribed to %s on %s; Ctrl-C to stop.\n", t.label(), addr)
+	sp := streamSpec{t: t, char: args[1], indicate: a.opts.indicate, seq: a.opts.seq, count: a.opts.count, dur: a.opts.duration}
+	subscribed := func() {
+		if !a.g.json {
+			fmt.Fprintf(a.env.Stderr, "Subscribed to %s on %s; Ctrl-C to stop.\n", t.label(), addr)
+		}
 	}
-	sum, err := a.stream(ctx, s.dev, t, a.opts.indicate, a.opts.seq, a.opts.count, a.opts.duration, func(v arrival, n uint64) {
+	sum, err := a.stream(ctx, s.dev, sp, subscribed, func(v arrival, n uint64) {
 		r := render(codec, t.uuid(), v.v)
 		if a.g.json {
 			out := struct {
@@ -435,6 +454,34 @@ func runClearBond(ctx context.Context, a *app, args []string) error {
 	return nil
 }
 
+// rssiSummary is what `rssi --watch` measured.
+type rssiSummary struct {
+	Count   int     `json:"count"`
+	Seconds float64 `json:"seconds"`
+	Min     int     `json:"min"`  // dBm
+	Max     int     `json:"max"`  // dBm
+	Mean    float64 `json:"mean"` // dBm
+	Reason  string  `json:"end"`  // "count", "interrupted", "disconnected"
+	sum     int
+}
+
+func (s *rssiSummary) add(rssi int) {
+	if s.Count == 0 || rssi < s.Min {
+		s.Min = rssi
+	}
+	if s.Count == 0 || rssi > s.Max {
+		s.Max = rssi
+	}
+	s.Count++
+	s.sum += rssi
+	s.Mean = float64(s.sum) / float64(s.Count)
+}
+
+// String is the summary line printed when `rssi --watch` ends.
+func (s rssiSummary) String() string {
+	return fmt.Sprintf("%d measurement(s) in %.2fs: min %d, mean %.1f, max %d dBm", s.Count, s.Seconds, s.Min, s.Mean, s.Max)
+}
+
 func runRSSI(ctx context.Context, a *app, args []string) error {
 	if a.opts.interval <= 0 {
 		return usagef("--interval must be positive")
@@ -444,17 +491,42 @@ func runRSSI(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	defer s.close()
+	var sum rssiSummary
+	start := a.now()
+	// end closes a --watch stream with its summary, like subscribe's: on a terminal after
+	// Ctrl-C it starts over the echoed ^C, and it ends the line, so the prompt comes back clean.
+	end := func(reason string, err error) error {
+		sum.Reason, sum.Seconds = reason, a.now().Sub(start).Seconds()
+		if reason == "interrupted" {
+			a.overwriteCtrlC()
+		}
+		if a.g.json {
+			a.emit(struct {
+				Summary rssiSummary `json:"summary"`
+			}{sum})
+		} else {
+			a.printf("%s\n", sum)
+		}
+		return err
+	}
 	var tick *time.Ticker
 	for n := 1; ; n++ {
 		rctx, cancel := a.withTimeout(ctx)
 		rssi, err := s.dev.RSSI(rctx)
 		cancel()
 		if err != nil {
-			if a.opts.watch && n > 1 && ctx.Err() != nil {
-				return nil
+			err = fmt.Errorf("reading the RSSI of %s: %w", s.dev.Address(), err)
+			switch {
+			case !a.opts.watch || n == 1:
+				return err
+			case ctx.Err() != nil:
+				return end("interrupted", nil)
+			case errors.Is(err, gogatt.ErrNotConnected):
+				return end("disconnected", err)
 			}
-			return fmt.Errorf("reading the RSSI of %s: %w", s.dev.Address(), err)
+			return err
 		}
+		sum.add(rssi)
 		if a.g.json {
 			a.emit(map[string]any{"address": s.dev.Address(), "rssi": rssi, "time": a.now().UTC().Format(time.RFC3339Nano)})
 		} else if a.opts.watch {
@@ -462,8 +534,11 @@ func runRSSI(ctx context.Context, a *app, args []string) error {
 		} else {
 			a.printf("%d dBm\n", rssi)
 		}
-		if !a.opts.watch || (a.opts.count > 0 && n >= a.opts.count) {
+		if !a.opts.watch {
 			return nil
+		}
+		if a.opts.count > 0 && n >= a.opts.count {
+			return end("count", nil)
 		}
 		if tick == nil {
 			tick = time.NewTicker(a.opts.interval)
@@ -472,9 +547,13 @@ func runRSSI(ctx context.Context, a *app, args []string) error {
 		select {
 		case <-tick.C:
 		case <-ctx.Done():
-			return nil
+			return end("interrupted", nil)
 		case <-s.dev.Disconnected():
-			return s.dev.Err()
+			err := s.dev.Err()
+			if err == nil {
+				err = gogatt.ErrNotConnected
+			}
+			return end("disconnected", err)
 		}
 	}
 }

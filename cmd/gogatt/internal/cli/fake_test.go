@@ -43,6 +43,11 @@ type fakeBackend struct {
 	writes     []fakeWrite
 	dropLink   bool  // subscriptions drop the link after sending their values
 	lostBy     error // why the link dropped (nil: a supervision timeout)
+	// fail, when set, is the error the operation of that name returns ("read", "write",
+	// "subscribe", "rssi"); startHangs makes Start wait for its ctx to end, like an adapter
+	// that does not answer.
+	fail       map[string]error
+	startHangs bool
 }
 
 type fakeWrite struct {
@@ -87,8 +92,19 @@ func (b *fakeBackend) Start(ctx context.Context) error {
 	if b.startErr != nil {
 		return b.startErr
 	}
+	if b.startHangs {
+		<-ctx.Done()
+		return fmt.Errorf("fake: start: %w", ctx.Err())
+	}
 	b.started = true
 	return nil
+}
+
+// failure returns the error scripted for op, if any.
+func (b *fakeBackend) failure(op string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.fail[op]
 }
 
 func (b *fakeBackend) Stop() error {
@@ -234,7 +250,12 @@ func (d *fakeDevice) Bond(ctx context.Context, permanent bool) error {
 	d.b.mu.Unlock()
 	return nil
 }
-func (d *fakeDevice) RSSI(ctx context.Context) (int, error) { return -42, nil }
+func (d *fakeDevice) RSSI(ctx context.Context) (int, error) {
+	if err := d.b.failure("rssi"); err != nil {
+		return 0, err
+	}
+	return -42, nil
+}
 func (d *fakeDevice) Services(ctx context.Context) ([]gogatt.Service, error) {
 	return d.b.tree, nil
 }
@@ -253,6 +274,9 @@ func (d *fakeDevice) CharRead(ctx context.Context, uuid gogatt.UUID) ([]byte, er
 	return d.CharReadHandle(ctx, h)
 }
 func (d *fakeDevice) CharReadHandle(ctx context.Context, handle uint16) ([]byte, error) {
+	if err := d.b.failure("read"); err != nil {
+		return nil, err
+	}
 	v, ok := d.b.values[handle]
 	if !ok {
 		return nil, &gogatt.ATTError{Op: "read", Handle: handle, Code: att.ErrReadNotPermitted}
@@ -273,6 +297,9 @@ func (d *fakeDevice) CharWrite(ctx context.Context, uuid gogatt.UUID, value []by
 	return d.CharWriteHandle(ctx, h, value, withResponse)
 }
 func (d *fakeDevice) CharWriteHandle(ctx context.Context, handle uint16, value []byte, withResponse bool) error {
+	if err := d.b.failure("write"); err != nil {
+		return err
+	}
 	d.b.mu.Lock()
 	defer d.b.mu.Unlock()
 	d.b.writes = append(d.b.writes, fakeWrite{handle, value, withResponse})
@@ -296,6 +323,9 @@ func (d *fakeDevice) Subscribe(ctx context.Context, uuid gogatt.UUID, fn gogatt.
 // sequence-number-like prefix are not needed: the value is [flags=0, bpm] for 0x12, else a
 // 4-byte LE counter) and then waits until unsubscribed or disconnected.
 func (d *fakeDevice) SubscribeHandle(ctx context.Context, valueHandle uint16, fn gogatt.NotificationHandler, opts gogatt.SubscribeOptions) error {
+	if err := d.b.failure("subscribe"); err != nil {
+		return err
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {

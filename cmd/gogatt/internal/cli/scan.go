@@ -4,26 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gogatt/gogatt"
-	"github.com/gogatt/gogatt/cmd/gogatt/internal/value"
 	"github.com/gogatt/gogatt/cmd/gogatt/internal/view"
 )
 
-// scanJSON is one device in `scan --json`.
-type scanJSON struct {
-	Address      string            `json:"address"`
-	AddressType  string            `json:"addressType"`
-	Name         string            `json:"name,omitempty"`
-	RSSI         int               `json:"rssi"`
-	LastSeen     string            `json:"lastSeen"`
-	Adverts      int               `json:"advertisements"`
-	Manufacturer map[string]string `json:"manufacturerData,omitempty"` // company id "0x02ff" → hex
-	ServiceUUIDs []string          `json:"serviceUUIDs,omitempty"`
-	TxPower      *int8             `json:"txPower,omitempty"`
+// scanSummary ends `scan --json`, as every stream ends in --json mode.
+type scanSummary struct {
+	Devices int     `json:"devices"`
+	Seconds float64 `json:"seconds"`
+	Reason  string  `json:"end"` // "duration", "interrupted", "output closed", "error"
 }
 
 // scanState collects advertisements. Only the goroutine that owns stdout touches it: the
@@ -237,6 +230,8 @@ func runScan(ctx context.Context, a *app, _ []string) error {
 	if a.opts.duration <= 0 {
 		return usagef("--duration must be positive")
 	}
+	interrupted := ctx.Done()
+	var gone atomic.Bool // stdout's reader has gone
 	b, stop, err := a.start(ctx)
 	if err != nil {
 		return err
@@ -267,11 +262,12 @@ func runScan(ctx context.Context, a *app, _ []string) error {
 		ctx, cancel = context.WithCancel(ctx)
 		defer cancel()
 		if a.env.StdoutGone != nil {
-			gone := a.env.StdoutGone(ctx)
+			readerGone := a.env.StdoutGone(ctx)
 			go func() {
 				select {
-				case <-gone:
+				case <-readerGone:
 					a.log.Debug("stdout's reader has gone; ending the scan")
+					gone.Store(true)
 					cancel()
 				case <-ctx.Done():
 				}
@@ -280,39 +276,43 @@ func runScan(ctx context.Context, a *app, _ []string) error {
 		out.report = func(d view.Device, r gogatt.ScanResult) {
 			var line []byte
 			if a.g.json {
-				line, _ = view.JSON(scanToJSON(r, d)) // plain strings, maps and numbers: cannot fail
+				// The library's ScanResult, as it marshals itself: the one shape of a scan
+				// result (docs/cli-json.md), here and in demo --json.
+				line, _ = view.JSON(r) // strings, numbers, byte slices and maps of them: cannot fail
 			} else {
 				line = []byte(view.PlainScanLine(d))
 			}
 			if _, err := a.env.Stdout.Write(append(line, '\n')); err != nil {
 				a.log.Debug("writing scan output; ending the scan", "err", err)
+				gone.Store(true)
 				cancel()
 			}
 		}
 	}
 	start := a.now()
 	ds, _, err := a.scan(ctx, b, a.opts.duration, a.opts.name, a.opts.passive, out)
-	if !live && !a.g.json {
-		fmt.Fprintf(a.env.Stderr, "%s\n", view.ScanStatus(len(ds), 0, true, a.now().Sub(start)))
+	elapsed := a.now().Sub(start)
+	switch {
+	case a.g.json:
+		sum := scanSummary{Devices: len(ds), Seconds: elapsed.Seconds(), Reason: "duration"}
+		select {
+		case <-interrupted:
+			sum.Reason = "interrupted"
+		default:
+			switch {
+			case gone.Load():
+				sum.Reason = "output closed"
+			case err != nil:
+				sum.Reason = "error" // said on stderr
+			}
+		}
+		if !gone.Load() {
+			a.emit(struct {
+				Summary scanSummary `json:"summary"`
+			}{sum})
+		}
+	case !live:
+		fmt.Fprintf(a.env.Stderr, "%s\n", view.ScanStatus(len(ds), 0, true, elapsed))
 	}
 	return err
-}
-
-func scanToJSON(r gogatt.ScanResult, d view.Device) scanJSON {
-	j := scanJSON{Address: r.Address, AddressType: r.AddressType.String(), Name: d.Name, RSSI: r.RSSI, LastSeen: d.LastSeen.UTC().Format(time.RFC3339Nano), Adverts: d.Adverts}
-	if len(r.Data.ManufacturerData) > 0 {
-		j.Manufacturer = map[string]string{}
-		for id, b := range r.Data.ManufacturerData {
-			j.Manufacturer[fmt.Sprintf("0x%04x", id)] = value.Hex(b)
-		}
-	}
-	for _, u := range r.Data.ServiceUUIDs {
-		j.ServiceUUIDs = append(j.ServiceUUIDs, u.String())
-	}
-	sort.Strings(j.ServiceUUIDs)
-	if r.Data.HasTxPower {
-		tx := r.Data.TxPower
-		j.TxPower = &tx
-	}
-	return j
 }

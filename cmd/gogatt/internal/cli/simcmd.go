@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // runSim serves the emulated BLED112 on a pseudo-terminal until Ctrl-C. The first line of
@@ -15,9 +16,11 @@ func runSim(ctx context.Context, a *app, _ []string) error {
 	if a.env.ServeSim == nil {
 		return errors.New("this binary was built without the BLED112 emulator")
 	}
+	var served time.Time // when the emulator began to serve; zero if it never did
 	err := a.env.ServeSim(ctx, a.log, func(path string, ps []SimPeripheral) {
+		served = a.now()
 		if a.g.json {
-			a.emit(map[string]any{"port": path, "peripherals": ps})
+			a.emit(SimProcess{Path: path, Peripherals: ps})
 			return
 		}
 		a.printf("%s\n", path)
@@ -31,7 +34,26 @@ func runSim(ctx context.Context, a *app, _ []string) error {
 	if err != nil && !(ctx.Err() != nil && errors.Is(err, context.Canceled)) {
 		return fmt.Errorf("emulator: %w", err)
 	}
+	if !served.IsZero() {
+		// Like every stream, it ends with a summary; on a terminal it starts over the echoed
+		// ^C and ends the line, so the prompt comes back clean.
+		sum := simSummary{Seconds: a.now().Sub(served).Seconds(), Reason: "interrupted"}
+		if a.g.json {
+			a.emit(struct {
+				Summary simSummary `json:"summary"`
+			}{sum})
+		} else {
+			a.overwriteCtrlC()
+			a.printf("BLED112 emulator stopped after %.1fs\n", sum.Seconds)
+		}
+	}
 	return nil
+}
+
+// simSummary ends `gogatt sim --json`, as every stream ends in --json mode.
+type simSummary struct {
+	Seconds float64 `json:"seconds"`
+	Reason  string  `json:"end"` // "interrupted": a signal stopped it
 }
 
 // runSimBackground starts the emulator in a process of its own and prints the path it serves
