@@ -119,6 +119,25 @@ func (t AddressType) String() string {
 	return fmt.Sprintf("AddressType(%d)", uint8(t))
 }
 
+// MarshalText returns "public" or "random", so that JSON and other text encodings carry the
+// name rather than the number; other values are an error.
+func (t AddressType) MarshalText() ([]byte, error) {
+	if t != AddressPublic && t != AddressRandom {
+		return nil, fmt.Errorf("invalid address type %d", uint8(t))
+	}
+	return []byte(t.String()), nil
+}
+
+// UnmarshalText accepts what ParseAddressType accepts.
+func (t *AddressType) UnmarshalText(b []byte) error {
+	v, err := ParseAddressType(string(b))
+	if err != nil {
+		return err
+	}
+	*t = v
+	return nil
+}
+
 // ParseAddressType accepts "public" or "random" (case-insensitive).
 func ParseAddressType(s string) (AddressType, error) {
 	switch strings.ToLower(s) {

@@ -272,3 +272,26 @@ func BenchmarkAddressString(b *testing.B) {
 		_ = a.String()
 	}
 }
+
+func TestAddressTypeText(t *testing.T) {
+	for _, tc := range []struct {
+		t    AddressType
+		text string
+	}{{AddressPublic, "public"}, {AddressRandom, "random"}} {
+		b, err := tc.t.MarshalText()
+		if err != nil || string(b) != tc.text {
+			t.Errorf("MarshalText(%d) = %q, %v", tc.t, b, err)
+		}
+		var back AddressType = 7
+		if err := back.UnmarshalText(b); err != nil || back != tc.t {
+			t.Errorf("UnmarshalText(%q) = %d, %v", b, back, err)
+		}
+	}
+	if _, err := AddressType(2).MarshalText(); err == nil {
+		t.Error("MarshalText(2) did not fail")
+	}
+	var v AddressType
+	if err := v.UnmarshalText([]byte("static")); err == nil {
+		t.Error(`UnmarshalText("static") did not fail`)
+	}
+}

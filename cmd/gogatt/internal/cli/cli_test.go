@@ -546,10 +546,10 @@ func TestScanStreams(t *testing.T) {
 		thermoAnon = "C0:FF:EE:00:00:02   -60 dBm  -"
 		thermoLine = "C0:FF:EE:00:00:02   -60 dBm  gogatt Thermometer"
 		// gogatt.ScanResult as it marshals itself (docs/cli-json.md).
-		hrmJSON    = `{"address":"C0:FF:EE:00:00:01","addressType":0,"name":"gogatt HRM","rssi":-52,"data":{"localName":"gogatt HRM"}}`
-		hrmMfrJSON = `{"address":"C0:FF:EE:00:00:01","addressType":0,"name":"gogatt HRM","rssi":-52,"data":{"localName":"gogatt HRM","manufacturerData":{"767":"AQI="}}}`
-		thAnonJSON = `{"address":"C0:FF:EE:00:00:02","addressType":0,"rssi":-60,"data":{"serviceUUIDs":["00001809-0000-1000-8000-00805f9b34fb"]}}`
-		thermoJSON = `{"address":"C0:FF:EE:00:00:02","addressType":0,"name":"gogatt Thermometer","rssi":-60,"data":{"localName":"gogatt Thermometer","serviceUUIDs":["00001809-0000-1000-8000-00805f9b34fb"]}}`
+		hrmJSON    = `{"address":"C0:FF:EE:00:00:01","addressType":"public","name":"gogatt HRM","rssi":-52,"data":{"localName":"gogatt HRM"}}`
+		hrmMfrJSON = `{"address":"C0:FF:EE:00:00:01","addressType":"public","name":"gogatt HRM","rssi":-52,"data":{"localName":"gogatt HRM","manufacturerData":{"767":"AQI="}}}`
+		thAnonJSON = `{"address":"C0:FF:EE:00:00:02","addressType":"public","rssi":-60,"data":{"serviceUUIDs":["00001809-0000-1000-8000-00805f9b34fb"]}}`
+		thermoJSON = `{"address":"C0:FF:EE:00:00:02","addressType":"public","name":"gogatt Thermometer","rssi":-60,"data":{"localName":"gogatt Thermometer","serviceUUIDs":["00001809-0000-1000-8000-00805f9b34fb"]}}`
 		// The summary that ends --json, as every stream's.
 		sum2 = `{"summary":{"devices":2,"seconds":0,"end":"duration"}}`
 		sum1 = `{"summary":{"devices":1,"seconds":0,"end":"duration"}}`
