@@ -29,9 +29,9 @@ type ConnectOptions struct {
 	// interval and latency, the smallest valid value above (1+Latency)·IntervalMax·2.
 	SupervisionTimeout time.Duration
 	// AutoReconnect makes the Device repair a lost link. After EventDisconnected it dials again
-	// — at once, then after ReconnectMinDelay, doubling up to ReconnectMaxDelay, at most
-	// ReconnectAttempts times — announcing each attempt with EventReconnecting and bounding it by
-	// Timeout. Once connected it re-applies every subscription made through the Device (by UUID
+	// — at once, then after the delays of ReconnectBackoff (by default: from ReconnectMinDelay,
+	// doubling up to ReconnectMaxDelay, with jitter), at most ReconnectAttempts times —
+	// announcing each attempt with EventReconnecting and bounding it by Timeout. Once connected it re-applies every subscription made through the Device (by UUID
 	// or by handle, as made) and the last MTU asked for with ExchangeMTU, then emits
 	// EventReconnected, whose Err lists the subscriptions it could not restore (they stay
 	// registered and are tried again after the next reconnection). When the attempts run out it
@@ -50,8 +50,17 @@ type ConnectOptions struct {
 	// Without AutoReconnect a loss is final: EventDisconnected, then Disconnected is closed and
 	// every call fails with an error matching ErrNotConnected.
 	AutoReconnect bool
-	// ReconnectMinDelay and ReconnectMaxDelay bound the exponential backoff between attempts
-	// (defaults 100 ms and 5 s); ReconnectAttempts limits the attempts per loss (0 = unlimited).
+	// ReconnectBackoff is the policy that spaces the reconnection attempts (see Backoff,
+	// ExponentialBackoff, ConstantBackoff). When nil, the default policy applies:
+	// ExponentialBackoff(ReconnectMinDelay, ReconnectMaxDelay, DefaultReconnectJitter) — at once,
+	// then after d(n) = min(ReconnectMinDelay·2ⁿ⁻¹, ReconnectMaxDelay) for the n-th failure, each
+	// delay drawn uniformly from [0.8·d(n), d(n)], so never above ReconnectMaxDelay and never
+	// below 0.8·ReconnectMinDelay. The jitter keeps Devices that lost their links together (an
+	// adapter reset) from dialling in lockstep. ReconnectMinDelay and ReconnectMaxDelay default
+	// to 100 ms and 5 s; a policy given here replaces them (setting both is an error).
+	// ReconnectAttempts limits the attempts per loss (0 = unlimited). Connect rejects negative
+	// values and a ReconnectMaxDelay below ReconnectMinDelay with ErrInvalidParameter.
+	ReconnectBackoff                     Backoff
 	ReconnectMinDelay, ReconnectMaxDelay time.Duration
 	ReconnectAttempts                    int
 	// OnConnectionEvent, when set, learns of disconnects and reconnects. It runs on a goroutine
@@ -119,8 +128,12 @@ type ConnParams struct {
 
 // Resolve fills defaults into o's connection parameters, checks them against the limits of
 // Core v5.3 Vol 4 Part E §7.8.12, and converts them exactly to controller units. A duration
-// that is not a whole number of units is rejected rather than rounded.
+// that is not a whole number of units is rejected rather than rounded. It also checks the
+// reconnection options (see ReconnectBackoff).
 func (o ConnectOptions) Resolve() (ConnParams, error) {
+	if err := o.checkReconnect(); err != nil {
+		return ConnParams{}, err
+	}
 	imin, imax, sup := o.IntervalMin, o.IntervalMax, o.SupervisionTimeout
 	if imin == 0 && imax == 0 {
 		imin, imax = defaultIntervalMin, defaultIntervalMax

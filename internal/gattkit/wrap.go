@@ -11,10 +11,7 @@ import (
 	"github.com/gogatt/gogatt"
 )
 
-// Defaults of the reconnection backoff (see gogatt.ConnectOptions).
 const (
-	DefaultReconnectMinDelay = 100 * time.Millisecond
-	DefaultReconnectMaxDelay = 5 * time.Second
 	// resubscribeTimeout bounds the re-application of the subscriptions after a reconnection,
 	// as the ATT transaction timeout bounds one request (Core v5.3 Vol 3 Part F §3.3.3).
 	resubscribeTimeout = 30 * time.Second
@@ -26,8 +23,9 @@ const (
 // paho.golang. When it reports a loss (first.Disconnected() is closed), the wrapper emits
 // EventDisconnected. Without opts.AutoReconnect that is the end: the wrapper's Disconnected is
 // closed and Err returns the raw device's *gogatt.DisconnectError. With it, the wrapper calls
-// dial — at once, then after ReconnectMinDelay, doubling up to ReconnectMaxDelay, at most
-// ReconnectAttempts times (0 = unlimited) — emitting EventReconnecting before each attempt. Each
+// dial, waiting before each attempt as opts.ReconnectPolicy() says (by default at once, then
+// from ReconnectMinDelay doubling up to ReconnectMaxDelay, with jitter), at most
+// ReconnectAttempts times (0 = unlimited), emitting EventReconnecting before each attempt. Each
 // attempt gets a context bounded by opts.ConnectTimeout(). On success it re-applies, on the new
 // raw device, every subscription made through the wrapper (by UUID or by handle, as made) and
 // the last MTU asked for with ExchangeMTU, then emits EventReconnected, whose Err joins the
@@ -220,15 +218,7 @@ func (w *wrapper) asDisconnect(err error, reason string) error {
 // reconnect dials until it succeeds (returning the new raw device, installed), runs out of
 // attempts (returning the give-up error), or Disconnect is called (returning nil, nil).
 func (w *wrapper) reconnect(loss error) (gogatt.Device, error) {
-	delay := w.opts.ReconnectMinDelay
-	if delay <= 0 {
-		delay = DefaultReconnectMinDelay
-	}
-	maxDelay := w.opts.ReconnectMaxDelay
-	if maxDelay <= 0 {
-		maxDelay = DefaultReconnectMaxDelay
-	}
-	maxDelay = max(maxDelay, delay)
+	backoff := w.opts.ReconnectPolicy()
 	var timer *time.Timer
 	defer func() {
 		if timer != nil {
@@ -236,6 +226,18 @@ func (w *wrapper) reconnect(loss error) (gogatt.Device, error) {
 		}
 	}()
 	for attempt := 1; ; attempt++ {
+		if delay := backoff(attempt - 1); delay > 0 {
+			if timer == nil {
+				timer = time.NewTimer(delay)
+			} else {
+				timer.Reset(delay)
+			}
+			select {
+			case <-timer.C:
+			case <-w.stopCtx.Done():
+				return nil, nil
+			}
+		}
 		w.emit(gogatt.EventReconnecting, attempt, nil)
 		dctx, cancel := context.WithTimeout(w.stopCtx, w.opts.ConnectTimeout())
 		nd, err := w.dial(dctx)
@@ -263,17 +265,6 @@ func (w *wrapper) reconnect(loss error) (gogatt.Device, error) {
 				Err:     loss,
 			}
 		}
-		if timer == nil {
-			timer = time.NewTimer(delay)
-		} else {
-			timer.Reset(delay)
-		}
-		select {
-		case <-timer.C:
-		case <-w.stopCtx.Done():
-			return nil, nil
-		}
-		delay = min(2*delay, maxDelay)
 	}
 }
 
