@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -294,8 +295,7 @@ func TestWrapReconnectsWithBackoff(t *testing.T) {
 		dl := &dialer{script: []error{refused, refused, refused}}
 		w := Wrap(t.Context(), raw, dl.dial, gogatt.ConnectOptions{
 			AutoReconnect:     true,
-			ReconnectMinDelay: 100 * time.Millisecond,
-			ReconnectMaxDelay: 250 * time.Millisecond,
+			ReconnectBackoff:  gogatt.ExponentialBackoff(100*time.Millisecond, 250*time.Millisecond, 0),
 			OnConnectionEvent: log.record,
 		})
 		var hr, bl []int
@@ -381,6 +381,7 @@ func TestWrapGivesUp(t *testing.T) {
 		dl := &dialer{script: []error{refused, refused, refused, refused}}
 		w := Wrap(t.Context(), raw, dl.dial, gogatt.ConnectOptions{
 			AutoReconnect:     true,
+			ReconnectBackoff:  gogatt.ExponentialBackoff(100*time.Millisecond, time.Second, 0),
 			ReconnectAttempts: 3,
 			OnConnectionEvent: log.record,
 		})
@@ -396,6 +397,102 @@ func TestWrapGivesUp(t *testing.T) {
 		}
 		if _, err := w.CharRead(t.Context(), chrBL); !errors.Is(err, gogatt.ErrNotConnected) {
 			t.Errorf("read after giving up: %v", err)
+		}
+	})
+}
+
+// The wrapper waits what the policy says, before the first attempt too, asking it with the
+// number of failed attempts so far.
+func TestWrapUsesBackoffPolicy(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		raw := newFake("C0:FF:EE:00:00:01")
+		log := newEventLog()
+		refused := errors.New("refused")
+		dl := &dialer{script: []error{refused, refused, refused}}
+		var mu sync.Mutex
+		var asked []int
+		w := Wrap(t.Context(), raw, dl.dial, gogatt.ConnectOptions{
+			AutoReconnect: true,
+			ReconnectBackoff: func(failures int) time.Duration {
+				mu.Lock()
+				asked = append(asked, failures)
+				mu.Unlock()
+				return []time.Duration{30 * time.Millisecond, 70 * time.Millisecond, -time.Second, 200 * time.Millisecond}[failures]
+			},
+			OnConnectionEvent: log.record,
+		})
+		raw.lose("connection timeout")
+		time.Sleep(time.Second)
+		synctest.Wait()
+		want := "[0s disconnected err 30ms reconnecting #1 100ms reconnecting #2 100ms reconnecting #3 300ms reconnecting #4 300ms reconnected #4]"
+		if log.String() != want {
+			t.Errorf("events\n %s\nwant\n %s", log, want)
+		}
+		mu.Lock()
+		if fmt.Sprint(asked) != "[0 1 2 3]" {
+			t.Errorf("policy asked with %v, want [0 1 2 3]", asked)
+		}
+		mu.Unlock()
+		if err := w.Disconnect(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// The default policy is the documented one — at once, then ReconnectMinDelay doubling up to
+// ReconnectMaxDelay, each delay in [0.8·d, d] — and Devices that lost their links at the same
+// moment (an adapter reset) do not redial in lockstep.
+func TestWrapDefaultBackoffDesynchronises(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const devices, attempts = 3, 7
+		start := time.Now()
+		var mu sync.Mutex
+		at := make([][]time.Duration, devices)
+		var ws []gogatt.Device
+		var raws []*fakeDevice
+		for i := range devices {
+			raw := newFake("C0:FF:EE:00:00:01")
+			refused := errors.New("refused")
+			dl := &dialer{script: slices.Repeat([]error{refused}, attempts)}
+			ws = append(ws, Wrap(t.Context(), raw, dl.dial, gogatt.ConnectOptions{
+				AutoReconnect:     true,
+				ReconnectAttempts: attempts,
+				OnConnectionEvent: func(e gogatt.ConnectionEvent) {
+					if e.Kind == gogatt.EventReconnecting {
+						mu.Lock()
+						at[i] = append(at[i], time.Since(start))
+						mu.Unlock()
+					}
+				},
+			}))
+			raws = append(raws, raw)
+		}
+		for _, raw := range raws {
+			raw.lose("adapter reset")
+		}
+		for _, w := range ws {
+			<-w.Disconnected()
+		}
+		synctest.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		for i, times := range at {
+			if len(times) != attempts || times[0] != 0 {
+				t.Fatalf("device %d: attempts at %v, want %d, the first at once", i, times, attempts)
+			}
+			d := gogatt.DefaultReconnectMinDelay
+			for n := 1; n < attempts; n++ {
+				gap := times[n] - times[n-1]
+				if lo := d - d/5; gap < lo || gap > d {
+					t.Errorf("device %d: %v between attempts %d and %d, want within [%v, %v]", i, gap, n, n+1, lo, d)
+				}
+				d = min(2*d, gogatt.DefaultReconnectMaxDelay)
+			}
+		}
+		for i := 1; i < devices; i++ {
+			if slices.Equal(at[0][1:], at[i][1:]) {
+				t.Errorf("devices 0 and %d redial in lockstep: %v", i, at[0])
+			}
 		}
 	})
 }
