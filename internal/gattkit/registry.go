@@ -28,6 +28,7 @@ type Registry struct {
 	subs   map[uint16]*subscription
 	closed bool   // no value is accepted any more
 	group  *Group // nil for a registry of its own (NewRegistry)
+	tap    atomic.Pointer[func(valueHandle uint16, value []byte) bool] // sees every value first (svcchanged.go)
 
 	// Delivery goroutines, and the end of delivery: done is closed once the registry is closed
 	// and either no delivery goroutine is left (after CloseAsync) or Stop was called.
@@ -96,13 +97,18 @@ func (r *Registry) Remove(valueHandle uint16) bool {
 
 // Dispatch queues a copy of value for the subscriber of valueHandle and returns without waiting
 // for delivery; it never blocks on a handler. It reports false when nobody is subscribed to
-// valueHandle or the registry is closed (the value is then discarded).
+// valueHandle or the registry is closed (the value is then discarded), unless the library
+// itself used the value (a Service Changed indication, see WatchServiceChanged).
 func (r *Registry) Dispatch(valueHandle uint16, value []byte) bool {
+	tapped := false
+	if t := r.tap.Load(); t != nil {
+		tapped = (*t)(valueHandle, value)
+	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	s, ok := r.subs[valueHandle]
 	if !ok || r.closed {
-		return false
+		return tapped
 	}
 	// The copy is made here, not by the caller, so the caller's buffer may be reused at once;
 	// make([]byte, 0) would be non-nil for an empty value, which handlers can rely on.
