@@ -28,7 +28,9 @@ type Registry struct {
 	subs   map[uint16]*subscription
 	closed bool   // no value is accepted any more
 	group  *Group // nil for a registry of its own (NewRegistry)
-	tap    atomic.Pointer[func(valueHandle uint16, value []byte) bool] // sees every value first (svcchanged.go)
+
+	// tap sees every dispatched value first (WatchServiceChanged).
+	tap atomic.Pointer[func(valueHandle uint16, value []byte) bool]
 
 	// Delivery goroutines, and the end of delivery: done is closed once the registry is closed
 	// and either no delivery goroutine is left (after CloseAsync) or Stop was called.
