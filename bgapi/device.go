@@ -45,7 +45,9 @@ func (d *device) SubscriptionStats(valueHandle uint16) (gogatt.SubscriptionStats
 
 func newDevice(b *Backend, cn *conn) *device {
 	d := &device{b: b, cn: cn}
-	d.cache = gattkit.NewServiceCache(d.discover)
+	d.cache, _ = gattkit.WatchServiceChanged(d.discover, func(ctx context.Context, cccd uint16) error {
+		return d.writeCCCD(ctx, cccd, 0x0002, "enable Service Changed indications")
+	}, cn.reg, cn.c.log)
 	return d
 }
 

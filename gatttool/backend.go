@@ -271,7 +271,9 @@ func (b *Backend) dial(ctx context.Context, a bt.Address, opts gogatt.ConnectOpt
 		return err
 	}
 	d := &device{b: b, addr: addr, reg: b.deliveries.NewRegistry(), subs: map[uint16]subscription{}, done: make(chan struct{})}
-	d.svc = gattkit.NewServiceCache(d.discover)
+	d.svc, _ = gattkit.WatchServiceChanged(d.discover, func(ctx context.Context, cccd uint16) error {
+		return relabel(d.CharWriteHandle(ctx, cccd, cccdValue(true), true), "enable Service Changed indications")
+	}, d.reg, b.log)
 	p, err := startProc(ctx, &b.cfg, b.log, addr, func(h uint16, v []byte, _ bool) { d.reg.Dispatch(h, v) })
 	if err != nil {
 		d.reg.Close()

@@ -383,8 +383,9 @@ func (b *Builder) Build() (*Peripheral, error) {
 		addr: b.addr, addrType: b.addrType, name: b.name, seed: b.seed,
 		advInterval: b.advInterval, connectable: !b.nonConn, rssiBase: b.rssi, rssiJitter: b.jit,
 		serverMTU: b.mtu, prepLimit: b.prepLimit, adv: advData, scanRsp: scanData,
-		db: db, inRange: true, conns: map[*conn]struct{}{}, bonds: map[bt.Address]SecurityLevel{},
+		inRange: true, conns: map[*conn]struct{}{}, bonds: map[bt.Address]SecurityLevel{},
 	}
+	p.dbp.Store(db)
 	p.rng = newRand(b.seed)
 	for _, ch := range db.chars {
 		if ch.autoGen != nil {

@@ -22,7 +22,7 @@ func generatedDocs() string {
 		fmt.Fprintf(&b, "### %s — %v\n\n", p.Name(), p.Address())
 		fmt.Fprintf(&b, "Advertising data: `% x`  \nScan response: `% x`\n\n", p.AdvertisingData(), p.ScanResponseData())
 		b.WriteString(p.CharacteristicTable())
-		fmt.Fprintf(&b, "\n<details><summary>All %d attributes of %s</summary>\n\n", len(p.db.attrs), p.Name())
+		fmt.Fprintf(&b, "\n<details><summary>All %d attributes of %s</summary>\n\n", len(p.db().attrs), p.Name())
 		b.WriteString(p.HandleTable())
 		b.WriteString("\n</details>\n\n")
 	}

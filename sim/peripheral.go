@@ -29,7 +29,7 @@ type Peripheral struct {
 	prepLimit   int
 	adv         []byte
 	scanRsp     []byte
-	db          *database
+	dbp         atomic.Pointer[database] // replaced whole by ChangeServices
 
 	valMu sync.RWMutex // attribute values
 
@@ -49,6 +49,9 @@ type Peripheral struct {
 	rngMu sync.Mutex
 	rng   *rand.Rand
 }
+
+// db returns the current GATT database (see ChangeServices).
+func (p *Peripheral) db() *database { return p.dbp.Load() }
 
 func newRand(seed int64) *rand.Rand {
 	return rand.New(rand.NewPCG(uint64(seed), 0x9E3779B97F4A7C15))
@@ -226,7 +229,7 @@ func (p *Peripheral) ConnectionCount() int {
 // Subscribers returns how many links have enabled notifications or indications on the
 // characteristic whose value handle is valueHandle.
 func (p *Peripheral) Subscribers(valueHandle uint16) int {
-	ch := p.db.byValue[valueHandle]
+	ch := p.db().byValue[valueHandle]
 	if ch == nil || ch.cccd == 0 {
 		return 0
 	}
@@ -247,7 +250,7 @@ func (p *Peripheral) Subscribers(valueHandle uint16) int {
 // Unknown handles and characteristics without a CCCD are ignored. The stored value is not
 // changed (see Update).
 func (p *Peripheral) Notify(valueHandle uint16, value []byte) {
-	ch := p.db.byValue[valueHandle]
+	ch := p.db().byValue[valueHandle]
 	if ch == nil || ch.cccd == 0 {
 		return
 	}
@@ -268,7 +271,7 @@ func (p *Peripheral) Update(valueHandle uint16, value []byte) error {
 // Value returns a copy of the stored value of attribute handle h (nil for an unknown handle;
 // CCCDs are per link and read as nil here).
 func (p *Peripheral) Value(h uint16) []byte {
-	a := p.db.find(h)
+	a := p.db().find(h)
 	if a == nil {
 		return nil
 	}
@@ -294,7 +297,7 @@ func (p *Peripheral) store(a *attr, v []byte) {
 // SetValue replaces the stored value of attribute handle h (a characteristic value or a
 // descriptor other than a CCCD).
 func (p *Peripheral) SetValue(h uint16, value []byte) error {
-	a := p.db.find(h)
+	a := p.db().find(h)
 	if a == nil || a.kind == kindService || a.kind == kindCharDecl || a.kind == kindCCCD {
 		return fmt.Errorf("sim: handle 0x%04X is not a value or descriptor", h)
 	}
@@ -316,7 +319,7 @@ func (p *Peripheral) StartGenerator(valueHandle uint16, n int, rate float64) (st
 	stopCh, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
-		ch := p.db.byValue[valueHandle]
+		ch := p.db().byValue[valueHandle]
 		if ch == nil || ch.cccd == 0 {
 			return
 		}
@@ -363,7 +366,7 @@ func (p *Peripheral) StartGenerator(valueHandle uint16, n int, rate float64) (st
 // SetNotifyRate changes the rate (values per second, > 0) of a characteristic's AutoNotify
 // source, for running and future subscriptions.
 func (p *Peripheral) SetNotifyRate(valueHandle uint16, rate float64) error {
-	ch := p.db.byValue[valueHandle]
+	ch := p.db().byValue[valueHandle]
 	if ch == nil || ch.autoGen == nil {
 		return fmt.Errorf("sim: handle 0x%04X has no automatic notification source", valueHandle)
 	}
@@ -379,7 +382,7 @@ func (p *Peripheral) SetNotifyRate(valueHandle uint16, rate float64) error {
 
 // NotifyRate returns the current rate of a characteristic's AutoNotify source (0 if none).
 func (p *Peripheral) NotifyRate(valueHandle uint16) float64 {
-	ch := p.db.byValue[valueHandle]
+	ch := p.db().byValue[valueHandle]
 	if ch == nil || ch.autoGen == nil {
 		return 0
 	}
@@ -462,10 +465,11 @@ func (p *Peripheral) ClearBonds() {
 // Services returns the GATT database as discovery would find it.
 func (p *Peripheral) Services() []ServiceInfo {
 	var out []ServiceInfo
-	for _, s := range p.db.services {
+	db := p.db()
+	for _, s := range db.services {
 		si := ServiceInfo{UUID: s.uuid, Primary: !s.secondary, Handle: s.handle, EndHandle: s.end}
 		for _, ch := range s.chars {
-			si.Characteristics = append(si.Characteristics, p.db.info(ch))
+			si.Characteristics = append(si.Characteristics, db.info(ch))
 		}
 		out = append(out, si)
 	}
@@ -474,9 +478,10 @@ func (p *Peripheral) Services() []ServiceInfo {
 
 // Characteristic returns the first characteristic with this UUID (in handle order).
 func (p *Peripheral) Characteristic(uuid bt.UUID) (CharacteristicInfo, bool) {
-	for _, ch := range p.db.chars {
+	db := p.db()
+	for _, ch := range db.chars {
 		if ch.uuid == uuid {
-			return p.db.info(ch), true
+			return db.info(ch), true
 		}
 	}
 	return CharacteristicInfo{}, false
@@ -485,13 +490,14 @@ func (p *Peripheral) Characteristic(uuid bt.UUID) (CharacteristicInfo, bool) {
 // CharacteristicIn returns the first characteristic with this UUID inside the first service
 // with UUID svc.
 func (p *Peripheral) CharacteristicIn(svc, uuid bt.UUID) (CharacteristicInfo, bool) {
-	for _, s := range p.db.services {
+	db := p.db()
+	for _, s := range db.services {
 		if s.uuid != svc {
 			continue
 		}
 		for _, ch := range s.chars {
 			if ch.uuid == uuid {
-				return p.db.info(ch), true
+				return db.info(ch), true
 			}
 		}
 		break
@@ -507,8 +513,9 @@ func (p *Peripheral) ValueHandle(uuid bt.UUID) uint16 {
 
 // HandleCount returns the highest handle in use.
 func (p *Peripheral) HandleCount() uint16 {
-	if len(p.db.attrs) == 0 {
+	attrs := p.db().attrs
+	if len(attrs) == 0 {
 		return 0
 	}
-	return p.db.attrs[len(p.db.attrs)-1].handle
+	return attrs[len(attrs)-1].handle
 }

@@ -52,7 +52,7 @@ func (c *conn) handle(pdu []byte) []byte {
 		// CSRK. Only characteristics with the authenticated-signed-writes property accept it.
 		var r att.SignedWriteCmd
 		if r.Unmarshal(pdu) == nil {
-			if a := c.p.db.find(r.Handle); a != nil && a.kind == kindValue && a.ch.props&gatt.PropAuthenticatedSignedWrites != 0 && c.check(a, true) == 0 {
+			if a := c.p.db().find(r.Handle); a != nil && a.kind == kindValue && a.ch.props&gatt.PropAuthenticatedSignedWrites != 0 && c.check(a, true) == 0 {
 				c.writeAttr(a, r.Value)
 			}
 		}
@@ -103,13 +103,13 @@ func (c *conn) span(start, end uint16) ([]*attr, att.ErrorCode) {
 	if start == 0 || start > end {
 		return nil, att.ErrInvalidHandle
 	}
-	return c.p.db.span(start, end), 0
+	return c.p.db().span(start, end), 0
 }
 
 // readable looks up handle h and reads its value for this link (readAttr): Invalid Handle
 // for a handle the database does not hold, else readAttr's access error.
 func (c *conn) readable(h uint16) (*attr, []byte, att.ErrorCode) {
-	a := c.p.db.find(h)
+	a := c.p.db().find(h)
 	if a == nil {
 		return nil, nil, att.ErrInvalidHandle
 	}
@@ -120,7 +120,7 @@ func (c *conn) readable(h uint16) (*attr, []byte, att.ErrorCode) {
 // writable looks up handle h and checks that this link may write it: Invalid Handle for a
 // handle the database does not hold, else check's access error.
 func (c *conn) writable(h uint16) (*attr, att.ErrorCode) {
-	a := c.p.db.find(h)
+	a := c.p.db().find(h)
 	if a == nil {
 		return nil, att.ErrInvalidHandle
 	}

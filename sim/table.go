@@ -62,7 +62,7 @@ func (p *Peripheral) HandleTable() string {
 	b.WriteString("|---|---|---|---|---|---|---|\n")
 	p.valMu.RLock()
 	defer p.valMu.RUnlock()
-	for _, a := range p.db.attrs {
+	for _, a := range p.db().attrs {
 		var kind, uuid, props, sec, val, note string
 		switch a.kind {
 		case kindService:
@@ -109,14 +109,15 @@ func (p *Peripheral) CharacteristicTable() string {
 	var b strings.Builder
 	b.WriteString("| Service | Characteristic | Decl | Value | CCCD | Properties | Security | Note |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|\n")
-	for _, s := range p.db.services {
+	db := p.db()
+	for _, s := range db.services {
 		for _, ch := range s.chars {
 			cccd := "—"
 			if ch.cccd != 0 {
 				cccd = fmt.Sprintf("0x%04X", ch.cccd)
 			}
 			fmt.Fprintf(&b, "| %s | %s | 0x%04X | 0x%04X | %s | %s | %s | %s |\n", showUUID(s.uuid), showUUID(ch.uuid),
-				ch.handle, ch.value, cccd, showProps(ch.props), showSecurity(p.db.find(ch.value)), ch.note)
+				ch.handle, ch.value, cccd, showProps(ch.props), showSecurity(db.find(ch.value)), ch.note)
 		}
 	}
 	return b.String()

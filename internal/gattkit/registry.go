@@ -29,6 +29,9 @@ type Registry struct {
 	closed bool   // no value is accepted any more
 	group  *Group // nil for a registry of its own (NewRegistry)
 
+	// tap sees every dispatched value first (WatchServiceChanged).
+	tap atomic.Pointer[func(valueHandle uint16, value []byte) bool]
+
 	// Delivery goroutines, and the end of delivery: done is closed once the registry is closed
 	// and either no delivery goroutine is left (after CloseAsync) or Stop was called.
 	runMu   sync.Mutex
@@ -96,13 +99,18 @@ func (r *Registry) Remove(valueHandle uint16) bool {
 
 // Dispatch queues a copy of value for the subscriber of valueHandle and returns without waiting
 // for delivery; it never blocks on a handler. It reports false when nobody is subscribed to
-// valueHandle or the registry is closed (the value is then discarded).
+// valueHandle or the registry is closed (the value is then discarded), unless the library
+// itself used the value (a Service Changed indication, see WatchServiceChanged).
 func (r *Registry) Dispatch(valueHandle uint16, value []byte) bool {
+	tapped := false
+	if t := r.tap.Load(); t != nil {
+		tapped = (*t)(valueHandle, value)
+	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	s, ok := r.subs[valueHandle]
 	if !ok || r.closed {
-		return false
+		return tapped
 	}
 	// The copy is made here, not by the caller, so the caller's buffer may be reused at once;
 	// make([]byte, 0) would be non-nil for an empty value, which handlers can rely on.
