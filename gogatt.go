@@ -54,6 +54,8 @@ func ParseAddress(s string) (Address, error) { return bt.ParseAddress(s) }
 type Backend interface {
 	// Start opens the adapter. It fails with an error matching ErrNoAdapter when there is none,
 	// and with a descriptive error when the adapter cannot be opened (permission, busy).
+	// Starting a started backend does nothing; Start after Stop starts it again (pygatt's
+	// reset() is Stop then Start).
 	Start(ctx context.Context) error
 	// Stop disconnects every device and frees every goroutine, file descriptor and child
 	// process. It returns promptly — bounded by the backend's own clean-up (closing links,
@@ -72,7 +74,11 @@ type Backend interface {
 	// Connect opens a connection to the peripheral at address ("01:23:45:67:89:AB").
 	Connect(ctx context.Context, address string, opts ConnectOptions) (Device, error)
 	// Scan listens for advertisements until opts.Timeout, ctx, or opts.OnAdvertisement stops it,
-	// and returns one merged result per device seen.
+	// and returns one merged result per device seen. Ended by opts.Timeout or by
+	// OnAdvertisement returning false, it returns no error. Ended by ctx, it returns the results
+	// so far and an error matching ctx's (for a deadline: ErrTimeout and
+	// context.DeadlineExceeded); ended by Stop, the results so far and an error matching
+	// ErrNotStarted.
 	Scan(ctx context.Context, opts ScanOptions) ([]ScanResult, error)
 	// FilteredScan is Scan keeping only devices whose name contains nameFilter.
 	FilteredScan(ctx context.Context, nameFilter string, opts ScanOptions) ([]ScanResult, error)
@@ -138,15 +144,21 @@ type Device interface {
 	CharWriteLongHandle(ctx context.Context, handle uint16, value []byte) error
 	// Subscribe enables notifications (or indications, with opts.Indication) by writing the
 	// characteristic's real CCCD, found by descriptor discovery, and routes values to fn.
+	// Subscribing again replaces the handler and options; when that CCCD write fails, the
+	// subscription in force (its handler and options) is kept and the error returned.
 	Subscribe(ctx context.Context, uuid UUID, fn NotificationHandler, opts SubscribeOptions) error
-	// Unsubscribe writes 0 to the CCCD and stops delivery.
+	// Unsubscribe stops delivery and writes 0 to the CCCD found by discovery — also when the
+	// characteristic was not subscribed through this Device, since the peer may keep it
+	// enabled from an earlier connection (Core v5.3 Vol 3 Part G §3.3.3.3: bonded peers keep
+	// CCCD values across connections) — and returns that write's error.
 	Unsubscribe(ctx context.Context, uuid UUID) error
 	// SubscribeHandle is Subscribe by value handle; the CCCD is still found by discovery.
 	SubscribeHandle(ctx context.Context, valueHandle uint16, fn NotificationHandler, opts SubscribeOptions) error
 	// UnsubscribeHandle is Unsubscribe by value handle.
 	UnsubscribeHandle(ctx context.Context, valueHandle uint16) error
 	// ResubscribeAll writes every active subscription's CCCD again (after a reconnection, or
-	// when the peer forgot them).
+	// when the peer forgot them). It tries every subscription and returns their errors joined
+	// (errors.Join); a subscription whose write fails stays in force.
 	ResubscribeAll(ctx context.Context) error
 	// ExchangeMTU asks for an ATT_MTU of mtu and returns the one in force
 	// (Core v5.3 Vol 3 Part F §3.4.2). Backends that cannot do it return ErrUnsupported.

@@ -35,7 +35,9 @@ type ConnectOptions struct {
 	// or by handle, as made) and the last MTU asked for with ExchangeMTU, then emits
 	// EventReconnected, whose Err lists the subscriptions it could not restore (they stay
 	// registered and are tried again after the next reconnection). When the attempts run out it
-	// emits EventGaveUp and the Device is dead.
+	// emits EventGaveUp and the Device is dead. The reconnection belongs to the backend: the
+	// context given to Connect bounds only the first connection (cancelling it later does not
+	// end AutoReconnect); Disconnect and Backend.Stop end it.
 	//
 	// While it reconnects, calls do not wait for the link. Every GATT call (CharRead*,
 	// CharWrite*, Subscribe*, ResubscribeAll, ExchangeMTU, Services, DiscoverCharacteristics,

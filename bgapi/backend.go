@@ -580,8 +580,9 @@ func (b *Backend) endProcedure(c *client) {
 // Scan sets the scan parameters (gap_set_scan_parameters, 625 µs units from
 // ScanOptions.Resolve), starts gap_discover and merges every gap_scan_response per device:
 // advertising and scan-response data parsed by package adv, the name from either, the latest
-// RSSI. It stops at opts.Timeout, when ctx ends (returning what it has and the context's error
-// only if it was cancelled rather than timed out), or when OnAdvertisement returns false, and
+// RSSI. It stops at opts.Timeout or when OnAdvertisement returns false (returning what it has
+// and nil), when ctx ends (what it has and an error matching ctx's, gogatt.ErrTimeout for a
+// deadline) or when Stop ends it (what it has and an error matching gogatt.ErrNotStarted), and
 // always ends with gap_end_procedure.
 func (b *Backend) Scan(ctx context.Context, opts gogatt.ScanOptions) ([]gogatt.ScanResult, error) {
 	return b.scan(ctx, "", opts)
@@ -654,9 +655,7 @@ loop:
 		case <-timer.C:
 			break loop
 		case <-ctx.Done():
-			if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				stopErr = gattkit.CtxErr(ctx, "scan")
-			}
+			stopErr = gattkit.CtxErr(ctx, "scan")
 			break loop
 		case <-c.closed:
 			stopErr = c.closedErr("scan")

@@ -124,11 +124,11 @@ func New(cfg Config) *Backend {
 // Start resolves the tools and checks that the adapter is listed by `hcitool dev`.
 func (b *Backend) Start(ctx context.Context) error {
 	b.mu.Lock()
-	stopped := b.stopped
-	b.mu.Unlock()
-	if stopped {
-		return fmt.Errorf("gatttool backend: Start after Stop: %w", gogatt.ErrNotStarted)
+	if b.stopped { // Start after Stop starts again (Stop then Start is pygatt's reset())
+		b.stopped, b.started = false, false
+		b.stopCtx, b.stopCancel = context.WithCancel(context.Background())
 	}
+	b.mu.Unlock()
 	if !hciName.MatchString(b.cfg.HCIDevice) {
 		return fmt.Errorf("%w: HCIDevice %q: want hciN", gogatt.ErrInvalidParameter, b.cfg.HCIDevice)
 	}
@@ -154,11 +154,18 @@ func (b *Backend) Start(ctx context.Context) error {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.stopped {
+	if b.stopped { // a Stop during this Start
 		return gogatt.ErrNotStarted
 	}
 	b.started = true
 	return nil
+}
+
+// stopContext returns the context that the next Stop cancels.
+func (b *Backend) stopContext() context.Context {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.stopCtx
 }
 
 // Stop disconnects every device, discards the values still queued for notification handlers
@@ -233,7 +240,8 @@ func (b *Backend) Connect(ctx context.Context, address string, opts gogatt.Conne
 	if err != nil {
 		return nil, err
 	}
-	w := gattkit.Wrap(ctx, first, dial, opts)
+	// The reconnect layer lives in the backend's context, not in the caller's.
+	w := gattkit.Wrap(b.stopContext(), first, dial, opts)
 	b.mu.Lock()
 	if b.stopped {
 		b.mu.Unlock()
@@ -261,11 +269,12 @@ func (b *Backend) dial(ctx context.Context, a bt.Address, opts gogatt.ConnectOpt
 	caller := ctx
 	ctx, cancel := context.WithTimeout(ctx, opts.ConnectTimeout())
 	defer cancel()
-	defer context.AfterFunc(b.stopCtx, cancel)()
+	stopCtx := b.stopContext()
+	defer context.AfterFunc(stopCtx, cancel)()
 	addr := a.String()
 	// ended reports an attempt that Stop ended as such (the caller cancelled nothing).
 	ended := func(err error) error {
-		if b.stopCtx.Err() != nil && caller.Err() == nil {
+		if stopCtx.Err() != nil && caller.Err() == nil {
 			return fmt.Errorf("connect %s: backend stopped: %w", addr, gogatt.ErrNotStarted)
 		}
 		return err

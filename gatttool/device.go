@@ -3,6 +3,7 @@ package gatttool
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"maps"
 	"sort"
@@ -308,9 +309,13 @@ func (d *device) subscribe(ctx context.Context, c gogatt.Characteristic, fn goga
 	if !ok {
 		return fmt.Errorf("gatttool: subscribe 0x%04x: characteristic %s has no CCCD: %w", c.ValueHandle, c.UUID, gogatt.ErrNotFound)
 	}
+	// A re-subscribe whose write fails keeps the subscription in force (gogatt.Device.Subscribe).
+	existed := d.reg.Has(c.ValueHandle)
 	d.reg.Add(c.ValueHandle, fn, opts)
 	if err := d.CharWriteHandle(ctx, cccd, cccdValue(opts.Indication), true); err != nil {
-		d.reg.Remove(c.ValueHandle)
+		if !existed {
+			d.reg.Remove(c.ValueHandle)
+		}
 		return relabel(err, "subscribe")
 	}
 	d.mu.Lock()
@@ -343,33 +348,49 @@ func (d *device) Unsubscribe(ctx context.Context, uuid gogatt.UUID) error {
 	if err != nil {
 		return err
 	}
-	return d.UnsubscribeHandle(ctx, c.ValueHandle)
+	return d.unsubscribe(ctx, c)
 }
 
 // UnsubscribeHandle writes 0x0000 to the CCCD and stops delivery.
 func (d *device) UnsubscribeHandle(ctx context.Context, valueHandle uint16) error {
-	d.mu.Lock()
-	s, ok := d.subs[valueHandle]
-	delete(d.subs, valueHandle)
-	d.mu.Unlock()
-	d.reg.Remove(valueHandle)
-	if !ok {
-		return nil
+	if err := checkHandle(valueHandle); err != nil {
+		return err
 	}
-	return relabel(d.CharWriteHandle(ctx, s.cccd, []byte{0, 0}, true), "unsubscribe")
+	c, err := d.svc.ByValueHandle(ctx, valueHandle)
+	if err != nil {
+		return err
+	}
+	return d.unsubscribe(ctx, c)
 }
 
-// ResubscribeAll writes every subscription's CCCD again.
+// unsubscribe stops delivery and writes 0x0000 to the CCCD found by discovery, also when this
+// Device did not subscribe: the peer may keep it enabled from an earlier connection
+// (gogatt.Device.Unsubscribe).
+func (d *device) unsubscribe(ctx context.Context, c gogatt.Characteristic) error {
+	d.mu.Lock()
+	delete(d.subs, c.ValueHandle)
+	d.mu.Unlock()
+	d.reg.Remove(c.ValueHandle)
+	cccd, ok := c.CCCD()
+	if !ok {
+		return fmt.Errorf("gatttool: unsubscribe 0x%04x: characteristic %s has no CCCD: %w", c.ValueHandle, c.UUID, gogatt.ErrNotFound)
+	}
+	return relabel(d.CharWriteHandle(ctx, cccd, []byte{0, 0}, true), "unsubscribe")
+}
+
+// ResubscribeAll writes every subscription's CCCD again; it tries them all and joins the
+// errors.
 func (d *device) ResubscribeAll(ctx context.Context) error {
 	d.mu.Lock()
 	subs := maps.Clone(d.subs)
 	d.mu.Unlock()
+	var errs []error
 	for _, s := range subs {
 		if err := d.CharWriteHandle(ctx, s.cccd, cccdValue(s.indication), true); err != nil {
-			return relabel(err, "subscribe")
+			errs = append(errs, relabel(err, "subscribe"))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // ExchangeMTU sends `mtu N` once per connection (gatttool allows one exchange, docs/bluez-tools.md

@@ -30,7 +30,8 @@ import (
 // gogatt.ErrNoAdapter, a controller refusing (scan left enabled) → gogatt.ErrBusy, no reply →
 // gogatt.ErrTimeout, permission → os.ErrPermission. A scan that ctx ends returns the devices seen
 // so far with an error matching ctx's (context.Canceled, or gogatt.ErrTimeout for a deadline), with
-// or without OnAdvertisement; one that Stop ends returns them without an error.
+// or without OnAdvertisement; one that Stop ends returns them with an error matching
+// gogatt.ErrNotStarted.
 func (b *Backend) Scan(ctx context.Context, opts gogatt.ScanOptions) ([]gogatt.ScanResult, error) {
 	if err := b.begin(); err != nil {
 		return nil, err
@@ -123,7 +124,8 @@ func (b *Backend) Scan(ctx context.Context, opts gogatt.ScanOptions) ([]gogatt.S
 	var grace <-chan time.Time
 	started, stopWanted, interrupted := false, false, false
 	ctxStopped := false // ctx, rather than the timeout, the callback or Stop, ended the scan
-	ctxDone, stopDone := ctx.Done(), b.stopCtx.Done()
+	byStop := false     // Stop ended the scan
+	ctxDone, stopDone := ctx.Done(), b.stopContext().Done()
 	var scanErr error
 	var unknown []string
 	results := map[string]*gogatt.ScanResult{}
@@ -206,6 +208,7 @@ loop:
 			stop()
 		case <-stopDone:
 			stopDone = nil
+			byStop = !stopWanted
 			stop()
 		case <-resend:
 			if err := cmd.Process.Signal(os.Interrupt); err != nil {
@@ -237,6 +240,9 @@ loop:
 			return out, fmt.Errorf("gatttool backend: scan: hcitool had to be killed after SIGINT: %w", gogatt.ErrTimeout)
 		}
 		return out, fmt.Errorf("gatttool backend: scan: hcitool: %s", exitText(werr))
+	}
+	if byStop {
+		return out, fmt.Errorf("gatttool backend: scan: backend stopped: %w", gogatt.ErrNotStarted)
 	}
 	if ctxStopped {
 		return out, gattkit.CtxErr(ctx, "scan")
@@ -305,6 +311,6 @@ func (b *Backend) toolCtx(ctx context.Context) (context.Context, context.CancelF
 	} else {
 		c, cancel = context.WithTimeout(ctx, b.cfg.ToolTimeout)
 	}
-	stopWatch := context.AfterFunc(b.stopCtx, cancel)
+	stopWatch := context.AfterFunc(b.stopContext(), cancel)
 	return c, func() { stopWatch(); cancel() }
 }

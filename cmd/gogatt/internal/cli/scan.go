@@ -220,7 +220,9 @@ wait:
 		out.redraw(st, started, true)
 	}
 	ds, rs := st.snapshot()
-	if res.err != nil && !(ctx.Err() != nil && errors.Is(res.err, context.Canceled)) {
+	// Ctrl-C cancels ctx, and the clean-up that follows may Stop the backend first (a scan
+	// ended by Stop fails with gogatt.ErrNotStarted): both end the scan without error.
+	if res.err != nil && !(ctx.Err() != nil && (errors.Is(res.err, context.Canceled) || errors.Is(res.err, gogatt.ErrNotStarted))) {
 		return ds, rs, fmt.Errorf("scanning: %w", res.err)
 	}
 	return ds, rs, nil

@@ -1,0 +1,25 @@
+package bgapi
+
+import (
+	"testing"
+
+	"github.com/gogatt/gogatt/gogatttest"
+	"github.com/gogatt/gogatt/sim"
+	"github.com/gogatt/gogatt/sim/bled112"
+)
+
+// TestContract runs the contract suite against the BLED112 emulator on a pseudo-terminal.
+func TestContract(t *testing.T) {
+	gogatttest.Run(t, func(t *testing.T) gogatttest.Env {
+		env := newEmuEnv(t, bled112.Config{})
+		env.listenPTY(t)
+		b := New(Config{Port: env.pty.Path(), ports: noPorts, Logger: testLogger()})
+		t.Cleanup(func() { b.Stop() })
+		var ps []*sim.Peripheral
+		for _, p := range env.periphs {
+			ps = append(ps, p)
+		}
+		return gogatttest.Env{Backend: b, Peripherals: ps, CanBond: true,
+			SetInRange: func(a string, in bool) { env.periphs[a].SetInRange(in) }}
+	})
+}

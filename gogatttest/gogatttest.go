@@ -1,0 +1,41 @@
+// Package gogatttest is the contract suite of gogatt.Backend and gogatt.Device, in the style of
+// golang.org/x/net/nettest: a backend's tests call Run with a function that builds an
+// environment — the backend (not started) and the simulated peripherals it reaches — and the
+// suite checks every documented behaviour against it. Both backends of this module run it
+// (package bgapi against the BLED112 emulator, package gatttool against the BlueZ tools); a
+// third-party backend able to reach the simulator of package sim can run it too.
+//
+// The environment serves the demo peripherals of sim.DemoPeripherals (heart-rate sensor,
+// thermometer and torture device at their standard addresses). The suite asserts no real-time
+// bound: its only deadlines catch hangs, and notifications are counted, not timed.
+package gogatttest
+
+import (
+	"github.com/gogatt/gogatt"
+	"github.com/gogatt/gogatt/sim"
+)
+
+// Env is what a backend under test gives the suite.
+type Env struct {
+	// Backend is the backend under test, not started. The suite starts and stops it.
+	Backend gogatt.Backend
+	// Peripherals are the simulated peripherals the backend reaches: at least those of
+	// sim.DemoPeripherals, at their standard addresses.
+	Peripherals []*sim.Peripheral
+	// SetInRange, when set, moves the peripheral at address out of (false) or back into (true)
+	// radio range, so that an established link is lost after its supervision timeout. Tests
+	// of link loss and AutoReconnect are skipped without it.
+	SetInRange func(address string, in bool)
+	// CanBond says that Device.Bond works in this environment.
+	CanBond bool
+}
+
+// Peripheral returns the peripheral of e at address, or nil.
+func (e Env) Peripheral(address string) *sim.Peripheral {
+	for _, p := range e.Peripherals {
+		if p.Address().String() == address {
+			return p
+		}
+	}
+	return nil
+}
