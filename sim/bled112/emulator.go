@@ -338,7 +338,8 @@ func (e *Emulator) logf(format string, args ...any) {
 type session struct {
 	rwc  io.ReadWriteCloser
 	out  chan []byte
-	done chan struct{}
+	done chan struct{} // closed when the session ends (end)
+	gone chan struct{} // closed once ServeConn has finished with it: the port is free again
 	once sync.Once
 }
 
@@ -376,7 +377,7 @@ func (e *Emulator) sendRawLocked(b []byte) bool {
 // ServeConn serves the BGAPI protocol on rwc until rwc fails or closes, the port is unplugged
 // or re-enumerated, or the emulator is closed; it then closes rwc (whose Close must interrupt a
 // pending Read, as it does for net.Conn, pipes and pollable files). Only one port is served at
-// a time (ErrBusy). It returns ErrReenumerated after a re-enumerating system_reset, ErrClosed
+// a time (ErrBusy; a port whose session has ended is waited for, not refused). It returns ErrReenumerated after a re-enumerating system_reset, ErrClosed
 // after Close, io.EOF when the host closed its end.
 func (e *Emulator) ServeConn(rwc io.ReadWriteCloser) error {
 	e.mu.Lock()
@@ -385,11 +386,32 @@ func (e *Emulator) ServeConn(rwc io.ReadWriteCloser) error {
 		rwc.Close()
 		return ErrClosed
 	}
-	if e.sess != nil {
+	for e.sess != nil {
+		// A session that has ended (the host closed its end, an unplug) is still being wound
+		// down: a host that reopens the port at once waits for that, as it would for a
+		// dongle's driver to release the device, instead of being refused.
+		old := e.sess
+		select {
+		case <-old.done:
+		default:
+			e.mu.Unlock()
+			return ErrBusy
+		}
 		e.mu.Unlock()
-		return ErrBusy
+		select {
+		case <-old.gone:
+		case <-e.quit:
+			rwc.Close()
+			return ErrClosed
+		}
+		e.mu.Lock()
+		if e.closed {
+			e.mu.Unlock()
+			rwc.Close()
+			return ErrClosed
+		}
 	}
-	s := &session{rwc: rwc, out: make(chan []byte, 256), done: make(chan struct{})}
+	s := &session{rwc: rwc, out: make(chan []byte, 256), done: make(chan struct{}), gone: make(chan struct{})}
 	e.sess = s
 	e.cur.Store(s)
 	e.wg.Add(1)
@@ -413,6 +435,7 @@ func (e *Emulator) ServeConn(rwc io.ReadWriteCloser) error {
 		e.sess = nil
 		e.cur.Store(nil)
 	}
+	close(s.gone)
 	e.mu.Unlock()
 	return err
 }
