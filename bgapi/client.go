@@ -47,6 +47,7 @@ type client struct {
 
 	cmdSem chan struct{} // one command in flight
 	wbuf   []byte        // frame buffer, used under cmdSem
+	evs    wire.Events   // the events handleEvent decodes into, used by the reader only
 
 	mu         sync.Mutex
 	pending    *pendingCmd
@@ -299,7 +300,11 @@ func (c *client) command(ctx context.Context, m wire.Message, onResp func([]byte
 	}
 	p := &pendingCmd{class: m.Class(), id: m.ID(), name: name, ch: make(chan []byte, 1), onResp: onResp, conn: -1}
 	c.wbuf = m.AppendFrame(c.wbuf[:0])
-	if echoesConnection(p.class, p.id) && len(c.wbuf) > wire.HeaderLen {
+	// system_reset and dfu_reset are the only commands without a response (BLE SDK 1.x API
+	// reference §5.8.1, §5.10.1); the codec's message table knows them, and which responses echo
+	// the command's connection handle (docs/bgapi-protocol.md §Connection echo).
+	info, _ := wire.Lookup(wire.KindCommand, p.class, p.id)
+	if info.EchoesConnection && len(c.wbuf) > wire.HeaderLen {
 		p.conn = int(c.wbuf[wire.HeaderLen])
 	}
 	c.mu.Lock()
@@ -308,9 +313,6 @@ func (c *client) command(ctx context.Context, m wire.Message, onResp func([]byte
 		<-c.cmdSem
 		return nil, false, c.closedErr(name)
 	}
-	// system_reset and dfu_reset are the only commands without a response (BLE SDK 1.x API
-	// reference §5.8.1, §5.10.1); the codec's message table knows them.
-	info, _ := wire.Lookup(wire.KindCommand, p.class, p.id)
 	noResponse := info.NoResponse
 	if !noResponse {
 		c.pending = p
@@ -435,110 +437,62 @@ func (c *client) endProcedure(ctx context.Context) error {
 }
 
 // handleEvent routes one event. It runs on the reader goroutine: it never blocks and never
-// calls user code. Payloads are decoded in place by package wire (arrays alias the frame and
-// are copied where kept).
+// calls user code. Payloads are decoded in place by package wire into c.evs (arrays alias the
+// frame and are copied where kept), then dispatched on their type.
 func (c *client) handleEvent(f wire.Frame) {
-	key := uint16(f.Class)<<8 | uint16(f.ID)
+	m, err := c.evs.Decode(f)
+	if err != nil {
+		info, _ := wire.Lookup(wire.KindEvent, f.Class, f.ID)
+		c.log.Debug("bgapi: malformed event dropped", "event", info.Name, "err", err)
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	bad := func(name string, err error) {
-		c.log.Debug("bgapi: malformed event dropped", "event", name, "err", err)
-	}
-	switch key {
-	case evScanResponse:
-		var e wire.EvtGapScanResponse
-		if err := e.UnmarshalPayload(f.Payload); err != nil {
-			bad(e.Name(), err)
-			return
-		}
+	switch e := m.(type) {
+	case *wire.EvtGapScanResponse:
 		if s := c.scan; s != nil {
 			s.push(scanEvent{rssi: e.RSSI, ptype: e.PacketType, addr: e.Sender, atype: e.AddressType, data: bytes.Clone(e.Data)})
 		}
-	case evConnectionStatus:
-		var e wire.EvtConnectionStatus
-		if err := e.UnmarshalPayload(f.Payload); err != nil {
-			bad(e.Name(), err)
-			return
-		}
-		c.connectionStatus(e)
-	case evDisconnected:
-		var e wire.EvtConnectionDisconnected
-		if err := e.UnmarshalPayload(f.Payload); err != nil {
-			bad(e.Name(), err)
-			return
-		}
+	case *wire.EvtConnectionStatus:
+		c.connectionStatus(*e)
+	case *wire.EvtConnectionDisconnected:
 		c.disconnected(e.Connection, e.Reason)
-	case evAttributeValue:
-		var e wire.EvtAttclientAttributeValue
-		if err := e.UnmarshalPayload(f.Payload); err != nil {
-			bad(e.Name(), err)
-			return
-		}
+	case *wire.EvtAttclientAttributeValue:
 		if cn := c.connLocked(e.Connection, f); cn != nil {
-			cn.attributeValue(e)
+			cn.attributeValue(*e)
 		}
-	case evProcedureCompleted:
-		var e wire.EvtAttclientProcedureCompleted
-		if err := e.UnmarshalPayload(f.Payload); err != nil {
-			bad(e.Name(), err)
-			return
-		}
+	case *wire.EvtAttclientProcedureCompleted:
 		if cn := c.connLocked(e.Connection, f); cn != nil {
-			cn.procedureCompleted(e)
+			cn.procedureCompleted(*e)
 		}
-	case evGroupFound:
-		var e wire.EvtAttclientGroupFound
-		if err := e.UnmarshalPayload(f.Payload); err != nil {
-			bad(e.Name(), err)
-			return
-		}
+	case *wire.EvtAttclientGroupFound:
 		if cn := c.connLocked(e.Connection, f); cn != nil {
 			if p := cn.startedLocked(); p != nil && p.kind == pkGroups {
 				p.items = append(p.items, item{start: e.Start, end: e.End, uuid: bytes.Clone(e.UUID)})
 			}
 		}
-	case evFindInfoFound:
-		var e wire.EvtAttclientFindInformationFound
-		if err := e.UnmarshalPayload(f.Payload); err != nil {
-			bad(e.Name(), err)
-			return
-		}
+	case *wire.EvtAttclientFindInformationFound:
 		if cn := c.connLocked(e.Connection, f); cn != nil {
 			if p := cn.startedLocked(); p != nil && p.kind == pkInfo {
 				p.items = append(p.items, item{start: e.ChrHandle, uuid: bytes.Clone(e.UUID)})
 			}
 		}
-	case evBondingFail:
-		var e wire.EvtSmBondingFail
-		if err := e.UnmarshalPayload(f.Payload); err != nil {
-			bad(e.Name(), err)
-			return
-		}
+	case *wire.EvtSmBondingFail:
 		if cn := c.connLocked(e.Handle, f); cn != nil && cn.bond != nil {
 			b := cn.bond
 			cn.bond = nil
 			b.finish(&Error{Command: e.Name(), Connection: int(cn.handle), Result: e.Result})
 		}
-	case evPasskeyRequest:
-		var e wire.EvtSmPasskeyRequest
-		if err := e.UnmarshalPayload(f.Payload); err != nil {
-			bad(e.Name(), err)
-			return
-		}
+	case *wire.EvtSmPasskeyRequest:
 		if cn := c.connLocked(e.Handle, f); cn != nil {
 			cn.passkeyRequested()
 		}
-	case evPasskeyDisplay:
-		var e wire.EvtSmPasskeyDisplay
-		if err := e.UnmarshalPayload(f.Payload); err != nil {
-			bad(e.Name(), err)
-			return
-		}
+	case *wire.EvtSmPasskeyDisplay:
 		if cn := c.connLocked(e.Handle, f); cn != nil && c.display != nil {
 			d, ctx, addr, pk := c.display, cn.pairingCtx(), cn.addr.String(), e.Passkey
 			go d(ctx, addr, pk) // not counted in c.wg: Stop never waits for user code
 		}
-	case evSystemBoot:
+	case *wire.EvtSystemBoot:
 		// The dongle restarted. Start's own reset may announce itself so (a module on a UART
 		// sends system_boot; a BLED112 re-enumerates instead, and its port fails); afterwards it
 		// means another program on the same port reset it: every connection, procedure and
@@ -548,9 +502,9 @@ func (c *client) handleEvent(f wire.Frame) {
 			c.log.Warn("bgapi: adapter lost", "err", err)
 			c.failLocked(err)
 		}
-	case evBondStatus: // bond handle, key size, mitm, keys: nothing to route
+	case *wire.EvtSmBondStatus: // bond handle, key size, mitm, keys: nothing to route
 	default:
-		c.log.Debug("bgapi: event ignored", "class", f.Class, "id", f.ID, "payload", f.Payload)
+		c.log.Debug("bgapi: event ignored", "event", m.Name(), "payload", f.Payload)
 	}
 }
 
@@ -679,20 +633,4 @@ func (s *scanSink) take(dst []scanEvent) []scanEvent {
 	s.buf = s.buf[:0]
 	s.mu.Unlock()
 	return dst
-}
-
-// echoesConnection reports whether a command's response starts with the connection handle the
-// command named (docs/bgapi-protocol.md §Connection echo): every connection and attclient
-// command except attclient_indicate_confirm and connection_slave_latency_disable, and
-// sm_encrypt_start.
-func echoesConnection(class, id uint8) bool {
-	switch class {
-	case 3:
-		return id != 9
-	case 4:
-		return id != 7
-	case 5:
-		return id == 0
-	}
-	return false
 }

@@ -4804,6 +4804,7 @@ func (m *EvtAttributesStatus) UnmarshalBinary(frame []byte) error {
 }
 
 // CmdConnectionDisconnect is the command connection_disconnect (class 3, ID 0) of the BLE SDK 1.x API reference.
+// Its response's first byte echoes the command's connection handle.
 type CmdConnectionDisconnect struct {
 	Connection uint8
 }
@@ -4864,6 +4865,7 @@ func (m *CmdConnectionDisconnect) UnmarshalBinary(frame []byte) error {
 }
 
 // RspConnectionDisconnect is the response connection_disconnect (class 3, ID 0) of the BLE SDK 1.x API reference.
+// Its first byte echoes the command's connection handle.
 type RspConnectionDisconnect struct {
 	Connection uint8
 	Result     Result
@@ -4925,6 +4927,7 @@ func (m *RspConnectionDisconnect) UnmarshalBinary(frame []byte) error {
 }
 
 // CmdConnectionGetRssi is the command connection_get_rssi (class 3, ID 1) of the BLE SDK 1.x API reference.
+// Its response's first byte echoes the command's connection handle.
 type CmdConnectionGetRssi struct {
 	Connection uint8
 }
@@ -4985,6 +4988,7 @@ func (m *CmdConnectionGetRssi) UnmarshalBinary(frame []byte) error {
 }
 
 // RspConnectionGetRssi is the response connection_get_rssi (class 3, ID 1) of the BLE SDK 1.x API reference.
+// Its first byte echoes the command's connection handle.
 type RspConnectionGetRssi struct {
 	Connection uint8
 	RSSI       int8
@@ -5046,6 +5050,7 @@ func (m *RspConnectionGetRssi) UnmarshalBinary(frame []byte) error {
 }
 
 // CmdConnectionUpdate is the command connection_update (class 3, ID 2) of the BLE SDK 1.x API reference.
+// Its response's first byte echoes the command's connection handle.
 type CmdConnectionUpdate struct {
 	Connection  uint8
 	IntervalMin uint16
@@ -5118,6 +5123,7 @@ func (m *CmdConnectionUpdate) UnmarshalBinary(frame []byte) error {
 }
 
 // RspConnectionUpdate is the response connection_update (class 3, ID 2) of the BLE SDK 1.x API reference.
+// Its first byte echoes the command's connection handle.
 type RspConnectionUpdate struct {
 	Connection uint8
 	Result     Result
@@ -5179,6 +5185,7 @@ func (m *RspConnectionUpdate) UnmarshalBinary(frame []byte) error {
 }
 
 // CmdConnectionVersionUpdate is the command connection_version_update (class 3, ID 3) of the BLE SDK 1.x API reference.
+// Its response's first byte echoes the command's connection handle.
 type CmdConnectionVersionUpdate struct {
 	Connection uint8
 }
@@ -5239,6 +5246,7 @@ func (m *CmdConnectionVersionUpdate) UnmarshalBinary(frame []byte) error {
 }
 
 // RspConnectionVersionUpdate is the response connection_version_update (class 3, ID 3) of the BLE SDK 1.x API reference.
+// Its first byte echoes the command's connection handle.
 type RspConnectionVersionUpdate struct {
 	Connection uint8
 	Result     Result
@@ -5300,6 +5308,7 @@ func (m *RspConnectionVersionUpdate) UnmarshalBinary(frame []byte) error {
 }
 
 // CmdConnectionChannelMapGet is the command connection_channel_map_get (class 3, ID 4) of the BLE SDK 1.x API reference.
+// Its response's first byte echoes the command's connection handle.
 type CmdConnectionChannelMapGet struct {
 	Connection uint8
 }
@@ -5360,6 +5369,7 @@ func (m *CmdConnectionChannelMapGet) UnmarshalBinary(frame []byte) error {
 }
 
 // RspConnectionChannelMapGet is the response connection_channel_map_get (class 3, ID 4) of the BLE SDK 1.x API reference.
+// Its first byte echoes the command's connection handle.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type RspConnectionChannelMapGet struct {
 	Connection uint8
@@ -5431,6 +5441,7 @@ func (m *RspConnectionChannelMapGet) UnmarshalBinary(frame []byte) error {
 }
 
 // CmdConnectionChannelMapSet is the command connection_channel_map_set (class 3, ID 5) of the BLE SDK 1.x API reference.
+// Its response's first byte echoes the command's connection handle.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type CmdConnectionChannelMapSet struct {
 	Connection uint8
@@ -5504,6 +5515,7 @@ func (m *CmdConnectionChannelMapSet) UnmarshalBinary(frame []byte) error {
 }
 
 // RspConnectionChannelMapSet is the response connection_channel_map_set (class 3, ID 5) of the BLE SDK 1.x API reference.
+// Its first byte echoes the command's connection handle.
 type RspConnectionChannelMapSet struct {
 	Connection uint8
 	Result     Result
@@ -5565,6 +5577,7 @@ func (m *RspConnectionChannelMapSet) UnmarshalBinary(frame []byte) error {
 }
 
 // CmdConnectionFeaturesGet is the command connection_features_get (class 3, ID 6) of the BLE SDK 1.x API reference.
+// Its response's first byte echoes the command's connection handle.
 type CmdConnectionFeaturesGet struct {
 	Connection uint8
 }
@@ -5625,6 +5638,7 @@ func (m *CmdConnectionFeaturesGet) UnmarshalBinary(frame []byte) error {
 }
 
 // RspConnectionFeaturesGet is the response connection_features_get (class 3, ID 6) of the BLE SDK 1.x API reference.
+// Its first byte echoes the command's connection handle.
 type RspConnectionFeaturesGet struct {
 	Connection uint8
 	Result     Result
@@ -5686,6 +5700,7 @@ func (m *RspConnectionFeaturesGet) UnmarshalBinary(frame []byte) error {
 }
 
 // CmdConnectionGetStatus is the command connection_get_status (class 3, ID 7) of the BLE SDK 1.x API reference.
+// Its response's first byte echoes the command's connection handle.
 type CmdConnectionGetStatus struct {
 	Connection uint8
 }
@@ -5746,6 +5761,7 @@ func (m *CmdConnectionGetStatus) UnmarshalBinary(frame []byte) error {
 }
 
 // RspConnectionGetStatus is the response connection_get_status (class 3, ID 7) of the BLE SDK 1.x API reference.
+// Its first byte echoes the command's connection handle.
 type RspConnectionGetStatus struct {
 	Connection uint8
 }
@@ -5804,6 +5820,7 @@ func (m *RspConnectionGetStatus) UnmarshalBinary(frame []byte) error {
 }
 
 // CmdConnectionRawTx is the command connection_raw_tx (class 3, ID 8) of the BLE SDK 1.x API reference.
+// Its response's first byte echoes the command's connection handle.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type CmdConnectionRawTx struct {
 	Connection uint8
@@ -5877,6 +5894,7 @@ func (m *CmdConnectionRawTx) UnmarshalBinary(frame []byte) error {
 }
 
 // RspConnectionRawTx is the response connection_raw_tx (class 3, ID 8) of the BLE SDK 1.x API reference.
+// Its first byte echoes the command's connection handle.
 type RspConnectionRawTx struct {
 	Connection uint8
 }
@@ -6405,6 +6423,7 @@ func (m *EvtConnectionDisconnected) UnmarshalBinary(frame []byte) error {
 }
 
 // CmdAttclientFindByTypeValue is the command attclient_find_by_type_value (class 4, ID 0) of the BLE SDK 1.x API reference.
+// Its response's first byte echoes the command's connection handle.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type CmdAttclientFindByTypeValue struct {
 	Connection uint8
@@ -6487,6 +6506,7 @@ func (m *CmdAttclientFindByTypeValue) UnmarshalBinary(frame []byte) error {
 }
 
 // RspAttclientFindByTypeValue is the response attclient_find_by_type_value (class 4, ID 0) of the BLE SDK 1.x API reference.
+// Its first byte echoes the command's connection handle.
 type RspAttclientFindByTypeValue struct {
 	Connection uint8
 	Result     Result
@@ -6548,6 +6568,7 @@ func (m *RspAttclientFindByTypeValue) UnmarshalBinary(frame []byte) error {
 }
 
 // CmdAttclientReadByGroupType is the command attclient_read_by_group_type (class 4, ID 1) of the BLE SDK 1.x API reference.
+// Its response's first byte echoes the command's connection handle.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type CmdAttclientReadByGroupType struct {
 	Connection uint8
@@ -6627,6 +6648,7 @@ func (m *CmdAttclientReadByGroupType) UnmarshalBinary(frame []byte) error {
 }
 
 // RspAttclientReadByGroupType is the response attclient_read_by_group_type (class 4, ID 1) of the BLE SDK 1.x API reference.
+// Its first byte echoes the command's connection handle.
 type RspAttclientReadByGroupType struct {
 	Connection uint8
 	Result     Result
@@ -6688,6 +6710,7 @@ func (m *RspAttclientReadByGroupType) UnmarshalBinary(frame []byte) error {
 }
 
 // CmdAttclientReadByType is the command attclient_read_by_type (class 4, ID 2) of the BLE SDK 1.x API reference.
+// Its response's first byte echoes the command's connection handle.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type CmdAttclientReadByType struct {
 	Connection uint8
@@ -6767,6 +6790,7 @@ func (m *CmdAttclientReadByType) UnmarshalBinary(frame []byte) error {
 }
 
 // RspAttclientReadByType is the response attclient_read_by_type (class 4, ID 2) of the BLE SDK 1.x API reference.
+// Its first byte echoes the command's connection handle.
 type RspAttclientReadByType struct {
 	Connection uint8
 	Result     Result
@@ -6828,6 +6852,7 @@ func (m *RspAttclientReadByType) UnmarshalBinary(frame []byte) error {
 }
 
 // CmdAttclientFindInformation is the command attclient_find_information (class 4, ID 3) of the BLE SDK 1.x API reference.
+// Its response's first byte echoes the command's connection handle.
 type CmdAttclientFindInformation struct {
 	Connection uint8
 	Start      uint16
@@ -6894,6 +6919,7 @@ func (m *CmdAttclientFindInformation) UnmarshalBinary(frame []byte) error {
 }
 
 // RspAttclientFindInformation is the response attclient_find_information (class 4, ID 3) of the BLE SDK 1.x API reference.
+// Its first byte echoes the command's connection handle.
 type RspAttclientFindInformation struct {
 	Connection uint8
 	Result     Result
@@ -6955,6 +6981,7 @@ func (m *RspAttclientFindInformation) UnmarshalBinary(frame []byte) error {
 }
 
 // CmdAttclientReadByHandle is the command attclient_read_by_handle (class 4, ID 4) of the BLE SDK 1.x API reference.
+// Its response's first byte echoes the command's connection handle.
 type CmdAttclientReadByHandle struct {
 	Connection uint8
 	Handle     uint16
@@ -7018,6 +7045,7 @@ func (m *CmdAttclientReadByHandle) UnmarshalBinary(frame []byte) error {
 }
 
 // RspAttclientReadByHandle is the response attclient_read_by_handle (class 4, ID 4) of the BLE SDK 1.x API reference.
+// Its first byte echoes the command's connection handle.
 type RspAttclientReadByHandle struct {
 	Connection uint8
 	Result     Result
@@ -7079,6 +7107,7 @@ func (m *RspAttclientReadByHandle) UnmarshalBinary(frame []byte) error {
 }
 
 // CmdAttclientAttributeWrite is the command attclient_attribute_write (class 4, ID 5) of the BLE SDK 1.x API reference.
+// Its response's first byte echoes the command's connection handle.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type CmdAttclientAttributeWrite struct {
 	Connection uint8
@@ -7155,6 +7184,7 @@ func (m *CmdAttclientAttributeWrite) UnmarshalBinary(frame []byte) error {
 }
 
 // RspAttclientAttributeWrite is the response attclient_attribute_write (class 4, ID 5) of the BLE SDK 1.x API reference.
+// Its first byte echoes the command's connection handle.
 type RspAttclientAttributeWrite struct {
 	Connection uint8
 	Result     Result
@@ -7216,6 +7246,7 @@ func (m *RspAttclientAttributeWrite) UnmarshalBinary(frame []byte) error {
 }
 
 // CmdAttclientWriteCommand is the command attclient_write_command (class 4, ID 6) of the BLE SDK 1.x API reference.
+// Its response's first byte echoes the command's connection handle.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type CmdAttclientWriteCommand struct {
 	Connection uint8
@@ -7292,6 +7323,7 @@ func (m *CmdAttclientWriteCommand) UnmarshalBinary(frame []byte) error {
 }
 
 // RspAttclientWriteCommand is the response attclient_write_command (class 4, ID 6) of the BLE SDK 1.x API reference.
+// Its first byte echoes the command's connection handle.
 type RspAttclientWriteCommand struct {
 	Connection uint8
 	Result     Result
@@ -7471,6 +7503,7 @@ func (m *RspAttclientIndicateConfirm) UnmarshalBinary(frame []byte) error {
 }
 
 // CmdAttclientReadLong is the command attclient_read_long (class 4, ID 8) of the BLE SDK 1.x API reference.
+// Its response's first byte echoes the command's connection handle.
 type CmdAttclientReadLong struct {
 	Connection uint8
 	Handle     uint16
@@ -7534,6 +7567,7 @@ func (m *CmdAttclientReadLong) UnmarshalBinary(frame []byte) error {
 }
 
 // RspAttclientReadLong is the response attclient_read_long (class 4, ID 8) of the BLE SDK 1.x API reference.
+// Its first byte echoes the command's connection handle.
 type RspAttclientReadLong struct {
 	Connection uint8
 	Result     Result
@@ -7595,6 +7629,7 @@ func (m *RspAttclientReadLong) UnmarshalBinary(frame []byte) error {
 }
 
 // CmdAttclientPrepareWrite is the command attclient_prepare_write (class 4, ID 9) of the BLE SDK 1.x API reference.
+// Its response's first byte echoes the command's connection handle.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type CmdAttclientPrepareWrite struct {
 	Connection uint8
@@ -7674,6 +7709,7 @@ func (m *CmdAttclientPrepareWrite) UnmarshalBinary(frame []byte) error {
 }
 
 // RspAttclientPrepareWrite is the response attclient_prepare_write (class 4, ID 9) of the BLE SDK 1.x API reference.
+// Its first byte echoes the command's connection handle.
 type RspAttclientPrepareWrite struct {
 	Connection uint8
 	Result     Result
@@ -7735,6 +7771,7 @@ func (m *RspAttclientPrepareWrite) UnmarshalBinary(frame []byte) error {
 }
 
 // CmdAttclientExecuteWrite is the command attclient_execute_write (class 4, ID 10) of the BLE SDK 1.x API reference.
+// Its response's first byte echoes the command's connection handle.
 type CmdAttclientExecuteWrite struct {
 	Connection uint8
 	Commit     uint8
@@ -7798,6 +7835,7 @@ func (m *CmdAttclientExecuteWrite) UnmarshalBinary(frame []byte) error {
 }
 
 // RspAttclientExecuteWrite is the response attclient_execute_write (class 4, ID 10) of the BLE SDK 1.x API reference.
+// Its first byte echoes the command's connection handle.
 type RspAttclientExecuteWrite struct {
 	Connection uint8
 	Result     Result
@@ -7859,6 +7897,7 @@ func (m *RspAttclientExecuteWrite) UnmarshalBinary(frame []byte) error {
 }
 
 // CmdAttclientReadMultiple is the command attclient_read_multiple (class 4, ID 11) of the BLE SDK 1.x API reference.
+// Its response's first byte echoes the command's connection handle.
 // The array field aliases the decoded payload after UnmarshalPayload; UnmarshalBinary copies it.
 type CmdAttclientReadMultiple struct {
 	Connection uint8
@@ -7932,6 +7971,7 @@ func (m *CmdAttclientReadMultiple) UnmarshalBinary(frame []byte) error {
 }
 
 // RspAttclientReadMultiple is the response attclient_read_multiple (class 4, ID 11) of the BLE SDK 1.x API reference.
+// Its first byte echoes the command's connection handle.
 type RspAttclientReadMultiple struct {
 	Connection uint8
 	Result     Result
@@ -8497,6 +8537,7 @@ func (m *EvtAttclientReadMultipleResponse) UnmarshalBinary(frame []byte) error {
 }
 
 // CmdSmEncryptStart is the command sm_encrypt_start (class 5, ID 0) of the BLE SDK 1.x API reference.
+// Its response's first byte echoes the command's connection handle.
 type CmdSmEncryptStart struct {
 	Handle  uint8
 	Bonding uint8
@@ -8560,6 +8601,7 @@ func (m *CmdSmEncryptStart) UnmarshalBinary(frame []byte) error {
 }
 
 // RspSmEncryptStart is the response sm_encrypt_start (class 5, ID 0) of the BLE SDK 1.x API reference.
+// Its first byte echoes the command's connection handle.
 type RspSmEncryptStart struct {
 	Handle uint8
 	Result Result
@@ -15814,318 +15856,547 @@ func (m *EvtDfuBoot) UnmarshalBinary(frame []byte) error {
 
 var cmdTable = [NumClasses][]msgInfo{
 	0: {
-		0:  {name: "system_reset", fixed: 1, array: false, noResponse: true, new: func() Message { return new(CmdSystemReset) }},
-		1:  {name: "system_hello", fixed: 0, array: false, noResponse: false, new: func() Message { return new(CmdSystemHello) }},
-		2:  {name: "system_address_get", fixed: 0, array: false, noResponse: false, new: func() Message { return new(CmdSystemAddressGet) }},
-		3:  {name: "system_reg_write", fixed: 3, array: false, noResponse: false, new: func() Message { return new(CmdSystemRegWrite) }},
-		4:  {name: "system_reg_read", fixed: 2, array: false, noResponse: false, new: func() Message { return new(CmdSystemRegRead) }},
-		5:  {name: "system_get_counters", fixed: 0, array: false, noResponse: false, new: func() Message { return new(CmdSystemGetCounters) }},
-		6:  {name: "system_get_connections", fixed: 0, array: false, noResponse: false, new: func() Message { return new(CmdSystemGetConnections) }},
-		7:  {name: "system_read_memory", fixed: 5, array: false, noResponse: false, new: func() Message { return new(CmdSystemReadMemory) }},
-		8:  {name: "system_get_info", fixed: 0, array: false, noResponse: false, new: func() Message { return new(CmdSystemGetInfo) }},
-		9:  {name: "system_endpoint_tx", fixed: 1, array: true, noResponse: false, new: func() Message { return new(CmdSystemEndpointTx) }},
-		10: {name: "system_whitelist_append", fixed: 7, array: false, noResponse: false, new: func() Message { return new(CmdSystemWhitelistAppend) }},
-		11: {name: "system_whitelist_remove", fixed: 7, array: false, noResponse: false, new: func() Message { return new(CmdSystemWhitelistRemove) }},
-		12: {name: "system_whitelist_clear", fixed: 0, array: false, noResponse: false, new: func() Message { return new(CmdSystemWhitelistClear) }},
-		13: {name: "system_endpoint_rx", fixed: 2, array: false, noResponse: false, new: func() Message { return new(CmdSystemEndpointRx) }},
-		14: {name: "system_endpoint_set_watermarks", fixed: 3, array: false, noResponse: false, new: func() Message { return new(CmdSystemEndpointSetWatermarks) }},
-		15: {name: "system_aes_setkey", fixed: 0, array: true, noResponse: false, new: func() Message { return new(CmdSystemAesSetkey) }},
-		16: {name: "system_aes_encrypt", fixed: 0, array: true, noResponse: false, new: func() Message { return new(CmdSystemAesEncrypt) }},
-		17: {name: "system_aes_decrypt", fixed: 0, array: true, noResponse: false, new: func() Message { return new(CmdSystemAesDecrypt) }},
+		0:  {name: "system_reset", fixed: 1, array: false, noResponse: true, echoesConnection: false, new: func() Message { return new(CmdSystemReset) }},
+		1:  {name: "system_hello", fixed: 0, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdSystemHello) }},
+		2:  {name: "system_address_get", fixed: 0, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdSystemAddressGet) }},
+		3:  {name: "system_reg_write", fixed: 3, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdSystemRegWrite) }},
+		4:  {name: "system_reg_read", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdSystemRegRead) }},
+		5:  {name: "system_get_counters", fixed: 0, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdSystemGetCounters) }},
+		6:  {name: "system_get_connections", fixed: 0, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdSystemGetConnections) }},
+		7:  {name: "system_read_memory", fixed: 5, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdSystemReadMemory) }},
+		8:  {name: "system_get_info", fixed: 0, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdSystemGetInfo) }},
+		9:  {name: "system_endpoint_tx", fixed: 1, array: true, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdSystemEndpointTx) }},
+		10: {name: "system_whitelist_append", fixed: 7, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdSystemWhitelistAppend) }},
+		11: {name: "system_whitelist_remove", fixed: 7, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdSystemWhitelistRemove) }},
+		12: {name: "system_whitelist_clear", fixed: 0, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdSystemWhitelistClear) }},
+		13: {name: "system_endpoint_rx", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdSystemEndpointRx) }},
+		14: {name: "system_endpoint_set_watermarks", fixed: 3, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdSystemEndpointSetWatermarks) }},
+		15: {name: "system_aes_setkey", fixed: 0, array: true, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdSystemAesSetkey) }},
+		16: {name: "system_aes_encrypt", fixed: 0, array: true, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdSystemAesEncrypt) }},
+		17: {name: "system_aes_decrypt", fixed: 0, array: true, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdSystemAesDecrypt) }},
 	},
 	1: {
-		0: {name: "flash_ps_defrag", fixed: 0, array: false, noResponse: false, new: func() Message { return new(CmdFlashPsDefrag) }},
-		1: {name: "flash_ps_dump", fixed: 0, array: false, noResponse: false, new: func() Message { return new(CmdFlashPsDump) }},
-		2: {name: "flash_ps_erase_all", fixed: 0, array: false, noResponse: false, new: func() Message { return new(CmdFlashPsEraseAll) }},
-		3: {name: "flash_ps_save", fixed: 2, array: true, noResponse: false, new: func() Message { return new(CmdFlashPsSave) }},
-		4: {name: "flash_ps_load", fixed: 2, array: false, noResponse: false, new: func() Message { return new(CmdFlashPsLoad) }},
-		5: {name: "flash_ps_erase", fixed: 2, array: false, noResponse: false, new: func() Message { return new(CmdFlashPsErase) }},
-		6: {name: "flash_erase_page", fixed: 1, array: false, noResponse: false, new: func() Message { return new(CmdFlashErasePage) }},
-		7: {name: "flash_write_data", fixed: 4, array: true, noResponse: false, new: func() Message { return new(CmdFlashWriteData) }},
-		8: {name: "flash_read_data", fixed: 5, array: false, noResponse: false, new: func() Message { return new(CmdFlashReadData) }},
+		0: {name: "flash_ps_defrag", fixed: 0, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdFlashPsDefrag) }},
+		1: {name: "flash_ps_dump", fixed: 0, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdFlashPsDump) }},
+		2: {name: "flash_ps_erase_all", fixed: 0, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdFlashPsEraseAll) }},
+		3: {name: "flash_ps_save", fixed: 2, array: true, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdFlashPsSave) }},
+		4: {name: "flash_ps_load", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdFlashPsLoad) }},
+		5: {name: "flash_ps_erase", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdFlashPsErase) }},
+		6: {name: "flash_erase_page", fixed: 1, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdFlashErasePage) }},
+		7: {name: "flash_write_data", fixed: 4, array: true, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdFlashWriteData) }},
+		8: {name: "flash_read_data", fixed: 5, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdFlashReadData) }},
 	},
 	2: {
-		0: {name: "attributes_write", fixed: 3, array: true, noResponse: false, new: func() Message { return new(CmdAttributesWrite) }},
-		1: {name: "attributes_read", fixed: 4, array: false, noResponse: false, new: func() Message { return new(CmdAttributesRead) }},
-		2: {name: "attributes_read_type", fixed: 2, array: false, noResponse: false, new: func() Message { return new(CmdAttributesReadType) }},
-		3: {name: "attributes_user_read_response", fixed: 2, array: true, noResponse: false, new: func() Message { return new(CmdAttributesUserReadResponse) }},
-		4: {name: "attributes_user_write_response", fixed: 2, array: false, noResponse: false, new: func() Message { return new(CmdAttributesUserWriteResponse) }},
-		5: {name: "attributes_send", fixed: 3, array: true, noResponse: false, new: func() Message { return new(CmdAttributesSend) }},
+		0: {name: "attributes_write", fixed: 3, array: true, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdAttributesWrite) }},
+		1: {name: "attributes_read", fixed: 4, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdAttributesRead) }},
+		2: {name: "attributes_read_type", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdAttributesReadType) }},
+		3: {name: "attributes_user_read_response", fixed: 2, array: true, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdAttributesUserReadResponse) }},
+		4: {name: "attributes_user_write_response", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdAttributesUserWriteResponse) }},
+		5: {name: "attributes_send", fixed: 3, array: true, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdAttributesSend) }},
 	},
 	3: {
-		0: {name: "connection_disconnect", fixed: 1, array: false, noResponse: false, new: func() Message { return new(CmdConnectionDisconnect) }},
-		1: {name: "connection_get_rssi", fixed: 1, array: false, noResponse: false, new: func() Message { return new(CmdConnectionGetRssi) }},
-		2: {name: "connection_update", fixed: 9, array: false, noResponse: false, new: func() Message { return new(CmdConnectionUpdate) }},
-		3: {name: "connection_version_update", fixed: 1, array: false, noResponse: false, new: func() Message { return new(CmdConnectionVersionUpdate) }},
-		4: {name: "connection_channel_map_get", fixed: 1, array: false, noResponse: false, new: func() Message { return new(CmdConnectionChannelMapGet) }},
-		5: {name: "connection_channel_map_set", fixed: 1, array: true, noResponse: false, new: func() Message { return new(CmdConnectionChannelMapSet) }},
-		6: {name: "connection_features_get", fixed: 1, array: false, noResponse: false, new: func() Message { return new(CmdConnectionFeaturesGet) }},
-		7: {name: "connection_get_status", fixed: 1, array: false, noResponse: false, new: func() Message { return new(CmdConnectionGetStatus) }},
-		8: {name: "connection_raw_tx", fixed: 1, array: true, noResponse: false, new: func() Message { return new(CmdConnectionRawTx) }},
-		9: {name: "connection_slave_latency_disable", fixed: 1, array: false, noResponse: false, new: func() Message { return new(CmdConnectionSlaveLatencyDisable) }},
+		0: {name: "connection_disconnect", fixed: 1, array: false, noResponse: false, echoesConnection: true, new: func() Message { return new(CmdConnectionDisconnect) }},
+		1: {name: "connection_get_rssi", fixed: 1, array: false, noResponse: false, echoesConnection: true, new: func() Message { return new(CmdConnectionGetRssi) }},
+		2: {name: "connection_update", fixed: 9, array: false, noResponse: false, echoesConnection: true, new: func() Message { return new(CmdConnectionUpdate) }},
+		3: {name: "connection_version_update", fixed: 1, array: false, noResponse: false, echoesConnection: true, new: func() Message { return new(CmdConnectionVersionUpdate) }},
+		4: {name: "connection_channel_map_get", fixed: 1, array: false, noResponse: false, echoesConnection: true, new: func() Message { return new(CmdConnectionChannelMapGet) }},
+		5: {name: "connection_channel_map_set", fixed: 1, array: true, noResponse: false, echoesConnection: true, new: func() Message { return new(CmdConnectionChannelMapSet) }},
+		6: {name: "connection_features_get", fixed: 1, array: false, noResponse: false, echoesConnection: true, new: func() Message { return new(CmdConnectionFeaturesGet) }},
+		7: {name: "connection_get_status", fixed: 1, array: false, noResponse: false, echoesConnection: true, new: func() Message { return new(CmdConnectionGetStatus) }},
+		8: {name: "connection_raw_tx", fixed: 1, array: true, noResponse: false, echoesConnection: true, new: func() Message { return new(CmdConnectionRawTx) }},
+		9: {name: "connection_slave_latency_disable", fixed: 1, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdConnectionSlaveLatencyDisable) }},
 	},
 	4: {
-		0:  {name: "attclient_find_by_type_value", fixed: 7, array: true, noResponse: false, new: func() Message { return new(CmdAttclientFindByTypeValue) }},
-		1:  {name: "attclient_read_by_group_type", fixed: 5, array: true, noResponse: false, new: func() Message { return new(CmdAttclientReadByGroupType) }},
-		2:  {name: "attclient_read_by_type", fixed: 5, array: true, noResponse: false, new: func() Message { return new(CmdAttclientReadByType) }},
-		3:  {name: "attclient_find_information", fixed: 5, array: false, noResponse: false, new: func() Message { return new(CmdAttclientFindInformation) }},
-		4:  {name: "attclient_read_by_handle", fixed: 3, array: false, noResponse: false, new: func() Message { return new(CmdAttclientReadByHandle) }},
-		5:  {name: "attclient_attribute_write", fixed: 3, array: true, noResponse: false, new: func() Message { return new(CmdAttclientAttributeWrite) }},
-		6:  {name: "attclient_write_command", fixed: 3, array: true, noResponse: false, new: func() Message { return new(CmdAttclientWriteCommand) }},
-		7:  {name: "attclient_indicate_confirm", fixed: 1, array: false, noResponse: false, new: func() Message { return new(CmdAttclientIndicateConfirm) }},
-		8:  {name: "attclient_read_long", fixed: 3, array: false, noResponse: false, new: func() Message { return new(CmdAttclientReadLong) }},
-		9:  {name: "attclient_prepare_write", fixed: 5, array: true, noResponse: false, new: func() Message { return new(CmdAttclientPrepareWrite) }},
-		10: {name: "attclient_execute_write", fixed: 2, array: false, noResponse: false, new: func() Message { return new(CmdAttclientExecuteWrite) }},
-		11: {name: "attclient_read_multiple", fixed: 1, array: true, noResponse: false, new: func() Message { return new(CmdAttclientReadMultiple) }},
+		0:  {name: "attclient_find_by_type_value", fixed: 7, array: true, noResponse: false, echoesConnection: true, new: func() Message { return new(CmdAttclientFindByTypeValue) }},
+		1:  {name: "attclient_read_by_group_type", fixed: 5, array: true, noResponse: false, echoesConnection: true, new: func() Message { return new(CmdAttclientReadByGroupType) }},
+		2:  {name: "attclient_read_by_type", fixed: 5, array: true, noResponse: false, echoesConnection: true, new: func() Message { return new(CmdAttclientReadByType) }},
+		3:  {name: "attclient_find_information", fixed: 5, array: false, noResponse: false, echoesConnection: true, new: func() Message { return new(CmdAttclientFindInformation) }},
+		4:  {name: "attclient_read_by_handle", fixed: 3, array: false, noResponse: false, echoesConnection: true, new: func() Message { return new(CmdAttclientReadByHandle) }},
+		5:  {name: "attclient_attribute_write", fixed: 3, array: true, noResponse: false, echoesConnection: true, new: func() Message { return new(CmdAttclientAttributeWrite) }},
+		6:  {name: "attclient_write_command", fixed: 3, array: true, noResponse: false, echoesConnection: true, new: func() Message { return new(CmdAttclientWriteCommand) }},
+		7:  {name: "attclient_indicate_confirm", fixed: 1, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdAttclientIndicateConfirm) }},
+		8:  {name: "attclient_read_long", fixed: 3, array: false, noResponse: false, echoesConnection: true, new: func() Message { return new(CmdAttclientReadLong) }},
+		9:  {name: "attclient_prepare_write", fixed: 5, array: true, noResponse: false, echoesConnection: true, new: func() Message { return new(CmdAttclientPrepareWrite) }},
+		10: {name: "attclient_execute_write", fixed: 2, array: false, noResponse: false, echoesConnection: true, new: func() Message { return new(CmdAttclientExecuteWrite) }},
+		11: {name: "attclient_read_multiple", fixed: 1, array: true, noResponse: false, echoesConnection: true, new: func() Message { return new(CmdAttclientReadMultiple) }},
 	},
 	5: {
-		0: {name: "sm_encrypt_start", fixed: 2, array: false, noResponse: false, new: func() Message { return new(CmdSmEncryptStart) }},
-		1: {name: "sm_set_bondable_mode", fixed: 1, array: false, noResponse: false, new: func() Message { return new(CmdSmSetBondableMode) }},
-		2: {name: "sm_delete_bonding", fixed: 1, array: false, noResponse: false, new: func() Message { return new(CmdSmDeleteBonding) }},
-		3: {name: "sm_set_parameters", fixed: 3, array: false, noResponse: false, new: func() Message { return new(CmdSmSetParameters) }},
-		4: {name: "sm_passkey_entry", fixed: 5, array: false, noResponse: false, new: func() Message { return new(CmdSmPasskeyEntry) }},
-		5: {name: "sm_get_bonds", fixed: 0, array: false, noResponse: false, new: func() Message { return new(CmdSmGetBonds) }},
-		6: {name: "sm_set_oob_data", fixed: 0, array: true, noResponse: false, new: func() Message { return new(CmdSmSetOobData) }},
-		7: {name: "sm_whitelist_bonds", fixed: 0, array: false, noResponse: false, new: func() Message { return new(CmdSmWhitelistBonds) }},
-		8: {name: "sm_set_pairing_distribution_keys", fixed: 2, array: false, noResponse: false, new: func() Message { return new(CmdSmSetPairingDistributionKeys) }},
+		0: {name: "sm_encrypt_start", fixed: 2, array: false, noResponse: false, echoesConnection: true, new: func() Message { return new(CmdSmEncryptStart) }},
+		1: {name: "sm_set_bondable_mode", fixed: 1, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdSmSetBondableMode) }},
+		2: {name: "sm_delete_bonding", fixed: 1, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdSmDeleteBonding) }},
+		3: {name: "sm_set_parameters", fixed: 3, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdSmSetParameters) }},
+		4: {name: "sm_passkey_entry", fixed: 5, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdSmPasskeyEntry) }},
+		5: {name: "sm_get_bonds", fixed: 0, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdSmGetBonds) }},
+		6: {name: "sm_set_oob_data", fixed: 0, array: true, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdSmSetOobData) }},
+		7: {name: "sm_whitelist_bonds", fixed: 0, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdSmWhitelistBonds) }},
+		8: {name: "sm_set_pairing_distribution_keys", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdSmSetPairingDistributionKeys) }},
 	},
 	6: {
-		0:  {name: "gap_set_privacy_flags", fixed: 2, array: false, noResponse: false, new: func() Message { return new(CmdGapSetPrivacyFlags) }},
-		1:  {name: "gap_set_mode", fixed: 2, array: false, noResponse: false, new: func() Message { return new(CmdGapSetMode) }},
-		2:  {name: "gap_discover", fixed: 1, array: false, noResponse: false, new: func() Message { return new(CmdGapDiscover) }},
-		3:  {name: "gap_connect_direct", fixed: 15, array: false, noResponse: false, new: func() Message { return new(CmdGapConnectDirect) }},
-		4:  {name: "gap_end_procedure", fixed: 0, array: false, noResponse: false, new: func() Message { return new(CmdGapEndProcedure) }},
-		5:  {name: "gap_connect_selective", fixed: 8, array: false, noResponse: false, new: func() Message { return new(CmdGapConnectSelective) }},
-		6:  {name: "gap_set_filtering", fixed: 3, array: false, noResponse: false, new: func() Message { return new(CmdGapSetFiltering) }},
-		7:  {name: "gap_set_scan_parameters", fixed: 5, array: false, noResponse: false, new: func() Message { return new(CmdGapSetScanParameters) }},
-		8:  {name: "gap_set_adv_parameters", fixed: 5, array: false, noResponse: false, new: func() Message { return new(CmdGapSetAdvParameters) }},
-		9:  {name: "gap_set_adv_data", fixed: 1, array: true, noResponse: false, new: func() Message { return new(CmdGapSetAdvData) }},
-		10: {name: "gap_set_directed_connectable_mode", fixed: 7, array: false, noResponse: false, new: func() Message { return new(CmdGapSetDirectedConnectableMode) }},
-		11: {name: "gap_set_initiating_con_parameters", fixed: 4, array: false, noResponse: false, new: func() Message { return new(CmdGapSetInitiatingConParameters) }},
-		12: {name: "gap_set_nonresolvable_address", fixed: 6, array: false, noResponse: false, new: func() Message { return new(CmdGapSetNonresolvableAddress) }},
+		0:  {name: "gap_set_privacy_flags", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdGapSetPrivacyFlags) }},
+		1:  {name: "gap_set_mode", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdGapSetMode) }},
+		2:  {name: "gap_discover", fixed: 1, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdGapDiscover) }},
+		3:  {name: "gap_connect_direct", fixed: 15, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdGapConnectDirect) }},
+		4:  {name: "gap_end_procedure", fixed: 0, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdGapEndProcedure) }},
+		5:  {name: "gap_connect_selective", fixed: 8, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdGapConnectSelective) }},
+		6:  {name: "gap_set_filtering", fixed: 3, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdGapSetFiltering) }},
+		7:  {name: "gap_set_scan_parameters", fixed: 5, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdGapSetScanParameters) }},
+		8:  {name: "gap_set_adv_parameters", fixed: 5, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdGapSetAdvParameters) }},
+		9:  {name: "gap_set_adv_data", fixed: 1, array: true, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdGapSetAdvData) }},
+		10: {name: "gap_set_directed_connectable_mode", fixed: 7, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdGapSetDirectedConnectableMode) }},
+		11: {name: "gap_set_initiating_con_parameters", fixed: 4, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdGapSetInitiatingConParameters) }},
+		12: {name: "gap_set_nonresolvable_address", fixed: 6, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdGapSetNonresolvableAddress) }},
 	},
 	7: {
-		0:  {name: "hardware_io_port_config_irq", fixed: 3, array: false, noResponse: false, new: func() Message { return new(CmdHardwareIoPortConfigIrq) }},
-		1:  {name: "hardware_set_soft_timer", fixed: 6, array: false, noResponse: false, new: func() Message { return new(CmdHardwareSetSoftTimer) }},
-		2:  {name: "hardware_adc_read", fixed: 3, array: false, noResponse: false, new: func() Message { return new(CmdHardwareAdcRead) }},
-		3:  {name: "hardware_io_port_config_direction", fixed: 2, array: false, noResponse: false, new: func() Message { return new(CmdHardwareIoPortConfigDirection) }},
-		4:  {name: "hardware_io_port_config_function", fixed: 2, array: false, noResponse: false, new: func() Message { return new(CmdHardwareIoPortConfigFunction) }},
-		5:  {name: "hardware_io_port_config_pull", fixed: 3, array: false, noResponse: false, new: func() Message { return new(CmdHardwareIoPortConfigPull) }},
-		6:  {name: "hardware_io_port_write", fixed: 3, array: false, noResponse: false, new: func() Message { return new(CmdHardwareIoPortWrite) }},
-		7:  {name: "hardware_io_port_read", fixed: 2, array: false, noResponse: false, new: func() Message { return new(CmdHardwareIoPortRead) }},
-		8:  {name: "hardware_spi_config", fixed: 6, array: false, noResponse: false, new: func() Message { return new(CmdHardwareSpiConfig) }},
-		9:  {name: "hardware_spi_transfer", fixed: 1, array: true, noResponse: false, new: func() Message { return new(CmdHardwareSpiTransfer) }},
-		10: {name: "hardware_i2c_read", fixed: 3, array: false, noResponse: false, new: func() Message { return new(CmdHardwareI2cRead) }},
-		11: {name: "hardware_i2c_write", fixed: 2, array: true, noResponse: false, new: func() Message { return new(CmdHardwareI2cWrite) }},
-		12: {name: "hardware_set_txpower", fixed: 1, array: false, noResponse: false, new: func() Message { return new(CmdHardwareSetTxpower) }},
-		13: {name: "hardware_timer_comparator", fixed: 5, array: false, noResponse: false, new: func() Message { return new(CmdHardwareTimerComparator) }},
-		14: {name: "hardware_io_port_irq_enable", fixed: 2, array: false, noResponse: false, new: func() Message { return new(CmdHardwareIoPortIrqEnable) }},
-		15: {name: "hardware_io_port_irq_direction", fixed: 2, array: false, noResponse: false, new: func() Message { return new(CmdHardwareIoPortIrqDirection) }},
-		16: {name: "hardware_analog_comparator_enable", fixed: 1, array: false, noResponse: false, new: func() Message { return new(CmdHardwareAnalogComparatorEnable) }},
-		17: {name: "hardware_analog_comparator_read", fixed: 0, array: false, noResponse: false, new: func() Message { return new(CmdHardwareAnalogComparatorRead) }},
-		18: {name: "hardware_analog_comparator_config_irq", fixed: 1, array: false, noResponse: false, new: func() Message { return new(CmdHardwareAnalogComparatorConfigIrq) }},
-		19: {name: "hardware_set_rxgain", fixed: 1, array: false, noResponse: false, new: func() Message { return new(CmdHardwareSetRxgain) }},
-		20: {name: "hardware_usb_enable", fixed: 1, array: false, noResponse: false, new: func() Message { return new(CmdHardwareUsbEnable) }},
-		21: {name: "hardware_sleep_enable", fixed: 1, array: false, noResponse: false, new: func() Message { return new(CmdHardwareSleepEnable) }},
+		0:  {name: "hardware_io_port_config_irq", fixed: 3, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdHardwareIoPortConfigIrq) }},
+		1:  {name: "hardware_set_soft_timer", fixed: 6, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdHardwareSetSoftTimer) }},
+		2:  {name: "hardware_adc_read", fixed: 3, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdHardwareAdcRead) }},
+		3:  {name: "hardware_io_port_config_direction", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdHardwareIoPortConfigDirection) }},
+		4:  {name: "hardware_io_port_config_function", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdHardwareIoPortConfigFunction) }},
+		5:  {name: "hardware_io_port_config_pull", fixed: 3, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdHardwareIoPortConfigPull) }},
+		6:  {name: "hardware_io_port_write", fixed: 3, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdHardwareIoPortWrite) }},
+		7:  {name: "hardware_io_port_read", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdHardwareIoPortRead) }},
+		8:  {name: "hardware_spi_config", fixed: 6, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdHardwareSpiConfig) }},
+		9:  {name: "hardware_spi_transfer", fixed: 1, array: true, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdHardwareSpiTransfer) }},
+		10: {name: "hardware_i2c_read", fixed: 3, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdHardwareI2cRead) }},
+		11: {name: "hardware_i2c_write", fixed: 2, array: true, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdHardwareI2cWrite) }},
+		12: {name: "hardware_set_txpower", fixed: 1, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdHardwareSetTxpower) }},
+		13: {name: "hardware_timer_comparator", fixed: 5, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdHardwareTimerComparator) }},
+		14: {name: "hardware_io_port_irq_enable", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdHardwareIoPortIrqEnable) }},
+		15: {name: "hardware_io_port_irq_direction", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdHardwareIoPortIrqDirection) }},
+		16: {name: "hardware_analog_comparator_enable", fixed: 1, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdHardwareAnalogComparatorEnable) }},
+		17: {name: "hardware_analog_comparator_read", fixed: 0, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdHardwareAnalogComparatorRead) }},
+		18: {name: "hardware_analog_comparator_config_irq", fixed: 1, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdHardwareAnalogComparatorConfigIrq) }},
+		19: {name: "hardware_set_rxgain", fixed: 1, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdHardwareSetRxgain) }},
+		20: {name: "hardware_usb_enable", fixed: 1, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdHardwareUsbEnable) }},
+		21: {name: "hardware_sleep_enable", fixed: 1, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdHardwareSleepEnable) }},
 	},
 	8: {
-		0: {name: "test_phy_tx", fixed: 3, array: false, noResponse: false, new: func() Message { return new(CmdTestPhyTx) }},
-		1: {name: "test_phy_rx", fixed: 1, array: false, noResponse: false, new: func() Message { return new(CmdTestPhyRx) }},
-		2: {name: "test_phy_end", fixed: 0, array: false, noResponse: false, new: func() Message { return new(CmdTestPhyEnd) }},
-		3: {name: "test_phy_reset", fixed: 0, array: false, noResponse: false, new: func() Message { return new(CmdTestPhyReset) }},
-		4: {name: "test_get_channel_map", fixed: 0, array: false, noResponse: false, new: func() Message { return new(CmdTestGetChannelMap) }},
-		6: {name: "test_channel_mode", fixed: 1, array: false, noResponse: false, new: func() Message { return new(CmdTestChannelMode) }},
+		0: {name: "test_phy_tx", fixed: 3, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdTestPhyTx) }},
+		1: {name: "test_phy_rx", fixed: 1, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdTestPhyRx) }},
+		2: {name: "test_phy_end", fixed: 0, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdTestPhyEnd) }},
+		3: {name: "test_phy_reset", fixed: 0, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdTestPhyReset) }},
+		4: {name: "test_get_channel_map", fixed: 0, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdTestGetChannelMap) }},
+		6: {name: "test_channel_mode", fixed: 1, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdTestChannelMode) }},
 	},
 	9: {
-		0: {name: "dfu_reset", fixed: 1, array: false, noResponse: true, new: func() Message { return new(CmdDfuReset) }},
-		1: {name: "dfu_flash_set_address", fixed: 4, array: false, noResponse: false, new: func() Message { return new(CmdDfuFlashSetAddress) }},
-		2: {name: "dfu_flash_upload", fixed: 0, array: true, noResponse: false, new: func() Message { return new(CmdDfuFlashUpload) }},
-		3: {name: "dfu_flash_upload_finish", fixed: 0, array: false, noResponse: false, new: func() Message { return new(CmdDfuFlashUploadFinish) }},
+		0: {name: "dfu_reset", fixed: 1, array: false, noResponse: true, echoesConnection: false, new: func() Message { return new(CmdDfuReset) }},
+		1: {name: "dfu_flash_set_address", fixed: 4, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdDfuFlashSetAddress) }},
+		2: {name: "dfu_flash_upload", fixed: 0, array: true, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdDfuFlashUpload) }},
+		3: {name: "dfu_flash_upload_finish", fixed: 0, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(CmdDfuFlashUploadFinish) }},
 	},
 }
 
 var rspTable = [NumClasses][]msgInfo{
 	0: {
-		1:  {name: "system_hello", fixed: 0, array: false, noResponse: false, new: func() Message { return new(RspSystemHello) }},
-		2:  {name: "system_address_get", fixed: 6, array: false, noResponse: false, new: func() Message { return new(RspSystemAddressGet) }},
-		3:  {name: "system_reg_write", fixed: 2, array: false, noResponse: false, new: func() Message { return new(RspSystemRegWrite) }},
-		4:  {name: "system_reg_read", fixed: 3, array: false, noResponse: false, new: func() Message { return new(RspSystemRegRead) }},
-		5:  {name: "system_get_counters", fixed: 5, array: false, noResponse: false, new: func() Message { return new(RspSystemGetCounters) }},
-		6:  {name: "system_get_connections", fixed: 1, array: false, noResponse: false, new: func() Message { return new(RspSystemGetConnections) }},
-		7:  {name: "system_read_memory", fixed: 4, array: true, noResponse: false, new: func() Message { return new(RspSystemReadMemory) }},
-		8:  {name: "system_get_info", fixed: 12, array: false, noResponse: false, new: func() Message { return new(RspSystemGetInfo) }},
-		9:  {name: "system_endpoint_tx", fixed: 2, array: false, noResponse: false, new: func() Message { return new(RspSystemEndpointTx) }},
-		10: {name: "system_whitelist_append", fixed: 2, array: false, noResponse: false, new: func() Message { return new(RspSystemWhitelistAppend) }},
-		11: {name: "system_whitelist_remove", fixed: 2, array: false, noResponse: false, new: func() Message { return new(RspSystemWhitelistRemove) }},
-		12: {name: "system_whitelist_clear", fixed: 0, array: false, noResponse: false, new: func() Message { return new(RspSystemWhitelistClear) }},
-		13: {name: "system_endpoint_rx", fixed: 2, array: true, noResponse: false, new: func() Message { return new(RspSystemEndpointRx) }},
-		14: {name: "system_endpoint_set_watermarks", fixed: 2, array: false, noResponse: false, new: func() Message { return new(RspSystemEndpointSetWatermarks) }},
-		15: {name: "system_aes_setkey", fixed: 0, array: false, noResponse: false, new: func() Message { return new(RspSystemAesSetkey) }},
-		16: {name: "system_aes_encrypt", fixed: 0, array: true, noResponse: false, new: func() Message { return new(RspSystemAesEncrypt) }},
-		17: {name: "system_aes_decrypt", fixed: 0, array: true, noResponse: false, new: func() Message { return new(RspSystemAesDecrypt) }},
+		1:  {name: "system_hello", fixed: 0, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspSystemHello) }},
+		2:  {name: "system_address_get", fixed: 6, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspSystemAddressGet) }},
+		3:  {name: "system_reg_write", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspSystemRegWrite) }},
+		4:  {name: "system_reg_read", fixed: 3, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspSystemRegRead) }},
+		5:  {name: "system_get_counters", fixed: 5, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspSystemGetCounters) }},
+		6:  {name: "system_get_connections", fixed: 1, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspSystemGetConnections) }},
+		7:  {name: "system_read_memory", fixed: 4, array: true, noResponse: false, echoesConnection: false, new: func() Message { return new(RspSystemReadMemory) }},
+		8:  {name: "system_get_info", fixed: 12, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspSystemGetInfo) }},
+		9:  {name: "system_endpoint_tx", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspSystemEndpointTx) }},
+		10: {name: "system_whitelist_append", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspSystemWhitelistAppend) }},
+		11: {name: "system_whitelist_remove", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspSystemWhitelistRemove) }},
+		12: {name: "system_whitelist_clear", fixed: 0, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspSystemWhitelistClear) }},
+		13: {name: "system_endpoint_rx", fixed: 2, array: true, noResponse: false, echoesConnection: false, new: func() Message { return new(RspSystemEndpointRx) }},
+		14: {name: "system_endpoint_set_watermarks", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspSystemEndpointSetWatermarks) }},
+		15: {name: "system_aes_setkey", fixed: 0, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspSystemAesSetkey) }},
+		16: {name: "system_aes_encrypt", fixed: 0, array: true, noResponse: false, echoesConnection: false, new: func() Message { return new(RspSystemAesEncrypt) }},
+		17: {name: "system_aes_decrypt", fixed: 0, array: true, noResponse: false, echoesConnection: false, new: func() Message { return new(RspSystemAesDecrypt) }},
 	},
 	1: {
-		0: {name: "flash_ps_defrag", fixed: 0, array: false, noResponse: false, new: func() Message { return new(RspFlashPsDefrag) }},
-		1: {name: "flash_ps_dump", fixed: 0, array: false, noResponse: false, new: func() Message { return new(RspFlashPsDump) }},
-		2: {name: "flash_ps_erase_all", fixed: 0, array: false, noResponse: false, new: func() Message { return new(RspFlashPsEraseAll) }},
-		3: {name: "flash_ps_save", fixed: 2, array: false, noResponse: false, new: func() Message { return new(RspFlashPsSave) }},
-		4: {name: "flash_ps_load", fixed: 2, array: true, noResponse: false, new: func() Message { return new(RspFlashPsLoad) }},
-		5: {name: "flash_ps_erase", fixed: 0, array: false, noResponse: false, new: func() Message { return new(RspFlashPsErase) }},
-		6: {name: "flash_erase_page", fixed: 2, array: false, noResponse: false, new: func() Message { return new(RspFlashErasePage) }},
-		7: {name: "flash_write_data", fixed: 2, array: false, noResponse: false, new: func() Message { return new(RspFlashWriteData) }},
-		8: {name: "flash_read_data", fixed: 0, array: true, noResponse: false, new: func() Message { return new(RspFlashReadData) }},
+		0: {name: "flash_ps_defrag", fixed: 0, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspFlashPsDefrag) }},
+		1: {name: "flash_ps_dump", fixed: 0, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspFlashPsDump) }},
+		2: {name: "flash_ps_erase_all", fixed: 0, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspFlashPsEraseAll) }},
+		3: {name: "flash_ps_save", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspFlashPsSave) }},
+		4: {name: "flash_ps_load", fixed: 2, array: true, noResponse: false, echoesConnection: false, new: func() Message { return new(RspFlashPsLoad) }},
+		5: {name: "flash_ps_erase", fixed: 0, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspFlashPsErase) }},
+		6: {name: "flash_erase_page", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspFlashErasePage) }},
+		7: {name: "flash_write_data", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspFlashWriteData) }},
+		8: {name: "flash_read_data", fixed: 0, array: true, noResponse: false, echoesConnection: false, new: func() Message { return new(RspFlashReadData) }},
 	},
 	2: {
-		0: {name: "attributes_write", fixed: 2, array: false, noResponse: false, new: func() Message { return new(RspAttributesWrite) }},
-		1: {name: "attributes_read", fixed: 6, array: true, noResponse: false, new: func() Message { return new(RspAttributesRead) }},
-		2: {name: "attributes_read_type", fixed: 4, array: true, noResponse: false, new: func() Message { return new(RspAttributesReadType) }},
-		3: {name: "attributes_user_read_response", fixed: 0, array: false, noResponse: false, new: func() Message { return new(RspAttributesUserReadResponse) }},
-		4: {name: "attributes_user_write_response", fixed: 0, array: false, noResponse: false, new: func() Message { return new(RspAttributesUserWriteResponse) }},
-		5: {name: "attributes_send", fixed: 2, array: false, noResponse: false, new: func() Message { return new(RspAttributesSend) }},
+		0: {name: "attributes_write", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspAttributesWrite) }},
+		1: {name: "attributes_read", fixed: 6, array: true, noResponse: false, echoesConnection: false, new: func() Message { return new(RspAttributesRead) }},
+		2: {name: "attributes_read_type", fixed: 4, array: true, noResponse: false, echoesConnection: false, new: func() Message { return new(RspAttributesReadType) }},
+		3: {name: "attributes_user_read_response", fixed: 0, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspAttributesUserReadResponse) }},
+		4: {name: "attributes_user_write_response", fixed: 0, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspAttributesUserWriteResponse) }},
+		5: {name: "attributes_send", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspAttributesSend) }},
 	},
 	3: {
-		0: {name: "connection_disconnect", fixed: 3, array: false, noResponse: false, new: func() Message { return new(RspConnectionDisconnect) }},
-		1: {name: "connection_get_rssi", fixed: 2, array: false, noResponse: false, new: func() Message { return new(RspConnectionGetRssi) }},
-		2: {name: "connection_update", fixed: 3, array: false, noResponse: false, new: func() Message { return new(RspConnectionUpdate) }},
-		3: {name: "connection_version_update", fixed: 3, array: false, noResponse: false, new: func() Message { return new(RspConnectionVersionUpdate) }},
-		4: {name: "connection_channel_map_get", fixed: 1, array: true, noResponse: false, new: func() Message { return new(RspConnectionChannelMapGet) }},
-		5: {name: "connection_channel_map_set", fixed: 3, array: false, noResponse: false, new: func() Message { return new(RspConnectionChannelMapSet) }},
-		6: {name: "connection_features_get", fixed: 3, array: false, noResponse: false, new: func() Message { return new(RspConnectionFeaturesGet) }},
-		7: {name: "connection_get_status", fixed: 1, array: false, noResponse: false, new: func() Message { return new(RspConnectionGetStatus) }},
-		8: {name: "connection_raw_tx", fixed: 1, array: false, noResponse: false, new: func() Message { return new(RspConnectionRawTx) }},
-		9: {name: "connection_slave_latency_disable", fixed: 2, array: false, noResponse: false, new: func() Message { return new(RspConnectionSlaveLatencyDisable) }},
+		0: {name: "connection_disconnect", fixed: 3, array: false, noResponse: false, echoesConnection: true, new: func() Message { return new(RspConnectionDisconnect) }},
+		1: {name: "connection_get_rssi", fixed: 2, array: false, noResponse: false, echoesConnection: true, new: func() Message { return new(RspConnectionGetRssi) }},
+		2: {name: "connection_update", fixed: 3, array: false, noResponse: false, echoesConnection: true, new: func() Message { return new(RspConnectionUpdate) }},
+		3: {name: "connection_version_update", fixed: 3, array: false, noResponse: false, echoesConnection: true, new: func() Message { return new(RspConnectionVersionUpdate) }},
+		4: {name: "connection_channel_map_get", fixed: 1, array: true, noResponse: false, echoesConnection: true, new: func() Message { return new(RspConnectionChannelMapGet) }},
+		5: {name: "connection_channel_map_set", fixed: 3, array: false, noResponse: false, echoesConnection: true, new: func() Message { return new(RspConnectionChannelMapSet) }},
+		6: {name: "connection_features_get", fixed: 3, array: false, noResponse: false, echoesConnection: true, new: func() Message { return new(RspConnectionFeaturesGet) }},
+		7: {name: "connection_get_status", fixed: 1, array: false, noResponse: false, echoesConnection: true, new: func() Message { return new(RspConnectionGetStatus) }},
+		8: {name: "connection_raw_tx", fixed: 1, array: false, noResponse: false, echoesConnection: true, new: func() Message { return new(RspConnectionRawTx) }},
+		9: {name: "connection_slave_latency_disable", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspConnectionSlaveLatencyDisable) }},
 	},
 	4: {
-		0:  {name: "attclient_find_by_type_value", fixed: 3, array: false, noResponse: false, new: func() Message { return new(RspAttclientFindByTypeValue) }},
-		1:  {name: "attclient_read_by_group_type", fixed: 3, array: false, noResponse: false, new: func() Message { return new(RspAttclientReadByGroupType) }},
-		2:  {name: "attclient_read_by_type", fixed: 3, array: false, noResponse: false, new: func() Message { return new(RspAttclientReadByType) }},
-		3:  {name: "attclient_find_information", fixed: 3, array: false, noResponse: false, new: func() Message { return new(RspAttclientFindInformation) }},
-		4:  {name: "attclient_read_by_handle", fixed: 3, array: false, noResponse: false, new: func() Message { return new(RspAttclientReadByHandle) }},
-		5:  {name: "attclient_attribute_write", fixed: 3, array: false, noResponse: false, new: func() Message { return new(RspAttclientAttributeWrite) }},
-		6:  {name: "attclient_write_command", fixed: 3, array: false, noResponse: false, new: func() Message { return new(RspAttclientWriteCommand) }},
-		7:  {name: "attclient_indicate_confirm", fixed: 2, array: false, noResponse: false, new: func() Message { return new(RspAttclientIndicateConfirm) }},
-		8:  {name: "attclient_read_long", fixed: 3, array: false, noResponse: false, new: func() Message { return new(RspAttclientReadLong) }},
-		9:  {name: "attclient_prepare_write", fixed: 3, array: false, noResponse: false, new: func() Message { return new(RspAttclientPrepareWrite) }},
-		10: {name: "attclient_execute_write", fixed: 3, array: false, noResponse: false, new: func() Message { return new(RspAttclientExecuteWrite) }},
-		11: {name: "attclient_read_multiple", fixed: 3, array: false, noResponse: false, new: func() Message { return new(RspAttclientReadMultiple) }},
+		0:  {name: "attclient_find_by_type_value", fixed: 3, array: false, noResponse: false, echoesConnection: true, new: func() Message { return new(RspAttclientFindByTypeValue) }},
+		1:  {name: "attclient_read_by_group_type", fixed: 3, array: false, noResponse: false, echoesConnection: true, new: func() Message { return new(RspAttclientReadByGroupType) }},
+		2:  {name: "attclient_read_by_type", fixed: 3, array: false, noResponse: false, echoesConnection: true, new: func() Message { return new(RspAttclientReadByType) }},
+		3:  {name: "attclient_find_information", fixed: 3, array: false, noResponse: false, echoesConnection: true, new: func() Message { return new(RspAttclientFindInformation) }},
+		4:  {name: "attclient_read_by_handle", fixed: 3, array: false, noResponse: false, echoesConnection: true, new: func() Message { return new(RspAttclientReadByHandle) }},
+		5:  {name: "attclient_attribute_write", fixed: 3, array: false, noResponse: false, echoesConnection: true, new: func() Message { return new(RspAttclientAttributeWrite) }},
+		6:  {name: "attclient_write_command", fixed: 3, array: false, noResponse: false, echoesConnection: true, new: func() Message { return new(RspAttclientWriteCommand) }},
+		7:  {name: "attclient_indicate_confirm", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspAttclientIndicateConfirm) }},
+		8:  {name: "attclient_read_long", fixed: 3, array: false, noResponse: false, echoesConnection: true, new: func() Message { return new(RspAttclientReadLong) }},
+		9:  {name: "attclient_prepare_write", fixed: 3, array: false, noResponse: false, echoesConnection: true, new: func() Message { return new(RspAttclientPrepareWrite) }},
+		10: {name: "attclient_execute_write", fixed: 3, array: false, noResponse: false, echoesConnection: true, new: func() Message { return new(RspAttclientExecuteWrite) }},
+		11: {name: "attclient_read_multiple", fixed: 3, array: false, noResponse: false, echoesConnection: true, new: func() Message { return new(RspAttclientReadMultiple) }},
 	},
 	5: {
-		0: {name: "sm_encrypt_start", fixed: 3, array: false, noResponse: false, new: func() Message { return new(RspSmEncryptStart) }},
-		1: {name: "sm_set_bondable_mode", fixed: 0, array: false, noResponse: false, new: func() Message { return new(RspSmSetBondableMode) }},
-		2: {name: "sm_delete_bonding", fixed: 2, array: false, noResponse: false, new: func() Message { return new(RspSmDeleteBonding) }},
-		3: {name: "sm_set_parameters", fixed: 0, array: false, noResponse: false, new: func() Message { return new(RspSmSetParameters) }},
-		4: {name: "sm_passkey_entry", fixed: 2, array: false, noResponse: false, new: func() Message { return new(RspSmPasskeyEntry) }},
-		5: {name: "sm_get_bonds", fixed: 1, array: false, noResponse: false, new: func() Message { return new(RspSmGetBonds) }},
-		6: {name: "sm_set_oob_data", fixed: 0, array: false, noResponse: false, new: func() Message { return new(RspSmSetOobData) }},
-		7: {name: "sm_whitelist_bonds", fixed: 3, array: false, noResponse: false, new: func() Message { return new(RspSmWhitelistBonds) }},
-		8: {name: "sm_set_pairing_distribution_keys", fixed: 2, array: false, noResponse: false, new: func() Message { return new(RspSmSetPairingDistributionKeys) }},
+		0: {name: "sm_encrypt_start", fixed: 3, array: false, noResponse: false, echoesConnection: true, new: func() Message { return new(RspSmEncryptStart) }},
+		1: {name: "sm_set_bondable_mode", fixed: 0, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspSmSetBondableMode) }},
+		2: {name: "sm_delete_bonding", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspSmDeleteBonding) }},
+		3: {name: "sm_set_parameters", fixed: 0, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspSmSetParameters) }},
+		4: {name: "sm_passkey_entry", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspSmPasskeyEntry) }},
+		5: {name: "sm_get_bonds", fixed: 1, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspSmGetBonds) }},
+		6: {name: "sm_set_oob_data", fixed: 0, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspSmSetOobData) }},
+		7: {name: "sm_whitelist_bonds", fixed: 3, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspSmWhitelistBonds) }},
+		8: {name: "sm_set_pairing_distribution_keys", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspSmSetPairingDistributionKeys) }},
 	},
 	6: {
-		0:  {name: "gap_set_privacy_flags", fixed: 0, array: false, noResponse: false, new: func() Message { return new(RspGapSetPrivacyFlags) }},
-		1:  {name: "gap_set_mode", fixed: 2, array: false, noResponse: false, new: func() Message { return new(RspGapSetMode) }},
-		2:  {name: "gap_discover", fixed: 2, array: false, noResponse: false, new: func() Message { return new(RspGapDiscover) }},
-		3:  {name: "gap_connect_direct", fixed: 3, array: false, noResponse: false, new: func() Message { return new(RspGapConnectDirect) }},
-		4:  {name: "gap_end_procedure", fixed: 2, array: false, noResponse: false, new: func() Message { return new(RspGapEndProcedure) }},
-		5:  {name: "gap_connect_selective", fixed: 3, array: false, noResponse: false, new: func() Message { return new(RspGapConnectSelective) }},
-		6:  {name: "gap_set_filtering", fixed: 2, array: false, noResponse: false, new: func() Message { return new(RspGapSetFiltering) }},
-		7:  {name: "gap_set_scan_parameters", fixed: 2, array: false, noResponse: false, new: func() Message { return new(RspGapSetScanParameters) }},
-		8:  {name: "gap_set_adv_parameters", fixed: 2, array: false, noResponse: false, new: func() Message { return new(RspGapSetAdvParameters) }},
-		9:  {name: "gap_set_adv_data", fixed: 2, array: false, noResponse: false, new: func() Message { return new(RspGapSetAdvData) }},
-		10: {name: "gap_set_directed_connectable_mode", fixed: 2, array: false, noResponse: false, new: func() Message { return new(RspGapSetDirectedConnectableMode) }},
-		11: {name: "gap_set_initiating_con_parameters", fixed: 2, array: false, noResponse: false, new: func() Message { return new(RspGapSetInitiatingConParameters) }},
-		12: {name: "gap_set_nonresolvable_address", fixed: 2, array: false, noResponse: false, new: func() Message { return new(RspGapSetNonresolvableAddress) }},
+		0:  {name: "gap_set_privacy_flags", fixed: 0, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspGapSetPrivacyFlags) }},
+		1:  {name: "gap_set_mode", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspGapSetMode) }},
+		2:  {name: "gap_discover", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspGapDiscover) }},
+		3:  {name: "gap_connect_direct", fixed: 3, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspGapConnectDirect) }},
+		4:  {name: "gap_end_procedure", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspGapEndProcedure) }},
+		5:  {name: "gap_connect_selective", fixed: 3, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspGapConnectSelective) }},
+		6:  {name: "gap_set_filtering", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspGapSetFiltering) }},
+		7:  {name: "gap_set_scan_parameters", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspGapSetScanParameters) }},
+		8:  {name: "gap_set_adv_parameters", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspGapSetAdvParameters) }},
+		9:  {name: "gap_set_adv_data", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspGapSetAdvData) }},
+		10: {name: "gap_set_directed_connectable_mode", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspGapSetDirectedConnectableMode) }},
+		11: {name: "gap_set_initiating_con_parameters", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspGapSetInitiatingConParameters) }},
+		12: {name: "gap_set_nonresolvable_address", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspGapSetNonresolvableAddress) }},
 	},
 	7: {
-		0:  {name: "hardware_io_port_config_irq", fixed: 2, array: false, noResponse: false, new: func() Message { return new(RspHardwareIoPortConfigIrq) }},
-		1:  {name: "hardware_set_soft_timer", fixed: 2, array: false, noResponse: false, new: func() Message { return new(RspHardwareSetSoftTimer) }},
-		2:  {name: "hardware_adc_read", fixed: 2, array: false, noResponse: false, new: func() Message { return new(RspHardwareAdcRead) }},
-		3:  {name: "hardware_io_port_config_direction", fixed: 2, array: false, noResponse: false, new: func() Message { return new(RspHardwareIoPortConfigDirection) }},
-		4:  {name: "hardware_io_port_config_function", fixed: 2, array: false, noResponse: false, new: func() Message { return new(RspHardwareIoPortConfigFunction) }},
-		5:  {name: "hardware_io_port_config_pull", fixed: 2, array: false, noResponse: false, new: func() Message { return new(RspHardwareIoPortConfigPull) }},
-		6:  {name: "hardware_io_port_write", fixed: 2, array: false, noResponse: false, new: func() Message { return new(RspHardwareIoPortWrite) }},
-		7:  {name: "hardware_io_port_read", fixed: 4, array: false, noResponse: false, new: func() Message { return new(RspHardwareIoPortRead) }},
-		8:  {name: "hardware_spi_config", fixed: 2, array: false, noResponse: false, new: func() Message { return new(RspHardwareSpiConfig) }},
-		9:  {name: "hardware_spi_transfer", fixed: 3, array: true, noResponse: false, new: func() Message { return new(RspHardwareSpiTransfer) }},
-		10: {name: "hardware_i2c_read", fixed: 2, array: true, noResponse: false, new: func() Message { return new(RspHardwareI2cRead) }},
-		11: {name: "hardware_i2c_write", fixed: 1, array: false, noResponse: false, new: func() Message { return new(RspHardwareI2cWrite) }},
-		12: {name: "hardware_set_txpower", fixed: 0, array: false, noResponse: false, new: func() Message { return new(RspHardwareSetTxpower) }},
-		13: {name: "hardware_timer_comparator", fixed: 2, array: false, noResponse: false, new: func() Message { return new(RspHardwareTimerComparator) }},
-		14: {name: "hardware_io_port_irq_enable", fixed: 2, array: false, noResponse: false, new: func() Message { return new(RspHardwareIoPortIrqEnable) }},
-		15: {name: "hardware_io_port_irq_direction", fixed: 2, array: false, noResponse: false, new: func() Message { return new(RspHardwareIoPortIrqDirection) }},
-		16: {name: "hardware_analog_comparator_enable", fixed: 0, array: false, noResponse: false, new: func() Message { return new(RspHardwareAnalogComparatorEnable) }},
-		17: {name: "hardware_analog_comparator_read", fixed: 3, array: false, noResponse: false, new: func() Message { return new(RspHardwareAnalogComparatorRead) }},
-		18: {name: "hardware_analog_comparator_config_irq", fixed: 2, array: false, noResponse: false, new: func() Message { return new(RspHardwareAnalogComparatorConfigIrq) }},
-		19: {name: "hardware_set_rxgain", fixed: 0, array: false, noResponse: false, new: func() Message { return new(RspHardwareSetRxgain) }},
-		20: {name: "hardware_usb_enable", fixed: 2, array: false, noResponse: false, new: func() Message { return new(RspHardwareUsbEnable) }},
-		21: {name: "hardware_sleep_enable", fixed: 2, array: false, noResponse: false, new: func() Message { return new(RspHardwareSleepEnable) }},
+		0:  {name: "hardware_io_port_config_irq", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspHardwareIoPortConfigIrq) }},
+		1:  {name: "hardware_set_soft_timer", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspHardwareSetSoftTimer) }},
+		2:  {name: "hardware_adc_read", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspHardwareAdcRead) }},
+		3:  {name: "hardware_io_port_config_direction", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspHardwareIoPortConfigDirection) }},
+		4:  {name: "hardware_io_port_config_function", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspHardwareIoPortConfigFunction) }},
+		5:  {name: "hardware_io_port_config_pull", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspHardwareIoPortConfigPull) }},
+		6:  {name: "hardware_io_port_write", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspHardwareIoPortWrite) }},
+		7:  {name: "hardware_io_port_read", fixed: 4, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspHardwareIoPortRead) }},
+		8:  {name: "hardware_spi_config", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspHardwareSpiConfig) }},
+		9:  {name: "hardware_spi_transfer", fixed: 3, array: true, noResponse: false, echoesConnection: false, new: func() Message { return new(RspHardwareSpiTransfer) }},
+		10: {name: "hardware_i2c_read", fixed: 2, array: true, noResponse: false, echoesConnection: false, new: func() Message { return new(RspHardwareI2cRead) }},
+		11: {name: "hardware_i2c_write", fixed: 1, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspHardwareI2cWrite) }},
+		12: {name: "hardware_set_txpower", fixed: 0, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspHardwareSetTxpower) }},
+		13: {name: "hardware_timer_comparator", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspHardwareTimerComparator) }},
+		14: {name: "hardware_io_port_irq_enable", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspHardwareIoPortIrqEnable) }},
+		15: {name: "hardware_io_port_irq_direction", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspHardwareIoPortIrqDirection) }},
+		16: {name: "hardware_analog_comparator_enable", fixed: 0, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspHardwareAnalogComparatorEnable) }},
+		17: {name: "hardware_analog_comparator_read", fixed: 3, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspHardwareAnalogComparatorRead) }},
+		18: {name: "hardware_analog_comparator_config_irq", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspHardwareAnalogComparatorConfigIrq) }},
+		19: {name: "hardware_set_rxgain", fixed: 0, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspHardwareSetRxgain) }},
+		20: {name: "hardware_usb_enable", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspHardwareUsbEnable) }},
+		21: {name: "hardware_sleep_enable", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspHardwareSleepEnable) }},
 	},
 	8: {
-		0: {name: "test_phy_tx", fixed: 0, array: false, noResponse: false, new: func() Message { return new(RspTestPhyTx) }},
-		1: {name: "test_phy_rx", fixed: 0, array: false, noResponse: false, new: func() Message { return new(RspTestPhyRx) }},
-		2: {name: "test_phy_end", fixed: 2, array: false, noResponse: false, new: func() Message { return new(RspTestPhyEnd) }},
-		3: {name: "test_phy_reset", fixed: 0, array: false, noResponse: false, new: func() Message { return new(RspTestPhyReset) }},
-		4: {name: "test_get_channel_map", fixed: 0, array: true, noResponse: false, new: func() Message { return new(RspTestGetChannelMap) }},
-		6: {name: "test_channel_mode", fixed: 0, array: false, noResponse: false, new: func() Message { return new(RspTestChannelMode) }},
+		0: {name: "test_phy_tx", fixed: 0, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspTestPhyTx) }},
+		1: {name: "test_phy_rx", fixed: 0, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspTestPhyRx) }},
+		2: {name: "test_phy_end", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspTestPhyEnd) }},
+		3: {name: "test_phy_reset", fixed: 0, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspTestPhyReset) }},
+		4: {name: "test_get_channel_map", fixed: 0, array: true, noResponse: false, echoesConnection: false, new: func() Message { return new(RspTestGetChannelMap) }},
+		6: {name: "test_channel_mode", fixed: 0, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspTestChannelMode) }},
 	},
 	9: {
-		1: {name: "dfu_flash_set_address", fixed: 2, array: false, noResponse: false, new: func() Message { return new(RspDfuFlashSetAddress) }},
-		2: {name: "dfu_flash_upload", fixed: 2, array: false, noResponse: false, new: func() Message { return new(RspDfuFlashUpload) }},
-		3: {name: "dfu_flash_upload_finish", fixed: 2, array: false, noResponse: false, new: func() Message { return new(RspDfuFlashUploadFinish) }},
+		1: {name: "dfu_flash_set_address", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspDfuFlashSetAddress) }},
+		2: {name: "dfu_flash_upload", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspDfuFlashUpload) }},
+		3: {name: "dfu_flash_upload_finish", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(RspDfuFlashUploadFinish) }},
 	},
 }
 
 var evtTable = [NumClasses][]msgInfo{
 	0: {
-		0: {name: "system_boot", fixed: 12, array: false, noResponse: false, new: func() Message { return new(EvtSystemBoot) }},
-		1: {name: "system_debug", fixed: 0, array: true, noResponse: false, new: func() Message { return new(EvtSystemDebug) }},
-		2: {name: "system_endpoint_watermark_rx", fixed: 2, array: false, noResponse: false, new: func() Message { return new(EvtSystemEndpointWatermarkRx) }},
-		3: {name: "system_endpoint_watermark_tx", fixed: 2, array: false, noResponse: false, new: func() Message { return new(EvtSystemEndpointWatermarkTx) }},
-		4: {name: "system_script_failure", fixed: 4, array: false, noResponse: false, new: func() Message { return new(EvtSystemScriptFailure) }},
-		5: {name: "system_no_license_key", fixed: 0, array: false, noResponse: false, new: func() Message { return new(EvtSystemNoLicenseKey) }},
-		6: {name: "system_protocol_error", fixed: 2, array: false, noResponse: false, new: func() Message { return new(EvtSystemProtocolError) }},
+		0: {name: "system_boot", fixed: 12, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(EvtSystemBoot) }},
+		1: {name: "system_debug", fixed: 0, array: true, noResponse: false, echoesConnection: false, new: func() Message { return new(EvtSystemDebug) }},
+		2: {name: "system_endpoint_watermark_rx", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(EvtSystemEndpointWatermarkRx) }},
+		3: {name: "system_endpoint_watermark_tx", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(EvtSystemEndpointWatermarkTx) }},
+		4: {name: "system_script_failure", fixed: 4, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(EvtSystemScriptFailure) }},
+		5: {name: "system_no_license_key", fixed: 0, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(EvtSystemNoLicenseKey) }},
+		6: {name: "system_protocol_error", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(EvtSystemProtocolError) }},
 	},
 	1: {
-		0: {name: "flash_ps_key", fixed: 2, array: true, noResponse: false, new: func() Message { return new(EvtFlashPsKey) }},
+		0: {name: "flash_ps_key", fixed: 2, array: true, noResponse: false, echoesConnection: false, new: func() Message { return new(EvtFlashPsKey) }},
 	},
 	2: {
-		0: {name: "attributes_value", fixed: 6, array: true, noResponse: false, new: func() Message { return new(EvtAttributesValue) }},
-		1: {name: "attributes_user_read_request", fixed: 6, array: false, noResponse: false, new: func() Message { return new(EvtAttributesUserReadRequest) }},
-		2: {name: "attributes_status", fixed: 3, array: false, noResponse: false, new: func() Message { return new(EvtAttributesStatus) }},
+		0: {name: "attributes_value", fixed: 6, array: true, noResponse: false, echoesConnection: false, new: func() Message { return new(EvtAttributesValue) }},
+		1: {name: "attributes_user_read_request", fixed: 6, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(EvtAttributesUserReadRequest) }},
+		2: {name: "attributes_status", fixed: 3, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(EvtAttributesStatus) }},
 	},
 	3: {
-		0: {name: "connection_status", fixed: 16, array: false, noResponse: false, new: func() Message { return new(EvtConnectionStatus) }},
-		1: {name: "connection_version_ind", fixed: 6, array: false, noResponse: false, new: func() Message { return new(EvtConnectionVersionInd) }},
-		2: {name: "connection_feature_ind", fixed: 1, array: true, noResponse: false, new: func() Message { return new(EvtConnectionFeatureInd) }},
-		3: {name: "connection_raw_rx", fixed: 1, array: true, noResponse: false, new: func() Message { return new(EvtConnectionRawRx) }},
-		4: {name: "connection_disconnected", fixed: 3, array: false, noResponse: false, new: func() Message { return new(EvtConnectionDisconnected) }},
+		0: {name: "connection_status", fixed: 16, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(EvtConnectionStatus) }},
+		1: {name: "connection_version_ind", fixed: 6, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(EvtConnectionVersionInd) }},
+		2: {name: "connection_feature_ind", fixed: 1, array: true, noResponse: false, echoesConnection: false, new: func() Message { return new(EvtConnectionFeatureInd) }},
+		3: {name: "connection_raw_rx", fixed: 1, array: true, noResponse: false, echoesConnection: false, new: func() Message { return new(EvtConnectionRawRx) }},
+		4: {name: "connection_disconnected", fixed: 3, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(EvtConnectionDisconnected) }},
 	},
 	4: {
-		0: {name: "attclient_indicated", fixed: 3, array: false, noResponse: false, new: func() Message { return new(EvtAttclientIndicated) }},
-		1: {name: "attclient_procedure_completed", fixed: 5, array: false, noResponse: false, new: func() Message { return new(EvtAttclientProcedureCompleted) }},
-		2: {name: "attclient_group_found", fixed: 5, array: true, noResponse: false, new: func() Message { return new(EvtAttclientGroupFound) }},
-		3: {name: "attclient_attribute_found", fixed: 6, array: true, noResponse: false, new: func() Message { return new(EvtAttclientAttributeFound) }},
-		4: {name: "attclient_find_information_found", fixed: 3, array: true, noResponse: false, new: func() Message { return new(EvtAttclientFindInformationFound) }},
-		5: {name: "attclient_attribute_value", fixed: 4, array: true, noResponse: false, new: func() Message { return new(EvtAttclientAttributeValue) }},
-		6: {name: "attclient_read_multiple_response", fixed: 1, array: true, noResponse: false, new: func() Message { return new(EvtAttclientReadMultipleResponse) }},
+		0: {name: "attclient_indicated", fixed: 3, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(EvtAttclientIndicated) }},
+		1: {name: "attclient_procedure_completed", fixed: 5, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(EvtAttclientProcedureCompleted) }},
+		2: {name: "attclient_group_found", fixed: 5, array: true, noResponse: false, echoesConnection: false, new: func() Message { return new(EvtAttclientGroupFound) }},
+		3: {name: "attclient_attribute_found", fixed: 6, array: true, noResponse: false, echoesConnection: false, new: func() Message { return new(EvtAttclientAttributeFound) }},
+		4: {name: "attclient_find_information_found", fixed: 3, array: true, noResponse: false, echoesConnection: false, new: func() Message { return new(EvtAttclientFindInformationFound) }},
+		5: {name: "attclient_attribute_value", fixed: 4, array: true, noResponse: false, echoesConnection: false, new: func() Message { return new(EvtAttclientAttributeValue) }},
+		6: {name: "attclient_read_multiple_response", fixed: 1, array: true, noResponse: false, echoesConnection: false, new: func() Message { return new(EvtAttclientReadMultipleResponse) }},
 	},
 	5: {
-		0: {name: "sm_smp_data", fixed: 2, array: true, noResponse: false, new: func() Message { return new(EvtSmSmpData) }},
-		1: {name: "sm_bonding_fail", fixed: 3, array: false, noResponse: false, new: func() Message { return new(EvtSmBondingFail) }},
-		2: {name: "sm_passkey_display", fixed: 5, array: false, noResponse: false, new: func() Message { return new(EvtSmPasskeyDisplay) }},
-		3: {name: "sm_passkey_request", fixed: 1, array: false, noResponse: false, new: func() Message { return new(EvtSmPasskeyRequest) }},
-		4: {name: "sm_bond_status", fixed: 4, array: false, noResponse: false, new: func() Message { return new(EvtSmBondStatus) }},
+		0: {name: "sm_smp_data", fixed: 2, array: true, noResponse: false, echoesConnection: false, new: func() Message { return new(EvtSmSmpData) }},
+		1: {name: "sm_bonding_fail", fixed: 3, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(EvtSmBondingFail) }},
+		2: {name: "sm_passkey_display", fixed: 5, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(EvtSmPasskeyDisplay) }},
+		3: {name: "sm_passkey_request", fixed: 1, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(EvtSmPasskeyRequest) }},
+		4: {name: "sm_bond_status", fixed: 4, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(EvtSmBondStatus) }},
 	},
 	6: {
-		0: {name: "gap_scan_response", fixed: 10, array: true, noResponse: false, new: func() Message { return new(EvtGapScanResponse) }},
-		1: {name: "gap_mode_changed", fixed: 2, array: false, noResponse: false, new: func() Message { return new(EvtGapModeChanged) }},
+		0: {name: "gap_scan_response", fixed: 10, array: true, noResponse: false, echoesConnection: false, new: func() Message { return new(EvtGapScanResponse) }},
+		1: {name: "gap_mode_changed", fixed: 2, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(EvtGapModeChanged) }},
 	},
 	7: {
-		0: {name: "hardware_io_port_status", fixed: 7, array: false, noResponse: false, new: func() Message { return new(EvtHardwareIoPortStatus) }},
-		1: {name: "hardware_soft_timer", fixed: 1, array: false, noResponse: false, new: func() Message { return new(EvtHardwareSoftTimer) }},
-		2: {name: "hardware_adc_result", fixed: 3, array: false, noResponse: false, new: func() Message { return new(EvtHardwareAdcResult) }},
-		3: {name: "hardware_analog_comparator_status", fixed: 5, array: false, noResponse: false, new: func() Message { return new(EvtHardwareAnalogComparatorStatus) }},
+		0: {name: "hardware_io_port_status", fixed: 7, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(EvtHardwareIoPortStatus) }},
+		1: {name: "hardware_soft_timer", fixed: 1, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(EvtHardwareSoftTimer) }},
+		2: {name: "hardware_adc_result", fixed: 3, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(EvtHardwareAdcResult) }},
+		3: {name: "hardware_analog_comparator_status", fixed: 5, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(EvtHardwareAnalogComparatorStatus) }},
 	},
 	9: {
-		0: {name: "dfu_boot", fixed: 4, array: false, noResponse: false, new: func() Message { return new(EvtDfuBoot) }},
+		0: {name: "dfu_boot", fixed: 4, array: false, noResponse: false, echoesConnection: false, new: func() Message { return new(EvtDfuBoot) }},
 	},
+}
+
+// Events holds one value of every event message so that a reader can decode events without
+// allocating: Decode fills the value of the frame's type and returns a pointer to it, for a
+// type switch. The value, whose arrays alias the frame's payload, is valid until the next
+// Decode of the same type. The zero value is ready to use; not safe for concurrent use.
+type Events struct {
+	systemBoot                     EvtSystemBoot
+	systemDebug                    EvtSystemDebug
+	systemEndpointWatermarkRx      EvtSystemEndpointWatermarkRx
+	systemEndpointWatermarkTx      EvtSystemEndpointWatermarkTx
+	systemScriptFailure            EvtSystemScriptFailure
+	systemNoLicenseKey             EvtSystemNoLicenseKey
+	systemProtocolError            EvtSystemProtocolError
+	flashPsKey                     EvtFlashPsKey
+	attributesValue                EvtAttributesValue
+	attributesUserReadRequest      EvtAttributesUserReadRequest
+	attributesStatus               EvtAttributesStatus
+	connectionStatus               EvtConnectionStatus
+	connectionVersionInd           EvtConnectionVersionInd
+	connectionFeatureInd           EvtConnectionFeatureInd
+	connectionRawRx                EvtConnectionRawRx
+	connectionDisconnected         EvtConnectionDisconnected
+	attclientIndicated             EvtAttclientIndicated
+	attclientProcedureCompleted    EvtAttclientProcedureCompleted
+	attclientGroupFound            EvtAttclientGroupFound
+	attclientAttributeFound        EvtAttclientAttributeFound
+	attclientFindInformationFound  EvtAttclientFindInformationFound
+	attclientAttributeValue        EvtAttclientAttributeValue
+	attclientReadMultipleResponse  EvtAttclientReadMultipleResponse
+	smSmpData                      EvtSmSmpData
+	smBondingFail                  EvtSmBondingFail
+	smPasskeyDisplay               EvtSmPasskeyDisplay
+	smPasskeyRequest               EvtSmPasskeyRequest
+	smBondStatus                   EvtSmBondStatus
+	gapScanResponse                EvtGapScanResponse
+	gapModeChanged                 EvtGapModeChanged
+	hardwareIoPortStatus           EvtHardwareIoPortStatus
+	hardwareSoftTimer              EvtHardwareSoftTimer
+	hardwareAdcResult              EvtHardwareAdcResult
+	hardwareAnalogComparatorStatus EvtHardwareAnalogComparatorStatus
+	dfuBoot                        EvtDfuBoot
+}
+
+// Decode decodes event frame f into the value of its type held by e and returns a pointer to
+// that value (a *Evt… message). It fails if f is not an event, names no BGAPI 1.x event or its
+// payload does not fit the event's layout.
+func (e *Events) Decode(f Frame) (Message, error) {
+	if !f.Event {
+		return nil, fmt.Errorf("wire: frame (event=false) decoded as event: %w", ErrHeader)
+	}
+	switch uint16(f.Class)<<8 | uint16(f.ID) {
+	case 0x00_00:
+		if err := e.systemBoot.UnmarshalPayload(f.Payload); err != nil {
+			return nil, err
+		}
+		return &e.systemBoot, nil
+	case 0x00_01:
+		if err := e.systemDebug.UnmarshalPayload(f.Payload); err != nil {
+			return nil, err
+		}
+		return &e.systemDebug, nil
+	case 0x00_02:
+		if err := e.systemEndpointWatermarkRx.UnmarshalPayload(f.Payload); err != nil {
+			return nil, err
+		}
+		return &e.systemEndpointWatermarkRx, nil
+	case 0x00_03:
+		if err := e.systemEndpointWatermarkTx.UnmarshalPayload(f.Payload); err != nil {
+			return nil, err
+		}
+		return &e.systemEndpointWatermarkTx, nil
+	case 0x00_04:
+		if err := e.systemScriptFailure.UnmarshalPayload(f.Payload); err != nil {
+			return nil, err
+		}
+		return &e.systemScriptFailure, nil
+	case 0x00_05:
+		if err := e.systemNoLicenseKey.UnmarshalPayload(f.Payload); err != nil {
+			return nil, err
+		}
+		return &e.systemNoLicenseKey, nil
+	case 0x00_06:
+		if err := e.systemProtocolError.UnmarshalPayload(f.Payload); err != nil {
+			return nil, err
+		}
+		return &e.systemProtocolError, nil
+	case 0x01_00:
+		if err := e.flashPsKey.UnmarshalPayload(f.Payload); err != nil {
+			return nil, err
+		}
+		return &e.flashPsKey, nil
+	case 0x02_00:
+		if err := e.attributesValue.UnmarshalPayload(f.Payload); err != nil {
+			return nil, err
+		}
+		return &e.attributesValue, nil
+	case 0x02_01:
+		if err := e.attributesUserReadRequest.UnmarshalPayload(f.Payload); err != nil {
+			return nil, err
+		}
+		return &e.attributesUserReadRequest, nil
+	case 0x02_02:
+		if err := e.attributesStatus.UnmarshalPayload(f.Payload); err != nil {
+			return nil, err
+		}
+		return &e.attributesStatus, nil
+	case 0x03_00:
+		if err := e.connectionStatus.UnmarshalPayload(f.Payload); err != nil {
+			return nil, err
+		}
+		return &e.connectionStatus, nil
+	case 0x03_01:
+		if err := e.connectionVersionInd.UnmarshalPayload(f.Payload); err != nil {
+			return nil, err
+		}
+		return &e.connectionVersionInd, nil
+	case 0x03_02:
+		if err := e.connectionFeatureInd.UnmarshalPayload(f.Payload); err != nil {
+			return nil, err
+		}
+		return &e.connectionFeatureInd, nil
+	case 0x03_03:
+		if err := e.connectionRawRx.UnmarshalPayload(f.Payload); err != nil {
+			return nil, err
+		}
+		return &e.connectionRawRx, nil
+	case 0x03_04:
+		if err := e.connectionDisconnected.UnmarshalPayload(f.Payload); err != nil {
+			return nil, err
+		}
+		return &e.connectionDisconnected, nil
+	case 0x04_00:
+		if err := e.attclientIndicated.UnmarshalPayload(f.Payload); err != nil {
+			return nil, err
+		}
+		return &e.attclientIndicated, nil
+	case 0x04_01:
+		if err := e.attclientProcedureCompleted.UnmarshalPayload(f.Payload); err != nil {
+			return nil, err
+		}
+		return &e.attclientProcedureCompleted, nil
+	case 0x04_02:
+		if err := e.attclientGroupFound.UnmarshalPayload(f.Payload); err != nil {
+			return nil, err
+		}
+		return &e.attclientGroupFound, nil
+	case 0x04_03:
+		if err := e.attclientAttributeFound.UnmarshalPayload(f.Payload); err != nil {
+			return nil, err
+		}
+		return &e.attclientAttributeFound, nil
+	case 0x04_04:
+		if err := e.attclientFindInformationFound.UnmarshalPayload(f.Payload); err != nil {
+			return nil, err
+		}
+		return &e.attclientFindInformationFound, nil
+	case 0x04_05:
+		if err := e.attclientAttributeValue.UnmarshalPayload(f.Payload); err != nil {
+			return nil, err
+		}
+		return &e.attclientAttributeValue, nil
+	case 0x04_06:
+		if err := e.attclientReadMultipleResponse.UnmarshalPayload(f.Payload); err != nil {
+			return nil, err
+		}
+		return &e.attclientReadMultipleResponse, nil
+	case 0x05_00:
+		if err := e.smSmpData.UnmarshalPayload(f.Payload); err != nil {
+			return nil, err
+		}
+		return &e.smSmpData, nil
+	case 0x05_01:
+		if err := e.smBondingFail.UnmarshalPayload(f.Payload); err != nil {
+			return nil, err
+		}
+		return &e.smBondingFail, nil
+	case 0x05_02:
+		if err := e.smPasskeyDisplay.UnmarshalPayload(f.Payload); err != nil {
+			return nil, err
+		}
+		return &e.smPasskeyDisplay, nil
+	case 0x05_03:
+		if err := e.smPasskeyRequest.UnmarshalPayload(f.Payload); err != nil {
+			return nil, err
+		}
+		return &e.smPasskeyRequest, nil
+	case 0x05_04:
+		if err := e.smBondStatus.UnmarshalPayload(f.Payload); err != nil {
+			return nil, err
+		}
+		return &e.smBondStatus, nil
+	case 0x06_00:
+		if err := e.gapScanResponse.UnmarshalPayload(f.Payload); err != nil {
+			return nil, err
+		}
+		return &e.gapScanResponse, nil
+	case 0x06_01:
+		if err := e.gapModeChanged.UnmarshalPayload(f.Payload); err != nil {
+			return nil, err
+		}
+		return &e.gapModeChanged, nil
+	case 0x07_00:
+		if err := e.hardwareIoPortStatus.UnmarshalPayload(f.Payload); err != nil {
+			return nil, err
+		}
+		return &e.hardwareIoPortStatus, nil
+	case 0x07_01:
+		if err := e.hardwareSoftTimer.UnmarshalPayload(f.Payload); err != nil {
+			return nil, err
+		}
+		return &e.hardwareSoftTimer, nil
+	case 0x07_02:
+		if err := e.hardwareAdcResult.UnmarshalPayload(f.Payload); err != nil {
+			return nil, err
+		}
+		return &e.hardwareAdcResult, nil
+	case 0x07_03:
+		if err := e.hardwareAnalogComparatorStatus.UnmarshalPayload(f.Payload); err != nil {
+			return nil, err
+		}
+		return &e.hardwareAnalogComparatorStatus, nil
+	case 0x09_00:
+		if err := e.dfuBoot.UnmarshalPayload(f.Payload); err != nil {
+			return nil, err
+		}
+		return &e.dfuBoot, nil
+	}
+	return nil, fmt.Errorf("wire: event class %d ID %d: %w", f.Class, f.ID, ErrUnknownMessage)
 }

@@ -29,7 +29,8 @@
 // gap_scan_response is EvtGapScanResponse. Each has Class, ID, Kind, Name, PayloadLen,
 // AppendPayload, AppendFrame, MarshalBinary, UnmarshalPayload (zero-copy: array fields alias
 // the payload) and UnmarshalBinary (copies). DecodeCommand, DecodeResponse and DecodeEvent turn
-// a Frame into a freshly allocated message whose arrays do not alias the Frame.
+// a Frame into a freshly allocated message whose arrays do not alias the Frame; Events decodes
+// event frames in place, without allocating, for a reader on a hot path.
 //
 // Addresses are bt.Address in printed order; the codec reverses them to wire order
 // (least-significant byte first). Result is the u16 error code of the API reference's §5.11,
@@ -40,12 +41,15 @@
 //	buf := wire.CmdAttclientReadByHandle{Connection: 0, Handle: 0x0003}.AppendFrame(nil)
 //	port.Write(buf)
 //	d := wire.NewDecoder(port)
+//	var evs wire.Events
 //	for {
 //		f, err := d.Next()
 //		if err != nil { ... }
-//		if f.Event && f.Class == 4 && f.ID == 5 {
-//			var ev wire.EvtAttclientAttributeValue
-//			if ev.UnmarshalPayload(f.Payload) == nil { ... ev.Value valid until d.Next ... }
+//		if !f.Event { ... a response ... }
+//		m, err := evs.Decode(f)
+//		switch e := m.(type) {
+//		case *wire.EvtAttclientAttributeValue:
+//			... e.Value valid until d.Next ...
 //		}
 //	}
 package wire
@@ -251,6 +255,12 @@ type MessageInfo struct {
 	HasArray bool
 	// NoResponse is set for commands the device never answers (system_reset, dfu_reset).
 	NoResponse bool
+	// EchoesConnection is set for commands, and their responses, whose response starts with the
+	// connection handle that is the command's first parameter: every connection and attclient
+	// command but connection_slave_latency_disable and attclient_indicate_confirm, and
+	// sm_encrypt_start (BLE SDK 1.x API reference §5.1, §5.3 and §5.7 response tables). A reader
+	// can tell such a response from garbage framed alike by that byte.
+	EchoesConnection bool
 }
 
 type msgInfo struct {
@@ -258,7 +268,9 @@ type msgInfo struct {
 	fixed      int
 	array      bool
 	noResponse bool
-	new        func() Message
+	// echoesConnection: see MessageInfo.EchoesConnection.
+	echoesConnection bool
+	new              func() Message
 }
 
 func table(k Kind) *[NumClasses][]msgInfo {
@@ -288,7 +300,7 @@ func Lookup(k Kind, class, id uint8) (MessageInfo, bool) {
 	if mi == nil {
 		return MessageInfo{}, false
 	}
-	return MessageInfo{Name: mi.name, FixedLen: mi.fixed, HasArray: mi.array, NoResponse: mi.noResponse}, true
+	return MessageInfo{Name: mi.name, FixedLen: mi.fixed, HasArray: mi.array, NoResponse: mi.noResponse, EchoesConnection: mi.echoesConnection}, true
 }
 
 // New returns a pointer to a zero message of (k, class, id), or nil if unknown.

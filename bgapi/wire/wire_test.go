@@ -147,6 +147,13 @@ func TestAllMessagesRoundTrip(t *testing.T) {
 				if err != nil || !reflect.DeepEqual(m, m3) {
 					t.Fatalf("%s: Decode %v", info.Name, err)
 				}
+				if k == KindEvent {
+					var evs Events
+					m4, err := evs.Decode(f)
+					if err != nil || !reflect.DeepEqual(m, m4) {
+						t.Fatalf("%s: Events.Decode %v, %v", info.Name, m4, err)
+					}
+				}
 				// wrong lengths are rejected
 				bad := append(append([]byte(nil), p...), 0)
 				if err := m.(interface{ UnmarshalPayload([]byte) error }).UnmarshalPayload(bad); !errors.Is(err, ErrLength) {
@@ -492,5 +499,82 @@ func (emptyReader) Read([]byte) (int, error) { return 0, nil }
 func TestDecoderNoProgress(t *testing.T) {
 	if _, err := NewDecoder(emptyReader{}).Next(); err != io.ErrNoProgress {
 		t.Fatalf("err %v", err)
+	}
+}
+
+// TestEventsDecode: Events decodes in place, into one reused value per event type, without
+// allocating, and rejects what is not a well-formed BGAPI 1.x event.
+func TestEventsDecode(t *testing.T) {
+	var evs Events
+	notify := EvtAttclientAttributeValue{Connection: 1, AttHandle: 0x12, Type: AttValueNotify, Value: []byte{1, 2, 3}}
+	f := Frame{Event: true, Class: notify.Class(), ID: notify.ID(), Payload: notify.AppendPayload(nil)}
+	m1, err := evs.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e1, ok := m1.(*EvtAttclientAttributeValue)
+	if !ok || !reflect.DeepEqual(*e1, notify) {
+		t.Fatalf("Decode = %#v, want %#v", m1, notify)
+	}
+	if &e1.Value[0] != &f.Payload[5] {
+		t.Error("array does not alias the payload")
+	}
+	m2, _ := evs.Decode(f)
+	if m2.(*EvtAttclientAttributeValue) != e1 {
+		t.Error("second Decode used another value")
+	}
+	if n := testing.AllocsPerRun(100, func() { evs.Decode(f) }); n != 0 {
+		t.Errorf("Decode allocates %v times", n)
+	}
+	for _, tc := range []struct {
+		name string
+		f    Frame
+		want error
+	}{
+		{"response", Frame{Class: 4, ID: 5, Payload: f.Payload}, ErrHeader},
+		{"unknown", Frame{Event: true, Class: 4, ID: 31}, ErrUnknownMessage},
+		{"unknown class", Frame{Event: true, Class: NumClasses}, ErrUnknownMessage},
+		{"short", Frame{Event: true, Class: 4, ID: 5, Payload: f.Payload[:4]}, ErrLength},
+		{"bad prefix", Frame{Event: true, Class: 4, ID: 5, Payload: append(bytes.Clone(f.Payload), 0)}, ErrLength},
+	} {
+		if m, err := evs.Decode(tc.f); m != nil || !errors.Is(err, tc.want) {
+			t.Errorf("%s: Decode = %v, %v; want %v", tc.name, m, err, tc.want)
+		}
+	}
+}
+
+// TestEchoesConnection: the commands whose response echoes the connection byte are every
+// connection and attclient command but connection_slave_latency_disable and
+// attclient_indicate_confirm, and sm_encrypt_start (BLE SDK 1.x API reference §5.1, §5.3 and
+// §5.7 response tables); the response rows carry the same flag.
+func TestEchoesConnection(t *testing.T) {
+	var got []string
+	for c := range uint8(NumClasses) {
+		for id := range uint8(32) {
+			cmd, ok := Lookup(KindCommand, c, id)
+			if !ok {
+				continue
+			}
+			rsp, _ := Lookup(KindResponse, c, id)
+			if rsp.EchoesConnection != cmd.EchoesConnection {
+				t.Errorf("%s: command echo %v, response echo %v", cmd.Name, cmd.EchoesConnection, rsp.EchoesConnection)
+			}
+			if cmd.EchoesConnection {
+				got = append(got, cmd.Name)
+			}
+		}
+	}
+	want := []string{
+		"connection_disconnect", "connection_get_rssi", "connection_update", "connection_version_update",
+		"connection_channel_map_get", "connection_channel_map_set", "connection_features_get",
+		"connection_get_status", "connection_raw_tx",
+		"attclient_find_by_type_value", "attclient_read_by_group_type", "attclient_read_by_type",
+		"attclient_find_information", "attclient_read_by_handle", "attclient_attribute_write",
+		"attclient_write_command", "attclient_read_long", "attclient_prepare_write",
+		"attclient_execute_write", "attclient_read_multiple",
+		"sm_encrypt_start",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("echoing commands:\n got %v\nwant %v", got, want)
 	}
 }

@@ -21,6 +21,7 @@ type msg struct {
 	class, id int
 	name      string // BGAPI name, e.g. attclient_read_by_handle
 	fields    []field
+	echo      bool // cmd and rsp: the response's first byte echoes the command's connection byte
 }
 
 var goTypes = map[string]string{
@@ -69,6 +70,12 @@ func (m msg) goName() string {
 	return p + camel(m.name)
 }
 
+// fieldName is the unexported field of Events holding the message, e.g. gapScanResponse.
+func (m msg) fieldName() string {
+	c := camel(m.name)
+	return strings.ToLower(c[:1]) + c[1:]
+}
+
 func (m msg) fixed() (n int, arr bool) {
 	for _, f := range m.fields {
 		if f.typ == "arr" {
@@ -99,6 +106,7 @@ func main() {
 func generate(in []byte) ([]byte, error) {
 	var msgs []msg
 	noRsp := map[string]bool{}
+	flagNames := map[string]bool{"echo": true}
 	sc := bufio.NewScanner(bytes.NewReader(in))
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
@@ -114,20 +122,37 @@ func generate(in []byte) ([]byte, error) {
 		id, _ := strconv.Atoi(head[2])
 		switch head[0] {
 		case "cmd":
-			if len(parts) != 3 {
+			if len(parts) != 3 && len(parts) != 4 {
 				log.Fatalf("bad cmd %q", line)
 			}
-			msgs = append(msgs, msg{"cmd", cl, id, head[3], parseFields(parts[1])})
+			flags := map[string]bool{}
+			if len(parts) == 4 {
+				for _, fl := range strings.Fields(parts[3]) {
+					if !flagNames[fl] {
+						log.Fatalf("unknown flag %q in %q", fl, line)
+					}
+					flags[fl] = true
+				}
+			}
+			cmd := msg{"cmd", cl, id, head[3], parseFields(parts[1]), flags["echo"]}
+			msgs = append(msgs, cmd)
 			if strings.TrimSpace(parts[2]) == "!" {
+				if cmd.echo {
+					log.Fatalf("echo without a response in %q", line)
+				}
 				noRsp[head[3]] = true
 			} else {
-				msgs = append(msgs, msg{"rsp", cl, id, head[3], parseFields(parts[2])})
+				rsp := msg{"rsp", cl, id, head[3], parseFields(parts[2]), cmd.echo}
+				if cmd.echo && (len(cmd.fields) == 0 || cmd.fields[0].typ != "u8" || len(rsp.fields) == 0 || rsp.fields[0].typ != "u8") {
+					log.Fatalf("echo: command and response must start with a u8 connection in %q", line)
+				}
+				msgs = append(msgs, rsp)
 			}
 		case "evt":
 			if len(parts) != 2 {
 				log.Fatalf("bad evt %q", line)
 			}
-			msgs = append(msgs, msg{"evt", cl, id, head[3], parseFields(parts[1])})
+			msgs = append(msgs, msg{"evt", cl, id, head[3], parseFields(parts[1]), false})
 		}
 	}
 	var b bytes.Buffer
@@ -141,6 +166,11 @@ func generate(in []byte) ([]byte, error) {
 		w("// %s is the %s %s (class %d, ID %d) of the BLE SDK 1.x API reference.\n", gn, kindNames[m.kind], m.name, m.class, m.id)
 		if m.kind == "cmd" && noRsp[m.name] {
 			w("// The device sends no response to it.\n")
+		}
+		if m.echo && m.kind == "cmd" {
+			w("// Its response's first byte echoes the command's connection handle.\n")
+		} else if m.echo {
+			w("// Its first byte echoes the command's connection handle.\n")
 		}
 		_, arr := m.fixed()
 		if arr {
@@ -264,12 +294,40 @@ func generate(in []byte) ([]byte, error) {
 			w("\t%d: {\n", c)
 			for _, m := range row {
 				fixed, arr := m.fixed()
-				w("\t\t%d: {name: %q, fixed: %d, array: %v, noResponse: %v, new: func() Message { return new(%s) }},\n", m.id, m.name, fixed, arr, k == "cmd" && noRsp[m.name], m.goName())
+				w("\t\t%d: {name: %q, fixed: %d, array: %v, noResponse: %v, echoesConnection: %v, new: func() Message { return new(%s) }},\n", m.id, m.name, fixed, arr, k == "cmd" && noRsp[m.name], m.echo, m.goName())
 			}
 			w("\t},\n")
 		}
 		w("}\n\n")
 	}
+	// Events: one value per event type, decoded in place by a switch (no allocation).
+	w("// Events holds one value of every event message so that a reader can decode events without\n")
+	w("// allocating: Decode fills the value of the frame's type and returns a pointer to it, for a\n")
+	w("// type switch. The value, whose arrays alias the frame's payload, is valid until the next\n")
+	w("// Decode of the same type. The zero value is ready to use; not safe for concurrent use.\n")
+	w("type Events struct {\n")
+	for _, m := range msgs {
+		if m.kind == "evt" {
+			w("\t%s %s\n", m.fieldName(), m.goName())
+		}
+	}
+	w("}\n\n")
+	w("// Decode decodes event frame f into the value of its type held by e and returns a pointer to\n")
+	w("// that value (a *Evt… message). It fails if f is not an event, names no BGAPI 1.x event or its\n")
+	w("// payload does not fit the event's layout.\n")
+	w("func (e *Events) Decode(f Frame) (Message, error) {\n")
+	w("\tif !f.Event {\n\t\treturn nil, fmt.Errorf(\"wire: frame (event=false) decoded as event: %%w\", ErrHeader)\n\t}\n")
+	w("\tswitch uint16(f.Class)<<8 | uint16(f.ID) {\n")
+	for _, m := range msgs {
+		if m.kind != "evt" {
+			continue
+		}
+		w("\tcase 0x%02X_%02X:\n", m.class, m.id)
+		w("\t\tif err := e.%s.UnmarshalPayload(f.Payload); err != nil {\n\t\t\treturn nil, err\n\t\t}\n", m.fieldName())
+		w("\t\treturn &e.%s, nil\n", m.fieldName())
+	}
+	w("\t}\n")
+	w("\treturn nil, fmt.Errorf(\"wire: event class %%d ID %%d: %%w\", f.Class, f.ID, ErrUnknownMessage)\n}\n\n")
 	src, err := format.Source(b.Bytes())
 	if err != nil {
 		return b.Bytes(), err
