@@ -36,8 +36,8 @@ func TestReliabilityMatrixNamesTests(t *testing.T) {
 		switch dir {
 		case "cmd/gogatt":
 			pkg = "e2e"
-		case "gatttool/parse":
-			pkg = "gatttool/parse"
+		case "gatttool/internal/parse":
+			pkg = "gatttool/internal/parse"
 		}
 		for _, m := range decl.FindAllStringSubmatch(string(src), -1) {
 			defined[pkg+"."+m[1]] = true

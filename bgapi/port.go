@@ -20,7 +20,8 @@ const (
 	BLED112PID = "0001"
 )
 
-// Port errors. A *PortError wraps one of them (or gogatt.ErrNoAdapter), so test with errors.Is.
+// Port errors. A *PortError wraps one of them (or gogatt.ErrNoAdapter), so test with errors.Is;
+// it also matches fs.ErrPermission or gogatt.ErrBusy, as the other backends' errors do.
 var (
 	// ErrPermissionDenied: the port exists but this user may not open it. On Linux add the
 	// user to the "dialout" group (sudo usermod -aG dialout $USER, then log in again) or
@@ -63,8 +64,22 @@ func (e *PortError) Error() string {
 	return b.String()
 }
 
-// Is matches the error's kind (ErrPermissionDenied, ErrPortBusy, gogatt.ErrNoAdapter).
-func (e *PortError) Is(target error) bool { return e.Kind != nil && target == e.Kind }
+// Is matches the error's kind (ErrPermissionDenied, ErrPortBusy, gogatt.ErrNoAdapter) and the
+// sentinel shared by every backend: fs.ErrPermission (os.ErrPermission) for ErrPermissionDenied,
+// gogatt.ErrBusy for ErrPortBusy.
+func (e *PortError) Is(target error) bool {
+	switch {
+	case e.Kind == nil:
+		return false
+	case target == e.Kind:
+		return true
+	case e.Kind == ErrPermissionDenied:
+		return target == fs.ErrPermission
+	case e.Kind == ErrPortBusy:
+		return target == gogatt.ErrBusy
+	}
+	return false
+}
 
 // Unwrap returns the underlying error.
 func (e *PortError) Unwrap() error { return e.Err }

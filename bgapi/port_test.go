@@ -3,6 +3,7 @@ package bgapi
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -149,5 +150,42 @@ func TestRelocate(t *testing.T) {
 	}
 	if portIdentity(list(id), "/dev/ttyACM0") != id || portIdentity(list(id), "/dev/ttyS0") != nil {
 		t.Error("portIdentity")
+	}
+}
+
+// TestPortErrorSharedSentinels: a port the user may not open matches fs.ErrPermission and a busy
+// port gogatt.ErrBusy, as the gatttool backend's errors do, besides this package's sentinels.
+func TestPortErrorSharedSentinels(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want []error
+		not  []error
+	}{
+		// serial.Open reports EACCES as a *serial.PortError that does not wrap the errno.
+		{"permission (serial)", &PortError{Port: "/dev/ttyACM0", Kind: ErrPermissionDenied, Err: errors.New("Permission denied"), Hint: permissionHint},
+			[]error{fs.ErrPermission, ErrPermissionDenied}, []error{gogatt.ErrBusy}},
+		{"permission (lock)", classifyOpenError("/dev/ttyACM0", fmt.Errorf("open: %w", syscall.EACCES)),
+			[]error{fs.ErrPermission, ErrPermissionDenied}, []error{gogatt.ErrBusy}},
+		{"busy", classifyOpenError("/dev/ttyACM0", &serial.PortError{}),
+			[]error{gogatt.ErrBusy, ErrPortBusy}, []error{fs.ErrPermission}},
+		{"missing", classifyOpenError("/dev/ttyACM0", fmt.Errorf("open: %w", syscall.ENOENT)),
+			[]error{gogatt.ErrNoAdapter}, []error{fs.ErrPermission, gogatt.ErrBusy}},
+		{"not a serial port", &PortError{Port: "/dev/null", Err: errors.New("inappropriate ioctl for device")},
+			nil, []error{fs.ErrPermission, gogatt.ErrBusy, gogatt.ErrNoAdapter}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, w := range tc.want {
+				if !errors.Is(tc.err, w) {
+					t.Errorf("errors.Is(%v, %v) = false, want true", tc.err, w)
+				}
+			}
+			for _, w := range tc.not {
+				if errors.Is(tc.err, w) {
+					t.Errorf("errors.Is(%v, %v) = true, want false", tc.err, w)
+				}
+			}
+		})
 	}
 }

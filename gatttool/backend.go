@@ -3,10 +3,8 @@
 //
 //   - One interactive `gatttool -i hciX -I` per connected device (several devices at once are
 //     several processes). A reader goroutine per process splits and classifies every line
-//     (package parse); commands are serialised per process and each waits for its own answer
-//     line — an error gatttool prints is returned at once, as a typed error
-//     (*gogatt.ATTError with the code of docs/bluez-tools.md §ATT error texts, errors matching
-//     gogatt.ErrNotConnected, …).
+//     (package gatttool/internal/parse); commands are serialised per process and each waits for its own answer
+//     line — an error gatttool prints is returned at once, as a typed error (see Errors below).
 //   - `hcitool -i hciX lescan` for scanning, stopped with SIGINT only (docs/bluez-tools.md
 //     §Stopping lescan).
 //   - `bluetoothctl remove` / `devices Paired` for bonds (docs/bluez-tools.md §bluetoothctl).
@@ -19,6 +17,16 @@
 // hang) is detected (no answer within Config.RequestTimeout, or the 0x0e error after 30 s) and
 // recovered by killing the process; the caller gets an error matching gogatt.ErrTimeout and the
 // Device reports the loss.
+//
+// # Errors
+//
+// An error line a tool prints comes back as an *Error (errors.As(err, new(*gatttool.Error))),
+// with the tool, the operation, the handle and the line as printed. It matches the gogatt
+// sentinel that fits the line (gogatt.ErrNotConnected, gogatt.ErrBusy for "a scan is already
+// running" or a controller left scanning, gogatt.ErrNotFound, …), fs.ErrPermission when hcitool
+// may not use the adapter, the syscall.Errno of a failed connect and, for an ATT Error Response,
+// the *gogatt.ATTError with the code of docs/bluez-tools.md §ATT error texts (errors.As finds
+// it through the *Error; Error.Code holds the same code).
 //
 // Every value that reaches a tool is built from checked, typed values (addresses parsed by
 // bt.ParseAddress, handles, hex-encoded bytes), so no input can make a tool run a second
@@ -38,7 +46,7 @@ import (
 
 	"github.com/gogatt/gogatt"
 	"github.com/gogatt/gogatt/bt"
-	"github.com/gogatt/gogatt/gatttool/parse"
+	"github.com/gogatt/gogatt/gatttool/internal/parse"
 	"github.com/gogatt/gogatt/internal/gattkit"
 )
 

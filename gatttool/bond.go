@@ -11,7 +11,7 @@ import (
 
 	"github.com/gogatt/gogatt"
 	"github.com/gogatt/gogatt/bt"
-	"github.com/gogatt/gogatt/gatttool/parse"
+	"github.com/gogatt/gogatt/gatttool/internal/parse"
 	"github.com/gogatt/gogatt/internal/gattkit"
 )
 
@@ -68,7 +68,7 @@ func (b *Backend) ClearBond(ctx context.Context, address string) error {
 				removed = true // no such device: no bond
 				b.log.Debug("bluetoothctl: device not known; nothing to remove", "addr", a)
 			default:
-				if e := l.Err("remove"); e != nil && lineErr == nil {
+				if e := toolError(l.Err("remove"), 0, ""); e != nil && lineErr == nil {
 					lineErr = e
 				}
 			}
@@ -102,7 +102,7 @@ func (b *Backend) pairedDevices(ctx context.Context) ([]bt.Address, error) {
 	lines, err := b.ctl(ctx, "devices", "Paired")
 	var out []bt.Address
 	for _, l := range lines {
-		if e := l.Err("devices"); e != nil {
+		if e := toolError(l.Err("devices"), 0, ""); e != nil {
 			return nil, fmt.Errorf("gatttool backend: list paired devices: %w", e)
 		}
 		if l.Kind == parse.CtlDevice {
@@ -138,7 +138,7 @@ func (b *Backend) ctl(ctx context.Context, args ...string) ([]parse.CtlLine, err
 	if ctx.Err() != nil {
 		for _, l := range lines {
 			if l.Kind == parse.CtlNoBus {
-				return lines, l.Err(args[0])
+				return lines, toolError(l.Err(args[0]), 0, "")
 			}
 		}
 		return lines, fmt.Errorf("bluetoothctl %s gave no answer: is bluetoothd running? %w",
@@ -149,7 +149,7 @@ func (b *Backend) ctl(ctx context.Context, args ...string) ([]parse.CtlLine, err
 		if errors.As(runErr, &ee) {
 			for _, l := range lines {
 				if l.Kind == parse.CtlNoBus {
-					return lines, l.Err(args[0])
+					return lines, toolError(l.Err(args[0]), 0, "")
 				}
 			}
 			return lines, fmt.Errorf("bluetoothctl %s: %v: %q", strings.Join(args, " "), runErr, strings.TrimSpace(out.String()))

@@ -11,7 +11,7 @@ import (
 
 	"github.com/gogatt/gogatt"
 	"github.com/gogatt/gogatt/att"
-	"github.com/gogatt/gogatt/gatttool/parse"
+	"github.com/gogatt/gogatt/gatttool/internal/parse"
 	"github.com/gogatt/gogatt/internal/gattkit"
 )
 
@@ -335,10 +335,13 @@ func cccdValue(indication bool) []byte {
 
 // relabel renames the Op of an ATT error (the CCCD write belongs to subscribe/unsubscribe).
 func relabel(err error, opName string) error {
-	if ae, ok := err.(*gogatt.ATTError); ok {
-		c := *ae
-		c.Op = opName
-		return &c
+	if e, ok := err.(*Error); ok {
+		if ae, ok := e.Err.(*gogatt.ATTError); ok {
+			c, a := *e, *ae
+			a.Op = opName
+			c.Op, c.Err = opName, &a
+			return &c
+		}
 	}
 	return err
 }

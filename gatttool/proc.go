@@ -16,7 +16,7 @@ import (
 	"github.com/creack/pty"
 	"github.com/gogatt/gogatt"
 	"github.com/gogatt/gogatt/att"
-	"github.com/gogatt/gogatt/gatttool/parse"
+	"github.com/gogatt/gogatt/gatttool/internal/parse"
 	"github.com/gogatt/gogatt/internal/gattkit"
 )
 
@@ -266,7 +266,7 @@ func (p *proc) lineErr(o *op, l parse.Line) error {
 	if o.errorIsEmpty != nil && o.errorIsEmpty(l) {
 		return errEmpty
 	}
-	err := l.Err(o.name, o.handle)
+	err := toolError(l.Err(o.name, o.handle), o.handle, l.Text)
 	if l.Kind == parse.ATTErrorLine && l.Code == att.ErrUnlikelyError && time.Since(o.started) >= p.attTimeout {
 		// The 30 s ATT transaction timeout (docs/bluez-tools.md §ATT timeout hang): gatttool is
 		// now hung.

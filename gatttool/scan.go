@@ -13,7 +13,7 @@ import (
 
 	"github.com/creack/pty"
 	"github.com/gogatt/gogatt"
-	"github.com/gogatt/gogatt/gatttool/parse"
+	"github.com/gogatt/gogatt/gatttool/internal/parse"
 	"github.com/gogatt/gogatt/internal/gattkit"
 )
 
@@ -193,7 +193,7 @@ loop:
 				}
 			case parse.ScanError:
 				if scanErr == nil {
-					scanErr = l.Err
+					scanErr = toolError(l.Err, 0, "")
 				}
 			default:
 				if len(unknown) < 20 {
