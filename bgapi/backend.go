@@ -72,7 +72,7 @@ type Backend struct {
 	mu      sync.Mutex // guards the fields below and serialises Start/Stop
 	c       *client
 	slots   int
-	devices map[*device]struct{}
+	devices map[*link]struct{}
 	// wrapped are the Devices handed to the application (gattkit.Wrap around a device);
 	// Stop disconnects them and waits until each has announced it (wrapWG).
 	wrapped map[gogatt.Device]struct{}
@@ -191,7 +191,7 @@ func (b *Backend) Start(ctx context.Context) error {
 	}
 	b.c.setLive()
 	if b.wrapped == nil { // else a restart after an adapter loss: the Devices stay
-		b.devices = make(map[*device]struct{})
+		b.devices = make(map[*link]struct{})
 		b.wrapped = make(map[gogatt.Device]struct{})
 		b.ctx, b.cancel = context.WithCancel(context.Background())
 	}
@@ -406,9 +406,12 @@ func (b *Backend) client() (*client, error) {
 // documentation). The Device returned reconnects by itself when opts.AutoReconnect is set
 // (gattkit.Wrap).
 func (b *Backend) Connect(ctx context.Context, address string, opts gogatt.ConnectOptions) (gogatt.Device, error) {
-	d, err := b.connect(ctx, address, opts)
-	if err != nil {
+	if _, err := gattkit.CheckConnect(address, opts); err != nil {
 		return nil, err
+	}
+	c, err := b.client()
+	if err != nil {
+		return nil, fmt.Errorf("connect %s: %w", address, err)
 	}
 	b.mu.Lock()
 	bctx := b.ctx
@@ -416,8 +419,10 @@ func (b *Backend) Connect(ctx context.Context, address string, opts gogatt.Conne
 	if bctx == nil {
 		return nil, gogatt.ErrNotStarted
 	}
-	dial := func(ctx context.Context) (gogatt.Device, error) { return b.connect(ctx, address, opts) }
-	w := gattkit.Wrap(bctx, d, dial, opts)
+	w, err := gattkit.Connect(ctx, address, opts, gattkit.Config{Dial: b.dial, Group: &c.deliveries, Log: b.log, Values: bctx})
+	if err != nil {
+		return nil, err
+	}
 	b.mu.Lock()
 	if b.wrapped == nil || b.ctx != bctx { // stopped (or restarted) meanwhile
 		b.mu.Unlock()
@@ -437,14 +442,8 @@ func (b *Backend) Connect(ctx context.Context, address string, opts gogatt.Conne
 	return w, nil
 }
 
-func (b *Backend) connect(ctx context.Context, address string, opts gogatt.ConnectOptions) (*device, error) {
-	addr, err := bt.ParseAddress(address)
-	if err != nil {
-		return nil, fmt.Errorf("connect: %w: %w", gogatt.ErrInvalidParameter, err)
-	}
-	if opts.AddressType != bt.AddressPublic && opts.AddressType != bt.AddressRandom {
-		return nil, fmt.Errorf("connect %s: %w: address type %d", addr, gogatt.ErrInvalidParameter, opts.AddressType)
-	}
+// dial opens one link (gattkit.Dialer); the arguments have been checked.
+func (b *Backend) dial(ctx context.Context, addr bt.Address, opts gogatt.ConnectOptions, sink gattkit.Sink) (gattkit.Link, error) {
 	params, err := opts.Resolve()
 	if err != nil {
 		return nil, fmt.Errorf("connect %s: %w", addr, err)
@@ -483,7 +482,7 @@ func (b *Backend) connect(ctx context.Context, address string, opts gogatt.Conne
 		return nil, fmt.Errorf("connect %s: %d of %d slots in use: %w", addr, n, slots, &Error{Command: "gap_connect_direct", Connection: -1, Result: wire.ResultConnectionLimitExceeded})
 	}
 
-	cw := &connectWait{addr: addr, handle: -1, done: make(chan struct{})}
+	cw := &connectWait{addr: addr, sink: sink, handle: -1, done: make(chan struct{})}
 	c.mu.Lock()
 	c.connecting = cw
 	c.mu.Unlock()
@@ -543,7 +542,7 @@ func (b *Backend) connect(ctx context.Context, address string, opts gogatt.Conne
 	if cw.err != nil {
 		return nil, fmt.Errorf("connect %s: %w", addr, cw.err)
 	}
-	d := newDevice(b, cw.conn)
+	d := &link{b: b, cn: cw.conn}
 	if err := cw.conn.resumeBond(ctx); err != nil { // a bonded peer: encrypt with the bond
 		dctx, dcancel := context.WithTimeout(c.stopCtx, 2*c.cmdTimeout)
 		_ = d.disconnect(dctx)

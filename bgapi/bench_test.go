@@ -12,19 +12,31 @@ import (
 	"github.com/gogatt/gogatt/adv"
 	"github.com/gogatt/gogatt/bgapi/wire"
 	"github.com/gogatt/gogatt/bt"
+	"github.com/gogatt/gogatt/internal/gattkit"
 	"github.com/gogatt/gogatt/sim"
 	"github.com/gogatt/gogatt/sim/bled112"
 )
 
-// rawConnect connects without the reconnect wrapper, to reach the raw device.
-func (env *emuEnv) rawConnect(b *testing.B, addr string) *device {
+// rawConnect connects without AutoReconnect.
+func (env *emuEnv) rawConnect(b *testing.B, addr string) gogatt.Device {
 	b.Helper()
-	d, err := env.b.connect(context.Background(), addr, gogatt.ConnectOptions{IntervalMin: 7500 * time.Microsecond, IntervalMax: 7500 * time.Microsecond})
+	d, err := env.b.Connect(context.Background(), addr, gogatt.ConnectOptions{IntervalMin: 7500 * time.Microsecond, IntervalMax: 7500 * time.Microsecond})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { d.Disconnect() })
 	return d
+}
+
+// rawLink dials one link, below the Device.
+func (env *emuEnv) rawLink(b *testing.B, addr string) *link {
+	b.Helper()
+	l, err := env.b.dial(context.Background(), bt.MustParseAddress(addr), gogatt.ConnectOptions{}, func(uint16, []byte) bool { return false })
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { l.Close() })
+	return l.(*link)
 }
 
 // BenchmarkReadRoundTrip: one attclient_read_by_handle → attribute_value over the emulator's
@@ -94,13 +106,13 @@ func BenchmarkLongWrite512(b *testing.B) {
 // BenchmarkDiscovery: the full tree of the torture device (≥ 50 characteristics).
 func BenchmarkDiscovery(b *testing.B) {
 	env := startEmu(b, bled112.Config{}, Config{NoReset: true})
-	d := env.rawConnect(b, tortureAddr)
+	d := env.rawLink(b, tortureAddr)
 	ctx := context.Background()
 	var chars int
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		svcs, err := d.discover(ctx)
+		svcs, err := d.Discover(ctx)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -168,17 +180,18 @@ func BenchmarkEventRoute(b *testing.B) {
 	if c.log == nil {
 		c.log = discardLogger()
 	}
-	cn := newConn(c, 0, bt.MustParseAddress(hrmAddr))
+	reg := gattkit.NewRegistry()
+	cn := newConn(c, 0, bt.MustParseAddress(hrmAddr), reg.Dispatch)
 	c.conns[0] = cn
 	done := make(chan struct{}, 1)
 	n := 0
-	cn.reg.Add(0x12, func(uint16, []byte) {
+	reg.Add(0x12, func(uint16, []byte) {
 		n++
 		if n == b.N {
 			done <- struct{}{}
 		}
 	}, gogatt.SubscribeOptions{})
-	defer cn.reg.Close()
+	defer reg.Close()
 	f := wire.Frame{Event: true, Class: 4, ID: 5, Payload: cat([]byte{0}, le16(0x12), []byte{byte(wire.AttValueNotify), 20}, pattern(20))}
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -548,7 +548,7 @@ func (c *client) connectionStatus(e wire.EvtConnectionStatus) {
 		}
 		return
 	}
-	cn := newConn(c, h, addr)
+	cn := newConn(c, h, addr, cw.sink)
 	cn.bondHandle, cn.encrypted = bond, e.Flags.Encrypted()
 	c.conns[h] = cn
 	cw.conn = cn
@@ -592,6 +592,7 @@ func (c *client) disconnected(h uint8, reason wire.Result) {
 // connectWait is a gap_connect_direct in progress.
 type connectWait struct {
 	addr   bt.Address
+	sink   gattkit.Sink
 	handle int // from the response; -1 until then
 	done   chan struct{}
 	conn   *conn

@@ -21,7 +21,7 @@ type conn struct {
 	handle uint8
 	addr   bt.Address
 	sem    chan struct{} // one GATT procedure at a time (Core v5.3 Vol 3 Part F §3.3.2)
-	reg    *gattkit.Registry
+	sink   gattkit.Sink  // the Device's registry: notification and indication values
 	done   chan struct{} // closed when the link is gone
 
 	proc *proc
@@ -41,13 +41,13 @@ type conn struct {
 	encrypted  bool
 }
 
-func newConn(c *client, h uint8, addr bt.Address) *conn {
+func newConn(c *client, h uint8, addr bt.Address, sink gattkit.Sink) *conn {
 	return &conn{
 		c:      c,
 		handle: h,
 		addr:   addr,
 		sem:    make(chan struct{}, 1),
-		reg:    c.deliveries.NewRegistry(),
+		sink:   sink,
 		done:   make(chan struct{}),
 		ended:  make(chan struct{}),
 
@@ -56,9 +56,7 @@ func newConn(c *client, h uint8, addr bt.Address) *conn {
 }
 
 // endLocked ends the connection with err (under c.mu): the procedure and bonding in progress
-// fail at once. After Disconnect the values still queued for handlers are discarded
-// (Registry.Stop); after a loss they are still delivered (Registry.CloseAsync), until
-// Backend.Stop discards them too.
+// fail at once.
 func (cn *conn) endLocked(err error) {
 	if cn.err != nil {
 		return
@@ -72,11 +70,6 @@ func (cn *conn) endLocked(err error) {
 	if b := cn.bond; b != nil {
 		cn.bond = nil
 		b.finish(err)
-	}
-	if cn.localClose {
-		cn.reg.Stop()
-	} else {
-		cn.reg.CloseAsync()
 	}
 }
 
@@ -94,7 +87,7 @@ func (cn *conn) attributeValue(e wire.EvtAttclientAttributeValue) {
 		// Notifications and indications never complete a procedure, even on the handle being
 		// read (docs/bgapi-protocol.md §Attribute values; pygatt mixed them up:
 		// docs/bgapi-protocol.md#pygatt-value-routing, #pygatt-read).
-		if !cn.reg.Dispatch(e.AttHandle, e.Value) {
+		if !cn.sink(e.AttHandle, e.Value) {
 			cn.c.log.Debug("bgapi: value without subscriber", "connection", cn.handle, "handle", e.AttHandle)
 		}
 		if e.Type == wire.AttValueIndicateRspReq {

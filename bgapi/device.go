@@ -17,64 +17,39 @@ import (
 
 // ATT limits with the fixed ATT_MTU of 23 of BLE SDK 1.x (docs/bgapi-protocol.md §ATT_MTU).
 const (
-	attMTU         = 23
-	maxWriteLen    = attMTU - 3 // attribute_write / write_command value
-	prepareChunk   = attMTU - 5 // prepare_write value per request
-	maxAttValueLen = 512        // Core v5.3 Vol 3 Part F §3.2.9
+	attMTU       = 23
+	maxWriteLen  = attMTU - 3 // attribute_write / write_command value
+	prepareChunk = attMTU - 5 // prepare_write value per request
 )
 
-// device is one connection, the raw gogatt.Device the reconnect layer (gattkit.Wrap) wraps.
-type device struct {
-	b     *Backend
-	cn    *conn
-	cache *gattkit.ServiceCache
+// link is one connection handle of the dongle: the gattkit.Link of this backend. Everything
+// above handles (UUIDs, subscriptions, reconnection) is gattkit's one Device.
+type link struct {
+	b  *Backend
+	cn *conn
 }
 
-var (
-	_ gogatt.Device                    = (*device)(nil)
-	_ gogatt.SubscriptionStatsReporter = (*device)(nil)
-)
+var _ gattkit.Link = (*link)(nil)
 
-// DeliveryGroup implements gattkit.GroupMember: the wrapper's queues join the client's group.
-func (d *device) DeliveryGroup() *gattkit.Group { return &d.cn.c.deliveries }
-
-// SubscriptionStats returns the registry's counters of the subscription of valueHandle.
-func (d *device) SubscriptionStats(valueHandle uint16) (gogatt.SubscriptionStats, bool) {
-	return d.cn.reg.Stats(valueHandle)
-}
-
-func newDevice(b *Backend, cn *conn) *device {
-	d := &device{b: b, cn: cn}
-	d.cache, _ = gattkit.WatchServiceChanged(d.discover, func(ctx context.Context, cccd uint16) error {
-		return d.writeCCCD(ctx, cccd, 0x0002, "enable Service Changed indications")
-	}, cn.reg, cn.c.log)
-	return d
-}
-
-// Address returns the peer's address in canonical form.
-func (d *device) Address() string { return d.cn.addr.String() }
-
-// Disconnected is closed when the link is gone.
-func (d *device) Disconnected() <-chan struct{} { return d.cn.done }
+// Done is closed when the link is gone.
+func (d *link) Done() <-chan struct{} { return d.cn.done }
 
 // Err is nil while connected, then the *gogatt.DisconnectError saying why the link went.
-func (d *device) Err() error { return d.cn.linkErr() }
+func (d *link) Err() error { return d.cn.linkErr() }
 
-// Disconnect sends connection_disconnect and waits for connection_disconnected (pygatt only
-// waited for the response, docs/bgapi-protocol.md#pygatt-disconnect); the values still queued
-// for handlers are then discarded (gogatt.Device.Disconnect). It is idempotent.
-func (d *device) Disconnect() error {
+// Close sends connection_disconnect and waits for connection_disconnected (pygatt only
+// waited for the response, docs/bgapi-protocol.md#pygatt-disconnect). It is idempotent.
+func (d *link) Close() error {
 	ctx, cancel := context.WithTimeout(d.cn.c.stopCtx, 5*time.Second)
 	defer cancel()
 	return d.disconnect(ctx)
 }
 
-func (d *device) disconnect(ctx context.Context) error {
+func (d *link) disconnect(ctx context.Context) error {
 	cn, c := d.cn, d.cn.c
 	c.mu.Lock()
 	if cn.err != nil {
 		c.mu.Unlock()
-		cn.reg.Stop() // lost earlier: discard what is still being delivered
 		return nil
 	}
 	cn.localClose = true
@@ -95,7 +70,6 @@ func (d *device) disconnect(ctx context.Context) error {
 			return resultError(m.Name(), "disconnect", int(cn.handle), 0, r.Result)
 		}
 	} else if errors.Is(err, ErrAdapterLost) || errors.Is(err, gogatt.ErrNotStarted) {
-		cn.reg.Stop()
 		return nil // the link went with the adapter
 	}
 	select {
@@ -112,7 +86,7 @@ func (d *device) disconnect(ctx context.Context) error {
 // encrypted flag on this connection's handle. A link that is already encrypted — with the
 // stored bond, as Connect re-encrypts the link to a bonded peer — is left as it is. A new bond
 // is recorded in the dongle's persistent store (see Backend.ClearBond).
-func (d *device) Bond(ctx context.Context, permanent bool) error {
+func (d *link) Bond(ctx context.Context, permanent bool) error {
 	cn, c := d.cn, d.cn.c
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
@@ -162,7 +136,7 @@ func (d *device) Bond(ctx context.Context, permanent bool) error {
 
 // RSSI returns the link's RSSI (connection_get_rssi). No retry on particular values
 // (docs/bgapi-protocol.md#pygatt-rssi).
-func (d *device) RSSI(ctx context.Context) (int, error) {
+func (d *link) RSSI(ctx context.Context) (int, error) {
 	cn, c := d.cn, d.cn.c
 	if err := cn.linkErr(); err != nil {
 		return 0, fmt.Errorf("rssi: %w", err)
@@ -178,36 +152,12 @@ func (d *device) RSSI(ctx context.Context) (int, error) {
 	return int(v), nil
 }
 
-// Services discovers the attribute tree once per connection (then from the cache).
-func (d *device) Services(ctx context.Context) ([]gogatt.Service, error) {
-	return d.cache.Services(ctx)
-}
-
-// DiscoverCharacteristics returns every characteristic keyed by UUID.
-func (d *device) DiscoverCharacteristics(ctx context.Context) (map[gogatt.UUID][]gogatt.Characteristic, error) {
-	s, err := d.Services(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return gogatt.CharacteristicMap(s), nil
-}
-
-// GetHandle returns the value handle of uuid (*gogatt.AmbiguousUUIDError when it occurs in
-// several services).
-func (d *device) GetHandle(ctx context.Context, uuid gogatt.UUID) (uint16, error) {
-	ch, err := d.cache.Characteristic(ctx, uuid)
-	if err != nil {
-		return 0, err
-	}
-	return ch.ValueHandle, nil
-}
-
 // discover walks the tree (docs/bgapi-protocol.md §Discovery): primary services
 // (read_by_group_type 0x2800), the characteristic declarations of each (read_by_type 0x2803),
 // then the descriptors between each value handle and the next declaration (find_information).
 // pygatt used find_information alone over the whole range
 // (docs/bgapi-protocol.md#pygatt-discovery).
-func (d *device) discover(ctx context.Context) ([]gogatt.Service, error) {
+func (d *link) Discover(ctx context.Context) ([]gogatt.Service, error) {
 	cn := d.cn
 	p := newProc(pkGroups, "discover services", 1)
 	m := &wire.CmdAttclientReadByGroupType{Connection: cn.handle, Start: 1, End: 0xFFFF, UUID: []byte{0x00, 0x28}}
@@ -234,7 +184,7 @@ func (d *device) discover(ctx context.Context) ([]gogatt.Service, error) {
 	return svcs, nil
 }
 
-func (d *device) discoverCharacteristics(ctx context.Context, start, end uint16) ([]gogatt.Characteristic, error) {
+func (d *link) discoverCharacteristics(ctx context.Context, start, end uint16) ([]gogatt.Characteristic, error) {
 	cn := d.cn
 	if start == 0xFFFF || start >= end {
 		return nil, nil
@@ -279,7 +229,7 @@ func (d *device) discoverCharacteristics(ctx context.Context, start, end uint16)
 	return chars, nil
 }
 
-func (d *device) discoverDescriptors(ctx context.Context, start, end uint16) ([]gogatt.Descriptor, error) {
+func (d *link) discoverDescriptors(ctx context.Context, start, end uint16) ([]gogatt.Descriptor, error) {
 	cn := d.cn
 	p := newProc(pkInfo, "discover descriptors", start)
 	if err := cn.procedure(ctx, p, &wire.CmdAttclientFindInformation{Connection: cn.handle, Start: start, End: end}); err != nil && !isNotFound(err) {
@@ -306,24 +256,19 @@ func isNotFound(err error) bool {
 	return errors.As(err, &ae) && ae.Code == att.ErrAttributeNotFound
 }
 
-// CharRead reads the characteristic uuid with one ATT Read.
-func (d *device) CharRead(ctx context.Context, uuid gogatt.UUID) ([]byte, error) {
-	h, err := d.GetHandle(ctx, uuid)
-	if err != nil {
-		return nil, err
+// Read reads handle with attclient_read_by_handle: the value arrives as attribute_value type 0
+// on that handle, an error as procedure_completed (docs/bgapi-protocol.md §Procedures). With
+// long it uses attclient_read_long (Read then Read Blob, Core v5.3 Vol 3 Part G §4.8.3) and
+// returns no partial value on error (docs/bgapi-protocol.md#pygatt-read-long).
+func (d *link) Read(ctx context.Context, handle uint16, long bool) ([]byte, error) {
+	if long {
+		return d.read(ctx, pkReadLong, "read long", handle, &wire.CmdAttclientReadLong{Connection: d.cn.handle, Handle: handle})
 	}
-	return d.CharReadHandle(ctx, h)
-}
-
-// CharReadHandle reads handle with attclient_read_by_handle: the value arrives as
-// attribute_value type 0 on that handle, an error as procedure_completed
-// (docs/bgapi-protocol.md §Procedures).
-func (d *device) CharReadHandle(ctx context.Context, handle uint16) ([]byte, error) {
 	return d.read(ctx, pkRead, "read", handle, &wire.CmdAttclientReadByHandle{Connection: d.cn.handle, Handle: handle})
 }
 
 // read runs the read procedure m of handle and returns its value (empty, never nil).
-func (d *device) read(ctx context.Context, kind procKind, op string, handle uint16, m wire.Message) ([]byte, error) {
+func (d *link) read(ctx context.Context, kind procKind, op string, handle uint16, m wire.Message) ([]byte, error) {
 	if handle == 0 {
 		return nil, fmt.Errorf("%s: %w: handle 0", op, gogatt.ErrInvalidParameter)
 	}
@@ -337,43 +282,19 @@ func (d *device) read(ctx context.Context, kind procKind, op string, handle uint
 	return p.value, nil
 }
 
-// CharReadLong reads a value of any length by UUID.
-func (d *device) CharReadLong(ctx context.Context, uuid gogatt.UUID) ([]byte, error) {
-	h, err := d.GetHandle(ctx, uuid)
-	if err != nil {
-		return nil, err
-	}
-	return d.CharReadLongHandle(ctx, h)
-}
-
-// CharReadLongHandle reads with attclient_read_long (Read then Read Blob, Core v5.3 Vol 3
-// Part G §4.8.3). On error it returns no partial value
-// (docs/bgapi-protocol.md#pygatt-read-long).
-func (d *device) CharReadLongHandle(ctx context.Context, handle uint16) ([]byte, error) {
-	return d.read(ctx, pkReadLong, "read long", handle, &wire.CmdAttclientReadLong{Connection: d.cn.handle, Handle: handle})
-}
-
-// CharWrite writes uuid's value.
-func (d *device) CharWrite(ctx context.Context, uuid gogatt.UUID, value []byte, withResponse bool) error {
-	h, err := d.GetHandle(ctx, uuid)
-	if err != nil {
-		return err
-	}
-	return d.CharWriteHandle(ctx, h, value, withResponse)
-}
-
-// CharWriteHandle writes with attclient_attribute_write (Write Request, waits for
+// Write writes with attclient_attribute_write (Write Request, waits for
 // procedure_completed) or attclient_write_command (Write Command). A write_command refused with
 // out_of_memory (0x0182, TX queue full) is retried with backoff until ctx ends
 // (docs/bgapi-protocol.md §Result codes; pygatt ignored it,
 // docs/bgapi-protocol.md#pygatt-write).
-func (d *device) CharWriteHandle(ctx context.Context, handle uint16, value []byte, withResponse bool) error {
+func (d *link) Write(ctx context.Context, handle uint16, value []byte, mode gattkit.WriteMode) error {
+	if mode == gattkit.WriteLong {
+		return d.writeLong(ctx, handle, value)
+	}
+	withResponse := mode == gattkit.WriteRequest
 	op := "write"
 	if !withResponse {
 		op = "write command"
-	}
-	if handle == 0 {
-		return fmt.Errorf("%s: %w: handle 0", op, gogatt.ErrInvalidParameter)
 	}
 	if len(value) > maxWriteLen {
 		return fmt.Errorf("%s handle 0x%04x: %w: %d bytes exceed %d (ATT_MTU 23); use CharWriteLong", op, handle, gogatt.ErrInvalidParameter, len(value), maxWriteLen)
@@ -385,7 +306,7 @@ func (d *device) CharWriteHandle(ctx context.Context, handle uint16, value []byt
 	return d.writeCommand(ctx, handle, value)
 }
 
-func (d *device) writeCommand(ctx context.Context, handle uint16, value []byte) error {
+func (d *link) writeCommand(ctx context.Context, handle uint16, value []byte) error {
 	cn, c := d.cn, d.cn.c
 	backoff := time.Millisecond
 	var timer *time.Timer
@@ -425,16 +346,7 @@ func (d *device) writeCommand(ctx context.Context, handle uint16, value []byte) 
 	}
 }
 
-// CharWriteLong writes uuid's value with Prepare/Execute Write.
-func (d *device) CharWriteLong(ctx context.Context, uuid gogatt.UUID, value []byte) error {
-	h, err := d.GetHandle(ctx, uuid)
-	if err != nil {
-		return err
-	}
-	return d.CharWriteLongHandle(ctx, h, value)
-}
-
-// CharWriteLongHandle writes up to 512 bytes with attclient_prepare_write chunks of 18 bytes at
+// writeLong writes up to 512 bytes with attclient_prepare_write chunks of 18 bytes at
 // offsets 0, 18, 36, … then attclient_execute_write(1) (Core v5.3 Vol 3 Part G §4.9.4;
 // docs/bgapi-protocol.md §ATT_MTU). It waits for each procedure_completed (no sleeps,
 // docs/bgapi-protocol.md#pygatt-write-long) and holds the connection's procedure slot for the
@@ -446,14 +358,8 @@ func (d *device) CharWriteLong(ctx context.Context, uuid gogatt.UUID, value []by
 // queue is cancelled with execute_write(0): at once if ctx allows, else before the next
 // procedure on the connection runs; the error says the write did not happen. Abandoned after
 // the execute write was sent, the error says the outcome is unknown.
-func (d *device) CharWriteLongHandle(ctx context.Context, handle uint16, value []byte) error {
+func (d *link) writeLong(ctx context.Context, handle uint16, value []byte) error {
 	const op = "write long"
-	if handle == 0 {
-		return fmt.Errorf("%s: %w: handle 0", op, gogatt.ErrInvalidParameter)
-	}
-	if len(value) > maxAttValueLen {
-		return fmt.Errorf("%s handle 0x%04x: %w: %d bytes exceed %d", op, handle, gogatt.ErrInvalidParameter, len(value), maxAttValueLen)
-	}
 	cn := d.cn
 	ctx, cancel := withATTTimeout(ctx)
 	defer cancel()
@@ -488,112 +394,25 @@ func (d *device) CharWriteLongHandle(ctx context.Context, handle uint16, value [
 	return fmt.Errorf("%s handle 0x%04x: no answer to the execute write; the outcome is unknown: %w", op, handle, err)
 }
 
-// Subscribe enables notifications or indications of uuid.
-func (d *device) Subscribe(ctx context.Context, uuid gogatt.UUID, fn gogatt.NotificationHandler, opts gogatt.SubscribeOptions) error {
-	ch, err := d.cache.Characteristic(ctx, uuid)
-	if err != nil {
-		return err
-	}
-	return d.subscribe(ctx, ch, fn, opts)
-}
-
-// SubscribeHandle enables notifications or indications of the characteristic whose value
-// handle is valueHandle.
-func (d *device) SubscribeHandle(ctx context.Context, valueHandle uint16, fn gogatt.NotificationHandler, opts gogatt.SubscribeOptions) error {
-	ch, err := d.cache.ByValueHandle(ctx, valueHandle)
-	if err != nil {
-		return err
-	}
-	return d.subscribe(ctx, ch, fn, opts)
-}
-
-// subscribe registers fn first (so no value arriving right after the CCCD write is lost), then
-// writes the CCCD found by discovery (Core v5.3 Vol 3 Part G §3.3.3.3): 0x0001 notify,
-// 0x0002 indicate. Never "value handle + 1" (docs/bgapi-protocol.md#pygatt-cccd).
-func (d *device) subscribe(ctx context.Context, ch gogatt.Characteristic, fn gogatt.NotificationHandler, opts gogatt.SubscribeOptions) error {
-	if fn == nil {
-		return fmt.Errorf("subscribe: %w: nil handler", gogatt.ErrInvalidParameter)
-	}
+// Configure writes the CCCD of ch found by discovery (Core v5.3 Vol 3 Part G §3.3.3.3): 0x0001
+// notify, 0x0002 indicate, 0 neither. Never "value handle + 1"
+// (docs/bgapi-protocol.md#pygatt-cccd).
+func (d *link) Configure(ctx context.Context, ch gogatt.Characteristic, n gattkit.Notify) error {
 	cccd, ok := ch.CCCD()
 	if !ok {
-		return fmt.Errorf("subscribe %s (handle 0x%04x): no Client Characteristic Configuration descriptor: %w", ch.UUID, ch.ValueHandle, gogatt.ErrNotFound)
+		return fmt.Errorf("%s %s (handle 0x%04x): no Client Characteristic Configuration descriptor: %w", n.Op(), ch.UUID, ch.ValueHandle, gogatt.ErrNotFound)
 	}
-	want, bit := gogatt.PropNotify, uint16(0x0001)
-	if opts.Indication {
-		want, bit = gogatt.PropIndicate, 0x0002
-	}
-	if ch.Properties&want == 0 {
-		return fmt.Errorf("subscribe %s (handle 0x%04x): %w: characteristic properties %v lack %v", ch.UUID, ch.ValueHandle, gogatt.ErrUnsupported, ch.Properties, want)
-	}
-	existed := d.cn.reg.Has(ch.ValueHandle)
-	d.cn.reg.Add(ch.ValueHandle, fn, opts)
-	err := d.writeCCCD(ctx, cccd, bit, "subscribe")
-	if err != nil && !existed {
-		d.cn.reg.Remove(ch.ValueHandle)
-	}
-	return err
+	return d.writeCCCD(ctx, cccd, n.CCCDValue(), n.Op())
 }
 
-func (d *device) writeCCCD(ctx context.Context, cccd, bits uint16, op string) error {
+func (d *link) writeCCCD(ctx context.Context, cccd uint16, value []byte, op string) error {
 	cn := d.cn
 	p := newProc(pkWrite, op, cccd)
-	return cn.procedure(ctx, p, &wire.CmdAttclientAttributeWrite{Connection: cn.handle, Handle: cccd, Data: []byte{byte(bits), byte(bits >> 8)}})
-}
-
-// Unsubscribe writes 0 to uuid's CCCD and stops delivery.
-func (d *device) Unsubscribe(ctx context.Context, uuid gogatt.UUID) error {
-	ch, err := d.cache.Characteristic(ctx, uuid)
-	if err != nil {
-		return err
-	}
-	return d.unsubscribe(ctx, ch)
-}
-
-// UnsubscribeHandle is Unsubscribe by value handle.
-func (d *device) UnsubscribeHandle(ctx context.Context, valueHandle uint16) error {
-	ch, err := d.cache.ByValueHandle(ctx, valueHandle)
-	if err != nil {
-		return err
-	}
-	return d.unsubscribe(ctx, ch)
-}
-
-func (d *device) unsubscribe(ctx context.Context, ch gogatt.Characteristic) error {
-	cccd, ok := ch.CCCD()
-	if !ok {
-		return fmt.Errorf("unsubscribe %s (handle 0x%04x): no Client Characteristic Configuration descriptor: %w", ch.UUID, ch.ValueHandle, gogatt.ErrNotFound)
-	}
-	err := d.writeCCCD(ctx, cccd, 0, "unsubscribe")
-	d.cn.reg.Remove(ch.ValueHandle)
-	return err
-}
-
-// ResubscribeAll writes every active subscription's CCCD again.
-func (d *device) ResubscribeAll(ctx context.Context) error {
-	var errs []error
-	for vh, opts := range d.cn.reg.Subscriptions() {
-		ch, err := d.cache.ByValueHandle(ctx, vh)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		cccd, ok := ch.CCCD()
-		if !ok {
-			continue
-		}
-		bit := uint16(0x0001)
-		if opts.Indication {
-			bit = 0x0002
-		}
-		if err := d.writeCCCD(ctx, cccd, bit, "resubscribe"); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
+	return cn.procedure(ctx, p, &wire.CmdAttclientAttributeWrite{Connection: cn.handle, Handle: cccd, Data: value})
 }
 
 // ExchangeMTU is not available: BGAPI 1.x (BLE SDK 1.x firmware of the BLED112) has no MTU
 // exchange command; ATT_MTU is fixed at 23 (docs/bgapi-protocol.md §ATT_MTU).
-func (d *device) ExchangeMTU(ctx context.Context, mtu int) (int, error) {
+func (d *link) ExchangeMTU(ctx context.Context, mtu int) (int, error) {
 	return attMTU, fmt.Errorf("exchange MTU: BGAPI 1.x has no MTU exchange command; ATT_MTU stays %d: %w", attMTU, gogatt.ErrUnsupported)
 }

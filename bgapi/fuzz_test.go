@@ -7,6 +7,7 @@ import (
 	"github.com/gogatt/gogatt"
 	"github.com/gogatt/gogatt/bgapi/wire"
 	"github.com/gogatt/gogatt/bt"
+	"github.com/gogatt/gogatt/internal/gattkit"
 )
 
 // FuzzReader feeds arbitrary device output to the client's reader path (resynchronising parser,
@@ -39,11 +40,13 @@ func FuzzReader(f *testing.F) {
 		c.passkey = func(context.Context, string) (uint32, error) { return 0, context.Canceled }
 		kinds := []procKind{pkRead, pkReadLong, pkGroups, pkTypes, pkInfo, pkWrite}
 		for i, k := range kinds {
-			cn := newConn(c, uint8(i), bt.Address{1, 2, 3, 4, 5, byte(i)})
+			reg := gattkit.NewRegistry()
+			defer reg.Stop()
+			cn := newConn(c, uint8(i), bt.Address{1, 2, 3, 4, 5, byte(i)}, reg.Dispatch)
 			cn.proc = newProc(k, "fuzz", 0x12)
 			cn.proc.started = true
 			cn.bond = &bondWait{ctx: context.Background(), done: make(chan struct{})}
-			cn.reg.Add(0x12, func(uint16, []byte) {}, gogatt.SubscribeOptions{})
+			reg.Add(0x12, func(uint16, []byte) {}, gogatt.SubscribeOptions{})
 			c.conns[uint8(i)] = cn
 		}
 		c.connecting = &connectWait{addr: bt.AddressFromLE([6]byte{0xFF, 0xEE, 0xDD, 0xCC, 0xBB, 0xAA}), handle: -1, done: make(chan struct{})}

@@ -92,7 +92,7 @@ type Backend struct {
 	mu       sync.Mutex
 	started  bool
 	stopped  bool
-	devices  map[*device]struct{}
+	devices  map[*link]struct{}
 	wrappers map[gogatt.Device]struct{}
 	scanning bool
 	wg       sync.WaitGroup // scans and bond calls in progress
@@ -125,7 +125,7 @@ func New(cfg Config) *Backend {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	stopCtx, stopCancel := context.WithCancel(context.Background())
-	return &Backend{cfg: cfg, log: log, devices: map[*device]struct{}{}, wrappers: map[gogatt.Device]struct{}{},
+	return &Backend{cfg: cfg, log: log, devices: map[*link]struct{}{}, wrappers: map[gogatt.Device]struct{}{},
 		stopCtx: stopCtx, stopCancel: stopCancel}
 }
 
@@ -188,7 +188,7 @@ func (b *Backend) Stop() error {
 	for w := range b.wrappers {
 		ws = append(ws, w)
 	}
-	var ds []*device
+	var ds []*link
 	for d := range b.devices {
 		ds = append(ds, d)
 	}
@@ -197,7 +197,7 @@ func (b *Backend) Stop() error {
 		w.Disconnect()
 	}
 	for _, d := range ds {
-		d.Disconnect()
+		d.Close()
 	}
 	// What is left to deliver (queues still draining after a loss) is discarded.
 	b.deliveries.Stop()
@@ -217,7 +217,7 @@ func (b *Backend) begin() error {
 	return nil
 }
 
-func (b *Backend) forget(d *device) {
+func (b *Backend) forget(d *link) {
 	b.mu.Lock()
 	delete(b.devices, d)
 	b.mu.Unlock()
@@ -233,23 +233,11 @@ func (b *Backend) Connect(ctx context.Context, address string, opts gogatt.Conne
 	if err := b.begin(); err != nil {
 		return nil, err
 	}
-	a, err := bt.ParseAddress(address)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", gogatt.ErrInvalidParameter, err)
-	}
-	if opts.AddressType != gogatt.AddressPublic && opts.AddressType != gogatt.AddressRandom {
-		return nil, fmt.Errorf("%w: address type %v", gogatt.ErrInvalidParameter, opts.AddressType)
-	}
-	if _, err := opts.Resolve(); err != nil {
-		return nil, err
-	}
-	dial := func(ctx context.Context) (gogatt.Device, error) { return b.dial(ctx, a, opts) }
-	first, err := dial(ctx)
-	if err != nil {
-		return nil, err
-	}
 	// The reconnect layer lives in the backend's context, not in the caller's.
-	w := gattkit.Wrap(b.stopContext(), first, dial, opts)
+	w, err := gattkit.Connect(ctx, address, opts, gattkit.Config{Dial: b.dial, Group: &b.deliveries, Log: b.log, Values: b.stopContext()})
+	if err != nil {
+		return nil, err
+	}
 	b.mu.Lock()
 	if b.stopped {
 		b.mu.Unlock()
@@ -269,8 +257,8 @@ func (b *Backend) Connect(ctx context.Context, address string, opts gogatt.Conne
 	return w, nil
 }
 
-// dial makes one connection: a new gatttool process and `connect`.
-func (b *Backend) dial(ctx context.Context, a bt.Address, opts gogatt.ConnectOptions) (gogatt.Device, error) {
+// dial makes one link (gattkit.Dialer): a new gatttool process and `connect`.
+func (b *Backend) dial(ctx context.Context, a bt.Address, opts gogatt.ConnectOptions, sink gattkit.Sink) (gattkit.Link, error) {
 	if err := b.begin(); err != nil {
 		return nil, err
 	}
@@ -287,13 +275,9 @@ func (b *Backend) dial(ctx context.Context, a bt.Address, opts gogatt.ConnectOpt
 		}
 		return err
 	}
-	d := &device{b: b, addr: addr, reg: b.deliveries.NewRegistry(), subs: map[uint16]subscription{}, done: make(chan struct{})}
-	d.svc, _ = gattkit.WatchServiceChanged(d.discover, func(ctx context.Context, cccd uint16) error {
-		return relabel(d.CharWriteHandle(ctx, cccd, cccdValue(true), true), "enable Service Changed indications")
-	}, d.reg, b.log)
-	p, err := startProc(ctx, &b.cfg, b.log, addr, func(h uint16, v []byte, _ bool) { d.reg.Dispatch(h, v) })
+	d := &link{b: b, addr: addr, done: make(chan struct{})}
+	p, err := startProc(ctx, &b.cfg, b.log, addr, func(h uint16, v []byte, _ bool) { sink(h, v) })
 	if err != nil {
-		d.reg.Close()
 		return nil, ended(err)
 	}
 	d.p = p
@@ -308,14 +292,12 @@ func (b *Backend) dial(ctx context.Context, a bt.Address, opts gogatt.ConnectOpt
 			err = fmt.Errorf("%w: %w", gattkit.CtxErr(ctx, "connect"), err)
 		}
 		p.abort("connect failed")
-		d.reg.Close()
 		return nil, ended(fmt.Errorf("connect %s: %w", addr, err))
 	}
 	b.mu.Lock()
 	if b.stopped {
 		b.mu.Unlock()
 		p.close("backend stopped")
-		d.reg.Close()
 		return nil, gogatt.ErrNotStarted
 	}
 	b.devices[d] = struct{}{}

@@ -64,17 +64,17 @@ func (c *ServiceCache) Invalidate(start, end uint16) []gogatt.Characteristic {
 type ServiceChanged struct {
 	cache  *ServiceCache
 	reg    *Registry
-	enable func(ctx context.Context, cccd uint16) error
+	enable func(ctx context.Context, ch gogatt.Characteristic) error
 	log    *slog.Logger
 	handle atomic.Uint32 // value handle of 0x2A05 with indications enabled; 0 if none
 }
 
 // WatchServiceChanged returns the ServiceCache of a connection, with discover as in
-// NewServiceCache, watched by a ServiceChanged. enableIndications writes 0x0002 to the CCCD at
-// handle cccd with a Write Request; values dispatched through reg are looked at first (on the
+// NewServiceCache, watched by a ServiceChanged. enableIndications enables the indications of
+// the Service Changed characteristic ch (Link.Configure); values dispatched through reg are looked at first (on the
 // dispatching goroutine, without calling any handler). log may be nil.
 func WatchServiceChanged(discover func(ctx context.Context) ([]gogatt.Service, error),
-	enableIndications func(ctx context.Context, cccd uint16) error, reg *Registry, log *slog.Logger) (*ServiceCache, *ServiceChanged) {
+	enableIndications func(ctx context.Context, ch gogatt.Characteristic) error, reg *Registry, log *slog.Logger) (*ServiceCache, *ServiceChanged) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -102,11 +102,10 @@ func (w *ServiceChanged) discovered(ctx context.Context, s []gogatt.Service) {
 	if err != nil || ch.Properties&gogatt.PropIndicate == 0 {
 		return
 	}
-	cccd, ok := ch.CCCD()
-	if !ok || w.Handle() == ch.ValueHandle {
+	if _, ok := ch.CCCD(); !ok || w.Handle() == ch.ValueHandle {
 		return
 	}
-	if err := w.enable(ctx, cccd); err != nil {
+	if err := w.enable(ctx, ch); err != nil {
 		w.log.Warn("gogatt: could not enable Service Changed indications", "handle", ch.ValueHandle, "err", err)
 		return
 	}

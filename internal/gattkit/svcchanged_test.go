@@ -105,10 +105,11 @@ func TestWatchServiceChanged(t *testing.T) {
 	defer reg.Stop()
 	c, w := WatchServiceChanged(func(context.Context) ([]gogatt.Service, error) {
 		return scTree(uint16(valueAt.Load())), nil
-	}, func(_ context.Context, cccd uint16) error {
+	}, func(_ context.Context, ch gogatt.Characteristic) error {
 		if failEnable.Load() {
 			return errors.New("refused")
 		}
+		cccd, _ := ch.CCCD()
 		enabled = append(enabled, cccd)
 		return nil
 	}, reg, nil)

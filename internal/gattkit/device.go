@@ -1,0 +1,776 @@
+package gattkit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/gogatt/gogatt"
+	"github.com/gogatt/gogatt/bt"
+)
+
+const (
+	// resubscribeTimeout bounds the re-application of the subscriptions after a reconnection,
+	// as the ATT transaction timeout bounds one request (Core v5.3 Vol 3 Part F §3.3.3).
+	resubscribeTimeout = 30 * time.Second
+
+	minMTU      = 23  // ATT_MTU of LE before any exchange (Core v5.3 Vol 3 Part F §3.2.8)
+	maxMTU      = 517 // largest useful ATT_MTU: a 512-byte value + 5 (Core v5.3 Vol 3 Part F §3.2.9)
+	maxValueLen = 512 // attribute value limit (Core v5.3 Vol 3 Part F §3.2.9)
+)
+
+// Config is what a backend gives Connect besides the caller's arguments.
+type Config struct {
+	// Dial opens one link; Connect calls it for the first link, reconnection for the next.
+	Dial Dialer
+	// Group is the backend's delivery domain: its Stop ends delivery to every Device's
+	// handlers. Nil gives the Device a registry of its own.
+	Group *Group
+	// Log receives warnings (Service Changed, failed re-subscriptions); nil discards them.
+	Log *slog.Logger
+	// Values supplies context values to reconnection attempts; its cancellation is ignored,
+	// because the Device outlives the call that made it.
+	Values context.Context
+}
+
+// CheckConnect checks Connect's arguments as every backend must: the address, its type and the
+// connection parameters. Errors match gogatt.ErrInvalidParameter.
+func CheckConnect(address string, opts gogatt.ConnectOptions) (bt.Address, error) {
+	addr, err := bt.ParseAddress(address)
+	if err != nil {
+		return bt.Address{}, fmt.Errorf("connect: %w: %w", gogatt.ErrInvalidParameter, err)
+	}
+	if opts.AddressType != bt.AddressPublic && opts.AddressType != bt.AddressRandom {
+		return bt.Address{}, fmt.Errorf("connect %s: %w: address type %d", addr, gogatt.ErrInvalidParameter, opts.AddressType)
+	}
+	if _, err := opts.Resolve(); err != nil {
+		return bt.Address{}, fmt.Errorf("connect %s: %w", addr, err)
+	}
+	return addr, nil
+}
+
+// Connect checks the arguments, dials the first link (bounded by ctx and
+// opts.ConnectTimeout()) and returns the one implementation of gogatt.Device over it.
+//
+// The Device owns what no backend repeats: UUID resolution with a discovery cache per link
+// (kept in step by Service Changed indications, see ServiceChanged), the subscriptions and
+// their registry (one for the Device's whole life, so values keep their order across
+// reconnections and SubscriptionStats count across them), the checks of handles, values and
+// MTUs, and reconnection.
+//
+// When the link is lost the Device emits EventDisconnected. Without opts.AutoReconnect that is
+// the end: Disconnected is closed and Err returns the link's *gogatt.DisconnectError; the values
+// that arrived before the loss are still delivered. With it, the Device dials again, waiting
+// before each attempt as opts.ReconnectPolicy() says, at most ReconnectAttempts times
+// (0 = unlimited), emitting EventReconnecting before each attempt; each attempt is bounded by
+// opts.ConnectTimeout(). On success it re-applies, on the new link, every subscription (by UUID
+// or by handle, as made) and the last MTU asked for, then emits EventReconnected, whose Err joins
+// the errors of subscriptions that could not be restored (they stay registered and are tried
+// again after the next reconnection). When the attempts run out it emits EventGaveUp and the
+// Device is dead. While reconnecting, calls fail at once with an error matching
+// gogatt.ErrNotConnected.
+//
+// Events go to opts.OnConnectionEvent one at a time, in order, on a goroutine of the Device's,
+// never under a lock; Disconnected is closed after the last of them.
+func Connect(ctx context.Context, address string, opts gogatt.ConnectOptions, cfg Config) (gogatt.Device, error) {
+	addr, err := CheckConnect(address, opts)
+	if err != nil {
+		return nil, err
+	}
+	values := cfg.Values
+	if values == nil {
+		values = context.Background()
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	stopCtx, stop := context.WithCancel(context.WithoutCancel(values))
+	d := &device{
+		addr:        addr,
+		opts:        opts,
+		dial:        cfg.Dial,
+		log:         log,
+		stopCtx:     stopCtx,
+		stop:        stop,
+		done:        make(chan struct{}),
+		watcherDone: make(chan struct{}),
+	}
+	if cfg.Group != nil {
+		d.reg = cfg.Group.NewRegistry()
+	} else {
+		d.reg = NewRegistry()
+	}
+	d.events.fn = func(f func()) { f() }
+	dctx, cancel := context.WithTimeout(ctx, opts.ConnectTimeout())
+	l, err := d.dial(dctx, addr, opts, d.reg.Dispatch)
+	cancel()
+	if err == nil && l == nil {
+		err = fmt.Errorf("connect %s: the backend returned no link", addr)
+	}
+	if err != nil {
+		stop()
+		d.reg.Stop()
+		return nil, err
+	}
+	d.cur, d.up = d.attach(l), true
+	go d.watch(d.cur)
+	return d, nil
+}
+
+// device is the one gogatt.Device: the semantics of GATT above whichever Link is current.
+type device struct {
+	addr    bt.Address
+	opts    gogatt.ConnectOptions
+	dial    Dialer
+	log     *slog.Logger
+	reg     *Registry          // every subscription's queue, for the Device's whole life
+	stopCtx context.Context    // cancelled by Disconnect
+	stop    context.CancelFunc // cancels stopCtx
+
+	// subMu serialises changes of the subscription list with their re-application after a
+	// reconnection, so that none is lost or resurrected. Never held while user code runs.
+	subMu sync.Mutex
+	subs  []*sub
+	mtu   int // last ExchangeMTU request, re-applied after a reconnection
+
+	mu      sync.Mutex
+	cur     *linkState
+	up      bool  // cur is connected
+	lost    error // the loss being repaired (while !up)
+	final   error // set once the Device is gone for good
+	closing bool  // Disconnect was called
+
+	events      serial[func()] // connection events, then the closing of done
+	done        chan struct{}
+	watcherDone chan struct{}
+}
+
+// linkState is a link with the discovery cache of its attribute tree.
+type linkState struct {
+	Link
+	cache *ServiceCache
+}
+
+// sub is a subscription made through the Device.
+type sub struct {
+	byUUID bool
+	uuid   gogatt.UUID
+	handle uint16 // value handle (for byUUID: as resolved on the current link)
+	fn     gogatt.NotificationHandler
+	opts   gogatt.SubscribeOptions
+}
+
+var (
+	_ gogatt.Device                    = (*device)(nil)
+	_ gogatt.SubscriptionStatsReporter = (*device)(nil)
+)
+
+// attach gives l a discovery cache watched for Service Changed indications.
+func (d *device) attach(l Link) *linkState {
+	cache, _ := WatchServiceChanged(l.Discover, func(ctx context.Context, ch gogatt.Characteristic) error {
+		return l.Configure(ctx, ch, IndicateOn)
+	}, d.reg, d.log)
+	return &linkState{Link: l, cache: cache}
+}
+
+// current returns the link to run op on, or why there is none.
+func (d *device) current(op string) (*linkState, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch {
+	case d.final != nil:
+		return nil, fmt.Errorf("%s: %w", op, d.final)
+	case !d.up:
+		return nil, fmt.Errorf("%s: reconnecting: %w", op, d.lost)
+	}
+	return d.cur, nil
+}
+
+// emit queues a connection event for opts.OnConnectionEvent.
+func (d *device) emit(kind gogatt.ConnectionEventKind, attempt int, err error) {
+	ev := gogatt.ConnectionEvent{Kind: kind, Address: d.addr.String(), Attempt: attempt, Err: err}
+	if cb := d.opts.OnConnectionEvent; cb != nil {
+		d.events.push(func() { cb(ev) })
+	}
+}
+
+// finish makes the Device dead with err, emitting kind (if not 0) as the last event.
+func (d *device) finish(err error, kind gogatt.ConnectionEventKind) {
+	d.mu.Lock()
+	if d.final != nil {
+		d.mu.Unlock()
+		return
+	}
+	d.final, d.up = err, false
+	d.mu.Unlock()
+	if kind != 0 {
+		d.emit(kind, 0, err)
+	}
+	d.events.push(func() { close(d.done) })
+}
+
+// watch waits for the loss of link l and repairs it; it exits when the Device is dead or
+// Disconnect was called.
+func (d *device) watch(l *linkState) {
+	defer close(d.watcherDone)
+	for {
+		select {
+		case <-l.Done():
+		case <-d.stopCtx.Done():
+			return
+		}
+		loss := d.asDisconnect(l.Err(), "link lost")
+		d.mu.Lock()
+		if d.closing {
+			d.mu.Unlock()
+			return
+		}
+		d.up, d.lost = false, loss
+		d.mu.Unlock()
+		_ = l.Close() // frees what the backend still holds of the lost link
+		d.emit(gogatt.EventDisconnected, 0, loss)
+		if !d.opts.AutoReconnect {
+			d.reg.CloseAsync() // what arrived before the loss is still delivered
+			d.finish(loss, 0)
+			return
+		}
+		nl, err := d.reconnect(loss)
+		if nl == nil {
+			if err != nil {
+				d.reg.CloseAsync()
+				d.finish(err, gogatt.EventGaveUp)
+			}
+			return
+		}
+		l = nl
+	}
+}
+
+// asDisconnect makes sure a loss is reported as a *gogatt.DisconnectError.
+func (d *device) asDisconnect(err error, reason string) error {
+	var de *gogatt.DisconnectError
+	if errors.As(err, &de) {
+		return err
+	}
+	return &gogatt.DisconnectError{Address: d.addr.String(), Reason: reason, Err: err}
+}
+
+// reconnect dials until it succeeds (returning the new link, installed), runs out of attempts
+// (returning the give-up error), or Disconnect is called (returning nil, nil).
+func (d *device) reconnect(loss error) (*linkState, error) {
+	backoff := d.opts.ReconnectPolicy()
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for attempt := 1; ; attempt++ {
+		if delay := backoff(attempt - 1); delay > 0 {
+			if timer == nil {
+				timer = time.NewTimer(delay)
+			} else {
+				timer.Reset(delay)
+			}
+			select {
+			case <-timer.C:
+			case <-d.stopCtx.Done():
+				return nil, nil
+			}
+		}
+		d.emit(gogatt.EventReconnecting, attempt, nil)
+		dctx, cancel := context.WithTimeout(d.stopCtx, d.opts.ConnectTimeout())
+		l, err := d.dial(dctx, d.addr, d.opts, d.reg.Dispatch)
+		cancel()
+		if err == nil && l == nil {
+			err = errors.New("gattkit: dial returned no link")
+		}
+		if err == nil {
+			ls := d.attach(l)
+			subErr, ok := d.install(ls)
+			if ok {
+				d.emit(gogatt.EventReconnected, attempt, subErr)
+				return ls, nil
+			}
+			_ = l.Close()
+			err = subErr
+		}
+		if d.stopCtx.Err() != nil {
+			return nil, nil
+		}
+		if n := d.opts.ReconnectAttempts; n > 0 && attempt >= n {
+			return nil, &gogatt.DisconnectError{
+				Address: d.addr.String(),
+				Reason:  fmt.Sprintf("reconnection failed after %d attempts (last: %v)", attempt, err),
+				Err:     loss,
+			}
+		}
+	}
+}
+
+// install re-applies the MTU and the subscriptions on l and makes it current. It reports false
+// (with the reason) when l was lost meanwhile or Disconnect was called.
+func (d *device) install(l *linkState) (error, bool) {
+	d.subMu.Lock()
+	defer d.subMu.Unlock()
+	ctx, cancel := context.WithTimeout(d.stopCtx, resubscribeTimeout)
+	defer cancel()
+	lostNow := func(err error) bool {
+		return errors.Is(err, gogatt.ErrNotConnected) || d.stopCtx.Err() != nil
+	}
+	var errs []error
+	if d.mtu > 0 {
+		if _, err := l.ExchangeMTU(ctx, d.mtu); err != nil {
+			if lostNow(err) {
+				return err, false
+			}
+			if !errors.Is(err, gogatt.ErrUnsupported) {
+				errs = append(errs, err)
+			}
+		}
+	}
+	for _, s := range d.subs {
+		if err := d.apply(ctx, l, s); err != nil {
+			if lostNow(err) {
+				return err, false
+			}
+			errs = append(errs, err)
+		}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closing {
+		return errors.New("gattkit: disconnected during reconnection"), false
+	}
+	d.cur, d.up, d.lost = l, true, nil
+	return errors.Join(errs...), true
+}
+
+// apply enables subscription s on l (subMu held), following a characteristic subscribed by UUID
+// to its value handle on l.
+func (d *device) apply(ctx context.Context, l *linkState, s *sub) error {
+	ch, err := d.lookup(ctx, l, s.byUUID, s.uuid, s.handle)
+	if err != nil {
+		return err
+	}
+	n, err := checkSubscribe(ch, s.opts, "subscribe")
+	if err != nil {
+		return err
+	}
+	if ch.ValueHandle != s.handle { // moved (by UUID): route the new handle
+		d.reg.Remove(s.handle)
+		s.handle = ch.ValueHandle
+		d.reg.Add(s.handle, s.fn, s.opts)
+	}
+	return l.Configure(ctx, ch, n)
+}
+
+// lookup finds a characteristic by UUID or by value handle in l's tree.
+func (d *device) lookup(ctx context.Context, l *linkState, byUUID bool, uuid gogatt.UUID, handle uint16) (gogatt.Characteristic, error) {
+	if byUUID {
+		return l.cache.Characteristic(ctx, uuid)
+	}
+	return l.cache.ByValueHandle(ctx, handle)
+}
+
+// checkSubscribe checks that ch can deliver what opts ask for and has a CCCD (found by
+// discovery, never guessed as value handle + 1; Core v5.3 Vol 3 Part G §3.3.3.3).
+func checkSubscribe(ch gogatt.Characteristic, opts gogatt.SubscribeOptions, op string) (Notify, error) {
+	want, n, kind := gogatt.PropNotify, NotifyOn, "notifications"
+	if opts.Indication {
+		want, n, kind = gogatt.PropIndicate, IndicateOn, "indications"
+	}
+	if ch.Properties&want == 0 {
+		return 0, fmt.Errorf("%s %s (handle 0x%04x): %w: the characteristic does not support %s (properties %v)", op, ch.UUID, ch.ValueHandle, gogatt.ErrUnsupported, kind, ch.Properties)
+	}
+	if _, ok := ch.CCCD(); !ok {
+		return 0, fmt.Errorf("%s %s (handle 0x%04x): no Client Characteristic Configuration descriptor: %w", op, ch.UUID, ch.ValueHandle, gogatt.ErrNotFound)
+	}
+	return n, nil
+}
+
+func checkHandle(op string, h uint16) error {
+	if h == 0 {
+		return fmt.Errorf("%s: %w: handle 0x0000 is reserved (Core v5.3 Vol 3 Part F §3.2.2)", op, gogatt.ErrInvalidParameter)
+	}
+	return nil
+}
+
+// SubscriptionStats implements gogatt.SubscriptionStatsReporter; the counters span
+// reconnections.
+func (d *device) SubscriptionStats(valueHandle uint16) (gogatt.SubscriptionStats, bool) {
+	return d.reg.Stats(valueHandle)
+}
+
+func (d *device) Address() string { return d.addr.String() }
+
+func (d *device) Bond(ctx context.Context, permanent bool) error {
+	l, err := d.current("bond")
+	if err != nil {
+		return err
+	}
+	return l.Bond(ctx, permanent)
+}
+
+func (d *device) RSSI(ctx context.Context) (int, error) {
+	l, err := d.current("rssi")
+	if err != nil {
+		return 0, err
+	}
+	return l.RSSI(ctx)
+}
+
+func (d *device) Services(ctx context.Context) ([]gogatt.Service, error) {
+	l, err := d.current("discover services")
+	if err != nil {
+		return nil, err
+	}
+	return l.cache.Services(ctx)
+}
+
+func (d *device) DiscoverCharacteristics(ctx context.Context) (map[gogatt.UUID][]gogatt.Characteristic, error) {
+	s, err := d.Services(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return gogatt.CharacteristicMap(s), nil
+}
+
+func (d *device) GetHandle(ctx context.Context, uuid gogatt.UUID) (uint16, error) {
+	l, err := d.current("get handle")
+	if err != nil {
+		return 0, err
+	}
+	ch, err := l.cache.Characteristic(ctx, uuid)
+	if err != nil {
+		return 0, err
+	}
+	return ch.ValueHandle, nil
+}
+
+// resolve returns the current link and the value handle of uuid on it.
+func (d *device) resolve(ctx context.Context, op string, uuid gogatt.UUID) (*linkState, uint16, error) {
+	l, err := d.current(op)
+	if err != nil {
+		return nil, 0, err
+	}
+	ch, err := l.cache.Characteristic(ctx, uuid)
+	if err != nil {
+		return nil, 0, err
+	}
+	return l, ch.ValueHandle, nil
+}
+
+func (d *device) read(ctx context.Context, l *linkState, handle uint16, long bool) ([]byte, error) {
+	op := "read"
+	if long {
+		op = "read long"
+	}
+	if err := checkHandle(op, handle); err != nil {
+		return nil, err
+	}
+	v, err := l.Read(ctx, handle, long)
+	if err != nil {
+		return nil, err
+	}
+	if v == nil {
+		v = []byte{}
+	}
+	return v, nil
+}
+
+func (d *device) readByUUID(ctx context.Context, uuid gogatt.UUID, long bool) ([]byte, error) {
+	op := "read"
+	if long {
+		op = "read long"
+	}
+	l, h, err := d.resolve(ctx, op, uuid)
+	if err != nil {
+		return nil, err
+	}
+	return d.read(ctx, l, h, long)
+}
+
+func (d *device) readByHandle(ctx context.Context, handle uint16, long bool) ([]byte, error) {
+	op := "read"
+	if long {
+		op = "read long"
+	}
+	l, err := d.current(op)
+	if err != nil {
+		return nil, err
+	}
+	return d.read(ctx, l, handle, long)
+}
+
+func (d *device) CharRead(ctx context.Context, uuid gogatt.UUID) ([]byte, error) {
+	return d.readByUUID(ctx, uuid, false)
+}
+
+func (d *device) CharReadHandle(ctx context.Context, handle uint16) ([]byte, error) {
+	return d.readByHandle(ctx, handle, false)
+}
+
+func (d *device) CharReadLong(ctx context.Context, uuid gogatt.UUID) ([]byte, error) {
+	return d.readByUUID(ctx, uuid, true)
+}
+
+func (d *device) CharReadLongHandle(ctx context.Context, handle uint16) ([]byte, error) {
+	return d.readByHandle(ctx, handle, true)
+}
+
+func writeMode(withResponse bool) WriteMode {
+	if withResponse {
+		return WriteRequest
+	}
+	return WriteCommand
+}
+
+func (d *device) write(ctx context.Context, l *linkState, handle uint16, value []byte, mode WriteMode) error {
+	op := mode.op()
+	if err := checkHandle(op, handle); err != nil {
+		return err
+	}
+	if len(value) > maxValueLen {
+		return fmt.Errorf("%s handle 0x%04x: %w: %d bytes exceed %d (Core v5.3 Vol 3 Part F §3.2.9)", op, handle, gogatt.ErrInvalidParameter, len(value), maxValueLen)
+	}
+	return l.Write(ctx, handle, value, mode)
+}
+
+func (d *device) writeByUUID(ctx context.Context, uuid gogatt.UUID, value []byte, mode WriteMode) error {
+	l, h, err := d.resolve(ctx, mode.op(), uuid)
+	if err != nil {
+		return err
+	}
+	return d.write(ctx, l, h, value, mode)
+}
+
+func (d *device) writeByHandle(ctx context.Context, handle uint16, value []byte, mode WriteMode) error {
+	l, err := d.current(mode.op())
+	if err != nil {
+		return err
+	}
+	return d.write(ctx, l, handle, value, mode)
+}
+
+func (d *device) CharWrite(ctx context.Context, uuid gogatt.UUID, value []byte, withResponse bool) error {
+	return d.writeByUUID(ctx, uuid, value, writeMode(withResponse))
+}
+
+func (d *device) CharWriteHandle(ctx context.Context, handle uint16, value []byte, withResponse bool) error {
+	return d.writeByHandle(ctx, handle, value, writeMode(withResponse))
+}
+
+func (d *device) CharWriteLong(ctx context.Context, uuid gogatt.UUID, value []byte) error {
+	return d.writeByUUID(ctx, uuid, value, WriteLong)
+}
+
+func (d *device) CharWriteLongHandle(ctx context.Context, handle uint16, value []byte) error {
+	return d.writeByHandle(ctx, handle, value, WriteLong)
+}
+
+// findSub returns the index of the subscription of value handle h (subMu held), or -1.
+func (d *device) findSub(h uint16) int {
+	for i, s := range d.subs {
+		if s.handle == h {
+			return i
+		}
+	}
+	return -1
+}
+
+// subscribe registers fn first (so that no value sent right after the configuration is lost),
+// then configures the characteristic. A new subscription whose configuration fails is
+// forgotten; a replaced one keeps the handler and options in force.
+func (d *device) subscribe(ctx context.Context, byUUID bool, uuid gogatt.UUID, handle uint16, fn gogatt.NotificationHandler, opts gogatt.SubscribeOptions) error {
+	if fn == nil {
+		return fmt.Errorf("subscribe: %w: nil handler", gogatt.ErrInvalidParameter)
+	}
+	if !byUUID {
+		if err := checkHandle("subscribe", handle); err != nil {
+			return err
+		}
+	}
+	d.subMu.Lock()
+	defer d.subMu.Unlock()
+	l, err := d.current("subscribe")
+	if err != nil {
+		return err
+	}
+	ch, err := d.lookup(ctx, l, byUUID, uuid, handle)
+	if err != nil {
+		return err
+	}
+	n, err := checkSubscribe(ch, opts, "subscribe")
+	if err != nil {
+		return err
+	}
+	vh := ch.ValueHandle
+	i := d.findSub(vh)
+	if i < 0 {
+		d.reg.Add(vh, fn, opts)
+	}
+	if err := l.Configure(ctx, ch, n); err != nil {
+		if i < 0 {
+			d.reg.Remove(vh)
+		}
+		return err
+	}
+	s := &sub{byUUID: byUUID, uuid: ch.UUID, handle: vh, fn: fn, opts: opts}
+	if i >= 0 {
+		d.reg.Add(vh, fn, opts) // replaces the handler; queued values go to it, in order
+		d.subs[i] = s
+	} else {
+		d.subs = append(d.subs, s)
+	}
+	return nil
+}
+
+// unsubscribe forgets the subscription and stops its delivery, then, if connected, disables
+// the characteristic's notifications and indications — also when it was not subscribed through
+// this Device, since the peer may keep them enabled from an earlier connection.
+func (d *device) unsubscribe(ctx context.Context, byUUID bool, uuid gogatt.UUID, handle uint16) error {
+	if !byUUID {
+		if err := checkHandle("unsubscribe", handle); err != nil {
+			return err
+		}
+	}
+	d.subMu.Lock()
+	defer d.subMu.Unlock()
+	if byUUID {
+		for _, s := range d.subs {
+			if s.byUUID && s.uuid == uuid {
+				handle = s.handle
+			}
+		}
+	}
+	forget := func(h uint16) {
+		if i := d.findSub(h); i >= 0 {
+			d.subs = append(d.subs[:i], d.subs[i+1:]...)
+		}
+		d.reg.Remove(h)
+	}
+	if handle != 0 {
+		forget(handle)
+	}
+	d.mu.Lock()
+	l, up, final := d.cur, d.up, d.final
+	d.mu.Unlock()
+	if final != nil {
+		return fmt.Errorf("unsubscribe: %w", final)
+	}
+	if !up {
+		return nil // nothing to write: the subscription will not be restored
+	}
+	ch, err := d.lookup(ctx, l, byUUID, uuid, handle)
+	if err != nil {
+		return err
+	}
+	if ch.ValueHandle != handle {
+		forget(ch.ValueHandle)
+	}
+	if _, ok := ch.CCCD(); !ok {
+		return fmt.Errorf("unsubscribe %s (handle 0x%04x): no Client Characteristic Configuration descriptor: %w", ch.UUID, ch.ValueHandle, gogatt.ErrNotFound)
+	}
+	return l.Configure(ctx, ch, NotifyOff)
+}
+
+func (d *device) Subscribe(ctx context.Context, uuid gogatt.UUID, fn gogatt.NotificationHandler, opts gogatt.SubscribeOptions) error {
+	return d.subscribe(ctx, true, uuid, 0, fn, opts)
+}
+
+func (d *device) SubscribeHandle(ctx context.Context, valueHandle uint16, fn gogatt.NotificationHandler, opts gogatt.SubscribeOptions) error {
+	return d.subscribe(ctx, false, gogatt.UUID{}, valueHandle, fn, opts)
+}
+
+func (d *device) Unsubscribe(ctx context.Context, uuid gogatt.UUID) error {
+	return d.unsubscribe(ctx, true, uuid, 0)
+}
+
+func (d *device) UnsubscribeHandle(ctx context.Context, valueHandle uint16) error {
+	return d.unsubscribe(ctx, false, gogatt.UUID{}, valueHandle)
+}
+
+// ResubscribeAll configures every subscription again; it tries them all and joins the errors.
+func (d *device) ResubscribeAll(ctx context.Context) error {
+	d.subMu.Lock()
+	defer d.subMu.Unlock()
+	l, err := d.current("resubscribe")
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, s := range d.subs {
+		if err := d.apply(ctx, l, s); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (d *device) ExchangeMTU(ctx context.Context, mtu int) (int, error) {
+	if mtu < minMTU || mtu > maxMTU {
+		return 0, fmt.Errorf("exchange MTU: %w: MTU %d out of range %d–%d (Core v5.3 Vol 3 Part F §3.4.2.1)", gogatt.ErrInvalidParameter, mtu, minMTU, maxMTU)
+	}
+	l, err := d.current("exchange MTU")
+	if err != nil {
+		return 0, err
+	}
+	got, err := l.ExchangeMTU(ctx, mtu)
+	if err == nil {
+		d.subMu.Lock()
+		d.mtu = mtu
+		d.subMu.Unlock()
+	}
+	return got, err
+}
+
+// Disconnect stops any reconnection, ends delivery to the handlers (discarding, and counting,
+// what is queued), closes the current link and makes the Device dead with a local
+// *gogatt.DisconnectError. It waits for no handler and no OnConnectionEvent callback: the
+// EventDisconnected it causes is delivered after it returns, then Disconnected is closed. It is
+// idempotent; it may be called from a notification handler or an OnConnectionEvent callback.
+func (d *device) Disconnect() error {
+	d.mu.Lock()
+	if d.closing {
+		d.mu.Unlock()
+		return nil
+	}
+	d.closing = true
+	d.mu.Unlock()
+	d.stop()
+	<-d.watcherDone // prompt: every wait of the watcher also watches stopCtx
+	d.reg.Stop()
+	d.mu.Lock()
+	l, up, final := d.cur, d.up, d.final
+	d.mu.Unlock()
+	err := l.Close() // idempotent; frees the link even after a loss
+	if final != nil {
+		return nil
+	}
+	local := &gogatt.DisconnectError{Address: d.addr.String(), Reason: "disconnected by the application", Local: true}
+	if up {
+		d.finish(local, gogatt.EventDisconnected)
+	} else {
+		d.finish(local, 0)
+	}
+	return err
+}
+
+func (d *device) Disconnected() <-chan struct{} { return d.done }
+
+func (d *device) Err() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch {
+	case d.final != nil:
+		return d.final
+	case !d.up:
+		return d.lost
+	}
+	return nil
+}
