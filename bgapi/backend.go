@@ -73,12 +73,11 @@ type Backend struct {
 	c       *client
 	slots   int
 	devices map[*link]struct{}
-	// wrapped are the Devices handed to the application (gattkit.Wrap around a device);
-	// Stop disconnects them and waits until each has announced it (wrapWG).
-	wrapped map[gogatt.Device]struct{}
-	wrapWG  sync.WaitGroup
-	ctx     context.Context // backend lifetime: reconnect loops end with it
-	cancel  context.CancelFunc
+	// handed are the Devices handed to the application; Stop disconnects them and waits until
+	// each has announced it. They outlive an adapter loss and a restart (Start after it).
+	handed gattkit.Devices
+	ctx    context.Context // backend lifetime: reconnect loops end with it
+	cancel context.CancelFunc
 
 	connSem chan struct{} // one gap_connect_direct at a time
 	scanSem chan struct{} // one scan at a time
@@ -190,9 +189,8 @@ func (b *Backend) Start(ctx context.Context) error {
 		return fmt.Errorf("bgapi: start: %w", err)
 	}
 	b.c.setLive()
-	if b.wrapped == nil { // else a restart after an adapter loss: the Devices stay
+	if b.ctx == nil { // else a restart after an adapter loss: the Devices stay
 		b.devices = make(map[*link]struct{})
-		b.wrapped = make(map[gogatt.Device]struct{})
 		b.ctx, b.cancel = context.WithCancel(context.Background())
 	}
 	b.log.Info("bgapi: started", "port", path, "slots", b.slots)
@@ -356,18 +354,15 @@ func (b *Backend) Stop() error {
 	b.c = nil
 	devs := b.devices
 	b.devices = nil
-	wrapped := b.wrapped
-	b.wrapped = nil
 	if b.cancel != nil {
 		b.cancel()
 	}
+	b.ctx, b.cancel = nil, nil
 	b.mu.Unlock()
 	// The application's Devices first, so that each stops reconnecting and reports a local
 	// disconnect (they outlive a lost adapter: c may be nil); then whatever raw device is left
 	// (a reconnection in flight).
-	for w := range wrapped {
-		_ = w.Disconnect()
-	}
+	b.handed.DisconnectAll()
 	var wg sync.WaitGroup
 	for d := range devs {
 		wg.Go(func() {
@@ -382,7 +377,7 @@ func (b *Backend) Stop() error {
 		// What is left to deliver (queues still draining after a loss) is discarded.
 		c.deliveries.Stop()
 	}
-	b.wrapWG.Wait() // every Device has delivered its last ConnectionEvent and closed Disconnected
+	b.handed.Wait() // every Device has delivered its last ConnectionEvent and closed Disconnected
 	return nil
 }
 
@@ -424,21 +419,13 @@ func (b *Backend) Connect(ctx context.Context, address string, opts gogatt.Conne
 		return nil, err
 	}
 	b.mu.Lock()
-	if b.wrapped == nil || b.ctx != bctx { // stopped (or restarted) meanwhile
+	if b.ctx != bctx { // stopped (or restarted) meanwhile
 		b.mu.Unlock()
 		_ = w.Disconnect()
 		return nil, gogatt.ErrNotStarted
 	}
-	b.wrapped[w] = struct{}{}
-	b.wrapWG.Add(1)
+	b.handed.Add(w)
 	b.mu.Unlock()
-	go func() {
-		defer b.wrapWG.Done()
-		<-w.Disconnected()
-		b.mu.Lock()
-		delete(b.wrapped, w)
-		b.mu.Unlock()
-	}()
 	return w, nil
 }
 

@@ -93,7 +93,7 @@ type Backend struct {
 	started  bool
 	stopped  bool
 	devices  map[*link]struct{}
-	wrappers map[gogatt.Device]struct{}
+	handed   gattkit.Devices // the Devices handed to the application
 	scanning bool
 	wg       sync.WaitGroup // scans and bond calls in progress
 	// deliveries holds every connection's registry and every AutoReconnect Device's queues:
@@ -125,7 +125,7 @@ func New(cfg Config) *Backend {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	stopCtx, stopCancel := context.WithCancel(context.Background())
-	return &Backend{cfg: cfg, log: log, devices: map[*link]struct{}{}, wrappers: map[gogatt.Device]struct{}{},
+	return &Backend{cfg: cfg, log: log, devices: map[*link]struct{}{},
 		stopCtx: stopCtx, stopCancel: stopCancel}
 }
 
@@ -184,24 +184,19 @@ func (b *Backend) Stop() error {
 	b.mu.Lock()
 	b.stopped = true
 	b.stopCancel()
-	var ws []gogatt.Device
-	for w := range b.wrappers {
-		ws = append(ws, w)
-	}
 	var ds []*link
 	for d := range b.devices {
 		ds = append(ds, d)
 	}
 	b.mu.Unlock()
-	for _, w := range ws {
-		w.Disconnect()
-	}
+	b.handed.DisconnectAll()
 	for _, d := range ds {
 		d.Close()
 	}
 	// What is left to deliver (queues still draining after a loss) is discarded.
 	b.deliveries.Stop()
-	b.wg.Wait() // watchers (processes reaped), scans, bond calls, last ConnectionEvents
+	b.wg.Wait()     // watchers (processes reaped), scans, bond calls
+	b.handed.Wait() // last ConnectionEvents
 	return nil
 }
 
@@ -244,16 +239,8 @@ func (b *Backend) Connect(ctx context.Context, address string, opts gogatt.Conne
 		w.Disconnect()
 		return nil, gogatt.ErrNotStarted
 	}
-	b.wrappers[w] = struct{}{}
-	b.wg.Add(1)
+	b.handed.Add(w)
 	b.mu.Unlock()
-	go func() {
-		defer b.wg.Done()
-		<-w.Disconnected()
-		b.mu.Lock()
-		delete(b.wrappers, w)
-		b.mu.Unlock()
-	}()
 	return w, nil
 }
 

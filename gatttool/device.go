@@ -15,7 +15,7 @@ import (
 
 // Limits checked before a value reaches gatttool.
 const (
-	defaultMTU  = 23  // ATT_MTU before any exchange (Core v5.3 Vol 3 Part F §3.2.8)
+	defaultMTU = 23 // ATT_MTU before any exchange (Core v5.3 Vol 3 Part F §3.2.8)
 )
 
 // link is one connection: one gatttool process. It is the gattkit.Link of this backend;

@@ -499,7 +499,7 @@ func TestErrors(t *testing.T) {
 		{[]string{"write", "--sim", torture, "7e570101-0000-4000-8000-746f72747572", strings.Repeat("ab", 30)}, 2, ": 30 bytes do not fit in one ATT write: add --long "},
 		{[]string{"write", "--sim", "--no-response", torture, "7e570101-0000-4000-8000-746f72747572", strings.Repeat("ab", 30)}, 2, ": 30 bytes do not fit in one ATT write: a Write Command carries no more: add --long"},
 		// Subscribing to what neither notifies nor indicates: no "Subscribed" first.
-		{[]string{"subscribe", "--sim", torture, "7e570101-0000-4000-8000-746f72747572"}, 4, "it neither notifies nor indicates: read it with 'gogatt read " + torture + " 7e570101-0000-4000-8000-746f72747572'"},
+		{[]string{"subscribe", "--sim", torture, "7e570101-0000-4000-8000-746f72747572"}, 8, "it neither notifies nor indicates: read it with 'gogatt read " + torture + " 7e570101-0000-4000-8000-746f72747572'"},
 		{[]string{"bogus"}, 2, `unknown command "bogus"`},
 	} {
 		r := exe(t, tc.args...)

@@ -12,10 +12,14 @@ import (
 	"github.com/gogatt/gogatt"
 	"github.com/gogatt/gogatt/att"
 	"github.com/gogatt/gogatt/bt"
+	"github.com/gogatt/gogatt/internal/gattkit"
 )
 
 // fakeBackend is a scripted gogatt.Backend for in-process tests of the commands: a fixed set of
-// advertisers and one GATT tree. The end-to-end tests (cmd/gogatt) run the real stack.
+// advertisers and one GATT tree. Connect returns the library's one gogatt.Device
+// (gattkit.Connect) over a fakeLink, as the real backends do, so the commands meet the real
+// Device: its UUID resolution, its checks and its subscriptions. The end-to-end tests
+// (cmd/gogatt) run the real stack.
 type fakeBackend struct {
 	mu       sync.Mutex
 	started  bool
@@ -38,13 +42,16 @@ type fakeBackend struct {
 	values     map[uint16][]byte
 	notify     int // values each subscription sends, then the goroutine waits for unsubscribe
 	bonds      map[string]bool
-	conns      []*fakeDevice
-	wg         sync.WaitGroup
+	conns      []*fakeLink    // every link dialled, in order
+	deliveries gattkit.Group  // the delivery domain of the Devices, ended by Stop
+	wg         sync.WaitGroup // the links' notifying goroutines
 	writes     []fakeWrite
 	dropLink   bool  // subscriptions drop the link after sending their values
 	lostBy     error // why the link dropped (nil: a supervision timeout)
 	// fail, when set, is the error the operation of that name returns ("read", "write",
-	// "subscribe", "rssi"); startHangs makes Start wait for its ctx to end, like an adapter
+	// "subscribe", "rssi"): the link's Read, Write, Configure (enabling) or RSSI returns it.
+	// A scripted "subscribe" error also replaces the Device's own refusal of a characteristic
+	// that cannot notify (see scriptedDevice). startHangs makes Start wait for its ctx to end, like an adapter
 	// that does not answer.
 	fail       map[string]error
 	startHangs bool
@@ -107,13 +114,15 @@ func (b *fakeBackend) failure(op string) error {
 	return b.fail[op]
 }
 
+// Stop ends delivery to every Device's handlers and closes the links, as a backend's Stop does.
 func (b *fakeBackend) Stop() error {
 	b.mu.Lock()
 	conns := b.conns
 	b.stopped = true
 	b.mu.Unlock()
+	b.deliveries.Stop()
 	for _, c := range conns {
-		c.Disconnect()
+		c.Close()
 	}
 	b.wg.Wait()
 	return nil
@@ -121,14 +130,28 @@ func (b *fakeBackend) Stop() error {
 
 func (b *fakeBackend) SupportsUnbonded() bool { return true }
 
+// Connect is the real one: gattkit.Connect over links that b.dial makes.
 func (b *fakeBackend) Connect(ctx context.Context, address string, opts gogatt.ConnectOptions) (gogatt.Device, error) {
+	dev, err := gattkit.Connect(ctx, address, opts, gattkit.Config{Dial: b.dial, Group: &b.deliveries})
+	if err != nil {
+		return nil, err
+	}
+	if b.failure("subscribe") != nil {
+		return scriptedDevice{dev, b}, nil
+	}
+	return dev, nil
+}
+
+// dial connects to one of b.devices; any other address is not in range: the dial lasts until
+// ctx ends.
+func (b *fakeBackend) dial(ctx context.Context, addr bt.Address, _ gogatt.ConnectOptions, sink gattkit.Sink) (gattkit.Link, error) {
 	for _, d := range b.devices {
-		if d.Address == address {
-			dev := &fakeDevice{b: b, addr: address, done: make(chan struct{}), subs: map[uint16]chan struct{}{}}
+		if a, err := bt.ParseAddress(d.Address); err == nil && a == addr {
+			l := &fakeLink{b: b, addr: d.Address, sink: sink, done: make(chan struct{}), subs: map[uint16]chan struct{}{}}
 			b.mu.Lock()
-			b.conns = append(b.conns, dev)
+			b.conns = append(b.conns, l)
 			b.mu.Unlock()
-			return dev, nil
+			return l, nil
 		}
 	}
 	<-ctx.Done()
@@ -229,117 +252,98 @@ func (b *fakeBackend) ClearBond(ctx context.Context, address string) error {
 	return nil
 }
 
-type fakeDevice struct {
+// fakeLink is one connection of the fakeBackend: the gattkit.Link the real Device runs over.
+type fakeLink struct {
 	b        *fakeBackend
 	addr     string
+	sink     gattkit.Sink
 	mu       sync.Mutex
 	done     chan struct{}
-	closed   bool
-	err      error
-	subs     map[uint16]chan struct{}
-	disconns int
+	err      error                    // why the link went; nil while up
+	subs     map[uint16]chan struct{} // value handle → stops its notifying goroutine
+	disconns int                      // Close calls
 }
 
-func (d *fakeDevice) Address() string { return d.addr }
-func (d *fakeDevice) Bond(ctx context.Context, permanent bool) error {
-	if d.addr != hrmAddr {
-		return fmt.Errorf("pairing refused: %w", &gogatt.ATTError{Op: "bond", Code: att.ErrInsufficientAuthentication})
+var _ gattkit.Link = (*fakeLink)(nil)
+
+// check fails op once the link is gone.
+func (l *fakeLink) check(op string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.err != nil {
+		return fmt.Errorf("%s: %w", op, l.err)
 	}
-	d.b.mu.Lock()
-	d.b.bonds[d.addr] = permanent
-	d.b.mu.Unlock()
 	return nil
 }
-func (d *fakeDevice) RSSI(ctx context.Context) (int, error) {
-	if err := d.b.failure("rssi"); err != nil {
-		return 0, err
-	}
-	return -42, nil
-}
-func (d *fakeDevice) Services(ctx context.Context) ([]gogatt.Service, error) {
-	return d.b.tree, nil
-}
-func (d *fakeDevice) DiscoverCharacteristics(ctx context.Context) (map[gogatt.UUID][]gogatt.Characteristic, error) {
-	return gogatt.CharacteristicMap(d.b.tree), nil
-}
-func (d *fakeDevice) GetHandle(ctx context.Context, uuid gogatt.UUID) (uint16, error) {
-	c, err := gogatt.LookupCharacteristic(d.b.tree, uuid)
-	return c.ValueHandle, err
-}
-func (d *fakeDevice) CharRead(ctx context.Context, uuid gogatt.UUID) ([]byte, error) {
-	h, err := d.GetHandle(ctx, uuid)
-	if err != nil {
+
+func (l *fakeLink) Discover(ctx context.Context) ([]gogatt.Service, error) {
+	if err := l.check("discover"); err != nil {
 		return nil, err
 	}
-	return d.CharReadHandle(ctx, h)
+	return l.b.tree, nil
 }
-func (d *fakeDevice) CharReadHandle(ctx context.Context, handle uint16) ([]byte, error) {
-	if err := d.b.failure("read"); err != nil {
+
+func (l *fakeLink) Read(ctx context.Context, handle uint16, long bool) ([]byte, error) {
+	if err := l.check("read"); err != nil {
 		return nil, err
 	}
-	v, ok := d.b.values[handle]
+	if err := l.b.failure("read"); err != nil {
+		return nil, err
+	}
+	l.b.mu.Lock()
+	v, ok := l.b.values[handle]
+	l.b.mu.Unlock()
 	if !ok {
 		return nil, &gogatt.ATTError{Op: "read", Handle: handle, Code: att.ErrReadNotPermitted}
 	}
 	return v, nil
 }
-func (d *fakeDevice) CharReadLong(ctx context.Context, uuid gogatt.UUID) ([]byte, error) {
-	return d.CharRead(ctx, uuid)
-}
-func (d *fakeDevice) CharReadLongHandle(ctx context.Context, handle uint16) ([]byte, error) {
-	return d.CharReadHandle(ctx, handle)
-}
-func (d *fakeDevice) CharWrite(ctx context.Context, uuid gogatt.UUID, value []byte, withResponse bool) error {
-	h, err := d.GetHandle(ctx, uuid)
-	if err != nil {
+
+func (l *fakeLink) Write(ctx context.Context, handle uint16, value []byte, mode gattkit.WriteMode) error {
+	if err := l.check("write"); err != nil {
 		return err
 	}
-	return d.CharWriteHandle(ctx, h, value, withResponse)
-}
-func (d *fakeDevice) CharWriteHandle(ctx context.Context, handle uint16, value []byte, withResponse bool) error {
-	if err := d.b.failure("write"); err != nil {
+	if err := l.b.failure("write"); err != nil {
 		return err
 	}
-	d.b.mu.Lock()
-	defer d.b.mu.Unlock()
-	d.b.writes = append(d.b.writes, fakeWrite{handle, value, withResponse})
+	l.b.mu.Lock()
+	defer l.b.mu.Unlock()
+	l.b.writes = append(l.b.writes, fakeWrite{handle, bytes.Clone(value), mode != gattkit.WriteCommand})
 	return nil
 }
-func (d *fakeDevice) CharWriteLong(ctx context.Context, uuid gogatt.UUID, value []byte) error {
-	return d.CharWrite(ctx, uuid, value, true)
-}
-func (d *fakeDevice) CharWriteLongHandle(ctx context.Context, handle uint16, value []byte) error {
-	return d.CharWriteHandle(ctx, handle, value, true)
-}
-func (d *fakeDevice) Subscribe(ctx context.Context, uuid gogatt.UUID, fn gogatt.NotificationHandler, opts gogatt.SubscribeOptions) error {
-	h, err := d.GetHandle(ctx, uuid)
-	if err != nil {
-		return err
-	}
-	return d.SubscribeHandle(ctx, h, fn, opts)
-}
 
-// SubscribeHandle starts a goroutine that sends b.notify values (heart-rate measurements with a
-// sequence-number-like prefix are not needed: the value is [flags=0, bpm] for 0x12, else a
-// 4-byte LE counter) and then waits until unsubscribed or disconnected.
-func (d *fakeDevice) SubscribeHandle(ctx context.Context, valueHandle uint16, fn gogatt.NotificationHandler, opts gogatt.SubscribeOptions) error {
-	if err := d.b.failure("subscribe"); err != nil {
+// Configure, enabling, starts a goroutine that sends b.notify values through the sink — for
+// 0x12 a heart-rate measurement [flags=0, bpm], else a 4-byte LE counter that skips 2 (a lost
+// value) — and then waits until disabled or the link is gone; with b.dropLink it loses the link
+// instead.
+func (l *fakeLink) Configure(ctx context.Context, ch gogatt.Characteristic, n gattkit.Notify) error {
+	if err := l.check(n.Op()); err != nil {
 		return err
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.closed {
-		return gogatt.ErrNotConnected
+	h := ch.ValueHandle
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if s, ok := l.subs[h]; ok {
+		close(s)
+		delete(l.subs, h)
+	}
+	if n == gattkit.NotifyOff {
+		return nil
+	}
+	if err := l.b.failure("subscribe"); err != nil {
+		return err
 	}
 	stop := make(chan struct{})
-	d.subs[valueHandle] = stop
-	n, drop := d.b.notify, d.b.dropLink
-	d.b.wg.Add(1)
+	l.subs[h] = stop
+	l.b.mu.Lock()
+	count, drop := l.b.notify, l.b.dropLink
+	l.b.mu.Unlock()
+	l.b.wg.Add(1)
 	go func() {
-		defer d.b.wg.Done()
-		for i := range n {
+		defer l.b.wg.Done()
+		for i := range count {
 			var v []byte
-			if valueHandle == 0x12 {
+			if h == 0x12 {
 				v = []byte{0x00, byte(60 + i)}
 			} else {
 				v = binary.LittleEndian.AppendUint32(nil, uint32(i))
@@ -350,69 +354,105 @@ func (d *fakeDevice) SubscribeHandle(ctx context.Context, valueHandle uint16, fn
 			select {
 			case <-stop:
 				return
-			case <-d.done:
+			case <-l.done:
 				return
 			default:
 			}
-			fn(valueHandle, v)
+			l.sink(h, v)
 		}
 		if drop {
-			d.lose()
+			l.lose()
 			return
 		}
 		select {
 		case <-stop:
-		case <-d.done:
+		case <-l.done:
 		}
 	}()
 	return nil
 }
-func (d *fakeDevice) Unsubscribe(ctx context.Context, uuid gogatt.UUID) error {
-	h, err := d.GetHandle(ctx, uuid)
-	if err != nil {
+
+func (l *fakeLink) Bond(ctx context.Context, permanent bool) error {
+	if err := l.check("bond"); err != nil {
 		return err
 	}
-	return d.UnsubscribeHandle(ctx, h)
-}
-func (d *fakeDevice) UnsubscribeHandle(ctx context.Context, valueHandle uint16) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if s, ok := d.subs[valueHandle]; ok {
-		close(s)
-		delete(d.subs, valueHandle)
+	if l.addr != hrmAddr {
+		return fmt.Errorf("pairing refused: %w", &gogatt.ATTError{Op: "bond", Code: att.ErrInsufficientAuthentication})
 	}
+	l.b.mu.Lock()
+	l.b.bonds[l.addr] = permanent
+	l.b.mu.Unlock()
 	return nil
 }
-func (d *fakeDevice) ResubscribeAll(ctx context.Context) error { return nil }
-func (d *fakeDevice) ExchangeMTU(ctx context.Context, mtu int) (int, error) {
+
+func (l *fakeLink) RSSI(ctx context.Context) (int, error) {
+	if err := l.check("rssi"); err != nil {
+		return 0, err
+	}
+	if err := l.b.failure("rssi"); err != nil {
+		return 0, err
+	}
+	return -42, nil
+}
+
+func (l *fakeLink) ExchangeMTU(ctx context.Context, mtu int) (int, error) {
 	return 0, gogatt.ErrUnsupported
 }
-func (d *fakeDevice) lose() {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if !d.closed {
-		d.closed = true
-		d.err = &gogatt.DisconnectError{Address: d.addr, Reason: "connection timeout (supervision)", Code: 0x0208}
-		if d.b.lostBy != nil {
-			d.err = &gogatt.DisconnectError{Address: d.addr, Reason: "adapter stopped", Err: d.b.lostBy}
+
+// lose drops the link: a supervision timeout, or b.lostBy.
+func (l *fakeLink) lose() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.err == nil {
+		l.err = &gogatt.DisconnectError{Address: l.addr, Reason: "connection timeout (supervision)", Code: 0x0208}
+		if l.b.lostBy != nil {
+			l.err = &gogatt.DisconnectError{Address: l.addr, Reason: "adapter stopped", Err: l.b.lostBy}
 		}
-		close(d.done)
+		close(l.done)
 	}
 }
-func (d *fakeDevice) Disconnect() error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.disconns++
-	if !d.closed {
-		d.closed = true
-		d.err = &gogatt.DisconnectError{Address: d.addr, Reason: "local", Local: true}
-		close(d.done)
+
+func (l *fakeLink) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.disconns++
+	if l.err == nil {
+		l.err = &gogatt.DisconnectError{Address: l.addr, Reason: "local", Local: true}
+		close(l.done)
 	}
 	return nil
 }
-func (d *fakeDevice) Disconnected() <-chan struct{} { return d.done }
-func (d *fakeDevice) Err() error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.err
+
+func (l *fakeLink) Done() <-chan struct{} { return l.done }
+
+func (l *fakeLink) Err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
+}
+
+// scriptedDevice is the real Device with a scripted "subscribe" failure in the words of a
+// backend: the tests of the command line's error lines script what the backends answered when
+// they checked characteristics themselves ("no Client Characteristic Configuration
+// descriptor", "gatttool: subscribe handle …: operation not supported"). The Device is still
+// called; when it refuses the characteristic itself, before the link, the scripted error
+// replaces its own.
+type scriptedDevice struct {
+	gogatt.Device
+	b *fakeBackend
+}
+
+func (d scriptedDevice) scripted(err error) error {
+	if s := d.b.failure("subscribe"); s != nil && err != nil {
+		return s
+	}
+	return err
+}
+
+func (d scriptedDevice) Subscribe(ctx context.Context, uuid gogatt.UUID, fn gogatt.NotificationHandler, opts gogatt.SubscribeOptions) error {
+	return d.scripted(d.Device.Subscribe(ctx, uuid, fn, opts))
+}
+
+func (d scriptedDevice) SubscribeHandle(ctx context.Context, h uint16, fn gogatt.NotificationHandler, opts gogatt.SubscribeOptions) error {
+	return d.scripted(d.Device.SubscribeHandle(ctx, h, fn, opts))
 }
