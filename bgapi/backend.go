@@ -398,8 +398,8 @@ func (b *Backend) client() (*client, error) {
 // and returns an error matching gogatt.ErrTimeout. When every slot is in use the error
 // matches ErrConnectionLimit (result 0x0209). When the dongle holds a bond with the peer, the
 // link is encrypted with it before Connect returns (see "Bonds" in the package
-// documentation). The Device returned reconnects by itself when opts.AutoReconnect is set
-// (gattkit.Wrap).
+// documentation). The Device returned (the module's one Device over this backend's link) reconnects
+// by itself when opts.AutoReconnect is set.
 func (b *Backend) Connect(ctx context.Context, address string, opts gogatt.ConnectOptions) (gogatt.Device, error) {
 	if _, err := gattkit.CheckConnect(address, opts); err != nil {
 		return nil, err

@@ -222,7 +222,7 @@ func (b *Backend) forget(d *link) {
 // given: a bare address would reset it to public, attrib/interactive.c cmd_connect in BlueZ
 // 5.66, docs/bluez-tools.md §Connect). The connection parameters of opts are validated but
 // gatttool cannot apply them. The returned Device reconnects when opts.AutoReconnect is set
-// (gattkit.Wrap), re-subscribing every subscription. A Connect that Stop interrupts fails with
+// (the module's one Device), re-subscribing every subscription. A Connect that Stop interrupts fails with
 // an error matching gogatt.ErrNotStarted.
 func (b *Backend) Connect(ctx context.Context, address string, opts gogatt.ConnectOptions) (gogatt.Device, error) {
 	if err := b.begin(); err != nil {

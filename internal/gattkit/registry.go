@@ -228,8 +228,7 @@ func (r *Registry) end() {
 }
 
 // Group is the delivery domain of one backend: the registries of its connections (made with
-// Group.NewRegistry) and the queues of the Devices wrapped around them (Wrap joins the group of
-// its first raw device when that device implements GroupMember). Stop ends delivery in all of
+// Group.NewRegistry, one per Device). Stop ends delivery in all of
 // them at once, as Registry.Stop does for one — including devices whose link was lost earlier
 // and whose queues are still draining — so that no handler is called after Backend.Stop
 // returns. A registry leaves the group once its delivery has ended. The zero value is ready to
@@ -242,12 +241,6 @@ type Group struct {
 
 // groupMember is something whose delivery the group can end at once.
 type groupMember interface{ stopNow() }
-
-// GroupMember is implemented by a backend's raw devices: it names the group their deliveries
-// belong to.
-type GroupMember interface {
-	DeliveryGroup() *Group
-}
 
 // NewRegistry returns an empty registry that belongs to g (stopped at once if g is).
 func (g *Group) NewRegistry() *Registry {
