@@ -267,3 +267,14 @@ func (c *client) deleteBonding(ctx context.Context, h uint8) error {
 	}
 	return nil
 }
+
+// ClearBond deletes the bond with address, or every bond when address is "" (sm_delete_bonding
+// 0xFF). BGAPI 1.x names bonds by handle (pygatt ignored the address and deleted all,
+// docs/bgapi-protocol.md#pygatt-clear-bond): the handle of the peer's bond is the one a
+// connection to it named in this program (connection_status), else the one gogatt recorded in
+// the dongle's persistent store, so this works from any later program too (see "Bonds" in the
+// package documentation); the record goes with the bond. An address with no bond known either
+// way gives an error matching gogatt.ErrNotFound.
+func (b *Backend) ClearBond(ctx context.Context, address string) error {
+	return b.clearBond(ctx, address)
+}
