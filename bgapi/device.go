@@ -416,3 +416,29 @@ func (d *link) writeCCCD(ctx context.Context, cccd uint16, value []byte, op stri
 func (d *link) ExchangeMTU(ctx context.Context, mtu int) (int, error) {
 	return attMTU, fmt.Errorf("exchange MTU: BGAPI 1.x has no MTU exchange command; ATT_MTU stays %d: %w", attMTU, gogatt.ErrUnsupported)
 }
+
+var _ gattkit.TypeReader = (*link)(nil)
+
+// ReadByType reads the values of every attribute of type uuid with attclient_read_by_type over
+// 0x0001–0xFFFF (BLE SDK 1.x API reference; the dongle continues the Read By Type Requests
+// itself, one attribute_value type 3 per pair, then procedure_completed). Attribute Not Found
+// means none.
+func (d *link) ReadByType(ctx context.Context, uuid gogatt.UUID) ([]gattkit.HandleValue, error) {
+	cn := d.cn
+	p := newProc(pkTypes, "read", 1)
+	m := &wire.CmdAttclientReadByType{Connection: cn.handle, Start: 1, End: 0xFFFF, UUID: uuid.AppendLE(nil)}
+	if err := cn.procedure(ctx, p, m); err != nil {
+		if isNotFound(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	out := make([]gattkit.HandleValue, 0, len(p.items))
+	for _, it := range p.items {
+		// A Read By Type Response holds at most ATT_MTU−4 bytes of each value (Core v5.3 Vol 3
+		// Part F §3.4.4.2).
+		out = append(out, gattkit.HandleValue{Handle: it.start, Value: it.value, Partial: len(it.value) >= attMTU-4})
+	}
+	slices.SortFunc(out, func(a, b gattkit.HandleValue) int { return int(a.Handle) - int(b.Handle) })
+	return out, nil
+}

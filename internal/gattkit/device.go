@@ -488,11 +488,58 @@ func (d *device) readByUUID(ctx context.Context, uuid gogatt.UUID, long bool) ([
 	if long {
 		op = "read long"
 	}
-	l, h, err := d.resolve(ctx, op, uuid)
+	l, err := d.current(op)
 	if err != nil {
 		return nil, err
 	}
-	return d.read(ctx, l, h, long)
+	if _, known := l.cache.Cached(); !known && !isGATTType(uuid) {
+		if tr, ok := l.Link.(TypeReader); ok {
+			if v, done, err := d.readByType(ctx, l, tr, uuid, long); done {
+				return v, err
+			}
+		}
+	}
+	ch, err := l.cache.Characteristic(ctx, uuid)
+	if err != nil {
+		return nil, err
+	}
+	return d.read(ctx, l, ch.ValueHandle, long)
+}
+
+// readByType reads uuid's value without discovering the tree: one Read By Type Request finds
+// the one characteristic value of that type and carries its value (Core v5.3 Vol 3 Part G
+// §4.8.2). A value that filled the response is read again by its handle (Read, or Read and Read
+// Blob for long), so the result is what a Read by handle gives. It leaves the call to the
+// discovery path (done = false) when the answer does not settle it: no such attribute (the tree
+// gives the not-found error), several (the tree names the candidates), or an error the peer
+// reports for the first one (the tree decides whether that is the characteristic read).
+func (d *device) readByType(ctx context.Context, l *linkState, tr TypeReader, uuid gogatt.UUID, long bool) (v []byte, done bool, err error) {
+	hv, err := tr.ReadByType(ctx, uuid)
+	if err != nil {
+		if ctx.Err() != nil || errors.Is(err, gogatt.ErrNotConnected) {
+			return nil, true, err
+		}
+		return nil, false, nil
+	}
+	if len(hv) != 1 {
+		return nil, false, nil
+	}
+	if hv[0].Partial {
+		v, err := d.read(ctx, l, hv[0].Handle, long)
+		return v, true, err
+	}
+	if hv[0].Value == nil {
+		return []byte{}, true, nil
+	}
+	return hv[0].Value, true, nil
+}
+
+// isGATTType reports whether u is one of the types GATT itself uses for declarations and
+// descriptors (0x2800–0x29FF, Core v5.3 Vol 3 Part G §3): reading such a type by UUID is not a
+// characteristic read, so it goes through the tree.
+func isGATTType(u gogatt.UUID) bool {
+	v, ok := u.Is16()
+	return ok && v >= 0x2800 && v <= 0x29FF
 }
 
 func (d *device) readByHandle(ctx context.Context, handle uint16, long bool) ([]byte, error) {

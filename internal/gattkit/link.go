@@ -99,3 +99,22 @@ type Sink func(valueHandle uint16, value []byte) bool
 // sent right after a subscription is re-applied is lost. ctx bounds the attempt (it already
 // carries ConnectOptions.ConnectTimeout); opts have been checked.
 type Dialer func(ctx context.Context, addr bt.Address, opts gogatt.ConnectOptions, sink Sink) (Link, error)
+
+// TypeReader is implemented by links that can read a characteristic value by its UUID alone,
+// with Read By Type Requests over the whole database ("Read Using Characteristic UUID", Core
+// v5.3 Vol 3 Part G §4.8.2): one request instead of a discovery of the whole tree. The Device
+// uses it for a read by UUID while the tree is not yet known.
+type TypeReader interface {
+	// ReadByType returns every handle–value pair of the attributes of type uuid in
+	// 0x0001–0xFFFF, in handle order; none (and no error) when there is none.
+	ReadByType(ctx context.Context, uuid gogatt.UUID) ([]HandleValue, error)
+}
+
+// HandleValue is one attribute of a Read By Type Response.
+type HandleValue struct {
+	Handle uint16
+	Value  []byte
+	// Partial says that Value filled the response (ATT_MTU−4 or 253 bytes, Core v5.3 Vol 3
+	// Part F §3.4.4.2), so the attribute may be longer.
+	Partial bool
+}
