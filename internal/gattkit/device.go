@@ -240,7 +240,10 @@ func (d *device) watch(l *linkState) {
 		}
 		nl, err := d.reconnect(loss)
 		if nl == nil {
-			if err != nil {
+			d.mu.Lock()
+			closing := d.closing // Disconnect ends the Device itself, as a local disconnect
+			d.mu.Unlock()
+			if err != nil && !closing {
 				d.reg.CloseAsync()
 				d.finish(err, gogatt.EventGaveUp)
 			}
@@ -385,7 +388,7 @@ func checkSubscribe(ch gogatt.Characteristic, opts gogatt.SubscribeOptions, op s
 		want, n, kind = gogatt.PropIndicate, IndicateOn, "indications"
 	}
 	if ch.Properties&want == 0 {
-		return 0, fmt.Errorf("%s %s (handle 0x%04x): %w: the characteristic does not support %s (properties %v)", op, ch.UUID, ch.ValueHandle, gogatt.ErrUnsupported, kind, ch.Properties)
+		return 0, fmt.Errorf("%s %s (handle 0x%04x): the characteristic does not support %s (properties %v): %w", op, ch.UUID.Short(), ch.ValueHandle, kind, ch.Properties, gogatt.ErrUnsupported)
 	}
 	if _, ok := ch.CCCD(); !ok {
 		return 0, fmt.Errorf("%s %s (handle 0x%04x): no Client Characteristic Configuration descriptor: %w", op, ch.UUID, ch.ValueHandle, gogatt.ErrNotFound)
@@ -690,7 +693,7 @@ func (d *device) unsubscribe(ctx context.Context, byUUID bool, uuid gogatt.UUID,
 	defer d.subMu.Unlock()
 	if byUUID {
 		for _, s := range d.subs {
-			if s.byUUID && s.uuid == uuid {
+			if s.uuid == uuid { // by UUID or by handle: every subscription knows its UUID
 				handle = s.handle
 			}
 		}

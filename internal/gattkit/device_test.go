@@ -747,7 +747,8 @@ func TestDeviceStatsAcrossReconnect(t *testing.T) {
 		}
 		raw.notify(3, 0)
 		synctest.Wait() // 0 is in the handler
-		for i := 1; i < 4; i++ { // 1 dropped, 2 and 3 queued
+		// 1 is dropped when 3 arrives; 2 and 3 wait.
+		for i := 1; i < 4; i++ {
 			raw.notify(3, byte(i))
 		}
 		raw.lose("gone")
@@ -883,5 +884,146 @@ func TestDeviceConnectErrors(t *testing.T) {
 		if !errors.Is(err, refused) {
 			t.Errorf("Connect = %v, want the dialler's error", err)
 		}
+	})
+}
+
+// A subscription made by UUID follows its characteristic to a new value handle on the next
+// link; one made by handle stays at its handle.
+func TestDeviceResubscribeByUUIDFollowsMove(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		moved := func() []gogatt.Service {
+			s := linkTree()
+			hr := &s[0].Characteristics[0] // Heart Rate Measurement: 3 → 0x23, CCCD 0x24
+			hr.Handle, hr.ValueHandle, hr.EndHandle = 0x22, 0x23, 0x24
+			hr.Descriptors = []gogatt.Descriptor{{UUID: gogatt.UUIDCCCD, Handle: 0x24}}
+			return s
+		}
+		dl := &linkDialer{setup: func(i int, l *fakeLink) {
+			if i > 0 {
+				l.tree = moved
+			}
+		}}
+		w, raw := mustConnect(t, dl, gogatt.ConnectOptions{AutoReconnect: true}, nil)
+		var got []int
+		if err := w.Subscribe(t.Context(), chrHRM, func(h uint16, v []byte) { got = append(got, int(h), int(v[0])) }, gogatt.SubscribeOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		raw.notify(3, 1)
+		synctest.Wait()
+		raw.lose("gone")
+		synctest.Wait()
+		nd := dl.last()
+		if c := fmt.Sprint(nd.calls("cfg")); c != "[cfg 35 on]" {
+			t.Errorf("re-applied %s, want [cfg 35 on]", c)
+		}
+		if nd.notify(3, 9) {
+			t.Error("old handle still routed")
+		}
+		nd.notify(0x23, 2)
+		synctest.Wait()
+		if fmt.Sprint(got) != "[3 1 35 2]" {
+			t.Errorf("delivered (handle, value) %v", got)
+		}
+		if err := w.Unsubscribe(t.Context(), chrHRM); err != nil {
+			t.Fatal(err)
+		}
+		if c := fmt.Sprint(nd.calls("cfg")); c != "[cfg 35 on cfg 35 off]" {
+			t.Errorf("calls %s", c)
+		}
+		w.Disconnect()
+	})
+}
+
+// Unsubscribing while reconnecting means the subscription is not restored, whether it is
+// named by handle or by UUID, and whichever way it was made.
+func TestDeviceUnsubscribeWhileReconnecting(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		byUUID      bool // subscribe by UUID (else by handle 3)
+		unsubByUUID bool
+	}{
+		{"made by UUID, removed by UUID", true, true},
+		{"made by UUID, removed by handle", true, false},
+		{"made by handle, removed by handle", false, false},
+		{"made by handle, removed by UUID", false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				gate := make(chan struct{})
+				dl := &linkDialer{before: func(context.Context) error { <-gate; return nil }}
+				w, raw := mustConnect(t, dl, gogatt.ConnectOptions{AutoReconnect: true}, nil)
+				ctx := t.Context()
+				nop := func(uint16, []byte) {}
+				var err error
+				if tc.byUUID {
+					err = w.Subscribe(ctx, chrHRM, nop, gogatt.SubscribeOptions{})
+				} else {
+					err = w.SubscribeHandle(ctx, 3, nop, gogatt.SubscribeOptions{})
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				raw.lose("gone")
+				synctest.Wait()
+				if tc.unsubByUUID {
+					err = w.Unsubscribe(ctx, chrHRM)
+				} else {
+					err = w.UnsubscribeHandle(ctx, 3)
+				}
+				if err != nil {
+					t.Errorf("unsubscribe while reconnecting: %v", err)
+				}
+				close(gate)
+				synctest.Wait()
+				if c := dl.last().calls("cfg"); len(c) != 0 {
+					t.Errorf("re-applied %v after unsubscribing", c)
+				}
+				if _, ok := statsOf(w, 3); ok {
+					t.Error("subscription still listed")
+				}
+				w.Disconnect()
+			})
+		})
+	}
+}
+
+// Each link's discovery cache is kept in step by Service Changed indications, the link after a
+// reconnection too (the Device's one registry hands them to the newest link's cache).
+func TestDeviceServiceChangedAcrossReconnect(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		withSC := func() []gogatt.Service {
+			return append(linkTree(), gogatt.Service{UUID: gogatt.UUID16(0x1801), Handle: 0x20, EndHandle: 0x23, Characteristics: []gogatt.Characteristic{
+				{UUID: gogatt.UUID16(0x2A05), Handle: 0x21, ValueHandle: 0x22, EndHandle: 0x23, Properties: gogatt.PropIndicate,
+					Descriptors: []gogatt.Descriptor{{UUID: gogatt.UUIDCCCD, Handle: 0x23}}},
+			}})
+		}
+		dl := &linkDialer{setup: func(_ int, l *fakeLink) { l.tree = withSC }}
+		w, raw := mustConnect(t, dl, gogatt.ConnectOptions{AutoReconnect: true}, nil)
+		ctx := t.Context()
+		for _, l := range []*fakeLink{raw, nil} {
+			if l == nil {
+				raw.lose("gone")
+				synctest.Wait()
+				if l = dl.last(); l == raw {
+					t.Fatal("not reconnected")
+				}
+			}
+			if _, err := w.GetHandle(ctx, chrHRM); err != nil {
+				t.Fatal(err)
+			}
+			if got := fmt.Sprint(l.calls("discover", "cfg")); got != "[discover cfg 34 ind]" {
+				t.Fatalf("after the first lookup: %s", got)
+			}
+			if !l.notify(0x22, 0x01, 0x00, 0xff, 0xff) {
+				t.Error("Service Changed indication not used")
+			}
+			if _, err := w.GetHandle(ctx, chrHRM); err != nil {
+				t.Fatal(err)
+			}
+			if got := fmt.Sprint(l.calls("discover", "cfg")); got != "[discover cfg 34 ind discover cfg 34 ind]" {
+				t.Errorf("after Service Changed: %s, want a new discovery", got)
+			}
+		}
+		w.Disconnect()
 	})
 }
