@@ -44,11 +44,17 @@ func TestReadByUUIDWithoutDiscovery(t *testing.T) {
 		{name: "value filling the response", addr: tortureAddr, uuid: sim.TortureLong, want: long[:attMTU-1], cmds: [][2]uint8{readByType, readByHandle}},
 		{name: "long value", addr: tortureAddr, uuid: sim.TortureLong, long: true, want: long, cmds: [][2]uint8{readByType, readLong}},
 		{name: "duplicate UUID", addr: tortureAddr, uuid: sim.TortureDuplicate, cmds: [][2]uint8{readByType, groups}, prefix: true,
-			wantErr: func(err error) bool { var a *gogatt.AmbiguousUUIDError; return errors.As(err, &a) && len(a.Candidates) == 2 }},
+			wantErr: func(err error) bool {
+				var a *gogatt.AmbiguousUUIDError
+				return errors.As(err, &a) && len(a.Candidates) == 2
+			}},
 		{name: "no such characteristic", addr: hrmAddr, uuid: sim.TortureLong, cmds: [][2]uint8{readByType, groups}, prefix: true,
 			wantErr: func(err error) bool { return errors.Is(err, gogatt.ErrNotFound) }},
 		{name: "not readable", addr: tortureAddr, uuid: sim.TortureWriteOnly, cmds: [][2]uint8{readByType, groups}, prefix: true,
-			wantErr: func(err error) bool { var a *gogatt.ATTError; return errors.As(err, &a) && a.Code == att.ErrReadNotPermitted }},
+			wantErr: func(err error) bool {
+				var a *gogatt.ATTError
+				return errors.As(err, &a) && a.Code == att.ErrReadNotPermitted
+			}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
