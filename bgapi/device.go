@@ -152,12 +152,19 @@ func (d *link) RSSI(ctx context.Context) (int, error) {
 	return int(v), nil
 }
 
-// discover walks the tree (docs/bgapi-protocol.md §Discovery): primary services
-// (read_by_group_type 0x2800), the characteristic declarations of each (read_by_type 0x2803),
-// then the descriptors between each value handle and the next declaration (find_information).
-// pygatt used find_information alone over the whole range
-// (docs/bgapi-protocol.md#pygatt-discovery).
+var _ gattkit.Stepwise = (*link)(nil)
+
+// Discover walks the tree (docs/bgapi-protocol.md §Discovery) with the three procedures of
+// gattkit.Stepwise: primary services (read_by_group_type 0x2800), the characteristic
+// declarations over the range of all services at once (read_by_type 0x2803), then the
+// descriptors between each value handle and the next declaration (find_information). pygatt
+// used find_information alone over the whole range (docs/bgapi-protocol.md#pygatt-discovery).
 func (d *link) Discover(ctx context.Context) ([]gogatt.Service, error) {
+	return gattkit.DiscoverStepwise(ctx, d)
+}
+
+// PrimaryServices discovers the primary services with read_by_group_type 0x2800.
+func (d *link) PrimaryServices(ctx context.Context) ([]gogatt.Service, error) {
 	cn := d.cn
 	p := newProc(pkGroups, "discover services", 1)
 	m := &wire.CmdAttclientReadByGroupType{Connection: cn.handle, Start: 1, End: 0xFFFF, UUID: []byte{0x00, 0x28}}
@@ -173,24 +180,17 @@ func (d *link) Discover(ctx context.Context) ([]gogatt.Service, error) {
 		svcs = append(svcs, gogatt.Service{UUID: u, Handle: it.start, EndHandle: it.end})
 	}
 	slices.SortFunc(svcs, func(a, b gogatt.Service) int { return int(a.Handle) - int(b.Handle) })
-	for i := range svcs {
-		s := &svcs[i]
-		chars, err := d.discoverCharacteristics(ctx, s.Handle, s.EndHandle)
-		if err != nil {
-			return nil, err
-		}
-		s.Characteristics = chars
-	}
 	return svcs, nil
 }
 
-func (d *link) discoverCharacteristics(ctx context.Context, start, end uint16) ([]gogatt.Characteristic, error) {
+// Declarations discovers the characteristic declarations in start–end with read_by_type 0x2803.
+func (d *link) Declarations(ctx context.Context, start, end uint16) ([]gogatt.Characteristic, error) {
 	cn := d.cn
-	if start == 0xFFFF || start >= end {
+	if start == 0 || start > end {
 		return nil, nil
 	}
-	p := newProc(pkTypes, "discover characteristics", start+1)
-	m := &wire.CmdAttclientReadByType{Connection: cn.handle, Start: start + 1, End: end, UUID: []byte{0x03, 0x28}}
+	p := newProc(pkTypes, "discover characteristics", start)
+	m := &wire.CmdAttclientReadByType{Connection: cn.handle, Start: start, End: end, UUID: []byte{0x03, 0x28}}
 	if err := cn.procedure(ctx, p, m); err != nil && !isNotFound(err) {
 		return nil, err
 	}
@@ -210,26 +210,11 @@ func (d *link) discoverCharacteristics(ctx context.Context, start, end uint16) (
 		chars = append(chars, gogatt.Characteristic{UUID: u, Handle: it.start, ValueHandle: vh, Properties: gogatt.Properties(props)})
 	}
 	slices.SortFunc(chars, func(a, b gogatt.Characteristic) int { return int(a.Handle) - int(b.Handle) })
-	for i := range chars {
-		c := &chars[i]
-		c.EndHandle = end
-		if i+1 < len(chars) {
-			c.EndHandle = chars[i+1].Handle - 1
-		}
-		if c.ValueHandle >= c.EndHandle {
-			c.EndHandle = max(c.EndHandle, c.ValueHandle)
-			continue
-		}
-		descs, err := d.discoverDescriptors(ctx, c.ValueHandle+1, c.EndHandle)
-		if err != nil {
-			return nil, err
-		}
-		c.Descriptors = descs
-	}
 	return chars, nil
 }
 
-func (d *link) discoverDescriptors(ctx context.Context, start, end uint16) ([]gogatt.Descriptor, error) {
+// Descriptors discovers the descriptors in start–end with find_information.
+func (d *link) Descriptors(ctx context.Context, start, end uint16) ([]gogatt.Descriptor, error) {
 	cn := d.cn
 	p := newProc(pkInfo, "discover descriptors", start)
 	if err := cn.procedure(ctx, p, &wire.CmdAttclientFindInformation{Connection: cn.handle, Start: start, End: end}); err != nil && !isNotFound(err) {

@@ -88,3 +88,68 @@ func TestReadByUUIDWithoutDiscovery(t *testing.T) {
 		})
 	}
 }
+
+// A subscription by UUID on a fresh connection discovers only what locates the characteristic
+// and its CCCD: the services and the declarations (one procedure each, whatever the number of
+// services), then the descriptors of that one characteristic — plus, as after any first
+// discovery, the Service Changed characteristic's descriptors and the write that enables its
+// indications. A later full discovery reuses all of it. The counts are BGAPI procedures.
+func TestSubscribeDiscoversOnlyWhatItNeeds(t *testing.T) {
+	var (
+		groups = ident(wire.CmdAttclientReadByGroupType{})
+		types  = ident(wire.CmdAttclientReadByType{})
+		info   = ident(wire.CmdAttclientFindInformation{})
+		write  = ident(wire.CmdAttclientAttributeWrite{})
+	)
+	count := func(cmds [][2]uint8, id [2]uint8) int {
+		n := 0
+		for _, c := range cmds {
+			if c == id {
+				n++
+			}
+		}
+		return n
+	}
+	for _, tc := range []struct {
+		addr string
+		uuid gogatt.UUID
+	}{
+		{hrmAddr, gogatt.UUID16(0x2A37)},
+		{tortureAddr, sim.TortureStream},
+	} {
+		t.Run(tc.addr, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				env, log := startPipeEmu(t, bled112.Config{}, Config{NoReset: true})
+				p := env.periphs[tc.addr]
+				_, hasSC := p.CharacteristicIn(gogatt.UUID16(0x1801), gogatt.UUID16(0x2A05))
+				d := env.connect(t, tc.addr, gogatt.ConnectOptions{})
+				before := len(log.commands())
+				if err := d.Subscribe(context.Background(), tc.uuid, func(uint16, []byte) {}, gogatt.SubscribeOptions{}); err != nil {
+					t.Fatal(err)
+				}
+				cmds := log.commands()[before:]
+				sc := 0
+				if hasSC {
+					sc = 1
+				}
+				if g, ty, fi, w := count(cmds, groups), count(cmds, types), count(cmds, info), count(cmds, write); g != 1 || ty != 1 || fi != 1+sc || w != 1+sc || len(cmds) != 2+2*(1+sc) {
+					t.Fatalf("subscribe put %v on the wire: %d read_by_group_type, %d read_by_type, %d find_information, %d attribute_write", cmds, g, ty, fi, w)
+				}
+				// The full tree afterwards: only the descriptors not yet known.
+				before = len(log.commands())
+				svcs, err := d.Services(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				cmds = log.commands()[before:]
+				if count(cmds, groups) != 0 || count(cmds, types) != 0 {
+					t.Fatalf("Services rediscovered what the subscription learnt: %v", cmds)
+				}
+				ch, err := gogatt.LookupCharacteristic(svcs, tc.uuid)
+				if cccd, ok := ch.CCCD(); err != nil || !ok || cccd == 0 {
+					t.Fatalf("tree lost the CCCD: %+v, %v", ch, err)
+				}
+			})
+		})
+	}
+}

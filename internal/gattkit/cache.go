@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 
 	"github.com/gogatt/gogatt"
@@ -20,8 +21,62 @@ type ServiceCache struct {
 	mu       sync.Mutex
 	services []gogatt.Service
 	have     bool
-	gen      uint64 // incremented by Reset, so a discovery started before Reset is not stored
+	gen      uint64 // incremented by Invalidate, so a discovery started before it is not stored
 	flight   *flight
+
+	// What a partial discovery (Stepwise links) learnt, kept until Invalidate: the services
+	// and characteristic declarations, and the descriptors of some characteristics.
+	skel     []gogatt.Service
+	haveSkel bool
+	descs    map[uint16][]gogatt.Descriptor // by value handle
+}
+
+// skeleton returns the learnt services and declarations, and the generation to learn under.
+func (c *ServiceCache) skeleton() (gen uint64, sk []gogatt.Service, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen, c.skel, c.haveSkel
+}
+
+// learnSkeleton keeps sk unless the cache was invalidated since generation gen; it reports
+// whether it did.
+func (c *ServiceCache) learnSkeleton(gen uint64, sk []gogatt.Service) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen || c.haveSkel {
+		return false
+	}
+	c.skel, c.haveSkel = sk, true
+	return true
+}
+
+// knownDescriptors returns the learnt descriptors of the characteristic of value handle vh.
+func (c *ServiceCache) knownDescriptors(vh uint16) (gen uint64, ds []gogatt.Descriptor, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ds, ok = c.descs[vh]
+	return c.gen, ds, ok
+}
+
+// knownDescriptorMap returns a copy of every learnt set of descriptors.
+func (c *ServiceCache) knownDescriptorMap() map[uint16][]gogatt.Descriptor {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.descs)
+}
+
+// learnDescriptors keeps ds as the descriptors of vh unless the cache was invalidated since
+// generation gen.
+func (c *ServiceCache) learnDescriptors(gen uint64, vh uint16, ds []gogatt.Descriptor) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return
+	}
+	if c.descs == nil {
+		c.descs = make(map[uint16][]gogatt.Descriptor)
+	}
+	c.descs[vh] = ds
 }
 
 type flight struct {
@@ -130,14 +185,7 @@ func (c *ServiceCache) ByValueHandle(ctx context.Context, h uint16) (gogatt.Char
 	if err != nil {
 		return gogatt.Characteristic{}, err
 	}
-	for _, svc := range s {
-		for _, ch := range svc.Characteristics {
-			if ch.ValueHandle == h {
-				return ch, nil
-			}
-		}
-	}
-	return gogatt.Characteristic{}, fmt.Errorf("characteristic with value handle 0x%04x: %w", h, gogatt.ErrNotFound)
+	return byValueHandle(s, h)
 }
 
 // Cached returns the tree if it has been discovered, without discovering it.

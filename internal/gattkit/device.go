@@ -10,6 +10,7 @@ import (
 
 	"github.com/gogatt/gogatt"
 	"github.com/gogatt/gogatt/bt"
+	"github.com/gogatt/gogatt/gatt"
 )
 
 const (
@@ -153,6 +154,8 @@ type device struct {
 type linkState struct {
 	Link
 	cache *ServiceCache
+	sc    *ServiceChanged
+	steps Stepwise // nil unless the link discovers step by step
 }
 
 // sub is a subscription made through the Device.
@@ -169,12 +172,95 @@ var (
 	_ gogatt.SubscriptionStatsReporter = (*device)(nil)
 )
 
-// attach gives l a discovery cache watched for Service Changed indications.
+// attach gives l a discovery cache watched for Service Changed indications. A Stepwise link's
+// full discovery reuses what partial discoveries learnt.
 func (d *device) attach(l Link) *linkState {
-	cache, _ := WatchServiceChanged(l.Discover, func(ctx context.Context, ch gogatt.Characteristic) error {
+	ls := &linkState{Link: l}
+	discover := l.Discover
+	if s, ok := l.(Stepwise); ok {
+		ls.steps = s
+		discover = func(ctx context.Context) ([]gogatt.Service, error) {
+			_, sk, ok := ls.cache.skeleton()
+			if !ok {
+				sk = nil
+			}
+			return fillDescriptors(ctx, s, sk, ls.cache.knownDescriptorMap())
+		}
+	}
+	ls.cache, ls.sc = WatchServiceChanged(discover, func(ctx context.Context, ch gogatt.Characteristic) error {
 		return l.Configure(ctx, ch, IndicateOn)
 	}, d.reg, d.log)
-	return &linkState{Link: l, cache: cache}
+	return ls
+}
+
+// find returns the characteristic uuid (byUUID) or of value handle handle on l, with its
+// descriptors when descs is set. While l's tree is not known and l is Stepwise, it discovers
+// only the services and declarations (once) and, for descs, that characteristic's descriptors:
+// the fewest requests that locate it and its CCCD. Otherwise it uses the whole tree.
+func (d *device) find(ctx context.Context, l *linkState, byUUID bool, uuid gogatt.UUID, handle uint16, descs bool) (gogatt.Characteristic, error) {
+	if _, known := l.cache.Cached(); known || l.steps == nil {
+		if byUUID {
+			return l.cache.Characteristic(ctx, uuid)
+		}
+		return l.cache.ByValueHandle(ctx, handle)
+	}
+	sk, err := l.skeleton(ctx)
+	if err != nil {
+		return gogatt.Characteristic{}, err
+	}
+	var c gogatt.Characteristic
+	if byUUID {
+		c, err = gogatt.LookupCharacteristic(sk, uuid)
+	} else {
+		c, err = byValueHandle(sk, handle)
+	}
+	if err != nil || !descs {
+		return c, err
+	}
+	return l.withDescriptors(ctx, c)
+}
+
+// skeleton returns the services and declarations of l, discovering them once. The first time,
+// it also enables Service Changed indications, as a full discovery does.
+func (l *linkState) skeleton(ctx context.Context) ([]gogatt.Service, error) {
+	gen, sk, ok := l.cache.skeleton()
+	if ok {
+		return sk, nil
+	}
+	sk, err := skeletonOf(ctx, l.steps)
+	if err != nil {
+		return nil, err
+	}
+	if l.cache.learnSkeleton(gen, sk) {
+		for _, sv := range sk {
+			if sv.UUID != gatt.UUIDGenericAttribute {
+				continue
+			}
+			for _, c := range sv.Characteristics {
+				if c.UUID == gatt.UUIDServiceChanged && c.Properties&gogatt.PropIndicate != 0 {
+					if c, err := l.withDescriptors(ctx, c); err == nil {
+						sv.Characteristics = []gogatt.Characteristic{c}
+						l.sc.discovered(ctx, []gogatt.Service{sv})
+					}
+				}
+			}
+		}
+	}
+	return sk, nil
+}
+
+// withDescriptors fills in c's descriptors, discovering them once.
+func (l *linkState) withDescriptors(ctx context.Context, c gogatt.Characteristic) (gogatt.Characteristic, error) {
+	gen, ds, ok := l.cache.knownDescriptors(c.ValueHandle)
+	if !ok {
+		var err error
+		if ds, err = descriptorsOf(ctx, l.steps, c); err != nil {
+			return c, err
+		}
+		l.cache.learnDescriptors(gen, c.ValueHandle, ds)
+	}
+	c.Descriptors = ds
+	return c, nil
 }
 
 // current returns the link to run op on, or why there is none.
@@ -356,7 +442,7 @@ func (d *device) install(l *linkState) (error, bool) {
 // apply enables subscription s on l (subMu held), following a characteristic subscribed by UUID
 // to its value handle on l.
 func (d *device) apply(ctx context.Context, l *linkState, s *sub) error {
-	ch, err := d.lookup(ctx, l, s.byUUID, s.uuid, s.handle)
+	ch, err := d.find(ctx, l, s.byUUID, s.uuid, s.handle, true)
 	if err != nil {
 		return err
 	}
@@ -370,14 +456,6 @@ func (d *device) apply(ctx context.Context, l *linkState, s *sub) error {
 		d.reg.Add(s.handle, s.fn, s.opts)
 	}
 	return l.Configure(ctx, ch, n)
-}
-
-// lookup finds a characteristic by UUID or by value handle in l's tree.
-func (d *device) lookup(ctx context.Context, l *linkState, byUUID bool, uuid gogatt.UUID, handle uint16) (gogatt.Characteristic, error) {
-	if byUUID {
-		return l.cache.Characteristic(ctx, uuid)
-	}
-	return l.cache.ByValueHandle(ctx, handle)
 }
 
 // checkSubscribe checks that ch can deliver what opts ask for and has a CCCD (found by
@@ -448,7 +526,7 @@ func (d *device) GetHandle(ctx context.Context, uuid gogatt.UUID) (uint16, error
 	if err != nil {
 		return 0, err
 	}
-	ch, err := l.cache.Characteristic(ctx, uuid)
+	ch, err := d.find(ctx, l, true, uuid, 0, false)
 	if err != nil {
 		return 0, err
 	}
@@ -461,7 +539,7 @@ func (d *device) resolve(ctx context.Context, op string, uuid gogatt.UUID) (*lin
 	if err != nil {
 		return nil, 0, err
 	}
-	ch, err := l.cache.Characteristic(ctx, uuid)
+	ch, err := d.find(ctx, l, true, uuid, 0, false)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -502,7 +580,7 @@ func (d *device) readByUUID(ctx context.Context, uuid gogatt.UUID, long bool) ([
 			}
 		}
 	}
-	ch, err := l.cache.Characteristic(ctx, uuid)
+	ch, err := d.find(ctx, l, true, uuid, 0, false)
 	if err != nil {
 		return nil, err
 	}
@@ -651,7 +729,7 @@ func (d *device) subscribe(ctx context.Context, byUUID bool, uuid gogatt.UUID, h
 	if err != nil {
 		return err
 	}
-	ch, err := d.lookup(ctx, l, byUUID, uuid, handle)
+	ch, err := d.find(ctx, l, byUUID, uuid, handle, true)
 	if err != nil {
 		return err
 	}
@@ -716,7 +794,7 @@ func (d *device) unsubscribe(ctx context.Context, byUUID bool, uuid gogatt.UUID,
 	if !up {
 		return nil // nothing to write: the subscription will not be restored
 	}
-	ch, err := d.lookup(ctx, l, byUUID, uuid, handle)
+	ch, err := d.find(ctx, l, byUUID, uuid, handle, true)
 	if err != nil {
 		return err
 	}

@@ -118,3 +118,19 @@ type HandleValue struct {
 	// Part F §3.4.4.2), so the attribute may be longer.
 	Partial bool
 }
+
+// Stepwise is implemented by links whose discovery is made of the GATT discovery procedures
+// themselves, so that an operation discovers only what it needs: a subscription by UUID on a
+// fresh link learns the services and the characteristic declarations, then the descriptors of
+// that one characteristic, not those of every characteristic. What is learnt is kept until a
+// Service Changed indication (see ServiceCache) and reused by a later full discovery.
+type Stepwise interface {
+	// PrimaryServices discovers every primary service (Core v5.3 Vol 3 Part G §4.4.1), without
+	// characteristics.
+	PrimaryServices(ctx context.Context) ([]gogatt.Service, error)
+	// Declarations discovers the characteristic declarations in start–end (Core v5.3 Vol 3
+	// Part G §4.6.1), without descriptors and without EndHandle, in handle order.
+	Declarations(ctx context.Context, start, end uint16) ([]gogatt.Characteristic, error)
+	// Descriptors discovers the descriptors in start–end (Core v5.3 Vol 3 Part G §4.7.1).
+	Descriptors(ctx context.Context, start, end uint16) ([]gogatt.Descriptor, error)
+}

@@ -25,7 +25,11 @@ func (c *ServiceCache) Invalidate(start, end uint16) []gogatt.Characteristic {
 	}
 	c.mu.Lock()
 	old, had := c.services, c.have
+	if !had { // a partial discovery's skeleton locates subscriptions as well
+		old, had = c.skel, c.haveSkel
+	}
 	c.services, c.have = nil, false
+	c.skel, c.haveSkel, c.descs = nil, false, nil
 	c.gen++
 	c.mu.Unlock()
 	if !had {

@@ -1,0 +1,108 @@
+package gattkit
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/gogatt/gogatt"
+)
+
+// skeletonOf returns the services and characteristic declarations of s (no descriptors): one
+// discovery of the primary services and one of the declarations over the whole database, which
+// takes fewer requests than one per service (a Read By Type Response holds as many declarations
+// as fit, whichever service they belong to). Each characteristic's EndHandle is the handle
+// before the next declaration in its service, or the service's end.
+func skeletonOf(ctx context.Context, s Stepwise) ([]gogatt.Service, error) {
+	svcs, err := s.PrimaryServices(ctx)
+	if err != nil {
+		return nil, err
+	}
+	svcs = slices.Clone(svcs)
+	slices.SortFunc(svcs, func(a, b gogatt.Service) int { return int(a.Handle) - int(b.Handle) })
+	if len(svcs) == 0 {
+		return svcs, nil
+	}
+	decls, err := s.Declarations(ctx, svcs[0].Handle, svcs[len(svcs)-1].EndHandle)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(decls, func(a, b gogatt.Characteristic) int { return int(a.Handle) - int(b.Handle) })
+	for i := range svcs {
+		sv := &svcs[i]
+		var chars []gogatt.Characteristic
+		for _, c := range decls {
+			if c.Handle > sv.Handle && c.Handle <= sv.EndHandle {
+				c.Descriptors = nil
+				chars = append(chars, c)
+			}
+		}
+		for j := range chars {
+			c := &chars[j]
+			c.EndHandle = sv.EndHandle
+			if j+1 < len(chars) {
+				c.EndHandle = chars[j+1].Handle - 1
+			}
+			c.EndHandle = max(c.EndHandle, c.ValueHandle)
+		}
+		sv.Characteristics = chars
+	}
+	return svcs, nil
+}
+
+// descriptorsOf discovers the descriptors of c: those between its value handle and its end
+// (Core v5.3 Vol 3 Part G §4.7.1); none without asking when there is no room for one.
+func descriptorsOf(ctx context.Context, s Stepwise, c gogatt.Characteristic) ([]gogatt.Descriptor, error) {
+	if c.ValueHandle >= c.EndHandle {
+		return nil, nil
+	}
+	return s.Descriptors(ctx, c.ValueHandle+1, c.EndHandle)
+}
+
+// DiscoverStepwise discovers the whole tree of s: the skeleton (skeletonOf), then the
+// descriptors of every characteristic that has room for some. A backend whose link is Stepwise
+// can implement Link.Discover with it.
+func DiscoverStepwise(ctx context.Context, s Stepwise) ([]gogatt.Service, error) {
+	return fillDescriptors(ctx, s, nil, nil)
+}
+
+// fillDescriptors completes skeleton sk (discovered when nil) with descriptors, taking those
+// already known from known (by value handle).
+func fillDescriptors(ctx context.Context, s Stepwise, sk []gogatt.Service, known map[uint16][]gogatt.Descriptor) ([]gogatt.Service, error) {
+	if sk == nil {
+		var err error
+		if sk, err = skeletonOf(ctx, s); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]gogatt.Service, len(sk))
+	for i, sv := range sk {
+		sv.Characteristics = slices.Clone(sv.Characteristics)
+		for j := range sv.Characteristics {
+			c := &sv.Characteristics[j]
+			if ds, ok := known[c.ValueHandle]; ok {
+				c.Descriptors = ds
+				continue
+			}
+			ds, err := descriptorsOf(ctx, s, *c)
+			if err != nil {
+				return nil, err
+			}
+			c.Descriptors = ds
+		}
+		out[i] = sv
+	}
+	return out, nil
+}
+
+// byValueHandle finds the characteristic of value handle h in a tree or skeleton.
+func byValueHandle(svcs []gogatt.Service, h uint16) (gogatt.Characteristic, error) {
+	for _, sv := range svcs {
+		for _, c := range sv.Characteristics {
+			if c.ValueHandle == h {
+				return c, nil
+			}
+		}
+	}
+	return gogatt.Characteristic{}, fmt.Errorf("characteristic with value handle 0x%04x: %w", h, gogatt.ErrNotFound)
+}
