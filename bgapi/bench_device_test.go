@@ -3,10 +3,8 @@ package bgapi
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/gogatt/gogatt"
-	"github.com/gogatt/gogatt/sim"
 	"github.com/gogatt/gogatt/sim/bled112"
 )
 
@@ -20,28 +18,6 @@ func BenchmarkNotificationsAutoReconnect(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { d.Disconnect() })
-	p := env.periphs[tortureAddr]
-	n := b.N
-	chk := newSeqChecker(n)
-	if err := d.Subscribe(context.Background(), sim.TortureStream, chk.handle, gogatt.SubscribeOptions{}); err != nil {
-		b.Fatal(err)
-	}
 	b.ReportAllocs()
-	b.ResetTimer()
-	start := time.Now()
-	stop := p.StartGenerator(p.ValueHandle(sim.TortureStream), n, 0)
-	select {
-	case <-chk.complete:
-	case <-time.After(60 * time.Second):
-	}
-	el := time.Since(start)
-	b.StopTimer()
-	stop()
-	got, lost, reorder := chk.result()
-	b.ReportMetric(float64(got)/el.Seconds(), "notifications/s")
-	b.ReportMetric(float64(lost), "lost")
-	b.ReportMetric(float64(reorder), "out-of-order")
-	if got != n {
-		b.Errorf("received %d of %d", got, n)
-	}
+	benchNotifications(b, env, d)
 }

@@ -59,12 +59,16 @@ func BenchmarkReadRoundTrip(b *testing.B) {
 // registry → handler); reports notifications/s and lost / out-of-order counts.
 func BenchmarkNotifications(b *testing.B) {
 	env := startEmu(b, bled112.Config{}, Config{NoReset: true})
-	d := env.rawConnect(b, tortureAddr)
+	benchNotifications(b, env, env.rawConnect(b, tortureAddr))
+}
+
+// benchNotifications streams b.N generator values of the torture device to d and reports
+// notifications/s, lost and out-of-order counts.
+func benchNotifications(b *testing.B, env *emuEnv, d gogatt.Device) {
 	p := env.periphs[tortureAddr]
-	ctx := context.Background()
 	n := b.N
 	chk := newSeqChecker(n)
-	if err := d.Subscribe(ctx, sim.TortureStream, chk.handle, gogatt.SubscribeOptions{}); err != nil {
+	if err := d.Subscribe(context.Background(), sim.TortureStream, chk.handle, gogatt.SubscribeOptions{}); err != nil {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
