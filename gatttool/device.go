@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
-	"sort"
 	"sync"
 
 	"github.com/gogatt/gogatt"
@@ -59,61 +58,77 @@ func (d *link) RSSI(ctx context.Context) (int, error) {
 	return 0, fmt.Errorf("gatttool: RSSI: %w", gogatt.ErrUnsupported)
 }
 
-// discover builds the attribute tree with three gatttool commands: `primary`, `characteristics`
-// and `char-desc` over the whole range (each a burst of lines from one callback), then assigns
-// every attribute after a characteristic's value handle and before the next declaration to it
-// as a descriptor (Core v5.3 Vol 3 Part G §4.7.1) — so the CCCD is the real one.
+var _ gattkit.Stepwise = (*link)(nil)
+
+// Discover builds the attribute tree with three gatttool commands over the whole range:
+// `primary`, `characteristics` and `char-desc` (each a burst of lines from one callback), then
+// assigns every attribute after a characteristic's value handle and before the next declaration
+// to it as a descriptor (gattkit.BuildTree) — so the CCCD is the real one.
 func (d *link) Discover(ctx context.Context) ([]gogatt.Service, error) {
-	notFound := func(l parse.Line) bool {
-		return l.Kind == parse.ATTErrorLine && l.Code == att.ErrAttributeNotFound ||
-			l.Kind == parse.ErrorLine && l.Text == "No primary service found"
+	svcs, err := d.PrimaryServices(ctx)
+	if err != nil {
+		return nil, err
 	}
-	prim, err := d.p.do(ctx, &op{name: "discover services", cmd: "primary", multi: true, errorIsEmpty: notFound,
+	chars, err := d.Declarations(ctx, 0x0001, 0xFFFF)
+	if err != nil {
+		return nil, err
+	}
+	descs, err := d.Descriptors(ctx, 0x0001, 0xFFFF)
+	if err != nil {
+		return nil, err
+	}
+	return gattkit.BuildTree(svcs, chars, descs), nil
+}
+
+// discoveryEnded reports the lines that end a discovery with nothing (more) found.
+func discoveryEnded(l parse.Line) bool {
+	return l.Kind == parse.ATTErrorLine && l.Code == att.ErrAttributeNotFound ||
+		l.Kind == parse.ErrorLine && l.Text == "No primary service found"
+}
+
+// PrimaryServices runs `primary`.
+func (d *link) PrimaryServices(ctx context.Context) ([]gogatt.Service, error) {
+	lines, err := d.p.do(ctx, &op{name: "discover services", cmd: "primary", multi: true, errorIsEmpty: discoveryEnded,
 		accept: func(l parse.Line) bool { return l.Kind == parse.Primary }})
 	if err != nil {
 		return nil, err
 	}
-	chars, err := d.p.do(ctx, &op{name: "discover characteristics", cmd: "characteristics", multi: true, errorIsEmpty: notFound,
+	svcs := make([]gogatt.Service, 0, len(lines))
+	for _, l := range lines {
+		svcs = append(svcs, gogatt.Service{UUID: l.UUID, Handle: l.Start, EndHandle: l.End})
+	}
+	return svcs, nil
+}
+
+// Declarations runs `characteristics START END`.
+func (d *link) Declarations(ctx context.Context, start, end uint16) ([]gogatt.Characteristic, error) {
+	lines, err := d.p.do(ctx, &op{name: "discover characteristics", cmd: fmt.Sprintf("characteristics 0x%04x 0x%04x", start, end),
+		multi: true, errorIsEmpty: discoveryEnded,
 		accept: func(l parse.Line) bool { return l.Kind == parse.Characteristic }})
 	if err != nil {
 		return nil, err
 	}
-	descs, err := d.p.do(ctx, &op{name: "discover descriptors", cmd: "char-desc", multi: true, errorIsEmpty: notFound,
+	chars := make([]gogatt.Characteristic, 0, len(lines))
+	for _, l := range lines {
+		chars = append(chars, gogatt.Characteristic{UUID: l.UUID, Handle: l.Handle, ValueHandle: l.ValueHandle, Properties: gogatt.Properties(l.Properties)})
+	}
+	return chars, nil
+}
+
+// Descriptors runs `char-desc START END`, which lists every attribute of the range (gatttool
+// sends Find Information Requests, Core v5.3 Vol 3 Part G §4.7.1).
+func (d *link) Descriptors(ctx context.Context, start, end uint16) ([]gogatt.Descriptor, error) {
+	lines, err := d.p.do(ctx, &op{name: "discover descriptors", cmd: fmt.Sprintf("char-desc 0x%04x 0x%04x", start, end),
+		multi: true, errorIsEmpty: discoveryEnded,
 		accept: func(l parse.Line) bool { return l.Kind == parse.Descriptor }})
 	if err != nil {
 		return nil, err
 	}
-	return buildTree(prim, chars, descs), nil
-}
-
-// buildTree assembles services, characteristics and descriptors from discovery lines.
-func buildTree(prim, chars, descs []parse.Line) []gogatt.Service {
-	sort.Slice(prim, func(i, j int) bool { return prim[i].Start < prim[j].Start })
-	sort.Slice(chars, func(i, j int) bool { return chars[i].Handle < chars[j].Handle })
-	sort.Slice(descs, func(i, j int) bool { return descs[i].Handle < descs[j].Handle })
-	svcs := make([]gogatt.Service, 0, len(prim))
-	for _, p := range prim {
-		s := gogatt.Service{UUID: p.UUID, Handle: p.Start, EndHandle: p.End}
-		for i, c := range chars {
-			if c.Handle < p.Start || c.Handle > p.End {
-				continue
-			}
-			end := p.End
-			if i+1 < len(chars) && chars[i+1].Handle <= p.End {
-				end = chars[i+1].Handle - 1
-			}
-			ch := gogatt.Characteristic{UUID: c.UUID, Handle: c.Handle, ValueHandle: c.ValueHandle,
-				EndHandle: end, Properties: gogatt.Properties(c.Properties)}
-			for _, dl := range descs {
-				if dl.Handle > c.ValueHandle && dl.Handle <= end {
-					ch.Descriptors = append(ch.Descriptors, gogatt.Descriptor{UUID: dl.UUID, Handle: dl.Handle})
-				}
-			}
-			s.Characteristics = append(s.Characteristics, ch)
-		}
-		svcs = append(svcs, s)
+	descs := make([]gogatt.Descriptor, 0, len(lines))
+	for _, l := range lines {
+		descs = append(descs, gogatt.Descriptor{UUID: l.UUID, Handle: l.Handle})
 	}
-	return svcs
+	return descs, nil
 }
 
 // Read reads with `char-read-hnd`. gatttool itself continues with Read Blob Requests while each

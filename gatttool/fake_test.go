@@ -124,8 +124,8 @@ func runFake() {
 			}
 			continue
 		case "primary":
-			answer("attr handle: 0x0001, end grp handle: 0x0009 uuid: 00001800-0000-1000-8000-00805f9b34fb",
-				"attr handle: 0x000a, end grp handle: 0x000e uuid: 0000180d-0000-1000-8000-00805f9b34fb")
+			answer("attr handle: 0x0001, end grp handle: 0x0008 uuid: 00001800-0000-1000-8000-00805f9b34fb",
+				"attr handle: 0x0009, end grp handle: 0x000e uuid: 0000180d-0000-1000-8000-00805f9b34fb")
 			continue
 		case "characteristics":
 			answer("handle: 0x0002, char properties: 0x02, char value handle: 0x0003, uuid: 00002a00-0000-1000-8000-00805f9b34fb",
@@ -134,7 +134,7 @@ func runFake() {
 		case "char-desc":
 			fmt.Fprint(out, prompt())
 			for _, l := range []string{"0x0001, uuid: 00002800", "0x0002, uuid: 00002803", "0x0003, uuid: 00002a00",
-				"0x000a, uuid: 00002803", "0x000b, uuid: 00002a37", "0x000c, uuid: 00002901", "0x000d, uuid: 00002902"} {
+				"0x0009, uuid: 00002800", "0x000a, uuid: 00002803", "0x000b, uuid: 00002a37", "0x000c, uuid: 00002901", "0x000d, uuid: 00002902"} {
 				async("handle: " + l + "-0000-1000-8000-00805f9b34fb")
 			}
 			out.Flush()

@@ -180,11 +180,10 @@ func (d *device) attach(l Link) *linkState {
 	if s, ok := l.(Stepwise); ok {
 		ls.steps = s
 		discover = func(ctx context.Context) ([]gogatt.Service, error) {
-			_, sk, ok := ls.cache.skeleton()
-			if !ok {
-				sk = nil
+			if _, sk, ok := ls.cache.skeleton(); ok {
+				return fillDescriptors(ctx, s, sk, ls.cache.knownDescriptorMap())
 			}
-			return fillDescriptors(ctx, s, sk, ls.cache.knownDescriptorMap())
+			return l.Discover(ctx) // the link's own way, nothing being known yet
 		}
 	}
 	ls.cache, ls.sc = WatchServiceChanged(discover, func(ctx context.Context, ch gogatt.Characteristic) error {

@@ -9,25 +9,39 @@ import (
 )
 
 // skeletonOf returns the services and characteristic declarations of s (no descriptors): one
-// discovery of the primary services and one of the declarations over the whole database, which
-// takes fewer requests than one per service (a Read By Type Response holds as many declarations
-// as fit, whichever service they belong to). Each characteristic's EndHandle is the handle
-// before the next declaration in its service, or the service's end.
+// discovery of the primary services and one of the declarations over the range of all of them,
+// which takes fewer requests than one per service (a Read By Type Response holds as many
+// declarations as fit, whichever service they belong to).
 func skeletonOf(ctx context.Context, s Stepwise) ([]gogatt.Service, error) {
 	svcs, err := s.PrimaryServices(ctx)
+	if err != nil || len(svcs) == 0 {
+		return svcs, err
+	}
+	start, end := uint16(0xFFFF), uint16(0)
+	for _, sv := range svcs {
+		start, end = min(start, sv.Handle), max(end, sv.EndHandle)
+	}
+	decls, err := s.Declarations(ctx, start, end)
 	if err != nil {
 		return nil, err
 	}
+	return BuildTree(svcs, decls, nil), nil
+}
+
+// BuildTree assembles a tree from the results of the three discovery procedures, in any order:
+// each declaration goes to the service whose range holds it, with EndHandle the handle before
+// the next declaration in that service (or the service's end), and each descriptor to the
+// characteristic whose value handle is below it and whose end is not (Core v5.3 Vol 3 Part G
+// §4.7.1), so a characteristic's CCCD is its real one. Attributes of descs that are not
+// descriptors (a whole-range listing includes declarations and values) fall outside every such
+// range or are dropped.
+func BuildTree(svcs []gogatt.Service, decls []gogatt.Characteristic, descs []gogatt.Descriptor) []gogatt.Service {
 	svcs = slices.Clone(svcs)
 	slices.SortFunc(svcs, func(a, b gogatt.Service) int { return int(a.Handle) - int(b.Handle) })
-	if len(svcs) == 0 {
-		return svcs, nil
-	}
-	decls, err := s.Declarations(ctx, svcs[0].Handle, svcs[len(svcs)-1].EndHandle)
-	if err != nil {
-		return nil, err
-	}
+	decls = slices.Clone(decls)
 	slices.SortFunc(decls, func(a, b gogatt.Characteristic) int { return int(a.Handle) - int(b.Handle) })
+	descs = slices.Clone(descs)
+	slices.SortFunc(descs, func(a, b gogatt.Descriptor) int { return int(a.Handle) - int(b.Handle) })
 	for i := range svcs {
 		sv := &svcs[i]
 		var chars []gogatt.Characteristic
@@ -44,10 +58,22 @@ func skeletonOf(ctx context.Context, s Stepwise) ([]gogatt.Service, error) {
 				c.EndHandle = chars[j+1].Handle - 1
 			}
 			c.EndHandle = max(c.EndHandle, c.ValueHandle)
+			for _, d := range descs {
+				if d.Handle > c.ValueHandle && d.Handle <= c.EndHandle && !isDeclarationType(d.UUID) {
+					c.Descriptors = append(c.Descriptors, d)
+				}
+			}
 		}
 		sv.Characteristics = chars
 	}
-	return svcs, nil
+	return svcs
+}
+
+// isDeclarationType reports the types of service, include and characteristic declarations
+// (0x2800–0x2803, Core v5.3 Vol 3 Part G §3), which a whole-range descriptor listing contains.
+func isDeclarationType(u gogatt.UUID) bool {
+	v, ok := u.Is16()
+	return ok && v >= 0x2800 && v <= 0x2803
 }
 
 // descriptorsOf discovers the descriptors of c: those between its value handle and its end
