@@ -8,7 +8,6 @@ package bgapi
 import (
 	"context"
 	"errors"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -16,59 +15,32 @@ import (
 	"time"
 
 	"github.com/gogatt/gogatt"
+	"github.com/gogatt/gogatt/gogatttest"
 	"github.com/gogatt/gogatt/sim"
 	"github.com/gogatt/gogatt/sim/bled112"
 )
 
-// libGoroutines returns the stacks of the goroutines that run code of the library (package
-// bgapi outside its tests, internal/gattkit), other than the caller's.
-func libGoroutines() []string {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
+// libGoroutine reports whether a goroutine runs code of the library (package bgapi outside its
+// tests, internal/gattkit), given its stack.
+func libGoroutine(g string) bool {
+	if strings.Contains(g, "gogatt/gogatt/bgapi.Test") {
+		return false // a goroutine of the tests
 	}
-	var out []string
-	for i, g := range strings.Split(string(buf), "\n\n") {
-		if i == 0 || strings.Contains(g, "gogatt/gogatt/bgapi.Test") {
-			continue // the caller; goroutines of the tests
-		}
-		if strings.Contains(g, "gogatt/gogatt/bgapi.(") || strings.Contains(g, "gogatt/gogatt/bgapi.newClient") ||
-			strings.Contains(g, "gogatt/gogatt/internal/gattkit.") {
-			out = append(out, g)
-		}
-	}
-	return out
+	return strings.Contains(g, "gogatt/gogatt/bgapi.(") || strings.Contains(g, "gogatt/gogatt/bgapi.newClient") ||
+		strings.Contains(g, "gogatt/gogatt/internal/gattkit.")
 }
 
 // noLibGoroutines fails t if a goroutine of the library is left; inside a synctest bubble
 // (settled first with synctest.Wait) it looks once, outside it polls until a hang deadline.
 func noLibGoroutines(t *testing.T, bubble bool) {
 	t.Helper()
-	if bubble {
-		synctest.Wait()
-		if g := libGoroutines(); len(g) > 0 {
-			t.Fatalf("%d goroutines of the library left:\n%s", len(g), strings.Join(g, "\n\n"))
-		}
+	if !bubble {
+		gogatttest.NoGoroutines(t, "goroutines of the library", libGoroutine)
 		return
 	}
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(10 * time.Second)
-	for {
-		g := libGoroutines()
-		if len(g) == 0 {
-			return
-		}
-		select {
-		case <-tick.C:
-		case <-deadline:
-			t.Fatalf("%d goroutines of the library left:\n%s", len(g), strings.Join(g, "\n\n"))
-		}
+	synctest.Wait()
+	if g := gogatttest.Goroutines(libGoroutine); len(g) > 0 {
+		t.Fatalf("%d goroutines of the library left:\n%s", len(g), strings.Join(g, "\n\n"))
 	}
 }
 

@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -88,47 +87,17 @@ func noChildLeft(t *testing.T) {
 	}
 }
 
-// libGoroutines returns the stacks of the goroutines that run code of the library (package
-// gatttool, internal/gattkit), other than the caller's and the tests'.
-func libGoroutines() []string {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-	var out []string
-	for i, g := range strings.Split(string(buf), "\n\n") {
-		if i == 0 || strings.Contains(g, "gogatt/gatttool_test.") {
-			continue
-		}
-		if strings.Contains(g, "gogatt/gogatt/gatttool.") || strings.Contains(g, "gogatt/gogatt/internal/gattkit.") {
-			out = append(out, g)
-		}
-	}
-	return out
+// libGoroutine reports whether a goroutine runs code of the library (package gatttool,
+// internal/gattkit) and not of the tests, given its stack.
+func libGoroutine(g string) bool {
+	return !strings.Contains(g, "gogatt/gatttool_test.") &&
+		(strings.Contains(g, "gogatt/gogatt/gatttool.") || strings.Contains(g, "gogatt/gogatt/internal/gattkit."))
 }
 
 // noLibGoroutines polls until no goroutine of the library is left (hang-only deadline).
 func noLibGoroutines(t *testing.T) {
 	t.Helper()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(hangDeadline)
-	for {
-		g := libGoroutines()
-		if len(g) == 0 {
-			return
-		}
-		select {
-		case <-tick.C:
-		case <-deadline:
-			t.Fatalf("%d goroutines of the library left:\n%s", len(g), strings.Join(g, "\n\n"))
-		}
-	}
+	gogatttest.NoGoroutines(t, "goroutines of the library", libGoroutine)
 }
 
 // await waits for ch (hang-only deadline).

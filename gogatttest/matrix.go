@@ -211,8 +211,8 @@ func testCancelDuringScan(t *testing.T, e Env) {
 // cancelled nothing; not a timeout), nothing is left behind, and after a new Start the
 // peripheral connects (even if the adapter, left connecting, reached it meanwhile).
 func testStopDuringConnect(t *testing.T, e Env, w connectWait, auto bool) {
-	if w.addr != nobodyAddress && e.SetInRange == nil {
-		t.Skip("the environment cannot take a peripheral out of range")
+	if w.addr != nobodyAddress {
+		needRange(t, e)
 	}
 	start(t, e)
 	undo := w.fault(e)
@@ -242,8 +242,8 @@ func testStopDuringConnect(t *testing.T, e Env, w connectWait, auto bool) {
 // context.Canceled (not a timeout), the next Connect to the peripheral works (a connection the
 // adapter made after the host gave up is not left in the way), and Stop leaves nothing behind.
 func testCancelDuringConnect(t *testing.T, e Env, w connectWait) {
-	if w.addr != nobodyAddress && e.SetInRange == nil {
-		t.Skip("the environment cannot take a peripheral out of range")
+	if w.addr != nobodyAddress {
+		needRange(t, e)
 	}
 	start(t, e)
 	undo := w.fault(e)

@@ -107,9 +107,7 @@ func testStopDiscardsQueuedValues(t *testing.T, e Env, auto, inside, disconnect 
 // silently), and a Stop during that drain discards the rest: no handler call starts after it
 // returns.
 func testLinkLossDrainsUntilStop(t *testing.T, e Env) {
-	if e.SetInRange == nil {
-		t.Skip("the environment cannot take a peripheral out of range")
-	}
+	needRange(t, e)
 	start(t, e)
 	ctx := ctxT(t)
 	p := e.Peripheral(sim.TortureAddress)
@@ -149,5 +147,13 @@ func testLinkLossDrainsUntilStop(t *testing.T, e Env) {
 	waitStats(t, d, vh, "the counters to settle", func(st gogatt.SubscriptionStats) bool { return st.Received == st.Delivered+st.Discarded })
 	if c := calls.Load(); c != at || at != 3 {
 		t.Errorf("handler calls: %d at Stop (want 3), %d after", at, c)
+	}
+}
+
+// needRange skips t if the environment cannot take a peripheral out of range.
+func needRange(t *testing.T, e Env) {
+	t.Helper()
+	if e.SetInRange == nil {
+		t.Skip("the environment cannot take a peripheral out of range")
 	}
 }

@@ -95,12 +95,18 @@ func stats(t *testing.T, d gogatt.Device, vh uint16) gogatt.SubscriptionStats {
 }
 
 // waitFor waits until cond, a condition on state the suite does not control (the library's
-// counters, the peripheral's links), holds: it looks at every tick of a ticker; only a hang
-// (the deadline) fails it.
+// counters, the peripheral's links), holds; only a hang fails it.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
+	if !poll(cond) {
+		t.Fatalf("timed out waiting for %s", what)
+	}
+}
+
+// poll reports whether cond holds now or at a tick of a ticker before the hang deadline.
+func poll(cond func() bool) bool {
 	if cond() {
-		return
+		return true
 	}
 	tick := time.NewTicker(2 * time.Millisecond)
 	defer tick.Stop()
@@ -110,13 +116,10 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		select {
 		case <-tick.C:
 			if cond() {
-				return
+				return true
 			}
 		case <-deadline.C:
-			if cond() {
-				return
-			}
-			t.Fatalf("timed out waiting for %s", what)
+			return cond()
 		}
 	}
 }
