@@ -44,16 +44,6 @@ func noLibGoroutines(t *testing.T, bubble bool) {
 	}
 }
 
-// awaitEmuSessionEnd waits (virtual time) until the emulator serves no port: it serves one at a
-// time, and a session whose host has closed its end is still being served (ServeConn refuses a
-// new port with ErrBusy) until the command it is executing — delayed by SetResponseDelay — is
-// done.
-func awaitEmuSessionEnd(env *emuEnv) {
-	for env.emu.InjectGarbage(nil) {
-		<-time.After(time.Millisecond)
-	}
-}
-
 // Stop during a Connect that waits for a dongle slow to answer gap_connect_direct: Connect
 // returns at once (no virtual time passes) with an error matching gogatt.ErrNotStarted, no
 // goroutine of the library is left, and after a new Start the peripheral connects (even if the
@@ -84,7 +74,7 @@ func TestMatrixStopDuringConnectSlowDongle(t *testing.T) {
 		}
 		noLibGoroutines(t, true)
 		env.emu.SetResponseDelay(0)
-		awaitEmuSessionEnd(env)
+		synctest.Wait() // the emulator has seen the port close: the delayed command is done
 		if err := env.b.Start(t.Context()); err != nil {
 			t.Fatalf("Start after Stop: %v", err)
 		}
