@@ -8,6 +8,8 @@ package bgapi
 import (
 	"context"
 	"errors"
+	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gogatt/gogatt"
+	"github.com/gogatt/gogatt/bgapi/wire"
 	"github.com/gogatt/gogatt/gogatttest"
 	"github.com/gogatt/gogatt/sim"
 	"github.com/gogatt/gogatt/sim/bled112"
@@ -121,5 +124,63 @@ func TestMatrixCancelDuringConnectSlowDongle(t *testing.T) {
 		if _, err := d.CharRead(t.Context(), sim.TortureCounter); err != nil {
 			t.Fatalf("read after a cancelled Connect: %v", err)
 		}
+	})
+}
+
+// stallPort is the emulator's pipe on which the write of one command (stall, class and ID)
+// blocks until the port is closed and then fails, as a write to a dongle that stopped reading
+// its endpoint does.
+type stallPort struct {
+	net.Conn
+	stall   [2]uint8
+	entered chan struct{} // closed as the stalled write begins
+	closed  chan struct{}
+	once    sync.Once
+}
+
+func (*stallPort) ResetInputBuffer() error { return nil }
+
+func (p *stallPort) Write(b []byte) (int, error) {
+	if len(b) >= wire.HeaderLen && [2]uint8{b[2], b[3]} == p.stall {
+		close(p.entered)
+		<-p.closed
+		return 0, os.ErrClosed
+	}
+	return p.Conn.Write(b)
+}
+
+func (p *stallPort) Close() error {
+	p.once.Do(func() { close(p.closed) })
+	return p.Conn.Close()
+}
+
+// Stop while a Connect's command is being written: the write fails because Stop closed the
+// port, and Connect reports that (an error matching gogatt.ErrNotStarted), not the loss of the
+// adapter it used to report (the contract suite's StopDuringConnect failed ~1 run in 6 under
+// load with "gap_connect_direct: bgapi: adapter lost: write: bad file descriptor").
+func TestMatrixStopDuringConnectWrite(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		env := newEmuEnv(t, bled112.Config{})
+		sp := &stallPort{stall: ident(wire.CmdGapConnectDirect{}), entered: make(chan struct{}), closed: make(chan struct{})}
+		env.start(t, Config{NoReset: true, Port: "emulator", open: func(string) (serialPort, error) {
+			sp.Conn = env.emu.Pipe()
+			return sp, nil
+		}})
+		res := make(chan error, 1)
+		go func() {
+			d, err := env.b.Connect(context.Background(), tortureAddr, gogatt.ConnectOptions{Timeout: time.Hour})
+			if d != nil {
+				err = errors.New("Connect returned a Device")
+			}
+			res <- err
+		}()
+		<-sp.entered
+		if err := env.b.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-res; !errors.Is(err, gogatt.ErrNotStarted) || errors.Is(err, ErrAdapterLost) {
+			t.Fatalf("Connect ended by Stop during its write: %v, want an error matching ErrNotStarted", err)
+		}
+		noLibGoroutines(t, true)
 	})
 }
