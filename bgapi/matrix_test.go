@@ -47,6 +47,19 @@ func noLibGoroutines(t *testing.T, bubble bool) {
 	}
 }
 
+// goConnect starts a Connect to the torture device, which only Stop ends, and returns its error.
+func goConnect(env *emuEnv) <-chan error {
+	res := make(chan error, 1)
+	go func() {
+		d, err := env.b.Connect(context.Background(), tortureAddr, gogatt.ConnectOptions{Timeout: time.Hour})
+		if d != nil {
+			err = errors.New("Connect returned a Device")
+		}
+		res <- err
+	}()
+	return res
+}
+
 // Stop during a Connect that waits for a dongle slow to answer gap_connect_direct: Connect
 // returns at once (no virtual time passes) with an error matching gogatt.ErrNotStarted, no
 // goroutine of the library is left, and after a new Start the peripheral connects (even if the
@@ -55,14 +68,7 @@ func TestMatrixStopDuringConnectSlowDongle(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		env, _ := startPipeEmu(t, bled112.Config{}, Config{NoReset: true})
 		env.emu.SetResponseDelay(time.Second)
-		res := make(chan error, 1)
-		go func() {
-			d, err := env.b.Connect(context.Background(), tortureAddr, gogatt.ConnectOptions{Timeout: time.Hour})
-			if d != nil {
-				err = errors.New("Connect returned a Device")
-			}
-			res <- err
-		}()
+		res := goConnect(env)
 		synctest.Wait() // Connect waits for the dongle
 		start := time.Now()
 		if err := env.b.Stop(); err != nil {
@@ -166,14 +172,7 @@ func TestMatrixStopDuringConnectWrite(t *testing.T) {
 			sp.Conn = env.emu.Pipe()
 			return sp, nil
 		}})
-		res := make(chan error, 1)
-		go func() {
-			d, err := env.b.Connect(context.Background(), tortureAddr, gogatt.ConnectOptions{Timeout: time.Hour})
-			if d != nil {
-				err = errors.New("Connect returned a Device")
-			}
-			res <- err
-		}()
+		res := goConnect(env)
 		<-sp.entered
 		if err := env.b.Stop(); err != nil {
 			t.Fatal(err)
