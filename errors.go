@@ -28,6 +28,10 @@ var (
 	ErrNotFound = errors.New("gogatt: not found")
 	// ErrBusy: the adapter is busy with another procedure of the same kind (e.g. a scan).
 	ErrBusy = errors.New("gogatt: adapter busy")
+	// ErrNotSerialPort: the path given as the adapter's serial port names something else: a
+	// regular file, a directory, or a device that is not a terminal (such as /dev/null).
+	// Opening it again will not help; pass the adapter's port.
+	ErrNotSerialPort = errors.New("gogatt: not a serial port")
 )
 
 type timeoutError struct{}

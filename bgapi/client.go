@@ -324,6 +324,13 @@ func (c *client) command(ctx context.Context, m wire.Message, onResp func([]byte
 	if _, werr := c.rw.Write(c.wbuf); werr != nil {
 		c.clearPending(p)
 		<-c.cmdSem
+		select {
+		case <-c.closed:
+			// The client was closed (Stop) and the port with it under the write: that, not
+			// the adapter, ended the command.
+			return nil, false, c.closedErr(name)
+		default:
+		}
 		err := fmt.Errorf("%w: write: %w", ErrAdapterLost, werr)
 		c.fail(err)
 		return nil, false, fmt.Errorf("%s: %w", name, err)

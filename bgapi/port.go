@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -20,8 +21,9 @@ const (
 	BLED112PID = "0001"
 )
 
-// Port errors. A *PortError wraps one of them (or gogatt.ErrNoAdapter), so test with errors.Is;
-// it also matches fs.ErrPermission or gogatt.ErrBusy, as the other backends' errors do.
+// Port errors. A *PortError wraps one of them (or gogatt.ErrNoAdapter, gogatt.ErrNotSerialPort),
+// so test with errors.Is; it also matches fs.ErrPermission or gogatt.ErrBusy, as the other
+// backends' errors do.
 var (
 	// ErrPermissionDenied: the port exists but this user may not open it. On Linux add the
 	// user to the "dialout" group (sudo usermod -aG dialout $USER, then log in again) or
@@ -38,7 +40,7 @@ var (
 type PortError struct {
 	Port string // the path, "" when auto-detection found nothing
 	Hint string // what the user can do about it
-	Kind error  // ErrPermissionDenied, ErrPortBusy, gogatt.ErrNoAdapter or nil
+	Kind error  // ErrPermissionDenied, ErrPortBusy, gogatt.ErrNoAdapter, gogatt.ErrNotSerialPort or nil
 	Err  error  // the underlying error
 }
 
@@ -64,8 +66,8 @@ func (e *PortError) Error() string {
 	return b.String()
 }
 
-// Is matches the error's kind (ErrPermissionDenied, ErrPortBusy, gogatt.ErrNoAdapter) and the
-// sentinel shared by every backend: fs.ErrPermission (os.ErrPermission) for ErrPermissionDenied,
+// Is matches the error's kind (ErrPermissionDenied, ErrPortBusy, gogatt.ErrNoAdapter,
+// gogatt.ErrNotSerialPort) and the sentinel shared by every backend: fs.ErrPermission (os.ErrPermission) for ErrPermissionDenied,
 // gogatt.ErrBusy for ErrPortBusy.
 func (e *PortError) Is(target error) bool {
 	switch {
@@ -124,12 +126,24 @@ func (p *lockedPort) Close() error {
 	return err
 }
 
-const busyHint = "another program (a second gogatt, ModemManager, a serial console) has it open"
+const (
+	busyHint          = "another program (a second gogatt, ModemManager, a serial console) has it open"
+	notSerialPortHint = "give the BLED112's serial port (e.g. /dev/ttyACM0, /dev/cu.usbmodem1, COM3)"
+)
 
+// classifyOpenError gives err, the failure to open path, its kind. A path naming a regular file
+// or a directory is not a serial port whatever the open said (a directory fails with EISDIR, a
+// regular file the user may not write with EACCES); go.bug.st/serial reports a node that
+// refuses the terminal ioctls (/dev/null, a file) as InvalidSerialPort.
 func classifyOpenError(path string, err error) error {
+	if fi, serr := os.Stat(path); serr == nil && (fi.IsDir() || fi.Mode().IsRegular()) {
+		return &PortError{Port: path, Kind: gogatt.ErrNotSerialPort, Err: err, Hint: notSerialPortHint}
+	}
 	var pe *serial.PortError
 	if errors.As(err, &pe) {
 		switch pe.Code() {
+		case serial.InvalidSerialPort:
+			return &PortError{Port: path, Kind: gogatt.ErrNotSerialPort, Err: err, Hint: notSerialPortHint}
 		case serial.PortBusy:
 			return &PortError{Port: path, Kind: ErrPortBusy, Err: err, Hint: busyHint}
 		case serial.PermissionDenied:

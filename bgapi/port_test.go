@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -92,6 +93,47 @@ func TestOpenErrors(t *testing.T) {
 	}
 }
 
+// TestOpenNotSerialPort: a path that names something other than a serial port (a device that is
+// not a terminal, a regular file, a directory) fails to open, and to start the backend, with an
+// error matching gogatt.ErrNotSerialPort and none of the other port sentinels.
+func TestOpenNotSerialPort(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	readOnly := filepath.Join(dir, "read-only")
+	if err := os.WriteFile(readOnly, nil, 0o400); err != nil {
+		t.Fatal(err)
+	}
+	paths := map[string]string{"regular file": file, "read-only file": readOnly, "directory": dir}
+	if runtime.GOOS != "windows" {
+		paths["null device"] = os.DevNull
+	}
+	for name, path := range paths {
+		t.Run(name, func(t *testing.T) {
+			_, err := openSerial(path)
+			var pe *PortError
+			if !errors.Is(err, gogatt.ErrNotSerialPort) || !errors.As(err, &pe) || pe.Port != path {
+				t.Fatalf("openSerial(%s) = %v, want a *PortError matching gogatt.ErrNotSerialPort", path, err)
+			}
+			for _, not := range []error{gogatt.ErrNoAdapter, gogatt.ErrBusy, fs.ErrPermission, ErrPortBusy, ErrPermissionDenied} {
+				if errors.Is(err, not) {
+					t.Errorf("openSerial(%s) = %v also matches %v", path, err, not)
+				}
+			}
+			if !strings.Contains(err.Error(), "not a serial port") {
+				t.Errorf("openSerial(%s) = %q does not say it is not a serial port", path, err)
+			}
+			b := New(Config{Port: path, NoReset: true})
+			defer b.Stop()
+			if err := b.Start(t.Context()); !errors.Is(err, gogatt.ErrNotSerialPort) {
+				t.Errorf("Start on %s = %v, want gogatt.ErrNotSerialPort", path, err)
+			}
+		})
+	}
+}
+
 func TestStartNoAdapter(t *testing.T) {
 	b := New(Config{ports: func() ([]*portDetails, error) { return nil, nil }})
 	if err := b.Start(t.Context()); !errors.Is(err, gogatt.ErrNoAdapter) {
@@ -171,8 +213,10 @@ func TestPortErrorSharedSentinels(t *testing.T) {
 			[]error{gogatt.ErrBusy, ErrPortBusy}, []error{fs.ErrPermission}},
 		{"missing", classifyOpenError("/dev/ttyACM0", fmt.Errorf("open: %w", syscall.ENOENT)),
 			[]error{gogatt.ErrNoAdapter}, []error{fs.ErrPermission, gogatt.ErrBusy}},
-		{"not a serial port", &PortError{Port: "/dev/null", Err: errors.New("inappropriate ioctl for device")},
-			nil, []error{fs.ErrPermission, gogatt.ErrBusy, gogatt.ErrNoAdapter}},
+		{"not a serial port", &PortError{Port: "/dev/null", Kind: gogatt.ErrNotSerialPort, Err: errors.New("inappropriate ioctl for device")},
+			[]error{gogatt.ErrNotSerialPort}, []error{fs.ErrPermission, gogatt.ErrBusy, gogatt.ErrNoAdapter}},
+		{"other", &PortError{Port: "/dev/ttyACM0", Err: errors.New("input/output error")},
+			nil, []error{gogatt.ErrNotSerialPort, fs.ErrPermission, gogatt.ErrBusy, gogatt.ErrNoAdapter}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

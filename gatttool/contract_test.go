@@ -2,6 +2,7 @@ package gatttool_test
 
 import (
 	"context"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -23,13 +24,21 @@ func TestContract(t *testing.T) {
 			t.Fatalf("bluezsim: %v", err)
 		}
 		t.Cleanup(func() { env.Close() })
-		b := gatttool.New(gatttool.Config{Env: env.Environ(), Logger: logger(t)})
+		var forward slog.Handler
+		if l := logger(t); l != nil {
+			forward = l.Handler()
+		}
+		// The backend logs every line of the tools; gatttool prints "Attempting to connect".
+		connecting := gogatttest.NewLogSignal("kind", "attempting", forward)
+		b := gatttool.New(gatttool.Config{Env: env.Environ(), Logger: slog.New(connecting)})
 		t.Cleanup(func() { b.Stop() })
 		byAddr := map[string]*sim.Peripheral{}
 		for _, p := range ps {
 			byAddr[p.Address().String()] = p
 		}
 		return gogatttest.Env{Backend: b, Peripherals: ps,
-			SetInRange: func(a string, in bool) { byAddr[a].SetInRange(in) }}
+			SetInRange:   func(a string, in bool) { byAddr[a].SetInRange(in) },
+			Connecting:   connecting.Next,
+			CheckStopped: nothingLeft}
 	})
 }

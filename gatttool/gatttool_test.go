@@ -1047,38 +1047,6 @@ func TestRandomAddress(t *testing.T) {
 	}
 }
 
-// Stop ends a scan in progress and every connection, and waits for their children.
-func TestStopDuringScan(t *testing.T) {
-	p, _ := testPeripheral(t, testAddr)
-	r := setup(t, gatttool.Config{}, p)
-	connect(t, r, testAddr, gogatt.ConnectOptions{})
-	scanned := make(chan error, 1)
-	first := make(chan struct{})
-	var once sync.Once
-	go func() {
-		_, err := r.b.Scan(context.Background(), gogatt.ScanOptions{Timeout: time.Minute, OnAdvertisement: func(gogatt.ScanResult) bool {
-			once.Do(func() { close(first) })
-			return true
-		}})
-		scanned <- err
-	}()
-	select {
-	case <-first:
-	case <-time.After(20 * time.Second):
-		t.Fatal("no advertisement")
-	}
-	start := time.Now()
-	if err := r.b.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-scanned; !errors.Is(err, gogatt.ErrNotStarted) {
-		t.Fatalf("scan ended by Stop: %v, want an error matching ErrNotStarted", err)
-	}
-	if time.Since(start) > 10*time.Second {
-		t.Fatalf("Stop took %v", time.Since(start))
-	}
-}
-
 func TestStopIdempotentAndNotStarted(t *testing.T) {
 	p, _ := testPeripheral(t, testAddr)
 	r := setup(t, gatttool.Config{}, p)

@@ -2,9 +2,11 @@
 
 package gatttool_test
 
-// Fault matrix, gatttool column: a gatttool process killed from outside, Stop and context
-// cancellation while a Connect, a Scan or a notification stream is in progress — against the
-// real BlueZ tools (internal/bluezsim).
+// Fault matrix, gatttool column: what only a tool process can do — be killed from outside — and
+// a Scan without OnAdvertisement cancelled once hcitool has reported a device, against the real
+// BlueZ tools (internal/bluezsim). The rows every backend shares (Stop and cancellation during
+// a Scan, a Connect or a notification stream) are tests of the contract suite (gogatttest, run
+// by TestContract), with nothingLeft as the environment's check.
 
 import (
 	"context"
@@ -12,11 +14,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -26,8 +26,13 @@ import (
 	"github.com/gogatt/gogatt/bt"
 	"github.com/gogatt/gogatt/gatt"
 	"github.com/gogatt/gogatt/gatttool"
+	"github.com/gogatt/gogatt/gogatttest"
 	"github.com/gogatt/gogatt/sim"
 )
+
+// hangDeadline only catches hangs: Stop and Disconnect return after the backend's own clean-up
+// (ending a gatttool process), far below it even on a loaded machine.
+const hangDeadline = 10 * time.Second
 
 // childGatttools returns the pids of this process's children whose command is gatttool
 // (zombies included: a child not yet reaped is still left).
@@ -82,77 +87,18 @@ func noChildLeft(t *testing.T) {
 	}
 }
 
-// libGoroutines returns the stacks of the goroutines that run code of the library (package
-// gatttool, internal/gattkit), other than the caller's and the tests'.
-func libGoroutines() []string {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-	var out []string
-	for i, g := range strings.Split(string(buf), "\n\n") {
-		if i == 0 || strings.Contains(g, "gogatt/gatttool_test.") {
-			continue
-		}
-		if strings.Contains(g, "gogatt/gogatt/gatttool.") || strings.Contains(g, "gogatt/gogatt/internal/gattkit.") {
-			out = append(out, g)
-		}
-	}
-	return out
+// libGoroutine reports whether a goroutine runs code of the library (package gatttool,
+// internal/gattkit) and not of the tests, given its stack.
+func libGoroutine(g string) bool {
+	return !strings.Contains(g, "gogatt/gatttool_test.") &&
+		(strings.Contains(g, "gogatt/gogatt/gatttool.") || strings.Contains(g, "gogatt/gogatt/internal/gattkit."))
 }
 
 // noLibGoroutines polls until no goroutine of the library is left (hang-only deadline).
 func noLibGoroutines(t *testing.T) {
 	t.Helper()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(hangDeadline)
-	for {
-		g := libGoroutines()
-		if len(g) == 0 {
-			return
-		}
-		select {
-		case <-tick.C:
-		case <-deadline:
-			t.Fatalf("%d goroutines of the library left:\n%s", len(g), strings.Join(g, "\n\n"))
-		}
-	}
+	gogatttest.NoGoroutines(t, "goroutines of the library", libGoroutine)
 }
-
-// logWatch is a slog.Handler that closes hit at the first record with an attribute key whose
-// value starts with prefix: the tests learn from the backend's debug log (every line a tool
-// prints) that a tool has reached a given point.
-type logWatch struct {
-	key, prefix string
-	hit         chan struct{}
-	once        *sync.Once
-}
-
-func newLogWatch(key, prefix string) *logWatch {
-	return &logWatch{key: key, prefix: prefix, hit: make(chan struct{}), once: new(sync.Once)}
-}
-
-func (w *logWatch) Enabled(context.Context, slog.Level) bool { return true }
-
-func (w *logWatch) Handle(_ context.Context, r slog.Record) error {
-	r.Attrs(func(a slog.Attr) bool {
-		if a.Key == w.key && strings.HasPrefix(a.Value.String(), w.prefix) {
-			w.once.Do(func() { close(w.hit) })
-			return false
-		}
-		return true
-	})
-	return nil
-}
-
-func (w *logWatch) WithAttrs([]slog.Attr) slog.Handler { return w }
-func (w *logWatch) WithGroup(string) slog.Handler      { return w }
 
 // await waits for ch (hang-only deadline).
 func await(t *testing.T, ch <-chan struct{}, what string) {
@@ -260,204 +206,44 @@ func TestMatrixGatttoolKilled(t *testing.T) {
 	}
 }
 
-// startWaitingConnect starts a Connect to a peripheral out of range and returns its result
-// channel once gatttool has printed "Attempting to connect" (the connection attempt pends).
-func startWaitingConnect(t *testing.T, ctx context.Context, r *rig, w *logWatch, auto bool) <-chan error {
-	t.Helper()
-	res := make(chan error, 1)
-	go func() {
-		d, err := r.b.Connect(ctx, testAddr, gogatt.ConnectOptions{Timeout: time.Minute, AutoReconnect: auto})
-		if d != nil {
-			d.Disconnect()
-			err = errors.New("Connect returned a Device")
-		}
-		res <- err
-	}()
-	await(t, w.hit, "gatttool did not start connecting")
-	return res
-}
-
-// Stop during a Connect that waits (the peripheral out of range): Connect returns at once with
-// an error matching gogatt.ErrNotStarted (not context.Canceled: the caller cancelled nothing; not
-// a timeout), no gatttool child and no goroutine of the library is left.
-func TestMatrixGatttoolStopDuringConnect(t *testing.T) {
-	for _, auto := range []bool{false, true} {
-		t.Run(map[bool]string{false: "plain", true: "AutoReconnect"}[auto], func(t *testing.T) {
-			p, _ := testPeripheral(t, testAddr)
-			w := newLogWatch("kind", "attempting")
-			r := setup(t, gatttool.Config{Logger: slog.New(w)}, p)
-			p.SetInRange(false)
-			res := startWaitingConnect(t, context.Background(), r, w, auto)
-			stopped := make(chan error, 1)
-			go func() { stopped <- r.b.Stop() }()
-			var err error
-			select {
-			case err = <-res:
-			case <-time.After(hangDeadline):
-				t.Fatalf("Connect did not return within %v of Stop", hangDeadline)
-			}
-			if !errors.Is(err, gogatt.ErrNotStarted) || errors.Is(err, context.Canceled) || errors.Is(err, gogatt.ErrTimeout) {
-				t.Fatalf("Connect ended by Stop: %v", err)
-			}
-			select {
-			case err := <-stopped:
-				if err != nil {
-					t.Fatal(err)
-				}
-			case <-time.After(hangDeadline):
-				t.Fatalf("Stop did not return within %v", hangDeadline)
-			}
-			noChildLeft(t)
-			noLibGoroutines(t)
-		})
-	}
-}
-
-// Stop during a notification stream (the torture device's generator as fast as the link takes
-// it; the heart-rate sensor at 200 Hz), with and without AutoReconnect: Stop returns, and by
-// then the Device's Disconnected is closed, Err is a local *gogatt.DisconnectError, and no
-// gatttool child and no goroutine of the library is left.
-func TestMatrixGatttoolStopDuringNotifications(t *testing.T) {
-	for _, src := range []struct {
-		name  string
-		addr  string
-		uuid  gogatt.UUID
-		start func(p *sim.Peripheral, vh uint16) (stop func())
-	}{
-		{"torture generator", sim.TortureAddress, sim.TortureStream, func(p *sim.Peripheral, vh uint16) func() {
-			return p.StartGenerator(vh, 0, 0)
-		}},
-		{"heart rate 200 Hz", sim.HeartRateAddress, gogatt.UUID16(0x2A37), func(p *sim.Peripheral, vh uint16) func() {
-			if err := p.SetNotifyRate(vh, 200); err != nil {
-				panic(err)
-			}
-			return func() {}
-		}},
-	} {
-		for _, auto := range []bool{false, true} {
-			name := src.name
-			if auto {
-				name += "/AutoReconnect"
-			}
-			t.Run(name, func(t *testing.T) {
-				ps := sim.DemoPeripherals(1)
-				r := setup(t, gatttool.Config{}, ps...)
-				var p *sim.Peripheral
-				for _, x := range ps {
-					if x.Address().String() == src.addr {
-						p = x
-					}
-				}
-				d := connect(t, r, src.addr, gogatt.ConnectOptions{AutoReconnect: auto, AddressType: p.AddressType()})
-				vh := p.ValueHandle(src.uuid)
-				ctx := ctxT(t, 60*time.Second)
-				var calls atomic.Int64
-				if err := d.Subscribe(ctx, src.uuid, func(uint16, []byte) { calls.Add(1) }, gogatt.SubscribeOptions{}); err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(src.start(p, vh))
-				waitStats(t, d, vh, func(st gogatt.SubscriptionStats) bool { return st.Delivered >= 20 }, "the stream did not flow")
-				stopped := make(chan error, 1)
-				go func() { stopped <- r.b.Stop() }()
-				select {
-				case err := <-stopped:
-					if err != nil {
-						t.Fatal(err)
-					}
-				case <-time.After(hangDeadline):
-					t.Fatalf("Stop did not return within %v during a notification stream", hangDeadline)
-				}
-				select {
-				case <-d.Disconnected():
-				default:
-					t.Fatal("Disconnected not closed when Stop returned")
-				}
-				var de *gogatt.DisconnectError
-				if err := d.Err(); !errors.As(err, &de) || !de.Local || !errors.Is(err, gogatt.ErrNotConnected) {
-					t.Fatalf("Err after Stop = %v (%+v), want a local *gogatt.DisconnectError", err, de)
-				}
-				noChildLeft(t)
-				noLibGoroutines(t)
-				t.Logf("%d values delivered before Stop", calls.Load())
-			})
-		}
-	}
-}
-
-// Cancelling the context of a Connect that waits (the peripheral out of range): Connect returns
-// at once with an error matching context.Canceled (not a timeout), no gatttool child is left,
-// and once the peripheral is back the next Connect works.
-func TestMatrixGatttoolCancelDuringConnect(t *testing.T) {
-	p, _ := testPeripheral(t, testAddr)
-	w := newLogWatch("kind", "attempting")
-	r := setup(t, gatttool.Config{Logger: slog.New(w)}, p)
-	p.SetInRange(false)
+// Cancelling the context of a Scan without OnAdvertisement (the suite cancels one with it, at
+// its first call) once hcitool has printed a report: Scan returns the devices seen so far and an
+// error matching context.Canceled (not a timeout); hcitool was stopped with SIGINT (the
+// controller stopped scanning), so the next Scan works.
+func TestMatrixGatttoolCancelDuringScanNoCallback(t *testing.T) {
+	ps := sim.DemoPeripherals(1)
+	a := ps[0].Address().String()
+	w := gogatttest.NewLogSignal("text", a, nil) // hcitool printed a report of ps[0]
+	reported := w.Next()
+	r := setup(t, gatttool.Config{Logger: slog.New(w)}, ps...)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	res := startWaitingConnect(t, ctx, r, w, false)
+	out := make(chan scanOutcome, 1)
+	go func() {
+		res, err := r.b.Scan(ctx, gogatt.ScanOptions{Timeout: time.Minute})
+		out <- scanOutcome{res, err}
+	}()
+	await(t, reported, "hcitool reported no advertisement")
 	cancel()
-	var err error
+	var o scanOutcome
 	select {
-	case err = <-res:
+	case o = <-out:
 	case <-time.After(hangDeadline):
-		t.Fatalf("Connect did not return within %v of the cancellation", hangDeadline)
+		t.Fatalf("Scan did not return within %v of the cancellation", hangDeadline)
 	}
-	if !errors.Is(err, context.Canceled) || errors.Is(err, gogatt.ErrTimeout) {
-		t.Fatalf("cancelled Connect: %v", err)
+	if !errors.Is(o.err, context.Canceled) || errors.Is(o.err, gogatt.ErrTimeout) {
+		t.Fatalf("cancelled Scan: %+v, %v", o.res, o.err)
 	}
-	noChildLeft(t)
-	noLibGoroutines(t)
-	p.SetInRange(true)
-	d := connect(t, r, testAddr, gogatt.ConnectOptions{})
-	if v, err := d.CharRead(ctxT(t, 20*time.Second), uRW); err != nil || string(v) != "\x01\x02\x03" {
-		t.Fatalf("read after a cancelled Connect: %x, %v", v, err)
+	seen := false
+	for _, x := range o.res {
+		seen = seen || x.Address == a
 	}
-}
-
-// Cancelling the context of a Scan, with or without OnAdvertisement: Scan returns the devices
-// seen so far and an error matching context.Canceled (not a timeout); hcitool was stopped
-// with SIGINT (the controller stopped scanning), so the next Scan works.
-func TestMatrixGatttoolCancelDuringScan(t *testing.T) {
-	for _, withCallback := range []bool{true, false} {
-		t.Run(map[bool]string{true: "OnAdvertisement", false: "no callback"}[withCallback], func(t *testing.T) {
-			ps := sim.DemoPeripherals(1)
-			a := ps[0].Address().String()
-			w := newLogWatch("text", a) // hcitool printed a report of ps[0]
-			r := setup(t, gatttool.Config{Logger: slog.New(w)}, ps...)
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			opts := gogatt.ScanOptions{Timeout: time.Minute}
-			if withCallback {
-				opts.OnAdvertisement = func(gogatt.ScanResult) bool { return true }
-			}
-			out := make(chan scanOutcome, 1)
-			go func() {
-				res, err := r.b.Scan(ctx, opts)
-				out <- scanOutcome{res, err}
-			}()
-			await(t, w.hit, "hcitool reported no advertisement")
-			cancel()
-			var o scanOutcome
-			select {
-			case o = <-out:
-			case <-time.After(hangDeadline):
-				t.Fatalf("Scan did not return within %v of the cancellation", hangDeadline)
-			}
-			if !errors.Is(o.err, context.Canceled) || errors.Is(o.err, gogatt.ErrTimeout) {
-				t.Fatalf("cancelled Scan: %+v, %v", o.res, o.err)
-			}
-			seen := false
-			for _, x := range o.res {
-				seen = seen || x.Address == a
-			}
-			if !seen {
-				t.Fatalf("cancelled Scan returned %+v, without %s seen before", o.res, a)
-			}
-			res, err := r.b.Scan(ctxT(t, 20*time.Second), gogatt.ScanOptions{Timeout: time.Second})
-			if err != nil || len(res) == 0 {
-				t.Fatalf("Scan after a cancelled one: %+v, %v", res, err)
-			}
-		})
+	if !seen {
+		t.Fatalf("cancelled Scan returned %+v, without %s seen before", o.res, a)
+	}
+	res, err := r.b.Scan(ctxT(t, 20*time.Second), gogatt.ScanOptions{Timeout: time.Second})
+	if err != nil || len(res) == 0 {
+		t.Fatalf("Scan after a cancelled one: %+v, %v", res, err)
 	}
 }
 

@@ -11,6 +11,8 @@
 package gogatttest
 
 import (
+	"testing"
+
 	"github.com/gogatt/gogatt"
 	"github.com/gogatt/gogatt/sim"
 )
@@ -28,6 +30,16 @@ type Env struct {
 	SetInRange func(address string, in bool)
 	// CanBond says that Device.Bond works in this environment.
 	CanBond bool
+	// Connecting, when set, returns a channel that is closed once the backend begins a
+	// connection attempt (sends the adapter its connect command, starts the tool) after the
+	// call. The suite uses it to interrupt a Connect that waits, not one that has not reached
+	// the backend yet; without it, it interrupts at whatever point the Connect has reached,
+	// which the contract covers as well.
+	Connecting func() <-chan struct{}
+	// CheckStopped, when set, is called once Stop has returned after a Scan, a Connect or a
+	// notification stream was interrupted: it fails t if the backend left anything behind (a
+	// goroutine, a child process, a connection on the adapter), waiting only to catch a hang.
+	CheckStopped func(t *testing.T)
 }
 
 // Peripheral returns the peripheral of e at address, or nil.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -22,10 +23,7 @@ const hang = 30 * time.Second
 // Run runs the contract suite; newEnv builds a fresh environment for each test (its clean-up
 // registered on the t it is given).
 func Run(t *testing.T, newEnv func(t *testing.T) Env) {
-	tests := []struct {
-		name string
-		fn   func(*testing.T, Env)
-	}{
+	tests := []suiteTest{
 		{"Lifecycle", testLifecycle},
 		{"Scan", testScan},
 		{"ScanEnds", testScanEnds},
@@ -46,9 +44,17 @@ func Run(t *testing.T, newEnv func(t *testing.T) Env) {
 		{"SeveralDevices", testSeveralDevices},
 		{"Bond", testBond},
 	}
+	tests = append(tests, stopTests()...)
+	tests = append(tests, matrixTests()...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newEnv(t)) })
 	}
+}
+
+// suiteTest is one test of the suite, given a fresh environment.
+type suiteTest struct {
+	name string
+	fn   func(*testing.T, Env)
 }
 
 func ctxT(t *testing.T) context.Context {
@@ -88,16 +94,42 @@ func stats(t *testing.T, d gogatt.Device, vh uint16) gogatt.SubscriptionStats {
 	return st
 }
 
-// waitFor polls cond until it holds; only a hang fails it.
+// waitFor waits until cond, a condition on state the suite does not control (the library's
+// counters, the peripheral's links), holds; only a hang fails it.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(hang)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond) // polling a condition, not a synchronisation by time
+	if !poll(cond) {
+		t.Fatalf("timed out waiting for %s", what)
 	}
+}
+
+// poll reports whether cond holds now or at a tick of a ticker before the hang deadline.
+func poll(cond func() bool) bool {
+	if cond() {
+		return true
+	}
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.NewTimer(hang)
+	defer deadline.Stop()
+	for {
+		select {
+		case <-tick.C:
+			if cond() {
+				return true
+			}
+		case <-deadline.C:
+			return cond()
+		}
+	}
+}
+
+// waitStats waits until ok accepts the counters of d's subscription to vh and returns them.
+func waitStats(t *testing.T, d gogatt.Device, vh uint16, what string, ok func(gogatt.SubscriptionStats) bool) gogatt.SubscriptionStats {
+	t.Helper()
+	var st gogatt.SubscriptionStats
+	waitFor(t, what, func() bool { st = stats(t, d, vh); return ok(st) })
+	return st
 }
 
 func recv[T any](t *testing.T, ch <-chan T, what string) T {
@@ -428,15 +460,20 @@ func testMTUAndRSSI(t *testing.T, e Env) {
 	}
 }
 
-// collector records values in order.
+// collector records values in order; wait blocks until it holds a number of them.
 type collector struct {
 	mu   sync.Mutex
 	vals [][]byte
+	grew chan struct{} // closed (and cleared) by the next value; made by a waiter
 }
 
 func (c *collector) handle(_ uint16, v []byte) {
 	c.mu.Lock()
 	c.vals = append(c.vals, v)
+	if c.grew != nil {
+		close(c.grew)
+		c.grew = nil
+	}
 	c.mu.Unlock()
 }
 
@@ -444,6 +481,37 @@ func (c *collector) len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.vals)
+}
+
+// values returns the values received so far.
+func (c *collector) values() [][]byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.vals)
+}
+
+// wait returns once c has received n values; only a hang fails it.
+func (c *collector) wait(t *testing.T, n int, what string) {
+	t.Helper()
+	deadline := time.NewTimer(hang)
+	defer deadline.Stop()
+	for {
+		c.mu.Lock()
+		if len(c.vals) >= n {
+			c.mu.Unlock()
+			return
+		}
+		if c.grew == nil {
+			c.grew = make(chan struct{})
+		}
+		grew := c.grew
+		c.mu.Unlock()
+		select {
+		case <-grew:
+		case <-deadline.C:
+			t.Fatalf("timed out waiting for %s: %d of %d values", what, c.len(), n)
+		}
+	}
 }
 
 // Subscribe to notifications and indications, by UUID and by handle: every value arrives, in
@@ -484,13 +552,17 @@ func testSubscribe(t *testing.T, e Env) {
 			for i := range n {
 				p.Notify(vh, seq(i))
 			}
-			waitFor(t, "every value", func() bool { return c.len() == n })
-			for i, v := range c.vals {
+			c.wait(t, n, "every value")
+			vals := c.values()
+			if len(vals) != n {
+				t.Fatalf("%d values, want %d", len(vals), n)
+			}
+			for i, v := range vals {
 				if !bytes.Equal(v, seq(i)) {
 					t.Fatalf("value %d = %x, want %x (order)", i, v, seq(i))
 				}
 			}
-			waitFor(t, "stats", func() bool { st := stats(t, d, vh); return st.Delivered == n })
+			waitStats(t, d, vh, "stats", func(st gogatt.SubscriptionStats) bool { return st.Delivered == n })
 			if st := stats(t, d, vh); st.Received != n || st.Dropped != 0 || st.Discarded != 0 || st.Queued != 0 {
 				t.Errorf("stats = %+v", st)
 			}
@@ -563,7 +635,7 @@ func testResubscribeFailure(t *testing.T, e Env) {
 	}{{sim.TortureDescFirst, &a}, {sim.TortureIndicate, &b}} {
 		vh := p.ValueHandle(s.uuid)
 		p.Notify(vh, []byte("still"))
-		waitFor(t, "a value for the old handler", func() bool { return s.c.len() == 1 })
+		s.c.wait(t, 1, "a value for the old handler")
 		stats(t, d, vh)
 	}
 	if other.len() != 0 {
@@ -608,7 +680,7 @@ func testHandlerReentrancy(t *testing.T, e Env) {
 		t.Fatal("the handler's Unsubscribe/Subscribe did not reach the peripheral")
 	}
 	p.Notify(p.ValueHandle(sim.TortureIndicate), []byte{2})
-	waitFor(t, "the second subscription's value", func() bool { return second.len() == 1 })
+	second.wait(t, 1, "the second subscription's value")
 
 	// Disconnect from a handler.
 	disc := make(chan error, 1)
@@ -690,7 +762,7 @@ func testStopDiscards(t *testing.T, e Env) {
 		p.Notify(vh, seq(i))
 	}
 	recv(t, entered, "the first handler call")
-	waitFor(t, "every value received", func() bool { return stats(t, d, vh).Received == n })
+	waitStats(t, d, vh, "every value received", func(st gogatt.SubscriptionStats) bool { return st.Received == n })
 	stopDone := make(chan error, 1)
 	go func() { stopDone <- e.Backend.Stop() }()
 	if err := recv(t, stopDone, "Stop while a handler blocks"); err != nil {
@@ -755,7 +827,7 @@ func testAutoReconnect(t *testing.T, e Env) {
 		t.Fatal(err)
 	}
 	p.Notify(vh, []byte{1})
-	waitFor(t, "the first value", func() bool { return c.len() == 1 })
+	c.wait(t, 1, "the first value")
 	e.SetInRange(sim.HeartRateAddress, false)
 	waitKind := func(k gogatt.ConnectionEventKind) gogatt.ConnectionEvent {
 		for {
@@ -780,7 +852,7 @@ func testAutoReconnect(t *testing.T, e Env) {
 		t.Fatalf("after reconnection %d subscribers", n)
 	}
 	p.Notify(vh, []byte{2})
-	waitFor(t, "a value after reconnection", func() bool { return c.len() == 2 })
+	c.wait(t, 2, "a value after reconnection")
 	if v, err := d.CharRead(ctx, gatt.UUIDBodySensorLocation); err != nil || !bytes.Equal(v, []byte{1}) {
 		t.Fatalf("CharRead after reconnection = %x, %v", v, err)
 	}
@@ -858,8 +930,8 @@ func testSeveralDevices(t *testing.T, e Env) {
 	}
 	wg.Wait()
 	for i := range 2 {
-		waitFor(t, "every value of "+addrs[i], func() bool { return cols[i].len() == n })
-		for k, v := range cols[i].vals {
+		cols[i].wait(t, n, "every value of "+addrs[i])
+		for k, v := range cols[i].values() {
 			if !bytes.Equal(v, []byte{byte(k + 10*i)}) {
 				t.Fatalf("%s value %d = %x (order, or another device's value)", addrs[i], k, v)
 			}

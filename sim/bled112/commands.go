@@ -27,14 +27,52 @@ func (e *Emulator) connLocked(h uint8) *conn {
 	return e.conns[h]
 }
 
-// handleLocked executes one decoded command (BLE SDK 1.x API reference §5). It returns
-// ErrReenumerated when the port must vanish. e.mu is held.
+// BGAPI 1.x command classes (BLE SDK 1.x API reference §5, one section a class).
+const (
+	classSystem     = 0
+	classFlash      = 1
+	classAttributes = 2
+	classConnection = 3
+	classAttclient  = 4
+	classSM         = 5
+	classGAP        = 6
+	classDFU        = 9
+)
+
+// handleLocked executes one decoded command (BLE SDK 1.x API reference §5) by handing it to
+// the method of its class. It returns ErrReenumerated when the port must vanish. e.mu is held.
 func (e *Emulator) handleLocked(cmd wire.Command) error {
+	switch cmd.Class() {
+	case classSystem:
+		return e.handleSystemLocked(cmd)
+	case classFlash:
+		e.handleFlashLocked(cmd)
+	case classAttributes:
+		e.handleAttributesLocked(cmd)
+	case classConnection:
+		e.handleConnectionLocked(cmd)
+	case classAttclient:
+		e.handleAttclientLocked(cmd)
+	case classSM:
+		e.handleSMLocked(cmd)
+	case classGAP:
+		e.handleGAPLocked(cmd)
+	case classDFU:
+		if _, ok := cmd.(*wire.CmdDfuReset); ok {
+			return e.resetLocked()
+		}
+		e.zeroResponseLocked(cmd)
+	default:
+		// hardware and test: every command is answered with its zero response.
+		e.zeroResponseLocked(cmd)
+	}
+	return nil
+}
+
+// handleSystemLocked executes a command of class 0, system (API reference §5.8).
+func (e *Emulator) handleSystemLocked(cmd wire.Command) error {
 	switch c := cmd.(type) {
-	// ---- system (class 0), API reference §5.8 ----
 	case *wire.CmdSystemReset:
-		return e.resetLocked()
-	case *wire.CmdDfuReset:
 		return e.resetLocked()
 	case *wire.CmdSystemHello:
 		e.emitLocked(&wire.RspSystemHello{})
@@ -102,8 +140,16 @@ func (e *Emulator) handleLocked(cmd wire.Command) error {
 		e.emitLocked(&wire.RspSystemRegRead{Address: c.Address})
 	case *wire.CmdSystemEndpointRx:
 		e.emitLocked(&wire.RspSystemEndpointRx{Data: nil})
+	default:
+		e.zeroResponseLocked(cmd)
+	}
+	return nil
+}
 
-	// ---- flash (class 1), API reference §5.6: an in-memory persistent store ----
+// handleFlashLocked executes a command of class 1, flash (API reference §5.6): an in-memory
+// persistent store.
+func (e *Emulator) handleFlashLocked(cmd wire.Command) {
+	switch c := cmd.(type) {
 	case *wire.CmdFlashPsSave:
 		r := wire.ResultSuccess
 		if len(c.Value) > 32 {
@@ -130,8 +176,15 @@ func (e *Emulator) handleLocked(cmd wire.Command) error {
 		for _, k := range slices.Sorted(maps.Keys(e.ps)) {
 			e.emitLocked(&wire.EvtFlashPsKey{Key: k, Value: e.ps[k]})
 		}
+	default:
+		e.zeroResponseLocked(cmd)
+	}
+}
 
-	// ---- attributes (class 2): the dongle's own GATT database is empty ----
+// handleAttributesLocked executes a command of class 2, attributes: the dongle's own GATT
+// database is empty.
+func (e *Emulator) handleAttributesLocked(cmd wire.Command) {
+	switch c := cmd.(type) {
 	case *wire.CmdAttributesWrite:
 		e.emitLocked(&wire.RspAttributesWrite{Result: wire.ResultATTInvalidHandle})
 	case *wire.CmdAttributesRead:
@@ -140,8 +193,14 @@ func (e *Emulator) handleLocked(cmd wire.Command) error {
 		e.emitLocked(&wire.RspAttributesReadType{Handle: c.Handle, Result: wire.ResultATTInvalidHandle})
 	case *wire.CmdAttributesSend:
 		e.emitLocked(&wire.RspAttributesSend{Result: wire.ResultATTInvalidHandle})
+	default:
+		e.zeroResponseLocked(cmd)
+	}
+}
 
-	// ---- connection (class 3), API reference §5.3 ----
+// handleConnectionLocked executes a command of class 3, connection (API reference §5.3).
+func (e *Emulator) handleConnectionLocked(cmd wire.Command) {
+	switch c := cmd.(type) {
 	case *wire.CmdConnectionDisconnect:
 		cn := e.connLocked(c.Connection)
 		if cn == nil {
@@ -209,8 +268,15 @@ func (e *Emulator) handleLocked(cmd wire.Command) error {
 		e.emitLocked(&wire.RspConnectionChannelMapSet{Connection: c.Connection, Result: r})
 	case *wire.CmdConnectionRawTx:
 		e.emitLocked(&wire.RspConnectionRawTx{Connection: c.Connection})
+	default:
+		e.zeroResponseLocked(cmd)
+	}
+}
 
-	// ---- attclient (class 4), API reference §5.1; docs/bgapi-protocol.md §Procedures ----
+// handleAttclientLocked executes a command of class 4, attclient (API reference §5.1;
+// docs/bgapi-protocol.md §Procedures).
+func (e *Emulator) handleAttclientLocked(cmd wire.Command) {
+	switch c := cmd.(type) {
 	case *wire.CmdAttclientFindByTypeValue:
 		cn, r := e.beginLocked(c.Connection, c.Start <= c.End && c.Start != 0 && len(c.Value) <= 18)
 		e.emitLocked(&wire.RspAttclientFindByTypeValue{Connection: c.Connection, Result: r})
@@ -314,8 +380,14 @@ func (e *Emulator) handleLocked(cmd wire.Command) error {
 			cn.indPending = false
 		}
 		e.emitLocked(&wire.RspAttclientIndicateConfirm{Result: r})
+	default:
+		e.zeroResponseLocked(cmd)
+	}
+}
 
-	// ---- sm (class 5), API reference §5.7 ----
+// handleSMLocked executes a command of class 5, sm (API reference §5.7).
+func (e *Emulator) handleSMLocked(cmd wire.Command) {
+	switch c := cmd.(type) {
 	case *wire.CmdSmSetBondableMode:
 		e.bondable = c.Bondable != 0
 		e.emitLocked(&wire.RspSmSetBondableMode{})
@@ -401,8 +473,14 @@ func (e *Emulator) handleLocked(cmd wire.Command) error {
 			}
 		}
 		e.emitLocked(&wire.RspSmWhitelistBonds{Count: uint8(n)})
+	default:
+		e.zeroResponseLocked(cmd)
+	}
+}
 
-	// ---- gap (class 6), API reference §5.4 ----
+// handleGAPLocked executes a command of class 6, gap (API reference §5.4).
+func (e *Emulator) handleGAPLocked(cmd wire.Command) {
+	switch c := cmd.(type) {
 	case *wire.CmdGapSetMode:
 		r := wire.ResultSuccess
 		if c.Discover&^wire.GapEnhancedBroadcasting > wire.GapUserData || c.Connect > wire.GapScannableNonConnectable {
@@ -478,15 +556,17 @@ func (e *Emulator) handleLocked(cmd wire.Command) error {
 			r = wire.ResultInvalidParam
 		}
 		e.emitLocked(&wire.RspGapSetAdvData{Result: r})
-
 	default:
-		// Every other known command (hardware, test, dfu, the remaining system/gap ones) gets
-		// its response with every field zero: result 0 = success.
-		if m := wire.New(wire.KindResponse, cmd.Class(), cmd.ID()); m != nil {
-			e.emitLocked(m)
-		}
+		e.zeroResponseLocked(cmd)
 	}
-	return nil
+}
+
+// zeroResponseLocked answers a command the emulator gives no behaviour (hardware, test, the
+// remaining system/gap/dfu ones) with its response with every field zero: result 0 = success.
+func (e *Emulator) zeroResponseLocked(cmd wire.Command) {
+	if m := wire.New(wire.KindResponse, cmd.Class(), cmd.ID()); m != nil {
+		e.emitLocked(m)
+	}
 }
 
 // resetLocked implements system_reset (docs/bgapi-protocol.md §Reset and re-enumeration): no

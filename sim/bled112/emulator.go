@@ -246,7 +246,8 @@ func (e *Emulator) Connections() int {
 	return n
 }
 
-// SetResponseDelay delays every response (and so the events behind it) by d (fault hook).
+// SetResponseDelay delays every response (and so the events behind it) by d (fault hook). A
+// command whose host closes its end during the delay is executed at once: nobody waits for it.
 func (e *Emulator) SetResponseDelay(d time.Duration) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -340,6 +341,7 @@ type session struct {
 	out  chan []byte
 	done chan struct{} // closed when the session ends (end)
 	gone chan struct{} // closed once ServeConn has finished with it: the port is free again
+	eof  chan struct{} // closed by portReader when the port fails or the host closed its end
 	once sync.Once
 }
 
@@ -411,7 +413,7 @@ func (e *Emulator) ServeConn(rwc io.ReadWriteCloser) error {
 			return ErrClosed
 		}
 	}
-	s := &session{rwc: rwc, out: make(chan []byte, 256), done: make(chan struct{}), gone: make(chan struct{})}
+	s := &session{rwc: rwc, out: make(chan []byte, 256), done: make(chan struct{}), gone: make(chan struct{}), eof: make(chan struct{})}
 	e.sess = s
 	e.cur.Store(s)
 	e.wg.Add(1)
@@ -442,6 +444,7 @@ func (e *Emulator) ServeConn(rwc io.ReadWriteCloser) error {
 
 func (e *Emulator) portReader(s *session, chunks chan<- []byte) {
 	defer close(chunks)
+	defer close(s.eof)
 	buf := make([]byte, 4096)
 	for {
 		n, err := s.rwc.Read(buf)
@@ -560,9 +563,14 @@ func (e *Emulator) execFrame(s *session, f wire.Frame) error {
 	delay := e.respDelay
 	e.mu.Unlock()
 	if delay > 0 {
+		// The delay is how long the host waits for the answer; once the host has closed its
+		// end nobody waits, and the command is executed at once, so that the session ends
+		// and the port is free for the next opener as soon as the commands it sent are done.
 		t := time.NewTimer(delay)
 		select {
 		case <-t.C:
+		case <-s.eof:
+			t.Stop()
 		case <-s.done:
 			t.Stop()
 			return errSessionEnded

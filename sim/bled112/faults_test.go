@@ -2,6 +2,7 @@ package bled112
 
 import (
 	"encoding/binary"
+	"encoding/hex"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -58,6 +59,38 @@ func TestResponseDelay(t *testing.T) {
 		}
 		e.SetResponseDelay(0)
 		h.quiet()
+		e.Close()
+	})
+}
+
+// TestResponseDelayHostGone: a host that closes its end while a command is delayed does not
+// keep the port for the rest of the delay: once the emulator has seen the close (synctest.Wait),
+// the delayed command has been executed, the session has ended, and the next opener is served
+// at once (the port used to stay busy for the whole delay, and the next Pipe was refused).
+func TestResponseDelayHostGone(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e, _ := New(Config{})
+		defer e.Close()
+		e.SetResponseDelay(time.Hour)
+		first := e.Pipe()
+		h := newHost(t, first)
+		start := time.Now()
+		h.send(&wire.CmdSystemAesSetkey{Key: make([]byte, 16)})
+		synctest.Wait() // the command is delayed
+		first.Close()
+		synctest.Wait()
+		if e.InjectGarbage(nil) {
+			t.Fatal("the session outlived its host")
+		}
+		e.SetResponseDelay(0)
+		h = newHost(t, e.Pipe())
+		h.send(&wire.CmdSystemAesEncrypt{Data: make([]byte, 16)})
+		// AES-128 of the zero block under the zero key: the delayed aes_setkey was executed.
+		want, _ := hex.DecodeString("66e94bd4ef8a2c3b884cfa59ca342b2e")
+		h.expect(&wire.RspSystemAesEncrypt{Data: want})
+		if d := time.Since(start); d != 0 {
+			t.Fatalf("the port was free after %v (virtual time), want at once", d)
+		}
 		e.Close()
 	})
 }

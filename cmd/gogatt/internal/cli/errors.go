@@ -84,6 +84,14 @@ func (a *app) classify(ctx context.Context, err error, c *command) (int, string)
 	case errors.Is(err, exec.ErrNotFound) && errors.As(err, &ad) && a.g.backend == "gatttool":
 		a.log.Debug("gatttool backend", "err", err)
 		return ExitNoAdapter, "gatttool is not installed: install BlueZ's deprecated tools (gatttool, hcitool), or leave out --backend gatttool to use a BLED112 (or the emulator: --sim)"
+	case errors.Is(err, gogatt.ErrNotSerialPort):
+		// Not from a *bgapi.PortError (those are said above): name what was opened as --port.
+		a.log.Debug("not a serial port", "err", err)
+		port := "--port " + a.g.port
+		if a.g.port == "" {
+			port = "the adapter's port"
+		}
+		return ExitNoAdapter, port + notSerialPortLine
 	case errors.Is(err, fs.ErrPermission):
 		return ExitNoAdapter, msg + ": add yourself to the group that owns the device (often 'dialout') and log in again"
 	case errors.As(err, &amb):
@@ -191,9 +199,14 @@ func (a *app) portLine(pe *bgapi.PortError) string {
 		return "permission denied opening " + port + ": add yourself to the group that owns it (often 'dialout': sudo usermod -aG dialout $USER) and log in again"
 	case pe.Kind == gogatt.ErrNoAdapter:
 		return port + " does not exist: is the dongle plugged in? Check the path, leave out --port to find a BLED112, or try --sim"
+	case errors.Is(pe, gogatt.ErrNotSerialPort):
+		return port + notSerialPortLine
 	}
-	return port + " is not a serial port: pass a BLED112's port (e.g. /dev/ttyACM0) to --port, or leave it out to find one (-v says why)"
+	return "cannot open " + port + ": " + strings.ReplaceAll(fmt.Sprint(pe.Err), "gogatt: ", "") + ": is it a BLED112? Unplug it and plug it in again, or pass another --port"
 }
+
+// notSerialPortLine follows the port's name when it is not a serial port.
+const notSerialPortLine = " is not a serial port: pass a BLED112's port (e.g. /dev/ttyACM0) to --port, or leave it out to find one (-v says why)"
 
 // adapterName names the adapter the global flags chose, as a timeout message says it.
 func (a *app) adapterName() string {
