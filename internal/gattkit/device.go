@@ -545,11 +545,15 @@ func (d *device) resolve(ctx context.Context, op string, uuid gogatt.UUID) (*lin
 	return l, ch.ValueHandle, nil
 }
 
-func (d *device) read(ctx context.Context, l *linkState, handle uint16, long bool) ([]byte, error) {
-	op := "read"
+func readOp(long bool) string {
 	if long {
-		op = "read long"
+		return "read long"
 	}
+	return "read"
+}
+
+func (d *device) read(ctx context.Context, l *linkState, handle uint16, long bool) ([]byte, error) {
+	op := readOp(long)
 	if err := checkHandle(op, handle); err != nil {
 		return nil, err
 	}
@@ -564,10 +568,7 @@ func (d *device) read(ctx context.Context, l *linkState, handle uint16, long boo
 }
 
 func (d *device) readByUUID(ctx context.Context, uuid gogatt.UUID, long bool) ([]byte, error) {
-	op := "read"
-	if long {
-		op = "read long"
-	}
+	op := readOp(long)
 	l, err := d.current(op)
 	if err != nil {
 		return nil, err
@@ -623,10 +624,7 @@ func isGATTType(u gogatt.UUID) bool {
 }
 
 func (d *device) readByHandle(ctx context.Context, handle uint16, long bool) ([]byte, error) {
-	op := "read"
-	if long {
-		op = "read long"
-	}
+	op := readOp(long)
 	l, err := d.current(op)
 	if err != nil {
 		return nil, err
