@@ -443,8 +443,14 @@ func testErrors(t *testing.T, e Env) {
 	if err := d.Subscribe(ctx, sim.TortureDescFirst, nil, gogatt.SubscribeOptions{}); !errors.Is(err, gogatt.ErrInvalidParameter) {
 		t.Errorf("Subscribe(nil handler) = %v, want ErrInvalidParameter", err)
 	}
-	if err := d.Subscribe(ctx, sim.TortureLong, func(uint16, []byte) {}, gogatt.SubscribeOptions{}); err == nil {
-		t.Errorf("Subscribe(no notify property) = nil")
+	if err := d.Subscribe(ctx, sim.TortureLong, func(uint16, []byte) {}, gogatt.SubscribeOptions{}); !errors.Is(err, gogatt.ErrUnsupported) {
+		t.Errorf("Subscribe(no notify property) = %v, want ErrUnsupported", err)
+	}
+	if err := d.Subscribe(ctx, sim.TortureDescFirst, func(uint16, []byte) {}, gogatt.SubscribeOptions{Indication: true}); !errors.Is(err, gogatt.ErrUnsupported) {
+		t.Errorf("Subscribe(indication of a notify-only characteristic) = %v, want ErrUnsupported", err)
+	}
+	if _, err := d.ExchangeMTU(ctx, 22); !errors.Is(err, gogatt.ErrInvalidParameter) {
+		t.Errorf("ExchangeMTU(22) = %v, want ErrInvalidParameter", err)
 	}
 }
 
