@@ -412,10 +412,7 @@ func (d *link) ReadByType(ctx context.Context, uuid gogatt.UUID) ([]gattkit.Hand
 	cn := d.cn
 	p := newProc(pkTypes, "read", 1)
 	m := &wire.CmdAttclientReadByType{Connection: cn.handle, Start: 1, End: 0xFFFF, UUID: uuid.AppendLE(nil)}
-	if err := cn.procedure(ctx, p, m); err != nil {
-		if isNotFound(err) {
-			return nil, nil
-		}
+	if err := cn.procedure(ctx, p, m); err != nil && !isNotFound(err) { // not found: no (more)
 		return nil, err
 	}
 	out := make([]gattkit.HandleValue, 0, len(p.items))

@@ -50,12 +50,16 @@ func (c *ServiceCache) learnSkeleton(gen uint64, sk []gogatt.Service) bool {
 	return true
 }
 
-// knownDescriptors returns the learnt descriptors of the characteristic of value handle vh.
-func (c *ServiceCache) knownDescriptors(vh uint16) (gen uint64, ds []gogatt.Descriptor, ok bool) {
+// knownDescriptors returns the descriptors learnt under generation gen of the characteristic
+// of value handle vh.
+func (c *ServiceCache) knownDescriptors(gen uint64, vh uint16) ([]gogatt.Descriptor, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	ds, ok = c.descs[vh]
-	return c.gen, ds, ok
+	if c.gen != gen {
+		return nil, false
+	}
+	ds, ok := c.descs[vh]
+	return ds, ok
 }
 
 // knownDescriptorMap returns a copy of every learnt set of descriptors.
@@ -70,7 +74,7 @@ func (c *ServiceCache) knownDescriptorMap() map[uint16][]gogatt.Descriptor {
 func (c *ServiceCache) learnDescriptors(gen uint64, vh uint16, ds []gogatt.Descriptor) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.gen != gen {
+	if c.gen != gen || !c.haveSkel { // only beside the skeleton the characteristic came from
 		return
 	}
 	if c.descs == nil {

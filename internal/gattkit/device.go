@@ -203,7 +203,7 @@ func (d *device) find(ctx context.Context, l *linkState, byUUID bool, uuid gogat
 		}
 		return l.cache.ByValueHandle(ctx, handle)
 	}
-	sk, err := l.skeleton(ctx)
+	gen, sk, err := l.skeleton(ctx)
 	if err != nil {
 		return gogatt.Characteristic{}, err
 	}
@@ -216,19 +216,20 @@ func (d *device) find(ctx context.Context, l *linkState, byUUID bool, uuid gogat
 	if err != nil || !descs {
 		return c, err
 	}
-	return l.withDescriptors(ctx, c)
+	return l.withDescriptors(ctx, gen, c)
 }
 
-// skeleton returns the services and declarations of l, discovering them once. The first time,
-// it also enables Service Changed indications, as a full discovery does.
-func (l *linkState) skeleton(ctx context.Context) ([]gogatt.Service, error) {
+// skeleton returns the services and declarations of l, discovering them once, and the cache
+// generation they belong to. The first time, it also enables Service Changed indications, as a
+// full discovery does.
+func (l *linkState) skeleton(ctx context.Context) (uint64, []gogatt.Service, error) {
 	gen, sk, ok := l.cache.skeleton()
 	if ok {
-		return sk, nil
+		return gen, sk, nil
 	}
 	sk, err := skeletonOf(ctx, l.steps)
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	if l.cache.learnSkeleton(gen, sk) {
 		for _, sv := range sk {
@@ -237,7 +238,7 @@ func (l *linkState) skeleton(ctx context.Context) ([]gogatt.Service, error) {
 			}
 			for _, c := range sv.Characteristics {
 				if c.UUID == gatt.UUIDServiceChanged && c.Properties&gogatt.PropIndicate != 0 {
-					if c, err := l.withDescriptors(ctx, c); err == nil {
+					if c, err := l.withDescriptors(ctx, gen, c); err == nil {
 						sv.Characteristics = []gogatt.Characteristic{c}
 						l.sc.discovered(ctx, []gogatt.Service{sv})
 					}
@@ -245,12 +246,14 @@ func (l *linkState) skeleton(ctx context.Context) ([]gogatt.Service, error) {
 			}
 		}
 	}
-	return sk, nil
+	return gen, sk, nil
 }
 
-// withDescriptors fills in c's descriptors, discovering them once.
-func (l *linkState) withDescriptors(ctx context.Context, c gogatt.Characteristic) (gogatt.Characteristic, error) {
-	gen, ds, ok := l.cache.knownDescriptors(c.ValueHandle)
+// withDescriptors fills in c's descriptors, discovering them once. c comes from the skeleton of
+// generation gen: what is learnt is kept only while that skeleton is (a Service Changed
+// indication meanwhile makes it stale).
+func (l *linkState) withDescriptors(ctx context.Context, gen uint64, c gogatt.Characteristic) (gogatt.Characteristic, error) {
+	ds, ok := l.cache.knownDescriptors(gen, c.ValueHandle)
 	if !ok {
 		var err error
 		if ds, err = descriptorsOf(ctx, l.steps, c); err != nil {
@@ -421,13 +424,11 @@ func (d *device) install(l *linkState) (error, bool) {
 			}
 		}
 	}
-	for _, s := range d.subs {
-		if err := d.apply(ctx, l, s); err != nil {
-			if lostNow(err) {
-				return err, false
-			}
-			errs = append(errs, err)
+	for _, err := range d.reapply(ctx, l) {
+		if lostNow(err) {
+			return err, false
 		}
+		errs = append(errs, err)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -438,23 +439,48 @@ func (d *device) install(l *linkState) (error, bool) {
 	return errors.Join(errs...), true
 }
 
-// apply enables subscription s on l (subMu held), following a characteristic subscribed by UUID
-// to its value handle on l.
-func (d *device) apply(ctx context.Context, l *linkState, s *sub) error {
-	ch, err := d.find(ctx, l, s.byUUID, s.uuid, s.handle, true)
-	if err != nil {
-		return err
+// reapply enables every subscription on l again (subMu held) and returns the errors. A
+// subscription by UUID follows its characteristic to the value handle it has on l: first every
+// subscription is located, then all moves are made at once (two may swap handles), keeping each
+// one's queue and counters, and only then is each configured.
+func (d *device) reapply(ctx context.Context, l *linkState) []error {
+	type target struct {
+		s   *sub
+		ch  gogatt.Characteristic
+		n   Notify
+		err error
 	}
-	n, err := checkSubscribe(ch, s.opts, "subscribe")
-	if err != nil {
-		return err
+	ts := make([]target, len(d.subs))
+	moves := map[uint16]uint16{}
+	for i, s := range d.subs {
+		t := &ts[i]
+		t.s = s
+		t.ch, t.err = d.find(ctx, l, s.byUUID, s.uuid, s.handle, true)
+		if t.err == nil {
+			t.n, t.err = checkSubscribe(t.ch, s.opts, "subscribe")
+		}
+		if t.err == nil && t.ch.ValueHandle != s.handle {
+			moves[s.handle] = t.ch.ValueHandle
+		}
 	}
-	if ch.ValueHandle != s.handle { // moved (by UUID): route the new handle
-		d.reg.Remove(s.handle)
-		s.handle = ch.ValueHandle
-		d.reg.Add(s.handle, s.fn, s.opts)
+	if len(moves) > 0 {
+		d.reg.Rekey(moves)
+		for _, t := range ts {
+			if nw, ok := moves[t.s.handle]; ok && t.err == nil {
+				t.s.handle = nw
+			}
+		}
 	}
-	return l.Configure(ctx, ch, n)
+	var errs []error
+	for _, t := range ts {
+		if t.err == nil {
+			t.err = l.Configure(ctx, t.ch, t.n)
+		}
+		if t.err != nil {
+			errs = append(errs, t.err)
+		}
+	}
+	return errs
 }
 
 // checkSubscribe checks that ch can deliver what opts ask for and has a CCCD (found by
@@ -597,7 +623,9 @@ func (d *device) readByUUID(ctx context.Context, uuid gogatt.UUID, long bool) ([
 func (d *device) readByType(ctx context.Context, l *linkState, tr TypeReader, uuid gogatt.UUID, long bool) (v []byte, done bool, err error) {
 	hv, err := tr.ReadByType(ctx, uuid)
 	if err != nil {
-		if ctx.Err() != nil || errors.Is(err, gogatt.ErrNotConnected) {
+		// A timed-out transaction leaves the bearer unusable (Core v5.3 Vol 3 Part F §3.3.3):
+		// no second try through the tree.
+		if ctx.Err() != nil || errors.Is(err, gogatt.ErrNotConnected) || errors.Is(err, gogatt.ErrTimeout) {
 			return nil, true, err
 		}
 		return nil, false, nil
@@ -698,11 +726,19 @@ func (d *device) CharWriteLongHandle(ctx context.Context, handle uint16, value [
 	return d.writeByHandle(ctx, handle, value, WriteLong)
 }
 
-// findSub returns the index of the subscription of value handle h (subMu held), or -1.
-func (d *device) findSub(h uint16) int {
+// findSub returns the index of the subscription of value handle h or, for byUUID, of a
+// subscription by uuid whose characteristic has moved since (subMu held); -1 if none.
+func (d *device) findSub(h uint16, byUUID bool, uuid gogatt.UUID) int {
 	for i, s := range d.subs {
 		if s.handle == h {
 			return i
+		}
+	}
+	if byUUID {
+		for i, s := range d.subs {
+			if s.byUUID && s.uuid == uuid {
+				return i
+			}
 		}
 	}
 	return -1
@@ -710,7 +746,9 @@ func (d *device) findSub(h uint16) int {
 
 // subscribe registers fn first (so that no value sent right after the configuration is lost),
 // then configures the characteristic. A new subscription whose configuration fails is
-// forgotten; a replaced one keeps the handler and options in force.
+// forgotten; a replaced one keeps the handler and options in force. A subscription by UUID
+// made again after its characteristic moved (Service Changed) replaces the old one, which
+// moves to the new handle with its queue and counters.
 func (d *device) subscribe(ctx context.Context, byUUID bool, uuid gogatt.UUID, handle uint16, fn gogatt.NotificationHandler, opts gogatt.SubscribeOptions) error {
 	if fn == nil {
 		return fmt.Errorf("subscribe: %w: nil handler", gogatt.ErrInvalidParameter)
@@ -735,7 +773,11 @@ func (d *device) subscribe(ctx context.Context, byUUID bool, uuid gogatt.UUID, h
 		return err
 	}
 	vh := ch.ValueHandle
-	i := d.findSub(vh)
+	i := d.findSub(vh, byUUID, ch.UUID)
+	if i >= 0 && d.subs[i].handle != vh {
+		d.reg.Rekey(map[uint16]uint16{d.subs[i].handle: vh})
+		d.subs[i].handle = vh
+	}
 	if i < 0 {
 		d.reg.Add(vh, fn, opts)
 	}
@@ -755,9 +797,10 @@ func (d *device) subscribe(ctx context.Context, byUUID bool, uuid gogatt.UUID, h
 	return nil
 }
 
-// unsubscribe forgets the subscription and stops its delivery, then, if connected, disables
-// the characteristic's notifications and indications — also when it was not subscribed through
-// this Device, since the peer may keep them enabled from an earlier connection.
+// unsubscribe forgets the subscriptions of the characteristic (by UUID: every one of that UUID,
+// however made) and stops their delivery, then, if connected, disables the characteristic's
+// notifications and indications — also when it was not subscribed through this Device, since
+// the peer may keep them enabled from an earlier connection.
 func (d *device) unsubscribe(ctx context.Context, byUUID bool, uuid gogatt.UUID, handle uint16) error {
 	if !byUUID {
 		if err := checkHandle("unsubscribe", handle); err != nil {
@@ -766,21 +809,20 @@ func (d *device) unsubscribe(ctx context.Context, byUUID bool, uuid gogatt.UUID,
 	}
 	d.subMu.Lock()
 	defer d.subMu.Unlock()
-	if byUUID {
-		for _, s := range d.subs {
-			if s.uuid == uuid { // by UUID or by handle: every subscription knows its UUID
-				handle = s.handle
-			}
+	var forgotten []uint16
+	kept := d.subs[:0]
+	for _, s := range d.subs {
+		if (byUUID && s.uuid == uuid) || (!byUUID && s.handle == handle) {
+			forgotten = append(forgotten, s.handle)
+			d.reg.Remove(s.handle)
+			continue
 		}
+		kept = append(kept, s)
 	}
-	forget := func(h uint16) {
-		if i := d.findSub(h); i >= 0 {
-			d.subs = append(d.subs[:i], d.subs[i+1:]...)
-		}
-		d.reg.Remove(h)
-	}
-	if handle != 0 {
-		forget(handle)
+	clear(d.subs[len(kept):])
+	d.subs = kept
+	if !byUUID {
+		d.reg.Remove(handle)
 	}
 	d.mu.Lock()
 	l, up, final := d.cur, d.up, d.final
@@ -791,17 +833,34 @@ func (d *device) unsubscribe(ctx context.Context, byUUID bool, uuid gogatt.UUID,
 	if !up {
 		return nil // nothing to write: the subscription will not be restored
 	}
-	ch, err := d.find(ctx, l, byUUID, uuid, handle, true)
-	if err != nil {
-		return err
+	var chars []gogatt.Characteristic
+	if len(forgotten) > 0 { // located by their handles: a UUID may be in several services
+		for _, h := range forgotten {
+			ch, err := d.find(ctx, l, false, gogatt.UUID{}, h, true)
+			if err != nil {
+				return err
+			}
+			chars = append(chars, ch)
+		}
+	} else {
+		ch, err := d.find(ctx, l, byUUID, uuid, handle, true)
+		if err != nil {
+			return err
+		}
+		d.reg.Remove(ch.ValueHandle)
+		chars = append(chars, ch)
 	}
-	if ch.ValueHandle != handle {
-		forget(ch.ValueHandle)
+	var errs []error
+	for _, ch := range chars {
+		if _, ok := ch.CCCD(); !ok {
+			errs = append(errs, fmt.Errorf("unsubscribe %s (handle 0x%04x): no Client Characteristic Configuration descriptor: %w", ch.UUID, ch.ValueHandle, gogatt.ErrNotFound))
+			continue
+		}
+		if err := l.Configure(ctx, ch, NotifyOff); err != nil {
+			errs = append(errs, err)
+		}
 	}
-	if _, ok := ch.CCCD(); !ok {
-		return fmt.Errorf("unsubscribe %s (handle 0x%04x): no Client Characteristic Configuration descriptor: %w", ch.UUID, ch.ValueHandle, gogatt.ErrNotFound)
-	}
-	return l.Configure(ctx, ch, NotifyOff)
+	return errors.Join(errs...)
 }
 
 func (d *device) Subscribe(ctx context.Context, uuid gogatt.UUID, fn gogatt.NotificationHandler, opts gogatt.SubscribeOptions) error {
@@ -828,13 +887,7 @@ func (d *device) ResubscribeAll(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var errs []error
-	for _, s := range d.subs {
-		if err := d.apply(ctx, l, s); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
+	return errors.Join(d.reapply(ctx, l)...)
 }
 
 func (d *device) ExchangeMTU(ctx context.Context, mtu int) (int, error) {

@@ -42,7 +42,7 @@ type Registry struct {
 }
 
 type subscription struct {
-	handle uint16
+	handle atomic.Uint32 // the value handle the handler is told (Rekey changes it)
 	opts   gogatt.SubscribeOptions
 	fn     atomic.Pointer[gogatt.NotificationHandler]
 	q      serial[[]byte]
@@ -75,12 +75,40 @@ func (r *Registry) Add(valueHandle uint16, fn gogatt.NotificationHandler, opts g
 		s.q.mu.Unlock()
 		return
 	}
-	s := &subscription{handle: valueHandle, opts: opts}
+	s := &subscription{opts: opts}
+	s.handle.Store(uint32(valueHandle))
 	s.fn.Store(&fn)
 	s.q.limit = opts.QueueLimit
 	s.q.workers = r
-	s.q.fn = func(v []byte) { (*s.fn.Load())(s.handle, v) }
+	s.q.fn = func(v []byte) { (*s.fn.Load())(uint16(s.handle.Load()), v) }
 	r.subs[valueHandle] = s
+}
+
+// Rekey moves subscriptions to new value handles (moves maps old to new), all at once so that
+// two subscriptions may swap handles: each keeps its handler, options, queued values and
+// counters, and its handler is told the new handle from then on. A subscription already at a
+// new handle that is not itself moved is replaced, and its queued values are discarded.
+func (r *Registry) Rekey(moves map[uint16]uint16) {
+	r.mu.Lock()
+	moved := make(map[uint16]*subscription, len(moves))
+	for old, nw := range moves {
+		if s, ok := r.subs[old]; ok && old != nw {
+			moved[nw] = s
+			delete(r.subs, old)
+		}
+	}
+	var displaced []*subscription
+	for nw, s := range moved {
+		if o, ok := r.subs[nw]; ok {
+			displaced = append(displaced, o)
+		}
+		s.handle.Store(uint32(nw))
+		r.subs[nw] = s
+	}
+	r.mu.Unlock()
+	for _, o := range displaced {
+		o.q.stop()
+	}
 }
 
 // Remove stops delivery for valueHandle and discards its queued values (counted, but the
