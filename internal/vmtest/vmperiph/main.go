@@ -155,10 +155,38 @@ func (d *desc) WriteValue(v []byte, o map[string]dbus.Variant) *dbus.Error {
 	return bluezErr("NotPermitted", "read only")
 }
 
-type objectManager struct{ objs map[dbus.ObjectPath]props }
+// objectManager answers GetManagedObjects with its objects in the order they were added.
+// bluetoothd builds the attribute table in the order of that answer, a D-Bus dict that godbus
+// would encode from a Go map in random order; so the reply is sent here as an array of entries
+// in order (the same bytes on the wire) under the dict's signature, and the attribute handles
+// are the same in every run.
+type objectManager struct {
+	conn  *dbus.Conn
+	order []dbus.ObjectPath
+	objs  map[dbus.ObjectPath]props
+}
 
-func (m *objectManager) GetManagedObjects() (map[dbus.ObjectPath]props, *dbus.Error) {
-	return m.objs, nil
+// objectEntry has the wire layout of one a{oa{sa{sv}}} dict entry.
+type objectEntry struct {
+	Path   dbus.ObjectPath
+	Ifaces props
+}
+
+func (m *objectManager) GetManagedObjects(msg dbus.Message) *dbus.Error {
+	entries := make([]objectEntry, 0, len(m.order))
+	for _, p := range m.order {
+		entries = append(entries, objectEntry{p, m.objs[p]})
+	}
+	r := &dbus.Message{Type: dbus.TypeMethodReply, Headers: map[dbus.HeaderField]dbus.Variant{
+		dbus.FieldReplySerial: dbus.MakeVariant(msg.Serial()),
+		dbus.FieldSignature:   dbus.MakeVariant(dbus.ParseSignatureMust("a{oa{sa{sv}}}")),
+	}, Body: []any{entries}}
+	if s, ok := msg.Headers[dbus.FieldSender]; ok {
+		r.Headers[dbus.FieldDestination] = s
+	}
+	// godbus sends an empty reply after this one; bluetoothd ignores it (its serial is answered).
+	m.conn.Send(r, nil)
+	return nil
 }
 
 type advertisement struct{}
@@ -173,20 +201,27 @@ type app struct {
 	n    int
 }
 
-func (a *app) export(obj any, p dbus.ObjectPath, iface string, pr props) {
+func (a *app) add(p dbus.ObjectPath, pr props) {
 	a.om.objs[p] = pr
+	a.om.order = append(a.om.order, p)
+}
+
+func (a *app) export(obj any, p dbus.ObjectPath, iface string, pr props) {
+	a.add(p, pr)
 	must(a.conn.Export(obj, p, iface))
 	must(a.conn.Export(&propObj{p: pr}, p, ifProps))
 }
 
 func (a *app) service(n int, uuid string, handle uint16) {
 	a.svc = dbus.ObjectPath(fmt.Sprintf("%s/svc%d", appPath, n))
-	a.om.objs[a.svc] = props{ifSvc: {"UUID": dbus.MakeVariant(uuid), "Primary": dbus.MakeVariant(true),
-		"Handle": dbus.MakeVariant(handle)}}
+	a.add(a.svc, props{ifSvc: {"UUID": dbus.MakeVariant(uuid), "Primary": dbus.MakeVariant(true),
+		"Handle": dbus.MakeVariant(handle)}})
 	must(a.conn.Export(&propObj{p: a.om.objs[a.svc]}, a.svc, ifProps))
 }
 
-func (a *app) chrc(uuid string, flags []string, value []byte, maxLen int) *chrc {
+// chrc adds a characteristic; handle is where its value lands (bluetoothd allocates in the order
+// of GetManagedObjects, see objectManager), checked by the tests.
+func (a *app) chrc(handle uint16, uuid string, flags []string, value []byte, maxLen int) *chrc {
 	p := dbus.ObjectPath(fmt.Sprintf("%s/chrc%d", a.svc, a.n))
 	a.n++
 	c := &chrc{conn: a.conn, path: p, value: value, maxLen: maxLen}
@@ -195,7 +230,7 @@ func (a *app) chrc(uuid string, flags []string, value []byte, maxLen int) *chrc 
 	return c
 }
 
-func (a *app) desc(c *chrc, uuid string, value []byte) {
+func (a *app) desc(c *chrc, handle uint16, uuid string, value []byte) {
 	p := c.path + "/desc0"
 	a.export(&desc{value: value}, p, ifDesc, props{ifDesc: {"UUID": dbus.MakeVariant(uuid),
 		"Characteristic": dbus.MakeVariant(c.path), "Flags": dbus.MakeVariant([]string{"read"})}})
@@ -230,30 +265,30 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	a := &app{conn: conn, om: &objectManager{objs: map[dbus.ObjectPath]props{}}}
+	a := &app{conn: conn, om: &objectManager{conn: conn, objs: map[dbus.ObjectPath]props{}}}
 
 	// Heart rate (like sim.NewHeartRateSensor): Heart Rate Measurement (notify), Body Sensor
 	// Location (read, "wrist").
 	a.service(0, "0000180d-0000-1000-8000-00805f9b34fb", 0x0020)
-	hrm := a.chrc("00002a37-0000-1000-8000-00805f9b34fb", []string{"notify"}, []byte{0x00, 72}, 8)
-	a.chrc("00002a38-0000-1000-8000-00805f9b34fb", []string{"read"}, []byte{0x02}, 1)
+	hrm := a.chrc(0x0022, "00002a37-0000-1000-8000-00805f9b34fb", []string{"notify"}, []byte{0x00, 72}, 8)
+	a.chrc(0x0025, "00002a38-0000-1000-8000-00805f9b34fb", []string{"read"}, []byte{0x02}, 1)
 	_ = hrm
 
 	// The test service.
 	a.service(1, "a0000000-0000-1000-8000-00805f9b34fb", 0x0040)
-	a.chrc("a0000001-0000-1000-8000-00805f9b34fb", []string{"read", "write", "write-without-response"}, []byte{1, 2, 3}, 512)
+	a.chrc(0x0042, "a0000001-0000-1000-8000-00805f9b34fb", []string{"read", "write", "write-without-response"}, []byte{1, 2, 3}, 512)
 	long := make([]byte, 300)
 	for i := range long {
 		long[i] = byte(i * 7)
 	}
-	a.chrc("a0000002-0000-1000-8000-00805f9b34fb", []string{"read", "write"}, long, 512)
-	notify := a.chrc("a0000003-0000-1000-8000-00805f9b34fb", []string{"read", "notify"}, make([]byte, 4), 512)
-	a.desc(notify, "00002901-0000-1000-8000-00805f9b34fb", []byte("sequence"))
-	a.chrc("a0000004-0000-1000-8000-00805f9b34fb", []string{"write"}, []byte{0}, 512)
-	a.chrc("a0000005-0000-1000-8000-00805f9b34fb", []string{"read"}, []byte("ro"), 2)
-	a.chrc("a0000006-0000-1000-8000-00805f9b34fb", []string{"encrypt-read"}, []byte("secret"), 6)
-	indicate := a.chrc("a0000008-0000-1000-8000-00805f9b34fb", []string{"read", "indicate"}, make([]byte, 4), 512)
-	ctl := a.chrc("a00000ff-0000-1000-8000-00805f9b34fb", []string{"write", "write-without-response"}, nil, 16)
+	a.chrc(0x0044, "a0000002-0000-1000-8000-00805f9b34fb", []string{"read", "write"}, long, 512)
+	notify := a.chrc(0x0046, "a0000003-0000-1000-8000-00805f9b34fb", []string{"read", "notify"}, make([]byte, 4), 512)
+	a.desc(notify, 0x0048, "00002901-0000-1000-8000-00805f9b34fb", []byte("sequence"))
+	a.chrc(0x004a, "a0000004-0000-1000-8000-00805f9b34fb", []string{"write"}, []byte{0}, 512)
+	a.chrc(0x004c, "a0000005-0000-1000-8000-00805f9b34fb", []string{"read"}, []byte("ro"), 2)
+	a.chrc(0x004e, "a0000006-0000-1000-8000-00805f9b34fb", []string{"encrypt-read"}, []byte("secret"), 6)
+	indicate := a.chrc(0x0050, "a0000008-0000-1000-8000-00805f9b34fb", []string{"read", "indicate"}, make([]byte, 4), 512)
+	ctl := a.chrc(0x0053, "a00000ff-0000-1000-8000-00805f9b34fb", []string{"write", "write-without-response"}, nil, 16)
 	ctl.onWrite = func(v []byte) {
 		if len(v) < 10 {
 			return
