@@ -448,18 +448,21 @@ func TestNotificationsLowRate(t *testing.T) {
 	}
 }
 
+// TestNotificationsHighRate: bursts as fast as the peripheral emits. The values that reach
+// gogatt must be complete and in order; a loss (the kernel drops ATT PDUs when gatttool's socket
+// queue is full, and no library can see that) fails the test, so it is never silent in CI
+// (docs/real-kernel-tier.md, finding 1).
 func TestNotificationsHighRate(t *testing.T) {
 	d := connect(t, backend(t), gogatt.ConnectOptions{})
-	c := runBurst(t, d, 1, 1000, 0, 100)
-	n, _, gaps, inverted, _ := c.snapshot()
-	if inverted != 0 {
-		t.Errorf("%d values out of order", inverted)
-	}
-	if n == 0 {
-		t.Fatal("no notification arrived")
-	}
-	if n != 1000 {
-		t.Errorf("received %d of 1000 (%d missing)", n, gaps)
+	for _, size := range []byte{20, 100} {
+		c := runBurst(t, d, 1, 1000, 0, size)
+		n, _, gaps, inverted, _ := c.snapshot()
+		if inverted != 0 {
+			t.Errorf("%d-byte values: %d out of order", size, inverted)
+		}
+		if n != 1000 {
+			t.Errorf("%d-byte values: received %d of 1000 (%d missing)", size, n, gaps)
+		}
 	}
 }
 
