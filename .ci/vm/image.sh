@@ -15,9 +15,11 @@ PKGS="$KPKG bluez bluez-test-tools busybox-static dbus-daemon dbus-bin libdbus-1
       libreadline8 libudev1 libdw1 libasound2 libexpat1 libsystemd0"
 MODULES="sha512_generic jitterentropy_rng ctr drbg bluetooth hci_vhci ecdh_generic ecc rfkill crc16 cmac ecb af_alg algif_hash algif_skcipher"
 
+# One apt-cache call for all packages (each call loads the whole cache).
+policy=$(apt-cache policy $PKGS | awk '/^[^ ]/{sub(/:$/, "", $1); p=$1} /^  Candidate:/{print p "=" $2}')
 versions=""
 for p in $PKGS; do
-  v=$(apt-cache policy "$p" | awk '/Candidate:/{print $2}')
+  v=$(printf '%s\n' "$policy" | sed -n "s/^$p=//p")
   if [ -z "$v" ] || [ "$v" = "(none)" ]; then echo "image.sh: package $p is not in the apt lists" >&2; exit 1; fi
   versions+="$p=$v"$'\n'
 done
