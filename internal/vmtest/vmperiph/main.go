@@ -219,9 +219,9 @@ func (a *app) service(n int, uuid string, handle uint16) {
 	must(a.conn.Export(&propObj{p: a.om.objs[a.svc]}, a.svc, ifProps))
 }
 
-// chrc adds a characteristic; handle is where its value lands (bluetoothd allocates in the order
-// of GetManagedObjects, see objectManager), checked by the tests.
-func (a *app) chrc(handle uint16, uuid string, flags []string, value []byte, maxLen int) *chrc {
+// chrc adds a characteristic. bluetoothd allocates handles in the order of GetManagedObjects
+// (see objectManager); the comments at the calls give the value handles the tests expect.
+func (a *app) chrc(uuid string, flags []string, value []byte, maxLen int) *chrc {
 	p := dbus.ObjectPath(fmt.Sprintf("%s/chrc%d", a.svc, a.n))
 	a.n++
 	c := &chrc{conn: a.conn, path: p, value: value, maxLen: maxLen}
@@ -230,7 +230,7 @@ func (a *app) chrc(handle uint16, uuid string, flags []string, value []byte, max
 	return c
 }
 
-func (a *app) desc(c *chrc, handle uint16, uuid string, value []byte) {
+func (a *app) desc(c *chrc, uuid string, value []byte) {
 	p := c.path + "/desc0"
 	a.export(&desc{value: value}, p, ifDesc, props{ifDesc: {"UUID": dbus.MakeVariant(uuid),
 		"Characteristic": dbus.MakeVariant(c.path), "Flags": dbus.MakeVariant([]string{"read"})}})
@@ -270,25 +270,25 @@ func main() {
 	// Heart rate (like sim.NewHeartRateSensor): Heart Rate Measurement (notify), Body Sensor
 	// Location (read, "wrist").
 	a.service(0, "0000180d-0000-1000-8000-00805f9b34fb", 0x0020)
-	hrm := a.chrc(0x0022, "00002a37-0000-1000-8000-00805f9b34fb", []string{"notify"}, []byte{0x00, 72}, 8)
-	a.chrc(0x0025, "00002a38-0000-1000-8000-00805f9b34fb", []string{"read"}, []byte{0x02}, 1)
+	hrm := a.chrc("00002a37-0000-1000-8000-00805f9b34fb", []string{"notify"}, []byte{0x00, 72}, 8) // 0x0022
+	a.chrc("00002a38-0000-1000-8000-00805f9b34fb", []string{"read"}, []byte{0x02}, 1)              // 0x0025
 	_ = hrm
 
 	// The test service.
 	a.service(1, "a0000000-0000-1000-8000-00805f9b34fb", 0x0040)
-	a.chrc(0x0042, "a0000001-0000-1000-8000-00805f9b34fb", []string{"read", "write", "write-without-response"}, []byte{1, 2, 3}, 512)
+	a.chrc("a0000001-0000-1000-8000-00805f9b34fb", []string{"read", "write", "write-without-response"}, []byte{1, 2, 3}, 512) // 0x0042
 	long := make([]byte, 300)
 	for i := range long {
 		long[i] = byte(i * 7)
 	}
-	a.chrc(0x0044, "a0000002-0000-1000-8000-00805f9b34fb", []string{"read", "write"}, long, 512)
-	notify := a.chrc(0x0046, "a0000003-0000-1000-8000-00805f9b34fb", []string{"read", "notify"}, make([]byte, 4), 512)
-	a.desc(notify, 0x0048, "00002901-0000-1000-8000-00805f9b34fb", []byte("sequence"))
-	a.chrc(0x004a, "a0000004-0000-1000-8000-00805f9b34fb", []string{"write"}, []byte{0}, 512)
-	a.chrc(0x004c, "a0000005-0000-1000-8000-00805f9b34fb", []string{"read"}, []byte("ro"), 2)
-	a.chrc(0x004e, "a0000006-0000-1000-8000-00805f9b34fb", []string{"encrypt-read"}, []byte("secret"), 6)
-	indicate := a.chrc(0x0050, "a0000008-0000-1000-8000-00805f9b34fb", []string{"read", "indicate"}, make([]byte, 4), 512)
-	ctl := a.chrc(0x0053, "a00000ff-0000-1000-8000-00805f9b34fb", []string{"write", "write-without-response"}, nil, 16)
+	a.chrc("a0000002-0000-1000-8000-00805f9b34fb", []string{"read", "write"}, long, 512)                           // 0x0044
+	notify := a.chrc("a0000003-0000-1000-8000-00805f9b34fb", []string{"read", "notify"}, make([]byte, 4), 512)     // 0x0046
+	a.desc(notify, "00002901-0000-1000-8000-00805f9b34fb", []byte("sequence"))                                     // 0x0048
+	a.chrc("a0000004-0000-1000-8000-00805f9b34fb", []string{"write"}, []byte{0}, 512)                              // 0x004a
+	a.chrc("a0000005-0000-1000-8000-00805f9b34fb", []string{"read"}, []byte("ro"), 2)                              // 0x004c
+	a.chrc("a0000006-0000-1000-8000-00805f9b34fb", []string{"encrypt-read"}, []byte("secret"), 6)                  // 0x004e
+	indicate := a.chrc("a0000008-0000-1000-8000-00805f9b34fb", []string{"read", "indicate"}, make([]byte, 4), 512) // 0x0050
+	ctl := a.chrc("a00000ff-0000-1000-8000-00805f9b34fb", []string{"write", "write-without-response"}, nil, 16)    // 0x0053
 	ctl.onWrite = func(v []byte) {
 		if len(v) < 10 {
 			return
