@@ -219,6 +219,10 @@ func TestFakeDriver(t *testing.T) {
 	if !errors.As(err, &de) || !errors.Is(err, gogatt.ErrNotConnected) {
 		t.Fatalf("read during loss: %v", err)
 	}
+	// gatttool's 0x0e is not the peer's answer: no ATT error reaches the caller.
+	if errors.As(err, &ae) {
+		t.Fatalf("read during loss reports an ATT error: %v", err)
+	}
 	<-d.Disconnected()
 }
 

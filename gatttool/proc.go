@@ -178,15 +178,23 @@ func (p *proc) token(t parse.Token) {
 		p.readyOnce.Do(func() { close(p.ready) })
 		p.mu.Lock()
 		o := p.cur
+		var lost *gogatt.DisconnectError
 		if o != nil && o.final {
 			if !t.Prompt.Connected && p.connected && isUnlikely(o.err) {
 				// A pending request failed with 0x0e and the prompt lost its colour: the link
-				// dropped (docs/bluez-tools.md §Link loss). The GLib warning follows.
-				o.err = &gogatt.DisconnectError{Address: p.addr, Reason: "link lost during " + o.name, Err: o.err}
+				// dropped (docs/bluez-tools.md §Link loss). The GLib warning follows — or, after
+				// a failed pairing on a real kernel, gatttool crashes before printing it
+				// (docs/real-kernel-tier.md): the loss is recorded now, so that it is what every
+				// later call reports and no command reaches that process.
+				lost = linkLostDuring(p.addr, o.name)
+				o.err = lost
 			}
 			p.finishLocked(o)
 		}
 		p.mu.Unlock()
+		if lost != nil {
+			p.gone(lost, false)
+		}
 		return
 	}
 	l := parse.ParseGatttool(t.Line)
@@ -224,6 +232,18 @@ func (p *proc) token(t parse.Token) {
 	if dropped {
 		p.gone(&gogatt.DisconnectError{Address: p.addr, Reason: "gatttool reports the link disconnected"}, false)
 	}
+}
+
+// linkLostDuring is the error of a request that was pending when the link dropped. gatttool
+// answers it with the text of ATT error 0x0e, which no peer sent (docs/bluez-tools.md §Link
+// loss), so the caller gets the loss and no *gogatt.ATTError. On a real kernel this is also how a
+// failed pairing ends a read or write: when the peer answers Insufficient Encryption or
+// Authentication, gatttool raises the socket's security level and retries (src/shared/att.c in
+// BlueZ 5.66, handle_error/change_security), the kernel starts pairing, and a pairing that fails
+// (no agent to confirm it, or refused) drops the link (docs/real-kernel-tier.md).
+func linkLostDuring(addr, opName string) *gogatt.DisconnectError {
+	return &gogatt.DisconnectError{Address: addr,
+		Reason: "link lost during " + opName + " (if the attribute needs encryption: the pairing gatttool started failed, e.g. no agent or refused)"}
 }
 
 func isUnlikely(err error) bool {
