@@ -236,11 +236,15 @@ func (d *device) discover(ctx context.Context) ([]gogatt.Service, error) {
 
 func (d *device) discoverCharacteristics(ctx context.Context, start, end uint16) ([]gogatt.Characteristic, error) {
 	cn := d.cn
-	if start == 0xFFFF || start >= end {
+	// A declaration is followed by its value within the service (Core v5.3 Vol 3 Part G
+	// §3.3), so declarations lie in start+1 … end−1: searching only there spares the final
+	// request that finds nothing when the last characteristic's value is the service's last
+	// handle (the procedure ends when a declaration reaches the end of the range, §4.6.1).
+	if end < 2 || start+1 > end-1 {
 		return nil, nil
 	}
 	p := newProc(pkTypes, "discover characteristics", start+1)
-	m := &wire.CmdAttclientReadByType{Connection: cn.handle, Start: start + 1, End: end, UUID: []byte{0x03, 0x28}}
+	m := &wire.CmdAttclientReadByType{Connection: cn.handle, Start: start + 1, End: end - 1, UUID: []byte{0x03, 0x28}}
 	if err := cn.procedure(ctx, p, m); err != nil && !isNotFound(err) {
 		return nil, err
 	}

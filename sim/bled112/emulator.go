@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gogatt/gogatt/att"
 	"github.com/gogatt/gogatt/bgapi/wire"
 	"github.com/gogatt/gogatt/bt"
 	"github.com/gogatt/gogatt/sim"
@@ -125,6 +126,7 @@ type Emulator struct {
 	dropOut   atomic.Int64
 	txOK      atomic.Uint32
 	rxOK      atomic.Uint32
+	requests  [256]atomic.Uint64 // ATT requests sent on the air, by opcode
 	quit      chan struct{}
 	wg        sync.WaitGroup
 }
@@ -273,6 +275,20 @@ func (e *Emulator) InjectGarbage(b []byte) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.sendRawLocked(append([]byte(nil), b...))
+}
+
+// ATTRequests returns how many ATT requests (Core v5.3 Vol 3 Part F §3.4: PDUs that expect a
+// response) the emulated dongle has sent to its peripherals since New, by opcode, over every
+// connection. Commands, confirmations and notifications are not counted. Tests take the
+// difference of two snapshots to count the requests of one operation.
+func (e *Emulator) ATTRequests() map[att.Opcode]uint64 {
+	m := map[att.Opcode]uint64{}
+	for op := range e.requests {
+		if n := e.requests[op].Load(); n > 0 {
+			m[att.Opcode(op)] = n
+		}
+	}
+	return m
 }
 
 // DropOutput makes the next n output bytes vanish (fault hook), desynchronising the host's

@@ -1,0 +1,222 @@
+package bgapi
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/gogatt/gogatt"
+	"github.com/gogatt/gogatt/att"
+	"github.com/gogatt/gogatt/sim"
+	"github.com/gogatt/gogatt/sim/bled112"
+)
+
+// Request-count tests: every procedure the BGAPI backend drives uses the fewest ATT requests
+// the protocol allows at ATT_MTU 23, counted on the emulated dongle (bled112.ATTRequests) over
+// a real pty.
+
+const testMTU = 23
+
+// requestsOf returns the ATT requests the emulator sent while fn ran.
+func requestsOf(t testing.TB, emu *bled112.Emulator, fn func()) (total int, byOp map[att.Opcode]int) {
+	t.Helper()
+	before := emu.ATTRequests()
+	fn()
+	byOp = map[att.Opcode]int{}
+	for op, n := range emu.ATTRequests() {
+		if d := int(n - before[op]); d > 0 {
+			byOp[op] = d
+			total += d
+		}
+	}
+	return total, byOp
+}
+
+// discoveryMinimum is the fewest ATT requests that discover the primary services, their
+// characteristics and the characteristics' descriptors of svcs at ATT_MTU mtu, computed from
+// the database as the server packs its responses (Core v5.3 Vol 3 Part F §3.4.1.2, §3.4.4.2,
+// §3.4.4.10: as many entries as fit in ATT_MTU − 2 octets, all of one length or format):
+//
+//   - services (Read By Group Type 0x2800 over 0x0001–0xFFFF, Vol 3 Part G §4.4.1): one
+//     response per run of equal-length entries that fits, plus the Attribute Not Found that
+//     ends the procedure unless the last group ends at 0xFFFF;
+//   - characteristics of a service [s, e] (Read By Type 0x2803, Vol 3 Part G §4.6.1): a
+//     declaration is followed by its value, so declarations lie in [s+1, e−1]; nothing if that
+//     range is empty, else one response per run that fits, plus the Attribute Not Found unless
+//     the last declaration is at e−1;
+//   - descriptors of a characteristic (Find Information, Vol 3 Part G §4.7.1): every handle
+//     from its value handle + 1 to the next declaration (or the service end) is a descriptor;
+//     nothing if there is none, else one response per run of one format that fits; the last
+//     response reaches the end of the range, so no Attribute Not Found follows.
+//
+// Secondary services are reached only through include declarations, which none of the demo
+// devices has.
+func discoveryMinimum(svcs []sim.ServiceInfo, mtu int) (services, chars, descs int) {
+	// packed counts the responses that carry entries of the given sizes in order: a response
+	// takes entries of one size while they fit in mtu−2 octets.
+	packed := func(sizes []int) int {
+		n, room, cur := 0, 0, 0
+		for _, s := range sizes {
+			if s != cur || room < s {
+				n, room, cur = n+1, mtu-2, s
+			}
+			room -= s
+		}
+		return n
+	}
+	var groups []int
+	var lastEnd uint16
+	for _, s := range svcs {
+		if !s.Primary {
+			continue
+		}
+		groups = append(groups, 4+len(s.UUID.AppendLE(nil)))
+		lastEnd = s.EndHandle
+		if s.Handle+1 <= s.EndHandle-1 {
+			var decls []int
+			var lastDecl uint16
+			for _, c := range s.Characteristics {
+				decls = append(decls, 2+3+len(c.UUID.AppendLE(nil)))
+				lastDecl = c.Handle
+			}
+			chars += packed(decls)
+			if lastDecl != s.EndHandle-1 {
+				chars++
+			}
+		}
+		for _, c := range s.Characteristics {
+			var ds []int
+			for _, d := range c.Descriptors {
+				ds = append(ds, 2+len(d.UUID.AppendLE(nil)))
+			}
+			descs += packed(ds)
+		}
+	}
+	services = packed(groups)
+	if lastEnd != 0xFFFF {
+		services++
+	}
+	return services, chars, descs
+}
+
+// TestDiscoveryRequestsMinimal discovers each demo device's whole tree and counts the ATT
+// requests against discoveryMinimum.
+func TestDiscoveryRequestsMinimal(t *testing.T) {
+	env := startEmu(t, bled112.Config{}, Config{NoReset: true})
+	for _, addr := range []string{hrmAddr, thermoAddr, tortureAddr} {
+		t.Run(addr, func(t *testing.T) {
+			d := env.connect(t, addr, gogatt.ConnectOptions{})
+			ms, mc, md := discoveryMinimum(env.periphs[addr].Services(), testMTU)
+			var svcs []gogatt.Service
+			total, byOp := requestsOf(t, env.emu, func() {
+				var err error
+				if svcs, err = d.Services(ctxT(t, 30*time.Second)); err != nil {
+					t.Fatal(err)
+				}
+			})
+			gs, gc, gd := byOp[att.OpReadByGroupTypeReq], byOp[att.OpReadByTypeReq], byOp[att.OpFindInformationReq]
+			t.Logf("%d discovery requests (services %d, characteristics %d, descriptors %d); minimum %d (%d, %d, %d)",
+				gs+gc+gd, gs, gc, gd, ms+mc+md, ms, mc, md)
+			if gs != ms || gc != mc || gd != md {
+				t.Errorf("discovery used %d requests %v, want the minimum %d (services %d, characteristics %d, descriptors %d)",
+					total, byOp, ms+mc+md, ms, mc, md)
+			}
+			if want := countChars(env.periphs[addr].Services()); countChars2(svcs) != want {
+				t.Errorf("discovered %d characteristics, want %d", countChars2(svcs), want)
+			}
+		})
+	}
+}
+
+func countChars(svcs []sim.ServiceInfo) (n int) {
+	for _, s := range svcs {
+		if s.Primary {
+			n += len(s.Characteristics)
+		}
+	}
+	return n
+}
+
+func countChars2(svcs []gogatt.Service) (n int) {
+	for _, s := range svcs {
+		n += len(s.Characteristics)
+	}
+	return n
+}
+
+// TestLongReadWriteRequests: a long read of len octets takes the Read plus
+// ceil((len − (MTU−1)) / (MTU−1)) Read Blob requests; a long write
+// ceil(len / (MTU−5)) Prepare Write requests plus the Execute Write (Core v5.3 Vol 3 Part G
+// §4.8.3, §4.9.4).
+func TestLongReadWriteRequests(t *testing.T) {
+	env := startEmu(t, bled112.Config{}, Config{NoReset: true})
+	d := env.connect(t, tortureAddr, gogatt.ConnectOptions{})
+	p := env.periphs[tortureAddr]
+	ceil := func(a, b int) int { return max(0, (a+b-1)/b) }
+	for _, u := range []gogatt.UUID{sim.TortureLong, sim.TortureMax, sim.TortureMaxLen} {
+		h := p.ValueHandle(u)
+		ln := len(p.Value(h))
+		var got []byte
+		n, _ := requestsOf(t, env.emu, func() {
+			var err error
+			if got, err = d.CharReadLongHandle(ctxT(t, 10*time.Second), h); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if !bytes.Equal(got, p.Value(h)) {
+			t.Fatalf("read long of %d octets: got %d", ln, len(got))
+		}
+		if want := ceil(ln-(testMTU-1), testMTU-1) + 1; n != want {
+			t.Errorf("read long of %d octets: %d requests, want %d", ln, n, want)
+		}
+	}
+	for _, ln := range []int{1, 18, 19, 300, 512} {
+		h := p.ValueHandle(sim.TortureMax)
+		v := bytes.Repeat([]byte{byte(ln)}, ln)
+		n, byOp := requestsOf(t, env.emu, func() {
+			if err := d.CharWriteLongHandle(ctxT(t, 10*time.Second), h, v); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if want := ceil(ln, testMTU-5) + 1; n != want || byOp[att.OpExecuteWriteReq] != 1 {
+			t.Errorf("write long of %d octets: %d requests %v, want %d", ln, n, byOp, want)
+		}
+		if !bytes.Equal(p.Value(h), v) {
+			t.Errorf("write long of %d octets not stored", ln)
+		}
+	}
+}
+
+// BenchmarkDiscoveryModelledLink discovers the torture device's tree on the emulator's
+// LinkModel: every PDU in either direction takes one of PacketsPerEvent slots per connection
+// event, and ATT allows one request outstanding (Core v5.3 Vol 3 Part F §3.3.2), so the floor is
+// ceil(2 × requests / PacketsPerEvent) × ConnInterval. Reports requests/op, the floor and the
+// ratio of the measured time to it.
+func BenchmarkDiscoveryModelledLink(b *testing.B) {
+	for _, lm := range []bled112.LinkModel{{ConnInterval: 7500 * time.Microsecond, PacketsPerEvent: 4}, {ConnInterval: 7500 * time.Microsecond, PacketsPerEvent: 1}} {
+		b.Run(fmt.Sprintf("interval=%v/per-event=%d", lm.ConnInterval, lm.PacketsPerEvent), func(b *testing.B) {
+			env := startEmu(b, bled112.Config{Link: &lm}, Config{NoReset: true})
+			d := env.rawConnect(b, tortureAddr)
+			ctx := context.Background()
+			var reqs int
+			for b.Loop() {
+				n, byOp := requestsOf(b, env.emu, func() {
+					if _, err := d.discover(ctx); err != nil {
+						b.Fatal(err)
+					}
+				})
+				reqs += n - byOp[att.OpWriteReq]
+			}
+			perOp := float64(reqs) / float64(b.N)
+			floor := math.Ceil(2*perOp/float64(lm.PacketsPerEvent)) * lm.ConnInterval.Seconds() * 1e3
+			ms := b.Elapsed().Seconds() * 1e3 / float64(b.N)
+			b.ReportMetric(perOp, "requests/op")
+			b.ReportMetric(ms, "ms/op")
+			b.ReportMetric(floor, "floor-ms/op")
+			b.ReportMetric(ms/floor, "time/floor")
+		})
+	}
+}
