@@ -5,11 +5,13 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/gogatt/gogatt"
 	"github.com/gogatt/gogatt/att"
+	"github.com/gogatt/gogatt/bt"
 	"github.com/gogatt/gogatt/sim"
 	"github.com/gogatt/gogatt/sim/bled112"
 )
@@ -37,20 +39,26 @@ func requestsOf(t testing.TB, emu *bled112.Emulator, fn func()) (total int, byOp
 
 // discoveryMinimum is the fewest ATT requests that discover the primary services, their
 // characteristics and the characteristics' descriptors of svcs at ATT_MTU mtu, computed from
-// the database as the server packs its responses (Core v5.3 Vol 3 Part F §3.4.1.2, §3.4.4.2,
-// §3.4.4.10: as many entries as fit in ATT_MTU − 2 octets, all of one length or format):
+// the database. A response carries as many entries as fit in ATT_MTU − 2 octets, all of one
+// length or UUID format (Core v5.3 Vol 3 Part F §3.4.1.2, §3.4.3.2, §3.4.4.2, §3.4.4.10), and
+// each procedure asks again after every response until a response reaches the end of its range
+// or an Attribute Not Found ends it (Vol 3 Part G §4.4.1, §4.6.1, §4.7.1) — so a client
+// chooses only the ranges, and may only choose them from what earlier responses told it:
 //
-//   - services (Read By Group Type 0x2800 over 0x0001–0xFFFF, Vol 3 Part G §4.4.1): one
-//     response per run of equal-length entries that fits, plus the Attribute Not Found that
-//     ends the procedure unless the last group ends at 0xFFFF;
-//   - characteristics of a service [s, e] (Read By Type 0x2803, Vol 3 Part G §4.6.1): a
-//     declaration is followed by its value, so declarations lie in [s+1, e−1]; nothing if that
-//     range is empty, else one response per run that fits, plus the Attribute Not Found unless
-//     the last declaration is at e−1;
-//   - descriptors of a characteristic (Find Information, Vol 3 Part G §4.7.1): every handle
-//     from its value handle + 1 to the next declaration (or the service end) is a descriptor;
-//     nothing if there is none, else one response per run of one format that fits; the last
-//     response reaches the end of the range, so no Attribute Not Found follows.
+//   - services: Read By Group Type 0x2800 over 0x0001–0xFFFF: the packed responses, plus the
+//     Attribute Not Found unless the last group ends at 0xFFFF;
+//   - characteristics: Read By Type 0x2803 packs declarations across service boundaries, so
+//     one range per run of primary services whose handles follow each other (the client cannot
+//     know what lies between runs); a declaration is followed by its value, so the range is
+//     first+1 … last−1: nothing if empty, else the packed responses plus the Attribute Not
+//     Found unless the last declaration is at last−1;
+//   - descriptors: every handle from a value handle + 1 to the next declaration (or the
+//     service end) is a descriptor, and Find Information over exactly such a range needs no
+//     Attribute Not Found; adjacent ranges of one run can be merged into one range that also
+//     returns the declarations and values between them, which the client knows, when that
+//     packs into fewer responses: the minimum over every way of grouping consecutive ranges
+//     (dynamic programming), each group costing its packed responses over the real
+//     attributes.
 //
 // Secondary services are reached only through include declarations, which none of the demo
 // devices has.
@@ -67,37 +75,78 @@ func discoveryMinimum(svcs []sim.ServiceInfo, mtu int) (services, chars, descs i
 		}
 		return n
 	}
-	var groups []int
-	var lastEnd uint16
+	uuidLen := func(u bt.UUID) int { return len(u.AppendLE(nil)) }
+	var prim []sim.ServiceInfo
 	for _, s := range svcs {
-		if !s.Primary {
-			continue
+		if s.Primary {
+			prim = append(prim, s)
 		}
-		groups = append(groups, 4+len(s.UUID.AppendLE(nil)))
-		lastEnd = s.EndHandle
-		if s.Handle+1 <= s.EndHandle-1 {
-			var decls []int
-			var lastDecl uint16
-			for _, c := range s.Characteristics {
-				decls = append(decls, 2+3+len(c.UUID.AppendLE(nil)))
+	}
+	var groups []int
+	for _, s := range prim {
+		groups = append(groups, 4+uuidLen(s.UUID))
+	}
+	services = packed(groups)
+	if len(prim) == 0 || prim[len(prim)-1].EndHandle != 0xFFFF {
+		services++
+	}
+	for i := 0; i < len(prim); {
+		j := i
+		for j+1 < len(prim) && prim[j+1].Handle == prim[j].EndHandle+1 {
+			j++
+		}
+		run := prim[i : j+1]
+		i = j + 1
+		start, end := run[0].Handle, run[len(run)-1].EndHandle
+		// type[h]: the entry size of attribute h in a Find Information response.
+		typ := map[uint16]int{}
+		var decls []int
+		var lastDecl uint16
+		type gap struct{ start, end uint16 }
+		var gaps []gap
+		for _, s := range run {
+			typ[s.Handle] = 2 + 2
+			for k, c := range s.Characteristics {
+				decls = append(decls, 2+3+uuidLen(c.UUID))
 				lastDecl = c.Handle
+				typ[c.Handle], typ[c.ValueHandle] = 2+2, 2+uuidLen(c.UUID)
+				for _, d := range c.Descriptors {
+					typ[d.Handle] = 2 + uuidLen(d.UUID)
+				}
+				gend := s.EndHandle
+				if k+1 < len(s.Characteristics) {
+					gend = s.Characteristics[k+1].Handle - 1
+				}
+				if c.ValueHandle < gend {
+					gaps = append(gaps, gap{c.ValueHandle + 1, gend})
+				}
 			}
+		}
+		if start+1 <= end-1 {
 			chars += packed(decls)
-			if lastDecl != s.EndHandle-1 {
+			if lastDecl != end-1 {
 				chars++
 			}
 		}
-		for _, c := range s.Characteristics {
-			var ds []int
-			for _, d := range c.Descriptors {
-				ds = append(ds, 2+len(d.UUID.AppendLE(nil)))
+		cost := func(a, b uint16) int {
+			var sizes []int
+			for h := uint32(a); h <= uint32(b); h++ {
+				if sz, ok := typ[uint16(h)]; ok {
+					sizes = append(sizes, sz)
+				}
 			}
-			descs += packed(ds)
+			return packed(sizes)
 		}
-	}
-	services = packed(groups)
-	if lastEnd != 0xFFFF {
-		services++
+		best := make([]int, len(gaps)+1)
+		for j := 1; j <= len(gaps); j++ {
+			best[j] = -1
+			for i := range j {
+				if c := best[i] + cost(gaps[i].start, gaps[j-1].end); best[j] < 0 || c < best[j] {
+					best[j] = c
+				}
+			}
+		}
+		descs += best[len(gaps)]
 	}
 	return services, chars, descs
 }
@@ -124,27 +173,44 @@ func TestDiscoveryRequestsMinimal(t *testing.T) {
 				t.Errorf("discovery used %d requests %v, want the minimum %d (services %d, characteristics %d, descriptors %d)",
 					total, byOp, ms+mc+md, ms, mc, md)
 			}
-			if want := countChars(env.periphs[addr].Services()); countChars2(svcs) != want {
-				t.Errorf("discovered %d characteristics, want %d", countChars2(svcs), want)
+			if got, want := treeOf(svcs), dbTree(env.periphs[addr].Services()); got != want {
+				t.Errorf("discovered tree:\n%s\nwant:\n%s", got, want)
 			}
 		})
 	}
 }
 
-func countChars(svcs []sim.ServiceInfo) (n int) {
+// dbTree and treeOf print a tree as discovery finds it: services, characteristics (handles,
+// properties) and descriptors (handle, UUID).
+func dbTree(svcs []sim.ServiceInfo) string {
+	var b strings.Builder
 	for _, s := range svcs {
-		if s.Primary {
-			n += len(s.Characteristics)
+		if !s.Primary {
+			continue
+		}
+		fmt.Fprintf(&b, "service %v %04x-%04x\n", s.UUID, s.Handle, s.EndHandle)
+		for _, c := range s.Characteristics {
+			fmt.Fprintf(&b, "  char %v %04x %04x %02x\n", c.UUID, c.Handle, c.ValueHandle, uint8(c.Properties))
+			for _, d := range c.Descriptors {
+				fmt.Fprintf(&b, "    desc %v %04x\n", d.UUID, d.Handle)
+			}
 		}
 	}
-	return n
+	return b.String()
 }
 
-func countChars2(svcs []gogatt.Service) (n int) {
+func treeOf(svcs []gogatt.Service) string {
+	var b strings.Builder
 	for _, s := range svcs {
-		n += len(s.Characteristics)
+		fmt.Fprintf(&b, "service %v %04x-%04x\n", s.UUID, s.Handle, s.EndHandle)
+		for _, c := range s.Characteristics {
+			fmt.Fprintf(&b, "  char %v %04x %04x %02x\n", c.UUID, c.Handle, c.ValueHandle, uint8(c.Properties))
+			for _, d := range c.Descriptors {
+				fmt.Fprintf(&b, "    desc %v %04x\n", d.UUID, d.Handle)
+			}
+		}
 	}
-	return n
+	return b.String()
 }
 
 // TestLongReadWriteRequests: a long read of len octets takes the Read plus
