@@ -64,7 +64,6 @@ func (cn *conn) endLocked(err error) {
 		return
 	}
 	cn.err = err
-	close(cn.done)
 	if p := cn.proc; p != nil {
 		cn.proc = nil
 		p.finish(err)
@@ -78,6 +77,9 @@ func (cn *conn) endLocked(err error) {
 	} else {
 		cn.reg.CloseAsync()
 	}
+	// Last: Disconnect returns once done is closed, and by then the queued values must have
+	// been discarded (gogatt.Device.Disconnect).
+	close(cn.done)
 }
 
 // linkErr returns the connection's error, or nil while it is up.
