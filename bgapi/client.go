@@ -348,6 +348,9 @@ func (c *client) handleResponse(f wire.Frame) {
 // next command's.
 func (c *client) command(ctx context.Context, m wire.Message, onResp func([]byte)) (resp []byte, sent bool, err error) {
 	name := m.Name()
+	if ctx.Err() != nil { // ended: send nothing, even if the slot is free (select picks at random)
+		return nil, false, gattkit.CtxErr(ctx, name)
+	}
 	select {
 	case c.cmdSem <- struct{}{}:
 	case <-ctx.Done():

@@ -302,6 +302,9 @@ func (p *proc) completed(res wire.Result, h uint16) {
 // long write left prepared chunks in the peer's queue, they are cancelled first, so that no
 // later Execute Write commits them (Core v5.3 Vol 3 Part F §3.4.6).
 func (cn *conn) acquire(ctx context.Context, op string) (release func(), err error) {
+	if ctx.Err() != nil { // ended: fail even if the slot is free (select picks at random)
+		return nil, gattkit.CtxErr(ctx, op)
+	}
 	select {
 	case cn.sem <- struct{}{}:
 	case <-ctx.Done():

@@ -255,7 +255,7 @@ func (d *device) discoverCharacteristics(ctx context.Context, run []gogatt.Servi
 	// request that finds nothing when the last characteristic's value is the run's last handle
 	// (the procedure ends when a declaration reaches the end of the range, §4.6.1).
 	start, end := run[0].Handle, run[len(run)-1].EndHandle
-	if end < 2 || start+1 > end-1 {
+	if uint32(start)+2 > uint32(end) {
 		return nil
 	}
 	p := newProc(pkTypes, "discover characteristics", start+1)

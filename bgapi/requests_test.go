@@ -3,6 +3,7 @@ package bgapi
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -122,7 +123,7 @@ func discoveryMinimum(svcs []sim.ServiceInfo, mtu int) (services, chars, descs i
 				}
 			}
 		}
-		if start+1 <= end-1 {
+		if uint32(start)+2 <= uint32(end) {
 			chars += packed(decls)
 			if lastDecl != end-1 {
 				chars++
@@ -284,5 +285,37 @@ func BenchmarkDiscoveryModelledLink(b *testing.B) {
 			b.ReportMetric(floor, "floor-ms/op")
 			b.ReportMetric(ms/floor, "time/floor")
 		})
+	}
+}
+
+// TestEndedContextSendsNothing: an operation whose context has already ended fails with the
+// context's error and sends no ATT request, even when nothing else is waiting (a select between
+// a free slot and a done context picks at random; the contract's ResubscribeFailure failed so).
+func TestEndedContextSendsNothing(t *testing.T) {
+	env := startEmu(t, bled112.Config{}, Config{NoReset: true})
+	d, err := env.b.connect(ctxT(t, 10*time.Second), hrmAddr, gogatt.ConnectOptions{}) // the device itself, no wrapper
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Disconnect() })
+	h := env.periphs[hrmAddr].ValueHandle(gogatt.UUID16(0x2A38))
+	dead, cancel := context.WithCancel(context.Background())
+	cancel()
+	n, _ := requestsOf(t, env.emu, func() {
+		for range 256 {
+			if _, err := d.CharReadHandle(dead, h); !errors.Is(err, context.Canceled) {
+				t.Fatalf("read with an ended context = %v, want context.Canceled", err)
+			}
+			if err := d.CharWriteHandle(dead, h, []byte{1}, false); !errors.Is(err, context.Canceled) {
+				t.Fatalf("write command with an ended context = %v, want context.Canceled", err)
+			}
+		}
+		// One read that succeeds: the emulator has handled every command sent before it.
+		if _, err := d.CharReadHandle(ctxT(t, 10*time.Second), h); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if n != 1 {
+		t.Errorf("%d ATT requests sent with an ended context", n-1)
 	}
 }
