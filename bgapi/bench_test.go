@@ -29,7 +29,7 @@ func (env *emuEnv) rawConnect(b *testing.B, addr string) gogatt.Device {
 }
 
 // rawLink dials one link, below the Device.
-func (env *emuEnv) rawLink(b *testing.B, addr string) *link {
+func (env *emuEnv) rawLink(b testing.TB, addr string) *link {
 	b.Helper()
 	l, err := env.b.dial(context.Background(), bt.MustParseAddress(addr), gogatt.ConnectOptions{}, func(uint16, []byte) bool { return false })
 	if err != nil {

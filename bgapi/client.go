@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -161,10 +162,57 @@ func (c *client) stopped() error {
 // frame never pauses that long inside.
 const interByteTimeout = time.Second
 
-// readLoop owns the read side: a pump goroutine reads the transport into buffers, this loop
-// feeds them to the resynchronising wire.Parser and routes each frame.
+// readLoop owns the read side: it feeds what the transport delivers to the resynchronising
+// wire.Parser and routes each frame. A port with a read deadline (the poller's file on Linux,
+// the emulator's pipe) is read on this goroutine, the deadline ending a read that waits past
+// the inter-byte timeout; any other port is read by a pump goroutine (readPumped).
 func (c *client) readLoop() {
 	defer c.wg.Done()
+	p := wire.NewParser(wire.DecoderConfig{})
+	d, ok := c.rw.(readDeadliner)
+	if !ok || d.SetReadDeadline(time.Time{}) != nil {
+		c.readPumped(p)
+		return
+	}
+	buf := make([]byte, 4096)
+	armed := false // a read deadline is set
+	empty := 0
+	for {
+		c.route(p)
+		if b := p.Buffered() > 0; b != armed {
+			var t time.Time
+			if b {
+				t = time.Now().Add(interByteTimeout)
+			}
+			if err := d.SetReadDeadline(t); err != nil {
+				c.readFailed(err)
+				return
+			}
+			armed = b
+		}
+		n, err := c.rw.Read(buf)
+		if n > 0 {
+			empty = 0
+			p.Feed(buf[:n])
+		} else if empty++; err == nil && empty >= 100 {
+			err = io.ErrNoProgress // a broken reader returning (0, nil) forever
+		}
+		switch {
+		case err == nil:
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			p.Abandon()
+		default:
+			c.route(p)
+			c.readFailed(err)
+			return
+		}
+	}
+}
+
+// readPumped is readLoop for a port without a read deadline: a pump goroutine reads the
+// transport into buffers, this loop feeds them to p and routes each frame, or abandons a
+// partial frame after interByteTimeout of silence.
+func (c *client) readPumped(p *wire.Parser) {
 	const nbuf = 4
 	full := make(chan []byte, nbuf)
 	free := make(chan []byte, nbuf)
@@ -194,25 +242,11 @@ func (c *client) readLoop() {
 			}
 		}
 	}()
-	p := wire.NewParser(wire.DecoderConfig{})
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
 	for {
-		for {
-			f, ok := p.Next()
-			if !ok {
-				break
-			}
-			if c.trace {
-				c.log.Debug("bgapi: ←", "event", f.Event, "class", f.Class, "id", f.ID, "payload", fmt.Sprintf("% x", f.Payload))
-			}
-			if f.Event {
-				c.handleEvent(f)
-			} else {
-				c.handleResponse(f)
-			}
-		}
+		c.route(p)
 		var quiet <-chan time.Time
 		if p.Buffered() > 0 {
 			timer.Reset(interByteTimeout)
@@ -225,10 +259,7 @@ func (c *client) readLoop() {
 				if readErr == nil {
 					readErr = io.EOF
 				}
-				if c.stopped() == nil {
-					c.log.Warn("bgapi: port read failed", "err", readErr)
-				}
-				c.fail(fmt.Errorf("%w: %w", ErrAdapterLost, readErr))
+				c.readFailed(readErr)
 				return
 			}
 			p.Feed(buf)
@@ -237,6 +268,32 @@ func (c *client) readLoop() {
 			p.Abandon()
 		}
 	}
+}
+
+// route handles every complete frame p holds.
+func (c *client) route(p *wire.Parser) {
+	for {
+		f, ok := p.Next()
+		if !ok {
+			return
+		}
+		if c.trace {
+			c.log.Debug("bgapi: ←", "event", f.Event, "class", f.Class, "id", f.ID, "payload", fmt.Sprintf("% x", f.Payload))
+		}
+		if f.Event {
+			c.handleEvent(f)
+		} else {
+			c.handleResponse(f)
+		}
+	}
+}
+
+// readFailed stops the client after the port failed with err.
+func (c *client) readFailed(err error) {
+	if c.stopped() == nil {
+		c.log.Warn("bgapi: port read failed", "err", err)
+	}
+	c.fail(fmt.Errorf("%w: %w", ErrAdapterLost, err))
 }
 
 // fail stops the client once: every waiter learns err, every connection ends.
@@ -291,6 +348,9 @@ func (c *client) handleResponse(f wire.Frame) {
 // next command's.
 func (c *client) command(ctx context.Context, m wire.Message, onResp func([]byte)) (resp []byte, sent bool, err error) {
 	name := m.Name()
+	if ctx.Err() != nil { // ended: send nothing, even if the slot is free (select picks at random)
+		return nil, false, gattkit.CtxErr(ctx, name)
+	}
 	select {
 	case c.cmdSem <- struct{}{}:
 	case <-ctx.Done():

@@ -62,7 +62,6 @@ func (cn *conn) endLocked(err error) {
 		return
 	}
 	cn.err = err
-	close(cn.done)
 	if p := cn.proc; p != nil {
 		cn.proc = nil
 		p.finish(err)
@@ -71,6 +70,7 @@ func (cn *conn) endLocked(err error) {
 		cn.bond = nil
 		b.finish(err)
 	}
+	close(cn.done)
 }
 
 // linkErr returns the connection's error, or nil while it is up.

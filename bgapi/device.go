@@ -154,16 +154,47 @@ func (d *link) RSSI(ctx context.Context) (int, error) {
 
 var _ gattkit.Stepwise = (*link)(nil)
 
-// Discover walks the tree (docs/bgapi-protocol.md §Discovery) with the three procedures of
-// gattkit.Stepwise: primary services (read_by_group_type 0x2800), the characteristic
-// declarations over the range of all services at once (read_by_type 0x2803), then the
-// descriptors between each value handle and the next declaration (find_information). pygatt
-// used find_information alone over the whole range (docs/bgapi-protocol.md#pygatt-discovery).
+// Discover walks the tree (docs/bgapi-protocol.md §Discovery) with the fewest ATT requests
+// the firmware's procedures allow at ATT_MTU 23: primary services (read_by_group_type 0x2800),
+// the characteristic declarations of each run of adjacent services in one read_by_type 0x2803,
+// then the descriptors between each value handle and the next declaration with find_information
+// over ranges planned to need the fewest responses (descriptorsOfAll). pygatt used
+// find_information alone over the whole range (docs/bgapi-protocol.md#pygatt-discovery). An
+// operation that needs less uses the procedures one by one (gattkit.Stepwise).
 func (d *link) Discover(ctx context.Context) ([]gogatt.Service, error) {
-	return gattkit.DiscoverStepwise(ctx, d)
+	svcs, err := d.PrimaryServices(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// A Read By Type response packs as many declarations as fit, across service boundaries
+	// (Core v5.3 Vol 3 Part F §3.4.4.2), and the procedure ends with one Attribute Not Found
+	// per range: so one range per run of services whose handles follow each other (what lies
+	// between two runs, such as a secondary service, is not searched). A declaration is
+	// followed by its value within the service (Core v5.3 Vol 3 Part G §3.3), so declarations
+	// lie in start+1 … end−1: searching only there spares the final request that finds nothing
+	// when the last characteristic's value is the run's last handle (§4.6.1).
+	var decls []gogatt.Characteristic
+	for i := 0; i < len(svcs); {
+		j := i
+		for j+1 < len(svcs) && svcs[j].EndHandle < 0xFFFF && svcs[j+1].Handle == svcs[j].EndHandle+1 {
+			j++
+		}
+		if start, end := svcs[i].Handle, svcs[j].EndHandle; uint32(start)+2 <= uint32(end) {
+			ds, err := d.Declarations(ctx, start+1, end-1)
+			if err != nil {
+				return nil, err
+			}
+			decls = append(decls, ds...)
+		}
+		i = j + 1
+	}
+	svcs = gattkit.BuildTree(svcs, decls, nil)
+	if err := d.descriptorsOfAll(ctx, svcs); err != nil {
+		return nil, err
+	}
+	return svcs, nil
 }
 
-// PrimaryServices discovers the primary services with read_by_group_type 0x2800.
 func (d *link) PrimaryServices(ctx context.Context) ([]gogatt.Service, error) {
 	cn := d.cn
 	p := newProc(pkGroups, "discover services", 1)
@@ -232,6 +263,110 @@ func (d *link) Descriptors(ctx context.Context, start, end uint16) ([]gogatt.Des
 		out = append(out, gogatt.Descriptor{UUID: u, Handle: it.start})
 	}
 	return out, nil
+}
+
+// descriptorsOfAll finds the descriptors of every characteristic of svcs: the handles after
+// its value up to its EndHandle. Each find_information range costs one request per response,
+// and a response packs the (handle, type) pairs that fit in ATT_MTU − 2 octets while their
+// UUIDs keep one length (Core v5.3 Vol 3 Part F §3.4.3.2); the procedure ends once a response
+// reaches the end of the range. Where the attributes between two characteristics' descriptors
+// are known (service, declaration and value attributes of services whose handles follow each
+// other), one range over both can need fewer responses than two, so the ranges are chosen by
+// dynamic programming over that estimate (descriptor types counted as 16-bit UUIDs, the usual
+// case); whatever the estimate, every range covers all descriptors, and the attributes it
+// returns that are not descriptors are skipped.
+func (d *link) descriptorsOfAll(ctx context.Context, svcs []gogatt.Service) error {
+	cn := d.cn
+	type gap struct {
+		c          *gogatt.Characteristic
+		start, end uint16
+	}
+	var gaps []gap
+	size := map[uint16]int{} // known attributes: UUID length of their type (0: a descriptor)
+	for i := range svcs {
+		s := &svcs[i]
+		size[s.Handle] = 2
+		for k := range s.Characteristics {
+			c := &s.Characteristics[k]
+			size[c.Handle] = 2
+			size[c.ValueHandle] = len(c.UUID.AppendLE(nil))
+			if c.ValueHandle < c.EndHandle {
+				gaps = append(gaps, gap{c, c.ValueHandle + 1, c.EndHandle})
+				for h := uint32(c.ValueHandle) + 1; h <= uint32(c.EndHandle); h++ {
+					size[uint16(h)] = 0
+				}
+			}
+		}
+	}
+	if len(gaps) == 0 {
+		return nil
+	}
+	// cost[i][j-i]: estimated responses of one range from gaps[i].start to gaps[j].end (0: not
+	// allowed, an unknown attribute lies between).
+	const room = 23 - 2
+	cost := make([][]int, len(gaps))
+	for i := range gaps {
+		n, left, cur := 0, 0, 0
+		for j := i; j < len(gaps); j++ {
+			from := gaps[i].start
+			if j > i {
+				from = gaps[j-1].end + 1
+			}
+			ok := true
+			for h := uint32(from); h <= uint32(gaps[j].end); h++ {
+				sz, known := size[uint16(h)]
+				if !known {
+					ok = false
+					break
+				}
+				if sz == 0 {
+					sz = 2
+				}
+				if sz != cur || left < 2+sz {
+					n, left, cur = n+1, room, sz
+				}
+				left -= 2 + sz
+			}
+			if !ok {
+				break
+			}
+			cost[i] = append(cost[i], n)
+		}
+	}
+	// best[j]: fewest responses for gaps[:j]; from[j]: where its last range starts.
+	best, from := make([]int, len(gaps)+1), make([]int, len(gaps)+1)
+	for j := 1; j <= len(gaps); j++ {
+		best[j] = -1
+		for i := j - 1; i >= 0 && j-1-i < len(cost[i]); i-- {
+			if c := best[i] + cost[i][j-1-i]; best[j] < 0 || c < best[j] {
+				best[j], from[j] = c, i
+			}
+		}
+	}
+	var ranges [][2]int
+	for j := len(gaps); j > 0; j = from[j] {
+		ranges = append(ranges, [2]int{from[j], j - 1})
+	}
+	for _, r := range slices.Backward(ranges) {
+		start, end := gaps[r[0]].start, gaps[r[1]].end
+		p := newProc(pkInfo, "discover descriptors", start)
+		if err := cn.procedure(ctx, p, &wire.CmdAttclientFindInformation{Connection: cn.handle, Start: start, End: end}); err != nil && !isNotFound(err) {
+			return err
+		}
+		for _, it := range p.items {
+			for _, g := range gaps[r[0] : r[1]+1] {
+				if it.start < g.start || it.start > g.end {
+					continue
+				}
+				u, err := bt.UUIDFromLE(it.uuid)
+				if err != nil {
+					return fmt.Errorf("discover descriptors: at 0x%04x: %w", it.start, err)
+				}
+				g.c.Descriptors = append(g.c.Descriptors, gogatt.Descriptor{UUID: u, Handle: it.start})
+			}
+		}
+	}
+	return nil
 }
 
 // isNotFound: Attribute Not Found ends a discovery normally (docs/bgapi-protocol.md

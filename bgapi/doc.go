@@ -18,8 +18,9 @@
 // connections proceed in parallel; a dropped link fails every pending operation of that
 // connection at once with a *gogatt.DisconnectError; a failed port fails everything with an
 // error matching ErrAdapterLost, and so does a dongle that restarts under the client. Backend
-// opens the serial port (go.bug.st/serial), locked against a second opener where the OS allows
-// (flock), and owns the client.
+// opens the serial port (on Linux a non-blocking file on the Go runtime's poller, elsewhere
+// go.bug.st/serial), locked against a second opener where the OS allows (flock), and owns the
+// client.
 //
 // Errors: a failed BGAPI command or procedure is an *Error carrying the command name and the
 // wire.Result (errors.Is matches the result); ATT errors from the peer (results 0x04xx) are

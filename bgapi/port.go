@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gogatt/gogatt"
 	"go.bug.st/serial"
@@ -95,35 +96,56 @@ type serialPort interface {
 	ResetInputBuffer() error
 }
 
-// openSerial opens path as a raw serial port with go.bug.st/serial (baud rate is irrelevant for
-// the BLED112's USB CDC-ACM port) and classifies failures. Where the OS allows, the port is
-// locked first (lockPort) and until it is closed: a second opener gets ErrPortBusy before it
-// has written anything.
+// errTTYBusy marks an open that failed because another process holds the port exclusively
+// (openTTY on Linux).
+var errTTYBusy = errors.New("port busy")
+
+// errNotTTY: the path opened is not a terminal device (the terminal ioctls fail).
+var errNotTTY = errors.New("not a serial port")
+
+// readDeadliner is a port whose pending Read a deadline can end (see client.readLoop).
+type readDeadliner interface {
+	SetReadDeadline(t time.Time) error
+}
+
+// openSerial opens path as a raw serial port (openTTY: a file on the runtime's poller on Linux,
+// go.bug.st/serial elsewhere) and classifies failures. Where the OS allows, the port is locked
+// first (lockPort) and until it is closed: a second opener gets ErrPortBusy before it has
+// written anything.
 func openSerial(path string) (serialPort, error) {
 	unlock, err := lockPort(path)
 	if err != nil {
 		return nil, err
 	}
-	p, err := serial.Open(path, &serial.Mode{BaudRate: 115200, DataBits: 8, Parity: serial.NoParity, StopBits: serial.OneStopBit})
+	p, err := openTTY(path)
 	if err != nil {
 		unlock()
 		return nil, classifyOpenError(path, err)
 	}
-	return &lockedPort{Port: p, unlock: unlock}, nil
+	return &lockedPort{serialPort: p, unlock: unlock}, nil
 }
 
 // lockedPort is an open serial port that releases its lock when closed.
 type lockedPort struct {
-	serial.Port
+	serialPort
 	once   sync.Once
 	unlock func()
 }
 
 // Close closes the port, then releases the lock.
 func (p *lockedPort) Close() error {
-	err := p.Port.Close()
+	err := p.serialPort.Close()
 	p.once.Do(p.unlock)
 	return err
+}
+
+// SetReadDeadline sets the port's read deadline where it has one (errors.ErrUnsupported
+// otherwise).
+func (p *lockedPort) SetReadDeadline(t time.Time) error {
+	if d, ok := p.serialPort.(readDeadliner); ok {
+		return d.SetReadDeadline(t)
+	}
+	return errors.ErrUnsupported
 }
 
 const (
@@ -153,6 +175,10 @@ func classifyOpenError(path string, err error) error {
 		}
 	}
 	switch {
+	case errors.Is(err, errNotTTY):
+		return &PortError{Port: path, Kind: gogatt.ErrNotSerialPort, Err: err, Hint: notSerialPortHint}
+	case errors.Is(err, errTTYBusy):
+		return &PortError{Port: path, Kind: ErrPortBusy, Err: err, Hint: busyHint}
 	case errors.Is(err, fs.ErrNotExist):
 		return &PortError{Port: path, Kind: gogatt.ErrNoAdapter, Err: err, Hint: "is the dongle plugged in?"}
 	case errors.Is(err, fs.ErrPermission):

@@ -11,9 +11,9 @@ import (
 
 // lockPort takes an exclusive advisory lock (flock(2), LOCK_EX|LOCK_NB) on the device node at
 // path, so that a second program using this package cannot open the dongle, reset it and steal
-// its responses from under the first: TIOCEXCL, which go.bug.st/serial sets, does not stop
-// root. go.bug.st/serial does not expose its file descriptor and flock locks the open file's
-// inode, so the node is opened once more for the lock: read-only, non-blocking (no wait for a
+// its responses from under the first: TIOCEXCL, which openTTY sets, does not stop root. The
+// lock is taken before the port is opened (go.bug.st/serial, used outside Linux, does not
+// expose its file descriptor), so the node is opened once more for it: read-only, non-blocking (no wait for a
 // carrier) and without becoming a controlling terminal. It returns the function that releases
 // the lock; a node that cannot be locked at all (a file system without flock) is used unlocked.
 func lockPort(path string) (unlock func(), err error) {

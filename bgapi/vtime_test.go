@@ -248,21 +248,46 @@ func TestVirtualNotificationDuringReadAndGarbage(t *testing.T) {
 // after the inter-byte timeout (docs/bgapi-protocol.md §Resynchronisation, step 4), so the
 // next frames decode.
 func TestVirtualInterByteTimeout(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		env, _ := startPipeEmu(t, bled112.Config{}, Config{NoReset: true})
-		d := env.connect(t, hrmAddr, gogatt.ConnectOptions{})
-		vh := env.periphs[hrmAddr].ValueHandle(gogatt.UUID16(0x2A38))
-		env.emu.InjectGarbage([]byte{0x80, 0x10, 0x03})
-		env.emu.SetResponseDelay(2 * interByteTimeout) // the line goes quiet, then the response
-		start := time.Now()
-		got, err := d.CharReadHandle(t.Context(), vh)
-		if err != nil || !bytes.Equal(got, []byte{0x01}) {
-			t.Fatalf("read = %x, %v", got, err)
+	synctest.Test(t, func(t *testing.T) { testInterByteTimeout(t, false) })
+}
+
+// TestVirtualInterByteTimeoutPumped: the same over a port without read deadlines (as
+// go.bug.st/serial's), read by the client's pump goroutine.
+func TestVirtualInterByteTimeoutPumped(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) { testInterByteTimeout(t, true) })
+}
+
+// noDeadlinePort is a serialPort without SetReadDeadline.
+type noDeadlinePort struct{ p serialPort }
+
+func (n noDeadlinePort) Read(b []byte) (int, error)  { return n.p.Read(b) }
+func (n noDeadlinePort) Write(b []byte) (int, error) { return n.p.Write(b) }
+func (n noDeadlinePort) Close() error                { return n.p.Close() }
+func (n noDeadlinePort) ResetInputBuffer() error     { return n.p.ResetInputBuffer() }
+
+func testInterByteTimeout(t *testing.T, pumped bool) {
+	env := newEmuEnv(t, bled112.Config{})
+	bcfg := Config{NoReset: true, Port: "emulator"}
+	bcfg.open = func(string) (serialPort, error) {
+		var p serialPort = tapPort{Conn: env.emu.Pipe(), log: &cmdLog{}, p: wire.NewParser(wire.DecoderConfig{Direction: wire.FromHost})}
+		if pumped {
+			p = noDeadlinePort{p}
 		}
-		if el := time.Since(start); el != 2*interByteTimeout {
-			t.Fatalf("took %v", el)
-		}
-	})
+		return p, nil
+	}
+	env.start(t, bcfg)
+	d := env.connect(t, hrmAddr, gogatt.ConnectOptions{})
+	vh := env.periphs[hrmAddr].ValueHandle(gogatt.UUID16(0x2A38))
+	env.emu.InjectGarbage([]byte{0x80, 0x10, 0x03})
+	env.emu.SetResponseDelay(2 * interByteTimeout) // the line goes quiet, then the response
+	start := time.Now()
+	got, err := d.CharReadHandle(t.Context(), vh)
+	if err != nil || !bytes.Equal(got, []byte{0x01}) {
+		t.Fatalf("read = %x, %v", got, err)
+	}
+	if el := time.Since(start); el != 2*interByteTimeout {
+		t.Fatalf("took %v", el)
+	}
 }
 
 // A link lost mid-procedure (the peripheral goes out of range) fails the procedure as soon as

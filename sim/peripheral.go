@@ -48,6 +48,22 @@ type Peripheral struct {
 
 	rngMu sync.Mutex
 	rng   *rand.Rand
+
+	// genWait, if set (tests only), replaces the generator's wait until an absolute time; it
+	// models an operating-system timer that wakes late. It returns false if stop closed first.
+	genWait func(until time.Time, stop <-chan struct{}) bool
+}
+
+// waitUntil blocks until t or until stop is closed (false).
+func waitUntil(t time.Time, stop <-chan struct{}) bool {
+	tm := time.NewTimer(time.Until(t))
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return true
+	case <-stop:
+		return false
+	}
 }
 
 // db returns the current GATT database (see ChangeServices).
@@ -315,38 +331,39 @@ func (p *Peripheral) SetValue(h uint16, value []byte) error {
 // through Notify's rules (indications wait for confirmations; backpressure, never drops);
 // links that are not subscribed when a value is sent miss it. stop ends the generator early and
 // waits for its goroutine; it may be called more than once.
+//
+// Value i is due at start + (i+1)/rate against the wall clock; whenever the generator wakes
+// (late, as operating-system timers do at high rates, or after backpressure) it sends every
+// value that is due before it waits again, so the asked rate holds on average.
 func (p *Peripheral) StartGenerator(valueHandle uint16, n int, rate float64) (stop func()) {
 	stopCh, done := make(chan struct{}), make(chan struct{})
+	wait := p.genWait
+	if wait == nil {
+		wait = waitUntil
+	}
 	go func() {
 		defer close(done)
 		ch := p.db().byValue[valueHandle]
 		if ch == nil || ch.cccd == 0 {
 			return
 		}
-		var tick <-chan time.Time
-		if rate > 0 {
-			t := time.NewTicker(max(time.Nanosecond, time.Duration(float64(time.Second)/rate)))
-			defer t.Stop()
-			tick = t.C
-		}
+		start := time.Now()
 		base := p.Value(valueHandle)
 		v := make([]byte, 4, max(4, len(base)))
 		if len(base) > 4 {
 			v = append(v, base[4:]...)
 		}
 		for seq := 0; n <= 0 || seq < n; seq++ {
-			if tick != nil {
-				select {
-				case <-tick:
-				case <-stopCh:
+			if rate > 0 {
+				due := start.Add(time.Duration(float64(seq+1) * float64(time.Second) / rate))
+				if time.Now().Before(due) && !wait(due, stopCh) {
 					return
 				}
-			} else {
-				select {
-				case <-stopCh:
-					return
-				default:
-				}
+			}
+			select {
+			case <-stopCh:
+				return
+			default:
 			}
 			binary.LittleEndian.PutUint32(v, uint32(seq))
 			for _, c := range p.links() {

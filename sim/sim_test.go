@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -179,6 +180,46 @@ func TestGeneratorRate(t *testing.T) {
 		stop()
 		stop()
 	})
+}
+
+// coarseWait models an operating-system timer that wakes only on whole milliseconds after
+// the call (Go's netpoller sleeps at least 1 ms on Linux), the cause of a time.Ticker dropping
+// ticks above about 1 kHz.
+func coarseWait(until time.Time, stop <-chan struct{}) bool {
+	now := time.Now()
+	d := until.Sub(now)
+	d = (d + time.Millisecond - 1) / time.Millisecond * time.Millisecond
+	return waitUntil(now.Add(d), stop)
+}
+
+// TestGeneratorDeliversRateWithCoarseTimer asks for 2,000, 3,000 and 4,000 values per second
+// for half a second on a virtual clock whose timer wakes on whole milliseconds: every value
+// arrives, in order, and the last by 0.5 s + 1 ms (the asked rate).
+func TestGeneratorDeliversRateWithCoarseTimer(t *testing.T) {
+	for _, rate := range []int{2000, 3000, 4000} {
+		t.Run(fmt.Sprint(rate), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				p := torture(t)
+				p.genWait = coarseWait
+				l := connect(t, p)
+				enable(t, l, hStreamCCCD, 1)
+				n := rate / 2
+				start := time.Now()
+				stop := p.StartGenerator(hStream, n, float64(rate))
+				defer stop()
+				for i := range n {
+					pdu := mustRead(t, l)
+					if seq := binary.LittleEndian.Uint32(pdu[3:]); seq != uint32(i) {
+						t.Fatalf("value %d has sequence %d", i, seq)
+					}
+				}
+				el := time.Since(start)
+				if got := float64(n) / el.Seconds(); el > 500*time.Millisecond+time.Millisecond {
+					t.Fatalf("%d values asked at %d/s took %v (%.0f/s)", n, rate, el, got)
+				}
+			})
+		})
+	}
 }
 
 func TestHeartRateAutoNotify(t *testing.T) {

@@ -51,7 +51,7 @@ type simWorld struct {
 
 // startSim starts the emulator on a pseudo-terminal; with orPipe, where pseudo-terminals are
 // unsupported it starts the emulator alone (pty nil).
-func startSim(log *slog.Logger, orPipe bool) (*simWorld, error) {
+func startSim(log *slog.Logger, orPipe bool, link cli.SimLink) (*simWorld, error) {
 	ps := sim.DemoPeripherals(simSeed)
 	for _, p := range ps {
 		switch p.Address().String() {
@@ -63,6 +63,7 @@ func startSim(log *slog.Logger, orPipe bool) (*simWorld, error) {
 	}
 	emu, err := bled112.New(bled112.Config{
 		Peripherals: ps,
+		Link:        linkModel(link),
 		Logf:        func(format string, args ...any) { log.Debug("bled112: " + fmt.Sprintf(format, args...)) },
 	})
 	if err != nil {
@@ -87,6 +88,14 @@ func startSim(log *slog.Logger, orPipe bool) (*simWorld, error) {
 	return w, nil
 }
 
+// linkModel is the emulator's link model of `gogatt sim --interval --per-event` (nil: none).
+func linkModel(l cli.SimLink) *bled112.LinkModel {
+	if l.Interval <= 0 {
+		return nil
+	}
+	return &bled112.LinkModel{ConnInterval: l.Interval, PacketsPerEvent: l.PerEvent}
+}
+
 func (w *simWorld) close() error {
 	w.stopGen()
 	var err error
@@ -105,7 +114,7 @@ type simBackend struct {
 func (s *simBackend) Stop() error { return errors.Join(s.Backend.Stop(), s.w.close()) }
 
 func openSim(c cli.BackendConfig) (gogatt.Backend, error) {
-	w, err := startSim(c.Logger, true)
+	w, err := startSim(c.Logger, true, cli.SimLink{})
 	if err != nil {
 		return nil, fmt.Errorf("starting the BLED112 emulator: %w", err)
 	}
@@ -119,8 +128,8 @@ func openSim(c cli.BackendConfig) (gogatt.Backend, error) {
 	return &simBackend{Backend: bgapi.New(cfg), w: w}, nil
 }
 
-func serveSim(ctx context.Context, log *slog.Logger, ready func(string, []cli.SimPeripheral)) error {
-	w, err := startSim(log, false)
+func serveSim(ctx context.Context, log *slog.Logger, link cli.SimLink, ready func(string, []cli.SimPeripheral)) error {
+	w, err := startSim(log, false, link)
 	if errors.Is(err, errors.ErrUnsupported) {
 		return fmt.Errorf("this system has no pseudo-terminals to serve the emulator on (--sim works with every other command): %w", err)
 	}

@@ -23,10 +23,10 @@ type readyMsg struct {
 
 // serveSimReporting is serveSim that, in a process started by startSimBackground, also reports
 // on the ready pipe that it serves (or why it could not).
-func serveSimReporting(ctx context.Context, log *slog.Logger, ready func(string, []cli.SimPeripheral)) error {
+func serveSimReporting(ctx context.Context, log *slog.Logger, link cli.SimLink, ready func(string, []cli.SimPeripheral)) error {
 	pipe := readyPipe()
 	if pipe == nil {
-		return serveSim(ctx, log, ready)
+		return serveSim(ctx, log, link, ready)
 	}
 	sent := false
 	send := func(m readyMsg) {
@@ -39,7 +39,7 @@ func serveSimReporting(ctx context.Context, log *slog.Logger, ready func(string,
 		}
 	}
 	defer send(readyMsg{Error: "the emulator stopped before serving"})
-	err := serveSim(ctx, log, func(path string, ps []cli.SimPeripheral) {
+	err := serveSim(ctx, log, link, func(path string, ps []cli.SimPeripheral) {
 		ready(path, ps)
 		send(readyMsg{Path: path, Peripherals: ps})
 	})

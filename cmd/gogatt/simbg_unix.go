@@ -39,7 +39,7 @@ func readyPipe() *os.File {
 // stderr on the null device, so that nothing waits for it: not the $(…) that runs us, which
 // reads our stdout until every writer has closed it. It returns once the emulator serves; when
 // ctx ends first, the process is killed.
-func startSimBackground(ctx context.Context, log *slog.Logger) (cli.SimProcess, error) {
+func startSimBackground(ctx context.Context, log *slog.Logger, link cli.SimLink) (cli.SimProcess, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return cli.SimProcess{}, err
@@ -49,7 +49,11 @@ func startSimBackground(ctx context.Context, log *slog.Logger) (cli.SimProcess, 
 		return cli.SimProcess{}, err
 	}
 	defer r.Close()
-	cmd := exec.Command(exe, "sim")
+	args := []string{"sim"}
+	if link.Interval > 0 {
+		args = append(args, "--interval", link.Interval.String(), "--per-event", strconv.Itoa(link.PerEvent))
+	}
+	cmd := exec.Command(exe, args...)
 	cmd.Env = append(os.Environ(), readyFDEnv+"=3") // ExtraFiles[0] is descriptor 3
 	cmd.ExtraFiles = []*os.File{w}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}

@@ -21,9 +21,13 @@ func skeletonOf(ctx context.Context, s Stepwise) ([]gogatt.Service, error) {
 	for _, sv := range svcs {
 		start, end = min(start, sv.Handle), max(end, sv.EndHandle)
 	}
-	decls, err := s.Declarations(ctx, start, end)
-	if err != nil {
-		return nil, err
+	// A characteristic declaration is followed by its value within its service (Core v5.3
+	// Vol 3 Part G §3.3): none is at a service's first or last handle.
+	var decls []gogatt.Characteristic
+	if uint32(start)+2 <= uint32(end) {
+		if decls, err = s.Declarations(ctx, start+1, end-1); err != nil {
+			return nil, err
+		}
 	}
 	return BuildTree(svcs, decls, nil), nil
 }

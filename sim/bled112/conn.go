@@ -241,7 +241,9 @@ func (c *conn) request(p att.PDU) (att.PDU, error) {
 	case <-c.rsp: // stale response of an abandoned transaction
 	default:
 	}
-	if !c.send(p.Append(nil)) {
+	pdu := p.Append(nil)
+	c.e.requests[pdu[0]].Add(1)
+	if !c.send(pdu) {
 		return nil, errGone
 	}
 	t := time.NewTimer(c.e.cfg.ATTTimeout)

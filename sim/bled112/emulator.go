@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gogatt/gogatt/att"
 	"github.com/gogatt/gogatt/bgapi/wire"
 	"github.com/gogatt/gogatt/bt"
 	"github.com/gogatt/gogatt/sim"
@@ -39,8 +40,23 @@ var ErrClosed = errors.New("bled112: emulator closed")
 
 // LinkModel paces ATT traffic like a real connection: at most PacketsPerEvent PDUs (in either
 // direction) per ConnInterval on each connection.
+//
+// On a BLE link, central and peripheral exchange packets only in connection events, one every
+// connection interval (7.5 ms to 4 s, Core v5.3 Vol 6 Part B §4.5.1), and a controller fits a
+// few packets in each event. ATT allows one request outstanding per link (Vol 3 Part F §3.3.2),
+// so a procedure of n requests needs at least ceil(2n / PacketsPerEvent) events: request
+// counts, not host CPU, decide how long discovery or a long read takes. The model takes slots
+// in order from the current event and waits for the next event when the current one is full;
+// a link idle for a whole interval starts a new event at once (the model does not align events
+// to a grid, so it is the floor of what a radio achieves). Notifications and write commands
+// take slots like requests, which bounds their rate at PacketsPerEvent / ConnInterval.
+// `gogatt sim --interval 7.5ms --per-event 4` serves the emulator with this model.
 type LinkModel struct {
-	ConnInterval    time.Duration
+	// ConnInterval is the time between connection events (the connection's own interval, as
+	// the host asked in connect_direct, is reported but does not pace the link).
+	ConnInterval time.Duration
+	// PacketsPerEvent is how many ATT PDUs (requests, responses, notifications, … in either
+	// direction) fit in one connection event; at least 1.
 	PacketsPerEvent int
 }
 
@@ -125,6 +141,7 @@ type Emulator struct {
 	dropOut   atomic.Int64
 	txOK      atomic.Uint32
 	rxOK      atomic.Uint32
+	requests  [256]atomic.Uint64 // ATT requests sent on the air, by opcode
 	quit      chan struct{}
 	wg        sync.WaitGroup
 }
@@ -274,6 +291,20 @@ func (e *Emulator) InjectGarbage(b []byte) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.sendRawLocked(append([]byte(nil), b...))
+}
+
+// ATTRequests returns how many ATT requests (Core v5.3 Vol 3 Part F §3.4: PDUs that expect a
+// response) the emulated dongle has sent to its peripherals since New, by opcode, over every
+// connection. Commands, confirmations and notifications are not counted. Tests take the
+// difference of two snapshots to count the requests of one operation.
+func (e *Emulator) ATTRequests() map[att.Opcode]uint64 {
+	m := map[att.Opcode]uint64{}
+	for op := range e.requests {
+		if n := e.requests[op].Load(); n > 0 {
+			m[att.Opcode(op)] = n
+		}
+	}
+	return m
 }
 
 // DropOutput makes the next n output bytes vanish (fault hook), desynchronising the host's

@@ -50,6 +50,14 @@ type SimProcess struct {
 	Peripherals []SimPeripheral `json:"peripherals"`
 }
 
+// SimLink is the link model of `gogatt sim --interval … --per-event …` (bled112.LinkModel):
+// every ATT PDU in either direction takes one of PerEvent slots per connection event, one event
+// every Interval. The zero value is no model: as fast as the host reads.
+type SimLink struct {
+	Interval time.Duration
+	PerEvent int
+}
+
 // Env is everything the commands touch outside themselves.
 type Env struct {
 	Stdout, Stderr io.Writer
@@ -70,11 +78,11 @@ type Env struct {
 	// (for Sim: the emulator too).
 	Open func(ctx context.Context, c BackendConfig) (gogatt.Backend, error)
 	// ServeSim runs the BLED112 emulator with the demo peripherals on a pseudo-terminal until ctx
-	// ends; ready is called once with the path to open.
-	ServeSim func(ctx context.Context, log *slog.Logger, ready func(path string, peripherals []SimPeripheral)) error
+	// ends, pacing its links by link; ready is called once with the path to open.
+	ServeSim func(ctx context.Context, log *slog.Logger, link SimLink, ready func(path string, peripherals []SimPeripheral)) error
 	// StartSim starts the emulator of ServeSim in a process of its own that outlives this one
 	// (`gogatt sim --background`) and returns once it serves.
-	StartSim func(ctx context.Context, log *slog.Logger) (SimProcess, error)
+	StartSim func(ctx context.Context, log *slog.Logger, link SimLink) (SimProcess, error)
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }

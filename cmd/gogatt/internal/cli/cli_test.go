@@ -56,7 +56,10 @@ func testEnv(fb *fakeBackend, stdout, stderr io.Writer) Env {
 			}
 			return fb, nil
 		},
-		ServeSim: func(ctx context.Context, _ *slog.Logger, ready func(string, []SimPeripheral)) error {
+		ServeSim: func(ctx context.Context, _ *slog.Logger, link SimLink, ready func(string, []SimPeripheral)) error {
+			if link != (SimLink{}) {
+				fmt.Fprintf(stderr, "fake emulator link model: %v, %d per event\n", link.Interval, link.PerEvent)
+			}
 			ready("/tmp/fake/ttyACM0", []SimPeripheral{{Address: hrmAddr, Name: "gogatt HRM", Kind: "heart-rate sensor"}})
 			<-ctx.Done()
 			return ctx.Err()
@@ -737,6 +740,45 @@ func testDemo(t *testing.T) {
 	}
 	if want := map[string]int{"scan": 1, "connect": 1, "services": 1, "battery": 1, "notification": 5, "summary": 1}; !reflect.DeepEqual(steps, want) {
 		t.Errorf("demo --json steps %v, want %v", steps, want)
+	}
+}
+
+// TestSimLinkModel: --interval and --per-event reach the emulator as its link model (4 PDUs
+// per event unless given), announced on stdout; out-of-range values are usage errors.
+func TestSimLinkModel(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		for _, c := range []struct {
+			args       []string
+			link, line string
+		}{
+			{[]string{"--interval", "7.5ms", "--per-event", "4"}, "7.5ms, 4 per event", "Link model: a connection event every 7.5ms, 4 ATT PDU(s) per event.\n"},
+			{[]string{"--interval", "30ms"}, "30ms, 4 per event", "Link model: a connection event every 30ms, 4 ATT PDU(s) per event.\n"},
+			{[]string{"--interval=30ms", "--per-event=1"}, "30ms, 1 per event", "Link model: a connection event every 30ms, 1 ATT PDU(s) per event.\n"},
+		} {
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan result)
+			go func() { done <- runCtx(t, ctx, nil, append([]string{"sim"}, c.args...)...) }()
+			synctest.Wait()
+			cancel()
+			r := <-done
+			if r.code != 0 || !strings.Contains(r.stderr, "fake emulator link model: "+c.link+"\n") || !strings.Contains(r.stdout, c.line) {
+				t.Errorf("sim %v: %+v", c.args, r)
+			}
+		}
+	})
+	for _, c := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"--per-event", "2"}, "--per-event needs --interval"},
+		{[]string{"--interval", "5ms"}, "--interval 5ms: a connection interval is 7.5ms to 4s"},
+		{[]string{"--interval", "5s"}, "--interval 5s: a connection interval is 7.5ms to 4s"},
+		{[]string{"--interval", "10ms", "--per-event", "-1"}, "--per-event -1: must be at least 1"},
+	} {
+		r := run(t, nil, append([]string{"sim"}, c.args...)...)
+		if r.code != ExitUsage || !strings.Contains(r.stderr, c.msg) {
+			t.Errorf("sim %v: %+v, want usage error %q", c.args, r, c.msg)
+		}
 	}
 }
 

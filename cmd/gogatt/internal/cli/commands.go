@@ -37,8 +37,9 @@ type opts struct {
 	// rssi
 	watch    bool
 	interval time.Duration
-	// sim
+	// sim (and interval)
 	background bool
+	perEvent   int
 	// demo
 	address  string
 	scanFor  time.Duration
@@ -276,15 +277,24 @@ use it as if a dongle were plugged in. Serves until Ctrl-C.
 With --background it serves from a process of its own: gogatt prints the path (its only line on
 stdout), says on stderr which process serves it, and exits at once, so a script can capture
 the path with $(…). That process has no terminal; stop it with kill (SIGTERM or SIGINT), which
-removes the path.`,
+removes the path.
+
+By default the emulator answers as fast as the host reads. --interval models a real radio link:
+every ATT PDU, in either direction, takes one of --per-event slots of a connection event, one
+event per interval (BLE allows 7.5 ms to 4 s), so an application sees the request counts and
+round trips it would see on a dongle: e.g. --interval 7.5ms --per-event 4, or --interval 30ms
+--per-event 1 for a slow, busy link.`,
 			maxArgs: 0,
 			examples: []string{
 				"gogatt sim",
 				"port=$(gogatt sim --background)   # then: gogatt scan --port \"$port\"",
 				"gogatt sim --background --json    # {\"port\":…,\"pid\":…,\"peripherals\":[…]}",
+				"gogatt sim --interval 7.5ms --per-event 4   # realistic link timing",
 			},
 			flags: func(fs *pflag.FlagSet, o *opts) {
 				fs.BoolVar(&o.background, "background", false, "serve from a process of its own; print the path and exit")
+				fs.DurationVar(&o.interval, "interval", 0, "model a link: connection interval, 7.5ms to 4s (default: no model, as fast as the host reads)")
+				fs.IntVar(&o.perEvent, "per-event", 0, "with --interval: ATT PDUs (either direction) per connection event (default 4)")
 			},
 			run: runSim,
 		},

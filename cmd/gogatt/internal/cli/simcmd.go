@@ -10,14 +10,18 @@ import (
 // runSim serves the emulated BLED112 on a pseudo-terminal until Ctrl-C. The first line of
 // output is the path to open. With --background another process serves it (runSimBackground).
 func runSim(ctx context.Context, a *app, _ []string) error {
+	link, err := simLink(a.opts.interval, a.opts.perEvent)
+	if err != nil {
+		return err
+	}
 	if a.opts.background {
-		return runSimBackground(ctx, a)
+		return runSimBackground(ctx, a, link)
 	}
 	if a.env.ServeSim == nil {
 		return errors.New("this binary was built without the BLED112 emulator")
 	}
 	var served time.Time // when the emulator began to serve; zero if it never did
-	err := a.env.ServeSim(ctx, a.log, func(path string, ps []SimPeripheral) {
+	err = a.env.ServeSim(ctx, a.log, link, func(path string, ps []SimPeripheral) {
 		served = a.now()
 		if a.g.json {
 			a.emit(SimProcess{Path: path, Peripherals: ps})
@@ -28,6 +32,9 @@ func runSim(ctx context.Context, a *app, _ []string) error {
 		a.printf("  gogatt scan --port %s\n", path)
 		for _, p := range ps {
 			a.printf("  %s  %-20s %s\n", p.Address, p.Name, p.Kind)
+		}
+		if link.Interval > 0 {
+			a.printf("Link model: a connection event every %v, %d ATT PDU(s) per event.\n", link.Interval, link.PerEvent)
 		}
 		a.printf("Ctrl-C to stop.\n")
 	})
@@ -50,6 +57,25 @@ func runSim(ctx context.Context, a *app, _ []string) error {
 	return nil
 }
 
+// simLink checks --interval and --per-event: a connection interval of 7.5 ms to 4 s (Core v5.3
+// Vol 6 Part B §4.5.1), at least one PDU per event (4 unless given), --per-event only with
+// --interval.
+func simLink(interval time.Duration, perEvent int) (SimLink, error) {
+	switch {
+	case interval == 0 && perEvent != 0:
+		return SimLink{}, usagef("--per-event needs --interval")
+	case interval == 0:
+		return SimLink{}, nil
+	case interval < 7500*time.Microsecond || interval > 4*time.Second:
+		return SimLink{}, usagef("--interval %v: a connection interval is 7.5ms to 4s", interval)
+	case perEvent < 0:
+		return SimLink{}, usagef("--per-event %d: must be at least 1", perEvent)
+	case perEvent == 0:
+		perEvent = 4
+	}
+	return SimLink{Interval: interval, PerEvent: perEvent}, nil
+}
+
 // simSummary ends `gogatt sim --json`, as every stream ends in --json mode.
 type simSummary struct {
 	Seconds float64 `json:"seconds"`
@@ -60,13 +86,13 @@ type simSummary struct {
 // as the only line of stdout (or one JSON object with the path, the process ID and the
 // peripherals), so that `port=$(gogatt sim --background)` returns at once; stderr says how to
 // stop it. Starting is bounded by --timeout.
-func runSimBackground(ctx context.Context, a *app) error {
+func runSimBackground(ctx context.Context, a *app, link SimLink) error {
 	if a.env.StartSim == nil {
 		return fmt.Errorf("--background: %w", errors.ErrUnsupported)
 	}
 	ctx, cancel := context.WithTimeout(ctx, a.g.timeout)
 	defer cancel()
-	p, err := a.env.StartSim(ctx, a.log)
+	p, err := a.env.StartSim(ctx, a.log, link)
 	if err != nil {
 		return fmt.Errorf("starting the emulator in the background: %w", err)
 	}
