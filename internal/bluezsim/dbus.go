@@ -75,6 +75,7 @@ type bluezBus struct {
 	powered bool
 	devices map[bt.Address]*simDevice
 	agents  map[dbus.ObjectPath]string // agent path → owner
+	gatt    gattState                  // discovery and D-Bus GATT connections (gattdbus.go)
 }
 
 type simDevice struct {
@@ -83,6 +84,7 @@ type simDevice struct {
 	name      string
 	paired    bool
 	connected bool
+	adv       *advInfo // what discovery learnt, nil for a device known only by its bond
 }
 
 func devicePath(adapter dbus.ObjectPath, a bt.Address) dbus.ObjectPath {
@@ -385,6 +387,7 @@ func (b *bluezBus) deviceProps(d *simDevice) map[string]dbus.Variant {
 		props["Name"] = dbus.MakeVariant(d.name)
 		props["Alias"] = dbus.MakeVariant(d.name)
 	}
+	b.advProps(d, props)
 	return props
 }
 
@@ -399,6 +402,7 @@ func (b *bluezBus) managedObjects() map[dbus.ObjectPath]map[string]map[string]db
 	for _, d := range b.devices {
 		objs[devicePath(b.adapter, d.addr)] = map[string]map[string]dbus.Variant{ifaceDevice: b.deviceProps(d)}
 	}
+	b.gattObjects(objs)
 	return objs
 }
 
@@ -450,8 +454,8 @@ func (b *bluezBus) LookupObject(path dbus.ObjectPath) (dbus.ServerObject, bool) 
 	case path == b.adapter:
 		return object{ifaceAdapter: {
 			"RemoveDevice":        b.removeDevice,
-			"StartDiscovery":      func(*call) ([]any, error) { return nil, nil },
-			"StopDiscovery":       func(*call) ([]any, error) { return nil, nil },
+			"StartDiscovery":      b.startDiscovery,
+			"StopDiscovery":       b.stopDiscovery,
 			"SetDiscoveryFilter":  func(*call) ([]any, error) { return nil, nil },
 			"GetDiscoveryFilters": func(*call) ([]any, error) { return []any{[]string{"UUIDs", "RSSI", "Transport"}}, nil },
 		}, ifaceProperties: b.properties(path), ifaceIntrospect: introspectable(path)}, true
@@ -460,13 +464,21 @@ func (b *bluezBus) LookupObject(path dbus.ObjectPath) (dbus.ServerObject, bool) 
 		notSupported := func(*call) ([]any, error) {
 			return nil, dbus.NewError(errNotSupported, []any{"Operation is not supported"})
 		}
-		return object{ifaceDevice: {"Connect": notSupported, "Disconnect": func(*call) ([]any, error) { return nil, nil },
+		var addr bt.Address
+		b.mu.Lock()
+		for a := range b.devices {
+			if devicePath(b.adapter, a) == path {
+				addr = a
+			}
+		}
+		b.mu.Unlock()
+		return object{ifaceDevice: {"Connect": b.deviceConnect(addr), "Disconnect": b.deviceDisconnect(addr),
 			"Pair": func(*call) ([]any, error) {
 				return nil, dbus.NewError(errAlreadyExists, []any{"Already Exists"})
 			}, "CancelPairing": notSupported,
 		}, ifaceProperties: b.properties(path), ifaceIntrospect: introspectable(path)}, true
 	}
-	return nil, false
+	return b.gattObject(path)
 }
 
 func (b *bluezBus) registerAgent(c *call) ([]any, error) {
@@ -525,6 +537,13 @@ func (b *bluezBus) removeDevice(c *call) ([]any, error) {
 	}
 	// Like bluetoothd: a connected device is disconnected first, the reply follows.
 	b.e.disconnect(found.addr)
+	b.mu.Lock()
+	gc := b.gatt.conns[found.addr]
+	b.mu.Unlock()
+	if gc != nil {
+		gc.link.Close()
+		<-gc.done
+	}
 	b.mu.Lock()
 	delete(b.devices, found.addr)
 	b.mu.Unlock()

@@ -1,0 +1,43 @@
+package bluez_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/gogatt/gogatt/bluez"
+	"github.com/gogatt/gogatt/gogatttest"
+	"github.com/gogatt/gogatt/internal/bluezsim"
+	"github.com/gogatt/gogatt/sim"
+)
+
+// newEnv starts a simulated bluetoothd serving ps and a backend on its bus.
+func newEnv(t *testing.T, ps []*sim.Peripheral) (*bluezsim.Env, *bluez.Backend) {
+	t.Helper()
+	bluezsim.RequireDBus(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	env, err := bluezsim.Start(ctx, bluezsim.Options{Peripherals: ps, DBusOnly: true})
+	if err != nil {
+		t.Fatalf("bluezsim: %v", err)
+	}
+	t.Cleanup(func() { env.Close() })
+	b := bluez.New(bluez.Config{Adapter: env.HCIDevice(), BusAddress: env.BusAddress()})
+	t.Cleanup(func() { b.Stop() })
+	return env, b
+}
+
+// TestContract runs the contract suite against the simulated org.bluez service.
+func TestContract(t *testing.T) {
+	gogatttest.Run(t, func(t *testing.T) gogatttest.Env {
+		ps := sim.DemoPeripherals(1)
+		_, b := newEnv(t, ps)
+		byAddr := map[string]*sim.Peripheral{}
+		for _, p := range ps {
+			byAddr[p.Address().String()] = p
+		}
+		return gogatttest.Env{Backend: b, Peripherals: ps,
+			SetInRange:   func(a string, in bool) { byAddr[a].SetInRange(in) },
+			NoCCCDWrites: "bluetoothd owns the CCCDs: GattDescriptor1.WriteValue on one fails with NotPermitted (src/gatt-client.c, BlueZ 5.66)"}
+	})
+}
