@@ -31,8 +31,8 @@ type link struct {
 	closing   bool
 	err       error
 	done      chan struct{}
-	tree      *tree              // nil until discovered
-	wanted    map[uint16]bool    // value handles whose Value changes are notifications
+	tree      *tree                      // nil until discovered
+	wanted    map[uint16]bool            // value handles whose Value changes are notifications
 	charPaths map[dbus.ObjectPath]uint16 // characteristic path → value handle, for signals
 
 	closeOnce sync.Once

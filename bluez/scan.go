@@ -253,4 +253,3 @@ func (b *Backend) FilteredScan(ctx context.Context, nameFilter string, opts goga
 	}
 	return kept, err
 }
-
