@@ -103,6 +103,12 @@ type Backend struct {
 	scans      sync.WaitGroup // scans in progress: they stop their discovery before the bus closes
 	stopCtx    context.Context
 	stopCancel context.CancelFunc
+
+	// discMu serialises the start and stop of the discovery session, which scans and connects
+	// to unknown devices share: bluetoothd keeps one session per D-Bus client
+	// (doc/adapter-api.txt StartDiscovery, BlueZ 5.66).
+	discMu    sync.Mutex
+	discUsers map[*dbus.Conn]int
 }
 
 var _ gogatt.Backend = (*Backend)(nil)
@@ -121,7 +127,7 @@ func New(cfg Config) *Backend {
 	}
 	stopCtx, stopCancel := context.WithCancel(context.Background())
 	return &Backend{cfg: cfg, log: log, links: map[*link]struct{}{}, listeners: map[int]func(*dbus.Signal){},
-		stopCtx: stopCtx, stopCancel: stopCancel}
+		stopCtx: stopCtx, stopCancel: stopCancel, discUsers: map[*dbus.Conn]int{}}
 }
 
 // Start connects to the bus and checks that the adapter exists and is powered; it fails with an
@@ -354,4 +360,39 @@ func managedObjects(ctx context.Context, conn *dbus.Conn) (objectMap, error) {
 	var objs objectMap
 	err := conn.Object(bluezService, "/").CallWithContext(ctx, ifaceObjManager+".GetManagedObjects", 0).Store(&objs)
 	return objs, err
+}
+
+// discover joins the backend's discovery session on conn, starting it (SetDiscoveryFilter
+// {Transport: "le"}, StartDiscovery) for the first user; release leaves it, stopping it for
+// the last.
+func (b *Backend) discover(ctx context.Context, conn *dbus.Conn, adapter dbus.ObjectPath) (release func(), err error) {
+	b.discMu.Lock()
+	defer b.discMu.Unlock()
+	ad := conn.Object(bluezService, adapter)
+	if b.discUsers[conn] == 0 {
+		filter := map[string]dbus.Variant{"Transport": dbus.MakeVariant("le")}
+		if err := ad.CallWithContext(ctx, ifaceAdapter+".SetDiscoveryFilter", 0, filter).Err; err != nil {
+			return nil, mapError("discovery filter", 0, err)
+		}
+		if err := ad.CallWithContext(ctx, ifaceAdapter+".StartDiscovery", 0).Err; err != nil {
+			return nil, mapError("start discovery", 0, err)
+		}
+	}
+	b.discUsers[conn]++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			b.discMu.Lock()
+			defer b.discMu.Unlock()
+			if b.discUsers[conn]--; b.discUsers[conn] > 0 {
+				return
+			}
+			delete(b.discUsers, conn)
+			sctx, cancel := context.WithTimeout(context.Background(), b.cfg.CallTimeout)
+			defer cancel()
+			if err := ad.CallWithContext(sctx, ifaceAdapter+".StopDiscovery", 0).Err; err != nil {
+				b.log.Debug("StopDiscovery", "err", err)
+			}
+		})
+	}, nil
 }

@@ -297,3 +297,35 @@ func TestNoAdapter(t *testing.T) {
 		t.Errorf("Start on a powered-off adapter = %v, want ErrNoAdapter", err)
 	}
 }
+
+// TestScanDuringConnect: a Connect that discovers an unknown device and a Scan share the
+// backend's discovery session: the Scan neither fails nor ends the Connect's discovery.
+func TestScanDuringConnect(t *testing.T) {
+	_, b, per := started(t)
+	ctx := ctxT(t)
+	p := per(sim.TortureAddress)
+	p.SetInRange(false)
+	connected := make(chan error, 1)
+	go func() {
+		d, err := b.Connect(ctx, sim.TortureAddress, gogatt.ConnectOptions{})
+		if err == nil {
+			d.Disconnect()
+		}
+		connected <- err
+	}()
+	res, err := b.Scan(ctx, gogatt.ScanOptions{Timeout: hang, OnAdvertisement: func(r gogatt.ScanResult) bool {
+		return r.Address != sim.HeartRateAddress
+	}})
+	if err != nil || len(res) == 0 {
+		t.Fatalf("Scan during a Connect's discovery = %d results, %v", len(res), err)
+	}
+	p.SetInRange(true)
+	select {
+	case err := <-connected:
+		if err != nil {
+			t.Fatalf("Connect after the Scan ended = %v", err)
+		}
+	case <-time.After(hang):
+		t.Fatal("Connect did not find the device after the Scan ended")
+	}
+}

@@ -144,21 +144,11 @@ func (b *Backend) ensureDevice(ctx context.Context, conn *dbus.Conn, adapter, pa
 	if _, err := conn.Object(bluezService, path).GetProperty(ifaceDevice + ".Address"); err == nil {
 		return nil
 	}
-	ad := conn.Object(bluezService, adapter)
-	filter := map[string]dbus.Variant{"Transport": dbus.MakeVariant("le")}
-	ad.CallWithContext(ctx, ifaceAdapter+".SetDiscoveryFilter", 0, filter)
-	err := ad.CallWithContext(ctx, ifaceAdapter+".StartDiscovery", 0).Err
-	own := err == nil
-	if err != nil && !errors.Is(mapError("discover", 0, err), gogatt.ErrBusy) {
-		return mapError("discover", 0, err)
+	release, err := b.discover(ctx, conn, adapter)
+	if err != nil {
+		return err
 	}
-	if own {
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.cfg.CallTimeout)
-			defer cancel()
-			ad.CallWithContext(sctx, ifaceAdapter+".StopDiscovery", 0)
-		}()
-	}
+	defer release()
 	// It may have appeared between the first look and the signal match.
 	if _, err := conn.Object(bluezService, path).GetProperty(ifaceDevice + ".Address"); err == nil {
 		return nil

@@ -48,8 +48,8 @@ func (q *sigQueue) take() []*dbus.Signal {
 // InterfacesAdded of a device, and each PropertiesChanged carrying its RSSI (a new
 // advertisement), is one call of OnAdvertisement. Interval and Window are checked but
 // bluetoothd chooses its own; a scan over D-Bus is always active. Devices bluetoothd already
-// knew are reported only when they advertise again. A discovery session of this client already
-// running fails with an error matching gogatt.ErrBusy.
+// knew are reported only when they advertise again. Scans and connections to devices bluetoothd
+// does not know yet share the backend's one discovery session.
 func (b *Backend) Scan(ctx context.Context, opts gogatt.ScanOptions) ([]gogatt.ScanResult, error) {
 	conn, adapter, stopCtx, err := b.begin()
 	if err != nil {
@@ -86,21 +86,11 @@ func (b *Backend) Scan(ctx context.Context, opts gogatt.ScanOptions) ([]gogatt.S
 			}
 		}
 	}
-	ad := conn.Object(bluezService, adapter)
-	filter := map[string]dbus.Variant{"Transport": dbus.MakeVariant("le")}
-	if err := ad.CallWithContext(callCtx, ifaceAdapter+".SetDiscoveryFilter", 0, filter).Err; err != nil {
-		return nil, b.scanErr(ctx, stopCtx, mapError("scan", 0, err))
+	release, err := b.discover(callCtx, conn, adapter)
+	if err != nil {
+		return nil, b.scanErr(ctx, stopCtx, fmt.Errorf("bluez: scan: %w", err))
 	}
-	if err := ad.CallWithContext(callCtx, ifaceAdapter+".StartDiscovery", 0).Err; err != nil {
-		return nil, b.scanErr(ctx, stopCtx, mapError("scan", 0, err))
-	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.cfg.CallTimeout)
-		defer cancel()
-		if err := ad.CallWithContext(sctx, ifaceAdapter+".StopDiscovery", 0).Err; err != nil {
-			b.log.Debug("StopDiscovery", "err", err)
-		}
-	}()
+	defer release()
 
 	results := map[dbus.ObjectPath]*gogatt.ScanResult{}
 	var order []dbus.ObjectPath
