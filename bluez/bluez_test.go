@@ -329,3 +329,79 @@ func TestScanDuringConnect(t *testing.T) {
 		t.Fatal("Connect did not find the device after the Scan ended")
 	}
 }
+
+// TestConnectPendsWhileOutOfRange: like bluetoothd, a Device1.Connect to a known device out of
+// range waits for it (until the LE connection timeout) instead of failing at once; a Connect
+// whose context ends cancels the attempt (Device1.Disconnect), so the next one can start.
+func TestConnectPendsWhileOutOfRange(t *testing.T) {
+	ps := sim.DemoPeripherals(1)
+	env, b := newEnv(t, ps)
+	ctx := ctxT(t)
+	if err := b.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Make the device known to bluetoothd, then take it out of range.
+	if _, err := b.Scan(ctx, gogatt.ScanOptions{Timeout: hang, OnAdvertisement: func(r gogatt.ScanResult) bool {
+		return r.Address != sim.ThermometerAddress
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	var p *sim.Peripheral
+	for _, x := range ps {
+		if x.Address().String() == sim.ThermometerAddress {
+			p = x
+		}
+	}
+	a := p.Address()
+	p.SetInRange(false)
+	pending := func(want bool) {
+		t.Helper()
+		if !waitUntil(func() bool { return env.ConnectPending(a) == want }) {
+			t.Fatalf("bluetoothd's connection attempt pending = %v, want %v", !want, want)
+		}
+	}
+
+	// Cancelled while pending: the attempt is withdrawn.
+	cctx, cancel := context.WithCancel(ctx)
+	res := make(chan error, 1)
+	goConnect := func(ctx context.Context) {
+		go func() {
+			d, err := b.Connect(ctx, sim.ThermometerAddress, gogatt.ConnectOptions{})
+			if err == nil {
+				d.Disconnect()
+			}
+			res <- err
+		}()
+	}
+	goConnect(cctx)
+	pending(true)
+	cancel()
+	if err := <-res; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Connect with a cancelled context = %v, want context.Canceled", err)
+	}
+	pending(false)
+
+	goConnect(ctx)
+	pending(true)
+	p.SetInRange(true)
+	if err := <-res; err != nil {
+		t.Fatalf("Connect to a device that comes back into range = %v", err)
+	}
+}
+
+// waitUntil polls cond, state of the simulation the test does not control, until it holds;
+// false only after a hang.
+func waitUntil(cond func() bool) bool {
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.NewTimer(hang)
+	defer deadline.Stop()
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-deadline.C:
+			return cond()
+		}
+	}
+	return true
+}

@@ -51,6 +51,8 @@ type gattState struct {
 	discStop    chan struct{}   // closes the discovery loop
 	discDone    chan struct{}
 	conns       map[bt.Address]*gconn
+	pending     map[bt.Address]chan struct{} // connection attempts; closed to cancel one
+	closing     chan struct{}                // closed by closeGatt
 	closed      bool
 }
 
@@ -96,6 +98,8 @@ func (g *gattState) init() {
 	if g.conns == nil {
 		g.conns = make(map[bt.Address]*gconn)
 		g.discoverers = make(map[string]bool)
+		g.pending = make(map[bt.Address]chan struct{})
+		g.closing = make(chan struct{})
 	}
 }
 
@@ -269,10 +273,46 @@ func (b *bluezBus) deviceConnect(a bt.Address) methodFunc {
 			b.mu.Unlock()
 			return nil, bluezErr(errAlreadyConnect, "Already Connected")
 		}
-		closed := b.gatt.closed
+		if b.gatt.pending[a] != nil {
+			b.mu.Unlock()
+			return nil, bluezErr(errInProgress, "In Progress")
+		}
+		cancel := make(chan struct{})
+		b.gatt.pending[a] = cancel
+		closing := b.gatt.closed
 		b.mu.Unlock()
-		if p == nil || closed || !p.InRange() {
-			// The controller's LE Create Connection times out and bluetoothd cancels it.
+		defer func() {
+			b.mu.Lock()
+			if b.gatt.pending[a] == cancel {
+				delete(b.gatt.pending, a)
+			}
+			b.mu.Unlock()
+		}()
+		// The controller connects at the peripheral's next connectable advertising event (Core
+		// v5.3 Vol 6 Part B §4.5); while it is out of range or not connectable the attempt pends
+		// until the LE connection timeout, or until Device1.Disconnect cancels it.
+		deadline := time.Now().Add(b.e.leConnTimeout)
+		for !closing && (p == nil || !p.InRange() || !p.Connectable()) {
+			wait := time.Until(deadline)
+			if wait <= 0 {
+				return nil, bluezErr(errFailed, "le-connection-abort-by-local")
+			}
+			every := discoveryTick
+			if p != nil {
+				every = advInterval(p)
+			}
+			t := time.NewTimer(min(wait, every))
+			select {
+			case <-t.C:
+			case <-cancel:
+				t.Stop()
+				return nil, bluezErr(errFailed, "le-connection-abort-by-local")
+			case <-b.gatt.closing:
+				t.Stop()
+				closing = true
+			}
+		}
+		if closing {
 			return nil, bluezErr(errFailed, "le-connection-abort-by-local")
 		}
 		link, err := p.Connect(b.e.ctrlAddr, bt.AddressPublic)
@@ -718,9 +758,18 @@ func (gc *gconn) stopNotify(o *gobj) methodFunc {
 func (b *bluezBus) deviceDisconnect(a bt.Address) methodFunc {
 	return func(*call) ([]any, error) {
 		b.mu.Lock()
+		b.gatt.init()
 		gc := b.gatt.conns[a]
+		cancel := b.gatt.pending[a]
+		if cancel != nil {
+			close(cancel) // the pending Connect fails
+			delete(b.gatt.pending, a)
+		}
 		b.mu.Unlock()
 		if gc == nil {
+			if cancel != nil {
+				return nil, nil
+			}
 			return nil, bluezErr(errNotConnected, "Not Connected")
 		}
 		gc.link.Close()
@@ -744,6 +793,9 @@ func (b *bluezBus) gattObjects(objs map[dbus.ObjectPath]map[string]map[string]db
 func (b *bluezBus) closeGatt() {
 	b.mu.Lock()
 	b.gatt.init()
+	if !b.gatt.closed {
+		close(b.gatt.closing)
+	}
 	b.gatt.closed = true
 	clear(b.gatt.discoverers)
 	_, done := b.stopLoopLocked()
@@ -774,4 +826,14 @@ func (e *Env) BusAddress() string {
 		return ""
 	}
 	return e.bus.address
+}
+
+// ConnectPending reports whether a Device1.Connect to a is waiting for the peripheral.
+func (e *Env) ConnectPending(a bt.Address) bool {
+	if e.bus == nil {
+		return false
+	}
+	e.bus.mu.Lock()
+	defer e.bus.mu.Unlock()
+	return e.bus.gatt.pending[a] != nil
 }
