@@ -146,7 +146,8 @@ func (b *Backend) Start(ctx context.Context) error {
 		b.stopCtx, b.stopCancel = context.WithCancel(context.Background())
 	}
 	b.mu.Unlock()
-	opts := []dbus.ConnOption{dbus.WithSignalHandler(dbus.NewSequentialSignalHandler()), dbus.WithContext(ctx)}
+	// Not dbus.WithContext(ctx): godbus would close the connection when Start's ctx ends.
+	opts := []dbus.ConnOption{dbus.WithSignalHandler(dbus.NewSequentialSignalHandler())}
 	var conn *dbus.Conn
 	var err error
 	if b.cfg.BusAddress != "" {
@@ -158,7 +159,8 @@ func (b *Backend) Start(ctx context.Context) error {
 		return fmt.Errorf("bluez: connecting to the bus: %w", err)
 	}
 	adapter := dbus.ObjectPath("/org/bluez/" + b.cfg.Adapter)
-	v, err := conn.Object(bluezService, adapter).GetProperty(ifaceAdapter + ".Powered")
+	var v dbus.Variant
+	err = conn.Object(bluezService, adapter).CallWithContext(ctx, ifaceProps+".Get", 0, ifaceAdapter, "Powered").Store(&v)
 	if err != nil {
 		conn.Close()
 		return fmt.Errorf("bluez: adapter %s: %w: %w", b.cfg.Adapter, gogatt.ErrNoAdapter, err)

@@ -405,3 +405,19 @@ func waitUntil(cond func() bool) bool {
 	}
 	return true
 }
+
+// TestStartContextEnds: the context of Start bounds Start only; the backend keeps working after
+// it ends.
+func TestStartContextEnds(t *testing.T) {
+	_, b := newEnv(t, sim.DemoPeripherals(1))
+	sctx, cancel := context.WithCancel(context.Background())
+	if err := b.Start(sctx); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	ctx := ctxT(t)
+	d := connect(t, b, sim.HeartRateAddress, gogatt.ConnectOptions{})
+	if _, err := d.CharRead(ctx, gogatt.UUID16(0x2A38)); err != nil {
+		t.Fatalf("CharRead after Start's context ended = %v", err)
+	}
+}

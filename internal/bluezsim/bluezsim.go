@@ -64,6 +64,7 @@ type Env struct {
 	ctrlAddr      bt.Address
 	leConnTimeout time.Duration
 	logf          func(format string, args ...any)
+	dbusOnly      bool
 
 	ctrl *controller
 	bus  *bluezBus
@@ -157,6 +158,7 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 		ctrlAddr:      opts.ControllerAddress,
 		leConnTimeout: opts.LEConnectTimeout,
 		logf:          opts.Logf,
+		dbusOnly:      opts.DBusOnly,
 		peers:         make(map[bt.Address]*peer),
 		conns:         make(map[*net.UnixConn]struct{}),
 		links:         make(map[bt.Address]map[*sim.Link]activeLink),

@@ -151,8 +151,18 @@ func startBus(ctx context.Context, e *Env) (*bluezBus, error) {
 	return b, nil
 }
 
-// connect opens the service's bus connection over a corkable socket (see corkConn).
+// connect opens the service's bus connection over a corkable socket (see corkConn). A
+// D-Bus-only environment, which no BlueZ tool reads, needs no cork but file-descriptor passing
+// (AcquireNotify): it uses godbus's own unix transport.
 func (b *bluezBus) connect(ctx context.Context, sock string) error {
+	if b.e.dbusOnly {
+		conn, err := dbus.Connect(b.address, dbus.WithHandler(b)) // no WithContext: it would close the connection when ctx ends
+		if err != nil {
+			return err
+		}
+		b.conn = conn
+		return nil
+	}
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, "unix", sock)
 	if err != nil {
@@ -199,6 +209,9 @@ func (c *corkConn) Write(p []byte) (int, error) {
 }
 
 func (c *corkConn) setCorked(on bool) {
+	if c == nil { // an environment without the cork (Options.DBusOnly)
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.corked = on

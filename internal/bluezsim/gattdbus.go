@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -92,6 +93,7 @@ type gobj struct {
 	primary   bool
 	value     []byte
 	notifying bool
+	acquired  *os.File // the service's end of an AcquireNotify socket pair
 }
 
 func (g *gattState) init() {
@@ -418,9 +420,13 @@ func (o *gobj) propsLocked(gc *gconn) map[string]dbus.Variant {
 		return map[string]dbus.Variant{"UUID": dbus.MakeVariant(o.uuid.String()), "Device": dbus.MakeVariant(o.parent),
 			"Primary": dbus.MakeVariant(o.primary), "Includes": dbus.MakeVariant([]dbus.ObjectPath{})}
 	case ifaceGattChar:
-		return map[string]dbus.Variant{"UUID": dbus.MakeVariant(o.uuid.String()), "Service": dbus.MakeVariant(o.parent),
+		props := map[string]dbus.Variant{"UUID": dbus.MakeVariant(o.uuid.String()), "Service": dbus.MakeVariant(o.parent),
 			"Value": dbus.MakeVariant(slices.Clone(val)), "Notifying": dbus.MakeVariant(o.notifying),
 			"Flags": dbus.MakeVariant(flagNames(o.props)), "MTU": dbus.MakeVariant(uint16(gc.mtu))}
+		if o.props&(gatt.PropNotify|gatt.PropIndicate) != 0 {
+			props["NotifyAcquired"] = dbus.MakeVariant(o.acquired != nil)
+		}
+		return props
 	}
 	return map[string]dbus.Variant{"UUID": dbus.MakeVariant(o.uuid.String()), "Characteristic": dbus.MakeVariant(o.parent),
 		"Value": dbus.MakeVariant(slices.Clone(val))}
@@ -463,10 +469,19 @@ func (gc *gconn) valueArrived(h uint16, v []byte) {
 	b.mu.Lock()
 	o := gc.byValue[h]
 	emit := o != nil && o.notifying
+	var f *os.File
 	if o != nil {
 		o.value = slices.Clone(v)
+		f = o.acquired
 	}
 	b.mu.Unlock()
+	if f != nil {
+		// One packet per value; a full socket drops it, as bluetoothd's non-blocking write does.
+		if _, err := f.Write(v); err != nil {
+			b.e.logf("AcquireNotify %s: value dropped: %v", o.path, err)
+		}
+		return
+	}
 	if emit {
 		b.conn.Emit(o.path, ifaceProperties+".PropertiesChanged", ifaceGattChar,
 			map[string]dbus.Variant{"Value": dbus.MakeVariant(slices.Clone(v))}, []string{})
@@ -482,6 +497,12 @@ func (gc *gconn) teardown() {
 		delete(b.gatt.conns, gc.addr)
 	}
 	objs := slices.Collect(maps.Values(gc.objs))
+	for _, o := range objs {
+		if o.acquired != nil {
+			o.acquired.Close() // the client's end sees the hang-up
+			o.acquired = nil
+		}
+	}
 	gc.objs, gc.byValue = nil, nil
 	resolved := gc.resolved
 	gc.resolved = false
@@ -649,9 +670,7 @@ func (b *bluezBus) gattObject(path dbus.ObjectPath) (dbus.ServerObject, bool) {
 			"StartNotify":  gc.startNotify(o),
 			"StopNotify":   gc.stopNotify(o),
 			"AcquireWrite": func(*call) ([]any, error) { return nil, bluezErr(errNotSupported, "Operation is not supported") },
-			"AcquireNotify": func(*call) ([]any, error) {
-				return nil, bluezErr(errNotSupported, "Operation is not supported")
-			},
+			"AcquireNotify": gc.acquireNotify(o),
 		}
 	default:
 		obj[o.iface] = iface{"ReadValue": gc.readValue(o), "WriteValue": gc.writeMethod(o)}
@@ -714,8 +733,11 @@ func (gc *gconn) startNotify(o *gobj) methodFunc {
 		}
 		b := gc.b
 		b.mu.Lock()
-		on := o.notifying
+		on, acquired := o.notifying, o.acquired != nil
 		b.mu.Unlock()
+		if acquired {
+			return nil, bluezErr(errNotPermitted, "Notify acquired")
+		}
 		if on {
 			return nil, nil
 		}
@@ -836,4 +858,81 @@ func (e *Env) ConnectPending(a bt.Address) bool {
 	e.bus.mu.Lock()
 	defer e.bus.mu.Unlock()
 	return e.bus.gatt.pending[a] != nil
+}
+
+// acquireNotify is GattCharacteristic1.AcquireNotify (doc/gatt-api.txt, BlueZ 5.66): it enables
+// notifications (or indications) and returns one end of a SOCK_SEQPACKET socket pair, both ends
+// non-blocking, and the MTU; each value then arrives as one packet on it instead of as
+// PropertiesChanged. The client closing its end disables them again.
+func (gc *gconn) acquireNotify(o *gobj) methodFunc {
+	return func(c *call) ([]any, error) {
+		if o.props&(gatt.PropNotify|gatt.PropIndicate) == 0 || o.cccd == 0 {
+			return nil, bluezErr(errNotSupported, "Operation is not supported")
+		}
+		b := gc.b
+		b.mu.Lock()
+		busy, acquired := o.notifying, o.acquired != nil
+		b.mu.Unlock()
+		if acquired {
+			return nil, bluezErr(errNotPermitted, "Notify acquired")
+		}
+		if busy {
+			return nil, bluezErr(errInProgress, "In Progress")
+		}
+		mine, theirs, closeTheirs, err := seqpacketPair()
+		if err != nil {
+			return nil, bluezErr(errFailed, err.Error())
+		}
+		val := byte(0x01)
+		if o.props&gatt.PropNotify == 0 {
+			val = 0x02
+		}
+		if _, err := gc.request([]byte{0x12, byte(o.cccd), byte(o.cccd >> 8), val, 0}, 0x13); err != nil {
+			mine.Close()
+			closeTheirs()
+			return nil, dbusATTError(err)
+		}
+		b.mu.Lock()
+		if gc.objs[o.path] != o { // the link went meanwhile
+			b.mu.Unlock()
+			mine.Close()
+			closeTheirs()
+			return nil, bluezErr(errFailed, "Not connected")
+		}
+		o.acquired = mine
+		b.e.wg.Add(1)
+		b.mu.Unlock()
+		go gc.watchAcquired(o, mine)
+		c.reply("hq", dbus.UnixFD(theirs), uint16(gc.mtu))
+		closeTheirs() // the client has its own copy now
+		b.conn.Emit(o.path, ifaceProperties+".PropertiesChanged", ifaceGattChar,
+			map[string]dbus.Variant{"NotifyAcquired": dbus.MakeVariant(true)}, []string{})
+		return nil, nil
+	}
+}
+
+// watchAcquired waits for the client to close its end (or for the link's teardown to close
+// ours); a client that closed it gets notifications disabled, as bluetoothd does on the hang-up.
+func (gc *gconn) watchAcquired(o *gobj, f *os.File) {
+	defer gc.b.e.wg.Done()
+	buf := make([]byte, 1)
+	for {
+		if _, err := f.Read(buf); err != nil {
+			break
+		}
+	}
+	b := gc.b
+	b.mu.Lock()
+	mine := o.acquired == f
+	if mine {
+		o.acquired = nil
+	}
+	b.mu.Unlock()
+	if !mine {
+		return // closed by the teardown
+	}
+	f.Close()
+	b.conn.Emit(o.path, ifaceProperties+".PropertiesChanged", ifaceGattChar,
+		map[string]dbus.Variant{"NotifyAcquired": dbus.MakeVariant(false)}, []string{})
+	gc.request([]byte{0x12, byte(o.cccd), byte(o.cccd >> 8), 0, 0}, 0x13)
 }
