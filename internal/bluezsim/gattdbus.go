@@ -665,11 +665,11 @@ func (b *bluezBus) gattObject(path dbus.ObjectPath) (dbus.ServerObject, bool) {
 		obj[o.iface] = iface{}
 	case ifaceGattChar:
 		obj[o.iface] = iface{
-			"ReadValue":    gc.readValue(o),
-			"WriteValue":   gc.writeMethod(o),
-			"StartNotify":  gc.startNotify(o),
-			"StopNotify":   gc.stopNotify(o),
-			"AcquireWrite": func(*call) ([]any, error) { return nil, bluezErr(errNotSupported, "Operation is not supported") },
+			"ReadValue":     gc.readValue(o),
+			"WriteValue":    gc.writeMethod(o),
+			"StartNotify":   gc.startNotify(o),
+			"StopNotify":    gc.stopNotify(o),
+			"AcquireWrite":  func(*call) ([]any, error) { return nil, bluezErr(errNotSupported, "Operation is not supported") },
 			"AcquireNotify": gc.acquireNotify(o),
 		}
 	default:
