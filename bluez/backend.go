@@ -77,6 +77,12 @@ type Config struct {
 	BusAddress string
 	// Logger receives debug logs; nil discards them.
 	Logger *slog.Logger
+	// AcquireNotify makes Subscribe use GattCharacteristic1.AcquireNotify (doc/gatt-api.txt):
+	// values arrive as packets on a socket bluetoothd hands over rather than as D-Bus signals,
+	// which spares the bus. Where bluetoothd refuses it (NotSupported, NotPermitted, Failed)
+	// Subscribe falls back to StartNotify. Unsubscribe closes the socket and returns once
+	// bluetoothd reports NotifyAcquired false.
+	AcquireNotify bool
 	// CallTimeout bounds housekeeping calls whose context has no deadline (StopDiscovery,
 	// Disconnect when a link is closed). Zero means 10 s.
 	CallTimeout time.Duration

@@ -27,11 +27,21 @@ func newEnv(t *testing.T, ps []*sim.Peripheral) (*bluezsim.Env, *bluez.Backend) 
 	return env, b
 }
 
-// TestContract runs the contract suite against the simulated org.bluez service.
+// TestContract runs the contract suite against the simulated org.bluez service, with
+// subscriptions through StartNotify and through AcquireNotify.
 func TestContract(t *testing.T) {
+	t.Run("StartNotify", func(t *testing.T) { runContract(t, false) })
+	t.Run("AcquireNotify", func(t *testing.T) { runContract(t, true) })
+}
+
+func runContract(t *testing.T, acquire bool) {
 	gogatttest.Run(t, func(t *testing.T) gogatttest.Env {
 		ps := sim.DemoPeripherals(1)
-		_, b := newEnv(t, ps)
+		env, b := newEnv(t, ps)
+		if acquire {
+			b = bluez.New(bluez.Config{Adapter: env.HCIDevice(), BusAddress: env.BusAddress(), AcquireNotify: true})
+			t.Cleanup(func() { b.Stop() })
+		}
 		byAddr := map[string]*sim.Peripheral{}
 		for _, p := range ps {
 			byAddr[p.Address().String()] = p

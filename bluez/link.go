@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -31,9 +32,12 @@ type link struct {
 	closing   bool
 	err       error
 	done      chan struct{}
-	tree      *tree                      // nil until discovered
-	wanted    map[uint16]bool            // value handles whose Value changes are notifications
-	charPaths map[dbus.ObjectPath]uint16 // characteristic path → value handle, for signals
+	tree      *tree                             // nil until discovered
+	wanted    map[uint16]bool                   // value handles whose Value changes are notifications
+	charPaths map[dbus.ObjectPath]uint16        // characteristic path → value handle, for signals
+	acquired  map[uint16]*acquired              // AcquireNotify sockets by value handle
+	released  map[dbus.ObjectPath]chan struct{} // closed at NotifyAcquired=false
+	readers   sync.WaitGroup
 
 	closeOnce sync.Once
 }
@@ -69,7 +73,7 @@ func (b *Backend) dial(ctx context.Context, a bt.Address, opts gogatt.ConnectOpt
 	}
 	l := &link{b: b, conn: conn, addr: a, path: devicePath(adapter, a), sink: sink,
 		resolved: make(chan struct{}), done: make(chan struct{}), wanted: map[uint16]bool{},
-		charPaths: map[dbus.ObjectPath]uint16{}}
+		charPaths: map[dbus.ObjectPath]uint16{}, acquired: map[uint16]*acquired{}, released: map[dbus.ObjectPath]chan struct{}{}}
 	l.unsub = b.listen(l.signal)
 	fail := func(err error) (gattkit.Link, error) {
 		l.unsub()
@@ -207,6 +211,16 @@ func (l *link) signal(s *dbus.Signal) {
 				}
 			}
 		case ifaceChar:
+			if v, ok := changed["NotifyAcquired"]; ok {
+				if on, _ := v.Value().(bool); !on {
+					l.mu.Lock()
+					if ch := l.released[s.Path]; ch != nil {
+						close(ch)
+						delete(l.released, s.Path)
+					}
+					l.mu.Unlock()
+				}
+			}
 			v, ok := changed["Value"]
 			if !ok {
 				return
@@ -507,6 +521,9 @@ func (l *link) Configure(ctx context.Context, ch gogatt.Characteristic, n gattki
 	}
 	o := l.conn.Object(bluezService, p)
 	if n == gattkit.NotifyOff {
+		if done, err := l.release(ctx, ch.ValueHandle, p); done {
+			return err
+		}
 		l.mu.Lock()
 		delete(l.wanted, ch.ValueHandle)
 		l.mu.Unlock()
@@ -519,6 +536,14 @@ func (l *link) Configure(ctx context.Context, ch gogatt.Characteristic, n gattki
 			return l.callErr(ctx, op, ch.ValueHandle, err)
 		}
 		return nil
+	}
+	l.mu.Lock()
+	started := l.wanted[ch.ValueHandle] // a StartNotify session already (AcquireNotify was refused)
+	l.mu.Unlock()
+	if l.b.cfg.AcquireNotify && !started {
+		if done, err := l.acquire(ctx, ch.ValueHandle, o); done {
+			return err
+		}
 	}
 	l.mu.Lock()
 	was := l.wanted[ch.ValueHandle]
@@ -593,10 +618,100 @@ func (l *link) Close() error {
 			cancel()
 			l.lost("disconnected by the application")
 		}
+		l.mu.Lock()
+		for _, a := range l.acquired {
+			a.f.Close()
+		}
+		clear(l.acquired)
+		l.mu.Unlock()
+		l.readers.Wait()
 		l.unsub()
 		l.b.mu.Lock()
 		delete(l.b.links, l)
 		l.b.mu.Unlock()
 	})
 	return nil
+}
+
+// acquired is a socket of AcquireNotify and its reader.
+type acquired struct {
+	f    *os.File
+	done chan struct{}
+}
+
+// acquire subscribes through AcquireNotify; done is false when bluetoothd refuses it, so that
+// the caller falls back to StartNotify.
+func (l *link) acquire(ctx context.Context, vh uint16, o dbus.BusObject) (done bool, err error) {
+	l.mu.Lock()
+	_, have := l.acquired[vh]
+	l.mu.Unlock()
+	if have {
+		return true, nil
+	}
+	var fd dbus.UnixFD
+	var mtu uint16
+	if err := o.CallWithContext(ctx, ifaceChar+".AcquireNotify", 0, map[string]dbus.Variant{}).Store(&fd, &mtu); err != nil {
+		var de dbus.Error
+		if errors.As(err, &de) && ctx.Err() == nil && l.Err() == nil && (de.Name == "org.bluez.Error.NotSupported" ||
+			de.Name == "org.bluez.Error.NotPermitted" || de.Name == "org.bluez.Error.Failed") {
+			l.b.log.Debug("AcquireNotify refused; using StartNotify", "handle", vh, "err", err)
+			return false, nil
+		}
+		return true, l.callErr(ctx, "subscribe", vh, err)
+	}
+	// bluetoothd's socket is non-blocking: os.NewFile puts it in Go's poller, so reads wait.
+	a := &acquired{f: os.NewFile(uintptr(fd), "bluez-notify"), done: make(chan struct{})}
+	l.mu.Lock()
+	if l.err != nil || l.closing {
+		l.mu.Unlock()
+		a.f.Close()
+		return true, fmt.Errorf("bluez: subscribe: %w", gogatt.ErrNotConnected)
+	}
+	l.acquired[vh] = a
+	l.readers.Add(1)
+	l.mu.Unlock()
+	go l.readAcquired(vh, a, max(int(mtu), 517))
+	return true, nil
+}
+
+// readAcquired hands each packet (one value) to the sink, in order, until the socket closes.
+func (l *link) readAcquired(vh uint16, a *acquired, size int) {
+	defer l.readers.Done()
+	defer close(a.done)
+	buf := make([]byte, size)
+	for {
+		n, err := a.f.Read(buf)
+		if err != nil {
+			return
+		}
+		l.sink(vh, buf[:n])
+	}
+}
+
+// release ends an AcquireNotify subscription: it closes the socket and waits until bluetoothd
+// reports NotifyAcquired false. done is false when vh has no socket.
+func (l *link) release(ctx context.Context, vh uint16, p dbus.ObjectPath) (done bool, err error) {
+	l.mu.Lock()
+	a := l.acquired[vh]
+	if a == nil {
+		l.mu.Unlock()
+		return false, nil
+	}
+	delete(l.acquired, vh)
+	ch := make(chan struct{})
+	l.released[p] = ch
+	l.mu.Unlock()
+	a.f.Close()
+	<-a.done
+	select {
+	case <-ch:
+		return true, nil
+	case <-l.done:
+		return true, nil
+	case <-ctx.Done():
+		l.mu.Lock()
+		delete(l.released, p)
+		l.mu.Unlock()
+		return true, gattkit.CtxErr(ctx, "unsubscribe")
+	}
 }

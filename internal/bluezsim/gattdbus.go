@@ -861,33 +861,31 @@ func (e *Env) ConnectPending(a bt.Address) bool {
 }
 
 // acquireNotify is GattCharacteristic1.AcquireNotify (doc/gatt-api.txt, BlueZ 5.66): it enables
-// notifications (or indications) and returns one end of a SOCK_SEQPACKET socket pair, both ends
+// notifications and returns one end of a SOCK_SEQPACKET socket pair, both ends
 // non-blocking, and the MTU; each value then arrives as one packet on it instead of as
 // PropertiesChanged. The client closing its end disables them again.
 func (gc *gconn) acquireNotify(o *gobj) methodFunc {
 	return func(c *call) ([]any, error) {
-		if o.props&(gatt.PropNotify|gatt.PropIndicate) == 0 || o.cccd == 0 {
-			return nil, bluezErr(errNotSupported, "Operation is not supported")
-		}
 		b := gc.b
 		b.mu.Lock()
 		busy, acquired := o.notifying, o.acquired != nil
 		b.mu.Unlock()
+		// The checks of characteristic_acquire_notify (src/gatt-client.c, BlueZ 5.66), in its
+		// order: notifications only, not indications.
 		if acquired {
 			return nil, bluezErr(errNotPermitted, "Notify acquired")
 		}
 		if busy {
 			return nil, bluezErr(errInProgress, "In Progress")
 		}
+		if o.props&gatt.PropNotify == 0 || o.cccd == 0 {
+			return nil, bluezErr(errNotSupported, "Operation is not supported")
+		}
 		mine, theirs, closeTheirs, err := seqpacketPair()
 		if err != nil {
 			return nil, bluezErr(errFailed, err.Error())
 		}
-		val := byte(0x01)
-		if o.props&gatt.PropNotify == 0 {
-			val = 0x02
-		}
-		if _, err := gc.request([]byte{0x12, byte(o.cccd), byte(o.cccd >> 8), val, 0}, 0x13); err != nil {
+		if _, err := gc.request([]byte{0x12, byte(o.cccd), byte(o.cccd >> 8), 0x01, 0}, 0x13); err != nil {
 			mine.Close()
 			closeTheirs()
 			return nil, dbusATTError(err)
@@ -932,7 +930,7 @@ func (gc *gconn) watchAcquired(o *gobj, f *os.File) {
 		return // closed by the teardown
 	}
 	f.Close()
+	gc.request([]byte{0x12, byte(o.cccd), byte(o.cccd >> 8), 0, 0}, 0x13)
 	b.conn.Emit(o.path, ifaceProperties+".PropertiesChanged", ifaceGattChar,
 		map[string]dbus.Variant{"NotifyAcquired": dbus.MakeVariant(false)}, []string{})
-	gc.request([]byte{0x12, byte(o.cccd), byte(o.cccd >> 8), 0, 0}, 0x13)
 }
