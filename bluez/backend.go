@@ -27,7 +27,8 @@
 //     and gogatt.ErrUnsupported otherwise (an ATT client may exchange the MTU only once).
 //   - A single ATT Read: ReadValue always reads the whole value (Read then Read Blob), so
 //     CharRead returns the whole value too.
-//   - CCCDs: bluetoothd owns them. Subscribe is StartNotify, Unsubscribe StopNotify; writing a
+//   - CCCDs: bluetoothd owns them. Subscribe is StartNotify (or AcquireNotify, see
+//     Config.AcquireNotify), Unsubscribe StopNotify; writing a
 //     CCCD with CharWriteHandle fails with ATT Write Not Permitted, and Unsubscribe of a
 //     characteristic this client did not subscribe to writes nothing. SubscribeOptions.Indication
 //     is not honoured when a characteristic supports notifications as well: bluetoothd then

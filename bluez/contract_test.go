@@ -17,7 +17,7 @@ func newEnv(t *testing.T, ps []*sim.Peripheral) (*bluezsim.Env, *bluez.Backend) 
 	bluezsim.RequireDBus(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	env, err := bluezsim.Start(ctx, bluezsim.Options{Peripherals: ps, DBusOnly: true})
+	env, err := startSim(ctx, ps)
 	if err != nil {
 		t.Fatalf("bluezsim: %v", err)
 	}
@@ -50,4 +50,12 @@ func runContract(t *testing.T, acquire bool) {
 			SetInRange:   func(a string, in bool) { byAddr[a].SetInRange(in) },
 			NoCCCDWrites: "bluetoothd owns the CCCDs: GattDescriptor1.WriteValue on one fails with NotPermitted (src/gatt-client.c, BlueZ 5.66)"}
 	})
+}
+
+// startSim starts a D-Bus-only simulated bluetoothd serving ps.
+func startSim(ctx context.Context, ps []*sim.Peripheral) (*bluezsim.Env, error) {
+	if err := bluezsim.AvailableDBus(); err != nil {
+		return nil, err
+	}
+	return bluezsim.Start(ctx, bluezsim.Options{Peripherals: ps, DBusOnly: true})
 }
