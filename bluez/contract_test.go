@@ -2,8 +2,11 @@ package bluez_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/godbus/dbus/v5"
 
 	"github.com/gogatt/gogatt/bluez"
 	"github.com/gogatt/gogatt/gogatttest"
@@ -48,6 +51,7 @@ func runContract(t *testing.T, acquire bool) {
 		}
 		return gogatttest.Env{Backend: b, Peripherals: ps,
 			SetInRange:   func(a string, in bool) { byAddr[a].SetInRange(in) },
+			CheckStopped: func(t *testing.T) { nothingLeft(t, env, ps) },
 			NoCCCDWrites: "bluetoothd owns the CCCDs: GattDescriptor1.WriteValue on one fails with NotPermitted (src/gatt-client.c, BlueZ 5.66)"}
 	})
 }
@@ -58,4 +62,21 @@ func startSim(ctx context.Context, ps []*sim.Peripheral) (*bluezsim.Env, error) 
 		return nil, err
 	}
 	return bluezsim.Start(ctx, bluezsim.Options{Peripherals: ps, DBusOnly: true})
+}
+
+// nothingLeft checks what a stopped backend must not leave: goroutines of the library, a
+// connection or a connection attempt held by bluetoothd, a discovery session.
+func nothingLeft(t *testing.T, env *bluezsim.Env, ps []*sim.Peripheral) {
+	t.Helper()
+	gogatttest.NoGoroutines(t, "goroutines of the library", func(stack string) bool {
+		return strings.Contains(stack, "gogatt/gogatt/bluez.") || strings.Contains(stack, "gogatt/internal/gattkit.")
+	})
+	for _, p := range ps {
+		if env.GATTConnected(p.Address()) || env.ConnectPending(p.Address()) {
+			t.Errorf("bluetoothd still connected (or connecting) to %s after Stop", p.Address())
+		}
+	}
+	if v, err := busProp(t, env.BusAddress(), dbus.ObjectPath("/org/bluez/"+env.HCIDevice()), "org.bluez.Adapter1.Discovering"); err != nil || v.Value() != false {
+		t.Errorf("Discovering after Stop = %v, %v; want false", v, err)
+	}
 }
