@@ -143,7 +143,7 @@ func goConnect(t *testing.T, ctx context.Context, e Env, w connectWait, auto boo
 		d, err := e.Backend.Connect(ctx, w.addr, gogatt.ConnectOptions{Timeout: time.Hour, AutoReconnect: auto})
 		if d != nil {
 			d.Disconnect()
-			err = errors.New("Connect returned a Device")
+			err = errors.New("connect returned a Device")
 		}
 		res <- err
 	}()
