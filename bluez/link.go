@@ -519,6 +519,11 @@ func (l *link) Configure(ctx context.Context, ch gogatt.Characteristic, n gattki
 	if !ok {
 		return fmt.Errorf("bluez: %s handle 0x%04x: %w", op, ch.ValueHandle, gogatt.ErrNotFound)
 	}
+	if n == gattkit.IndicateOn && ch.Properties&gogatt.PropNotify != 0 {
+		// bluetoothd chooses notifications whenever the characteristic allows them
+		// (src/gatt-client.c, BlueZ 5.66): asking for indications cannot be honoured.
+		return fmt.Errorf("bluez: %s handle 0x%04x: indications of a characteristic that also notifies: bluetoothd always enables notifications: %w", op, ch.ValueHandle, gogatt.ErrUnsupported)
+	}
 	o := l.conn.Object(bluezService, p)
 	if n == gattkit.NotifyOff {
 		if done, err := l.release(ctx, ch.ValueHandle, p); done {

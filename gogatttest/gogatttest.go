@@ -43,7 +43,8 @@ type Env struct {
 	// NoCCCDWrites, when not empty, says why the backend cannot write a Client Characteristic
 	// Configuration descriptor itself (a stack whose GATT client owns the CCCDs, such as
 	// bluetoothd over D-Bus, refuses such writes): the rows that write a CCCD directly are
-	// skipped with this reason.
+	// skipped with this reason, and indications of a characteristic that also notifies must
+	// fail with gogatt.ErrUnsupported (such a stack enables notifications there).
 	NoCCCDWrites string
 }
 

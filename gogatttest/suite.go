@@ -548,6 +548,14 @@ func testSubscribe(t *testing.T, e Env) {
 			} else {
 				err = d.Subscribe(ctx, tc.uuid, c.handle, opts)
 			}
+			if tc.ind && tc.uuid == sim.TortureStream && e.NoCCCDWrites != "" {
+				// A stack that owns the CCCDs chooses notifications where the characteristic
+				// allows both: indications cannot be asked for, and saying so is the contract.
+				if !errors.Is(err, gogatt.ErrUnsupported) {
+					t.Fatalf("indications of a characteristic that also notifies = %v, want ErrUnsupported (%s)", err, e.NoCCCDWrites)
+				}
+				return
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
