@@ -337,6 +337,8 @@ func TestErrorsAndExitCodes(t *testing.T) {
 			"gogatt read: reading handle 0x0300: read handle 0x0300: ATT error 0x01 (Invalid Handle): the device has no attribute with that handle: run 'gogatt services C0:FF:EE:00:00:01' for the handles it has"},
 		{"insufficient authorization", newFake(), []string{"read", hrmAddr, "fff1"}, failing("read", attErr("read", 0x34, att.ErrInsufficientAuthorization)), ExitRefused,
 			"gogatt read: reading fff1 [0x0034]: read handle 0x0034: ATT error 0x08 (Insufficient Authorization): the device has not authorized this client: allow it on the device or in its app (pairing with --bond does not)"},
+		{"not paired bluez", newFake(), []string{"read", "--backend", "bluez", hrmAddr, "fff1"}, failing("read", attErr("read", 0x34, att.ErrInsufficientAuthentication)), ExitRefused,
+			"gogatt read: reading fff1 [0x0034]: read handle 0x0034: ATT error 0x05 (Insufficient Authentication): the characteristic needs a paired link: pair with bluetoothctl (its agent asks for the passkey if the device wants one), then run this again"},
 		{"insufficient encryption", newFake(), []string{"read", hrmAddr, "fff1"}, failing("read", attErr("read", 0x34, att.ErrInsufficientEncryption)), ExitRefused, ""},
 		{"invalid length", newFake(), []string{"write", hrmAddr, "2a39", "0102"}, failing("write", attErr("write", 0x15, att.ErrInvalidAttributeValueLength)), ExitRefused,
 			"gogatt write: writing 2a39 Heart Rate Control Point [0x0015]: write handle 0x0015: ATT error 0x0d (Invalid Attribute Value Length): the device does not take a value of that length: check the value (--format int --size N for an integer)"},

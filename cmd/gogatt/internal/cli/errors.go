@@ -64,6 +64,13 @@ func (a *app) classify(ctx context.Context, err error, c *command) (int, string)
 	var ad *adapterError
 	var op *opError
 	errors.As(err, &op)
+	var bze *bluez.Error
+	if errors.As(err, &bze) && errors.As(bze.Unwrap(), &ae) {
+		// An ATT error bluetoothd reported as a D-Bus error: said as the other backends say
+		// it; -v shows the D-Bus error.
+		a.log.Debug("bluetoothd", "err", bze)
+		msg = strings.Replace(msg, strings.ReplaceAll(bze.Error(), "gogatt: ", ""), strings.ReplaceAll(ae.Error(), "gogatt: ", ""), 1)
+	}
 	switch {
 	case ctx.Err() != nil && errors.Is(err, context.Canceled):
 		return ExitInterrupted, "interrupted"
@@ -170,6 +177,10 @@ func (a *app) securityHint(code att.ErrorCode, c *command) string {
 		return "pair first: add --bond, or run 'gogatt bond " + peer + "' once (later connections are then encrypted with the bond)"
 	case att.ErrInsufficientAuthentication:
 		switch {
+		case a.g.backend == "bluez":
+			// bluetoothd reports Insufficient Authentication, Encryption and Encryption Key Size
+			// alike ("Not paired", src/gatt-client.c): say what all three need.
+			return "the characteristic needs a paired link: pair with bluetoothctl (its agent asks for the passkey if the device wants one), then run this again"
 		case a.g.backend == "gatttool" || a.g.backend == "bluez":
 			return "the characteristic needs pairing with MITM protection: pair with bluetoothctl (its agent asks for the passkey), then run this again"
 		case a.g.passkey == "":
