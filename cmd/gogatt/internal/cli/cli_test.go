@@ -240,7 +240,7 @@ func TestErrorsAndExitCodes(t *testing.T) {
 	}{
 		// The adapter.
 		{"no adapter", nil, []string{"scan"}, nil, ExitNoAdapter,
-			"gogatt scan: no BLED112 found: plug one in, pass --port, use BlueZ with --backend gatttool, or try --sim"},
+			"gogatt scan: no BLED112 found: plug one in, pass --port, use BlueZ with --backend bluez, or try --sim"},
 		{"no adapter with port", nil, []string{"scan", "--port", "/dev/x"}, nil, ExitNoAdapter,
 			"gogatt scan: bgapi: no BLE adapter found: check the path given to --port, or try --sim"},
 		{"no adapter gatttool", nil, []string{"scan", "--backend", "gatttool"}, nil, ExitNoAdapter,

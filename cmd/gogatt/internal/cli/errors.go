@@ -93,7 +93,7 @@ func (a *app) classify(ctx context.Context, err error, c *command) (int, string)
 		case a.g.port != "":
 			return ExitNoAdapter, msg + ": check the path given to --port, or try --sim"
 		}
-		return ExitNoAdapter, "no BLED112 found: plug one in, pass --port, use BlueZ with --backend gatttool, or try --sim"
+		return ExitNoAdapter, "no BLED112 found: plug one in, pass --port, use BlueZ with --backend bluez, or try --sim"
 	case errors.Is(err, exec.ErrNotFound) && errors.As(err, &ad) && a.g.backend == "gatttool":
 		a.log.Debug("gatttool backend", "err", err)
 		return ExitNoAdapter, "gatttool is not installed: install BlueZ's deprecated tools (gatttool, hcitool), or leave out --backend gatttool to use a BLED112 (or the emulator: --sim)"
