@@ -9,6 +9,7 @@ import (
 
 	"github.com/gogatt/gogatt"
 	"github.com/gogatt/gogatt/bgapi"
+	"github.com/gogatt/gogatt/bluez"
 	"github.com/gogatt/gogatt/bt"
 	"github.com/gogatt/gogatt/cmd/gogatt/internal/cli"
 	"github.com/gogatt/gogatt/gatttool"
@@ -36,6 +37,9 @@ func openBackend(ctx context.Context, c cli.BackendConfig) (gogatt.Backend, erro
 		return bgapi.New(bgapi.Config{Port: c.Port, Logger: c.Logger, Passkey: c.Passkey, PasskeyDisplay: c.PasskeyDisplay}), nil
 	case c.Kind == "gatttool":
 		return gatttool.New(gatttool.Config{HCIDevice: c.HCI, Logger: c.Logger}), nil
+	case c.Kind == "bluez":
+		// The system bus: DBUS_SYSTEM_BUS_ADDRESS names another one, as for every D-Bus client.
+		return bluez.New(bluez.Config{Adapter: c.HCI, Logger: c.Logger, AcquireNotify: c.AcquireNotify}), nil
 	}
 	return nil, fmt.Errorf("unknown backend %q", c.Kind)
 }

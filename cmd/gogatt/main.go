@@ -1,6 +1,7 @@
 // Command gogatt talks to Bluetooth Low Energy devices over GATT from a terminal: scan, print a
 // device's service tree, read, write, subscribe, bond, measure RSSI — through a BLED112 dongle
-// (--backend bgapi, the default) or BlueZ's gatttool (--backend gatttool). With --sim every
+// (--backend bgapi, the default), BlueZ's bluetoothd over D-Bus (--backend bluez) or BlueZ's
+// gatttool (--backend gatttool). With --sim every
 // command runs against an emulated BLED112 with demo peripherals, so it works on any machine.
 //
 //	go run ./cmd/gogatt demo --sim

@@ -24,11 +24,14 @@ import (
 
 // BackendConfig is what the global flags say about the adapter to open.
 type BackendConfig struct {
-	Kind   string       // "bgapi" or "gatttool"
+	Kind   string       // "bgapi", "gatttool" or "bluez"
 	Port   string       // BGAPI serial port; "" = auto-detect
-	HCI    string       // gatttool HCI device, e.g. "hci0"
+	HCI    string       // gatttool and bluez: the HCI adapter, e.g. "hci0"
 	Sim    bool         // an in-process emulated BLED112 with the demo peripherals
 	Logger *slog.Logger // debug log (-v), never nil
+	// AcquireNotify (--acquire-notify, bluez only) subscribes through AcquireNotify
+	// (bluez.Config's field of the same name).
+	AcquireNotify bool
 	// Passkey and PasskeyDisplay, set with --passkey, answer and show passkeys while pairing
 	// (bgapi.Config's fields of the same names); nil without it.
 	Passkey        func(ctx context.Context, address string) (uint32, error)
@@ -124,12 +127,14 @@ type globals struct {
 	timeout time.Duration
 	verbose bool
 	passkey string
+	acquire bool
 }
 
 func (g *globals) register(fs *pflag.FlagSet) {
-	fs.StringVar(&g.backend, "backend", "bgapi", "adapter backend: bgapi (BLED112 dongle) or gatttool (BlueZ)")
+	fs.StringVar(&g.backend, "backend", "bgapi", "adapter backend: bgapi (BLED112 dongle), bluez (BlueZ's bluetoothd over D-Bus) or gatttool (BlueZ's gatttool)")
 	fs.StringVar(&g.port, "port", "", "BGAPI serial port, e.g. /dev/ttyACM0 (default: auto-detect a BLED112)")
-	fs.StringVar(&g.hci, "hci", "hci0", "gatttool: HCI device")
+	fs.StringVar(&g.hci, "hci", "hci0", "bluez, gatttool: HCI adapter")
+	fs.BoolVar(&g.acquire, "acquire-notify", false, "bluez: receive notifications on a socket from bluetoothd (AcquireNotify) rather than as D-Bus signals")
 	fs.BoolVar(&g.sim, "sim", false, "use an in-process emulated BLED112 with the demo peripherals (no hardware needed)")
 	fs.BoolVar(&g.json, "json", false, "print JSON, one object per line")
 	fs.DurationVar(&g.timeout, "timeout", 10*time.Second, "time limit for connecting and for each operation")
@@ -248,8 +253,12 @@ var errUsageShown = errors.New("usage shown")
 // checkGlobals checks the global flags together and sets up the debug log.
 func (a *app) checkGlobals() error {
 	switch {
-	case a.g.backend != "bgapi" && a.g.backend != "gatttool":
-		return usagef("--backend %q: want bgapi or gatttool", a.g.backend)
+	case a.g.backend != "bgapi" && a.g.backend != "gatttool" && a.g.backend != "bluez":
+		return usagef("--backend %q: want bgapi, bluez or gatttool", a.g.backend)
+	case a.g.backend == "bluez" && !validHCI(a.g.hci):
+		return usagef("--hci %q: want an adapter's name, hciN (e.g. hci0; 'bluetoothctl list' shows them)", a.g.hci)
+	case a.g.acquire && a.g.backend != "bluez":
+		return usagef("--acquire-notify works with --backend bluez")
 	case a.g.sim && a.g.backend != "bgapi":
 		return usagef("--sim emulates a BLED112: use it with --backend bgapi")
 	case a.g.sim && a.g.port != "":
@@ -269,6 +278,20 @@ func (a *app) checkGlobals() error {
 	}
 	a.log = slog.New(slog.NewTextHandler(a.env.Stderr, &slog.HandlerOptions{Level: level}))
 	return nil
+}
+
+// validHCI reports whether s names an HCI adapter as BlueZ does: "hci" and its index.
+func validHCI(s string) bool {
+	n, ok := strings.CutPrefix(s, "hci")
+	if !ok || n == "" || len(n) > 3 {
+		return false
+	}
+	for _, r := range n {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // runCommand runs c after its flags and arguments were parsed.
@@ -356,7 +379,7 @@ func (a *app) withTimeout(ctx context.Context) (context.Context, context.CancelF
 }
 
 func (a *app) backendConfig() BackendConfig {
-	c := BackendConfig{Kind: a.g.backend, Port: a.g.port, HCI: a.g.hci, Sim: a.g.sim, Logger: a.log}
+	c := BackendConfig{Kind: a.g.backend, Port: a.g.port, HCI: a.g.hci, Sim: a.g.sim, Logger: a.log, AcquireNotify: a.g.acquire}
 	c.Passkey, c.PasskeyDisplay = a.passkeyCallbacks()
 	return c
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"reflect"
@@ -19,11 +20,13 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/godbus/dbus/v5"
 	"go.uber.org/goleak"
 
 	"github.com/gogatt/gogatt"
 	"github.com/gogatt/gogatt/att"
 	"github.com/gogatt/gogatt/bgapi"
+	"github.com/gogatt/gogatt/bluez"
 	"github.com/gogatt/gogatt/bt"
 )
 
@@ -184,6 +187,10 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--version", "scan"}, "unknown flag: --version"},
 		{[]string{"scan", "--backend", "nope"}, `--backend "nope"`},
 		{[]string{"scan", "--sim", "--backend", "gatttool"}, "--sim emulates a BLED112"},
+		{[]string{"scan", "--sim", "--backend", "bluez"}, "--sim emulates a BLED112"},
+		{[]string{"scan", "--backend", "bluez", "--hci", "usb0"}, `--hci "usb0": want an adapter's name, hciN`},
+		{[]string{"scan", "--acquire-notify"}, "--acquire-notify works with --backend bluez"},
+		{[]string{"bond", hrmAddr, "--passkey", "1", "--backend", "bluez"}, "--passkey works with --backend bgapi"},
 		{[]string{"scan", "--timeout", "-1s"}, "--timeout -1s must be positive"},
 		{[]string{"scan", "--sim", "--port", "/dev/ttyACM0"}, "exclude each other"},
 		{[]string{"completion", "tcsh"}, `unknown shell "tcsh"`},
@@ -233,7 +240,7 @@ func TestErrorsAndExitCodes(t *testing.T) {
 	}{
 		// The adapter.
 		{"no adapter", nil, []string{"scan"}, nil, ExitNoAdapter,
-			"gogatt scan: no BLED112 found: plug one in, pass --port, use BlueZ with --backend gatttool, or try --sim"},
+			"gogatt scan: no BLED112 found: plug one in, pass --port, use BlueZ with --backend bluez, or try --sim"},
 		{"no adapter with port", nil, []string{"scan", "--port", "/dev/x"}, nil, ExitNoAdapter,
 			"gogatt scan: bgapi: no BLE adapter found: check the path given to --port, or try --sim"},
 		{"no adapter gatttool", nil, []string{"scan", "--backend", "gatttool"}, nil, ExitNoAdapter,
@@ -241,6 +248,23 @@ func TestErrorsAndExitCodes(t *testing.T) {
 		{"gatttool not installed", newFake(), []string{"scan", "--backend", "gatttool"},
 			starting(fmt.Errorf("gatttool backend: %w (install BlueZ's deprecated tools)", &exec.Error{Name: "gatttool", Err: exec.ErrNotFound})), ExitNoAdapter,
 			"gogatt scan: gatttool is not installed: install BlueZ's deprecated tools (gatttool, hcitool), or leave out --backend gatttool to use a BLED112 (or the emulator: --sim)"},
+		{"no adapter bluez", nil, []string{"scan", "--backend", "bluez", "--hci", "hci1"}, nil, ExitNoAdapter,
+			"gogatt scan: bluetoothd has no Bluetooth adapter hci1: check 'bluetoothctl list', pass --hci, or leave out --backend bluez to use a BLED112 (or the emulator: --sim)"},
+		{"bluez powered off", newFake(), []string{"scan", "--backend", "bluez"},
+			starting(fmt.Errorf("bluez: adapter hci0 is powered off: %w", gogatt.ErrNoAdapter)), ExitNoAdapter,
+			"gogatt scan: the Bluetooth adapter hci0 is powered off: power it on ('bluetoothctl power on'; 'rfkill list' shows a radio switched off)"},
+		{"no bluetoothd", newFake(), []string{"read", "--backend", "bluez", hrmAddr, "2a19"},
+			starting(fmt.Errorf("bluez: adapter hci0: %w: %w", gogatt.ErrNoAdapter, dbus.Error{Name: "org.freedesktop.DBus.Error.ServiceUnknown", Body: []any{"The name org.bluez was not provided by any .service files"}})), ExitNoAdapter,
+			"gogatt read: bluetoothd is not running (nothing owns org.bluez on the system bus): start it ('sudo systemctl start bluetooth'), or leave out --backend bluez to use a BLED112 (or the emulator: --sim)"},
+		{"bluetoothd gone", newFake(), []string{"read", "--backend", "bluez", hrmAddr, "180f/2a19"},
+			failing("read", &bluez.Error{Op: "read", Name: "org.freedesktop.DBus.Error.ServiceUnknown", Text: "The name org.bluez was not provided by any .service files"}), ExitNoAdapter,
+			"gogatt read: bluetoothd is not running (nothing owns org.bluez on the system bus): start it ('sudo systemctl start bluetooth'), or leave out --backend bluez to use a BLED112 (or the emulator: --sim)"},
+		{"bluez policy", newFake(), []string{"scan", "--backend", "bluez"},
+			starting(fmt.Errorf("bluez: adapter hci0: %w: %w", gogatt.ErrNoAdapter, &dbus.Error{Name: "org.freedesktop.DBus.Error.AccessDenied", Body: []any{"Rejected send message"}})), ExitNoAdapter,
+			"gogatt scan: the system bus's policy does not let this user call bluetoothd (org.bluez): BlueZ's policy file (bluetooth.conf in dbus-1/system.d) allows root and, on most systems, the group 'bluetooth': add yourself to it (sudo usermod -aG bluetooth $USER) and log in again"},
+		{"bluez no bus", newFake(), []string{"scan", "--backend", "bluez"},
+			starting(fmt.Errorf("bluez: connecting to the bus: %w", &net.OpError{Op: "dial", Net: "unix", Err: os.NewSyscallError("connect", syscall.ENOENT)})), ExitNoAdapter,
+			"gogatt scan: cannot connect to the system D-Bus (connecting to the bus: dial unix: connect: no such file or directory): is the D-Bus daemon running? (DBUS_SYSTEM_BUS_ADDRESS, when set, names the system bus)"},
 		{"port busy", newFake(), []string{"scan", "--port", "/dev/ttyACM0"},
 			starting(&bgapi.PortError{Port: "/dev/ttyACM0", Kind: bgapi.ErrPortBusy, Err: errors.New("flock: resource temporarily unavailable"), Hint: "x"}), ExitNoAdapter,
 			"gogatt scan: --port /dev/ttyACM0 is busy: another program (a second gogatt, ModemManager, a serial console) has it open; stop it, or pass another --port"},
@@ -276,6 +300,9 @@ func TestErrorsAndExitCodes(t *testing.T) {
 		{"adapter timeout gatttool", newFake(), []string{"scan", "--backend", "gatttool", "--timeout", "50ms"},
 			func(f *fakeBackend) { f.startHangs = true }, ExitNoAdapter,
 			"gogatt scan: the Bluetooth adapter hci0 (BlueZ) did not answer within --timeout 50ms: check 'hciconfig -a' (is it up?) and that bluetoothd runs"},
+		{"adapter timeout bluez", newFake(), []string{"scan", "--backend", "bluez", "--timeout", "50ms"},
+			func(f *fakeBackend) { f.startHangs = true }, ExitNoAdapter,
+			"gogatt scan: bluetoothd (BlueZ, adapter hci0) did not answer within --timeout 50ms: check that bluetoothd runs ('systemctl status bluetooth') and answers 'bluetoothctl list'"},
 		{"adapter lost", newFake(), []string{"subscribe", hrmAddr, "2a37"}, func(f *fakeBackend) {
 			f.dropLink, f.lostBy = true, fmt.Errorf("%w: the dongle restarted (system_boot)", bgapi.ErrAdapterLost)
 		}, ExitNoAdapter,
@@ -310,6 +337,8 @@ func TestErrorsAndExitCodes(t *testing.T) {
 			"gogatt read: reading handle 0x0300: read handle 0x0300: ATT error 0x01 (Invalid Handle): the device has no attribute with that handle: run 'gogatt services C0:FF:EE:00:00:01' for the handles it has"},
 		{"insufficient authorization", newFake(), []string{"read", hrmAddr, "fff1"}, failing("read", attErr("read", 0x34, att.ErrInsufficientAuthorization)), ExitRefused,
 			"gogatt read: reading fff1 [0x0034]: read handle 0x0034: ATT error 0x08 (Insufficient Authorization): the device has not authorized this client: allow it on the device or in its app (pairing with --bond does not)"},
+		{"not paired bluez", newFake(), []string{"read", "--backend", "bluez", hrmAddr, "fff1"}, failing("read", attErr("read", 0x34, att.ErrInsufficientAuthentication)), ExitRefused,
+			"gogatt read: reading fff1 [0x0034]: read handle 0x0034: ATT error 0x05 (Insufficient Authentication): the characteristic needs a paired link: pair with bluetoothctl (its agent asks for the passkey if the device wants one), then run this again"},
 		{"insufficient encryption", newFake(), []string{"read", hrmAddr, "fff1"}, failing("read", attErr("read", 0x34, att.ErrInsufficientEncryption)), ExitRefused, ""},
 		{"invalid length", newFake(), []string{"write", hrmAddr, "2a39", "0102"}, failing("write", attErr("write", 0x15, att.ErrInvalidAttributeValueLength)), ExitRefused,
 			"gogatt write: writing 2a39 Heart Rate Control Point [0x0015]: write handle 0x0015: ATT error 0x0d (Invalid Attribute Value Length): the device does not take a value of that length: check the value (--format int --size N for an integer)"},
@@ -331,6 +360,8 @@ func TestErrorsAndExitCodes(t *testing.T) {
 		{"subscribe unsupported", newFake(), []string{"subscribe", "--backend", "gatttool", hrmAddr, "2a39"},
 			failing("subscribe", fmt.Errorf("gatttool: subscribe handle 0x0015: %w", gogatt.ErrUnsupported)), ExitUnsupported,
 			"gogatt subscribe: subscribing to 2a39 Heart Rate Control Point [0x0015]: gatttool: subscribe handle 0x0015: operation not supported by this backend: it neither notifies nor indicates: see its properties with 'gogatt services C0:FF:EE:00:00:01'"},
+		{"unsupported bluez", newFake(), []string{"rssi", "--backend", "bluez", hrmAddr}, failing("rssi", fmt.Errorf("bluez: RSSI of a connection: %w", gogatt.ErrUnsupported)), ExitUnsupported,
+			"gogatt rssi: reading the RSSI of C0:FF:EE:00:00:01: bluez: RSSI of a connection: operation not supported by this backend (try --backend bgapi)"},
 		{"unsupported", newFake(), []string{"rssi", "--backend", "gatttool", hrmAddr}, failing("rssi", fmt.Errorf("gatttool: RSSI: %w", gogatt.ErrUnsupported)), ExitUnsupported,
 			"gogatt rssi: reading the RSSI of C0:FF:EE:00:00:01: gatttool: RSSI: operation not supported by this backend (try --backend bgapi)"},
 
@@ -851,7 +882,7 @@ func TestCompletionRequests(t *testing.T) {
 		{[]string{"--sim", "scan", "--dur"}, []string{"--duration\thow long to scan"}, noFiles},
 		{[]string{"--port", "/dev/ttyACM0", "read", "--fo"}, []string{"--format\tvalue format: auto, hex, utf8 or int"}, noFiles},
 		{[]string{"read", hrmAddr, "--si"}, []string{"--sim\tuse an in-process emulated BLED112 with the demo peripherals (no hardware needed)", "--size\tint format: bytes per integer (1, 2, 4 or 8)", "--signed\tint format: signed (two's complement)"}, noFiles},
-		{[]string{"--backend", ""}, []string{"bgapi\tBLED112 dongle (BGAPI)", "gatttool\tBlueZ's gatttool"}, noFiles},
+		{[]string{"--backend", ""}, []string{"bgapi\tBLED112 dongle (BGAPI)", "bluez\tBlueZ's bluetoothd over D-Bus", "gatttool\tBlueZ's gatttool"}, noFiles},
 		{[]string{"write", "--endian", "b"}, []string{"big"}, noFiles},
 		{[]string{"--port", ""}, nil, ":0"}, // file names
 		{[]string{"scan", "--duration", ""}, nil, noFiles},
@@ -968,4 +999,23 @@ func TestHostileText(t *testing.T) {
 		r = run(t, hostile(), "demo", "--json")
 		clean("demo --json", r.stdout)
 	})
+}
+
+// TestBluezBackendConfig: --backend bluez hands the adapter named by --hci, and
+// --acquire-notify, to the backend factory.
+func TestBluezBackendConfig(t *testing.T) {
+	var got BackendConfig
+	var out, errb bytes.Buffer
+	env := testEnv(newFake(), &out, &errb)
+	open := env.Open
+	env.Open = func(ctx context.Context, c BackendConfig) (gogatt.Backend, error) {
+		got = c
+		return open(ctx, c)
+	}
+	if code := Run(context.Background(), env, []string{"read", "--backend", "bluez", "--hci", "hci2", "--acquire-notify", hrmAddr, "180f/2a19"}); code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if got.Kind != "bluez" || got.HCI != "hci2" || !got.AcquireNotify || got.Sim {
+		t.Errorf("BackendConfig = %+v", got)
+	}
 }

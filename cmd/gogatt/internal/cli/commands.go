@@ -240,7 +240,8 @@ keeps its own half of the bond until it is reset or pairs again.
 A BLED112 names its bonds by number only. gogatt records which address each one belongs to
 in the dongle's own persistent store when it bonds, and when a connection shows a bond not
 recorded yet; a bond made by another program is found once gogatt has connected to the
-device (any command). With --backend gatttool, bluetoothd knows every bond by address.`,
+device (any command). With --backend bluez or gatttool, bluetoothd knows every bond by
+address.`,
 			minArgs: 0, maxArgs: 1,
 			examples: []string{
 				"gogatt clear-bond C0:FF:EE:00:00:03",

@@ -66,7 +66,7 @@ func (a *app) completeArgs(c *command, o *opts) cobra.CompletionFunc {
 func flagChoices(name string) []cobra.Completion {
 	switch name {
 	case "backend":
-		return []cobra.Completion{"bgapi\tBLED112 dongle (BGAPI)", "gatttool\tBlueZ's gatttool"}
+		return []cobra.Completion{"bgapi\tBLED112 dongle (BGAPI)", "bluez\tBlueZ's bluetoothd over D-Bus", "gatttool\tBlueZ's gatttool"}
 	case "format":
 		return []cobra.Completion{"auto\tdecode known characteristics, hex otherwise", "hex", "utf8", "int\tintegers (--size, --signed, --endian)"}
 	case "endian":

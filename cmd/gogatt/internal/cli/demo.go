@@ -33,6 +33,8 @@ func runDemo(ctx context.Context, a *app, _ []string) error {
 		where = "the emulated BLED112 (--sim)"
 	case a.g.backend == "gatttool":
 		where = "BlueZ " + a.g.hci
+	case a.g.backend == "bluez":
+		where = "BlueZ " + a.g.hci + " (D-Bus)"
 	}
 	a.printf("gogatt demo on %s\n", where)
 

@@ -8,10 +8,13 @@ import (
 	"os/exec"
 	"strings"
 
+	"github.com/godbus/dbus/v5"
+
 	"github.com/gogatt/gogatt"
 	"github.com/gogatt/gogatt/att"
 	"github.com/gogatt/gogatt/bgapi"
 	"github.com/gogatt/gogatt/bgapi/wire"
+	"github.com/gogatt/gogatt/bluez"
 )
 
 // adapterError is a failure to open or start the adapter (Env.Open, Backend.Start): a timeout
@@ -61,6 +64,13 @@ func (a *app) classify(ctx context.Context, err error, c *command) (int, string)
 	var ad *adapterError
 	var op *opError
 	errors.As(err, &op)
+	var bze *bluez.Error
+	if errors.As(err, &bze) && errors.As(bze.Unwrap(), &ae) {
+		// An ATT error bluetoothd reported as a D-Bus error: said as the other backends say
+		// it; -v shows the D-Bus error.
+		a.log.Debug("bluetoothd", "err", bze)
+		msg = strings.Replace(msg, strings.ReplaceAll(bze.Error(), "gogatt: ", ""), strings.ReplaceAll(ae.Error(), "gogatt: ", ""), 1)
+	}
 	switch {
 	case ctx.Err() != nil && errors.Is(err, context.Canceled):
 		return ExitInterrupted, "interrupted"
@@ -69,6 +79,9 @@ func (a *app) classify(ctx context.Context, err error, c *command) (int, string)
 	case errors.As(err, &ad) && ad.timedOut:
 		a.log.Debug("starting the adapter", "err", err)
 		return ExitNoAdapter, a.adapterName() + " did not answer within --timeout " + a.g.timeout.String() + ": " + a.adapterTimeoutHint()
+	case a.g.backend == "bluez" && a.bluezLine(err) != "":
+		a.log.Debug("bluez backend", "err", err)
+		return ExitNoAdapter, a.bluezLine(err)
 	case errors.Is(err, bgapi.ErrAdapterLost):
 		// Before ErrNotConnected: the links went with the adapter.
 		return ExitNoAdapter, msg + ": was the adapter unplugged, or reset by another program using it?"
@@ -80,7 +93,7 @@ func (a *app) classify(ctx context.Context, err error, c *command) (int, string)
 		case a.g.port != "":
 			return ExitNoAdapter, msg + ": check the path given to --port, or try --sim"
 		}
-		return ExitNoAdapter, "no BLED112 found: plug one in, pass --port, use BlueZ with --backend gatttool, or try --sim"
+		return ExitNoAdapter, "no BLED112 found: plug one in, pass --port, use BlueZ with --backend bluez, or try --sim"
 	case errors.Is(err, exec.ErrNotFound) && errors.As(err, &ad) && a.g.backend == "gatttool":
 		a.log.Debug("gatttool backend", "err", err)
 		return ExitNoAdapter, "gatttool is not installed: install BlueZ's deprecated tools (gatttool, hcitool), or leave out --backend gatttool to use a BLED112 (or the emulator: --sim)"
@@ -127,7 +140,7 @@ func (a *app) classify(ctx context.Context, err error, c *command) (int, string)
 		return ExitUnsupported, msg + ": it neither notifies nor indicates" + op.readHint()
 	case errors.Is(err, gogatt.ErrUnsupported):
 		other := "gatttool"
-		if a.g.backend == "gatttool" {
+		if a.g.backend != "bgapi" {
 			other = "bgapi"
 		}
 		return ExitUnsupported, msg + " (try --backend " + other + ")"
@@ -164,7 +177,11 @@ func (a *app) securityHint(code att.ErrorCode, c *command) string {
 		return "pair first: add --bond, or run 'gogatt bond " + peer + "' once (later connections are then encrypted with the bond)"
 	case att.ErrInsufficientAuthentication:
 		switch {
-		case a.g.backend == "gatttool":
+		case a.g.backend == "bluez":
+			// bluetoothd reports Insufficient Authentication, Encryption and Encryption Key Size
+			// alike ("Not paired", src/gatt-client.c): say what all three need.
+			return "the characteristic needs a paired link: pair with bluetoothctl (its agent asks for the passkey if the device wants one), then run this again"
+		case a.g.backend == "gatttool" || a.g.backend == "bluez":
 			return "the characteristic needs pairing with MITM protection: pair with bluetoothctl (its agent asks for the passkey), then run this again"
 		case a.g.passkey == "":
 			add := "--bond --passkey"
@@ -215,6 +232,8 @@ func (a *app) adapterName() string {
 		return "the emulated BLED112"
 	case a.g.backend == "gatttool":
 		return "the Bluetooth adapter " + a.g.hci + " (BlueZ)"
+	case a.g.backend == "bluez":
+		return "bluetoothd (BlueZ, adapter " + a.g.hci + ")"
 	case a.g.port != "":
 		return "the BLED112 on " + a.g.port
 	}
@@ -225,10 +244,62 @@ func (a *app) adapterTimeoutHint() string {
 	switch {
 	case a.g.backend == "gatttool":
 		return "check 'hciconfig -a' (is it up?) and that bluetoothd runs"
+	case a.g.backend == "bluez":
+		return "check that bluetoothd runs ('systemctl status bluetooth') and answers 'bluetoothctl list'"
 	case a.g.port != "":
 		return "is --port a BLED112? Unplug it and plug it in again"
 	}
 	return "unplug it and plug it in again, or pass its --port"
+}
+
+// D-Bus error names (the D-Bus Specification, "Message Bus Specification"; libdbus's
+// dbus-protocol.h) that say why bluetoothd cannot be reached.
+const (
+	dbusAccessDenied   = "org.freedesktop.DBus.Error.AccessDenied"
+	dbusServiceUnknown = "org.freedesktop.DBus.Error.ServiceUnknown"
+	dbusNameHasNoOwner = "org.freedesktop.DBus.Error.NameHasNoOwner"
+)
+
+// bluezLine says why --backend bluez cannot reach the adapter, in the terms of the command
+// line; "" when err is not about reaching it. The package's errors carry the bus's own
+// D-Bus error (a policy's refusal, no bluetoothd); what is left of a failed start is the
+// adapter (absent or powered off) or the bus itself.
+func (a *app) bluezLine(err error) string {
+	instead := ", or leave out --backend bluez to use a BLED112 (or the emulator: --sim)"
+	var ad *adapterError
+	switch name := dbusErrorName(err); {
+	case name == dbusAccessDenied:
+		return "the system bus's policy does not let this user call bluetoothd (org.bluez): BlueZ's policy file (bluetooth.conf in dbus-1/system.d) allows root and, on most systems, the group 'bluetooth': add yourself to it (sudo usermod -aG bluetooth $USER) and log in again"
+	case name == dbusServiceUnknown || name == dbusNameHasNoOwner:
+		return "bluetoothd is not running (nothing owns org.bluez on the system bus): start it ('sudo systemctl start bluetooth')" + instead
+	case !errors.Is(err, gogatt.ErrNoAdapter) && !errors.As(err, &ad):
+		return ""
+	case errors.Is(err, gogatt.ErrNoAdapter) && strings.Contains(err.Error(), "powered off"):
+		return "the Bluetooth adapter " + a.g.hci + " is powered off: power it on ('bluetoothctl power on'; 'rfkill list' shows a radio switched off)"
+	case errors.Is(err, gogatt.ErrNoAdapter):
+		return "bluetoothd has no Bluetooth adapter " + a.g.hci + ": check 'bluetoothctl list', pass --hci" + instead
+	case name == "" && !errors.Is(err, gogatt.ErrInvalidParameter):
+		// Start fails before any call only when it cannot connect to the bus.
+		return "cannot connect to the system D-Bus (" + strings.ReplaceAll(err.Error(), "bluez: ", "") + "): is the D-Bus daemon running? (DBUS_SYSTEM_BUS_ADDRESS, when set, names the system bus)"
+	}
+	return ""
+}
+
+// dbusErrorName is the name of the D-Bus error in err's chain (as the bus sent it, or as
+// package bluez keeps it), "" if there is none.
+func dbusErrorName(err error) string {
+	var be *bluez.Error
+	var de dbus.Error
+	var dep *dbus.Error
+	switch {
+	case errors.As(err, &be):
+		return be.Name
+	case errors.As(err, &dep):
+		return dep.Name
+	case errors.As(err, &de):
+		return de.Name
+	}
+	return ""
 }
 
 // notifies reports whether the characteristic t sends notifications or indications.

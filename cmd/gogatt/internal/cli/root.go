@@ -250,8 +250,8 @@ func (a *app) help(w io.Writer, cc *cobra.Command) {
 
 // mainUsage is 'gogatt --help': every command, the global flags, examples.
 func (a *app) mainUsage(w io.Writer) {
-	fmt.Fprint(w, `gogatt talks to Bluetooth Low Energy devices over GATT, through a BLED112 dongle (BGAPI)
-or BlueZ's gatttool. --sim runs everything on an emulated BLED112 with demo devices.
+	fmt.Fprint(w, `gogatt talks to Bluetooth Low Energy devices over GATT, through a BLED112 dongle (BGAPI),
+BlueZ's bluetoothd over D-Bus, or BlueZ's gatttool. --sim runs everything on an emulated BLED112 with demo devices.
 
 Usage: gogatt [global flags] COMMAND [flags] [arguments]
        gogatt --version | --help
