@@ -258,11 +258,17 @@ func checkBlocks(t *testing.T, moduleRoot string, blocks []docBlock, examples ma
 	if cmd.Run() == nil {
 		return probs
 	}
-	// Attribute each compiler message to its block: the messages name the overlay's files.
+	// Attribute each compiler message to its block: the messages name the overlay's files, by
+	// their path relative to the module root when that is shorter (a checkout next to the
+	// temporary directory, as under /tmp).
 	attributed := false
 	for _, l := range strings.Split(out.String(), "\n") {
 		for _, f := range files {
-			if rest, ok := strings.CutPrefix(l, f.tmp+":"); ok {
+			rest, ok := strings.CutPrefix(l, f.tmp+":")
+			if rel, err := filepath.Rel(root, f.tmp); !ok && err == nil {
+				rest, ok = strings.CutPrefix(l, rel+":")
+			}
+			if ok {
 				line, msg := 0, rest
 				if m := compilerMsg.FindStringSubmatch(rest); m != nil {
 					line, _ = strconv.Atoi(m[1])
