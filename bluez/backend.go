@@ -44,6 +44,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"regexp"
 	"strings"
@@ -138,7 +139,8 @@ func New(cfg Config) *Backend {
 }
 
 // Start connects to the bus and checks that the adapter exists and is powered; it fails with an
-// error matching gogatt.ErrNoAdapter otherwise.
+// error matching gogatt.ErrNoAdapter otherwise, and with one matching fs.ErrPermission when the
+// bus's policy refuses this user the call (as bgapi does for a port it may not open).
 func (b *Backend) Start(ctx context.Context) error {
 	if !adapterName.MatchString(b.cfg.Adapter) {
 		return fmt.Errorf("bluez: %w: Adapter %q: want hciN", gogatt.ErrInvalidParameter, b.cfg.Adapter)
@@ -170,7 +172,7 @@ func (b *Backend) Start(ctx context.Context) error {
 	err = conn.Object(bluezService, adapter).CallWithContext(ctx, ifaceProps+".Get", 0, ifaceAdapter, "Powered").Store(&v)
 	if err != nil {
 		conn.Close()
-		return fmt.Errorf("bluez: adapter %s: %w: %w", b.cfg.Adapter, gogatt.ErrNoAdapter, err)
+		return adapterError(b.cfg.Adapter, err)
 	}
 	if on, _ := v.Value().(bool); !on {
 		conn.Close()
@@ -404,4 +406,15 @@ func (b *Backend) discover(ctx context.Context, conn *dbus.Conn, adapter dbus.Ob
 			}
 		})
 	}, nil
+}
+
+// adapterError is why the adapter could not be asked for its state: a refusal by the bus's
+// policy (BlueZ's src/bluetooth.conf does not let this user call bluetoothd) matches
+// fs.ErrPermission, anything else (no bluetoothd, no such adapter) gogatt.ErrNoAdapter.
+func adapterError(adapter string, err error) error {
+	var de dbus.Error
+	if errors.As(err, &de) && de.Name == "org.freedesktop.DBus.Error.AccessDenied" {
+		return fmt.Errorf("bluez: adapter %s: %w: %w", adapter, fs.ErrPermission, err)
+	}
+	return fmt.Errorf("bluez: adapter %s: %w: %w", adapter, gogatt.ErrNoAdapter, err)
 }

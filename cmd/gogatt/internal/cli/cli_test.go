@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -260,7 +261,7 @@ func TestErrorsAndExitCodes(t *testing.T) {
 			failing("read", &bluez.Error{Op: "read", Name: "org.freedesktop.DBus.Error.ServiceUnknown", Text: "The name org.bluez was not provided by any .service files"}), ExitNoAdapter,
 			"gogatt read: bluetoothd is not running (nothing owns org.bluez on the system bus): start it ('sudo systemctl start bluetooth'), or leave out --backend bluez to use a BLED112 (or the emulator: --sim)"},
 		{"bluez policy", newFake(), []string{"scan", "--backend", "bluez"},
-			starting(fmt.Errorf("bluez: adapter hci0: %w: %w", gogatt.ErrNoAdapter, &dbus.Error{Name: "org.freedesktop.DBus.Error.AccessDenied", Body: []any{"Rejected send message"}})), ExitNoAdapter,
+			starting(fmt.Errorf("bluez: adapter hci0: %w: %w", fs.ErrPermission, &dbus.Error{Name: "org.freedesktop.DBus.Error.AccessDenied", Body: []any{"Rejected send message"}})), ExitNoAdapter,
 			"gogatt scan: the system bus's policy does not let this user call bluetoothd (org.bluez): BlueZ's policy file (bluetooth.conf in dbus-1/system.d) allows root and, on most systems, the group 'bluetooth': add yourself to it (sudo usermod -aG bluetooth $USER) and log in again"},
 		{"bluez no bus", newFake(), []string{"scan", "--backend", "bluez"},
 			starting(fmt.Errorf("bluez: connecting to the bus: %w", &net.OpError{Op: "dial", Net: "unix", Err: os.NewSyscallError("connect", syscall.ENOENT)})), ExitNoAdapter,
