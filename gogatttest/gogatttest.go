@@ -40,6 +40,11 @@ type Env struct {
 	// notification stream was interrupted: it fails t if the backend left anything behind (a
 	// goroutine, a child process, a connection on the adapter), waiting only to catch a hang.
 	CheckStopped func(t *testing.T)
+	// NoCCCDWrites, when not empty, says why the backend cannot write a Client Characteristic
+	// Configuration descriptor itself (a stack whose GATT client owns the CCCDs, such as
+	// bluetoothd over D-Bus, refuses such writes): the rows that write a CCCD directly are
+	// skipped with this reason.
+	NoCCCDWrites string
 }
 
 // Peripheral returns the peripheral of e at address, or nil.

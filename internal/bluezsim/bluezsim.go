@@ -49,6 +49,10 @@ type Options struct {
 	LEConnectTimeout time.Duration
 	// Logf, if set, receives diagnostics (refused connections, pairing failures, D-Bus errors).
 	Logf func(format string, args ...any)
+	// DBusOnly starts only what a D-Bus client of org.bluez needs: the private bus and the
+	// simulated service, without building the shim for the BlueZ tools (only dbus-daemon must be
+	// in PATH; see AvailableDBus).
+	DBusOnly bool
 }
 
 // Env is one running simulated BlueZ environment. Its methods are safe for concurrent use.
@@ -60,6 +64,7 @@ type Env struct {
 	ctrlAddr      bt.Address
 	leConnTimeout time.Duration
 	logf          func(format string, args ...any)
+	dbusOnly      bool
 
 	ctrl *controller
 	bus  *bluezBus
@@ -100,6 +105,26 @@ func RequireTools(t testing.TB) {
 	}
 }
 
+// AvailableDBus reports why a D-Bus-only environment (Options.DBusOnly) cannot run here: nil
+// when dbus-daemon is in PATH.
+func AvailableDBus() error {
+	if _, err := exec.LookPath("dbus-daemon"); err != nil {
+		return fmt.Errorf("bluezsim: not in PATH: dbus-daemon (apt-get install dbus)")
+	}
+	return nil
+}
+
+// RequireDBus is RequireTools for a D-Bus-only environment.
+func RequireDBus(t testing.TB) {
+	t.Helper()
+	if err := AvailableDBus(); err != nil {
+		if os.Getenv(EnvRequire) == "1" {
+			t.Fatalf("%v (%s=1)", err, EnvRequire)
+		}
+		t.Skip(err.Error())
+	}
+}
+
 // parseHCIDevice accepts "hciN".
 func parseHCIDevice(s string) (int, error) {
 	if s == "" {
@@ -117,7 +142,11 @@ func parseHCIDevice(s string) (int, error) {
 // private dbus-daemon and the simulated org.bluez service. ctx bounds the start-up only. Close
 // tears everything down.
 func Start(ctx context.Context, opts Options) (*Env, error) {
-	if err := Available(); err != nil {
+	check := Available
+	if opts.DBusOnly {
+		check = AvailableDBus
+	}
+	if err := check(); err != nil {
 		return nil, err
 	}
 	idx, err := parseHCIDevice(opts.HCIDevice)
@@ -129,6 +158,7 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 		ctrlAddr:      opts.ControllerAddress,
 		leConnTimeout: opts.LEConnectTimeout,
 		logf:          opts.Logf,
+		dbusOnly:      opts.DBusOnly,
 		peers:         make(map[bt.Address]*peer),
 		conns:         make(map[*net.UnixConn]struct{}),
 		links:         make(map[bt.Address]map[*sim.Link]activeLink),
@@ -142,8 +172,10 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 	if e.logf == nil {
 		e.logf = func(string, ...any) {}
 	}
-	if e.shimPath, err = buildShim(ctx); err != nil {
-		return nil, err
+	if !opts.DBusOnly {
+		if e.shimPath, err = buildShim(ctx); err != nil {
+			return nil, err
+		}
 	}
 	// Unix socket paths are limited to 108 bytes: keep the directory short.
 	if e.dir, err = os.MkdirTemp("", "bzsim"); err != nil {
@@ -291,6 +323,7 @@ func (e *Env) Close() error {
 		e.ctrl.close()
 	}
 	if e.bus != nil {
+		e.bus.closeGatt()
 		errs = append(errs, e.bus.close())
 	}
 	e.wg.Wait()

@@ -75,6 +75,7 @@ type bluezBus struct {
 	powered bool
 	devices map[bt.Address]*simDevice
 	agents  map[dbus.ObjectPath]string // agent path → owner
+	gatt    gattState                  // discovery and D-Bus GATT connections (gattdbus.go)
 }
 
 type simDevice struct {
@@ -83,6 +84,7 @@ type simDevice struct {
 	name      string
 	paired    bool
 	connected bool
+	adv       *advInfo // what discovery learnt, nil for a device known only by its bond
 }
 
 func devicePath(adapter dbus.ObjectPath, a bt.Address) dbus.ObjectPath {
@@ -149,8 +151,18 @@ func startBus(ctx context.Context, e *Env) (*bluezBus, error) {
 	return b, nil
 }
 
-// connect opens the service's bus connection over a corkable socket (see corkConn).
+// connect opens the service's bus connection over a corkable socket (see corkConn). A
+// D-Bus-only environment, which no BlueZ tool reads, needs no cork but file-descriptor passing
+// (AcquireNotify): it uses godbus's own unix transport.
 func (b *bluezBus) connect(ctx context.Context, sock string) error {
+	if b.e.dbusOnly {
+		conn, err := dbus.Connect(b.address, dbus.WithHandler(b)) // no WithContext: it would close the connection when ctx ends
+		if err != nil {
+			return err
+		}
+		b.conn = conn
+		return nil
+	}
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, "unix", sock)
 	if err != nil {
@@ -197,6 +209,9 @@ func (c *corkConn) Write(p []byte) (int, error) {
 }
 
 func (c *corkConn) setCorked(on bool) {
+	if c == nil { // an environment without the cork (Options.DBusOnly)
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.corked = on
@@ -385,6 +400,7 @@ func (b *bluezBus) deviceProps(d *simDevice) map[string]dbus.Variant {
 		props["Name"] = dbus.MakeVariant(d.name)
 		props["Alias"] = dbus.MakeVariant(d.name)
 	}
+	b.advProps(d, props)
 	return props
 }
 
@@ -399,6 +415,7 @@ func (b *bluezBus) managedObjects() map[dbus.ObjectPath]map[string]map[string]db
 	for _, d := range b.devices {
 		objs[devicePath(b.adapter, d.addr)] = map[string]map[string]dbus.Variant{ifaceDevice: b.deviceProps(d)}
 	}
+	b.gattObjects(objs)
 	return objs
 }
 
@@ -450,8 +467,8 @@ func (b *bluezBus) LookupObject(path dbus.ObjectPath) (dbus.ServerObject, bool) 
 	case path == b.adapter:
 		return object{ifaceAdapter: {
 			"RemoveDevice":        b.removeDevice,
-			"StartDiscovery":      func(*call) ([]any, error) { return nil, nil },
-			"StopDiscovery":       func(*call) ([]any, error) { return nil, nil },
+			"StartDiscovery":      b.startDiscovery,
+			"StopDiscovery":       b.stopDiscovery,
 			"SetDiscoveryFilter":  func(*call) ([]any, error) { return nil, nil },
 			"GetDiscoveryFilters": func(*call) ([]any, error) { return []any{[]string{"UUIDs", "RSSI", "Transport"}}, nil },
 		}, ifaceProperties: b.properties(path), ifaceIntrospect: introspectable(path)}, true
@@ -460,13 +477,21 @@ func (b *bluezBus) LookupObject(path dbus.ObjectPath) (dbus.ServerObject, bool) 
 		notSupported := func(*call) ([]any, error) {
 			return nil, dbus.NewError(errNotSupported, []any{"Operation is not supported"})
 		}
-		return object{ifaceDevice: {"Connect": notSupported, "Disconnect": func(*call) ([]any, error) { return nil, nil },
+		var addr bt.Address
+		b.mu.Lock()
+		for a := range b.devices {
+			if devicePath(b.adapter, a) == path {
+				addr = a
+			}
+		}
+		b.mu.Unlock()
+		return object{ifaceDevice: {"Connect": b.deviceConnect(addr), "Disconnect": b.deviceDisconnect(addr),
 			"Pair": func(*call) ([]any, error) {
 				return nil, dbus.NewError(errAlreadyExists, []any{"Already Exists"})
 			}, "CancelPairing": notSupported,
 		}, ifaceProperties: b.properties(path), ifaceIntrospect: introspectable(path)}, true
 	}
-	return nil, false
+	return b.gattObject(path)
 }
 
 func (b *bluezBus) registerAgent(c *call) ([]any, error) {
@@ -525,6 +550,13 @@ func (b *bluezBus) removeDevice(c *call) ([]any, error) {
 	}
 	// Like bluetoothd: a connected device is disconnected first, the reply follows.
 	b.e.disconnect(found.addr)
+	b.mu.Lock()
+	gc := b.gatt.conns[found.addr]
+	b.mu.Unlock()
+	if gc != nil {
+		gc.link.Close()
+		<-gc.done
+	}
 	b.mu.Lock()
 	delete(b.devices, found.addr)
 	b.mu.Unlock()

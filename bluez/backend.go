@@ -1,0 +1,407 @@
+// Package bluez is gogatt's BlueZ backend over D-Bus: it talks to bluetoothd's org.bluez
+// service (BlueZ 5.66 doc/adapter-api.txt, doc/device-api.txt, doc/gatt-api.txt) with
+// github.com/godbus/dbus/v5, and needs neither the deprecated BlueZ tools nor root.
+//
+//   - One bus connection per started Backend. Signals are received with godbus's sequential
+//     signal handler and dispatched by one goroutine, so notifications (PropertiesChanged of a
+//     characteristic's Value) keep the order in which bluetoothd sent them.
+//   - Scan is Adapter1.SetDiscoveryFilter{Transport: "le"} and StartDiscovery; devices come as
+//     InterfacesAdded and PropertiesChanged of Device1 (active discovery only: no scan interval,
+//     window or passive scan over this API).
+//   - Connect is Device1.Connect, then a wait for ServicesResolved (racing Connected=false and the
+//     device's removal). A device bluetoothd does not know yet is discovered first.
+//   - A connection is a gattkit.Link: gattkit.Connect provides the one gogatt.Device above it
+//     (UUID resolution, subscriptions, reconnection).
+//
+// # What D-Bus cannot do
+//
+//   - Connection parameters: there is no D-Bus call for them (bluetoothd applies the [LE]
+//     section of its main.conf). ConnectOptions' IntervalMin, IntervalMax, Latency and
+//     SupervisionTimeout are checked like every backend's, then ignored, with a warning on
+//     Config.Logger — as the gatttool backend does, so that code written for several backends
+//     keeps working.
+//   - RSSI of a connected device: Device1.RSSI is an advertising value only; Device.RSSI fails
+//     with gogatt.ErrUnsupported.
+//   - ExchangeMTU: bluetoothd exchanges the MTU itself at connection time. ExchangeMTU returns the
+//     MTU property of the characteristics (BlueZ ≥ 5.62) when it is at most the MTU asked for,
+//     and gogatt.ErrUnsupported otherwise (an ATT client may exchange the MTU only once).
+//   - A single ATT Read: ReadValue always reads the whole value (Read then Read Blob), so
+//     CharRead returns the whole value too.
+//   - CCCDs: bluetoothd owns them. Subscribe is StartNotify (or AcquireNotify, see
+//     Config.AcquireNotify), Unsubscribe StopNotify; writing a
+//     CCCD with CharWriteHandle fails with ATT Write Not Permitted, and Unsubscribe of a
+//     characteristic this client did not subscribe to writes nothing. SubscribeOptions.Indication
+//     is not honoured when a characteristic supports notifications as well: bluetoothd then
+//     always enables notifications.
+//   - ATT error codes: see Error; several codes arrive as one D-Bus error.
+//
+// Bond is Device1.Pair; bluetoothd needs an agent (AgentManager1) for it, which this package does
+// not register: register one (NoInputNoOutput suffices for Just Works) in the application.
+package bluez
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/godbus/dbus/v5"
+
+	"github.com/gogatt/gogatt"
+	"github.com/gogatt/gogatt/bt"
+	"github.com/gogatt/gogatt/internal/gattkit"
+)
+
+// D-Bus names (BlueZ 5.66 doc/*.txt).
+const (
+	bluezService    = "org.bluez"
+	ifaceAdapter    = "org.bluez.Adapter1"
+	ifaceDevice     = "org.bluez.Device1"
+	ifaceService    = "org.bluez.GattService1"
+	ifaceChar       = "org.bluez.GattCharacteristic1"
+	ifaceDesc       = "org.bluez.GattDescriptor1"
+	ifaceProps      = "org.freedesktop.DBus.Properties"
+	ifaceObjManager = "org.freedesktop.DBus.ObjectManager"
+)
+
+// Config configures the backend. The zero value uses hci0 on the system bus.
+type Config struct {
+	// Adapter is the adapter's name, "hci0" by default.
+	Adapter string
+	// BusAddress is the D-Bus address of the bus bluetoothd is on; empty means the system bus
+	// (DBUS_SYSTEM_BUS_ADDRESS, or the default system bus socket).
+	BusAddress string
+	// Logger receives debug logs; nil discards them.
+	Logger *slog.Logger
+	// AcquireNotify makes Subscribe use GattCharacteristic1.AcquireNotify (doc/gatt-api.txt):
+	// values arrive as packets on a socket bluetoothd hands over rather than as D-Bus signals,
+	// which spares the bus. Where bluetoothd refuses it (NotSupported, NotPermitted, Failed)
+	// Subscribe falls back to StartNotify. Unsubscribe closes the socket and returns once
+	// bluetoothd reports NotifyAcquired false.
+	AcquireNotify bool
+	// CallTimeout bounds housekeeping calls whose context has no deadline (StopDiscovery,
+	// Disconnect when a link is closed). Zero means 10 s.
+	CallTimeout time.Duration
+}
+
+var adapterName = regexp.MustCompile(`^hci[0-9]{1,3}$`)
+
+// Backend is the BlueZ D-Bus backend. Create it with New.
+type Backend struct {
+	cfg Config
+	log *slog.Logger
+
+	mu         sync.Mutex
+	started    bool
+	stopped    bool
+	conn       *dbus.Conn
+	adapter    dbus.ObjectPath
+	listeners  map[int]func(*dbus.Signal)
+	nextID     int
+	links      map[*link]struct{}
+	handed     gattkit.Devices
+	deliveries gattkit.Group
+	wg         sync.WaitGroup // the dispatcher
+	scans      sync.WaitGroup // scans in progress: they stop their discovery before the bus closes
+	stopCtx    context.Context
+	stopCancel context.CancelFunc
+
+	// discMu serialises the start and stop of the discovery session, which scans and connects
+	// to unknown devices share: bluetoothd keeps one session per D-Bus client
+	// (doc/adapter-api.txt StartDiscovery, BlueZ 5.66).
+	discMu    sync.Mutex
+	discUsers map[*dbus.Conn]int
+}
+
+var _ gogatt.Backend = (*Backend)(nil)
+
+// New returns a backend for cfg. Nothing is started until Start.
+func New(cfg Config) *Backend {
+	if cfg.Adapter == "" {
+		cfg.Adapter = "hci0"
+	}
+	if cfg.CallTimeout <= 0 {
+		cfg.CallTimeout = 10 * time.Second
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	stopCtx, stopCancel := context.WithCancel(context.Background())
+	return &Backend{cfg: cfg, log: log, links: map[*link]struct{}{}, listeners: map[int]func(*dbus.Signal){},
+		stopCtx: stopCtx, stopCancel: stopCancel, discUsers: map[*dbus.Conn]int{}}
+}
+
+// Start connects to the bus and checks that the adapter exists and is powered; it fails with an
+// error matching gogatt.ErrNoAdapter otherwise.
+func (b *Backend) Start(ctx context.Context) error {
+	if !adapterName.MatchString(b.cfg.Adapter) {
+		return fmt.Errorf("bluez: %w: Adapter %q: want hciN", gogatt.ErrInvalidParameter, b.cfg.Adapter)
+	}
+	b.mu.Lock()
+	if b.started {
+		b.mu.Unlock()
+		return nil
+	}
+	if b.stopped { // Start after Stop starts again
+		b.stopped = false
+		b.stopCtx, b.stopCancel = context.WithCancel(context.Background())
+	}
+	b.mu.Unlock()
+	// Not dbus.WithContext(ctx): godbus would close the connection when Start's ctx ends.
+	opts := []dbus.ConnOption{dbus.WithSignalHandler(dbus.NewSequentialSignalHandler())}
+	var conn *dbus.Conn
+	var err error
+	if b.cfg.BusAddress != "" {
+		conn, err = dbus.Connect(b.cfg.BusAddress, opts...)
+	} else {
+		conn, err = dbus.ConnectSystemBus(opts...)
+	}
+	if err != nil {
+		return fmt.Errorf("bluez: connecting to the bus: %w", err)
+	}
+	adapter := dbus.ObjectPath("/org/bluez/" + b.cfg.Adapter)
+	var v dbus.Variant
+	err = conn.Object(bluezService, adapter).CallWithContext(ctx, ifaceProps+".Get", 0, ifaceAdapter, "Powered").Store(&v)
+	if err != nil {
+		conn.Close()
+		return fmt.Errorf("bluez: adapter %s: %w: %w", b.cfg.Adapter, gogatt.ErrNoAdapter, err)
+	}
+	if on, _ := v.Value().(bool); !on {
+		conn.Close()
+		return fmt.Errorf("bluez: adapter %s is powered off: %w", b.cfg.Adapter, gogatt.ErrNoAdapter)
+	}
+	if err := conn.AddMatchSignal(dbus.WithMatchSender(bluezService)); err != nil {
+		conn.Close()
+		return fmt.Errorf("bluez: adding a signal match: %w", err)
+	}
+	ch := make(chan *dbus.Signal, 64)
+	conn.Signal(ch)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.stopped || b.started { // a Stop, or another Start, meanwhile
+		conn.Close()
+		if b.started {
+			return nil
+		}
+		return gogatt.ErrNotStarted
+	}
+	b.conn, b.adapter, b.started = conn, adapter, true
+	b.wg.Add(1)
+	go b.dispatch(ch)
+	return nil
+}
+
+// dispatch hands every signal, in order, to the listeners (which never block).
+func (b *Backend) dispatch(ch <-chan *dbus.Signal) {
+	defer b.wg.Done()
+	var ls []func(*dbus.Signal)
+	for s := range ch {
+		b.mu.Lock()
+		ls = ls[:0]
+		for _, l := range b.listeners {
+			ls = append(ls, l)
+		}
+		b.mu.Unlock()
+		for _, l := range ls {
+			l(s)
+		}
+	}
+}
+
+// listen adds a signal listener; the returned function removes it.
+func (b *Backend) listen(fn func(*dbus.Signal)) func() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	id := b.nextID
+	b.nextID++
+	b.listeners[id] = fn
+	return func() {
+		b.mu.Lock()
+		delete(b.listeners, id)
+		b.mu.Unlock()
+	}
+}
+
+// begin returns the bus connection of a started backend and the context Stop cancels.
+func (b *Backend) begin() (*dbus.Conn, dbus.ObjectPath, context.Context, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.started || b.stopped {
+		return nil, "", nil, gogatt.ErrNotStarted
+	}
+	return b.conn, b.adapter, b.stopCtx, nil
+}
+
+// Stop disconnects every device, discards the values still queued for notification handlers,
+// ends scans and closes the bus connection (gogatt.Backend.Stop). It is idempotent.
+func (b *Backend) Stop() error {
+	b.mu.Lock()
+	b.stopped = true
+	b.stopCancel()
+	conn := b.conn
+	b.conn, b.started = nil, false
+	b.mu.Unlock()
+	b.handed.DisconnectAll()
+	b.mu.Lock()
+	var ls []*link
+	for l := range b.links {
+		ls = append(ls, l)
+	}
+	b.mu.Unlock()
+	for _, l := range ls {
+		l.Close()
+	}
+	b.deliveries.Stop()
+	b.scans.Wait()
+	if conn != nil {
+		conn.Close() // ends the dispatcher
+	}
+	b.wg.Wait()
+	b.handed.Wait()
+	return nil
+}
+
+// SupportsUnbonded is true: bluetoothd reads and writes without pairing.
+func (b *Backend) SupportsUnbonded() bool { return true }
+
+// callCtx bounds ctx by Config.CallTimeout when it has no deadline.
+func (b *Backend) callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, b.cfg.CallTimeout)
+}
+
+func devicePath(adapter dbus.ObjectPath, a bt.Address) dbus.ObjectPath {
+	return adapter + "/dev_" + dbus.ObjectPath(strings.ReplaceAll(a.String(), ":", "_"))
+}
+
+// Connect connects to address with Device1.Connect and returns the module's one Device over it
+// (reconnecting when opts.AutoReconnect is set). Connection parameters cannot be set over
+// D-Bus: IntervalMin, IntervalMax, Latency and SupervisionTimeout are checked (invalid ones fail
+// with gogatt.ErrInvalidParameter), then ignored with a warning. A Connect that Stop interrupts
+// fails with an error matching gogatt.ErrNotStarted.
+func (b *Backend) Connect(ctx context.Context, address string, opts gogatt.ConnectOptions) (gogatt.Device, error) {
+	if _, _, _, err := b.begin(); err != nil {
+		return nil, err
+	}
+	addr, err := gattkit.CheckConnect(address, opts)
+	if err != nil {
+		return nil, err
+	}
+	if opts.IntervalMin != 0 || opts.IntervalMax != 0 || opts.Latency != 0 || opts.SupervisionTimeout != 0 {
+		b.log.Warn("connection parameters ignored: D-Bus has no call for them (bluetoothd's main.conf [LE] section sets them)",
+			"device", addr.String(), "intervalMin", opts.IntervalMin, "intervalMax", opts.IntervalMax,
+			"latency", opts.Latency, "supervisionTimeout", opts.SupervisionTimeout)
+	}
+	_, _, stopCtx, err := b.begin()
+	if err != nil {
+		return nil, err
+	}
+	d, err := gattkit.Connect(ctx, address, opts, gattkit.Config{Dial: b.dial, Group: &b.deliveries, Log: b.log, Values: stopCtx})
+	if err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	if b.stopped {
+		b.mu.Unlock()
+		d.Disconnect()
+		return nil, gogatt.ErrNotStarted
+	}
+	b.handed.Add(d)
+	b.mu.Unlock()
+	return d, nil
+}
+
+// ClearBond removes the device address from bluetoothd (Adapter1.RemoveDevice), which forgets
+// its keys — only this side's half of the bond — and the device itself; with "" it removes
+// every paired device.
+func (b *Backend) ClearBond(ctx context.Context, address string) error {
+	conn, adapter, _, err := b.begin()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := b.callCtx(ctx)
+	defer cancel()
+	var paths []dbus.ObjectPath
+	if address != "" {
+		a, err := bt.ParseAddress(address)
+		if err != nil {
+			return fmt.Errorf("bluez: clear bond: %w: %w", gogatt.ErrInvalidParameter, err)
+		}
+		paths = append(paths, devicePath(adapter, a))
+	} else {
+		objs, err := managedObjects(ctx, conn)
+		if err != nil {
+			return mapError("clear bond", 0, err)
+		}
+		for p, ifs := range objs {
+			if d, ok := ifs[ifaceDevice]; ok && strings.HasPrefix(string(p), string(adapter)+"/") {
+				if paired, _ := d["Paired"].Value().(bool); paired {
+					paths = append(paths, p)
+				}
+			}
+		}
+	}
+	var errs []error
+	for _, p := range paths {
+		err := conn.Object(bluezService, adapter).CallWithContext(ctx, ifaceAdapter+".RemoveDevice", 0, p).Err
+		if err != nil {
+			var de dbus.Error
+			if errors.As(err, &de) && de.Name == "org.bluez.Error.DoesNotExist" {
+				continue // nothing to forget
+			}
+			errs = append(errs, mapError("clear bond", 0, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+type objectMap = map[dbus.ObjectPath]map[string]map[string]dbus.Variant
+
+func managedObjects(ctx context.Context, conn *dbus.Conn) (objectMap, error) {
+	var objs objectMap
+	err := conn.Object(bluezService, "/").CallWithContext(ctx, ifaceObjManager+".GetManagedObjects", 0).Store(&objs)
+	return objs, err
+}
+
+// discover joins the backend's discovery session on conn, starting it (SetDiscoveryFilter
+// {Transport: "le"}, StartDiscovery) for the first user; release leaves it, stopping it for
+// the last.
+func (b *Backend) discover(ctx context.Context, conn *dbus.Conn, adapter dbus.ObjectPath) (release func(), err error) {
+	b.discMu.Lock()
+	defer b.discMu.Unlock()
+	ad := conn.Object(bluezService, adapter)
+	if b.discUsers[conn] == 0 {
+		filter := map[string]dbus.Variant{"Transport": dbus.MakeVariant("le")}
+		if err := ad.CallWithContext(ctx, ifaceAdapter+".SetDiscoveryFilter", 0, filter).Err; err != nil {
+			return nil, mapError("discovery filter", 0, err)
+		}
+		if err := ad.CallWithContext(ctx, ifaceAdapter+".StartDiscovery", 0).Err; err != nil {
+			return nil, mapError("start discovery", 0, err)
+		}
+	}
+	b.discUsers[conn]++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			b.discMu.Lock()
+			defer b.discMu.Unlock()
+			if b.discUsers[conn]--; b.discUsers[conn] > 0 {
+				return
+			}
+			delete(b.discUsers, conn)
+			sctx, cancel := context.WithTimeout(context.Background(), b.cfg.CallTimeout)
+			defer cancel()
+			if err := ad.CallWithContext(sctx, ifaceAdapter+".StopDiscovery", 0).Err; err != nil {
+				b.log.Debug("StopDiscovery", "err", err)
+			}
+		})
+	}, nil
+}
