@@ -85,6 +85,7 @@ func mapError(op string, handle uint16, err error) error {
 	case e.Name == "org.bluez.Error.NotConnected",
 		e.Name == "org.bluez.Error.Failed" && strings.EqualFold(e.Text, "Not connected"),
 		e.Name == "org.freedesktop.DBus.Error.UnknownObject",
+		e.Name == "org.freedesktop.DBus.Error.NoSuchObject", // godbus's name for it
 		e.Name == "org.freedesktop.DBus.Error.UnknownMethod" && strings.Contains(e.Text, "doesn't exist"):
 		e.mapped = gogatt.ErrNotConnected
 	case e.Name == "org.bluez.Error.InProgress":

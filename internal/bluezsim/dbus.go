@@ -491,7 +491,22 @@ func (b *bluezBus) LookupObject(path dbus.ObjectPath) (dbus.ServerObject, bool) 
 			}, "CancelPairing": notSupported,
 		}, ifaceProperties: b.properties(path), ifaceIntrospect: introspectable(path)}, true
 	}
-	return b.gattObject(path)
+	if o, ok := b.gattObject(path); ok {
+		return o, true
+	}
+	return unknownObject(path), true
+}
+
+// unknownObject answers every call as libdbus answers one to a path nobody registered
+// (UnknownObject, "No such object path"), where godbus would say NoSuchObject.
+type unknownObject dbus.ObjectPath
+
+func (u unknownObject) LookupInterface(string) (dbus.Interface, bool) { return u, true }
+
+func (u unknownObject) LookupMethod(string) (dbus.Method, bool) {
+	return method{func(*call) ([]any, error) {
+		return nil, dbus.NewError("org.freedesktop.DBus.Error.UnknownObject", []any{"No such object path '" + string(u) + "'"})
+	}}, true
 }
 
 func (b *bluezBus) registerAgent(c *call) ([]any, error) {
