@@ -40,6 +40,7 @@ type link struct {
 	readers   sync.WaitGroup
 
 	closeOnce sync.Once
+	eattOnce  sync.Once // the EATT check of the first subscription (warnEATT)
 }
 
 // tree is the attribute tree of a connection with the objects behind its handles.
@@ -519,6 +520,9 @@ func (l *link) Configure(ctx context.Context, ch gogatt.Characteristic, n gattki
 	if !ok {
 		return fmt.Errorf("bluez: %s handle 0x%04x: %w", op, ch.ValueHandle, gogatt.ErrNotFound)
 	}
+	if n != gattkit.NotifyOff {
+		l.warnEATT(ctx, t)
+	}
 	if n == gattkit.IndicateOn && ch.Properties&gogatt.PropNotify != 0 {
 		// bluetoothd chooses notifications whenever the characteristic allows them
 		// (src/gatt-client.c, BlueZ 5.66): asking for indications cannot be honoured.
@@ -719,4 +723,30 @@ func (l *link) release(ctx context.Context, vh uint16, p dbus.ObjectPath) (done 
 		l.mu.Unlock()
 		return true, gattkit.CtxErr(ctx, "unsubscribe")
 	}
+}
+
+// warnEATT says once per link, on the log at warning level, when the link can carry Enhanced
+// ATT: the peer's Server Supported Features (0x2B3A) has bit 0 (EATT supported) and the Client
+// Supported Features bluetoothd wrote to it (0x2B29) bit 1 (EATT) (Core v5.3 Vol 3 Part G §7.2,
+// §7.4). bluetoothd then receives notifications and indications on several bearers, which can
+// overtake each other before it hands them over, so values may reach the handler out of the
+// order the peer sent them (measured in the real-kernel tier: 400–670 of 1,000 in a fast burst;
+// docs/bluez-dbus.md). gogatt keeps the order in which bluetoothd delivers; it cannot restore
+// the peer's. A peer without these characteristics, or whose values cannot be read, is not
+// reported.
+func (l *link) warnEATT(ctx context.Context, t *tree) {
+	l.eattOnce.Do(func() {
+		srv, err1 := gogatt.LookupCharacteristic(t.services, gogatt.UUID16(0x2B3A))
+		cli, err2 := gogatt.LookupCharacteristic(t.services, gogatt.UUID16(0x2B29))
+		if err1 != nil || err2 != nil {
+			return
+		}
+		sv, err1 := l.Read(ctx, srv.ValueHandle, false)
+		cv, err2 := l.Read(ctx, cli.ValueHandle, false)
+		if err1 != nil || err2 != nil || len(sv) == 0 || sv[0]&0x01 == 0 || len(cv) == 0 || cv[0]&0x02 == 0 {
+			return
+		}
+		l.b.log.Warn("bluez: the link uses Enhanced ATT: bluetoothd may hand notifications and indications over out of the order the peer sent them; for strict order set Channels = 1 in the [GATT] section of bluetoothd's main.conf",
+			"address", l.addr.String())
+	})
 }

@@ -34,6 +34,13 @@ const notifyChar = "/char0045"
 
 func bluezBackend(t *testing.T, acquire bool) *bluez.Backend {
 	t.Helper()
+	b, _ := bluezBackendLog(t, acquire)
+	return b
+}
+
+// bluezBackendLog is bluezBackend with the backend's log.
+func bluezBackendLog(t *testing.T, acquire bool) (*bluez.Backend, *logBuffer) {
+	t.Helper()
 	lb := &logBuffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -56,7 +63,7 @@ func bluezBackend(t *testing.T, acquire bool) *bluez.Backend {
 			t.Errorf("Stop: %v", err)
 		}
 	})
-	return b
+	return b, lb
 }
 
 // bluezConnect connects; at the end of the test it disconnects, waits until the link is down
@@ -477,12 +484,21 @@ func checkBurst(t *testing.T, what string, hs, bus []uint32, st gogatt.Subscript
 func TestBluezNotifications(t *testing.T) {
 	for _, path := range []string{"StartNotify", "AcquireNotify"} {
 		t.Run(path, func(t *testing.T) {
-			d := bluezConnect(t, bluezBackend(t, path == "AcquireNotify"), gogatt.ConnectOptions{})
+			b, lb := bluezBackendLog(t, path == "AcquireNotify")
+			d := bluezConnect(t, b, gogatt.ConnectOptions{})
 			for _, l := range eattChannels() {
 				t.Logf("EATT channel: %s", l)
 			}
 			eatt := eattNegotiated(t, d)
 			hs, bus, st := bluezBurst(t, d, path, 1, 200, 20*time.Millisecond, 20)
+			// The backend does not claim order silently: with EATT it says so at the first
+			// subscription (and only then).
+			lb.mu.Lock()
+			warned := strings.Contains(lb.b.String(), "Enhanced ATT")
+			lb.mu.Unlock()
+			if warned != eatt {
+				t.Errorf("EATT negotiated %v, but the backend's warning about it: %v", eatt, warned)
+			}
 			checkBurst(t, "50/s", hs, bus, st, 200, true)
 			inverted := figures(hs, 200).inverted
 			for _, size := range []byte{20, 100} {
