@@ -619,7 +619,10 @@ func (d *device) readByUUID(ctx context.Context, uuid gogatt.UUID, long bool) ([
 // Blob for long), so the result is what a Read by handle gives. It leaves the call to the
 // discovery path (done = false) when the answer does not settle it: no such attribute (the tree
 // gives the not-found error), several (the tree names the candidates), or an error the peer
-// reports for the first one (the tree decides whether that is the characteristic read).
+// reports for the first one (the tree decides whether that is the characteristic read). Read By
+// Type matches any attribute of the type: a vendor descriptor that uses the UUID, or a
+// characteristic of a secondary service, is read here where the tree (primary services only)
+// would say not found.
 func (d *device) readByType(ctx context.Context, l *linkState, tr TypeReader, uuid gogatt.UUID, long bool) (v []byte, done bool, err error) {
 	hv, err := tr.ReadByType(ctx, uuid)
 	if err != nil {
