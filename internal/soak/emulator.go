@@ -88,11 +88,18 @@ func serveEmulator(spec string, in io.Reader, out io.Writer) int {
 
 // cpuTime is this process's user + system CPU time so far (0 if getrusage fails).
 func cpuTime() time.Duration {
+	cpu, _ := usage()
+	return cpu
+}
+
+// usage is this process's user + system CPU time and its voluntary context switches (the
+// times a thread blocked, i.e. wake-ups) so far; zeros if getrusage fails.
+func usage() (time.Duration, int64) {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
+		return 0, 0
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), int64(ru.Nvcsw)
 }
 
 // emuProcess is a running emulator process.

@@ -18,6 +18,8 @@
 //     out-of-order (a number not above one already seen) values per link, and the
 //     subscriptions' own counters must show nothing dropped or discarded. Reported: the CPU
 //     time of this process during the stream over its wall time, in % of one core.
+//     With -before, a second stream phase opens the pty with go.bug.st/serial through
+//     bgapi.Config.Dial, as the backend did before it read Linux ttys on the runtime's poller.
 //  2. Cycles: -cycles times connect, subscribe, disconnect (devices in turn). Goroutines, open
 //     file descriptors and the live heap (after runtime.GC) are sampled after a warm-up and at
 //     the end; growth beyond the tolerances below fails.
@@ -46,6 +48,7 @@ func main() {
 	flag.IntVar(&cfg.Links, "links", 8, "connections streaming at once (1 to 8, the emulator's slots)")
 	flag.Float64Var(&cfg.Rate, "rate", 1000, "notifications per second on each link")
 	flag.DurationVar(&cfg.Duration, "duration", 60*time.Second, "length of the stream phase (0: skip it)")
+	flag.DurationVar(&cfg.Before, "before", 0, "length of a second stream phase with go.bug.st/serial, the port before the poller (0: none)")
 	flag.IntVar(&cfg.Cycles, "cycles", 10000, "connect/disconnect cycles (0: skip the phase)")
 	md := flag.Bool("md", false, "print the results as the soak section of docs/benchmarks.md")
 	flag.Parse()

@@ -18,6 +18,7 @@ import (
 	"github.com/gogatt/gogatt/bgapi"
 	"github.com/gogatt/gogatt/sim"
 	"github.com/gogatt/gogatt/sim/bled112"
+	"go.bug.st/serial"
 )
 
 // Tolerances of the cycle phase: what the end sample may exceed the start sample by. A leak of
@@ -46,6 +47,10 @@ type config struct {
 	Rate     float64
 	Duration time.Duration
 	Cycles   int
+	// Before is the length of a second stream phase that opens the pty with go.bug.st/serial
+	// through bgapi.Config.Dial, the port the backend used before its Linux poller (a pump
+	// goroutine doing a blocking select(2) then read(2)); 0 skips it.
+	Before time.Duration
 }
 
 func (c config) check() error {
@@ -54,16 +59,16 @@ func (c config) check() error {
 		return fmt.Errorf("-links %d: want 1..%d (the emulator's connection slots)", c.Links, bled112.MaxSlots)
 	case !(c.Rate > 0):
 		return fmt.Errorf("-rate %v: want > 0", c.Rate)
-	case c.Duration < 0 || c.Cycles < 0:
-		return errors.New("-duration and -cycles must not be negative")
-	case c.Duration > 0 && c.values() < 1:
-		return fmt.Errorf("-rate %v × -duration %v is less than one value", c.Rate, c.Duration)
+	case c.Duration < 0 || c.Cycles < 0 || c.Before < 0:
+		return errors.New("-duration, -before and -cycles must not be negative")
+	case c.Duration > 0 && values(c.Rate, c.Duration) < 1, c.Before > 0 && values(c.Rate, c.Before) < 1:
+		return fmt.Errorf("-rate %v × the stream's duration is less than one value", c.Rate)
 	}
 	return nil
 }
 
-// values is the number of values each link's generator sends.
-func (c config) values() int { return int(c.Rate * c.Duration.Seconds()) }
+// values is the number of values each link's generator sends in a stream of d.
+func values(rate float64, d time.Duration) int { return int(rate * d.Seconds()) }
 
 // failure is a failed check (exit status 1), as opposed to a setup error.
 type failure struct{ msg string }
@@ -80,6 +85,7 @@ type report struct {
 	Started   time.Time
 
 	Stream *streamReport // nil: phase skipped or not reached
+	Before *streamReport // the stream with go.bug.st/serial (config.Before)
 	Cycles *cycleReport
 }
 
@@ -88,6 +94,7 @@ type streamReport struct {
 	Wall     time.Duration // from the generators' start to the last value (or the stall)
 	CPU      time.Duration // this process's CPU time over Wall
 	EmuCPU   time.Duration // the emulator process's over the same time (0: unknown)
+	Switches int64         // this process's voluntary context switches over Wall
 	Links    []linkReport
 }
 
@@ -96,6 +103,16 @@ func (s *streamReport) CPUPercent() float64 { return 100 * s.CPU.Seconds() / s.W
 
 // EmuCPUPercent is the emulator process's, likewise.
 func (s *streamReport) EmuCPUPercent() float64 { return 100 * s.EmuCPU.Seconds() / s.Wall.Seconds() }
+
+// PerNotification is this process's CPU time per value received, and its voluntary context
+// switches per value (below 1 when one wake-up serves several values).
+func (s *streamReport) PerNotification() (time.Duration, float64) {
+	n := s.Received()
+	if n == 0 {
+		return 0, 0
+	}
+	return s.CPU / time.Duration(n), float64(s.Switches) / float64(n)
+}
 
 // Received is the values received on every link.
 func (s *streamReport) Received() int {
@@ -147,17 +164,25 @@ func run(ctx context.Context, cfg config, log io.Writer) (*report, error) {
 	rep := &report{Config: cfg, CPUs: runtime.NumCPU(), Go: runtime.Version(), LoadStart: loadavg(), Started: time.Now()}
 	defer func() { rep.LoadEnd = loadavg() }()
 	var fails []string
-	if cfg.Duration > 0 {
-		fmt.Fprintf(log, "soak: stream: %d links × %g/s for %v\n", cfg.Links, cfg.Rate, cfg.Duration)
-		s, err := stream(ctx, cfg)
-		rep.Stream = s
+	for _, ph := range []struct {
+		name   string
+		d      time.Duration
+		serial bool
+		rep    **streamReport
+	}{{"stream", cfg.Duration, false, &rep.Stream}, {"stream with go.bug.st/serial", cfg.Before, true, &rep.Before}} {
+		if ph.d == 0 {
+			continue
+		}
+		fmt.Fprintf(log, "soak: %s: %d links × %g/s for %v\n", ph.name, cfg.Links, cfg.Rate, ph.d)
+		s, err := stream(ctx, cfg.Links, cfg.Rate, values(cfg.Rate, ph.d), ph.serial)
+		*ph.rep = s
 		if err != nil {
-			return rep, fmt.Errorf("stream: %w", err)
+			return rep, fmt.Errorf("%s: %w", ph.name, err)
 		}
 		for _, l := range s.Links {
 			if !l.ok() {
-				fails = append(fails, fmt.Sprintf("stream: link %s: %d of %d received, %d lost, %d out of order, %d unexpected, %d dropped, %d discarded",
-					l.Address, l.Received, s.Expected, l.Lost, l.OutOfOrder, l.Unexpected, l.Dropped, l.Discarded))
+				fails = append(fails, fmt.Sprintf("%s: link %s: %d of %d received, %d lost, %d out of order, %d unexpected, %d dropped, %d discarded",
+					ph.name, l.Address, l.Received, s.Expected, l.Lost, l.OutOfOrder, l.Unexpected, l.Dropped, l.Discarded))
 			}
 		}
 	}
@@ -179,9 +204,16 @@ func run(ctx context.Context, cfg config, log io.Writer) (*report, error) {
 	return rep, nil
 }
 
-// startBackend starts the BGAPI backend on the emulator process's pty.
-func startBackend(ctx context.Context, emu *emuProcess) (*bgapi.Backend, error) {
-	be := bgapi.New(bgapi.Config{Port: emu.path, NoReset: true})
+// startBackend starts the BGAPI backend on the emulator process's pty; withSerial opens it
+// with go.bug.st/serial (config.Before).
+func startBackend(ctx context.Context, emu *emuProcess, withSerial bool) (*bgapi.Backend, error) {
+	bc := bgapi.Config{Port: emu.path, NoReset: true}
+	if withSerial {
+		bc.Dial = func() (io.ReadWriteCloser, error) {
+			return serial.Open(emu.path, &serial.Mode{BaudRate: 115200, DataBits: 8, Parity: serial.NoParity, StopBits: serial.OneStopBit})
+		}
+	}
+	be := bgapi.New(bc)
 	if err := be.Start(ctx); err != nil {
 		return nil, fmt.Errorf("start: %w", err)
 	}
@@ -256,21 +288,20 @@ func (c *linkCounter) report(addr string) linkReport {
 	return l
 }
 
-// stream is phase 1.
-func stream(ctx context.Context, cfg config) (*streamReport, error) {
-	n := cfg.values()
-	emu, err := startEmulator(ctx, cfg.Links, cfg.Rate, n)
+// stream is phase 1: links links, n values each at rate.
+func stream(ctx context.Context, links int, rate float64, n int, withSerial bool) (*streamReport, error) {
+	emu, err := startEmulator(ctx, links, rate, n)
 	if err != nil {
 		return nil, err
 	}
 	defer emu.close()
-	be, err := startBackend(ctx, emu)
+	be, err := startBackend(ctx, emu, withSerial)
 	if err != nil {
 		return nil, err
 	}
 	defer be.Stop()
-	counters := make([]*linkCounter, cfg.Links)
-	devs := make([]gogatt.Device, cfg.Links)
+	counters := make([]*linkCounter, links)
+	devs := make([]gogatt.Device, links)
 	for i := range counters {
 		addr := deviceAddress(i).String()
 		d, err := be.Connect(ctx, addr, gogatt.ConnectOptions{})
@@ -284,7 +315,8 @@ func stream(ctx context.Context, cfg config) (*streamReport, error) {
 		}
 	}
 	rep := &streamReport{Expected: n}
-	cpu0, t0 := cpuTime(), time.Now()
+	cpu0, sw0 := usage()
+	t0 := time.Now()
 	if _, err := emu.command("go", false); err != nil {
 		return nil, err
 	}
@@ -311,7 +343,8 @@ func stream(ctx context.Context, cfg config) (*streamReport, error) {
 			}
 		}
 	}
-	rep.CPU, rep.Wall = cpuTime()-cpu0, time.Since(t0)
+	cpu1, sw1 := usage()
+	rep.CPU, rep.Switches, rep.Wall = cpu1-cpu0, sw1-sw0, time.Since(t0)
 	if s, err := emu.command("cpu", true); err == nil {
 		if f, err := parseSeconds(s); err == nil {
 			rep.EmuCPU = f
@@ -342,7 +375,7 @@ func cycles(ctx context.Context, cfg config) (*cycleReport, error) {
 		return nil, err
 	}
 	defer emu.close()
-	be, err := startBackend(ctx, emu)
+	be, err := startBackend(ctx, emu, false)
 	if err != nil {
 		return nil, err
 	}

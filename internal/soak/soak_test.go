@@ -22,13 +22,13 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// TestSoakShort runs the soak command's both phases briefly (8 links × 1,000/s for 2 s, 200
-// cycles) with the emulator in another process: nothing lost, reordered, dropped or
+// TestSoakShort runs the soak command's phases briefly (8 links × 1,000/s for 2 s, the same
+// with go.bug.st/serial for half a second, 200 cycles) with the emulator in another process: nothing lost, reordered, dropped or
 // discarded, no growth beyond the tolerances, no goroutine left. It asserts no time.
 func TestSoakShort(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	var log, out bytes.Buffer
-	rep, err := run(t.Context(), config{Links: 8, Rate: 1000, Duration: 2 * time.Second, Cycles: 200}, &log)
+	rep, err := run(t.Context(), config{Links: 8, Rate: 1000, Duration: 2 * time.Second, Before: time.Second / 2, Cycles: 200}, &log)
 	rep.text(&out)
 	t.Logf("%s%s", log.String(), out.String())
 	if err != nil {
@@ -37,12 +37,15 @@ func TestSoakShort(t *testing.T) {
 	if rep.Stream == nil || len(rep.Stream.Links) != 8 || rep.Stream.Received() != 8*2000 {
 		t.Fatalf("stream: %+v", rep.Stream)
 	}
+	if rep.Before == nil || rep.Before.Received() != 8*500 {
+		t.Fatalf("stream with go.bug.st/serial: %+v", rep.Before)
+	}
 	if rep.Cycles == nil || rep.Cycles.Cycles != 200 {
 		t.Fatalf("cycles: %+v", rep.Cycles)
 	}
 	var md bytes.Buffer
 	rep.markdown(&md)
-	for _, want := range []string{"## Soak", "| 8 × 1000/s |", "| goroutines |"} {
+	for _, want := range []string{"## Soak", "| now (the backend's own) | 8 × 1000/s |", "| before (go.bug.st/serial) | 8 × 1000/s |", "| goroutines |", "The issue's target"} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md.String())
 		}
