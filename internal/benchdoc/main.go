@@ -5,6 +5,7 @@
 //	go run ./internal/benchdoc            # about two minutes
 //	go run ./internal/benchdoc -count 10  # more runs per figure (medians)
 //	go run ./internal/benchdoc -soak=false # without the soak section (another two and a half minutes)
+//	go run ./internal/benchdoc -only gatttool,soak  # only those sections, the rest kept as it is
 //
 // The figures "before" are constants below: measured once with the same benchmarks at the
 // commit named beside them, on the machine of the first docs/benchmarks.md.
@@ -29,8 +30,13 @@ func main() {
 	count := flag.Int("count", 5, "runs of each benchmark (the document shows medians)")
 	out := flag.String("o", "docs/benchmarks.md", "output file")
 	soak := flag.Bool("soak", true, "run go run ./internal/soak -md -before 60s (8 links × 1,000/s for 60 s twice, 10,000 cycles) for the soak section")
+	only := flag.String("only", "", "regenerate only these sections of the existing document, comma-separated: gatttool, soak")
 	flag.Parse()
-	if err := run(*count, *out, *soak); err != nil {
+	run := func() error { return run(*count, *out, *soak) }
+	if *only != "" {
+		run = func() error { return runOnly(strings.Split(*only, ","), *count, *out) }
+	}
+	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "benchdoc:", err)
 		os.Exit(1)
 	}
@@ -155,21 +161,9 @@ func run(count int, out string, soak bool) error {
 			}
 		}
 	}
-	// The gatttool backend against gatttool itself (skipped, so absent, without BlueZ's tools).
-	gtRes := map[string]result{}
-	for range count {
-		r, _, err := bench("./internal/bluezsim/", "^BenchmarkGatttoolBackend", "2000x", 1)
-		if err != nil {
-			return err
-		}
-		for k, m := range r {
-			if gtRes[k] == nil {
-				gtRes[k] = result{}
-			}
-			for u, v := range m {
-				gtRes[k][u] = append(gtRes[k][u], v...)
-			}
-		}
+	gtMD, err := gatttoolSection(count)
+	if err != nil {
+		return err
 	}
 	load, _ := os.ReadFile("/proc/loadavg")
 	soakMD := ""
@@ -256,14 +250,47 @@ func run(count int, out string, soak bool) error {
 		v := cpuRes["BenchmarkReadRTT/bgapi/port="+p]
 		w("| backend, port=%s | %s | %+.1f |\n", p, v.mm("µs/read"), v.median("µs/read")-raw.median("µs/read"))
 	}
-	w("\n## gatttool backend\n\n")
+	w("\n%s%s%s", gtMD, soakMD, limits)
+	if err := os.WriteFile(out, []byte(doc.String()), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintln(os.Stderr, "wrote", out)
+	return nil
+}
+
+// gatttoolSection runs the gatttool backend's benchmarks against gatttool itself (skipped, so
+// absent, without BlueZ's tools) in count interleaved rounds and returns their section.
+func gatttoolSection(count int) (string, error) {
+	var doc strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&doc, format, args...) }
+	start := time.Now()
+	gtRes := map[string]result{}
+	for range count {
+		for _, b := range []struct{ re, n string }{{"^BenchmarkGatttoolBackendNotifications$", "20000x"}, {"^BenchmarkGatttoolBackendRead$", "2000x"}} {
+			r, _, err := bench("./internal/bluezsim/", b.re, b.n, 1)
+			if err != nil {
+				return "", err
+			}
+			for k, m := range r {
+				if gtRes[k] == nil {
+					gtRes[k] = result{}
+				}
+				for u, v := range m {
+					gtRes[k][u] = append(gtRes[k][u], v...)
+				}
+			}
+		}
+	}
+	load, _ := os.ReadFile("/proc/loadavg")
+	w("## gatttool backend\n\n")
 	w("`BenchmarkGatttoolBackendNotifications` and `BenchmarkGatttoolBackendRead` (package\n")
 	w("internal/bluezsim): the real gatttool, in a pty, against the simulated torture device through\n")
 	w("the shim. `raw` is gatttool alone, driven by a bare host (write a command line, wait for the\n")
 	w("answer and the prompt; count the \"Notification handle = …\" lines); `backend` is the gatttool\n")
-	w("backend, values into a handler that checks their sequence numbers. Notifications: 2,000 values\n")
-	w("generated as fast as the link takes them; reads: char-read-hnd / CharReadHandle of a 5-octet\n")
-	w("value. Interleaved rounds, medians (minimum in parentheses for reads).\n\n")
+	w("backend, values into a handler that checks their sequence numbers. Notifications: 20,000\n")
+	w("values generated as fast as the link takes them; reads: 2,000 char-read-hnd / CharReadHandle\n")
+	w("of a 5-octet value. Interleaved rounds, medians (best in parentheses). Measured %s; load\n", start.UTC().Format("2006-01-02 15:04 MST"))
+	w("average at start %s.\n\n", strings.TrimSpace(string(load)))
 	nr, nb := gtRes["BenchmarkGatttoolBackendNotifications/raw"], gtRes["BenchmarkGatttoolBackendNotifications/backend"]
 	rr, rb := gtRes["BenchmarkGatttoolBackendRead/raw"], gtRes["BenchmarkGatttoolBackendRead/backend"]
 	if nr == nil || nb == nil || rr == nil || rb == nil {
@@ -278,12 +305,73 @@ func run(count int, out string, soak bool) error {
 		ratio := nb.median("notifications/s") / nr.median("notifications/s")
 		diff := rb.median("µs/read") - rr.median("µs/read")
 		w("| figure | gatttool alone (raw) | backend | backend against raw | issue's target | |\n|---|---|---|---|---|---|\n")
-		w("| notifications/s | %.0f | %.0f | × %.2f | ≥ × 0.9 | %s |\n", nr.median("notifications/s"), nb.median("notifications/s"), ratio, met(ratio >= 0.9))
+		best := func(r result) float64 { return slices.Max(append([]float64{0}, r["notifications/s"]...)) }
+		w("| notifications/s | %.0f (%.0f) | %.0f (%.0f) | × %.2f | ≥ × 0.9 | %s |\n", nr.median("notifications/s"), best(nr), nb.median("notifications/s"), best(nb), ratio, met(ratio >= 0.9))
 		w("| µs per read | %s | %s | %+.1f µs | ≤ +50 µs | %s |\n", rr.mm("µs/read"), rb.mm("µs/read"), diff, met(diff <= 50))
 		w("\nLost and out of order (backend, every run): %.0f and %.0f.\n\n", slices.Max(append([]float64{0}, nb["lost"]...)), slices.Max(append([]float64{0}, nb["out-of-order"]...)))
 	}
-	w("%s%s", soakMD, limits)
-	if err := os.WriteFile(out, []byte(doc.String()), 0o644); err != nil {
+	return doc.String(), nil
+}
+
+// splice replaces the section of doc whose heading starts with key by section (or inserts it
+// before the section "What limits each figure"), and that last section by limits.
+func splice(doc, key, section string) string {
+	lines := strings.SplitAfter(doc, "\n")
+	find := func(prefix string) (int, int) {
+		for i, l := range lines {
+			if strings.HasPrefix(l, prefix) {
+				j := i + 1
+				for j < len(lines) && !strings.HasPrefix(lines[j], "## ") {
+					j++
+				}
+				return i, j
+			}
+		}
+		return -1, -1
+	}
+	i, j := find(key)
+	if i < 0 {
+		i, _ = find("## What limits each figure")
+		if i < 0 {
+			i = len(lines)
+		}
+		j = i
+	}
+	lines = slices.Replace(lines, i, j, section)
+	s := strings.Join(lines, "")
+	if k := strings.Index(s, "## What limits each figure"); k >= 0 {
+		s = s[:k] + limits
+	}
+	return s
+}
+
+// runOnly regenerates only the sections named in parts ("gatttool", "soak") of the document out,
+// keeping the others as they are.
+func runOnly(parts []string, count int, out string) error {
+	old, err := os.ReadFile(out)
+	if err != nil {
+		return err
+	}
+	doc := string(old)
+	for _, p := range parts {
+		switch p {
+		case "gatttool":
+			sec, err := gatttoolSection(count)
+			if err != nil {
+				return err
+			}
+			doc = splice(doc, "## gatttool backend", sec)
+		case "soak":
+			sec, err := soakSection()
+			if err != nil {
+				return err
+			}
+			doc = splice(doc, "## Soak", sec)
+		default:
+			return fmt.Errorf("-only %s: want gatttool or soak", p)
+		}
+	}
+	if err := os.WriteFile(out, []byte(doc), 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintln(os.Stderr, "wrote", out)
@@ -340,10 +428,15 @@ const limits = `## What limits each figure
   1,000/s is below what even the raw host reached on the machine of this document.
 - 8 links × 1,000/s (soak): wake-ups again, but shared. Values of several links arrive
   together, so one wake-up serves about two of them (the soak's voluntary context switches per
-  notification, against about 5 for one link at 1,000/s), and the CPU per notification comes
-  close to the single link's at 4,000/s. For the same reason the port makes little difference
+  notification, against about 5 for one link at 1,000/s), and the CPU per notification is of
+  the order of the single link's at 4,000/s. For the same reason the port makes little difference
   here: the before and now rows differ by less than their run-to-run spread on this machine.
   The emulator process spends about as much CPU as the backend.
+- gatttool backend: gatttool itself prints one line per value and a prompt per command into a
+  pty; the backend splits and parses every line and hands each value to the subscription's
+  delivery goroutine, the bare host only searches the bytes. On a loaded machine both wait for
+  the scheduler most of the time: compare the minimum round trips, which are less sensitive to
+  the load than the medians. Not profiled further yet.
 - Read round trip: the pty (two writes and two reads across processes) and the emulator; the
   backend adds the command's goroutine hand-offs (the caller waits for the response, then for
   the attribute_value event).
