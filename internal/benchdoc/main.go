@@ -432,11 +432,13 @@ const limits = `## What limits each figure
   the order of the single link's at 4,000/s. For the same reason the port makes little difference
   here: the before and now rows differ by less than their run-to-run spread on this machine.
   The emulator process spends about as much CPU as the backend.
-- gatttool backend: gatttool itself prints one line per value and a prompt per command into a
-  pty; the backend splits and parses every line and hands each value to the subscription's
-  delivery goroutine, the bare host only searches the bytes. On a loaded machine both wait for
-  the scheduler most of the time: compare the minimum round trips, which are less sensitive to
-  the load than the medians. Not profiled further yet.
+- gatttool backend: gatttool itself, which prints one line per value and a prompt per command
+  into a pty; the backend splits and parses every line and hands each value to the
+  subscription's delivery goroutine, where the bare host only searches the bytes. Three
+  processes (the simulation, gatttool, the reader) share the machine's two CPUs, so on a loaded
+  machine the spread between runs exceeds the differences and the medians and the best runs
+  can disagree on a target: regenerate these rows on an idle machine before concluding. Not
+  profiled further yet.
 - Read round trip: the pty (two writes and two reads across processes) and the emulator; the
   backend adds the command's goroutine hand-offs (the caller waits for the response, then for
   the attribute_value event).
