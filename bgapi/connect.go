@@ -31,19 +31,8 @@ func (b *Backend) Connect(ctx context.Context, address string, opts gogatt.Conne
 	if bctx == nil {
 		return nil, gogatt.ErrNotStarted
 	}
-	w, err := gattkit.Connect(ctx, address, opts, gattkit.Config{Dial: b.dial, Group: &c.deliveries, Log: b.log, Values: bctx})
-	if err != nil {
-		return nil, err
-	}
-	b.mu.Lock()
-	if b.ctx != bctx { // stopped (or restarted) meanwhile
-		b.mu.Unlock()
-		_ = w.Disconnect()
-		return nil, gogatt.ErrNotStarted
-	}
-	b.handed.Add(w)
-	b.mu.Unlock()
-	return w, nil
+	return b.handed.Connect(ctx, address, opts, gattkit.Config{Dial: b.dial, Group: &c.deliveries, Log: b.log, Values: bctx},
+		&b.mu, func() bool { return b.ctx != bctx }) // stopped (or restarted) meanwhile
 }
 
 // dial opens one link (gattkit.Dialer); the arguments have been checked.

@@ -306,19 +306,8 @@ func (b *Backend) Connect(ctx context.Context, address string, opts gogatt.Conne
 	if err != nil {
 		return nil, err
 	}
-	d, err := gattkit.Connect(ctx, address, opts, gattkit.Config{Dial: b.dial, Group: &b.deliveries, Log: b.log, Values: stopCtx})
-	if err != nil {
-		return nil, err
-	}
-	b.mu.Lock()
-	if b.stopped {
-		b.mu.Unlock()
-		d.Disconnect()
-		return nil, gogatt.ErrNotStarted
-	}
-	b.handed.Add(d)
-	b.mu.Unlock()
-	return d, nil
+	return b.handed.Connect(ctx, address, opts, gattkit.Config{Dial: b.dial, Group: &b.deliveries, Log: b.log, Values: stopCtx},
+		&b.mu, func() bool { return b.stopped })
 }
 
 // ClearBond removes the device address from bluetoothd (Adapter1.RemoveDevice), which forgets

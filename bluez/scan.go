@@ -226,20 +226,5 @@ func scanResult(d map[string]dbus.Variant) *gogatt.ScanResult {
 // FilteredScan is Scan keeping only devices whose name contains nameFilter; OnAdvertisement
 // sees only those.
 func (b *Backend) FilteredScan(ctx context.Context, nameFilter string, opts gogatt.ScanOptions) ([]gogatt.ScanResult, error) {
-	if cb := opts.OnAdvertisement; cb != nil {
-		opts.OnAdvertisement = func(r gogatt.ScanResult) bool {
-			if !strings.Contains(r.Name, nameFilter) {
-				return true
-			}
-			return cb(r)
-		}
-	}
-	res, err := b.Scan(ctx, opts)
-	kept := res[:0]
-	for _, r := range res {
-		if strings.Contains(r.Name, nameFilter) {
-			kept = append(kept, r)
-		}
-	}
-	return kept, err
+	return gattkit.FilteredScan(ctx, b.Scan, nameFilter, opts)
 }

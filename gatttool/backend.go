@@ -229,19 +229,8 @@ func (b *Backend) Connect(ctx context.Context, address string, opts gogatt.Conne
 		return nil, err
 	}
 	// The reconnect layer lives in the backend's context, not in the caller's.
-	w, err := gattkit.Connect(ctx, address, opts, gattkit.Config{Dial: b.dial, Group: &b.deliveries, Log: b.log, Values: b.stopContext()})
-	if err != nil {
-		return nil, err
-	}
-	b.mu.Lock()
-	if b.stopped {
-		b.mu.Unlock()
-		w.Disconnect()
-		return nil, gogatt.ErrNotStarted
-	}
-	b.handed.Add(w)
-	b.mu.Unlock()
-	return w, nil
+	return b.handed.Connect(ctx, address, opts, gattkit.Config{Dial: b.dial, Group: &b.deliveries, Log: b.log, Values: b.stopContext()},
+		&b.mu, func() bool { return b.stopped })
 }
 
 // dial makes one link (gattkit.Dialer): a new gatttool process and `connect`.

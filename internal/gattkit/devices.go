@@ -1,6 +1,8 @@
 package gattkit
 
 import (
+	"context"
+	"strings"
 	"sync"
 
 	"github.com/gogatt/gogatt"
@@ -50,3 +52,44 @@ func (s *Devices) DisconnectAll() {
 // Wait returns once every tracked Device has closed Disconnected, that is, delivered its last
 // ConnectionEvent. It must not be called from an OnConnectionEvent callback.
 func (s *Devices) Wait() { s.wg.Wait() }
+
+// Connect is Connect (the package function) for a backend that tracks its Devices in s: the
+// Device is tracked unless the backend stopped meanwhile — stopped is called with mu held, the
+// lock under which the backend's Stop marks itself stopped, so a Device is either tracked
+// before Stop disconnects them all or disconnected here and refused with an error matching
+// gogatt.ErrNotStarted.
+func (s *Devices) Connect(ctx context.Context, address string, opts gogatt.ConnectOptions, cfg Config, mu sync.Locker, stopped func() bool) (gogatt.Device, error) {
+	d, err := Connect(ctx, address, opts, cfg)
+	if err != nil {
+		return nil, err
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if stopped() {
+		_ = d.Disconnect()
+		return nil, gogatt.ErrNotStarted
+	}
+	s.Add(d)
+	return d, nil
+}
+
+// FilteredScan is Backend.FilteredScan over a backend's Scan: only the devices whose name
+// contains nameFilter reach opts.OnAdvertisement and the results.
+func FilteredScan(ctx context.Context, scan func(context.Context, gogatt.ScanOptions) ([]gogatt.ScanResult, error), nameFilter string, opts gogatt.ScanOptions) ([]gogatt.ScanResult, error) {
+	if cb := opts.OnAdvertisement; cb != nil {
+		opts.OnAdvertisement = func(r gogatt.ScanResult) bool {
+			if !strings.Contains(r.Name, nameFilter) {
+				return true
+			}
+			return cb(r)
+		}
+	}
+	res, err := scan(ctx, opts)
+	kept := res[:0]
+	for _, r := range res {
+		if strings.Contains(r.Name, nameFilter) {
+			kept = append(kept, r)
+		}
+	}
+	return kept, err
+}
