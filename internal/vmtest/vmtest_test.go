@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/godbus/dbus/v5"
 	"github.com/gogatt/gogatt"
 	"github.com/gogatt/gogatt/att"
 	"github.com/gogatt/gogatt/gatttool"
@@ -109,7 +110,35 @@ func connect(t *testing.T, b *gatttool.Backend, opts gogatt.ConnectOptions) goga
 		d.Disconnect()
 		linkDown(t)
 	})
+	bluetoothdSettled(t)
 	return d
+}
+
+// bluetoothdSettled waits until bluetoothd's own GATT client on hci0 has finished with the new
+// link (Device1.ServicesResolved): bluetoothd attaches a client to every LE link, also one that
+// gatttool made, and until it is done it sends requests on the same fixed ATT channel as
+// gatttool. Two clients on one bearer break ATT's one-request-at-a-time rule: the peer ignores a
+// request while another is outstanding, and gatttool takes bluetoothd's response for its own (a
+// Write Request reported written that never reached the peer, measured here once:
+// docs/real-kernel-tier.md). It gives up after 10 s with a log line.
+func bluetoothdSettled(t *testing.T) {
+	t.Helper()
+	conn, err := dbus.ConnectSystemBus()
+	if err != nil {
+		t.Logf("system bus: %v (not waiting for bluetoothd's GATT client)", err)
+		return
+	}
+	defer conn.Close()
+	path := dbus.ObjectPath("/org/bluez/" + central + "/dev_" + strings.ReplaceAll(peer, ":", "_"))
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		v, err := conn.Object("org.bluez", path).GetProperty("org.bluez.Device1.ServicesResolved")
+		if on, _ := v.Value().(bool); err == nil && on {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("bluetoothd's GATT client on %s did not resolve %s's services within 10 s", central, peer)
 }
 
 // linkDown waits until hci0 has no LE link left, and ends one that bluetoothd keeps up for its
@@ -152,7 +181,10 @@ func ctxT(t *testing.T, d time.Duration) context.Context {
 // stack starts to deliver the name, so that the docs are updated.
 func TestScanName(t *testing.T) {
 	b := backend(t)
-	res, err := b.Scan(ctxT(t, 20*time.Second), gogatt.ScanOptions{Timeout: 3 * time.Second})
+	// Until the peer is seen (a fixed 3 s missed it once on a loaded host, where the guest runs
+	// slowly), at most 30 s.
+	res, err := b.Scan(ctxT(t, 40*time.Second), gogatt.ScanOptions{Timeout: 30 * time.Second,
+		OnAdvertisement: func(r gogatt.ScanResult) bool { return r.Address != peer }})
 	if err != nil {
 		t.Fatalf("Scan: %v", err)
 	}
