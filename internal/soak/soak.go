@@ -232,7 +232,6 @@ type linkCounter struct {
 	max                    int // highest number seen; -1 before the first
 	outOfOrder, unexpected int
 	first, last            time.Time
-	progress               time.Time // of the last value, for the stall check
 }
 
 func newLinkCounter(expected int) *linkCounter {
