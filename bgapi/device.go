@@ -387,17 +387,12 @@ func (d *link) Read(ctx context.Context, handle uint16, long bool) ([]byte, erro
 	return d.read(ctx, pkRead, "read", handle, &wire.CmdAttclientReadByHandle{Connection: d.cn.handle, Handle: handle})
 }
 
-// read runs the read procedure m of handle and returns its value (empty, never nil).
+// read runs the read procedure m of handle and returns its value (the Device checks the handle
+// and turns no value into an empty one).
 func (d *link) read(ctx context.Context, kind procKind, op string, handle uint16, m wire.Message) ([]byte, error) {
-	if handle == 0 {
-		return nil, fmt.Errorf("%s: %w: handle 0", op, gogatt.ErrInvalidParameter)
-	}
 	p := newProc(kind, op, handle)
 	if err := d.cn.procedure(ctx, p, m); err != nil {
 		return nil, err
-	}
-	if p.value == nil {
-		return []byte{}, nil
 	}
 	return p.value, nil
 }

@@ -89,22 +89,9 @@ func descriptorsOf(ctx context.Context, s Stepwise, c gogatt.Characteristic) ([]
 	return s.Descriptors(ctx, c.ValueHandle+1, c.EndHandle)
 }
 
-// DiscoverStepwise discovers the whole tree of s: the skeleton (skeletonOf), then the
-// descriptors of every characteristic that has room for some. A backend whose link is Stepwise
-// can implement Link.Discover with it.
-func DiscoverStepwise(ctx context.Context, s Stepwise) ([]gogatt.Service, error) {
-	return fillDescriptors(ctx, s, nil, nil)
-}
-
-// fillDescriptors completes skeleton sk (discovered when nil) with descriptors, taking those
-// already known from known (by value handle).
+// fillDescriptors completes skeleton sk with descriptors, taking those already known from
+// known (by value handle).
 func fillDescriptors(ctx context.Context, s Stepwise, sk []gogatt.Service, known map[uint16][]gogatt.Descriptor) ([]gogatt.Service, error) {
-	if sk == nil {
-		var err error
-		if sk, err = skeletonOf(ctx, s); err != nil {
-			return nil, err
-		}
-	}
 	out := make([]gogatt.Service, len(sk))
 	for i, sv := range sk {
 		sv.Characteristics = slices.Clone(sv.Characteristics)

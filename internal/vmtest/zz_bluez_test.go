@@ -118,50 +118,7 @@ func TestBluezScan(t *testing.T) {
 }
 
 func TestBluezServiceTree(t *testing.T) {
-	d := bluezConnect(t, bluezBackend(t, false), gogatt.ConnectOptions{})
-	svcs, err := d.Services(ctxT(t, 20*time.Second))
-	if err != nil {
-		t.Fatalf("Services: %v", err)
-	}
-	got := map[gogatt.UUID]attr{}
-	for _, s := range svcs {
-		t.Logf("service %s 0x%04x-0x%04x", s.UUID, s.Handle, s.EndHandle)
-		for _, c := range s.Characteristics {
-			var ds []string
-			a := attr{uuid: c.UUID, value: c.ValueHandle}
-			for _, dsc := range c.Descriptors {
-				ds = append(ds, fmt.Sprintf("%s@0x%04x", dsc.UUID, dsc.Handle))
-			}
-			if h, ok := c.CCCD(); ok {
-				a.cccd = h
-			}
-			got[c.UUID] = a
-			t.Logf("  char %s value 0x%04x props %v descriptors %v", c.UUID, c.ValueHandle, c.Properties, ds)
-		}
-	}
-	// The same table as the gatttool backend's TestServiceTree: the handles come from
-	// bluetoothd's object names and must match the ones gatttool discovers.
-	want := []attr{
-		{gogatt.UUID16(0x2a37), 0x0022, 0x0023},
-		{gogatt.UUID16(0x2a38), 0x0025, 0},
-		{uRW, 0x0042, 0},
-		{uLong, 0x0044, 0},
-		{uNotify, 0x0046, 0x0047},
-		{uWriteOnly, 0x004a, 0},
-		{uReadOnly, 0x004c, 0},
-		{uEnc, 0x004e, 0},
-		{uIndicate, 0x0050, 0x0051},
-		{uCtl, 0x0053, 0},
-	}
-	for _, w := range want {
-		if g, ok := got[w.uuid]; !ok || g != w {
-			t.Errorf("characteristic %s: got value 0x%04x cccd 0x%04x (found %v), want 0x%04x 0x%04x", w.uuid, g.value, g.cccd, ok, w.value, w.cccd)
-		}
-	}
-	// The User Description descriptor is readable by handle.
-	if v, err := d.CharReadHandle(ctxT(t, 10*time.Second), 0x0048); err != nil || string(v) != "sequence" {
-		t.Errorf("read User Description 0x0048: %q, %v", v, err)
-	}
+	checkServiceTree(t, bluezConnect(t, bluezBackend(t, false), gogatt.ConnectOptions{}))
 }
 
 func TestBluezReadWrite(t *testing.T) {
