@@ -35,8 +35,26 @@
 //     always enables notifications.
 //   - ATT error codes: see Error; several codes arrive as one D-Bus error.
 //
-// Bond is Device1.Pair; bluetoothd needs an agent (AgentManager1) for it, which this package does
-// not register: register one (NoInputNoOutput suffices for Just Works) in the application.
+// # Pairing
+//
+// Start exports an org.bluez.Agent1 object on the backend's bus connection and registers it
+// (AgentManager1.RegisterAgent, doc/agent-api.txt) with the IO capability that Config's
+// callbacks give (see Config.Confirm); Stop unregisters it. bluetoothd asks this agent about
+// the pairings the backend's own Device1.Pair calls start — the agent of the caller comes first
+// (agent_get in src/agent.c, BlueZ 5.66) — so the desktop's default agent is neither needed nor
+// replaced, unless Config.DefaultAgent asks for it. The agent answers bluetoothd's unique bus
+// name only, for devices of the backend's adapter only, and runs the callbacks outside every
+// lock of the library.
+//
+// Device.Bond(ctx, true) is Device1.Pair; on a device bluetoothd holds keys for (AlreadyExists)
+// it succeeds without pairing again. When ctx ends first, Bond calls Device1.CancelPairing and
+// fails with ctx's error. Pairing failures are *Error with bluetoothd's D-Bus name
+// (org.bluez.Error.AuthenticationFailed, AuthenticationRejected, AuthenticationCanceled,
+// AuthenticationTimeout, ConnectionAttemptFailed), matching gogatt.ErrTimeout, or
+// gogatt.ErrNotConnected for ConnectionAttemptFailed; when a pairing callback's error made
+// the pairing fail, Bond's error wraps it as well. Bond(ctx, false) fails with
+// gogatt.ErrUnsupported: bluetoothd stores the keys of every pairing while the adapter is
+// Pairable, and D-Bus has no pairing without bonding. ClearBond is Adapter1.RemoveDevice.
 package bluez
 
 import (
@@ -88,6 +106,37 @@ type Config struct {
 	// CallTimeout bounds housekeeping calls whose context has no deadline (StopDiscovery,
 	// Disconnect when a link is closed). Zero means 10 s.
 	CallTimeout time.Duration
+
+	// Passkey answers bluetoothd's Agent1.RequestPasskey during Bond (the peer displays a
+	// passkey the user must enter here, doc/agent-api.txt, BlueZ 5.66): return 0–999999; an
+	// error rejects the pairing (Bond then fails with an error wrapping it). Same signature and
+	// contract as bgapi.Config.Passkey: it runs on a goroutine of its own; ctx ends when the
+	// pairing does (Bond returned, Bond's context ended, bluetoothd's Agent1.Cancel, Stop), and
+	// Stop does not wait for it. When nil, a passkey request is rejected.
+	Passkey func(ctx context.Context, address string) (uint32, error)
+	// PasskeyDisplay is told the passkey the user must type on the peer (Agent1.DisplayPasskey,
+	// or DisplayPinCode with a PIN of up to 6 digits), once per pairing, as
+	// bgapi.Config.PasskeyDisplay. It runs on a goroutine of its own and may keep showing the
+	// passkey until ctx ends (as for Passkey); Stop does not wait for it.
+	PasskeyDisplay func(ctx context.Context, address string, passkey uint32)
+	// Confirm answers a numeric comparison (Agent1.RequestConfirmation; LE Secure Connections,
+	// Core v5.3 Vol 3 Part H §2.3.5.6.1): return nil when the user confirms that the peer shows
+	// passkey, an error to reject. It runs like Passkey. When nil, a comparison is rejected.
+	//
+	// The three callbacks choose the IO capability the backend's agent registers with, from
+	// which the kernel's SMP chooses the pairing method (Core v5.3 Vol 3 Part H Table 2.8):
+	// none is NoInputNoOutput (Just Works only); PasskeyDisplay alone DisplayOnly; Confirm
+	// without Passkey DisplayYesNo; Passkey alone KeyboardOnly; Passkey with either other
+	// KeyboardDisplay. Agent1.RequestAuthorization (Just Works bluetoothd asks about) is
+	// accepted during a Bond of this backend and rejected otherwise; AuthorizeService and
+	// RequestPinCode are always rejected.
+	Confirm func(ctx context.Context, address string, passkey uint32) error
+	// DefaultAgent also makes the backend's agent bluetoothd's default agent
+	// (AgentManager1.RequestDefaultAgent), which answers pairings that others start: the peer's,
+	// or another program's Device1.Pair without an agent of its own. Off by default, so that the
+	// desktop's agent keeps that role: bluetoothd asks the agent of the program that calls
+	// Device1.Pair first (agent_get in src/agent.c, BlueZ 5.66), so Bond needs no default agent.
+	DefaultAgent bool
 }
 
 var adapterName = regexp.MustCompile(`^hci[0-9]{1,3}$`)
@@ -117,6 +166,8 @@ type Backend struct {
 	// (doc/adapter-api.txt StartDiscovery, BlueZ 5.66).
 	discMu    sync.Mutex
 	discUsers map[*dbus.Conn]int
+
+	agent *agent // the pairing agent on conn (agent.go); nil when not started
 }
 
 var _ gogatt.Backend = (*Backend)(nil)
@@ -182,6 +233,11 @@ func (b *Backend) Start(ctx context.Context) error {
 		conn.Close()
 		return fmt.Errorf("bluez: adding a signal match: %w", err)
 	}
+	ag, err := b.startAgent(ctx, conn, adapter)
+	if err != nil {
+		conn.Close()
+		return err
+	}
 	ch := make(chan *dbus.Signal, 64)
 	conn.Signal(ch)
 	b.mu.Lock()
@@ -193,7 +249,7 @@ func (b *Backend) Start(ctx context.Context) error {
 		}
 		return gogatt.ErrNotStarted
 	}
-	b.conn, b.adapter, b.started = conn, adapter, true
+	b.conn, b.adapter, b.started, b.agent = conn, adapter, true, ag
 	b.wg.Add(1)
 	go b.dispatch(ch)
 	return nil
@@ -246,8 +302,8 @@ func (b *Backend) Stop() error {
 	b.mu.Lock()
 	b.stopped = true
 	b.stopCancel()
-	conn := b.conn
-	b.conn, b.started = nil, false
+	conn, ag := b.conn, b.agent
+	b.conn, b.started, b.agent = nil, false, nil
 	b.mu.Unlock()
 	b.handed.DisconnectAll()
 	b.mu.Lock()
@@ -261,6 +317,9 @@ func (b *Backend) Stop() error {
 	}
 	b.deliveries.Stop()
 	b.scans.Wait()
+	if ag != nil {
+		ag.stop(b.cfg.CallTimeout)
+	}
 	if conn != nil {
 		conn.Close() // ends the dispatcher
 	}

@@ -49,7 +49,7 @@ func runContract(t *testing.T, acquire bool) {
 		for _, p := range ps {
 			byAddr[p.Address().String()] = p
 		}
-		return gogatttest.Env{Backend: b, Peripherals: ps,
+		return gogatttest.Env{Backend: b, Peripherals: ps, CanBond: true,
 			SetInRange:   func(a string, in bool) { byAddr[a].SetInRange(in) },
 			CheckStopped: func(t *testing.T) { nothingLeft(t, env, ps) },
 			NoCCCDWrites: "bluetoothd owns the CCCDs: GattDescriptor1.WriteValue on one fails with NotPermitted (src/gatt-client.c, BlueZ 5.66)"}

@@ -48,7 +48,11 @@ const attPrefix = "Operation failed with ATT error: 0x"
 //   - org.bluez.Error.Failed "Operation failed with ATT error: 0xNN": NN;
 //   - "Not connected", org.bluez.Error.NotConnected and an object that no longer exists:
 //     gogatt.ErrNotConnected; org.bluez.Error.InProgress: gogatt.ErrBusy;
-//     org.bluez.Error.NotSupported: gogatt.ErrUnsupported.
+//     org.bluez.Error.NotSupported: gogatt.ErrUnsupported;
+//   - pairing (Device1.Pair, doc/device-api.txt): org.bluez.Error.AuthenticationTimeout:
+//     gogatt.ErrTimeout; org.bluez.Error.ConnectionAttemptFailed: gogatt.ErrNotConnected;
+//     AuthenticationFailed, AuthenticationRejected and AuthenticationCanceled have no sentinel
+//     (errors.As an *Error and test its Name).
 func mapError(op string, handle uint16, err error) error {
 	var de dbus.Error
 	var dep *dbus.Error
@@ -90,6 +94,10 @@ func mapError(op string, handle uint16, err error) error {
 		e.mapped = gogatt.ErrNotConnected
 	case e.Name == "org.bluez.Error.InProgress":
 		e.mapped = gogatt.ErrBusy
+	case e.Name == "org.bluez.Error.AuthenticationTimeout":
+		e.mapped = gogatt.ErrTimeout
+	case e.Name == "org.bluez.Error.ConnectionAttemptFailed":
+		e.mapped = gogatt.ErrNotConnected
 	case e.Name == "org.bluez.Error.NotSupported":
 		e.mapped = gogatt.ErrUnsupported
 	case e.Name == "org.freedesktop.DBus.Error.ServiceUnknown":

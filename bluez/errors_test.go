@@ -32,6 +32,8 @@ func TestMapError(t *testing.T) {
 		{"org.bluez.Error.InProgress", "In Progress", gogatt.ErrBusy},
 		{"org.bluez.Error.NotSupported", "Operation is not supported", gogatt.ErrUnsupported},
 		{"org.freedesktop.DBus.Error.ServiceUnknown", "The name org.bluez was not provided by any .service files", gogatt.ErrNoAdapter},
+		{"org.bluez.Error.AuthenticationTimeout", "Authentication Timeout", gogatt.ErrTimeout},
+		{"org.bluez.Error.ConnectionAttemptFailed", "Page Timeout", gogatt.ErrNotConnected},
 	} {
 		err := mapError("read", 0x0003, dbus.Error{Name: tc.name, Body: []any{tc.text}})
 		if !errors.Is(err, tc.want) {

@@ -569,21 +569,12 @@ func (l *link) Configure(ctx context.Context, ch gogatt.Characteristic, n gattki
 	return nil
 }
 
-// Bond is Device1.Pair ("Already Exists" when paired is success). bluetoothd needs an agent;
-// without a stored bond permanent=false cannot be expressed over D-Bus.
+// Bond pairs and bonds with Device1.Pair, with the backend's agent (agent.go).
 func (l *link) Bond(ctx context.Context, permanent bool) error {
 	if err := l.begin(ctx, "bond"); err != nil {
 		return err
 	}
-	err := l.conn.Object(bluezService, l.path).CallWithContext(ctx, ifaceDevice+".Pair", 0).Err
-	var de dbus.Error
-	if err != nil && errors.As(err, &de) && de.Name == "org.bluez.Error.AlreadyExists" {
-		return nil
-	}
-	if err != nil {
-		return l.callErr(ctx, "bond", 0, err)
-	}
-	return nil
+	return l.b.bond(ctx, l, permanent)
 }
 
 // RSSI is not available for a connection over D-Bus (Device1.RSSI is an advertising value).

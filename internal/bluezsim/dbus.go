@@ -71,11 +71,14 @@ type bluezBus struct {
 	adapter dbus.ObjectPath
 	e       *Env
 
-	mu      sync.Mutex
-	powered bool
-	devices map[bt.Address]*simDevice
-	agents  map[dbus.ObjectPath]string // agent path → owner
-	gatt    gattState                  // discovery and D-Bus GATT connections (gattdbus.go)
+	mu       sync.Mutex
+	powered  bool
+	devices  map[bt.Address]*simDevice
+	agents   map[string]simAgent               // by owner (unique bus name), as src/agent.c keys them
+	defAgent string                            // the owner of the default agent, "" for none
+	pairing  map[bt.Address]context.CancelFunc // Device1.Pair in progress (pair.go)
+	peerIO   map[bt.Address]PeerIO
+	gatt     gattState // discovery and D-Bus GATT connections (gattdbus.go)
 }
 
 type simDevice struct {
@@ -107,7 +110,8 @@ func startBus(ctx context.Context, e *Env) (*bluezBus, error) {
 	cmd.Stderr = &stderr
 	cmd.SysProcAttr = daemonProcAttr()
 	b := &bluezBus{cmd: cmd, e: e, adapter: dbus.ObjectPath("/org/bluez/" + e.HCIDevice()),
-		devices: make(map[bt.Address]*simDevice), agents: make(map[dbus.ObjectPath]string),
+		devices: make(map[bt.Address]*simDevice), agents: make(map[string]simAgent),
+		pairing: make(map[bt.Address]context.CancelFunc), peerIO: make(map[bt.Address]PeerIO),
 		drained: make(chan struct{}), powered: true}
 	b.waited, err = startLocked(cmd)
 	pw.Close()
@@ -305,6 +309,7 @@ func (b *bluezBus) setOwned(on bool) error {
 	if !on {
 		b.mu.Lock()
 		clear(b.agents) // a restarted bluetoothd knows no agents
+		b.defAgent = ""
 		b.mu.Unlock()
 		if _, err := b.conn.ReleaseName(bluezName); err != nil {
 			return fmt.Errorf("bluezsim: releasing %s: %w", bluezName, err)
@@ -462,7 +467,7 @@ func (b *bluezBus) LookupObject(path dbus.ObjectPath) (dbus.ServerObject, bool) 
 		return object{ifaceAgentMgr: {
 			"RegisterAgent":       b.registerAgent,
 			"UnregisterAgent":     b.unregisterAgent,
-			"RequestDefaultAgent": func(*call) ([]any, error) { return nil, nil },
+			"RequestDefaultAgent": b.requestDefaultAgent,
 		}, ifaceIntrospect: introspectable(path)}, true
 	case path == b.adapter:
 		return object{ifaceAdapter: {
@@ -474,9 +479,6 @@ func (b *bluezBus) LookupObject(path dbus.ObjectPath) (dbus.ServerObject, bool) 
 		}, ifaceProperties: b.properties(path), ifaceIntrospect: introspectable(path)}, true
 	}
 	if b.props(path, ifaceDevice) != nil {
-		notSupported := func(*call) ([]any, error) {
-			return nil, dbus.NewError(errNotSupported, []any{"Operation is not supported"})
-		}
 		var addr bt.Address
 		b.mu.Lock()
 		for a := range b.devices {
@@ -486,9 +488,7 @@ func (b *bluezBus) LookupObject(path dbus.ObjectPath) (dbus.ServerObject, bool) 
 		}
 		b.mu.Unlock()
 		return object{ifaceDevice: {"Connect": b.deviceConnect(addr), "Disconnect": b.deviceDisconnect(addr),
-			"Pair": func(*call) ([]any, error) {
-				return nil, dbus.NewError(errAlreadyExists, []any{"Already Exists"})
-			}, "CancelPairing": notSupported,
+			"Pair": b.devicePair(addr), "CancelPairing": b.cancelPairing(addr),
 		}, ifaceProperties: b.properties(path), ifaceIntrospect: introspectable(path)}, true
 	}
 	if o, ok := b.gattObject(path); ok {
@@ -515,13 +515,19 @@ func (b *bluezBus) registerAgent(c *call) ([]any, error) {
 	if err := dbus.Store(c.msg.Body, &path, &capability); err != nil {
 		return nil, dbus.NewError(errInvalidArgs, []any{"Invalid arguments in method call"})
 	}
+	if capability == "" {
+		capability = "KeyboardDisplay" // src/agent.c parse_io_capability
+	}
+	if !slices.Contains([]string{"DisplayOnly", "DisplayYesNo", "KeyboardOnly", "NoInputNoOutput", "KeyboardDisplay"}, capability) {
+		return nil, dbus.NewError(errInvalidArgs, []any{"Invalid arguments in method call"})
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if _, dup := b.agents[path]; dup {
+	owner := sender(c)
+	if _, dup := b.agents[owner]; dup {
 		return nil, dbus.NewError(errAlreadyExists, []any{"Already Exists"})
 	}
-	sender, _ := c.msg.Headers[dbus.FieldSender].Value().(string)
-	b.agents[path] = sender
+	b.agents[owner] = simAgent{owner: owner, path: path, capability: capability}
 	return nil, nil
 }
 
@@ -532,10 +538,29 @@ func (b *bluezBus) unregisterAgent(c *call) ([]any, error) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if _, ok := b.agents[path]; !ok {
+	owner := sender(c)
+	if a, ok := b.agents[owner]; !ok || a.path != path {
 		return nil, dbus.NewError(errDoesNotExist, []any{"Does Not Exist"})
 	}
-	delete(b.agents, path)
+	delete(b.agents, owner)
+	if b.defAgent == owner {
+		b.defAgent = ""
+	}
+	return nil, nil
+}
+
+func (b *bluezBus) requestDefaultAgent(c *call) ([]any, error) {
+	var path dbus.ObjectPath
+	if err := dbus.Store(c.msg.Body, &path); err != nil {
+		return nil, dbus.NewError(errInvalidArgs, []any{"Invalid arguments in method call"})
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	owner := sender(c)
+	if a, ok := b.agents[owner]; !ok || a.path != path {
+		return nil, dbus.NewError(errDoesNotExist, []any{"Does Not Exist"})
+	}
+	b.defAgent = owner
 	return nil, nil
 }
 

@@ -333,7 +333,14 @@ func (b *bluezBus) deviceConnect(a bt.Address) methodFunc {
 			return nil, bluezErr(errFailed, "le-connection-abort-by-local")
 		}
 		b.gatt.conns[a] = gc
+		paired := b.devices[a] != nil && b.devices[a].paired
 		b.mu.Unlock()
+		if paired {
+			// bluetoothd connects to a paired LE device at medium security, which encrypts the
+			// link with the stored keys (device_connect_le in src/device.c, BlueZ 5.66); a
+			// peripheral that lost its half leaves the link unencrypted here.
+			link.Encrypt()
+		}
 		b.setConnected(a, true)
 		// bluetoothd exchanges the MTU itself once connected.
 		if r, err := gc.request([]byte{0x02, bluezMTU & 0xff, bluezMTU >> 8}, 0x03); err == nil && len(r) >= 3 {
