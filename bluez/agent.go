@@ -63,10 +63,10 @@ type agent struct {
 	adapter dbus.ObjectPath
 
 	mu       sync.Mutex
-	owner    string                         // bluetoothd's unique bus name
-	pairings map[dbus.ObjectPath]*pairing   // Bonds in progress, by device path
-	requests map[*request]struct{}          // requests whose context is live: Cancel ends them
-	shown    map[dbus.ObjectPath]*request   // the passkey display of each device
+	owner    string                       // bluetoothd's unique bus name
+	pairings map[dbus.ObjectPath]*pairing // Bonds in progress, by device path
+	requests map[*request]struct{}        // requests whose context is live: Cancel ends them
+	shown    map[dbus.ObjectPath]*request // the passkey display of each device
 	stopped  bool
 }
 

@@ -71,14 +71,15 @@ type bluezBus struct {
 	adapter dbus.ObjectPath
 	e       *Env
 
-	mu       sync.Mutex
-	powered  bool
-	devices  map[bt.Address]*simDevice
-	agents   map[string]simAgent               // by owner (unique bus name), as src/agent.c keys them
-	defAgent string                            // the owner of the default agent, "" for none
-	pairing  map[bt.Address]context.CancelFunc // Device1.Pair in progress (pair.go)
-	peerIO   map[bt.Address]PeerIO
-	gatt     gattState // discovery and D-Bus GATT connections (gattdbus.go)
+	mu          sync.Mutex
+	powered     bool
+	devices     map[bt.Address]*simDevice
+	agents      map[string]simAgent       // by owner (unique bus name), as src/agent.c keys them
+	defAgent    string                    // the owner of the default agent, "" for none
+	pairing     map[bt.Address]simPairing // Device1.Pair in progress (pair.go)
+	peerIO      map[bt.Address]PeerIO
+	pairCancels int       // Device1.CancelPairing calls
+	gatt        gattState // discovery and D-Bus GATT connections (gattdbus.go)
 }
 
 type simDevice struct {
@@ -111,7 +112,7 @@ func startBus(ctx context.Context, e *Env) (*bluezBus, error) {
 	cmd.SysProcAttr = daemonProcAttr()
 	b := &bluezBus{cmd: cmd, e: e, adapter: dbus.ObjectPath("/org/bluez/" + e.HCIDevice()),
 		devices: make(map[bt.Address]*simDevice), agents: make(map[string]simAgent),
-		pairing: make(map[bt.Address]context.CancelFunc), peerIO: make(map[bt.Address]PeerIO),
+		pairing: make(map[bt.Address]simPairing), peerIO: make(map[bt.Address]PeerIO),
 		drained: make(chan struct{}), powered: true}
 	b.waited, err = startLocked(cmd)
 	pw.Close()

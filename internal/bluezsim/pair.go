@@ -28,6 +28,12 @@ const (
 	textAlreadyExists = "Already Exists"
 )
 
+// simPairing is a Device1.Pair in progress.
+type simPairing struct {
+	cancel context.CancelFunc
+	done   chan struct{} // closed when Pair has answered
+}
+
 // simAgent is a registered org.bluez.Agent1.
 type simAgent struct {
 	owner, capability string
@@ -67,16 +73,17 @@ func (e *Env) SetPeerIO(a bt.Address, io PeerIO) {
 	e.bus.mu.Unlock()
 }
 
-// AgentCapabilities returns the IO capability of every registered agent.
-func (e *Env) AgentCapabilities() []string {
+// Agents returns the registered agents: the IO capability of each by its owner's unique bus
+// name.
+func (e *Env) Agents() map[string]string {
+	out := map[string]string{}
 	if e.bus == nil {
-		return nil
+		return out
 	}
 	e.bus.mu.Lock()
 	defer e.bus.mu.Unlock()
-	var out []string
-	for _, a := range e.bus.agents {
-		out = append(out, a.capability)
+	for owner, a := range e.bus.agents {
+		out[owner] = a.capability
 	}
 	return out
 }
@@ -88,7 +95,17 @@ func (e *Env) Pairing(a bt.Address) bool {
 	}
 	e.bus.mu.Lock()
 	defer e.bus.mu.Unlock()
-	return e.bus.pairing[a] != nil
+	return e.bus.pairing[a].cancel != nil
+}
+
+// CancelPairingCalls returns how many Device1.CancelPairing calls the service received.
+func (e *Env) CancelPairingCalls() int {
+	if e.bus == nil {
+		return 0
+	}
+	e.bus.mu.Lock()
+	defer e.bus.mu.Unlock()
+	return e.bus.pairCancels
 }
 
 type pairMethod int
@@ -139,7 +156,7 @@ func (b *bluezBus) devicePair(a bt.Address) methodFunc {
 		case d == nil:
 			b.mu.Unlock()
 			return nil, bluezErr(errDoesNotExist, "Does Not Exist")
-		case b.pairing[a] != nil:
+		case b.pairing[a].cancel != nil:
 			b.mu.Unlock()
 			return nil, bluezErr(errInProgress, "In Progress")
 		case d.paired:
@@ -158,7 +175,8 @@ func (b *bluezBus) devicePair(a bt.Address) methodFunc {
 			capability = ag.capability
 		}
 		ctx, cancel := context.WithCancel(context.Background())
-		b.pairing[a] = cancel
+		done := make(chan struct{})
+		b.pairing[a] = simPairing{cancel, done}
 		peer := b.peerIO[a]
 		b.mu.Unlock()
 		defer func() {
@@ -166,6 +184,7 @@ func (b *bluezBus) devicePair(a bt.Address) methodFunc {
 			b.mu.Lock()
 			delete(b.pairing, a)
 			b.mu.Unlock()
+			close(done)
 		}()
 		go func() { // the link's end cancels the pairing
 			select {
@@ -187,8 +206,9 @@ func (b *bluezBus) devicePair(a bt.Address) methodFunc {
 			}
 		case showPasskey:
 			level = sim.SecurityAuthenticated
-			// bluetoothd does not wait for DisplayPasskey's reply; the peer's user types it.
-			b.agentSend(ag, "DisplayPasskey", path, PeerPasskey(a), uint16(0))
+			// The peer's user types the passkey shown; the reply says nothing (an error is
+			// ignored), but waiting for it keeps the display within the pairing.
+			b.agentCall(ctx, ag, "DisplayPasskey", path, PeerPasskey(a), uint16(0))
 		case comparison:
 			level = sim.SecurityAuthenticated
 			err = b.agentCall(ctx, ag, "RequestConfirmation", path, PeerPasskey(a)).Err
@@ -220,16 +240,19 @@ func (b *bluezBus) devicePair(a bt.Address) methodFunc {
 	}
 }
 
-// cancelPairing is Device1.CancelPairing of a.
+// cancelPairing is Device1.CancelPairing of a; it replies once the pairing has ended (Pair
+// answered AuthenticationCanceled), so that a test sees no pairing after it.
 func (b *bluezBus) cancelPairing(a bt.Address) methodFunc {
 	return func(c *call) ([]any, error) {
 		b.mu.Lock()
-		cancel := b.pairing[a]
+		p := b.pairing[a]
+		b.pairCancels++
 		b.mu.Unlock()
-		if cancel == nil {
+		if p.cancel == nil {
 			return nil, bluezErr(errNoSuchPairing, "Does Not Exist")
 		}
-		cancel()
+		p.cancel()
+		<-p.done
 		return nil, nil
 	}
 }

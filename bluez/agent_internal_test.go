@@ -1,0 +1,31 @@
+package bluez
+
+import (
+	"context"
+	"testing"
+
+	"github.com/godbus/dbus/v5"
+)
+
+// TestAgentRejectsOtherAdapters: a request from bluetoothd about a device that is not on the
+// backend's adapter (or not a device path) is rejected without calling a callback.
+func TestAgentRejectsOtherAdapters(t *testing.T) {
+	called := false
+	b := New(Config{Passkey: func(context.Context, string) (uint32, error) { called = true; return 0, nil }})
+	a := &agent{b: b, adapter: "/org/bluez/hci0", owner: ":1.5", pairings: map[dbus.ObjectPath]*pairing{},
+		requests: map[*request]struct{}{}, shown: map[dbus.ObjectPath]*request{}}
+	for _, dev := range []dbus.ObjectPath{"/org/bluez/hci1/dev_C0_FF_EE_00_00_03", "/org/bluez/hci0", "/org/bluez/hci0/dev_nope"} {
+		if _, err := a.requestPasskey(":1.5", dev); err == nil || err.Name != errRejected {
+			t.Errorf("RequestPasskey(%s) = %v, want %s", dev, err, errRejected)
+		}
+		if err := a.requestAuthorization(":1.5", dev); err == nil || err.Name != errRejected {
+			t.Errorf("RequestAuthorization(%s) = %v, want %s", dev, err, errRejected)
+		}
+	}
+	if called {
+		t.Error("Passkey called")
+	}
+	if len(a.requests) != 0 {
+		t.Errorf("%d requests left", len(a.requests))
+	}
+}
