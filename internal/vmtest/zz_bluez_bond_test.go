@@ -4,6 +4,7 @@ package vmtest
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -62,12 +63,20 @@ func withDefaultAgent(t *testing.T, v any, capability string) {
 
 // TestBluezBond: Bond, an encrypted read, Bond again (bonded already: no new pairing), with
 // Just Works (the backend's agent NoInputNoOutput) and with passkey entry (Config.Passkey
-// answers with the passkey hci1's side displays).
+// answers with the passkey hci1's side displays); a wrong passkey and a callback's error fail
+// Bond with org.bluez.Error.AuthenticationFailed, as the simulated bluetoothd says.
 func TestBluezBond(t *testing.T) {
+	errNo := errors.New("user said no")
 	for _, tc := range []struct {
 		name    string
 		passkey bool
-	}{{"JustWorks", false}, {"Passkey", true}} {
+		answer  func(shown uint32) (uint32, error) // nil: the passkey shown
+	}{
+		{"JustWorks", false, nil},
+		{"Passkey", true, nil},
+		{"WrongPasskey", true, func(pk uint32) (uint32, error) { return (pk + 1) % 1000000, nil }},
+		{"Rejected", true, func(uint32) (uint32, error) { return 0, errNo }},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var mu sync.Mutex
 			var asked []string
@@ -81,6 +90,9 @@ func TestBluezBond(t *testing.T) {
 					mu.Unlock()
 					select {
 					case pk := <-shown:
+						if tc.answer != nil {
+							return tc.answer(pk)
+						}
 						return pk, nil
 					case <-ctx.Done():
 						return 0, ctx.Err()
@@ -97,10 +109,21 @@ func TestBluezBond(t *testing.T) {
 			d := bluezConnect(t, b, gogatt.ConnectOptions{})
 			ctx := ctxT(t, 60*time.Second)
 			t0 := time.Now()
-			if err := d.Bond(ctx, true); err != nil {
+			err := d.Bond(ctx, true)
+			t.Logf("MEASURE bluez Bond (%s): %v, %v", tc.name, time.Since(t0).Round(time.Millisecond), err)
+			if tc.answer != nil {
+				var be *bluez.Error
+				if !errors.As(err, &be) || be.Name != "org.bluez.Error.AuthenticationFailed" {
+					t.Errorf("Bond = %v, want org.bluez.Error.AuthenticationFailed", err)
+				}
+				if _, cbErr := tc.answer(0); cbErr != nil && !errors.Is(err, cbErr) {
+					t.Errorf("Bond = %v, want it to wrap the callback's error", err)
+				}
+				return
+			}
+			if err != nil {
 				t.Fatalf("Bond: %v", err)
 			}
-			t.Logf("MEASURE bluez Bond (%s): %v", tc.name, time.Since(t0).Round(time.Millisecond))
 			mu.Lock()
 			got := append([]string(nil), asked...)
 			mu.Unlock()
