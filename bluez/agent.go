@@ -13,6 +13,7 @@ import (
 
 	"github.com/gogatt/gogatt"
 	"github.com/gogatt/gogatt/bt"
+	"github.com/gogatt/gogatt/internal/gattkit"
 )
 
 // Agent names (BlueZ 5.66 doc/agent-api.txt).
@@ -429,9 +430,12 @@ func (b *Backend) bond(ctx context.Context, l *link, permanent bool) error {
 			b.log.Debug("CancelPairing", "device", l.addr.String(), "err", cerr)
 		}
 		ccancel()
-		if stopCtx.Err() != nil && l.Err() == nil {
+		// The context's end comes first, even when the link drops meanwhile: a peer whose
+		// pairing is cancelled may end the link (docs/bluez-dbus.md §Pairing).
+		if stopCtx.Err() != nil {
 			return fmt.Errorf("bluez: bond: %w", gogatt.ErrNotStarted)
 		}
+		return fmt.Errorf("bluez: %w (pairing cancelled: Device1.CancelPairing)", gattkit.CtxErr(ctx, "bond"))
 	}
 	a.mu.Lock()
 	cbErr := p.cbErr

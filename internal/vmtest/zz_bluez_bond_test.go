@@ -21,7 +21,7 @@ import (
 // the kernel pairs hci1 with the default agent's IO capability.
 
 // displayAgent is a default agent with capability DisplayOnly: it hands the passkey bluetoothd
-// asks it to show for hci1's side to shown.
+// asks it to show for hci1's side to shown (buffered 1; bluetoothd calls it from one goroutine).
 type displayAgent struct {
 	agent
 	shown chan uint32
@@ -29,10 +29,11 @@ type displayAgent struct {
 
 func (a displayAgent) DisplayPasskey(_ dbus.ObjectPath, passkey uint32, entered uint16) *dbus.Error {
 	if entered == 0 {
-		select {
-		case a.shown <- passkey:
+		select { // the latest passkey only
+		case <-a.shown:
 		default:
 		}
+		a.shown <- passkey
 	}
 	return nil
 }
@@ -76,10 +77,13 @@ func TestBluezBond(t *testing.T) {
 		{"Passkey", true, nil},
 		{"WrongPasskey", true, func(pk uint32) (uint32, error) { return (pk + 1) % 1000000, nil }},
 		{"Rejected", true, func(uint32) (uint32, error) { return 0, errNo }},
+		{"Cancelled", true, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var mu sync.Mutex
 			var asked []string
+			cancelled := tc.name == "Cancelled"
+			blocked := make(chan struct{}, 1)
 			cfg := bluez.Config{Adapter: central}
 			if tc.passkey {
 				shown := make(chan uint32, 1)
@@ -87,7 +91,13 @@ func TestBluezBond(t *testing.T) {
 				cfg.Passkey = func(ctx context.Context, address string) (uint32, error) {
 					mu.Lock()
 					asked = append(asked, address)
+					first := len(asked) == 1
 					mu.Unlock()
+					if cancelled && first { // the user walks away: Bond's ctx ends
+						blocked <- struct{}{}
+						<-ctx.Done()
+						return 0, ctx.Err()
+					}
 					select {
 					case pk := <-shown:
 						if tc.answer != nil {
@@ -108,6 +118,23 @@ func TestBluezBond(t *testing.T) {
 			t.Cleanup(func() { b.Stop() })
 			d := bluezConnect(t, b, gogatt.ConnectOptions{})
 			ctx := ctxT(t, 60*time.Second)
+			if cancelled {
+				cctx, cancel := context.WithCancel(ctx)
+				res := make(chan error, 1)
+				t0 := time.Now()
+				go func() { res <- d.Bond(cctx, true) }()
+				<-blocked
+				cancel()
+				err := <-res
+				t.Logf("MEASURE bluez Bond cancelled during Passkey: %v, %v", time.Since(t0).Round(time.Millisecond), err)
+				if !errors.Is(err, context.Canceled) {
+					t.Errorf("cancelled Bond = %v, want context.Canceled", err)
+				}
+				// What follows is the peer's: the link was lost at once (1 run of 3) or 30 s later,
+				// and a Bond meanwhile waited for that loss (docs/bluez-dbus.md §Pairing); the
+				// test's clean-up disconnects.
+				return
+			}
 			t0 := time.Now()
 			err := d.Bond(ctx, true)
 			t.Logf("MEASURE bluez Bond (%s): %v, %v", tc.name, time.Since(t0).Round(time.Millisecond), err)
