@@ -48,7 +48,8 @@
 //
 // Device.Bond(ctx, true) is Device1.Pair; on a device bluetoothd holds keys for (AlreadyExists)
 // it succeeds without pairing again. When ctx ends first, Bond calls Device1.CancelPairing and
-// fails with ctx's error. Pairing failures are *Error with bluetoothd's D-Bus name
+// fails with ctx's error; the peer may then end the link, at once or at its SMP timeout
+// (measured in docs/bluez-dbus.md), so reconnect before pairing again. Pairing failures are *Error with bluetoothd's D-Bus name
 // (org.bluez.Error.AuthenticationFailed, AuthenticationRejected, AuthenticationCanceled,
 // AuthenticationTimeout, ConnectionAttemptFailed), matching gogatt.ErrTimeout, or
 // gogatt.ErrNotConnected for ConnectionAttemptFailed; when a pairing callback's error made
