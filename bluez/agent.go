@@ -272,11 +272,11 @@ func (a *agent) requestPinCode(sender dbus.Sender, device dbus.ObjectPath) (stri
 func (a *agent) displayPinCode(sender dbus.Sender, device dbus.ObjectPath, pin string) *dbus.Error {
 	n, err := strconv.ParseUint(pin, 10, 32)
 	if err != nil || len(pin) > 6 {
-		if _, r, _, derr := a.begin(sender, device); derr != nil {
+		_, r, _, derr := a.begin(sender, device)
+		if derr != nil {
 			return derr
-		} else {
-			r.cancel()
 		}
+		r.cancel()
 		return agentErr(errRejected, "gogatt: PIN code "+strconv.Quote(pin)+" cannot be shown as a passkey")
 	}
 	return a.displayPasskey(sender, device, uint32(n), 0)

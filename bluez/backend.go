@@ -134,7 +134,8 @@ type Config struct {
 	Confirm func(ctx context.Context, address string, passkey uint32) error
 	// DefaultAgent also makes the backend's agent bluetoothd's default agent
 	// (AgentManager1.RequestDefaultAgent), which answers pairings that others start: the peer's,
-	// or another program's Device1.Pair without an agent of its own. Off by default, so that the
+	// or another program's Device1.Pair without an agent of its own — and whose IO capability
+	// bluetoothd gives the adapters for pairings the peer starts. Off by default, so that the
 	// desktop's agent keeps that role: bluetoothd asks the agent of the program that calls
 	// Device1.Pair first (agent_get in src/agent.c, BlueZ 5.66), so Bond needs no default agent.
 	DefaultAgent bool

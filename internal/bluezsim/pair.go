@@ -20,6 +20,7 @@ const (
 	capKeyboardOnly   = "KeyboardOnly"
 	capKeyboardDisp   = "KeyboardDisplay"
 	capDisplayYesNo   = "DisplayYesNo"
+	capDisplayOnly    = "DisplayOnly"
 	errAgentCanceled  = "org.bluez.Error.Canceled"
 	errNoSuchPairing  = "org.bluez.Error.DoesNotExist"
 	textAuthFailed    = "Authentication Failed"

@@ -131,3 +131,24 @@ func FuzzControl(f *testing.F) {
 		flt.passes(m)
 	})
 }
+
+// TestMethodFor: the pairing method of the central's agent capability and the peer's, as
+// Table 2.8 of Core v5.3 Vol 3 Part H gives it with LE Secure Connections (the central
+// initiates).
+func TestMethodFor(t *testing.T) {
+	caps := []string{noInputNoOutput, capDisplayOnly, capDisplayYesNo, capKeyboardOnly, capKeyboardDisp}
+	J, E, S, C := justWorks, enterPasskey, showPasskey, comparison
+	want := map[PeerIO][]pairMethod{ // by central capability, in the order of caps
+		PeerNoIO:         {J, J, J, J, J},
+		PeerDisplayOnly:  {J, J, J, E, E},
+		PeerKeyboard:     {J, S, S, E, S},
+		PeerDisplayYesNo: {J, J, C, E, C},
+	}
+	for peer, row := range want {
+		for i, c := range caps {
+			if got := methodFor(c, peer); got != row[i] {
+				t.Errorf("methodFor(%s, peer %d) = %d, want %d", c, peer, got, row[i])
+			}
+		}
+	}
+}
