@@ -31,8 +31,8 @@ const (
 
 // capability is the IO capability the backend's agent registers with
 // (AgentManager1.RegisterAgent, doc/agent-api.txt), derived from the pairing callbacks of
-// Config (see Config.Passkey); bluetoothd hands it to the kernel, whose SMP chooses the pairing method from both
-// sides' capabilities (Core v5.3 Vol 3 Part H §2.3.5.1, Table 2.8):
+// Config (see Config.Confirm); bluetoothd hands it to the kernel, whose SMP chooses the
+// pairing method from both sides' capabilities (Core v5.3 Vol 3 Part H §2.3.5.1, Table 2.8):
 //
 //	Passkey  PasskeyDisplay  Confirm   capability
 //	-        -               -         NoInputNoOutput (Just Works only)

@@ -49,13 +49,14 @@
 // Device.Bond(ctx, true) is Device1.Pair; on a device bluetoothd holds keys for (AlreadyExists)
 // it succeeds without pairing again. When ctx ends first, Bond calls Device1.CancelPairing and
 // fails with ctx's error; the peer may then end the link, at once or at its SMP timeout
-// (measured in docs/bluez-dbus.md), so reconnect before pairing again. Pairing failures are *Error with bluetoothd's D-Bus name
-// (org.bluez.Error.AuthenticationFailed, AuthenticationRejected, AuthenticationCanceled,
-// AuthenticationTimeout, ConnectionAttemptFailed), matching gogatt.ErrTimeout, or
-// gogatt.ErrNotConnected for ConnectionAttemptFailed; when a pairing callback's error made
-// the pairing fail, Bond's error wraps it as well. Bond(ctx, false) fails with
-// gogatt.ErrUnsupported: bluetoothd stores the keys of every pairing while the adapter is
-// Pairable, and D-Bus has no pairing without bonding. ClearBond is Adapter1.RemoveDevice.
+// (measured in docs/bluez-dbus.md), so reconnect before pairing again. A failed pairing is an
+// *Error with bluetoothd's D-Bus name: AuthenticationFailed (also for a wrong passkey or a
+// rejection by a callback, whose error Bond's error then wraps too), AuthenticationRejected,
+// AuthenticationCanceled, AuthenticationTimeout (matching gogatt.ErrTimeout) or
+// ConnectionAttemptFailed (matching gogatt.ErrNotConnected), all org.bluez.Error.*.
+// Bond(ctx, false) fails with gogatt.ErrUnsupported: bluetoothd stores the keys of every
+// pairing while the adapter is Pairable, and D-Bus has no pairing without bonding. ClearBond
+// is Adapter1.RemoveDevice, which forgets this side's keys only.
 package bluez
 
 import (
