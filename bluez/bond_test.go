@@ -342,3 +342,25 @@ func TestAgentRefusesOthers(t *testing.T) {
 		}
 	}
 }
+
+// TestBondDisconnect: Disconnect during a passkey request ends the pairing (bluetoothd cancels
+// it with the link) and the callback's context; Bond fails with an error matching
+// gogatt.ErrNotConnected.
+func TestBondDisconnect(t *testing.T) {
+	started, ended := make(chan struct{}, 1), make(chan error, 1)
+	env, b := bondEnv(t, bluez.Config{Passkey: blockingPasskey(started, ended)}, bluezsim.PeerDisplayOnly)
+	d := connect(t, b, sim.TortureAddress, gogatt.ConnectOptions{})
+	res := make(chan error, 1)
+	go func() { res <- d.Bond(ctxT(t), true) }()
+	<-started
+	d.Disconnect()
+	if cerr := <-ended; !errors.Is(cerr, context.Canceled) {
+		t.Errorf("callback's ctx ended with %v", cerr)
+	}
+	if err := <-res; !errors.Is(err, gogatt.ErrNotConnected) {
+		t.Errorf("Bond = %v, want ErrNotConnected", err)
+	}
+	if len(env.Bonds()) != 0 {
+		t.Errorf("bonds = %v", env.Bonds())
+	}
+}
