@@ -527,15 +527,23 @@ func dbusText(err error) string {
 
 // busError is why the bus at addr could not be reached.
 func busError(addr string, err error) error {
+	if _, serr := os.Stat(systemBusSocket); addr == "unix:path="+systemBusSocket && serr != nil {
+		addr += " (nor is there " + systemBusSocketRun + ")"
+	}
 	return &startError{msg: fmt.Sprintf("bluez: cannot connect to the D-Bus bus at %s (is dbus running? DBUS_SYSTEM_BUS_ADDRESS names the system bus): %v", addr, err),
 		errs: []error{ErrNoBus, gogatt.ErrNoAdapter, err}}
 }
 
-// defaultSystemBus is the system bus's address when DBUS_SYSTEM_BUS_ADDRESS is not set (the
-// D-Bus Specification, "Well-known Message Bus Instances"; godbus's default too).
-const defaultSystemBus = "unix:path=/var/run/dbus/system_bus_socket"
+// The system bus's socket when DBUS_SYSTEM_BUS_ADDRESS is not set (the D-Bus Specification,
+// "Well-known Message Bus Instances"), and where systems without the /var/run link have it;
+// godbus tries the same two.
+const (
+	systemBusSocket    = "/var/run/dbus/system_bus_socket"
+	systemBusSocketRun = "/run/dbus/system_bus_socket"
+)
 
-// busAddressOr is the address Start connects to: Config.BusAddress, else the system bus.
+// busAddressOr is the address Start connects to: Config.BusAddress, else the system bus
+// (DBUS_SYSTEM_BUS_ADDRESS, else the first of the two sockets that exists).
 func busAddressOr(cfg string) string {
 	if cfg != "" {
 		return cfg
@@ -543,5 +551,10 @@ func busAddressOr(cfg string) string {
 	if a := os.Getenv("DBUS_SYSTEM_BUS_ADDRESS"); a != "" {
 		return a
 	}
-	return defaultSystemBus
+	for _, p := range []string{systemBusSocket, systemBusSocketRun} {
+		if _, err := os.Stat(p); err == nil {
+			return "unix:path=" + p
+		}
+	}
+	return "unix:path=" + systemBusSocket
 }
