@@ -103,9 +103,12 @@ func runBench(t *testing.T, bd benchDevice) {
 		t.Fatalf("Services: %v", err)
 	}
 	nChars := 0
+	var uuids []string
 	for _, s := range svcs {
 		nChars += len(s.Characteristics)
+		uuids = append(uuids, s.UUID.String())
 	}
+	t.Logf("services: %s", strings.Join(uuids, " "))
 	bench(t, bd.name, "discovery_ms", "value=%s services=%d characteristics=%d", ms(time.Since(t0)), len(svcs), nChars)
 
 	// Read round trip: one read of a short value at a time (bluez: ReadValue).
@@ -126,12 +129,12 @@ func runBench(t *testing.T, bd benchDevice) {
 		rtts[len(rtts)/2].Microseconds(), rtts[0].Microseconds(), rtts[len(rtts)-1].Microseconds())
 
 	// Notifications: a burst as fast as vmperiph emits, each value's sequence number checked.
-	eatt := false
+	eatt := "n/a" // gatttool's values come on the fixed channel, whatever bluetoothd's client has
 	if bd.name == "bluez" {
-		eatt = eattNegotiated(t, d)
+		eatt = fmt.Sprint(eattNegotiated(t, d))
 	}
 	f, rate := benchBurst(t, d, benchNotify)
-	bench(t, bd.name, "notify", "n=%d size=20 received=%d lost=%d out_of_order=%d repeated=%d rate_per_s=%.0f eatt=%v eatt_channels=%d",
+	bench(t, bd.name, "notify", "n=%d size=20 received=%d lost=%d out_of_order=%d repeated=%d rate_per_s=%.0f eatt=%s eatt_channels=%d",
 		benchNotify, f.received, f.missing, f.inverted, f.dup, rate, eatt, len(eattChannels()))
 }
 
