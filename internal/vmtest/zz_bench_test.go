@@ -28,10 +28,11 @@ const (
 	benchNotify = 300 // notifications of the burst, 20 octets each, as fast as emitted
 )
 
-// benchDevice is what the figures need of a backend: scan until the peer is seen, connect.
+// benchDevice is what the figures need of a backend: scan until the peer is seen (at most
+// 10 s; it reports whether it was), connect.
 type benchDevice struct {
 	name    string
-	scan    func(ctx context.Context) error
+	scan    func(ctx context.Context) (bool, error)
 	connect func() gogatt.Device
 }
 
@@ -40,11 +41,7 @@ func TestBench(t *testing.T) {
 	t.Run("gatttool", func(t *testing.T) {
 		b := backend(t)
 		runBench(t, benchDevice{name: "gatttool",
-			scan: func(ctx context.Context) error {
-				_, err := b.Scan(ctx, gogatt.ScanOptions{Timeout: 15 * time.Second,
-					OnAdvertisement: func(r gogatt.ScanResult) bool { return r.Address != peer }})
-				return err
-			},
+			scan: func(ctx context.Context) (bool, error) { return scanFor(ctx, b) },
 			connect: func() gogatt.Device {
 				d, err := b.Connect(ctxT(t, 20*time.Second), peer, gogatt.ConnectOptions{Timeout: 15 * time.Second})
 				if err != nil {
@@ -60,13 +57,20 @@ func TestBench(t *testing.T) {
 	t.Run("bluez", func(t *testing.T) {
 		b := bluezBackend(t, false)
 		runBench(t, benchDevice{name: "bluez",
-			scan: func(ctx context.Context) error {
-				_, err := b.Scan(ctx, gogatt.ScanOptions{Timeout: 15 * time.Second,
-					OnAdvertisement: func(r gogatt.ScanResult) bool { return r.Address != peer }})
-				return err
-			},
+			scan: func(ctx context.Context) (bool, error) { return scanFor(ctx, b) },
 			connect: func() gogatt.Device { return bluezConnect(t, b, gogatt.ConnectOptions{}) }})
 	})
+}
+
+// scanFor scans until the peer is seen, at most 10 s.
+func scanFor(ctx context.Context, b gogatt.Backend) (bool, error) {
+	seen := false
+	_, err := b.Scan(ctx, gogatt.ScanOptions{Timeout: 10 * time.Second,
+		OnAdvertisement: func(r gogatt.ScanResult) bool {
+			seen = seen || r.Address == peer
+			return !seen
+		}})
+	return seen, err
 }
 
 func bench(t *testing.T, backend, metric, format string, args ...any) {
@@ -81,10 +85,11 @@ func runBench(t *testing.T, bd benchDevice) {
 
 	// Scan: until the first advertisement of the peer.
 	t0 := time.Now()
-	if err := bd.scan(ctx); err != nil {
+	seen, err := bd.scan(ctx)
+	if err != nil {
 		t.Fatalf("Scan: %v", err)
 	}
-	bench(t, bd.name, "scan_ms", "value=%s", ms(time.Since(t0)))
+	bench(t, bd.name, "scan_ms", "value=%s seen=%v", ms(time.Since(t0)), seen)
 
 	// Connect: gatttool's connect, or (bluez) Device1.Connect until ServicesResolved, the
 	// device known from the scan just before.
