@@ -57,7 +57,7 @@ func TestBench(t *testing.T) {
 	t.Run("bluez", func(t *testing.T) {
 		b := bluezBackend(t, false)
 		runBench(t, benchDevice{name: "bluez",
-			scan: func(ctx context.Context) (bool, error) { return scanFor(ctx, b) },
+			scan:    func(ctx context.Context) (bool, error) { return scanFor(ctx, b) },
 			connect: func() gogatt.Device { return bluezConnect(t, b, gogatt.ConnectOptions{}) }})
 	})
 }
