@@ -20,8 +20,9 @@ import (
 //
 //	BENCH backend=<gatttool|bluez> metric=<name> key=value ...
 //
-// and never assert a time (the guest runs under TCG on a shared host). The file sorts after
-// zz_bluez_test.go, so they run last, each leaving no link and no device object behind.
+// and never assert a time (the guest runs under TCG on a shared host). go test runs the files
+// in name order and "zzz_" sorts after "zz_bluez" ('_' before 'z'): these run last, each
+// leaving no link and no device object behind.
 
 const (
 	benchReads  = 50  // reads of the read round trip
