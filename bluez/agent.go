@@ -87,11 +87,11 @@ type request struct {
 
 // startAgent exports the agent on conn and registers it (RegisterAgent with Config's
 // capability; RequestDefaultAgent when Config.DefaultAgent).
-func (b *Backend) startAgent(ctx context.Context, conn *dbus.Conn, adapter dbus.ObjectPath) (*agent, error) {
+func (b *Backend) startAgent(ctx context.Context, conn *dbus.Conn, busAddr string, adapter dbus.ObjectPath) (*agent, error) {
 	a := &agent{b: b, conn: conn, adapter: adapter, pairings: map[dbus.ObjectPath]*pairing{},
 		requests: map[*request]struct{}{}, shown: map[dbus.ObjectPath]*request{}}
 	if err := conn.BusObject().CallWithContext(ctx, "org.freedesktop.DBus.GetNameOwner", 0, bluezService).Store(&a.owner); err != nil {
-		return nil, adapterError(b.cfg.Adapter, err)
+		return nil, b.adapterError(ctx, conn, busAddr, err)
 	}
 	err := conn.ExportMethodTable(map[string]any{
 		"Release":              a.release,

@@ -66,7 +66,9 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -105,6 +107,10 @@ type Config struct {
 	// Subscribe falls back to StartNotify. Unsubscribe closes the socket and returns once
 	// bluetoothd reports NotifyAcquired false.
 	AcquireNotify bool
+	// PowerOn makes Start power the adapter on (Adapter1.Powered, doc/adapter-api.txt) when it
+	// is off, and wait, bounded by Start's context, until bluetoothd reports it on. Without it,
+	// Start fails on a powered-off adapter with ErrPoweredOff.
+	PowerOn bool
 	// CallTimeout bounds housekeeping calls whose context has no deadline (StopDiscovery,
 	// Disconnect when a link is closed). Zero means 10 s.
 	CallTimeout time.Duration
@@ -192,9 +198,18 @@ func New(cfg Config) *Backend {
 		stopCtx: stopCtx, stopCancel: stopCancel, discUsers: map[*dbus.Conn]int{}}
 }
 
-// Start connects to the bus and checks that the adapter exists and is powered; it fails with an
-// error matching gogatt.ErrNoAdapter otherwise, and with one matching fs.ErrPermission when the
-// bus's policy refuses this user the call (as bgapi does for a port it may not open).
+// Start connects to the bus and checks that the adapter exists and is powered. Its errors say
+// what is missing and what to do (each wraps the underlying D-Bus or socket error too):
+//
+//   - no bus at the address tried: ErrNoBus;
+//   - bluetoothd not running (org.bluez has no owner): ErrNoBluetoothd;
+//   - no such adapter: *AdapterNotFoundError, which lists the adapters bluetoothd has;
+//   - the bus's policy refuses this user the call: fs.ErrPermission, as bgapi for a port it may
+//     not open;
+//   - the adapter is powered off: ErrPoweredOff, unless Config.PowerOn, which powers it on;
+//   - powering on failed because rfkill blocks the adapter: ErrBlocked.
+//
+// All but the permission error also match gogatt.ErrNoAdapter.
 func (b *Backend) Start(ctx context.Context) error {
 	if !adapterName.MatchString(b.cfg.Adapter) {
 		return fmt.Errorf("bluez: %w: Adapter %q: want hciN", gogatt.ErrInvalidParameter, b.cfg.Adapter)
@@ -210,33 +225,17 @@ func (b *Backend) Start(ctx context.Context) error {
 	}
 	b.mu.Unlock()
 	// Not dbus.WithContext(ctx): godbus would close the connection when Start's ctx ends.
-	opts := []dbus.ConnOption{dbus.WithSignalHandler(dbus.NewSequentialSignalHandler())}
-	var conn *dbus.Conn
-	var err error
-	if b.cfg.BusAddress != "" {
-		conn, err = dbus.Connect(b.cfg.BusAddress, opts...)
-	} else {
-		conn, err = dbus.ConnectSystemBus(opts...)
-	}
+	addr := busAddressOr(b.cfg.BusAddress)
+	conn, err := dbus.Connect(addr, dbus.WithSignalHandler(dbus.NewSequentialSignalHandler()))
 	if err != nil {
-		return fmt.Errorf("bluez: connecting to the bus: %w", err)
+		return busError(addr, err)
 	}
 	adapter := dbus.ObjectPath("/org/bluez/" + b.cfg.Adapter)
-	var v dbus.Variant
-	err = conn.Object(bluezService, adapter).CallWithContext(ctx, ifaceProps+".Get", 0, ifaceAdapter, "Powered").Store(&v)
-	if err != nil {
+	if err := b.checkAdapter(ctx, conn, addr, adapter); err != nil {
 		conn.Close()
-		return adapterError(b.cfg.Adapter, err)
+		return err
 	}
-	if on, _ := v.Value().(bool); !on {
-		conn.Close()
-		return fmt.Errorf("bluez: adapter %s is powered off: %w", b.cfg.Adapter, gogatt.ErrNoAdapter)
-	}
-	if err := conn.AddMatchSignal(dbus.WithMatchSender(bluezService)); err != nil {
-		conn.Close()
-		return fmt.Errorf("bluez: adding a signal match: %w", err)
-	}
-	ag, err := b.startAgent(ctx, conn, adapter)
+	ag, err := b.startAgent(ctx, conn, addr, adapter)
 	if err != nil {
 		conn.Close()
 		return err
@@ -256,6 +255,89 @@ func (b *Backend) Start(ctx context.Context) error {
 	b.wg.Add(1)
 	go b.dispatch(ch)
 	return nil
+}
+
+// checkAdapter asks for the adapter's Powered property, says why it cannot, and powers the
+// adapter on when it is off and Config.PowerOn is set. It leaves conn receiving bluetoothd's
+// signals.
+func (b *Backend) checkAdapter(ctx context.Context, conn *dbus.Conn, addr string, adapter dbus.ObjectPath) error {
+	var v dbus.Variant
+	err := conn.Object(bluezService, adapter).CallWithContext(ctx, ifaceProps+".Get", 0, ifaceAdapter, "Powered").Store(&v)
+	if err != nil {
+		return b.adapterError(ctx, conn, addr, err)
+	}
+	if err := conn.AddMatchSignal(dbus.WithMatchSender(bluezService)); err != nil {
+		return fmt.Errorf("bluez: adding a signal match: %w", err)
+	}
+	if on, _ := v.Value().(bool); on {
+		return nil
+	}
+	if !b.cfg.PowerOn {
+		return &startError{msg: fmt.Sprintf("bluez: adapter %s is powered off; power it on (bluetoothctl power on) or set Config.PowerOn", b.cfg.Adapter),
+			errs: []error{ErrPoweredOff, gogatt.ErrNoAdapter}}
+	}
+	return b.powerOn(ctx, conn, adapter)
+}
+
+// powerOn sets Adapter1.Powered (doc/adapter-api.txt) and waits, bounded by ctx, until
+// bluetoothd reports it true. bluetoothd answers the Set once the kernel has powered the
+// controller (property_set_mode and set_mode_complete in src/adapter.c, BlueZ 5.66); the
+// PropertiesChanged signal is awaited all the same, in case the reply comes first.
+func (b *Backend) powerOn(ctx context.Context, conn *dbus.Conn, adapter dbus.ObjectPath) error {
+	pc := make(chan *dbus.Signal, 16)
+	conn.Signal(pc)
+	defer conn.RemoveSignal(pc)
+	b.log.Debug("powering the adapter on", "adapter", b.cfg.Adapter)
+	obj := conn.Object(bluezService, adapter)
+	if err := obj.CallWithContext(ctx, ifaceProps+".Set", 0, ifaceAdapter, "Powered", dbus.MakeVariant(true)).Err; err != nil {
+		return b.powerError(err)
+	}
+	var v dbus.Variant
+	if err := obj.CallWithContext(ctx, ifaceProps+".Get", 0, ifaceAdapter, "Powered").Store(&v); err != nil {
+		return fmt.Errorf("bluez: adapter %s: reading Powered after powering on: %w", b.cfg.Adapter, err)
+	}
+	if on, _ := v.Value().(bool); on {
+		return nil
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return &startError{msg: fmt.Sprintf("bluez: adapter %s: powering on: bluetoothd still reports it powered off: %v", b.cfg.Adapter, ctx.Err()),
+				errs: []error{ErrPoweredOff, gogatt.ErrNoAdapter, ctx.Err()}}
+		case s := <-pc:
+			if s.Path != adapter || s.Name != ifaceProps+".PropertiesChanged" || len(s.Body) < 2 {
+				continue
+			}
+			if iface, _ := s.Body[0].(string); iface != ifaceAdapter {
+				continue
+			}
+			changed, _ := s.Body[1].(map[string]dbus.Variant)
+			if on, _ := changed["Powered"].Value().(bool); on {
+				return nil
+			}
+		}
+	}
+}
+
+// powerError is why Set Powered failed: rfkill's block is org.bluez.Error.Blocked "Blocked
+// through rfkill" (set_mode_complete in src/adapter.c, BlueZ 5.66, for MGMT_STATUS_RFKILLED);
+// older bluetoothd sent it as org.bluez.Error.Failed with the same text.
+func (b *Backend) powerError(err error) error {
+	var de dbus.Error
+	if errors.As(err, &de) {
+		text := ""
+		if len(de.Body) > 0 {
+			text, _ = de.Body[0].(string)
+		}
+		if de.Name == "org.bluez.Error.Blocked" || strings.Contains(strings.ToLower(text), "rfkill") {
+			return &startError{msg: fmt.Sprintf("bluez: adapter %s is blocked by rfkill and cannot be powered on; unblock it (rfkill unblock bluetooth; a hard block is a switch or key on the machine): %s", b.cfg.Adapter, dbusText(err)),
+				errs: []error{ErrBlocked, gogatt.ErrNoAdapter, err}}
+		}
+		if de.Name == "org.freedesktop.DBus.Error.AccessDenied" {
+			return permissionError(b.cfg.Adapter, "powering on", err)
+		}
+	}
+	return &startError{msg: fmt.Sprintf("bluez: adapter %s: powering on: %v", b.cfg.Adapter, err), errs: []error{ErrPoweredOff, gogatt.ErrNoAdapter, err}}
 }
 
 // dispatch hands every signal, in order, to the listeners (which never block).
@@ -460,12 +542,81 @@ func (b *Backend) discover(ctx context.Context, conn *dbus.Conn, adapter dbus.Ob
 }
 
 // adapterError is why the adapter could not be asked for its state: a refusal by the bus's
-// policy (BlueZ's src/bluetooth.conf does not let this user call bluetoothd) matches
-// fs.ErrPermission, anything else (no bluetoothd, no such adapter) gogatt.ErrNoAdapter.
-func adapterError(adapter string, err error) error {
+// policy, no bluetoothd, or no such adapter (then the adapters bluetoothd has are listed).
+func (b *Backend) adapterError(ctx context.Context, conn *dbus.Conn, addr string, err error) error {
 	var de dbus.Error
-	if errors.As(err, &de) && de.Name == "org.freedesktop.DBus.Error.AccessDenied" {
-		return fmt.Errorf("bluez: adapter %s: %w: %w", adapter, fs.ErrPermission, err)
+	if !errors.As(err, &de) {
+		return fmt.Errorf("bluez: adapter %s: %w: %w", b.cfg.Adapter, gogatt.ErrNoAdapter, err)
 	}
-	return fmt.Errorf("bluez: adapter %s: %w: %w", adapter, gogatt.ErrNoAdapter, err)
+	switch de.Name {
+	case "org.freedesktop.DBus.Error.AccessDenied":
+		return permissionError(b.cfg.Adapter, "reading its state", err)
+	case "org.freedesktop.DBus.Error.ServiceUnknown", "org.freedesktop.DBus.Error.NameHasNoOwner":
+		return &startError{msg: fmt.Sprintf("bluez: bluetoothd is not running: nothing owns org.bluez on the bus at %s; start it (systemctl start bluetooth): %s", addr, dbusText(err)),
+			errs: []error{ErrNoBluetoothd, gogatt.ErrNoAdapter, err}}
+	}
+	nf := &AdapterNotFoundError{Adapter: b.cfg.Adapter, Err: err}
+	if objs, lerr := managedObjects(ctx, conn); lerr == nil {
+		for p, ifs := range objs {
+			if _, ok := ifs[ifaceAdapter]; ok {
+				nf.Available = append(nf.Available, strings.TrimPrefix(string(p), "/org/bluez/"))
+			}
+		}
+		slices.Sort(nf.Available)
+		if slices.Contains(nf.Available, b.cfg.Adapter) { // it exists: the Get failed otherwise
+			return fmt.Errorf("bluez: adapter %s: %w: %w", b.cfg.Adapter, gogatt.ErrNoAdapter, err)
+		}
+	}
+	return nf
+}
+
+// permissionError is the bus's policy refusing this user a call to bluetoothd.
+func permissionError(adapter, op string, err error) error {
+	return &startError{msg: fmt.Sprintf("bluez: adapter %s: %s: the bus's policy does not let this user call bluetoothd (org.bluez): "+
+		"BlueZ's policy file /etc/dbus-1/system.d/bluetooth.conf allows root and the group \"bluetooth\" "+
+		"(Debian's bluez 5.66 also allows every user; a refusal means a stricter policy): run as root or join the group: %s", adapter, op, dbusText(err)),
+		errs: []error{fs.ErrPermission, err}}
+}
+
+// dbusText is a D-Bus error's name and text (godbus's Error gives the text only).
+func dbusText(err error) string {
+	var de dbus.Error
+	if errors.As(err, &de) {
+		return de.Name + ": " + de.Error()
+	}
+	return err.Error()
+}
+
+// busError is why the bus at addr could not be reached.
+func busError(addr string, err error) error {
+	if _, serr := os.Stat(systemBusSocket); addr == "unix:path="+systemBusSocket && serr != nil {
+		addr += " (nor is there " + systemBusSocketRun + ")"
+	}
+	return &startError{msg: fmt.Sprintf("bluez: cannot connect to the D-Bus bus at %s (is dbus running? DBUS_SYSTEM_BUS_ADDRESS names the system bus): %v", addr, err),
+		errs: []error{ErrNoBus, gogatt.ErrNoAdapter, err}}
+}
+
+// The system bus's socket when DBUS_SYSTEM_BUS_ADDRESS is not set (the D-Bus Specification,
+// "Well-known Message Bus Instances"), and where systems without the /var/run link have it;
+// godbus tries the same two.
+const (
+	systemBusSocket    = "/var/run/dbus/system_bus_socket"
+	systemBusSocketRun = "/run/dbus/system_bus_socket"
+)
+
+// busAddressOr is the address Start connects to: Config.BusAddress, else the system bus
+// (DBUS_SYSTEM_BUS_ADDRESS, else the first of the two sockets that exists).
+func busAddressOr(cfg string) string {
+	if cfg != "" {
+		return cfg
+	}
+	if a := os.Getenv("DBUS_SYSTEM_BUS_ADDRESS"); a != "" {
+		return a
+	}
+	for _, p := range []string{systemBusSocket, systemBusSocketRun} {
+		if _, err := os.Stat(p); err == nil {
+			return "unix:path=" + p
+		}
+	}
+	return "unix:path=" + systemBusSocket
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
+	"time"
 
 	"github.com/gogatt/gogatt"
 	"github.com/gogatt/gogatt/bgapi"
@@ -27,6 +29,55 @@ const (
 	simStreamRate = 500
 	simSeed       = 1
 )
+
+// backendProbes are the questions chooseBackend asks about the machine.
+type backendProbes struct {
+	goos string
+	// bled112 lists the BLED112s plugged in.
+	bled112 func() ([]string, error)
+	// bluetoothd is nil when bluetoothd owns org.bluez on the system bus.
+	bluetoothd func(ctx context.Context) error
+}
+
+// bluetoothdProbeTimeout bounds the question to the system bus: a bus that does not answer
+// within it is taken as no bluetoothd.
+const bluetoothdProbeTimeout = 2 * time.Second
+
+// realProbes ask the machine: the serial ports' USB IDs (bgapi.FindBLED112) and the system bus
+// (bluez.Reachable, which honours DBUS_SYSTEM_BUS_ADDRESS).
+func realProbes() backendProbes {
+	return backendProbes{goos: runtime.GOOS, bled112: bgapi.FindBLED112, bluetoothd: func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, bluetoothdProbeTimeout)
+		defer cancel()
+		return bluez.Reachable(ctx, "")
+	}}
+}
+
+// chooseBackend is the backend when --backend is not given: a BLED112 plugged in → bgapi;
+// else, on Linux, bluetoothd on the system bus → bluez; else bgapi (whose start then says that
+// no BLED112 was found). why says what decided it.
+func chooseBackend(ctx context.Context, p backendProbes) (kind, why string) {
+	ports, err := p.bled112()
+	if len(ports) > 0 {
+		return "bgapi", "a BLED112 is plugged in (" + ports[0] + ")"
+	}
+	noDongle := "no BLED112 plugged in"
+	if err != nil {
+		noDongle = "no BLED112 found (" + err.Error() + ")"
+	}
+	if p.goos != "linux" {
+		return "bgapi", noDongle + "; bluez works on Linux only"
+	}
+	if err := p.bluetoothd(ctx); err != nil {
+		return "bgapi", noDongle + "; bluetoothd not reachable: " + err.Error()
+	}
+	return "bluez", noDongle + "; bluetoothd is on the system bus"
+}
+
+// defaultBackend is cli.Env.Choose: chooseBackend on the real machine.
+func defaultBackend(ctx context.Context) (kind, why string) {
+	return chooseBackend(ctx, realProbes())
+}
 
 // openBackend builds the adapter the global flags ask for.
 func openBackend(ctx context.Context, c cli.BackendConfig) (gogatt.Backend, error) {

@@ -107,7 +107,7 @@ func TestBluezBackend(t *testing.T) {
 		{[]string{"rssi", hrm}, 8,
 			"gogatt rssi: reading the RSSI of C0:FF:EE:00:00:01: bluez: RSSI of a connection: operation not supported by this backend (Device1.RSSI is set by discovery only) (try --backend bgapi)"},
 		{[]string{"--hci", "hci7", "scan"}, 3,
-			"gogatt scan: bluetoothd has no Bluetooth adapter hci7: check 'bluetoothctl list', pass --hci, or leave out --backend bluez to use a BLED112 (or the emulator: --sim)"},
+			"gogatt scan: bluetoothd has no Bluetooth adapter hci7 (it has hci0): pass --hci, or leave out --backend bluez to use a BLED112 (or the emulator: --sim)"},
 		{[]string{"write", hrm, "2a38", "02"}, 6,
 			"gogatt write: writing 2a38 Body Sensor Location [0x000f]: write handle 0x000f: ATT error 0x03 (Write Not Permitted): the characteristic is not writable: see its properties with 'gogatt services C0:FF:EE:00:00:01'"},
 		{[]string{"read", torture, "7e570103-0000-4000-8000-746f72747572"}, 6,

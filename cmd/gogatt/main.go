@@ -1,7 +1,8 @@
 // Command gogatt talks to Bluetooth Low Energy devices over GATT from a terminal: scan, print a
 // device's service tree, read, write, subscribe, bond, measure RSSI — through a BLED112 dongle
-// (--backend bgapi, the default), BlueZ's bluetoothd over D-Bus (--backend bluez) or BlueZ's
-// gatttool (--backend gatttool). With --sim every
+// (--backend bgapi), BlueZ's bluetoothd over D-Bus (--backend bluez) or BlueZ's gatttool
+// (--backend gatttool). Without --backend: bgapi when a BLED112 is plugged in, else bluez when
+// bluetoothd is on the system bus (Linux), else bgapi. With --sim every
 // command runs against an emulated BLED112 with demo peripherals, so it works on any machine.
 //
 //	go run ./cmd/gogatt demo --sim
@@ -57,6 +58,7 @@ func main() {
 		Width:      func(f *os.File) int { return term.Width(f, 80) },
 		StdoutGone: func(ctx context.Context) <-chan struct{} { return term.ReaderGone(ctx, os.Stdout) },
 		Open:       openBackend,
+		Choose:     defaultBackend,
 		ServeSim:   serveSimReporting,
 		StartSim:   startSimBackground,
 	}, os.Args[1:])

@@ -53,6 +53,10 @@ type Options struct {
 	// simulated service, without building the shim for the BlueZ tools (only dbus-daemon must be
 	// in PATH; see AvailableDBus).
 	DBusOnly bool
+	// DenyCalls makes the private bus's policy refuse method calls to org.bluez
+	// (org.freedesktop.DBus.Error.AccessDenied), as a system bus does for a user that BlueZ's
+	// policy file (dbus-1/system.d/bluetooth.conf) does not admit.
+	DenyCalls bool
 }
 
 // Env is one running simulated BlueZ environment. Its methods are safe for concurrent use.
@@ -65,6 +69,7 @@ type Env struct {
 	leConnTimeout time.Duration
 	logf          func(format string, args ...any)
 	dbusOnly      bool
+	denyCalls     bool
 
 	ctrl *controller
 	bus  *bluezBus
@@ -159,6 +164,7 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 		leConnTimeout: opts.LEConnectTimeout,
 		logf:          opts.Logf,
 		dbusOnly:      opts.DBusOnly,
+		denyCalls:     opts.DenyCalls,
 		peers:         make(map[bt.Address]*peer),
 		conns:         make(map[*net.UnixConn]struct{}),
 		links:         make(map[bt.Address]map[*sim.Link]activeLink),
@@ -360,6 +366,22 @@ func (e *Env) SetPowered(on bool) error {
 		e.ctrl.powerOff()
 	}
 	e.bus.setPowered(on)
+	return nil
+}
+
+// SetRFKill blocks or unblocks the simulated adapter as rfkill does. Blocking powers it off;
+// while it is blocked, Adapter1.Powered cannot be set true (org.bluez.Error.Blocked "Blocked
+// through rfkill"). Unblocking leaves it powered off.
+func (e *Env) SetRFKill(blocked bool) error {
+	if e.bus == nil {
+		return errors.New("bluezsim: environment not started")
+	}
+	e.bus.mu.Lock()
+	e.bus.blocked = blocked
+	e.bus.mu.Unlock()
+	if blocked {
+		return e.SetPowered(false)
+	}
 	return nil
 }
 

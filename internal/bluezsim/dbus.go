@@ -54,10 +54,15 @@ const busConfig = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Con
     <allow receive_type="method_call"/>
     <allow receive_type="method_return"/>
     <allow receive_type="error"/>
-    <allow receive_type="signal"/>
+    <allow receive_type="signal"/>%s
   </policy>
 </busconfig>
 `
+
+// denyBluez is the rule of Options.DenyCalls: a later rule overrides an earlier one of the same
+// policy context (dbus-daemon(1), CONFIGURATION FILE).
+const denyBluez = `
+    <deny send_destination="org.bluez"/>`
 
 // bluezBus is a private dbus-daemon plus a simulated org.bluez service with one adapter and
 // the bonded devices.
@@ -73,6 +78,7 @@ type bluezBus struct {
 
 	mu          sync.Mutex
 	powered     bool
+	blocked     bool // rfkill (Env.SetRFKill)
 	devices     map[bt.Address]*simDevice
 	agents      map[string]simAgent       // by owner (unique bus name), as src/agent.c keys them
 	defAgent    string                    // the owner of the default agent, "" for none
@@ -98,7 +104,11 @@ func devicePath(adapter dbus.ObjectPath, a bt.Address) dbus.ObjectPath {
 func startBus(ctx context.Context, e *Env) (*bluezBus, error) {
 	sock := filepath.Join(e.dir, "system_bus_socket")
 	cfg := filepath.Join(e.dir, "bus.conf")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(busConfig, sock)), 0o644); err != nil {
+	deny := ""
+	if e.denyCalls {
+		deny = denyBluez
+	}
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(busConfig, sock, deny)), 0o644); err != nil {
 		return nil, fmt.Errorf("bluezsim: %w", err)
 	}
 	cmd := exec.Command("dbus-daemon", "--config-file="+cfg, "--nofork", "--nopidfile", "--nosyslog", "--print-address=1")
@@ -477,7 +487,7 @@ func (b *bluezBus) LookupObject(path dbus.ObjectPath) (dbus.ServerObject, bool) 
 			"StopDiscovery":       b.stopDiscovery,
 			"SetDiscoveryFilter":  func(*call) ([]any, error) { return nil, nil },
 			"GetDiscoveryFilters": func(*call) ([]any, error) { return []any{[]string{"UUIDs", "RSSI", "Transport"}}, nil },
-		}, ifaceProperties: b.properties(path), ifaceIntrospect: introspectable(path)}, true
+		}, ifaceProperties: b.adapterProperties(path), ifaceIntrospect: introspectable(path)}, true
 	}
 	if b.props(path, ifaceDevice) != nil {
 		var addr bt.Address
@@ -636,6 +646,35 @@ func (b *bluezBus) properties(path dbus.ObjectPath) iface {
 			return nil, dbus.NewError(errNotSupported, []any{"Operation is not supported"})
 		},
 	}
+}
+
+// adapterProperties is properties with Set of Adapter1.Powered: refused with
+// org.bluez.Error.Blocked "Blocked through rfkill" while rfkill blocks the adapter, as
+// bluetoothd does (set_mode_complete in src/adapter.c, BlueZ 5.66).
+func (b *bluezBus) adapterProperties(path dbus.ObjectPath) iface {
+	p := b.properties(path)
+	p["Set"] = func(c *call) ([]any, error) {
+		var in, name string
+		var v dbus.Variant
+		if err := dbus.Store(c.msg.Body, &in, &name, &v); err != nil {
+			return nil, dbus.NewError(errInvalidArgs, []any{"Invalid arguments in method call"})
+		}
+		on, ok := v.Value().(bool)
+		if in != ifaceAdapter || name != "Powered" || !ok {
+			return nil, dbus.NewError(errNotSupported, []any{"Operation is not supported"})
+		}
+		b.mu.Lock()
+		blocked := b.blocked
+		b.mu.Unlock()
+		if blocked && on {
+			return nil, dbus.NewError("org.bluez.Error.Blocked", []any{"Blocked through rfkill"})
+		}
+		if err := b.e.SetPowered(on); err != nil {
+			return nil, dbus.NewError("org.bluez.Error.Failed", []any{err.Error()})
+		}
+		return nil, nil
+	}
+	return p
 }
 
 func introspectable(path dbus.ObjectPath) iface {

@@ -80,6 +80,9 @@ type Env struct {
 	// Open returns an adapter, not yet started. Its Stop must release everything it created
 	// (for Sim: the emulator too).
 	Open func(ctx context.Context, c BackendConfig) (gogatt.Backend, error)
+	// Choose picks the backend when --backend is not given (and neither --sim, --port,
+	// --passkey nor --acquire-notify implies one): its kind and what decided it. Nil: bgapi.
+	Choose func(ctx context.Context) (kind, why string)
 	// ServeSim runs the BLED112 emulator with the demo peripherals on a pseudo-terminal until ctx
 	// ends, pacing its links by link; ready is called once with the path to open.
 	ServeSim func(ctx context.Context, log *slog.Logger, link SimLink, ready func(path string, peripherals []SimPeripheral)) error
@@ -131,7 +134,7 @@ type globals struct {
 }
 
 func (g *globals) register(fs *pflag.FlagSet) {
-	fs.StringVar(&g.backend, "backend", "bgapi", "adapter backend: bgapi (BLED112 dongle), bluez (BlueZ's bluetoothd over D-Bus) or gatttool (BlueZ's gatttool)")
+	fs.StringVar(&g.backend, "backend", "", "adapter backend: bgapi (BLED112 dongle), bluez (BlueZ's bluetoothd over D-Bus) or gatttool (BlueZ's gatttool); default: bgapi when a BLED112 is plugged in, else bluez when bluetoothd runs (Linux), else bgapi ('gogatt version' shows the choice)")
 	fs.StringVar(&g.port, "port", "", "BGAPI serial port, e.g. /dev/ttyACM0 (default: auto-detect a BLED112)")
 	fs.StringVar(&g.hci, "hci", "hci0", "bluez, gatttool: HCI adapter")
 	fs.BoolVar(&g.acquire, "acquire-notify", false, "bluez: receive notifications on a socket from bluetoothd (AcquireNotify) rather than as D-Bus signals")
@@ -148,6 +151,8 @@ type app struct {
 	g    globals
 	log  *slog.Logger
 	opts opts
+	// backendWhy says why the backend was chosen when --backend was not given ("" otherwise).
+	backendWhy string
 	// peer is the device the command works on (canonical form), for the hints of errors.
 	peer string
 	stdinState
@@ -252,10 +257,18 @@ var errUsageShown = errors.New("usage shown")
 
 // checkGlobals checks the global flags together and sets up the debug log.
 func (a *app) checkGlobals() error {
+	if a.g.backend == "" { // flags that only one backend has choose it
+		switch {
+		case a.g.sim || a.g.port != "" || a.g.passkey != "":
+			a.g.backend = "bgapi"
+		case a.g.acquire:
+			a.g.backend = "bluez"
+		}
+	}
 	switch {
-	case a.g.backend != "bgapi" && a.g.backend != "gatttool" && a.g.backend != "bluez":
+	case a.g.backend != "" && a.g.backend != "bgapi" && a.g.backend != "gatttool" && a.g.backend != "bluez":
 		return usagef("--backend %q: want bgapi, bluez or gatttool", a.g.backend)
-	case a.g.backend == "bluez" && !validHCI(a.g.hci):
+	case (a.g.backend == "bluez" || a.g.backend == "") && !validHCI(a.g.hci):
 		return usagef("--hci %q: want an adapter's name, hciN (e.g. hci0; 'bluetoothctl list' shows them)", a.g.hci)
 	case a.g.acquire && a.g.backend != "bluez":
 		return usagef("--acquire-notify works with --backend bluez")
@@ -278,6 +291,20 @@ func (a *app) checkGlobals() error {
 	}
 	a.log = slog.New(slog.NewTextHandler(a.env.Stderr, &slog.HandlerOptions{Level: level}))
 	return nil
+}
+
+// resolveBackend chooses the backend when --backend was not given (Env.Choose), once, and logs
+// the choice.
+func (a *app) resolveBackend(ctx context.Context) {
+	if a.g.backend != "" {
+		return
+	}
+	kind, why := "bgapi", "no probe in this build"
+	if a.env.Choose != nil {
+		kind, why = a.env.Choose(ctx)
+	}
+	a.g.backend, a.backendWhy = kind, why
+	a.log.Debug("backend chosen (no --backend)", "backend", kind, "why", why)
 }
 
 // validHCI reports whether s names an HCI adapter as BlueZ does: "hci" and its index.
@@ -390,6 +417,7 @@ func (a *app) start(ctx context.Context) (b gogatt.Backend, stop func(), err err
 	if a.env.Open == nil {
 		return nil, nil, fmt.Errorf("no backend is built into this binary: %w", gogatt.ErrNoAdapter)
 	}
+	a.resolveBackend(ctx)
 	b, err = a.env.Open(ctx, a.backendConfig())
 	if err != nil {
 		return nil, nil, &adapterError{err: err}

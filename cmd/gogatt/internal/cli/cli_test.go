@@ -190,7 +190,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"scan", "--sim", "--backend", "gatttool"}, "--sim emulates a BLED112"},
 		{[]string{"scan", "--sim", "--backend", "bluez"}, "--sim emulates a BLED112"},
 		{[]string{"scan", "--backend", "bluez", "--hci", "usb0"}, `--hci "usb0": want an adapter's name, hciN`},
-		{[]string{"scan", "--acquire-notify"}, "--acquire-notify works with --backend bluez"},
+		{[]string{"scan", "--backend", "bgapi", "--acquire-notify"}, "--acquire-notify works with --backend bluez"},
 		{[]string{"bond", hrmAddr, "--passkey", "1", "--backend", "bluez"}, "--passkey works with --backend bgapi"},
 		{[]string{"scan", "--timeout", "-1s"}, "--timeout -1s must be positive"},
 		{[]string{"scan", "--sim", "--port", "/dev/ttyACM0"}, "exclude each other"},

@@ -27,6 +27,7 @@ func runDemo(ctx context.Context, a *app, _ []string) error {
 		return usageErr{err}
 	}
 	step := func(title string) { a.printf("\n== %s\n", title) }
+	a.resolveBackend(ctx)
 	where := "a BLED112"
 	switch {
 	case a.g.sim:

@@ -267,15 +267,22 @@ const (
 func (a *app) bluezLine(err error) string {
 	instead := ", or leave out --backend bluez to use a BLED112 (or the emulator: --sim)"
 	var ad *adapterError
+	var nf *bluez.AdapterNotFoundError
 	switch name := dbusErrorName(err); {
 	case name == dbusAccessDenied:
 		return "the system bus's policy does not let this user call bluetoothd (org.bluez): BlueZ's policy file (bluetooth.conf in dbus-1/system.d) allows root and, on most systems, the group 'bluetooth': add yourself to it (sudo usermod -aG bluetooth $USER) and log in again"
 	case name == dbusServiceUnknown || name == dbusNameHasNoOwner:
 		return "bluetoothd is not running (nothing owns org.bluez on the system bus): start it ('sudo systemctl start bluetooth')" + instead
+	case errors.Is(err, bluez.ErrNoBus):
+		return "cannot connect to the system D-Bus (" + strings.ReplaceAll(err.Error(), "bluez: ", "") + ")"
 	case !errors.Is(err, gogatt.ErrNoAdapter) && !errors.As(err, &ad):
 		return ""
-	case errors.Is(err, gogatt.ErrNoAdapter) && strings.Contains(err.Error(), "powered off"):
+	case errors.Is(err, bluez.ErrBlocked):
+		return "the Bluetooth adapter " + a.g.hci + " is blocked by rfkill: unblock it ('rfkill unblock bluetooth'; a hard block is a switch or key on the machine)"
+	case errors.Is(err, bluez.ErrPoweredOff) || errors.Is(err, gogatt.ErrNoAdapter) && strings.Contains(err.Error(), "powered off"):
 		return "the Bluetooth adapter " + a.g.hci + " is powered off: power it on ('bluetoothctl power on'; 'rfkill list' shows a radio switched off)"
+	case errors.As(err, &nf) && len(nf.Available) > 0:
+		return "bluetoothd has no Bluetooth adapter " + a.g.hci + " (it has " + strings.Join(nf.Available, ", ") + "): pass --hci" + instead
 	case errors.Is(err, gogatt.ErrNoAdapter):
 		return "bluetoothd has no Bluetooth adapter " + a.g.hci + ": check 'bluetoothctl list', pass --hci" + instead
 	case name == "" && !errors.Is(err, gogatt.ErrInvalidParameter):

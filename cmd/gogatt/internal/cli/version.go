@@ -24,6 +24,10 @@ type buildVersion struct {
 	// Go is the toolchain that built the binary; Platform its GOOS/GOARCH.
 	Go       string `json:"go"`
 	Platform string `json:"platform"`
+	// Backend is the backend a command of the same flags would use; BackendWhy what chose it
+	// ("given" for --backend or a flag that implies one).
+	Backend    string `json:"backend,omitempty"`
+	BackendWhy string `json:"backend_why,omitempty"`
 }
 
 // versionOf extracts the version from build information (nil when the binary has none).
@@ -73,13 +77,22 @@ func (v buildVersion) text() string {
 		fmt.Fprintf(&b, "  commit time: %s\n", v.Time)
 	}
 	fmt.Fprintf(&b, "  go:          %s %s\n", v.Go, v.Platform)
+	if v.Backend != "" {
+		fmt.Fprintf(&b, "  backend:     %s (%s)\n", v.Backend, v.BackendWhy)
+	}
 	return b.String()
 }
 
 // runVersion prints the version of the running binary (`gogatt version`, `gogatt --version`).
-func runVersion(_ context.Context, a *app, _ []string) error {
+func runVersion(ctx context.Context, a *app, _ []string) error {
 	bi, _ := debug.ReadBuildInfo()
 	v := versionOf(bi)
+	given := a.g.backend != ""
+	a.resolveBackend(ctx)
+	v.Backend, v.BackendWhy = a.g.backend, a.backendWhy
+	if given {
+		v.BackendWhy = "given"
+	}
 	if a.g.json {
 		a.emit(v)
 		return nil

@@ -54,8 +54,13 @@ func TestVersionText(t *testing.T) {
 // opened.
 func TestVersionCommand(t *testing.T) {
 	bi, _ := debug.ReadBuildInfo()
-	want := versionOf(bi).text()
+	base := versionOf(bi).text()
 	for _, args := range [][]string{{"version"}, {"--version"}, {"--sim", "--version"}} {
+		// The backend line: chosen (this Env has no probe), or given (--sim implies bgapi).
+		want := base + "  backend:     bgapi (no probe in this build)\n"
+		if args[0] == "--sim" {
+			want = base + "  backend:     bgapi (given)\n"
+		}
 		r := run(t, nil, args...)
 		if r.code != ExitOK || r.stdout != want || r.stderr != "" {
 			t.Errorf("gogatt %q: exit %d, stdout %q, stderr %q; want 0, %q", args, r.code, r.stdout, r.stderr, want)
@@ -64,7 +69,9 @@ func TestVersionCommand(t *testing.T) {
 	for _, args := range [][]string{{"version", "--json"}, {"--json", "--version"}} {
 		r := run(t, nil, args...)
 		var v buildVersion
-		if err := json.Unmarshal([]byte(r.stdout), &v); r.code != ExitOK || err != nil || v != versionOf(bi) {
+		want := versionOf(bi)
+		want.Backend, want.BackendWhy = "bgapi", "no probe in this build"
+		if err := json.Unmarshal([]byte(r.stdout), &v); r.code != ExitOK || err != nil || v != want {
 			t.Errorf("gogatt %q: exit %d, %q (%v)", args, r.code, r.stdout, err)
 		}
 	}
