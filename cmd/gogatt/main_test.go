@@ -41,6 +41,10 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	bin = filepath.Join(dir, "gogatt")
+	// Without --backend the command chooses bluez when bluetoothd is on the system bus: point
+	// the system bus at nothing, so that no test reaches this machine's bluetoothd. Tests that
+	// want a bus (bluezsim) set their own.
+	os.Setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path="+filepath.Join(dir, "no-system-bus"))
 	args := []string{"build", "-o", bin}
 	if raceEnabled {
 		args = append(args, "-race") // the whole stack runs under the race detector too
