@@ -27,12 +27,12 @@
 //     and gogatt.ErrUnsupported otherwise (an ATT client may exchange the MTU only once).
 //   - A single ATT Read: ReadValue always reads the whole value (Read then Read Blob), so
 //     CharRead returns the whole value too.
-//   - CCCDs: bluetoothd owns them. Subscribe is StartNotify (or AcquireNotify, see
-//     Config.AcquireNotify), Unsubscribe StopNotify; writing a
-//     CCCD with CharWriteHandle fails with ATT Write Not Permitted, and Unsubscribe of a
-//     characteristic this client did not subscribe to writes nothing. SubscribeOptions.Indication
-//     is not honoured when a characteristic supports notifications as well: bluetoothd then
-//     always enables notifications.
+//   - CCCDs: bluetoothd owns them. Subscribe is AcquireNotify, or StartNotify where bluetoothd
+//     refuses that (Config.Notify, NotifyMode), Unsubscribe closes the socket or calls
+//     StopNotify; writing a CCCD with CharWriteHandle fails with ATT Write Not Permitted, and
+//     Unsubscribe of a characteristic this client did not subscribe to writes nothing.
+//     SubscribeOptions.Indication is not honoured when a characteristic supports notifications
+//     as well: bluetoothd then always enables notifications.
 //   - ATT error codes: see Error; several codes arrive as one D-Bus error.
 //
 // Bond is Device1.Pair; bluetoothd needs an agent (AgentManager1) for it, which this package does
@@ -79,15 +79,45 @@ type Config struct {
 	BusAddress string
 	// Logger receives debug logs; nil discards them.
 	Logger *slog.Logger
-	// AcquireNotify makes Subscribe use GattCharacteristic1.AcquireNotify (doc/gatt-api.txt):
-	// values arrive as packets on a socket bluetoothd hands over rather than as D-Bus signals,
-	// which spares the bus. Where bluetoothd refuses it (NotSupported, NotPermitted, Failed)
-	// Subscribe falls back to StartNotify. Unsubscribe closes the socket and returns once
-	// bluetoothd reports NotifyAcquired false.
-	AcquireNotify bool
+	// Notify selects how Subscribe asks bluetoothd for values; the zero value, NotifyAuto, uses
+	// AcquireNotify and falls back to StartNotify where bluetoothd refuses it.
+	Notify NotifyMode
 	// CallTimeout bounds housekeeping calls whose context has no deadline (StopDiscovery,
 	// Disconnect when a link is closed). Zero means 10 s.
 	CallTimeout time.Duration
+}
+
+// NotifyMode is how a subscription receives values from bluetoothd (doc/gatt-api.txt,
+// BlueZ 5.66).
+type NotifyMode int
+
+const (
+	// NotifyAuto subscribes with GattCharacteristic1.AcquireNotify: values arrive as packets on
+	// a socket bluetoothd hands over rather than as D-Bus signals, which spares the bus. Where
+	// bluetoothd refuses it — NotSupported for a characteristic without the notify property
+	// (indicate-only: BlueZ 5.66 acquires notifications only), NotPermitted or InProgress while
+	// another client holds the characteristic's notifications, Failed — the subscription falls
+	// back to StartNotify, with a debug log. Unsubscribe closes the socket and returns once
+	// bluetoothd reports NotifyAcquired false.
+	NotifyAuto NotifyMode = iota
+	// NotifyStartNotify always uses StartNotify/StopNotify: values are PropertiesChanged
+	// signals of the characteristic's Value, which other clients on the bus see as well.
+	NotifyStartNotify
+	// NotifyAcquire always uses AcquireNotify; a subscription bluetoothd refuses it to fails
+	// (NotSupported matches gogatt.ErrUnsupported).
+	NotifyAcquire
+)
+
+func (m NotifyMode) String() string {
+	switch m {
+	case NotifyAuto:
+		return "auto"
+	case NotifyStartNotify:
+		return "StartNotify"
+	case NotifyAcquire:
+		return "AcquireNotify"
+	}
+	return fmt.Sprintf("NotifyMode(%d)", int(m))
 }
 
 var adapterName = regexp.MustCompile(`^hci[0-9]{1,3}$`)
@@ -144,6 +174,9 @@ func New(cfg Config) *Backend {
 func (b *Backend) Start(ctx context.Context) error {
 	if !adapterName.MatchString(b.cfg.Adapter) {
 		return fmt.Errorf("bluez: %w: Adapter %q: want hciN", gogatt.ErrInvalidParameter, b.cfg.Adapter)
+	}
+	if b.cfg.Notify < NotifyAuto || b.cfg.Notify > NotifyAcquire {
+		return fmt.Errorf("bluez: %w: Config.Notify %v", gogatt.ErrInvalidParameter, b.cfg.Notify)
 	}
 	b.mu.Lock()
 	if b.started {

@@ -28,6 +28,17 @@ const (
 	simSeed       = 1
 )
 
+// notifyMode is the bluez.NotifyMode of a value of --notify ("auto", and "", are the default).
+func notifyMode(s string) bluez.NotifyMode {
+	switch s {
+	case "start":
+		return bluez.NotifyStartNotify
+	case "acquire":
+		return bluez.NotifyAcquire
+	}
+	return bluez.NotifyAuto
+}
+
 // openBackend builds the adapter the global flags ask for.
 func openBackend(ctx context.Context, c cli.BackendConfig) (gogatt.Backend, error) {
 	switch {
@@ -39,7 +50,7 @@ func openBackend(ctx context.Context, c cli.BackendConfig) (gogatt.Backend, erro
 		return gatttool.New(gatttool.Config{HCIDevice: c.HCI, Logger: c.Logger}), nil
 	case c.Kind == "bluez":
 		// The system bus: DBUS_SYSTEM_BUS_ADDRESS names another one, as for every D-Bus client.
-		return bluez.New(bluez.Config{Adapter: c.HCI, Logger: c.Logger, AcquireNotify: c.AcquireNotify}), nil
+		return bluez.New(bluez.Config{Adapter: c.HCI, Logger: c.Logger, Notify: notifyMode(c.Notify)}), nil
 	}
 	return nil, fmt.Errorf("unknown backend %q", c.Kind)
 }

@@ -29,9 +29,9 @@ type BackendConfig struct {
 	HCI    string       // gatttool and bluez: the HCI adapter, e.g. "hci0"
 	Sim    bool         // an in-process emulated BLED112 with the demo peripherals
 	Logger *slog.Logger // debug log (-v), never nil
-	// AcquireNotify (--acquire-notify, bluez only) subscribes through AcquireNotify
-	// (bluez.Config's field of the same name).
-	AcquireNotify bool
+	// Notify (--notify, bluez only) is how subscriptions receive values: "auto" (AcquireNotify,
+	// StartNotify where bluetoothd refuses it), "start" or "acquire" (bluez.Config.Notify).
+	Notify string
 	// Passkey and PasskeyDisplay, set with --passkey, answer and show passkeys while pairing
 	// (bgapi.Config's fields of the same names); nil without it.
 	Passkey        func(ctx context.Context, address string) (uint32, error)
@@ -127,14 +127,17 @@ type globals struct {
 	timeout time.Duration
 	verbose bool
 	passkey string
-	acquire bool
+	notify  string
+	acquire bool // --acquire-notify, deprecated: AcquireNotify is the default
 }
 
 func (g *globals) register(fs *pflag.FlagSet) {
 	fs.StringVar(&g.backend, "backend", "bgapi", "adapter backend: bgapi (BLED112 dongle), bluez (BlueZ's bluetoothd over D-Bus) or gatttool (BlueZ's gatttool)")
 	fs.StringVar(&g.port, "port", "", "BGAPI serial port, e.g. /dev/ttyACM0 (default: auto-detect a BLED112)")
 	fs.StringVar(&g.hci, "hci", "hci0", "bluez, gatttool: HCI adapter")
-	fs.BoolVar(&g.acquire, "acquire-notify", false, "bluez: receive notifications on a socket from bluetoothd (AcquireNotify) rather than as D-Bus signals")
+	fs.StringVar(&g.notify, "notify", "auto", "bluez: how values reach subscriptions: auto (a socket from bluetoothd, AcquireNotify, or D-Bus signals, StartNotify, where bluetoothd refuses it), start (StartNotify only) or acquire (AcquireNotify only)")
+	fs.BoolVar(&g.acquire, "acquire-notify", false, "bluez: AcquireNotify, with StartNotify where refused (now the default)")
+	fs.MarkDeprecated("acquire-notify", "AcquireNotify is the default; --notify selects")
 	fs.BoolVar(&g.sim, "sim", false, "use an in-process emulated BLED112 with the demo peripherals (no hardware needed)")
 	fs.BoolVar(&g.json, "json", false, "print JSON, one object per line")
 	fs.DurationVar(&g.timeout, "timeout", 10*time.Second, "time limit for connecting and for each operation")
@@ -259,6 +262,10 @@ func (a *app) checkGlobals() error {
 		return usagef("--hci %q: want an adapter's name, hciN (e.g. hci0; 'bluetoothctl list' shows them)", a.g.hci)
 	case a.g.acquire && a.g.backend != "bluez":
 		return usagef("--acquire-notify works with --backend bluez")
+	case a.g.notify != "auto" && a.g.notify != "start" && a.g.notify != "acquire":
+		return usagef("--notify %q: want auto, start or acquire", a.g.notify)
+	case a.g.notify != "auto" && a.g.backend != "bluez":
+		return usagef("--notify works with --backend bluez")
 	case a.g.sim && a.g.backend != "bgapi":
 		return usagef("--sim emulates a BLED112: use it with --backend bgapi")
 	case a.g.sim && a.g.port != "":
@@ -379,7 +386,7 @@ func (a *app) withTimeout(ctx context.Context) (context.Context, context.CancelF
 }
 
 func (a *app) backendConfig() BackendConfig {
-	c := BackendConfig{Kind: a.g.backend, Port: a.g.port, HCI: a.g.hci, Sim: a.g.sim, Logger: a.log, AcquireNotify: a.g.acquire}
+	c := BackendConfig{Kind: a.g.backend, Port: a.g.port, HCI: a.g.hci, Sim: a.g.sim, Logger: a.log, Notify: a.g.notify}
 	c.Passkey, c.PasskeyDisplay = a.passkeyCallbacks()
 	return c
 }
