@@ -53,6 +53,9 @@ type Options struct {
 	// simulated service, without building the shim for the BlueZ tools (only dbus-daemon must be
 	// in PATH; see AvailableDBus).
 	DBusOnly bool
+	// AdvertisementMonitor exports org.bluez.AdvertisementMonitorManager1 on the adapter, as
+	// bluetoothd 5.66 does only when it runs with --experimental (advmon.go).
+	AdvertisementMonitor bool
 }
 
 // Env is one running simulated BlueZ environment. Its methods are safe for concurrent use.
@@ -65,6 +68,7 @@ type Env struct {
 	leConnTimeout time.Duration
 	logf          func(format string, args ...any)
 	dbusOnly      bool
+	advMonitor    bool
 
 	ctrl *controller
 	bus  *bluezBus
@@ -159,6 +163,7 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 		leConnTimeout: opts.LEConnectTimeout,
 		logf:          opts.Logf,
 		dbusOnly:      opts.DBusOnly,
+		advMonitor:    opts.AdvertisementMonitor,
 		peers:         make(map[bt.Address]*peer),
 		conns:         make(map[*net.UnixConn]struct{}),
 		links:         make(map[bt.Address]map[*sim.Link]activeLink),
