@@ -6,8 +6,15 @@
 //     signal handler and dispatched by one goroutine, so notifications (PropertiesChanged of a
 //     characteristic's Value) keep the order in which bluetoothd sent them.
 //   - Scan is Adapter1.SetDiscoveryFilter{Transport: "le"} and StartDiscovery; devices come as
-//     InterfacesAdded and PropertiesChanged of Device1 (active discovery only: no scan interval,
-//     window or passive scan over this API).
+//     InterfacesAdded and PropertiesChanged of Device1. Discovery is always active: a passive
+//     scan (ScanOptions.Passive) registers an advertisement monitor with
+//     AdvertisementMonitorManager1 instead (doc/advertisement-monitor-api.txt), which
+//     bluetoothd 5.66 exports only when it runs with --experimental; without it a passive scan
+//     fails with gogatt.ErrUnsupported. The monitor matches every advertiser that sends the
+//     Flags AD structure.
+//   - Notifications: Subscribe uses AcquireNotify (values on a socket), or StartNotify (values
+//     as PropertiesChanged signals) where bluetoothd refuses that; Config.Notify can force
+//     either.
 //   - Connect is Device1.Connect, then a wait for ServicesResolved (racing Connected=false and the
 //     device's removal). A device bluetoothd does not know yet is discovered first.
 //   - A connection is a gattkit.Link: gattkit.Connect provides the one gogatt.Device above it
@@ -20,6 +27,8 @@
 //     SupervisionTimeout are checked like every backend's, then ignored, with a warning on
 //     Config.Logger — as the gatttool backend does, so that code written for several backends
 //     keeps working.
+//   - Scan interval and window: likewise, ScanOptions.Interval and Window are checked, then
+//     ignored with a warning.
 //   - RSSI of a connected device: Device1.RSSI is an advertising value only; Device.RSSI fails
 //     with gogatt.ErrUnsupported.
 //   - ExchangeMTU: bluetoothd exchanges the MTU itself at connection time. ExchangeMTU returns the
