@@ -75,7 +75,7 @@ func (p adPattern) matches(data []byte) bool {
 			return false
 		}
 		typ, content := data[1], data[2:n+1]
-		if typ == p.ADType && int(p.Start)+len(p.Value) <= len(content) &&
+		if typ == p.ADType && len(p.Value) > 0 && int(p.Start)+len(p.Value) <= len(content) &&
 			bytes.Equal(content[p.Start:int(p.Start)+len(p.Value)], p.Value) {
 			return true
 		}
