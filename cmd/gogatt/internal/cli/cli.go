@@ -266,6 +266,8 @@ func (a *app) checkGlobals() error {
 		return usagef("--notify %q: want auto, start or acquire", a.g.notify)
 	case a.g.notify != "auto" && a.g.backend != "bluez":
 		return usagef("--notify works with --backend bluez")
+	case a.g.acquire && a.g.notify != "auto":
+		return usagef("--acquire-notify (deprecated) means --notify auto: leave it out")
 	case a.g.sim && a.g.backend != "bgapi":
 		return usagef("--sim emulates a BLED112: use it with --backend bgapi")
 	case a.g.sim && a.g.port != "":

@@ -193,6 +193,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"scan", "--acquire-notify"}, "--acquire-notify works with --backend bluez"},
 		{[]string{"scan", "--notify", "start"}, "--notify works with --backend bluez"},
 		{[]string{"scan", "--backend", "bluez", "--notify", "signals"}, `--notify "signals": want auto, start or acquire`},
+		{[]string{"scan", "--backend", "bluez", "--notify", "start", "--acquire-notify"}, "--acquire-notify (deprecated) means --notify auto"},
 		{[]string{"bond", hrmAddr, "--passkey", "1", "--backend", "bluez"}, "--passkey works with --backend bgapi"},
 		{[]string{"scan", "--timeout", "-1s"}, "--timeout -1s must be positive"},
 		{[]string{"scan", "--sim", "--port", "/dev/ttyACM0"}, "exclude each other"},
