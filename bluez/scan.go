@@ -53,9 +53,14 @@ func (q *sigQueue) take() []*dbus.Signal {
 // Interval and Window are checked, then ignored with a warning on Config.Logger: D-Bus has no
 // call for them (bluetoothd chooses its own), as for connection parameters.
 //
-// With opts.Passive the scan is an advertisement monitor instead (see passiveScan): discovery
-// over D-Bus is always active, and AdvertisementMonitorManager1 is the only passive scan
-// bluetoothd offers.
+// With opts.Passive the scan registers an advertisement monitor instead
+// (AdvertisementMonitorManager1, doc/advertisement-monitor-api.txt): discovery over D-Bus is
+// always active, and the monitor is the only passive scan bluetoothd offers. It needs
+// bluetoothd 5.66 with --experimental, and fails with an error matching gogatt.ErrUnsupported
+// without it; it finds every advertiser that sends the Flags AD structure. Each DeviceFound,
+// and each later RSSI change of a found device, is one call of OnAdvertisement; the results
+// hold what the advertising data says (no scan response is asked for). The monitor is
+// unregistered when the scan ends (docs/bluez-dbus.md, "Passive scan").
 func (b *Backend) Scan(ctx context.Context, opts gogatt.ScanOptions) ([]gogatt.ScanResult, error) {
 	conn, adapter, stopCtx, err := b.begin()
 	if err != nil {
