@@ -23,9 +23,9 @@ import (
 //
 // A monitor cannot match every advertisement: a pattern needs content. This backend's monitor
 // matches the Flags AD structure (type 0x01, Core Specification Supplement Part A §1.3) with
-// each of the 32 values of its five defined bits, that is every advertiser that sends Flags —
-// which every connectable, discoverable LE peripheral does. An advertiser without Flags (some
-// non-connectable beacons) is not reported by a passive scan.
+// the usual values of a discoverable device (flagsPatterns) — which every connectable,
+// discoverable LE peripheral sends. An advertiser without Flags (some non-connectable beacons),
+// or in no discoverable mode, or with other flag bits, is not reported by a passive scan.
 
 const (
 	ifaceMonitorMgr = "org.bluez.AdvertisementMonitorManager1"
@@ -43,10 +43,15 @@ type adPattern struct {
 	Value  []byte
 }
 
-// flagsPatterns match every value of the Flags AD structure.
+// flagsPatterns match the Flags AD structure (type 0x01) with the values of the discoverable
+// modes (Core v5.3 Vol 3 Part C §9.2.3, §9.2.4; Supplement Part A §1.3): general discoverable
+// on an LE-only device (0x06) and on a device that may also do BR/EDR (0x02), the same with both
+// "simultaneous LE and BR/EDR" bits as phones send it (0x1A), and limited discoverable on an
+// LE-only device (0x05). Only four: bluetoothd 5.66 crashed (heap corruption) when a monitor
+// with 8 or 16 patterns was registered, and accepted 1, 2 and 4 (docs/bluez-dbus.md).
 func flagsPatterns() []adPattern {
-	ps := make([]adPattern, 0, 32)
-	for v := range byte(32) {
+	var ps []adPattern
+	for _, v := range []byte{0x06, 0x02, 0x1a, 0x05} {
 		ps = append(ps, adPattern{Start: 0, ADType: 0x01, Value: []byte{v}})
 	}
 	return ps
