@@ -142,9 +142,13 @@ func (b *Backend) Scan(ctx context.Context, opts gogatt.ScanOptions) ([]gogatt.S
 			case s.Name == monitorFound:
 				// A passive scan's report: the device's properties are what bluetoothd made of
 				// its advertising data.
+				// bluetoothd updates the device before it calls DeviceFound, and the signals of
+				// that update may still be on their way: read the properties now.
 				path, seen = s.Path, strings.HasPrefix(string(s.Path), prefix) && !strings.Contains(string(s.Path)[len(prefix):], "/")
-				if seen && known[path] == nil {
-					known[path] = b.deviceProps(ctx, conn, path)
+				if seen {
+					if d := b.deviceProps(ctx, conn, path); len(d) > 0 || known[path] == nil {
+						known[path] = d
+					}
 				}
 			default:
 				path, seen = advertisement(s, prefix, known)

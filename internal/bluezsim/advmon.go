@@ -20,8 +20,9 @@ import (
 // others, then scans passively while any is registered: each peripheral in range whose
 // advertising data (never the scan response: nothing asks for one) holds an AD structure
 // matching a pattern — AD type equal, content at the pattern's offset equal — becomes a
-// Device1 with what that data says, and DeviceFound is called once per device and monitor;
-// later advertisements change its RSSI.
+// Device1 with what that data says, and DeviceFound is called once per device and monitor (as
+// the kernel reports a monitored device once); later advertisements change its RSSI.
+// UnregisterMonitor calls Release on the application's monitors.
 
 const (
 	ifaceAdvMonitorMgr = "org.bluez.AdvertisementMonitorManager1"
@@ -149,6 +150,11 @@ func (b *bluezBus) unregisterMonitor(c *call) ([]any, error) {
 			b.mu.Unlock()
 			if done != nil {
 				<-done
+			}
+			// bluetoothd releases the application's monitors as it destroys it (app_destroy,
+			// src/adv_monitor.c; seen in the tier's bluetoothd log).
+			for _, m := range a.monitors {
+				b.conn.Object(m.owner, m.path).Go(ifaceAdvMonitor+".Release", dbus.FlagNoReplyExpected, nil)
 			}
 			return nil, nil
 		}
