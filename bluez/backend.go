@@ -6,8 +6,15 @@
 //     signal handler and dispatched by one goroutine, so notifications (PropertiesChanged of a
 //     characteristic's Value) keep the order in which bluetoothd sent them.
 //   - Scan is Adapter1.SetDiscoveryFilter{Transport: "le"} and StartDiscovery; devices come as
-//     InterfacesAdded and PropertiesChanged of Device1 (active discovery only: no scan interval,
-//     window or passive scan over this API).
+//     InterfacesAdded and PropertiesChanged of Device1. Discovery is always active: a passive
+//     scan (ScanOptions.Passive) registers an advertisement monitor with
+//     AdvertisementMonitorManager1 instead (doc/advertisement-monitor-api.txt), which
+//     bluetoothd 5.66 exports only when it runs with --experimental; without it a passive scan
+//     fails with gogatt.ErrUnsupported. The monitor matches every advertiser that sends the
+//     Flags AD structure.
+//   - Notifications: Subscribe uses AcquireNotify (values on a socket), or StartNotify (values
+//     as PropertiesChanged signals) where bluetoothd refuses that; Config.Notify can force
+//     either.
 //   - Connect is Device1.Connect, then a wait for ServicesResolved (racing Connected=false and the
 //     device's removal). A device bluetoothd does not know yet is discovered first.
 //   - A connection is a gattkit.Link: gattkit.Connect provides the one gogatt.Device above it
@@ -20,6 +27,8 @@
 //     SupervisionTimeout are checked like every backend's, then ignored, with a warning on
 //     Config.Logger — as the gatttool backend does, so that code written for several backends
 //     keeps working.
+//   - Scan interval and window: likewise, ScanOptions.Interval and Window are checked, then
+//     ignored with a warning.
 //   - RSSI of a connected device: Device1.RSSI is an advertising value only; Device.RSSI fails
 //     with gogatt.ErrUnsupported.
 //   - ExchangeMTU: bluetoothd exchanges the MTU itself at connection time. ExchangeMTU returns the
@@ -27,12 +36,12 @@
 //     and gogatt.ErrUnsupported otherwise (an ATT client may exchange the MTU only once).
 //   - A single ATT Read: ReadValue always reads the whole value (Read then Read Blob), so
 //     CharRead returns the whole value too.
-//   - CCCDs: bluetoothd owns them. Subscribe is StartNotify (or AcquireNotify, see
-//     Config.AcquireNotify), Unsubscribe StopNotify; writing a
-//     CCCD with CharWriteHandle fails with ATT Write Not Permitted, and Unsubscribe of a
-//     characteristic this client did not subscribe to writes nothing. SubscribeOptions.Indication
-//     is not honoured when a characteristic supports notifications as well: bluetoothd then
-//     always enables notifications.
+//   - CCCDs: bluetoothd owns them. Subscribe is AcquireNotify, or StartNotify where bluetoothd
+//     refuses that (Config.Notify, NotifyMode), Unsubscribe closes the socket or calls
+//     StopNotify; writing a CCCD with CharWriteHandle fails with ATT Write Not Permitted, and
+//     Unsubscribe of a characteristic this client did not subscribe to writes nothing.
+//     SubscribeOptions.Indication is not honoured when a characteristic supports notifications
+//     as well: bluetoothd then always enables notifications.
 //   - ATT error codes: see Error; several codes arrive as one D-Bus error.
 //
 // # Pairing
@@ -101,12 +110,9 @@ type Config struct {
 	BusAddress string
 	// Logger receives debug logs; nil discards them.
 	Logger *slog.Logger
-	// AcquireNotify makes Subscribe use GattCharacteristic1.AcquireNotify (doc/gatt-api.txt):
-	// values arrive as packets on a socket bluetoothd hands over rather than as D-Bus signals,
-	// which spares the bus. Where bluetoothd refuses it (NotSupported, NotPermitted, Failed)
-	// Subscribe falls back to StartNotify. Unsubscribe closes the socket and returns once
-	// bluetoothd reports NotifyAcquired false.
-	AcquireNotify bool
+	// Notify selects how Subscribe asks bluetoothd for values; the zero value, NotifyAuto, uses
+	// AcquireNotify and falls back to StartNotify where bluetoothd refuses it.
+	Notify NotifyMode
 	// PowerOn makes Start power the adapter on (Adapter1.Powered, doc/adapter-api.txt) when it
 	// is off, and wait, bounded by Start's context, until bluetoothd reports it on. Without it,
 	// Start fails on a powered-off adapter with ErrPoweredOff.
@@ -146,6 +152,39 @@ type Config struct {
 	// desktop's agent keeps that role: bluetoothd asks the agent of the program that calls
 	// Device1.Pair first (agent_get in src/agent.c, BlueZ 5.66), so Bond needs no default agent.
 	DefaultAgent bool
+}
+
+// NotifyMode is how a subscription receives values from bluetoothd (doc/gatt-api.txt,
+// BlueZ 5.66).
+type NotifyMode int
+
+const (
+	// NotifyAuto subscribes with GattCharacteristic1.AcquireNotify: values arrive as packets on
+	// a socket bluetoothd hands over rather than as D-Bus signals, which spares the bus. Where
+	// bluetoothd refuses it — NotSupported for a characteristic without the notify property
+	// (indicate-only: BlueZ 5.66 acquires notifications only), NotPermitted or InProgress while
+	// another client holds the characteristic's notifications, Failed — the subscription falls
+	// back to StartNotify, with a debug log. Unsubscribe closes the socket and returns once
+	// bluetoothd reports NotifyAcquired false.
+	NotifyAuto NotifyMode = iota
+	// NotifyStartNotify always uses StartNotify/StopNotify: values are PropertiesChanged
+	// signals of the characteristic's Value, which other clients on the bus see as well.
+	NotifyStartNotify
+	// NotifyAcquire always uses AcquireNotify; a subscription bluetoothd refuses it to fails
+	// (NotSupported matches gogatt.ErrUnsupported).
+	NotifyAcquire
+)
+
+func (m NotifyMode) String() string {
+	switch m {
+	case NotifyAuto:
+		return "auto"
+	case NotifyStartNotify:
+		return "StartNotify"
+	case NotifyAcquire:
+		return "AcquireNotify"
+	}
+	return fmt.Sprintf("NotifyMode(%d)", int(m))
 }
 
 var adapterName = regexp.MustCompile(`^hci[0-9]{1,3}$`)
@@ -213,6 +252,9 @@ func New(cfg Config) *Backend {
 func (b *Backend) Start(ctx context.Context) error {
 	if !adapterName.MatchString(b.cfg.Adapter) {
 		return fmt.Errorf("bluez: %w: Adapter %q: want hciN", gogatt.ErrInvalidParameter, b.cfg.Adapter)
+	}
+	if b.cfg.Notify < NotifyAuto || b.cfg.Notify > NotifyAcquire {
+		return fmt.Errorf("bluez: %w: Config.Notify %v", gogatt.ErrInvalidParameter, b.cfg.Notify)
 	}
 	b.mu.Lock()
 	if b.started {

@@ -15,7 +15,7 @@ import (
 // to the simulated peripheral, reply).
 func BenchmarkRead(b *testing.B) {
 	ps := sim.DemoPeripherals(1)
-	_, be := newEnvB(b, ps, false)
+	_, be := newEnvB(b, ps, bluez.NotifyAuto)
 	ctx := context.Background()
 	d, err := be.Connect(ctx, sim.TortureAddress, gogatt.ConnectOptions{})
 	if err != nil {
@@ -36,14 +36,10 @@ func BenchmarkRead(b *testing.B) {
 // BenchmarkNotifications: values per second from the peripheral to the handler, through
 // PropertiesChanged signals (StartNotify) or bluetoothd's socket (AcquireNotify).
 func BenchmarkNotifications(b *testing.B) {
-	for _, acquire := range []bool{false, true} {
-		name := "StartNotify"
-		if acquire {
-			name = "AcquireNotify"
-		}
-		b.Run(name, func(b *testing.B) {
+	for _, mode := range []bluez.NotifyMode{bluez.NotifyStartNotify, bluez.NotifyAcquire} {
+		b.Run(mode.String(), func(b *testing.B) {
 			ps := sim.DemoPeripherals(1)
-			_, be := newEnvB(b, ps, acquire)
+			_, be := newEnvB(b, ps, mode)
 			ctx := context.Background()
 			d, err := be.Connect(ctx, sim.TortureAddress, gogatt.ConnectOptions{})
 			if err != nil {
@@ -74,7 +70,7 @@ func BenchmarkNotifications(b *testing.B) {
 }
 
 // newEnvB is newEnv for benchmarks, with the backend started.
-func newEnvB(b *testing.B, ps []*sim.Peripheral, acquire bool) (*bluezsim.Env, *bluez.Backend) {
+func newEnvB(b *testing.B, ps []*sim.Peripheral, mode bluez.NotifyMode) (*bluezsim.Env, *bluez.Backend) {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -83,7 +79,7 @@ func newEnvB(b *testing.B, ps []*sim.Peripheral, acquire bool) (*bluezsim.Env, *
 		b.Skip(err)
 	}
 	b.Cleanup(func() { env.Close() })
-	be := bluez.New(bluez.Config{Adapter: env.HCIDevice(), BusAddress: env.BusAddress(), AcquireNotify: acquire})
+	be := bluez.New(bluez.Config{Adapter: env.HCIDevice(), BusAddress: env.BusAddress(), Notify: mode})
 	if err := be.Start(ctx); err != nil {
 		b.Fatal(err)
 	}

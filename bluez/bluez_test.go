@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -420,90 +419,6 @@ func TestStartContextEnds(t *testing.T) {
 	d := connect(t, b, sim.HeartRateAddress, gogatt.ConnectOptions{})
 	if _, err := d.CharRead(ctx, gogatt.UUID16(0x2A38)); err != nil {
 		t.Fatalf("CharRead after Start's context ended = %v", err)
-	}
-}
-
-// TestAcquireNotify: with Config.AcquireNotify values come over bluetoothd's socket
-// (NotifyAcquired true, Notifying false), in order; Unsubscribe returns once bluetoothd has
-// released it (the peripheral's CCCD is cleared); an indicate-only characteristic, which
-// AcquireNotify refuses in BlueZ 5.66, falls back to StartNotify.
-func TestAcquireNotify(t *testing.T) {
-	ps := sim.DemoPeripherals(1)
-	env, _ := newEnv(t, ps)
-	b := bluez.New(bluez.Config{Adapter: env.HCIDevice(), BusAddress: env.BusAddress(), AcquireNotify: true})
-	t.Cleanup(func() { b.Stop() })
-	ctx := ctxT(t)
-	if err := b.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	var p *sim.Peripheral
-	for _, x := range ps {
-		if x.Address().String() == sim.TortureAddress {
-			p = x
-		}
-	}
-	d := connect(t, b, sim.TortureAddress, gogatt.ConnectOptions{})
-	info, _ := p.Characteristic(sim.TortureStream)
-	charPath := devPath(env.HCIDevice(), sim.TortureAddress) + dbus.ObjectPath(fmt.Sprintf("/service%04x/char%04x", serviceOf(p, info.Handle), info.Handle))
-	const n = 2000
-	var mu sync.Mutex
-	var got []uint32
-	all := make(chan struct{})
-	if err := d.Subscribe(ctx, sim.TortureStream, func(_ uint16, v []byte) {
-		mu.Lock()
-		defer mu.Unlock()
-		got = append(got, binary.LittleEndian.Uint32(v))
-		if len(got) == n {
-			close(all)
-		}
-	}, gogatt.SubscribeOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	for prop, want := range map[string]bool{"NotifyAcquired": true, "Notifying": false} {
-		if v, err := busProp(t, env.BusAddress(), charPath, "org.bluez.GattCharacteristic1."+prop); err != nil || v.Value() != want {
-			t.Errorf("%s = %v, %v; want %v", prop, v, err, want)
-		}
-	}
-	for i := range n {
-		p.Notify(info.ValueHandle, binary.LittleEndian.AppendUint32(nil, uint32(i)))
-	}
-	select {
-	case <-all:
-	case <-time.After(hang):
-		mu.Lock()
-		t.Fatalf("%d of %d values", len(got), n)
-	}
-	mu.Lock()
-	for i, v := range got {
-		if v != uint32(i) {
-			mu.Unlock()
-			t.Fatalf("value %d is %d: out of order", i, v)
-		}
-	}
-	mu.Unlock()
-	if err := d.Unsubscribe(ctx, sim.TortureStream); err != nil {
-		t.Fatal(err)
-	}
-	if s := p.Subscribers(info.ValueHandle); s != 0 {
-		t.Errorf("after Unsubscribe the peripheral has %d subscribers", s)
-	}
-	if v, err := busProp(t, env.BusAddress(), charPath, "org.bluez.GattCharacteristic1.NotifyAcquired"); err != nil || v.Value() != false {
-		t.Errorf("NotifyAcquired after Unsubscribe = %v, %v", v, err)
-	}
-
-	// Indicate-only: AcquireNotify is NotSupported, StartNotify serves it.
-	ind, _ := p.Characteristic(sim.TortureIndicate)
-	var c sync.WaitGroup
-	c.Add(1)
-	var once sync.Once
-	if err := d.Subscribe(ctx, sim.TortureIndicate, func(uint16, []byte) { once.Do(c.Done) }, gogatt.SubscribeOptions{Indication: true}); err != nil {
-		t.Fatal(err)
-	}
-	p.Notify(ind.ValueHandle, []byte{1})
-	c.Wait()
-	indPath := devPath(env.HCIDevice(), sim.TortureAddress) + dbus.ObjectPath(fmt.Sprintf("/service%04x/char%04x", serviceOf(p, ind.Handle), ind.Handle))
-	if v, err := busProp(t, env.BusAddress(), indPath, "org.bluez.GattCharacteristic1.Notifying"); err != nil || v.Value() != true {
-		t.Errorf("indicate-only characteristic: Notifying = %v, %v; want true (StartNotify)", v, err)
 	}
 }
 

@@ -31,18 +31,19 @@ func newEnv(t *testing.T, ps []*sim.Peripheral) (*bluezsim.Env, *bluez.Backend) 
 }
 
 // TestContract runs the contract suite against the simulated org.bluez service, with
-// subscriptions through StartNotify and through AcquireNotify.
+// subscriptions through AcquireNotify (the default, NotifyAuto, which falls back to StartNotify
+// for indications) and through StartNotify only.
 func TestContract(t *testing.T) {
-	t.Run("StartNotify", func(t *testing.T) { runContract(t, false) })
-	t.Run("AcquireNotify", func(t *testing.T) { runContract(t, true) })
+	t.Run("AcquireNotify", func(t *testing.T) { runContract(t, bluez.NotifyAuto) })
+	t.Run("StartNotify", func(t *testing.T) { runContract(t, bluez.NotifyStartNotify) })
 }
 
-func runContract(t *testing.T, acquire bool) {
+func runContract(t *testing.T, mode bluez.NotifyMode) {
 	gogatttest.Run(t, func(t *testing.T) gogatttest.Env {
 		ps := sim.DemoPeripherals(1)
 		env, b := newEnv(t, ps)
-		if acquire {
-			b = bluez.New(bluez.Config{Adapter: env.HCIDevice(), BusAddress: env.BusAddress(), AcquireNotify: true})
+		if mode != bluez.NotifyAuto {
+			b = bluez.New(bluez.Config{Adapter: env.HCIDevice(), BusAddress: env.BusAddress(), Notify: mode})
 			t.Cleanup(func() { b.Stop() })
 		}
 		byAddr := map[string]*sim.Peripheral{}

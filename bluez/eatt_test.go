@@ -16,8 +16,15 @@ import (
 // The first subscription on a link says, once, on the log, when the link can carry Enhanced
 // ATT (peer's Server Supported Features bit 0 and the Client Supported Features bit 1, Core
 // v5.3 Vol 3 Part G §7.2, §7.4): bluetoothd may then hand values over out of order, which the
-// library cannot undo, and must not claim silently. Without EATT nothing is said.
+// library cannot undo, and must not claim silently. Without EATT nothing is said. Both
+// subscription paths say it (AcquireNotify, the default, and StartNotify).
 func TestEATTWarning(t *testing.T) {
+	for _, mode := range []bluez.NotifyMode{bluez.NotifyAuto, bluez.NotifyStartNotify} {
+		t.Run(mode.String(), func(t *testing.T) { testEATTWarning(t, mode) })
+	}
+}
+
+func testEATTWarning(t *testing.T, mode bluez.NotifyMode) {
 	for _, tc := range []struct {
 		server, client byte
 		warn           bool
@@ -37,7 +44,7 @@ func TestEATTWarning(t *testing.T) {
 			p := bl.MustBuild()
 			env, _ := newEnv(t, []*sim.Peripheral{p})
 			var w warnings
-			b := bluez.New(bluez.Config{Adapter: env.HCIDevice(), BusAddress: env.BusAddress(), Logger: slog.New(&w)})
+			b := bluez.New(bluez.Config{Adapter: env.HCIDevice(), BusAddress: env.BusAddress(), Notify: mode, Logger: slog.New(&w)})
 			t.Cleanup(func() { b.Stop() })
 			ctx := ctxT(t)
 			if err := b.Start(ctx); err != nil {

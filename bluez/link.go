@@ -503,8 +503,9 @@ func (l *link) Write(ctx context.Context, handle uint16, value []byte, mode gatt
 	return nil
 }
 
-// Configure is StartNotify (NotifyOn, IndicateOn: bluetoothd picks notifications when the
-// characteristic has both) or StopNotify. StopNotify without a session of this client ("No
+// Configure is AcquireNotify or StartNotify as Config.Notify says (NotifyOn, IndicateOn:
+// bluetoothd picks notifications when the characteristic has both), or closing the socket or
+// StopNotify. StopNotify without a session of this client ("No
 // notify session started") succeeds: there is nothing of this client's to turn off, and
 // bluetoothd does not let a client write a CCCD.
 func (l *link) Configure(ctx context.Context, ch gogatt.Characteristic, n gattkit.Notify) error {
@@ -549,8 +550,8 @@ func (l *link) Configure(ctx context.Context, ch gogatt.Characteristic, n gattki
 	l.mu.Lock()
 	started := l.wanted[ch.ValueHandle] // a StartNotify session already (AcquireNotify was refused)
 	l.mu.Unlock()
-	if l.b.cfg.AcquireNotify && !started {
-		if done, err := l.acquire(ctx, ch.ValueHandle, o); done {
+	if mode := l.b.cfg.Notify; mode != NotifyStartNotify && !started {
+		if done, err := l.acquire(ctx, ch.ValueHandle, o, mode == NotifyAcquire); done {
 			return err
 		}
 	}
@@ -639,9 +640,12 @@ type acquired struct {
 	done chan struct{}
 }
 
-// acquire subscribes through AcquireNotify; done is false when bluetoothd refuses it, so that
-// the caller falls back to StartNotify.
-func (l *link) acquire(ctx context.Context, vh uint16, o dbus.BusObject) (done bool, err error) {
+// acquire subscribes through AcquireNotify; done is false when bluetoothd refuses it and strict
+// is false, so that the caller falls back to StartNotify. The refusals are those of
+// characteristic_acquire_notify (src/gatt-client.c, BlueZ 5.66): NotSupported without the notify
+// property, NotPermitted while a socket is out ("Notify acquired"), InProgress while a client
+// has a StartNotify session, Failed.
+func (l *link) acquire(ctx context.Context, vh uint16, o dbus.BusObject, strict bool) (done bool, err error) {
 	l.mu.Lock()
 	_, have := l.acquired[vh]
 	l.mu.Unlock()
@@ -652,9 +656,9 @@ func (l *link) acquire(ctx context.Context, vh uint16, o dbus.BusObject) (done b
 	var mtu uint16
 	if err := o.CallWithContext(ctx, ifaceChar+".AcquireNotify", 0, map[string]dbus.Variant{}).Store(&fd, &mtu); err != nil {
 		var de dbus.Error
-		if errors.As(err, &de) && ctx.Err() == nil && l.Err() == nil && (de.Name == "org.bluez.Error.NotSupported" ||
-			de.Name == "org.bluez.Error.NotPermitted" || de.Name == "org.bluez.Error.Failed") {
-			l.b.log.Debug("AcquireNotify refused; using StartNotify", "handle", vh, "err", err)
+		if !strict && errors.As(err, &de) && ctx.Err() == nil && l.Err() == nil && (de.Name == "org.bluez.Error.NotSupported" ||
+			de.Name == "org.bluez.Error.NotPermitted" || de.Name == "org.bluez.Error.InProgress" || de.Name == "org.bluez.Error.Failed") {
+			l.b.log.Debug("AcquireNotify refused; using StartNotify", "device", l.addr.String(), "handle", vh, "err", err)
 			return false, nil
 		}
 		return true, l.callErr(ctx, "subscribe", vh, err)

@@ -46,10 +46,21 @@ func (q *sigQueue) take() []*dbus.Signal {
 // until opts.Timeout, ctx, Stop or opts.OnAdvertisement ends it, and merges what bluetoothd
 // reports per device (Device1's Name, RSSI, UUIDs, ManufacturerData, ServiceData). Each
 // InterfacesAdded of a device, and each PropertiesChanged carrying its RSSI (a new
-// advertisement), is one call of OnAdvertisement. Interval and Window are checked but
-// bluetoothd chooses its own; a scan over D-Bus is always active. Devices bluetoothd already
-// knew are reported only when they advertise again. Scans and connections to devices bluetoothd
-// does not know yet share the backend's one discovery session.
+// advertisement), is one call of OnAdvertisement. Devices bluetoothd already knew are reported
+// only when they advertise again. Scans and connections to devices bluetoothd does not know yet
+// share the backend's one discovery session.
+//
+// Interval and Window are checked, then ignored with a warning on Config.Logger: D-Bus has no
+// call for them (bluetoothd chooses its own), as for connection parameters.
+//
+// With opts.Passive the scan registers an advertisement monitor instead
+// (AdvertisementMonitorManager1, doc/advertisement-monitor-api.txt): discovery over D-Bus is
+// always active, and the monitor is the only passive scan bluetoothd offers. It needs
+// bluetoothd 5.66 with --experimental, and fails with an error matching gogatt.ErrUnsupported
+// without it; it finds every advertiser that sends the Flags AD structure. Each DeviceFound,
+// and each later RSSI change of a found device, is one call of OnAdvertisement; the results
+// hold what the advertising data says (no scan response is asked for). The monitor is
+// unregistered when the scan ends (docs/bluez-dbus.md, "Passive scan").
 func (b *Backend) Scan(ctx context.Context, opts gogatt.ScanOptions) ([]gogatt.ScanResult, error) {
 	conn, adapter, stopCtx, err := b.begin()
 	if err != nil {
@@ -57,6 +68,10 @@ func (b *Backend) Scan(ctx context.Context, opts gogatt.ScanOptions) ([]gogatt.S
 	}
 	if _, err := opts.Resolve(); err != nil {
 		return nil, fmt.Errorf("bluez: scan: %w", err)
+	}
+	if opts.Interval != 0 || opts.Window != 0 {
+		b.log.Warn("scan interval and window ignored: D-Bus has no call for them (bluetoothd chooses its own)",
+			"interval", opts.Interval, "window", opts.Window)
 	}
 	b.mu.Lock()
 	if b.stopped {
@@ -86,7 +101,12 @@ func (b *Backend) Scan(ctx context.Context, opts gogatt.ScanOptions) ([]gogatt.S
 			}
 		}
 	}
-	release, err := b.discover(callCtx, conn, adapter)
+	var release func()
+	if opts.Passive {
+		release, err = b.monitor(callCtx, conn, adapter, q)
+	} else {
+		release, err = b.discover(callCtx, conn, adapter)
+	}
 	if err != nil {
 		return nil, b.scanErr(ctx, stopCtx, fmt.Errorf("bluez: scan: %w", err))
 	}
@@ -114,7 +134,30 @@ func (b *Backend) Scan(ctx context.Context, opts gogatt.ScanOptions) ([]gogatt.S
 		case <-q.ready:
 		}
 		for _, s := range q.take() {
-			path, seen := advertisement(s, prefix, known)
+			var path dbus.ObjectPath
+			var seen bool
+			switch {
+			case s.Name == monitorReleased:
+				return out(), fmt.Errorf("bluez: passive scan: bluetoothd released the advertisement monitor: %w", gogatt.ErrUnsupported)
+			case s.Name == monitorFound:
+				// A passive scan's report: the device's properties are what bluetoothd made of
+				// its advertising data.
+				// bluetoothd updates the device before it calls DeviceFound, and the signals of
+				// that update may still be on their way: read the properties now.
+				path, seen = s.Path, strings.HasPrefix(string(s.Path), prefix) && !strings.Contains(string(s.Path)[len(prefix):], "/")
+				if seen {
+					if d := b.deviceProps(ctx, conn, path); len(d) > 0 || known[path] == nil {
+						known[path] = d
+					}
+				}
+			default:
+				path, seen = advertisement(s, prefix, known)
+				if opts.Passive {
+					// Only devices a monitor found, and their new advertisements (RSSI).
+					_, found := results[path]
+					seen = seen && found && s.Name == ifaceProps+".PropertiesChanged"
+				}
+			}
 			if !seen {
 				continue
 			}

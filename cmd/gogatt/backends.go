@@ -79,6 +79,17 @@ func defaultBackend(ctx context.Context) (kind, why string) {
 	return chooseBackend(ctx, realProbes())
 }
 
+// notifyMode is the bluez.NotifyMode of a value of --notify ("auto", and "", are the default).
+func notifyMode(s string) bluez.NotifyMode {
+	switch s {
+	case "start":
+		return bluez.NotifyStartNotify
+	case "acquire":
+		return bluez.NotifyAcquire
+	}
+	return bluez.NotifyAuto
+}
+
 // openBackend builds the adapter the global flags ask for.
 func openBackend(ctx context.Context, c cli.BackendConfig) (gogatt.Backend, error) {
 	switch {
@@ -90,7 +101,7 @@ func openBackend(ctx context.Context, c cli.BackendConfig) (gogatt.Backend, erro
 		return gatttool.New(gatttool.Config{HCIDevice: c.HCI, Logger: c.Logger}), nil
 	case c.Kind == "bluez":
 		// The system bus: DBUS_SYSTEM_BUS_ADDRESS names another one, as for every D-Bus client.
-		return bluez.New(bluez.Config{Adapter: c.HCI, Logger: c.Logger, AcquireNotify: c.AcquireNotify}), nil
+		return bluez.New(bluez.Config{Adapter: c.HCI, Logger: c.Logger, Notify: notifyMode(c.Notify), Passkey: c.Passkey, PasskeyDisplay: c.PasskeyDisplay}), nil
 	}
 	return nil, fmt.Errorf("unknown backend %q", c.Kind)
 }

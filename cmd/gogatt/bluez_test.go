@@ -81,21 +81,21 @@ func TestBluezBackend(t *testing.T) {
 	if !strings.Contains(r.stdout, `"hex":"01"`) {
 		t.Errorf("bluez write: %q", r.stdout)
 	}
-	for _, acquire := range []bool{false, true} {
-		args := []string{"subscribe", hrm, "2a37", "--count", "3"}
-		if acquire {
-			args = append(args, "--acquire-notify")
-		}
+	for _, mode := range []string{"auto", "start", "acquire"} {
+		args := []string{"subscribe", hrm, "2a37", "--count", "3", "--notify", mode}
 		r = bz(0, args...)
 		lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
 		if len(lines) != 4 || !strings.Contains(lines[0], " bpm") || !strings.HasPrefix(lines[3], "3 value(s) in ") {
 			t.Errorf("bluez %q:\n%s", args, r.stdout)
 		}
 	}
-	// 2a1c only indicates: StartNotify whatever --acquire-notify says.
-	r = bz(0, "subscribe", "--acquire-notify", thermo, "2a1c", "--count", "1")
-	if !strings.Contains(r.stdout, " °C\n1 value(s) in ") {
-		t.Errorf("bluez subscribe to an indication:\n%s", r.stdout)
+	// 2a1c only indicates: StartNotify by default (bluetoothd refuses AcquireNotify), and the
+	// deprecated --acquire-notify still works.
+	for _, args := range [][]string{{"subscribe", thermo, "2a1c", "--count", "1"}, {"subscribe", "--acquire-notify", thermo, "2a1c", "--count", "1"}} {
+		r = bz(0, args...)
+		if !strings.Contains(r.stdout, " °C\n1 value(s) in ") {
+			t.Errorf("bluez %q (an indication):\n%s", args, r.stdout)
+		}
 	}
 
 	// Errors, each with its one line and exit status.

@@ -57,6 +57,9 @@ type Options struct {
 	// (org.freedesktop.DBus.Error.AccessDenied), as a system bus does for a user that BlueZ's
 	// policy file (dbus-1/system.d/bluetooth.conf) does not admit.
 	DenyCalls bool
+	// AdvertisementMonitor exports org.bluez.AdvertisementMonitorManager1 on the adapter, as
+	// bluetoothd 5.66 does only when it runs with --experimental (advmon.go).
+	AdvertisementMonitor bool
 }
 
 // Env is one running simulated BlueZ environment. Its methods are safe for concurrent use.
@@ -70,6 +73,7 @@ type Env struct {
 	logf          func(format string, args ...any)
 	dbusOnly      bool
 	denyCalls     bool
+	advMonitor    bool
 
 	ctrl *controller
 	bus  *bluezBus
@@ -165,6 +169,7 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 		logf:          opts.Logf,
 		dbusOnly:      opts.DBusOnly,
 		denyCalls:     opts.DenyCalls,
+		advMonitor:    opts.AdvertisementMonitor,
 		peers:         make(map[bt.Address]*peer),
 		conns:         make(map[*net.UnixConn]struct{}),
 		links:         make(map[bt.Address]map[*sim.Link]activeLink),

@@ -428,6 +428,9 @@ func (b *bluezBus) managedObjects() map[dbus.ObjectPath]map[string]map[string]db
 		"/org/bluez": {ifaceAgentMgr: {}},
 		b.adapter:    {ifaceAdapter: b.adapterProps()},
 	}
+	if b.e.advMonitor {
+		objs[b.adapter][ifaceAdvMonitorMgr] = monitorProps()
+	}
 	for _, d := range b.devices {
 		objs[devicePath(b.adapter, d.addr)] = map[string]map[string]dbus.Variant{ifaceDevice: b.deviceProps(d)}
 	}
@@ -481,13 +484,17 @@ func (b *bluezBus) LookupObject(path dbus.ObjectPath) (dbus.ServerObject, bool) 
 			"RequestDefaultAgent": b.requestDefaultAgent,
 		}, ifaceIntrospect: introspectable(path)}, true
 	case path == b.adapter:
-		return object{ifaceAdapter: {
+		o := object{ifaceAdapter: {
 			"RemoveDevice":        b.removeDevice,
 			"StartDiscovery":      b.startDiscovery,
 			"StopDiscovery":       b.stopDiscovery,
 			"SetDiscoveryFilter":  func(*call) ([]any, error) { return nil, nil },
 			"GetDiscoveryFilters": func(*call) ([]any, error) { return []any{[]string{"UUIDs", "RSSI", "Transport"}}, nil },
-		}, ifaceProperties: b.adapterProperties(path), ifaceIntrospect: introspectable(path)}, true
+		}, ifaceProperties: b.adapterProperties(path), ifaceIntrospect: introspectable(path)}
+		if b.e.advMonitor {
+			o[ifaceAdvMonitorMgr] = iface{"RegisterMonitor": b.registerMonitor, "UnregisterMonitor": b.unregisterMonitor}
+		}
+		return o, true
 	}
 	if b.props(path, ifaceDevice) != nil {
 		var addr bt.Address

@@ -105,7 +105,9 @@
 // 5.66.
 // Bonds come from gatttool security raises and Env.AddBond. SetBluetoothd(false) releases
 // the org.bluez name as if bluetoothd had stopped (bluetoothctl then waits for ever), and
-// SetPowered(false) powers the adapter off.
+// SetPowered(false) powers the adapter off. With Options.AdvertisementMonitor the adapter also
+// has AdvertisementMonitorManager1, as bluetoothd --experimental has (passive scanning with
+// or_patterns monitors, advmon.go); Env.MonitorApps lists the registered applications.
 //
 // Not simulated: BR/EDR (gatttool -p), HCI commands beyond scanning, adapter property changes
 // (power off), Device1.Connect/Pair, bluetoothctl `scan on`, and real radio timing (a

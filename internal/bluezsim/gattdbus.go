@@ -55,6 +55,7 @@ type gattState struct {
 	pending     map[bt.Address]chan struct{} // connection attempts; closed to cancel one
 	closing     chan struct{}                // closed by closeGatt
 	closed      bool
+	monitorApps []*monitorApp // AdvertisementMonitorManager1 registrations (advmon.go)
 }
 
 // advInfo is what discovery learnt of a device.
@@ -125,12 +126,20 @@ func (b *bluezBus) startDiscovery(c *call) ([]any, error) {
 		return nil, bluezErr(errInProgress, "Operation already in progress")
 	}
 	b.gatt.discoverers[s] = true
-	if b.gatt.discStop == nil && !b.gatt.closed {
-		b.gatt.discStop, b.gatt.discDone = make(chan struct{}), make(chan struct{})
-		go b.discover(b.gatt.discStop, b.gatt.discDone)
+	b.startLoopLocked()
+	if len(b.gatt.discoverers) == 1 {
 		b.emitAdapter("Discovering", true)
 	}
 	return nil, nil
+}
+
+// startLoopLocked starts the loop that reports advertisements (discovery, monitors) unless it
+// runs.
+func (b *bluezBus) startLoopLocked() {
+	if b.gatt.discStop == nil && !b.gatt.closed {
+		b.gatt.discStop, b.gatt.discDone = make(chan struct{}), make(chan struct{})
+		go b.discover(b.gatt.discStop, b.gatt.discDone)
+	}
 }
 
 // stopDiscovery is Adapter1.StopDiscovery.
@@ -143,18 +152,21 @@ func (b *bluezBus) stopDiscovery(c *call) ([]any, error) {
 		return nil, bluezErr(errFailed, "No discovery started")
 	}
 	delete(b.gatt.discoverers, s)
-	stop, done := b.stopLoopLocked()
+	last := len(b.gatt.discoverers) == 0
+	_, done := b.stopLoopLocked()
 	b.mu.Unlock()
-	if stop {
+	if done != nil {
 		<-done
+	}
+	if last {
 		b.emitAdapter("Discovering", false)
 	}
 	return nil, nil
 }
 
-// stopLoopLocked ends the discovery loop when nobody discovers any more.
+// stopLoopLocked ends the loop when nobody discovers or monitors any more.
 func (b *bluezBus) stopLoopLocked() (bool, chan struct{}) {
-	if len(b.gatt.discoverers) > 0 || b.gatt.discStop == nil {
+	if len(b.gatt.discoverers) > 0 || len(b.gatt.monitorApps) > 0 || b.gatt.discStop == nil {
 		return false, nil
 	}
 	close(b.gatt.discStop)
@@ -183,7 +195,15 @@ func (b *bluezBus) discover(stop, done chan struct{}) {
 				continue
 			}
 			last[p] = now
-			b.advertised(p)
+			b.mu.Lock()
+			discovering, monitoring := len(b.gatt.discoverers) > 0, len(b.gatt.monitorApps) > 0
+			b.mu.Unlock()
+			if discovering {
+				b.advertised(p, true)
+			}
+			if monitoring {
+				b.monitored(p, discovering)
+			}
 		}
 		select {
 		case <-stop:
@@ -193,12 +213,14 @@ func (b *bluezBus) discover(stop, done chan struct{}) {
 	}
 }
 
-func (b *bluezBus) advertised(p *sim.Peripheral) {
+// advertised merges one advertisement of p into its device, with the scan response when
+// scanResp (an active scan asks for it).
+func (b *bluezBus) advertised(p *sim.Peripheral, scanResp bool) {
 	a := p.Address()
 	rssi := int16(p.SampleRSSI())
 	var data adv.Data
 	data.Parse(adv.ConnectableUndirected, p.AdvertisingData())
-	if sr := p.ScanResponseData(); len(sr) > 0 {
+	if sr := p.ScanResponseData(); len(sr) > 0 && scanResp {
 		data.Parse(adv.ScanResponse, sr)
 	}
 	b.mu.Lock()
@@ -827,6 +849,7 @@ func (b *bluezBus) closeGatt() {
 	}
 	b.gatt.closed = true
 	clear(b.gatt.discoverers)
+	b.gatt.monitorApps = nil
 	_, done := b.stopLoopLocked()
 	conns := slices.Collect(maps.Values(b.gatt.conns))
 	b.mu.Unlock()

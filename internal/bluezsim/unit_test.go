@@ -152,3 +152,30 @@ func TestMethodFor(t *testing.T) {
 		}
 	}
 }
+
+// TestADPattern: the monitor patterns bluetoothd accepts (bt_ad_pattern_new, src/shared/ad.c,
+// BlueZ 5.66) and how one matches an AD structure of the advertising data.
+func TestADPattern(t *testing.T) {
+	data := []byte{0x02, 0x01, 0x06, 0x05, 0xff, 0x4c, 0x00, 0x7e, 0x57}
+	for _, tc := range []struct {
+		name         string
+		p            adPattern
+		valid, match bool
+	}{
+		{"flags", adPattern{0, 0x01, []byte{0x06}}, true, true},
+		{"other flags", adPattern{0, 0x01, []byte{0x02}}, true, false},
+		{"manufacturer data at an offset", adPattern{2, 0xff, []byte{0x7e, 0x57}}, true, true},
+		{"past the structure", adPattern{3, 0xff, []byte{0x57, 0x00}}, true, false},
+		{"type absent", adPattern{0, 0x09, []byte("g")}, true, false},
+		{"no content", adPattern{0, 0x01, nil}, false, false},
+		{"beyond 31 octets", adPattern{30, 0x01, []byte{1, 2}}, false, false},
+		{"unknown AD type", adPattern{0, 0x50, []byte{1}}, false, false},
+	} {
+		if got := validPattern(tc.p); got != tc.valid {
+			t.Errorf("%s: valid %v, want %v", tc.name, got, tc.valid)
+		}
+		if got := tc.p.matches(data); got != tc.match {
+			t.Errorf("%s: matches %v, want %v", tc.name, got, tc.match)
+		}
+	}
+}

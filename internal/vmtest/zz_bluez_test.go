@@ -32,14 +32,14 @@ import (
 // characteristic after its declaration handle (0x0045; the value is at 0x0046).
 const notifyChar = "/char0045"
 
-func bluezBackend(t *testing.T, acquire bool) *bluez.Backend {
+func bluezBackend(t *testing.T, mode bluez.NotifyMode) *bluez.Backend {
 	t.Helper()
-	b, _ := bluezBackendLog(t, acquire)
+	b, _ := bluezBackendLog(t, mode)
 	return b
 }
 
 // bluezBackendLog is bluezBackend with the backend's log.
-func bluezBackendLog(t *testing.T, acquire bool) (*bluez.Backend, *logBuffer) {
+func bluezBackendLog(t *testing.T, mode bluez.NotifyMode) (*bluez.Backend, *logBuffer) {
 	t.Helper()
 	lb := &logBuffer{}
 	t.Cleanup(func() {
@@ -54,7 +54,7 @@ func bluezBackendLog(t *testing.T, acquire bool) (*bluez.Backend, *logBuffer) {
 		}
 	})
 	lg := slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	b := bluez.New(bluez.Config{Adapter: central, AcquireNotify: acquire, Logger: lg})
+	b := bluez.New(bluez.Config{Adapter: central, Notify: mode, Logger: lg})
 	if err := b.Start(ctxT(t, 20*time.Second)); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
@@ -92,7 +92,7 @@ func bluezConnect(t *testing.T, b *bluez.Backend, opts gogatt.ConnectOptions) go
 }
 
 func TestBluezScan(t *testing.T) {
-	b := bluezBackend(t, false)
+	b := bluezBackend(t, bluez.NotifyAuto)
 	res, err := b.FilteredScan(ctxT(t, 20*time.Second), "gogatt", gogatt.ScanOptions{Timeout: 3 * time.Second})
 	if err != nil {
 		t.Fatalf("FilteredScan: %v", err)
@@ -117,12 +117,47 @@ func TestBluezScan(t *testing.T) {
 	}
 }
 
+// TestBluezPassiveScan: a passive scan needs bluetoothd's AdvertisementMonitorManager1, which
+// BlueZ 5.66 exports only with --experimental. The guest's bluetoothd runs without it: the scan
+// fails with ErrUnsupported saying so, and starts no discovery. Should the guest's bluetoothd
+// export the manager, the scan must find the peer instead.
+func TestBluezPassiveScan(t *testing.T) {
+	b := bluezBackend(t, bluez.NotifyAuto)
+	ctx := ctxT(t, 30*time.Second)
+	conn, err := dbus.ConnectSystemBus()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	adapter := conn.Object("org.bluez", dbus.ObjectPath("/org/bluez/"+central))
+	_, mgrErr := adapter.GetProperty("org.bluez.AdvertisementMonitorManager1.SupportedMonitorTypes")
+	t.Logf("MEASURE AdvertisementMonitorManager1.SupportedMonitorTypes: %v", mgrErr)
+	found := false
+	res, err := b.Scan(ctx, gogatt.ScanOptions{Passive: true, Timeout: 10 * time.Second, OnAdvertisement: func(r gogatt.ScanResult) bool {
+		found = found || r.Address == peer
+		return !found
+	}})
+	t.Logf("MEASURE bluez passive scan: %d results, %v", len(res), err)
+	if mgrErr != nil {
+		if !errors.Is(err, gogatt.ErrUnsupported) || !strings.Contains(err.Error(), "run bluetoothd with --experimental") {
+			t.Errorf("passive Scan without the manager = %v, want ErrUnsupported naming --experimental", err)
+		}
+		if v, err := adapter.GetProperty("org.bluez.Adapter1.Discovering"); err != nil || v.Value() != false {
+			t.Errorf("Discovering after the refused passive scan = %v, %v", v, err)
+		}
+		return
+	}
+	if err != nil || !found {
+		t.Errorf("passive Scan with the manager = %d results, %v; peer found %v", len(res), err, found)
+	}
+}
+
 func TestBluezServiceTree(t *testing.T) {
-	checkServiceTree(t, bluezConnect(t, bluezBackend(t, false), gogatt.ConnectOptions{}))
+	checkServiceTree(t, bluezConnect(t, bluezBackend(t, bluez.NotifyAuto), gogatt.ConnectOptions{}))
 }
 
 func TestBluezReadWrite(t *testing.T) {
-	d := bluezConnect(t, bluezBackend(t, false), gogatt.ConnectOptions{})
+	d := bluezConnect(t, bluezBackend(t, bluez.NotifyAuto), gogatt.ConnectOptions{})
 	ctx := ctxT(t, 60*time.Second)
 	v, err := d.CharRead(ctx, gogatt.UUID16(0x2a38))
 	if err != nil || !bytes.Equal(v, []byte{0x02}) {
@@ -159,7 +194,7 @@ func TestBluezReadWrite(t *testing.T) {
 // fits in one Write Request and one Read Response, so this checks whole values, not
 // Prepare/Execute Write or Read Blob (docs/bluez-dbus.md).
 func TestBluezLongReadWrite(t *testing.T) {
-	d := bluezConnect(t, bluezBackend(t, false), gogatt.ConnectOptions{})
+	d := bluezConnect(t, bluezBackend(t, bluez.NotifyAuto), gogatt.ConnectOptions{})
 	ctx := ctxT(t, 60*time.Second)
 	long := make([]byte, 400)
 	for i := range long {
@@ -180,7 +215,7 @@ func TestBluezLongReadWrite(t *testing.T) {
 }
 
 func TestBluezATTErrors(t *testing.T) {
-	d := bluezConnect(t, bluezBackend(t, false), gogatt.ConnectOptions{})
+	d := bluezConnect(t, bluezBackend(t, bluez.NotifyAuto), gogatt.ConnectOptions{})
 	ctx := ctxT(t, 60*time.Second)
 	_, err := d.CharRead(ctx, uWriteOnly)
 	wantATT(t, "read write-only", err, att.ErrReadNotPermitted)
@@ -199,7 +234,7 @@ func TestBluezATTErrors(t *testing.T) {
 }
 
 func TestBluezMTU(t *testing.T) {
-	d := bluezConnect(t, bluezBackend(t, false), gogatt.ConnectOptions{})
+	d := bluezConnect(t, bluezBackend(t, bluez.NotifyAuto), gogatt.ConnectOptions{})
 	ctx := ctxT(t, 30*time.Second)
 	// bluetoothd exchanged its MTU (517 by default, main.conf [GATT] ExchangeMTU) at connection.
 	m, err := d.ExchangeMTU(ctx, 517)
@@ -432,6 +467,15 @@ func checkBurst(t *testing.T, what string, hs, bus []uint32, st gogatt.Subscript
 	}
 }
 
+// notifyMode forces one of the two subscription paths (no fallback): the tier covers both
+// explicitly, whatever the default.
+func notifyMode(path string) bluez.NotifyMode {
+	if path == "AcquireNotify" {
+		return bluez.NotifyAcquire
+	}
+	return bluez.NotifyStartNotify
+}
+
 // TestBluezNotifications runs, through StartNotify and through AcquireNotify, a paced burst
 // (200 × 20 B at 50/s, which must arrive whole) and two bursts as fast as the peripheral emits
 // (1000 × 20 B and 1000 × 100 B, loss measured). It asserts that no value is lost at 50/s or
@@ -441,7 +485,7 @@ func checkBurst(t *testing.T, what string, hs, bus []uint32, st gogatt.Subscript
 func TestBluezNotifications(t *testing.T) {
 	for _, path := range []string{"StartNotify", "AcquireNotify"} {
 		t.Run(path, func(t *testing.T) {
-			b, lb := bluezBackendLog(t, path == "AcquireNotify")
+			b, lb := bluezBackendLog(t, notifyMode(path))
 			d := bluezConnect(t, b, gogatt.ConnectOptions{})
 			for _, l := range eattChannels() {
 				t.Logf("EATT channel: %s", l)
@@ -471,12 +515,30 @@ func TestBluezNotifications(t *testing.T) {
 	}
 }
 
+// TestBluezIndications: bluetoothd 5.66 refuses AcquireNotify for the indicate-only
+// characteristic (notify property only, src/gatt-client.c): with NotifyAcquire, Subscribe fails
+// with ErrUnsupported; by default the backend falls back to StartNotify, says so on its debug
+// log, and 50 indications arrive, each once.
 func TestBluezIndications(t *testing.T) {
-	// The indicate-only characteristic: AcquireNotify is refused (notify only, BlueZ 5.66), and
-	// the backend falls back to StartNotify.
-	d := bluezConnect(t, bluezBackend(t, true), gogatt.ConnectOptions{})
+	strict := bluezConnect(t, bluezBackend(t, bluez.NotifyAcquire), gogatt.ConnectOptions{})
+	err := strict.Subscribe(ctxT(t, 20*time.Second), uIndicate, func(uint16, []byte) {}, gogatt.SubscribeOptions{Indication: true})
+	if !errors.Is(err, gogatt.ErrUnsupported) {
+		t.Errorf("NotifyAcquire, indicate-only: Subscribe = %v, want ErrUnsupported", err)
+	}
+	t.Logf("MEASURE bluez AcquireNotify of an indicate-only characteristic: %v", err)
+	if err := strict.Disconnect(); err != nil {
+		t.Fatal(err)
+	}
+	b, lb := bluezBackendLog(t, bluez.NotifyAuto)
+	d := bluezConnect(t, b, gogatt.ConnectOptions{})
 	hs, _, st := bluezBurst(t, d, "AcquireNotify", 2, 50, 0, 8)
 	checkBurst(t, "indications", hs, nil, st, 50, true)
+	lb.mu.Lock()
+	fellBack := strings.Contains(lb.b.String(), "AcquireNotify refused; using StartNotify")
+	lb.mu.Unlock()
+	if !fellBack {
+		t.Errorf("no debug log of the fallback to StartNotify")
+	}
 	// An indication waits for its confirmation on its bearer only: with EATT, bluetoothd can
 	// have one in flight on each bearer, and they can overtake each other too.
 	if f := figures(hs, 50); f.inverted != 0 && !eattNegotiated(t, d) {
@@ -505,7 +567,7 @@ func TestBluezLinkLossReconnect(t *testing.T) {
 	for _, path := range []string{"StartNotify", "AcquireNotify"} {
 		t.Run(path, func(t *testing.T) {
 			events := make(chan gogatt.ConnectionEvent, 64)
-			d := bluezConnect(t, bluezBackend(t, path == "AcquireNotify"), gogatt.ConnectOptions{AutoReconnect: true, Timeout: 8 * time.Second,
+			d := bluezConnect(t, bluezBackend(t, notifyMode(path)), gogatt.ConnectOptions{AutoReconnect: true, Timeout: 8 * time.Second,
 				ReconnectMaxDelay: time.Second, OnConnectionEvent: func(e gogatt.ConnectionEvent) {
 					select {
 					case events <- e:

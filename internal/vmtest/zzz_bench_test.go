@@ -56,7 +56,7 @@ func TestBench(t *testing.T) {
 			}})
 	})
 	t.Run("bluez", func(t *testing.T) {
-		b := bluezBackend(t, false)
+		b := bluezBackend(t, 0) // bluez.NotifyAuto
 		runBench(t, benchDevice{name: "bluez",
 			scan:    func(ctx context.Context) (bool, error) { return scanFor(ctx, b) },
 			connect: func() gogatt.Device { return bluezConnect(t, b, gogatt.ConnectOptions{}) }})

@@ -29,9 +29,9 @@ type BackendConfig struct {
 	HCI    string       // gatttool and bluez: the HCI adapter, e.g. "hci0"
 	Sim    bool         // an in-process emulated BLED112 with the demo peripherals
 	Logger *slog.Logger // debug log (-v), never nil
-	// AcquireNotify (--acquire-notify, bluez only) subscribes through AcquireNotify
-	// (bluez.Config's field of the same name).
-	AcquireNotify bool
+	// Notify (--notify, bluez only) is how subscriptions receive values: "auto" (AcquireNotify,
+	// StartNotify where bluetoothd refuses it), "start" or "acquire" (bluez.Config.Notify).
+	Notify string
 	// Passkey and PasskeyDisplay, set with --passkey, answer and show passkeys while pairing
 	// (bgapi.Config's fields of the same names); nil without it.
 	Passkey        func(ctx context.Context, address string) (uint32, error)
@@ -81,7 +81,7 @@ type Env struct {
 	// (for Sim: the emulator too).
 	Open func(ctx context.Context, c BackendConfig) (gogatt.Backend, error)
 	// Choose picks the backend when --backend is not given (and neither --sim, --port,
-	// --passkey nor --acquire-notify implies one): its kind and what decided it. Nil: bgapi.
+	// --notify nor --acquire-notify implies one): its kind and what decided it. Nil: bgapi.
 	Choose func(ctx context.Context) (kind, why string)
 	// ServeSim runs the BLED112 emulator with the demo peripherals on a pseudo-terminal until ctx
 	// ends, pacing its links by link; ready is called once with the path to open.
@@ -130,14 +130,17 @@ type globals struct {
 	timeout time.Duration
 	verbose bool
 	passkey string
-	acquire bool
+	notify  string
+	acquire bool // --acquire-notify, deprecated: AcquireNotify is the default
 }
 
 func (g *globals) register(fs *pflag.FlagSet) {
 	fs.StringVar(&g.backend, "backend", "", "adapter backend: bgapi (BLED112 dongle), bluez (BlueZ's bluetoothd over D-Bus) or gatttool (BlueZ's gatttool); default: bgapi when a BLED112 is plugged in, else bluez when bluetoothd runs (Linux), else bgapi ('gogatt version' shows the choice)")
 	fs.StringVar(&g.port, "port", "", "BGAPI serial port, e.g. /dev/ttyACM0 (default: auto-detect a BLED112)")
 	fs.StringVar(&g.hci, "hci", "hci0", "bluez, gatttool: HCI adapter")
-	fs.BoolVar(&g.acquire, "acquire-notify", false, "bluez: receive notifications on a socket from bluetoothd (AcquireNotify) rather than as D-Bus signals")
+	fs.StringVar(&g.notify, "notify", "auto", "bluez: how values reach subscriptions: auto (a socket from bluetoothd, AcquireNotify, or D-Bus signals, StartNotify, where bluetoothd refuses it), start (StartNotify only) or acquire (AcquireNotify only)")
+	fs.BoolVar(&g.acquire, "acquire-notify", false, "bluez: AcquireNotify, with StartNotify where refused (now the default)")
+	fs.MarkDeprecated("acquire-notify", "AcquireNotify is the default; --notify selects")
 	fs.BoolVar(&g.sim, "sim", false, "use an in-process emulated BLED112 with the demo peripherals (no hardware needed)")
 	fs.BoolVar(&g.json, "json", false, "print JSON, one object per line")
 	fs.DurationVar(&g.timeout, "timeout", 10*time.Second, "time limit for connecting and for each operation")
@@ -259,9 +262,9 @@ var errUsageShown = errors.New("usage shown")
 func (a *app) checkGlobals() error {
 	if a.g.backend == "" { // flags that only one backend has choose it
 		switch {
-		case a.g.sim || a.g.port != "" || a.g.passkey != "":
+		case a.g.sim || a.g.port != "":
 			a.g.backend = "bgapi"
-		case a.g.acquire:
+		case a.g.acquire || a.g.notify != "auto":
 			a.g.backend = "bluez"
 		}
 	}
@@ -272,6 +275,12 @@ func (a *app) checkGlobals() error {
 		return usagef("--hci %q: want an adapter's name, hciN (e.g. hci0; 'bluetoothctl list' shows them)", a.g.hci)
 	case a.g.acquire && a.g.backend != "bluez":
 		return usagef("--acquire-notify works with --backend bluez")
+	case a.g.notify != "auto" && a.g.notify != "start" && a.g.notify != "acquire":
+		return usagef("--notify %q: want auto, start or acquire", a.g.notify)
+	case a.g.notify != "auto" && a.g.backend != "bluez":
+		return usagef("--notify works with --backend bluez")
+	case a.g.acquire && a.g.notify != "auto":
+		return usagef("--acquire-notify (deprecated) means --notify auto: leave it out")
 	case a.g.sim && a.g.backend != "bgapi":
 		return usagef("--sim emulates a BLED112: use it with --backend bgapi")
 	case a.g.sim && a.g.port != "":
@@ -282,8 +291,8 @@ func (a *app) checkGlobals() error {
 	if err := parsePasskey(a.g.passkey); err != nil {
 		return usageErr{err}
 	}
-	if a.g.passkey != "" && a.g.backend != "bgapi" {
-		return usagef("--passkey works with --backend bgapi: with BlueZ, pair with MITM protection through bluetoothctl, whose agent asks for the passkey")
+	if a.g.passkey != "" && a.g.backend == "gatttool" {
+		return usagef("--passkey works with --backend bgapi or bluez: with gatttool, pair with MITM protection through bluetoothctl, whose agent asks for the passkey")
 	}
 	level := slog.LevelWarn + 100 // silent
 	if a.g.verbose {
@@ -406,7 +415,7 @@ func (a *app) withTimeout(ctx context.Context) (context.Context, context.CancelF
 }
 
 func (a *app) backendConfig() BackendConfig {
-	c := BackendConfig{Kind: a.g.backend, Port: a.g.port, HCI: a.g.hci, Sim: a.g.sim, Logger: a.log, AcquireNotify: a.g.acquire}
+	c := BackendConfig{Kind: a.g.backend, Port: a.g.port, HCI: a.g.hci, Sim: a.g.sim, Logger: a.log, Notify: a.g.notify}
 	c.Passkey, c.PasskeyDisplay = a.passkeyCallbacks()
 	return c
 }

@@ -191,7 +191,10 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"scan", "--sim", "--backend", "bluez"}, "--sim emulates a BLED112"},
 		{[]string{"scan", "--backend", "bluez", "--hci", "usb0"}, `--hci "usb0": want an adapter's name, hciN`},
 		{[]string{"scan", "--backend", "bgapi", "--acquire-notify"}, "--acquire-notify works with --backend bluez"},
-		{[]string{"bond", hrmAddr, "--passkey", "1", "--backend", "bluez"}, "--passkey works with --backend bgapi"},
+		{[]string{"scan", "--backend", "bgapi", "--notify", "start"}, "--notify works with --backend bluez"},
+		{[]string{"scan", "--backend", "bluez", "--notify", "signals"}, `--notify "signals": want auto, start or acquire`},
+		{[]string{"scan", "--backend", "bluez", "--notify", "start", "--acquire-notify"}, "--acquire-notify (deprecated) means --notify auto"},
+		{[]string{"bond", hrmAddr, "--passkey", "1", "--backend", "gatttool"}, "--passkey works with --backend bgapi or bluez"},
 		{[]string{"scan", "--timeout", "-1s"}, "--timeout -1s must be positive"},
 		{[]string{"scan", "--sim", "--port", "/dev/ttyACM0"}, "exclude each other"},
 		{[]string{"completion", "tcsh"}, `unknown shell "tcsh"`},
@@ -1002,8 +1005,8 @@ func TestHostileText(t *testing.T) {
 	})
 }
 
-// TestBluezBackendConfig: --backend bluez hands the adapter named by --hci, and
-// --acquire-notify, to the backend factory.
+// TestBluezBackendConfig: --backend bluez hands the adapter named by --hci, and --notify
+// ("auto" by default), to the backend factory.
 func TestBluezBackendConfig(t *testing.T) {
 	var got BackendConfig
 	var out, errb bytes.Buffer
@@ -1013,10 +1016,13 @@ func TestBluezBackendConfig(t *testing.T) {
 		got = c
 		return open(ctx, c)
 	}
-	if code := Run(context.Background(), env, []string{"read", "--backend", "bluez", "--hci", "hci2", "--acquire-notify", hrmAddr, "180f/2a19"}); code != ExitOK {
+	if code := Run(context.Background(), env, []string{"read", "--backend", "bluez", "--hci", "hci2", "--notify", "start", hrmAddr, "180f/2a19"}); code != ExitOK {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
-	if got.Kind != "bluez" || got.HCI != "hci2" || !got.AcquireNotify || got.Sim {
+	if got.Kind != "bluez" || got.HCI != "hci2" || got.Notify != "start" || got.Sim {
 		t.Errorf("BackendConfig = %+v", got)
+	}
+	if code := Run(context.Background(), env, []string{"read", "--backend", "bluez", hrmAddr, "180f/2a19"}); code != ExitOK || got.Notify != "auto" {
+		t.Errorf("without --notify: exit %d, Notify %q; want auto", code, got.Notify)
 	}
 }

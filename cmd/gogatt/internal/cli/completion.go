@@ -75,6 +75,8 @@ func flagChoices(name string) []cobra.Completion {
 		return []cobra.Completion{"1", "2", "4", "8"}
 	case "address-type":
 		return []cobra.Completion{"public", "random"}
+	case "notify":
+		return []cobra.Completion{"auto\tAcquireNotify, StartNotify where bluetoothd refuses it", "start\tStartNotify only", "acquire\tAcquireNotify only"}
 	}
 	return nil
 }

@@ -15,7 +15,7 @@ import (
 // passkeyAsk is the --passkey value that asks for the passkey when the device wants one.
 const passkeyAsk = "ask"
 
-const passkeyHelp = "pair with MITM protection (for characteristics that need authentication) using passkey `N` (6 digits, shown by the device or printed on it), or 'ask' to type it when asked (bgapi only)"
+const passkeyHelp = "pair with MITM protection (for characteristics that need authentication) using passkey `N` (6 digits, shown by the device or printed on it), or 'ask' to type it when asked (bgapi, bluez)"
 
 // parsePasskey checks a --passkey value: "" (none), "ask", or 0–999999.
 func parsePasskey(s string) error {

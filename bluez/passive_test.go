@@ -1,0 +1,186 @@
+package bluez_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/godbus/dbus/v5"
+
+	"github.com/gogatt/gogatt"
+	"github.com/gogatt/gogatt/bluez"
+	"github.com/gogatt/gogatt/internal/bluezsim"
+	"github.com/gogatt/gogatt/sim"
+)
+
+// monitorEnv is a simulated bluetoothd with (monitor true: as with --experimental) or without
+// AdvertisementMonitorManager1, the demo peripherals, and a started backend logging into rec.
+func monitorEnv(t *testing.T, monitor bool) (*bluezsim.Env, *bluez.Backend, []*sim.Peripheral, *records) {
+	t.Helper()
+	bluezsim.RequireDBus(t)
+	ps := sim.DemoPeripherals(1)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	env, err := bluezsim.Start(ctx, bluezsim.Options{Peripherals: ps, DBusOnly: true, AdvertisementMonitor: monitor})
+	if err != nil {
+		t.Fatalf("bluezsim: %v", err)
+	}
+	t.Cleanup(func() { env.Close() })
+	rec := &records{level: slog.LevelDebug}
+	b := bluez.New(bluez.Config{Adapter: env.HCIDevice(), BusAddress: env.BusAddress(), Logger: slog.New(rec)})
+	t.Cleanup(func() { b.Stop() })
+	if err := b.Start(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	return env, b, ps, rec
+}
+
+// discovering reads Adapter1.Discovering.
+func discovering(t *testing.T, env *bluezsim.Env) bool {
+	t.Helper()
+	v, err := busProp(t, env.BusAddress(), dbus.ObjectPath("/org/bluez/"+env.HCIDevice()), "org.bluez.Adapter1.Discovering")
+	if err != nil {
+		t.Fatal(err)
+	}
+	on, _ := v.Value().(bool)
+	return on
+}
+
+// served reports whether app still answers GetManagedObjects at its root.
+func served(t *testing.T, env *bluezsim.Env, app bluezsim.MonitorApp) bool {
+	t.Helper()
+	conn, err := dbus.Connect(env.BusAddress())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	return conn.Object(app.Owner, app.Root).Call("org.freedesktop.DBus.ObjectManager.GetManagedObjects", 0).Err == nil
+}
+
+// TestPassiveScan: a passive scan is an advertisement monitor (no discovery session): it finds
+// every demo peripheral, with what its advertising data says and nothing of its scan response
+// (the thermometer's name, the HRM's and the torture device's scan-response data); the monitor
+// is unregistered and its objects withdrawn from the bus when the scan ends.
+func TestPassiveScan(t *testing.T) {
+	env, b, ps, _ := monitorEnv(t, true)
+	seen := map[string]bool{}
+	var apps []bluezsim.MonitorApp
+	var disc bool
+	res, err := b.Scan(ctxT(t), gogatt.ScanOptions{Passive: true, Timeout: hang, OnAdvertisement: func(r gogatt.ScanResult) bool {
+		if len(seen) == 0 {
+			apps = env.MonitorApps()
+			disc = discovering(t, env)
+		}
+		seen[r.Address] = true
+		return len(seen) < len(ps)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(apps) != 1 || disc {
+		t.Errorf("during the scan: monitor applications %v, Discovering %v; want one, false", apps, disc)
+	}
+	byAddr := map[string]gogatt.ScanResult{}
+	for _, r := range res {
+		byAddr[r.Address] = r
+	}
+	for _, p := range ps {
+		r, ok := byAddr[p.Address().String()]
+		if !ok {
+			t.Fatalf("%s not found (results %+v)", p.Address(), res)
+		}
+		if r.RSSI == 0 {
+			t.Errorf("%s: no RSSI", r.Address)
+		}
+	}
+	if r := byAddr[sim.ThermometerAddress]; r.Name != "" {
+		t.Errorf("thermometer: name %q, which only its scan response carries", r.Name)
+	}
+	if r := byAddr[sim.HeartRateAddress]; r.Name != sim.HeartRateName || r.Data.ManufacturerData[0xFFFF] != nil {
+		t.Errorf("HRM: name %q (in its advertising data), manufacturer data %x (only in its scan response)", r.Name, r.Data.ManufacturerData)
+	}
+	if r := byAddr[sim.TortureAddress]; string(r.Data.ManufacturerData[0xFFFF]) != "\x7e\x57" || len(r.Data.ServiceData) != 0 || r.Name != "" {
+		t.Errorf("torture device: manufacturer data %x (advertising data), service data %x and name %q (scan response only)",
+			r.Data.ManufacturerData, r.Data.ServiceData, r.Name)
+	}
+	if left := env.MonitorApps(); len(left) != 0 {
+		t.Errorf("monitor applications after the scan: %v", left)
+	}
+	for _, app := range apps {
+		if served(t, env, app) {
+			t.Errorf("the monitor's root %s is still exported after the scan", app.Root)
+		}
+	}
+}
+
+// TestPassiveScanUnsupported: without AdvertisementMonitorManager1 (bluetoothd 5.66 without
+// --experimental) a passive scan fails with ErrUnsupported saying what to do, and starts no
+// discovery.
+func TestPassiveScanUnsupported(t *testing.T) {
+	env, b, _, _ := monitorEnv(t, false)
+	_, err := b.Scan(ctxT(t), gogatt.ScanOptions{Passive: true, Timeout: hang})
+	if !errors.Is(err, gogatt.ErrUnsupported) || !strings.Contains(err.Error(), "bluetoothd has no AdvertisementMonitorManager1 on "+env.HCIDevice()+": run bluetoothd with --experimental") {
+		t.Fatalf("passive Scan = %v, want ErrUnsupported naming --experimental", err)
+	}
+	if discovering(t, env) {
+		t.Error("Discovering after a refused passive scan")
+	}
+}
+
+// TestPassiveScanStop: Stop during a passive scan ends it with ErrNotStarted after it has
+// unregistered its monitor; nothing of the backend is left (goroutines, discovery).
+func TestPassiveScanStop(t *testing.T) {
+	env, b, ps, _ := monitorEnv(t, true)
+	first := make(chan struct{})
+	var once sync.Once
+	done := make(chan error, 1)
+	go func() {
+		_, err := b.Scan(context.Background(), gogatt.ScanOptions{Passive: true, Timeout: hang, OnAdvertisement: func(gogatt.ScanResult) bool {
+			once.Do(func() { close(first) })
+			return true
+		}})
+		done <- err
+	}()
+	select {
+	case <-first:
+	case <-time.After(hang):
+		t.Fatal("no advertisement")
+	}
+	apps := env.MonitorApps()
+	if err := b.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; !errors.Is(err, gogatt.ErrNotStarted) {
+		t.Errorf("Scan ended by Stop = %v, want ErrNotStarted", err)
+	}
+	if len(apps) != 1 {
+		t.Errorf("monitor applications during the scan: %v", apps)
+	}
+	if left := env.MonitorApps(); len(left) != 0 {
+		t.Errorf("monitor applications after Stop: %v", left)
+	}
+	nothingLeft(t, env, ps)
+}
+
+// TestScanIntervalWindowIgnored: ScanOptions.Interval and Window, which D-Bus cannot pass on,
+// are checked, then ignored with a warning — active and passive alike.
+func TestScanIntervalWindowIgnored(t *testing.T) {
+	_, b, _, rec := monitorEnv(t, true)
+	for _, passive := range []bool{false, true} {
+		opts := gogatt.ScanOptions{Passive: passive, Interval: 100 * time.Millisecond, Window: 50 * time.Millisecond, Timeout: hang,
+			OnAdvertisement: func(gogatt.ScanResult) bool { return false }}
+		if _, err := b.Scan(ctxT(t), opts); err != nil {
+			t.Fatalf("passive %v: %v", passive, err)
+		}
+	}
+	if n := rec.count("scan interval and window ignored"); n != 2 {
+		t.Errorf("%d warnings about the scan interval and window, want 2 (log %q)", n, rec.msgs)
+	}
+	if _, err := b.Scan(ctxT(t), gogatt.ScanOptions{Interval: time.Millisecond}); !errors.Is(err, gogatt.ErrInvalidParameter) {
+		t.Errorf("Scan with Interval 1 ms = %v, want ErrInvalidParameter", err)
+	}
+}
