@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"regexp"
@@ -111,12 +112,24 @@ func TestBluezBackend(t *testing.T) {
 		{[]string{"write", hrm, "2a38", "02"}, 6,
 			"gogatt write: writing 2a38 Body Sensor Location [0x000f]: write handle 0x000f: ATT error 0x03 (Write Not Permitted): the characteristic is not writable: see its properties with 'gogatt services C0:FF:EE:00:00:01'"},
 		{[]string{"read", torture, "7e570103-0000-4000-8000-746f72747572"}, 6,
-			"gogatt read: reading 7e570103-0000-4000-8000-746f72747572 [0x0010]: read handle 0x0010: ATT error 0x05 (Insufficient Authentication): the characteristic needs a paired link: pair with bluetoothctl (its agent asks for the passkey if the device wants one), then run this again"},
+			"gogatt read: reading 7e570103-0000-4000-8000-746f72747572 [0x0010]: read handle 0x0010: ATT error 0x05 (Insufficient Authentication): the characteristic needs a paired link: add --bond (with --passkey N or --passkey ask if the device shows a passkey), or run 'gogatt bond C0:FF:EE:00:00:03' once"},
 	} {
 		r := bz(tc.code, tc.args...)
 		if got := strings.TrimSuffix(r.stderr, "\n"); got != tc.line {
 			t.Errorf("bluez %q: stderr\n%s\nwant\n%s", tc.args, got, tc.line)
 		}
+	}
+
+	// --passkey answers the backend's agent: the torture device shows its passkey, the
+	// command line gives it, and the read that needs an authenticated link succeeds.
+	ta, err := bt.ParseAddress(torture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.SetPeerIO(ta, bluezsim.PeerDisplayOnly)
+	r = bz(0, "read", "--bond", "--passkey", fmt.Sprint(bluezsim.PeerPasskey(ta)), torture, authenticatedChar, "--format", "utf8")
+	if r.stdout != "top secret\n" {
+		t.Errorf("bluez read --bond --passkey of an authenticated characteristic: %q", r.stdout)
 	}
 
 	// Without bluetoothd: exit 3 and what to do.

@@ -177,11 +177,13 @@ func (a *app) securityHint(code att.ErrorCode, c *command) string {
 		return "pair first: add --bond, or run 'gogatt bond " + peer + "' once (later connections are then encrypted with the bond)"
 	case att.ErrInsufficientAuthentication:
 		switch {
-		case a.g.backend == "bluez":
+		case a.g.backend == "bluez" && !paired:
 			// bluetoothd reports Insufficient Authentication, Encryption and Encryption Key Size
 			// alike ("Not paired", src/gatt-client.c): say what all three need.
-			return "the characteristic needs a paired link: pair with bluetoothctl (its agent asks for the passkey if the device wants one), then run this again"
-		case a.g.backend == "gatttool" || a.g.backend == "bluez":
+			return "the characteristic needs a paired link: add --bond (with --passkey N or --passkey ask if the device shows a passkey), or run 'gogatt bond " + peer + "' once"
+		case a.g.backend == "bluez":
+			return "the bond in use does not give the security the characteristic needs: remove it with 'gogatt clear-bond " + peer + "', then bond again with --passkey N (the device's passkey) or --passkey ask"
+		case a.g.backend == "gatttool":
 			return "the characteristic needs pairing with MITM protection: pair with bluetoothctl (its agent asks for the passkey), then run this again"
 		case a.g.passkey == "":
 			add := "--bond --passkey"
