@@ -58,15 +58,25 @@ func flagsPatterns() []adPattern {
 }
 
 // advMonitor is the exported AdvertisementMonitor1: its calls, which bluetoothd sends without
-// waiting for a reply, go to the scan's queue.
-type advMonitor struct{ q *sigQueue }
+// waiting for a reply, go to the scan's queue. Calls from other bus names than bluetoothd's
+// are rejected, as the agent's are: another client must not end or feed the scan.
+type advMonitor struct {
+	q *sigQueue
+	a *agent // for fromBluetoothd
+}
 
-func (m advMonitor) Release() *dbus.Error {
+func (m advMonitor) Release(sender dbus.Sender) *dbus.Error {
+	if !m.a.fromBluetoothd(string(sender)) {
+		return agentErr(errRejected, "gogatt: monitor calls are accepted from bluetoothd only")
+	}
 	m.q.push(&dbus.Signal{Name: monitorReleased})
 	return nil
 }
 func (m advMonitor) Activate() *dbus.Error { return nil }
-func (m advMonitor) DeviceFound(device dbus.ObjectPath) *dbus.Error {
+func (m advMonitor) DeviceFound(sender dbus.Sender, device dbus.ObjectPath) *dbus.Error {
+	if !m.a.fromBluetoothd(string(sender)) {
+		return agentErr(errRejected, "gogatt: monitor calls are accepted from bluetoothd only")
+	}
 	m.q.push(&dbus.Signal{Name: monitorFound, Path: device})
 	return nil
 }
@@ -122,7 +132,11 @@ func (b *Backend) monitor(ctx context.Context, conn *dbus.Conn, adapter dbus.Obj
 	b.mu.Lock()
 	id := b.nextID
 	b.nextID++
+	ag := b.agent
 	b.mu.Unlock()
+	if ag == nil {
+		return nil, gogatt.ErrNotStarted
+	}
 	root := dbus.ObjectPath(fmt.Sprintf("/org/gogatt/bluez/scan%d", id))
 	mon := root + "/monitor0"
 	r := monitorRoot{path: mon, objs: monitorObjects{mon: {ifaceMonitor: {
@@ -134,7 +148,7 @@ func (b *Backend) monitor(ctx context.Context, conn *dbus.Conn, adapter dbus.Obj
 		conn.Export(nil, mon, ifaceProps)
 		conn.Export(nil, root, ifaceObjManager)
 	}
-	if err := errors.Join(conn.Export(advMonitor{q}, mon, ifaceMonitor), conn.Export(r, mon, ifaceProps),
+	if err := errors.Join(conn.Export(advMonitor{q, ag}, mon, ifaceMonitor), conn.Export(r, mon, ifaceProps),
 		conn.Export(r, root, ifaceObjManager)); err != nil {
 		unexport()
 		return nil, fmt.Errorf("passive scan: exporting the advertisement monitor: %w", err)

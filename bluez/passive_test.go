@@ -184,3 +184,39 @@ func TestScanIntervalWindowIgnored(t *testing.T) {
 		t.Errorf("Scan with Interval 1 ms = %v, want ErrInvalidParameter", err)
 	}
 }
+
+// TestPassiveScanForeignCaller: the monitor answers bluetoothd only: another client of the bus
+// calling its Release (or DeviceFound) neither ends the passive scan nor reports anything.
+func TestPassiveScanForeignCaller(t *testing.T) {
+	env, b, ps, _ := monitorEnv(t, true)
+	other, err := dbus.Connect(env.BusAddress())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	seen := map[string]bool{}
+	calls := 0
+	var callErr error
+	_, err = b.Scan(ctxT(t), gogatt.ScanOptions{Passive: true, Timeout: hang, OnAdvertisement: func(r gogatt.ScanResult) bool {
+		if len(seen) == 0 {
+			apps := env.MonitorApps()
+			if len(apps) != 1 {
+				callErr = errors.New("no monitor application")
+				return false
+			}
+			// Answered before the call returns: the scan's next round sees it.
+			callErr = other.Object(apps[0].Owner, apps[0].Root+"/monitor0").Call("org.bluez.AdvertisementMonitor1.Release", 0).Err
+		}
+		seen[r.Address] = true
+		calls++
+		// Past the round of the Release: later advertisements (RSSI) of the found devices.
+		return len(seen) < len(ps) || calls < 4*len(ps)
+	}})
+	if err != nil {
+		t.Fatalf("passive Scan after another client's Release: %v (its call: %v)", err, callErr)
+	}
+	t.Logf("the other client's Release: %v", callErr)
+	if len(seen) != len(ps) {
+		t.Errorf("found %d of %d peripherals", len(seen), len(ps))
+	}
+}
