@@ -155,18 +155,25 @@ func (b *Backend) monitor(ctx context.Context, conn *dbus.Conn, adapter dbus.Obj
 	}
 	b.log.Debug("AdvertisementMonitorManager1.RegisterMonitor", "root", root)
 	mgr := ad
-	if err := mgr.CallWithContext(ctx, ifaceMonitorMgr+".RegisterMonitor", 0, root).Err; err != nil {
-		unexport()
-		return nil, mapError("passive scan: register monitor", 0, err)
-	}
-	return func() {
+	unregister := func() {
 		sctx, cancel := context.WithTimeout(context.Background(), b.cfg.CallTimeout)
 		defer cancel()
 		if err := mgr.CallWithContext(sctx, ifaceMonitorMgr+".UnregisterMonitor", 0, root).Err; err != nil {
 			b.log.Debug("UnregisterMonitor", "root", root, "err", err)
 		}
 		unexport()
-	}, nil
+	}
+	if err := mgr.CallWithContext(ctx, ifaceMonitorMgr+".RegisterMonitor", 0, root).Err; err != nil {
+		if ctx.Err() != nil {
+			// The call was abandoned, not the registration: bluetoothd handles the calls of a
+			// connection in order, so the UnregisterMonitor after it finds it.
+			unregister()
+		} else {
+			unexport()
+		}
+		return nil, mapError("passive scan: register monitor", 0, err)
+	}
+	return unregister, nil
 }
 
 // deviceProps reads a device's properties (Device1.GetAll); empty when that fails.

@@ -220,3 +220,33 @@ func TestPassiveScanForeignCaller(t *testing.T) {
 		t.Errorf("found %d of %d peripherals", len(seen), len(ps))
 	}
 }
+
+// TestPassiveScanContextEndsInRegister: a passive scan whose context ends while
+// RegisterMonitor is in progress leaves no monitor registered with bluetoothd (which would
+// keep scanning for an application that has withdrawn its objects).
+func TestPassiveScanContextEndsInRegister(t *testing.T) {
+	env, b, _, _ := monitorEnv(t, true)
+	ctx, cancel := context.WithCancel(ctxT(t))
+	defer cancel()
+	returned := make(chan struct{})
+	env.OnRegisterMonitor(func() {
+		cancel()
+		select {
+		case <-returned: // the scan has given up its call
+		case <-ctxT(t).Done():
+		}
+	})
+	_, err := b.Scan(ctx, gogatt.ScanOptions{Passive: true, Timeout: hang})
+	close(returned)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("passive Scan whose context ended in RegisterMonitor = %v, want context.Canceled", err)
+	}
+	env.OnRegisterMonitor(nil)
+	// A call after RegisterMonitor's reply: bluetoothd has finished with the registration.
+	if _, err := b.Scan(ctxT(t), gogatt.ScanOptions{Passive: true, Timeout: hang, OnAdvertisement: func(gogatt.ScanResult) bool { return false }}); err != nil {
+		t.Fatal(err)
+	}
+	if left := env.MonitorApps(); len(left) != 0 {
+		t.Errorf("monitor applications after the scans: %v", left)
+	}
+}

@@ -128,11 +128,27 @@ func (b *bluezBus) registerMonitor(c *call) ([]any, error) {
 		obj.Go(ifaceAdvMonitor+".Activate", dbus.FlagNoReplyExpected, nil)
 	}
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	b.gatt.init()
 	b.gatt.monitorApps = append(b.gatt.monitorApps, app)
 	b.startLoopLocked()
+	hook := b.onRegisterMonitor
+	b.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
 	return nil, nil
+}
+
+// OnRegisterMonitor makes fn run in each RegisterMonitor once the application is registered,
+// before the call replies (nil: none), so that a test can end the caller's context while the
+// call is in progress.
+func (e *Env) OnRegisterMonitor(fn func()) {
+	if e.bus == nil {
+		return
+	}
+	e.bus.mu.Lock()
+	e.bus.onRegisterMonitor = fn
+	e.bus.mu.Unlock()
 }
 
 // unregisterMonitor is AdvertisementMonitorManager1.UnregisterMonitor.

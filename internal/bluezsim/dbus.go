@@ -86,6 +86,10 @@ type bluezBus struct {
 	peerIO      map[bt.Address]PeerIO
 	pairCancels int       // Device1.CancelPairing calls
 	gatt        gattState // discovery and D-Bus GATT connections (gattdbus.go)
+
+	// onRegisterMonitor runs once an application is registered, before RegisterMonitor
+	// replies (Env.OnRegisterMonitor); guarded by mu.
+	onRegisterMonitor func()
 }
 
 type simDevice struct {
