@@ -634,6 +634,38 @@ func (l *link) Close() error {
 	return nil
 }
 
+// acquireCall is the AcquireNotify call, abandoned when ctx ends. bluetoothd still completes
+// the call then, and its reply carries a socket that keeps the notifications acquired
+// (NotifyAcquired; AcquireNotify and StartNotify refused) until it is closed: that socket is
+// closed when it comes (or the bus closes; Stop waits for it).
+func (l *link) acquireCall(ctx context.Context, o dbus.BusObject) *dbus.Call {
+	call := o.Go(ifaceChar+".AcquireNotify", 0, make(chan *dbus.Call, 1), map[string]dbus.Variant{})
+	select {
+	case c := <-call.Done:
+		return c
+	case <-ctx.Done():
+	}
+	b := l.b
+	b.mu.Lock()
+	tracked := !b.stopped
+	if tracked {
+		b.wg.Add(1)
+	}
+	b.mu.Unlock()
+	go func() {
+		if tracked {
+			defer b.wg.Done()
+		}
+		c := <-call.Done
+		var fd dbus.UnixFD
+		var mtu uint16
+		if c.Err == nil && c.Store(&fd, &mtu) == nil {
+			os.NewFile(uintptr(fd), "bluez-notify").Close()
+		}
+	}()
+	return &dbus.Call{Err: ctx.Err()}
+}
+
 // acquired is a socket of AcquireNotify and its reader.
 type acquired struct {
 	f    *os.File
@@ -654,7 +686,7 @@ func (l *link) acquire(ctx context.Context, vh uint16, o dbus.BusObject, strict 
 	}
 	var fd dbus.UnixFD
 	var mtu uint16
-	if err := o.CallWithContext(ctx, ifaceChar+".AcquireNotify", 0, map[string]dbus.Variant{}).Store(&fd, &mtu); err != nil {
+	if err := l.acquireCall(ctx, o).Store(&fd, &mtu); err != nil {
 		var de dbus.Error
 		if !strict && errors.As(err, &de) && ctx.Err() == nil && l.Err() == nil && (de.Name == "org.bluez.Error.NotSupported" ||
 			de.Name == "org.bluez.Error.NotPermitted" || de.Name == "org.bluez.Error.InProgress" || de.Name == "org.bluez.Error.Failed") {

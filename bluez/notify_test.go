@@ -346,3 +346,58 @@ func TestNotifyModeInvalid(t *testing.T) {
 		t.Fatalf("Start = %v, want ErrInvalidParameter", err)
 	}
 }
+
+// TestAcquireNotifyContextEnds: a Subscribe whose context ends while AcquireNotify is in
+// progress closes the socket bluetoothd's late reply brings, so that bluetoothd releases the
+// notifications (NotifyAcquired false) and the characteristic can be subscribed to again —
+// rather than keeping it acquired by a descriptor nobody reads until the link ends.
+func TestAcquireNotifyContextEnds(t *testing.T) {
+	env, b, p, _ := notifyEnv(t, bluez.NotifyAcquire)
+	d := connect(t, b, sim.TortureAddress, gogatt.ConnectOptions{})
+	charPath := charPathOf(env, p, sim.TortureStream)
+	watch, err := dbus.Connect(env.BusAddress())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watch.Close()
+	if err := watch.AddMatchSignal(dbus.WithMatchObjectPath(charPath), dbus.WithMatchInterface("org.freedesktop.DBus.Properties")); err != nil {
+		t.Fatal(err)
+	}
+	sigs := make(chan *dbus.Signal, 16)
+	watch.Signal(sigs)
+	ctx, cancel := context.WithCancel(ctxT(t))
+	defer cancel()
+	returned := make(chan struct{})
+	env.OnAcquireNotify(func() {
+		cancel()
+		select {
+		case <-returned:
+		case <-ctxT(t).Done():
+		}
+	})
+	err = d.Subscribe(ctx, sim.TortureStream, func(uint16, []byte) {}, gogatt.SubscribeOptions{})
+	close(returned)
+	env.OnAcquireNotify(nil)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Subscribe whose context ended in AcquireNotify = %v, want context.Canceled", err)
+	}
+	timeout := time.After(hang)
+	for released := false; !released; {
+		select {
+		case s := <-sigs:
+			if len(s.Body) >= 2 {
+				if v, ok := s.Body[1].(map[string]dbus.Variant)["NotifyAcquired"]; ok && v.Value() == false {
+					released = true
+				}
+			}
+		case <-timeout:
+			t.Fatal("bluetoothd still has the notifications acquired: the late reply's socket was not closed")
+		}
+	}
+	c := newCounter(1)
+	if err := d.Subscribe(ctxT(t), sim.TortureStream, c.handle, gogatt.SubscribeOptions{}); err != nil {
+		t.Fatalf("Subscribe again: %v", err)
+	}
+	p.Notify(p.ValueHandle(sim.TortureStream), binary.LittleEndian.AppendUint32(nil, 0))
+	c.inOrder(t)
+}

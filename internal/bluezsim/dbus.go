@@ -90,6 +90,9 @@ type bluezBus struct {
 	// onRegisterMonitor runs once an application is registered, before RegisterMonitor
 	// replies (Env.OnRegisterMonitor); guarded by mu.
 	onRegisterMonitor func()
+	// onAcquireNotify runs in AcquireNotify before it replies with the socket
+	// (Env.OnAcquireNotify); guarded by mu.
+	onAcquireNotify func()
 }
 
 type simDevice struct {

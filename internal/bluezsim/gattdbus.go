@@ -929,8 +929,12 @@ func (gc *gconn) acquireNotify(o *gobj) methodFunc {
 		}
 		o.acquired = mine
 		b.e.wg.Add(1)
+		hook := b.onAcquireNotify
 		b.mu.Unlock()
 		go gc.watchAcquired(o, mine)
+		if hook != nil {
+			hook()
+		}
 		c.reply("hq", dbus.UnixFD(theirs), uint16(gc.mtu))
 		closeTheirs() // the client has its own copy now
 		b.conn.Emit(o.path, ifaceProperties+".PropertiesChanged", ifaceGattChar,
