@@ -183,3 +183,51 @@ func TestReachable(t *testing.T) {
 		t.Errorf("Reachable(%s) = %v, want ErrNoBus naming the address", absent, err)
 	}
 }
+
+// TestStartContextEndsInConnect: Start honours its context while it connects to the bus: a
+// socket that accepts the connection and never answers the authentication (a wedged
+// dbus-daemon) makes Start fail with ctx's error once ctx ends, not hang.
+func TestStartContextEndsInConnect(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "bus")
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ctx, cancel := context.WithCancel(ctxT(t))
+	defer cancel()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := l.Accept()
+		if err == nil {
+			accepted <- c
+		}
+		cancel() // Start is now waiting for the authentication
+	}()
+	b := bluez.New(bluez.Config{BusAddress: "unix:path=" + sock})
+	defer b.Stop()
+	done := make(chan error, 1)
+	go func() { done <- b.Start(ctx) }()
+	defer func() {
+		// Unblock a Start that ignored ctx: it fails once the listener's end is closed.
+		l.Close()
+		select {
+		case c := <-accepted:
+			c.Close()
+		default:
+		}
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Start on a bus that never answers = %v, want context.Canceled", err)
+		}
+	case <-time.After(hang):
+		t.Error("Start ignored its context while authenticating to the bus")
+		l.Close()
+		if c, ok := <-accepted; ok {
+			c.Close()
+		}
+		<-done
+	}
+}

@@ -266,9 +266,19 @@ func (b *Backend) Start(ctx context.Context) error {
 		b.stopCtx, b.stopCancel = context.WithCancel(context.Background())
 	}
 	b.mu.Unlock()
-	// Not dbus.WithContext(ctx): godbus would close the connection when Start's ctx ends.
+	// Not dbus.WithContext(ctx): godbus would close the connection when Start's ctx ends. Its
+	// own context ends with ctx only until the connection is up, so that ctx bounds the
+	// authentication too (godbus closes the connection when that context ends).
 	addr := busAddressOr(b.cfg.BusAddress)
-	conn, err := dbus.Connect(addr, dbus.WithSignalHandler(dbus.NewSequentialSignalHandler()))
+	connCtx, connCancel := context.WithCancel(context.Background())
+	stopConnCancel := context.AfterFunc(ctx, connCancel)
+	conn, err := dbus.Connect(addr, dbus.WithContext(connCtx), dbus.WithSignalHandler(dbus.NewSequentialSignalHandler()))
+	if !stopConnCancel() { // ctx ended during the connection: godbus closes it
+		if err == nil {
+			conn.Close()
+		}
+		return fmt.Errorf("bluez: connecting to the bus at %s: %w", addr, gattkit.CtxErr(ctx, "start"))
+	}
 	if err != nil {
 		return busError(addr, err)
 	}
