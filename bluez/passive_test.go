@@ -250,3 +250,52 @@ func TestPassiveScanContextEndsInRegister(t *testing.T) {
 		t.Errorf("monitor applications after the scans: %v", left)
 	}
 }
+
+// TestPassiveScanStopInRegister: Stop while RegisterMonitor is in progress ends the passive scan
+// at once with ErrNotStarted (not at Config.CallTimeout), and no monitor is left registered.
+func TestPassiveScanStopInRegister(t *testing.T) {
+	bluezsim.RequireDBus(t)
+	ps := sim.DemoPeripherals(1)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	env, err := bluezsim.Start(ctx, bluezsim.Options{Peripherals: ps, DBusOnly: true, AdvertisementMonitor: true})
+	if err != nil {
+		t.Fatalf("bluezsim: %v", err)
+	}
+	t.Cleanup(func() { env.Close() })
+	// A CallTimeout longer than the test's patience: only Stop can end the call in time.
+	b := bluez.New(bluez.Config{Adapter: env.HCIDevice(), BusAddress: env.BusAddress(), CallTimeout: 4 * hang})
+	t.Cleanup(func() { b.Stop() })
+	if err := b.Start(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	returned := make(chan struct{})
+	stopped := make(chan struct{})
+	env.OnRegisterMonitor(func() {
+		go func() { b.Stop(); close(stopped) }()
+		select {
+		case <-returned:
+		case <-time.After(hang):
+		}
+	})
+	done := make(chan error, 1)
+	go func() {
+		_, err := b.Scan(context.Background(), gogatt.ScanOptions{Passive: true, Timeout: hang})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		close(returned)
+		if !errors.Is(err, gogatt.ErrNotStarted) {
+			t.Errorf("passive Scan stopped in RegisterMonitor = %v, want ErrNotStarted", err)
+		}
+	case <-time.After(hang):
+		close(returned)
+		t.Error("Stop did not end a passive scan in RegisterMonitor")
+		<-done
+	}
+	<-stopped
+	if left := env.MonitorApps(); len(left) != 0 {
+		t.Errorf("monitor applications after Stop: %v", left)
+	}
+}

@@ -94,6 +94,7 @@ func (b *Backend) Scan(ctx context.Context, opts gogatt.ScanOptions) ([]gogatt.S
 	known := map[dbus.ObjectPath]map[string]dbus.Variant{}
 	callCtx, cancel := b.callCtx(ctx)
 	defer cancel()
+	defer context.AfterFunc(stopCtx, cancel)() // Stop ends the setup's calls too
 	if objs, err := managedObjects(callCtx, conn); err == nil {
 		for p, ifs := range objs {
 			if d, ok := ifs[ifaceDevice]; ok && strings.HasPrefix(string(p), prefix) {
