@@ -244,15 +244,3 @@ func (e *Env) MonitorApps() []MonitorApp {
 	}
 	return out
 }
-
-// OnAcquireNotify makes fn run in each GattCharacteristic1.AcquireNotify once the notifications
-// are acquired, before the call replies with the socket (nil: none), so that a test can end the
-// caller's context while the call is in progress.
-func (e *Env) OnAcquireNotify(fn func()) {
-	if e.bus == nil {
-		return
-	}
-	e.bus.mu.Lock()
-	e.bus.onAcquireNotify = fn
-	e.bus.mu.Unlock()
-}

@@ -968,3 +968,15 @@ func (gc *gconn) watchAcquired(o *gobj, f *os.File) {
 	b.conn.Emit(o.path, ifaceProperties+".PropertiesChanged", ifaceGattChar,
 		map[string]dbus.Variant{"NotifyAcquired": dbus.MakeVariant(false)}, []string{})
 }
+
+// OnAcquireNotify makes fn run in each GattCharacteristic1.AcquireNotify once the notifications
+// are acquired, before the call replies with the socket (nil: none), so that a test can end the
+// caller's context while the call is in progress.
+func (e *Env) OnAcquireNotify(fn func()) {
+	if e.bus == nil {
+		return
+	}
+	e.bus.mu.Lock()
+	e.bus.onAcquireNotify = fn
+	e.bus.mu.Unlock()
+}
