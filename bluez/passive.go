@@ -143,10 +143,13 @@ func (b *Backend) monitor(ctx context.Context, conn *dbus.Conn, adapter dbus.Obj
 		"Type":     dbus.MakeVariant("or_patterns"),
 		"Patterns": dbus.MakeVariant(flagsPatterns()),
 	}}}}
+	// The root goes first: godbus (v5.2.4, LookupObject) looks a call to a path it does not
+	// export up in the objects above it without their lock, which races with their unexport —
+	// and bluetoothd calls Release on the monitor as it unregisters it.
 	unexport := func() {
+		conn.Export(nil, root, ifaceObjManager)
 		conn.Export(nil, mon, ifaceMonitor)
 		conn.Export(nil, mon, ifaceProps)
-		conn.Export(nil, root, ifaceObjManager)
 	}
 	if err := errors.Join(conn.Export(advMonitor{q, ag}, mon, ifaceMonitor), conn.Export(r, mon, ifaceProps),
 		conn.Export(r, root, ifaceObjManager)); err != nil {
