@@ -101,7 +101,7 @@ func openBackend(ctx context.Context, c cli.BackendConfig) (gogatt.Backend, erro
 		return gatttool.New(gatttool.Config{HCIDevice: c.HCI, Logger: c.Logger}), nil
 	case c.Kind == "bluez":
 		// The system bus: DBUS_SYSTEM_BUS_ADDRESS names another one, as for every D-Bus client.
-		return bluez.New(bluez.Config{Adapter: c.HCI, Logger: c.Logger, Notify: notifyMode(c.Notify), Passkey: c.Passkey, PasskeyDisplay: c.PasskeyDisplay}), nil
+		return bluez.New(bluez.Config{Adapter: c.HCI, Logger: c.Logger, Notify: notifyMode(c.Notify), Passkey: c.Passkey, PasskeyDisplay: c.PasskeyDisplay, Confirm: c.Confirm}), nil
 	}
 	return nil, fmt.Errorf("unknown backend %q", c.Kind)
 }

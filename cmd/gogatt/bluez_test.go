@@ -132,6 +132,22 @@ func TestBluezBackend(t *testing.T) {
 		t.Errorf("bluez read --bond --passkey of an authenticated characteristic: %q", r.stdout)
 	}
 
+	// A numeric comparison (the peer has a display and yes/no buttons): --passkey N confirms
+	// the number N, another number is refused. The thermometer has no encrypted characteristic:
+	// bond, then clear the bond.
+	th, err := bt.ParseAddress(thermo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.SetPeerIO(th, bluezsim.PeerDisplayYesNo)
+	other := (bluezsim.PeerPasskey(th) + 1) % 1000000
+	r = bz(6, "bond", "--passkey", fmt.Sprintf("%06d", other), thermo)
+	if !strings.Contains(r.stderr, fmt.Sprintf("shows %06d, not the --passkey %06d", bluezsim.PeerPasskey(th), other)) {
+		t.Errorf("bluez bond with the wrong number to compare: stderr %q", r.stderr)
+	}
+	bz(0, "bond", "--passkey", fmt.Sprintf("%06d", bluezsim.PeerPasskey(th)), thermo)
+	bz(0, "clear-bond", thermo)
+
 	// Without bluetoothd: exit 3 and what to do.
 	if err := env.SetBluetoothd(false); err != nil {
 		t.Fatal(err)

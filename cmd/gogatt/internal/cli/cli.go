@@ -36,6 +36,9 @@ type BackendConfig struct {
 	// (bgapi.Config's fields of the same names); nil without it.
 	Passkey        func(ctx context.Context, address string) (uint32, error)
 	PasskeyDisplay func(ctx context.Context, address string, passkey uint32)
+	// Confirm, set with --passkey, answers a numeric comparison (bluez.Config.Confirm): nil
+	// when the number matches (--passkey N: it is N; --passkey ask: the user says yes).
+	Confirm func(ctx context.Context, address string, passkey uint32) error
 }
 
 // SimPeripheral describes one peripheral the emulator serves.
@@ -417,6 +420,7 @@ func (a *app) withTimeout(ctx context.Context) (context.Context, context.CancelF
 func (a *app) backendConfig() BackendConfig {
 	c := BackendConfig{Kind: a.g.backend, Port: a.g.port, HCI: a.g.hci, Sim: a.g.sim, Logger: a.log, Notify: a.g.notify}
 	c.Passkey, c.PasskeyDisplay = a.passkeyCallbacks()
+	c.Confirm = a.confirmCallback()
 	return c
 }
 

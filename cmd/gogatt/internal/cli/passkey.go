@@ -45,6 +45,66 @@ func (a *app) passkeyCallbacks() (enter func(ctx context.Context, address string
 	return a.askPasskey, show
 }
 
+// confirmCallback returns what the adapter calls for a numeric comparison (LE Secure
+// Connections, Core v5.3 Vol 3 Part H §2.3.5.6.2): both sides show the same six digits and the
+// user says whether they match. --passkey N accepts the number N only; --passkey ask asks on
+// standard input. Nil without --passkey.
+func (a *app) confirmCallback() func(ctx context.Context, address string, passkey uint32) error {
+	switch a.g.passkey {
+	case "":
+		return nil
+	case passkeyAsk:
+		return a.askConfirm
+	}
+	n, _ := strconv.ParseUint(a.g.passkey, 10, 32) // checked by parsePasskey
+	return func(_ context.Context, address string, passkey uint32) error {
+		if uint64(passkey) != n {
+			return fmt.Errorf("%s shows %06d, not the --passkey %06d: not confirmed", address, passkey, n)
+		}
+		return nil
+	}
+}
+
+// askConfirm asks on standard input whether the number the device shows is passkey: "y" or
+// "yes" confirms. It gives up when ctx ends (the pairing did).
+func (a *app) askConfirm(ctx context.Context, address string, passkey uint32) error {
+	if a.env.Stdin == nil {
+		return fmt.Errorf("%s asks to compare %06d and there is no standard input: pass --passkey %06d: %w", address, passkey, passkey, gogatt.ErrInvalidParameter)
+	}
+	fmt.Fprintf(a.env.Stderr, "Does %s show %06d? [y/N] ", address, passkey)
+	line, err := a.readLine(ctx)
+	if err != nil {
+		return fmt.Errorf("comparing the number of %s: %w", address, err)
+	}
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return nil
+	}
+	return fmt.Errorf("%06d not confirmed for %s", passkey, address)
+}
+
+// readLine is one line of standard input, or ctx's error if ctx ends first.
+func (a *app) readLine(ctx context.Context) (string, error) {
+	type answer struct {
+		line string
+		err  error
+	}
+	ch := make(chan answer, 1)
+	go func() { // left behind if ctx ends first: standard input cannot be interrupted
+		line, err := a.stdinLine()
+		ch <- answer{line, err}
+	}()
+	select {
+	case ans := <-ch:
+		if strings.TrimSpace(ans.line) == "" && ans.err != nil {
+			return "", fmt.Errorf("nothing on standard input (%v): %w", ans.err, gogatt.ErrInvalidParameter)
+		}
+		return ans.line, nil
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
 // askPasskey reads the passkey the device shows from standard input: a prompt on stderr when
 // stdin is a terminal, then one line. It gives up when ctx ends (the pairing did).
 func (a *app) askPasskey(ctx context.Context, address string) (uint32, error) {

@@ -101,3 +101,51 @@ func TestPasskeyUsage(t *testing.T) {
 		}
 	}
 }
+
+// --passkey answers a numeric comparison too: N confirms the number N only, "ask" asks for
+// yes or no on standard input; without --passkey there is no callback.
+func TestConfirmCallback(t *testing.T) {
+	for _, tc := range []struct {
+		name, passkey, stdin string
+		shown                uint32
+		ok                   bool
+	}{
+		{"fixed, same number", "012345", "", 12345, true},
+		{"fixed, other number", "012345", "", 12346, false},
+		{"ask, yes", "ask", "y\n", 7, true},
+		{"ask, YES", "ask", " YES \n", 7, true},
+		{"ask, no", "ask", "n\n", 7, false},
+		{"ask, empty line", "ask", "\n", 7, false},
+		{"ask, no input", "ask", "", 7, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var errb bytes.Buffer
+			a := &app{env: Env{Stdin: strings.NewReader(tc.stdin), Stderr: &errb, IsTerminal: func(*os.File) bool { return false }}}
+			a.g.passkey = tc.passkey
+			confirm := a.confirmCallback()
+			err := confirm(context.Background(), hrmAddr, tc.shown)
+			if (err == nil) != tc.ok {
+				t.Fatalf("Confirm(%06d) = %v, want ok %v", tc.shown, err, tc.ok)
+			}
+			if wantInvalid := tc.passkey == passkeyAsk && tc.stdin == ""; errors.Is(err, gogatt.ErrInvalidParameter) != wantInvalid {
+				t.Errorf("error %v: matches ErrInvalidParameter %v, want %v (only when there is nothing to read)", err, !wantInvalid, wantInvalid)
+			}
+			if tc.passkey == passkeyAsk && !strings.Contains(errb.String(), "Does "+hrmAddr+" show 000007? [y/N]") {
+				t.Errorf("prompt: %q", errb.String())
+			}
+		})
+	}
+	if (&app{}).confirmCallback() != nil {
+		t.Error("a Confirm callback without --passkey")
+	}
+	// A question left unanswered gives up when the pairing does.
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	a := &app{env: Env{Stdin: pr, Stderr: io.Discard}}
+	a.g.passkey = passkeyAsk
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := a.confirmCallback()(ctx, hrmAddr, 1); !errors.Is(err, context.Canceled) {
+		t.Errorf("Confirm with the pairing ended: %v", err)
+	}
+}
