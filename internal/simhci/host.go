@@ -331,7 +331,7 @@ func (h *Host) event(code byte, p []byte) error {
 			handle := binary.LittleEndian.Uint16(p[1+4*i:]) & 0x0fff
 			n := int(binary.LittleEndian.Uint16(p[3+4*i:]))
 			h.mu.Lock()
-			if c := h.conn; c != nil && c.handle == handle {
+			if c := h.conn; c != nil && c.is(handle) {
 				n = min(n, c.inflight)
 				c.inflight -= n
 			} else {
@@ -347,7 +347,7 @@ func (h *Host) event(code byte, p []byte) error {
 		handle := binary.LittleEndian.Uint16(p[1:]) & 0x0fff
 		h.mu.Lock()
 		c := h.conn
-		if c == nil || c.handle != handle {
+		if c == nil || !c.is(handle) {
 			h.mu.Unlock()
 			return nil
 		}
@@ -469,6 +469,9 @@ func (h *Host) linkDown(c *conn) {
 	c.link.Close()
 }
 
+// is reports whether handle names c.
+func (c *conn) is(handle uint16) bool { return handle == c.handle }
+
 // toCentral relays the server's PDUs to the central; when the link ends on the peripheral's
 // side (out of range, DisconnectAll) it disconnects.
 func (h *Host) toCentral(c *conn) {
@@ -483,6 +486,7 @@ func (h *Host) toCentral(c *conn) {
 			}
 			return
 		}
+		h.log.Debug("simhci: ATT to central", "handle", c.handle, "opcode", pdu[0], "len", len(pdu))
 		if err := h.sendL2CAP(c, cidATT, pdu); err != nil {
 			return
 		}
@@ -536,8 +540,9 @@ func (h *Host) aclIn(b []byte) error {
 	}
 	h.mu.Lock()
 	c := h.conn
+	ours := c != nil && c.is(handle)
 	h.mu.Unlock()
-	if c == nil || c.handle != handle {
+	if !ours {
 		return nil
 	}
 	frames, err := c.rx.add(start, payload)
@@ -549,11 +554,15 @@ func (h *Host) aclIn(b []byte) error {
 
 // l2cap dispatches one frame from the central.
 func (h *Host) l2cap(c *conn, f frame) {
+	if f.cid != cidATT {
+		h.log.Debug("simhci: L2CAP from central", "handle", c.handle, "cid", f.cid, "pdu", f.payload)
+	}
 	switch f.cid {
 	case cidATT:
 		if len(f.payload) == 0 {
 			return
 		}
+		h.log.Debug("simhci: ATT from central", "handle", c.handle, "opcode", f.payload[0], "len", len(f.payload))
 		select {
 		case c.in <- append([]byte(nil), f.payload...):
 		case <-c.down:
