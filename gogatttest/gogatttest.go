@@ -60,6 +60,12 @@ type Env struct {
 	// NoConcurrentLinks, when not empty, says why the environment cannot carry links to
 	// several peripherals at once: SeveralDevices is skipped with this reason.
 	NoConcurrentLinks string
+	// LateUnsubscribe, when not empty, says why Unsubscribe may return before the peripheral
+	// has seen the CCCD write (bluetoothd answers StopNotify first and writes the CCCD
+	// afterwards: src/gatt-client.c, src/shared/gatt-client.c, BlueZ 5.66): the suite then
+	// waits for the peripheral's subscription to end instead of checking it when Unsubscribe
+	// returns.
+	LateUnsubscribe string
 }
 
 // Peripheral returns the peripheral of e at address, or nil.

@@ -594,9 +594,7 @@ func testSubscribe(t *testing.T, e Env) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if n := p.Subscribers(vh); n != 0 {
-				t.Fatalf("after Unsubscribe the peripheral has %d subscribers", n)
-			}
+			unsubscribed(t, e, p, vh)
 		})
 	}
 }
@@ -699,8 +697,9 @@ func testHandlerReentrancy(t *testing.T, e Env) {
 	if err := recv(t, done, "the handler's calls"); err != nil {
 		t.Fatalf("calls from a handler: %v", err)
 	}
-	if p.Subscribers(vh) != 0 || p.Subscribers(p.ValueHandle(sim.TortureIndicate)) != 1 {
-		t.Fatal("the handler's Unsubscribe/Subscribe did not reach the peripheral")
+	unsubscribed(t, e, p, vh)
+	if p.Subscribers(p.ValueHandle(sim.TortureIndicate)) != 1 {
+		t.Fatal("the handler's Subscribe did not reach the peripheral")
 	}
 	p.Notify(p.ValueHandle(sim.TortureIndicate), []byte{2})
 	second.wait(t, 1, "the second subscription's value")
@@ -902,6 +901,19 @@ func testLinkLoss(t *testing.T, e Env) {
 	}
 	if _, err := d.CharRead(ctx, gatt.UUIDTemperatureType); !errors.Is(err, gogatt.ErrNotConnected) {
 		t.Errorf("CharRead after a loss = %v, want ErrNotConnected", err)
+	}
+}
+
+// unsubscribed checks that the peripheral has no subscriber of vh left once Unsubscribe has
+// returned, or waits for that with Env.LateUnsubscribe.
+func unsubscribed(t *testing.T, e Env, p *sim.Peripheral, vh uint16) {
+	t.Helper()
+	if e.LateUnsubscribe != "" {
+		waitFor(t, "the peripheral's subscription to end ("+e.LateUnsubscribe+")", func() bool { return p.Subscribers(vh) == 0 })
+		return
+	}
+	if n := p.Subscribers(vh); n != 0 {
+		t.Fatalf("after Unsubscribe the peripheral has %d subscribers", n)
 	}
 }
 

@@ -126,7 +126,8 @@ func TestContractBluez(t *testing.T) {
 			// Connect includes the scan that finds the device and the discovery of all its
 			// services (the torture device: about 3 s under TCG at normal load); the default 5 s
 			// leaves no margin on a loaded machine. 15 s as in bluezConnect.
-			ConnectTimeout: 15 * time.Second,
+			ConnectTimeout:  15 * time.Second,
+			LateUnsubscribe: "bluetoothd answers StopNotify before it writes the CCCD",
 			NoConcurrentLinks: "btvirt (BlueZ 5.66 emulator/btdev.c) relays ACL data with the sender's connection handle " +
 				"unchanged and tells the peripheral the central's handle, while each controller files the link under the " +
 				"lowest free handle of its own: a second link from hci0 (handle 0x002b) to another controller (0x002a) " +
