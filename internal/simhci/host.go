@@ -612,8 +612,11 @@ func (h *Host) SetInRange(ctx context.Context, in bool) error {
 	h.inRange = in
 	c := h.conn
 	h.mu.Unlock()
-	if err := h.advertise(ctx, in && c == nil); err != nil && in {
-		return fmt.Errorf("simhci: %v in range: %w", h.p.Address(), err)
+	if in && c != nil {
+		return nil // advertising starts again at the Disconnection Complete
+	}
+	if err := h.advertise(ctx, in); err != nil {
+		return fmt.Errorf("simhci: %v in range %v: %w", h.p.Address(), in, err)
 	}
 	return nil
 }
