@@ -84,7 +84,6 @@ type Host struct {
 	inRange bool
 	closing bool
 	conn    *conn // the current connection, nil when none
-	gone    chan struct{}
 }
 
 // cmdResult is a Command Complete's return parameters or a Command Status's status.
@@ -249,6 +248,10 @@ func (h *Host) advertise(ctx context.Context, on bool) error {
 func (h *Host) cmd(ctx context.Context, op uint16, params ...byte) ([]byte, error) {
 	h.cmdMu.Lock()
 	defer h.cmdMu.Unlock()
+	select {
+	case <-h.cmdCh: // the late answer of a command whose caller gave up
+	default:
+	}
 	h.mu.Lock()
 	h.cmdOp = op
 	h.mu.Unlock()

@@ -197,7 +197,7 @@ func TestHostAdvertisesAndServes(t *testing.T) {
 			central := bt.Address{0x00, 0xAA, 0x01, 0x00, 0x00, 0x00}
 			f.connect(0x0040, central)
 			vh := p.ValueHandle(gatt.UUIDManufacturerName)
-			f.send(0x0040, cidATT, []byte{0x02, 0x00, 0x02})             // Exchange MTU 512
+			f.send(0x0040, cidATT, []byte{0x02, 0x00, 0x02})                // Exchange MTU 512
 			if fr := f.frame(); fr.cid != cidATT || fr.payload[0] != 0x03 { // Exchange MTU Response
 				t.Fatalf("MTU exchange answered %x", fr.payload)
 			}
