@@ -99,40 +99,47 @@ func forget(t *testing.T, ps []*sim.Peripheral) {
 	}
 }
 
+// simContractEnv is the environment of one test of the suite on hci0, for backend b: fresh
+// demo peripherals on hci2-hci4, and what every backend shares on this stack.
+func simContractEnv(t *testing.T, b gogatt.Backend) gogatttest.Env {
+	ps, hosts := simEnv(t)
+	return gogatttest.Env{
+		Backend:     b,
+		Peripherals: ps,
+		SetInRange: func(a string, in bool) {
+			p, h := gogatttest.Env{Peripherals: ps}.Peripheral(a), hosts[a]
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if in {
+				p.SetInRange(true)
+				if err := h.SetInRange(ctx, true); err != nil {
+					t.Errorf("SetInRange %s: %v", a, err)
+				}
+				return
+			}
+			h.SetInRange(ctx, false)
+			p.SetInRange(false)
+		},
+		// Connect includes the scan that finds the device and, with bluez, the discovery of
+		// all its services (the torture device: about 3 s under TCG at normal load); the
+		// default 5 s leaves no margin on a loaded machine. 15 s as in bluezConnect.
+		ConnectTimeout: 15 * time.Second,
+		NoConcurrentLinks: "btvirt (BlueZ 5.66 emulator/btdev.c) relays ACL data with the sender's connection handle " +
+			"unchanged and tells the peripheral the central's handle, while each controller files the link under the " +
+			"lowest free handle of its own: a second link from hci0 (handle 0x002b) to another controller (0x002a) " +
+			"carries data one way only (measured: the peripheral's answers were dropped, or sent with its own handle, " +
+			"delivered to hci0's first link)",
+	}
+}
+
 // TestContractBluez runs the contract suite against the D-Bus backend on hci0.
 func TestContractBluez(t *testing.T) {
 	gogatttest.Run(t, func(t *testing.T) gogatttest.Env {
-		ps, hosts := simEnv(t)
-		return gogatttest.Env{
-			Backend:     bluez.New(bluez.Config{Adapter: central}),
-			Peripherals: ps,
-			SetInRange: func(a string, in bool) {
-				p, h := gogatttest.Env{Peripherals: ps}.Peripheral(a), hosts[a]
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer cancel()
-				if in {
-					p.SetInRange(true)
-					if err := h.SetInRange(ctx, true); err != nil {
-						t.Errorf("SetInRange %s: %v", a, err)
-					}
-					return
-				}
-				h.SetInRange(ctx, false)
-				p.SetInRange(false)
-			},
-			NoCCCDWrites: "bluetoothd owns the CCCDs: GattDescriptor1.WriteValue on one fails with NotPermitted (src/gatt-client.c, BlueZ 5.66)",
-			// bluetoothd's gap plugin claims GAP, and claimed services are not exported.
-			HiddenServices: []gogatt.UUID{gatt.UUIDGenericAccess},
-			// Connect includes the scan that finds the device and the discovery of all its
-			// services (the torture device: about 3 s under TCG at normal load); the default 5 s
-			// leaves no margin on a loaded machine. 15 s as in bluezConnect.
-			ConnectTimeout:  15 * time.Second,
-			LateUnsubscribe: "bluetoothd answers StopNotify before it writes the CCCD",
-			NoConcurrentLinks: "btvirt (BlueZ 5.66 emulator/btdev.c) relays ACL data with the sender's connection handle " +
-				"unchanged and tells the peripheral the central's handle, while each controller files the link under the " +
-				"lowest free handle of its own: a second link from hci0 (handle 0x002b) to another controller (0x002a) " +
-				"carries data one way only (measured: the peripheral's answers were dropped, or sent with its own handle, " +
-				"delivered to hci0's first link)",
-		}
+		e := simContractEnv(t, bluez.New(bluez.Config{Adapter: central}))
+		e.NoCCCDWrites = "bluetoothd owns the CCCDs: GattDescriptor1.WriteValue on one fails with NotPermitted (src/gatt-client.c, BlueZ 5.66)"
+		// bluetoothd's gap plugin claims GAP, and claimed services are not exported.
+		e.HiddenServices = []gogatt.UUID{gatt.UUIDGenericAccess}
+		e.LateUnsubscribe = "bluetoothd answers StopNotify before it writes the CCCD"
+		return e
 	})
 }
