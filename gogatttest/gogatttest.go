@@ -12,6 +12,7 @@ package gogatttest
 
 import (
 	"testing"
+	"time"
 
 	"github.com/gogatt/gogatt"
 	"github.com/gogatt/gogatt/sim"
@@ -46,6 +47,25 @@ type Env struct {
 	// skipped with this reason, and indications of a characteristic that also notifies must
 	// fail with gogatt.ErrUnsupported (such a stack enables notifications there).
 	NoCCCDWrites string
+	// HiddenServices are primary services of the peripherals that the stack keeps to itself
+	// (bluetoothd does not export a service one of its plugins has claimed, such as GAP 0x1800:
+	// src/gatt-client.c and profiles/gap/gas.c, BlueZ 5.66). Discovery expects every other
+	// primary service.
+	HiddenServices []gogatt.UUID
+	// ConnectTimeout, when not zero, is the ConnectOptions.Timeout of the suite's connections
+	// that are expected to succeed, in place of gogatt.DefaultConnectTimeout: a stack that
+	// resolves every service before Connect returns may need longer under emulation, when
+	// several links resolve at once.
+	ConnectTimeout time.Duration
+	// NoConcurrentLinks, when not empty, says why the environment cannot carry links to
+	// several peripherals at once: SeveralDevices is skipped with this reason.
+	NoConcurrentLinks string
+	// LateUnsubscribe, when not empty, says why Unsubscribe may return before the peripheral
+	// has seen the CCCD write (bluetoothd answers StopNotify first and writes the CCCD
+	// afterwards: src/gatt-client.c, src/shared/gatt-client.c, BlueZ 5.66): the suite then
+	// waits for the peripheral's subscription to end instead of checking it when Unsubscribe
+	// returns.
+	LateUnsubscribe string
 }
 
 // Peripheral returns the peripheral of e at address, or nil.

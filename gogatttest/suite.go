@@ -73,6 +73,9 @@ func start(t *testing.T, e Env) {
 
 func connect(t *testing.T, e Env, addr string, opts gogatt.ConnectOptions) gogatt.Device {
 	t.Helper()
+	if opts.Timeout == 0 {
+		opts.Timeout = e.ConnectTimeout
+	}
 	d, err := e.Backend.Connect(ctxT(t), addr, opts)
 	if err != nil {
 		t.Fatalf("Connect %s: %v", addr, err)
@@ -323,14 +326,17 @@ func testDiscovery(t *testing.T, e Env) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var primaries int
+	var want, got []gogatt.UUID
 	for _, s := range p.Services() {
-		if s.Primary {
-			primaries++
+		if s.Primary && !slices.Contains(e.HiddenServices, s.UUID) {
+			want = append(want, s.UUID)
 		}
 	}
-	if len(svcs) != primaries {
-		t.Fatalf("%d services, want %d", len(svcs), primaries)
+	for _, s := range svcs {
+		got = append(got, s.UUID)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("services %v, want %v", got, want)
 	}
 	for _, u := range []gogatt.UUID{sim.TortureLong, sim.TortureDescFirst, sim.TortureMax} {
 		h, err := d.GetHandle(ctx, u)
@@ -588,9 +594,7 @@ func testSubscribe(t *testing.T, e Env) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if n := p.Subscribers(vh); n != 0 {
-				t.Fatalf("after Unsubscribe the peripheral has %d subscribers", n)
-			}
+			unsubscribed(t, e, p, vh)
 		})
 	}
 }
@@ -693,8 +697,9 @@ func testHandlerReentrancy(t *testing.T, e Env) {
 	if err := recv(t, done, "the handler's calls"); err != nil {
 		t.Fatalf("calls from a handler: %v", err)
 	}
-	if p.Subscribers(vh) != 0 || p.Subscribers(p.ValueHandle(sim.TortureIndicate)) != 1 {
-		t.Fatal("the handler's Unsubscribe/Subscribe did not reach the peripheral")
+	unsubscribed(t, e, p, vh)
+	if p.Subscribers(p.ValueHandle(sim.TortureIndicate)) != 1 {
+		t.Fatal("the handler's Subscribe did not reach the peripheral")
 	}
 	p.Notify(p.ValueHandle(sim.TortureIndicate), []byte{2})
 	second.wait(t, 1, "the second subscription's value")
@@ -899,8 +904,24 @@ func testLinkLoss(t *testing.T, e Env) {
 	}
 }
 
+// unsubscribed checks that the peripheral has no subscriber of vh left once Unsubscribe has
+// returned, or waits for that with Env.LateUnsubscribe.
+func unsubscribed(t *testing.T, e Env, p *sim.Peripheral, vh uint16) {
+	t.Helper()
+	if e.LateUnsubscribe != "" {
+		waitFor(t, "the peripheral's subscription to end ("+e.LateUnsubscribe+")", func() bool { return p.Subscribers(vh) == 0 })
+		return
+	}
+	if n := p.Subscribers(vh); n != 0 {
+		t.Fatalf("after Unsubscribe the peripheral has %d subscribers", n)
+	}
+}
+
 // Several devices at once: concurrent connections, reads and notifications.
 func testSeveralDevices(t *testing.T, e Env) {
+	if e.NoConcurrentLinks != "" {
+		t.Skip(e.NoConcurrentLinks)
+	}
 	start(t, e)
 	ctx := ctxT(t)
 	addrs := []string{sim.HeartRateAddress, sim.ThermometerAddress, sim.TortureAddress}
@@ -909,7 +930,7 @@ func testSeveralDevices(t *testing.T, e Env) {
 	errs := make([]error, len(addrs))
 	for i, a := range addrs {
 		wg.Go(func() {
-			d, err := e.Backend.Connect(ctx, a, gogatt.ConnectOptions{})
+			d, err := e.Backend.Connect(ctx, a, gogatt.ConnectOptions{Timeout: e.ConnectTimeout})
 			devs[i], errs[i] = d, err
 		})
 	}
