@@ -145,7 +145,7 @@ func (h *Host) setup(ctx context.Context) error {
 			return err
 		}
 		if len(r) < 8 {
-			return fmt.Errorf("Read Buffer Size: %w", errMalformed)
+			return fmt.Errorf("simhci: read buffer size: %w", errMalformed)
 		}
 		mtu, n = int(binary.LittleEndian.Uint16(r[1:])), int(binary.LittleEndian.Uint16(r[4:]))
 	}
