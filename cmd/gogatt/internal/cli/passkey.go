@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -114,25 +115,14 @@ func (a *app) askPasskey(ctx context.Context, address string) (uint32, error) {
 	if a.env.StdinFile != nil && a.env.IsTerminal(a.env.StdinFile) {
 		fmt.Fprintf(a.env.Stderr, "Passkey shown by %s: ", address)
 	}
-	type answer struct {
-		line string
-		err  error
+	line, err := a.readLine(ctx)
+	switch {
+	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		return 0, fmt.Errorf("passkey entry: %w", err)
+	case err != nil:
+		return 0, fmt.Errorf("%s asks for a passkey: %w: pass --passkey N", address, err)
 	}
-	ch := make(chan answer, 1)
-	go func() { // left behind if ctx ends first: standard input cannot be interrupted
-		line, err := a.stdinLine()
-		ch <- answer{line, err}
-	}()
-	var ans answer
-	select {
-	case ans = <-ch:
-	case <-ctx.Done():
-		return 0, fmt.Errorf("passkey entry: %w", ctx.Err())
-	}
-	line := strings.TrimSpace(ans.line)
-	if line == "" && ans.err != nil {
-		return 0, fmt.Errorf("%s asks for a passkey: nothing on standard input (%v): pass --passkey N: %w", address, ans.err, gogatt.ErrInvalidParameter)
-	}
+	line = strings.TrimSpace(line)
 	n, err := strconv.ParseUint(line, 10, 32)
 	if err != nil || n > 999999 {
 		return 0, fmt.Errorf("passkey %q: want a number from 0 to 999999: %w", line, gogatt.ErrInvalidParameter)
