@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"testing"
+
+	"github.com/gogatt/gogatt/sim"
 )
 
 func TestCodec(t *testing.T) {
@@ -47,6 +49,7 @@ func FuzzCodec(f *testing.F) {
 	f.Add(acl(0x0040, true, l2capFrame(cidATT, []byte{0x0a, 0x03, 0x00})))
 	f.Add([]byte{pktEvent, evCmdComplete, 4, 1, 0x03, 0x0c, 0})
 	f.Add(append(acl(1, true, []byte{5, 0, 4, 0, 1}), acl(1, false, []byte{2, 3, 4, 5})...))
+	h := &Host{p: sim.DemoPeripherals(1)[0]}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r := bufio.NewReader(bytes.NewReader(b))
 		var ra reassembler
@@ -70,7 +73,8 @@ func FuzzCodec(f *testing.F) {
 				}
 			}
 			_ = signalling(payload)
-			_ = smp(payload)
+			var c conn
+			_ = h.smp(&c, payload)
 		}
 	})
 }

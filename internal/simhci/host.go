@@ -83,7 +83,8 @@ type Host struct {
 	mu      sync.Mutex
 	inRange bool
 	closing bool
-	conn    *conn // the current connection, nil when none
+	conn    *conn                  // the current connection, nil when none
+	keys    map[bt.Address]ltkKeys // the keys distributed to each central that bonded
 }
 
 // cmdResult is a Command Complete's return parameters or a Command Status's status.
@@ -94,12 +95,15 @@ type cmdResult struct {
 
 // conn is one connection of the host.
 type conn struct {
-	handle   uint16
-	link     *sim.Link
-	in       chan []byte // ATT PDUs from the central, to the link
-	rx       reassembler
-	inflight int           // ACL packets the controller holds, guarded by Host.mu
-	down     chan struct{} // closed on Disconnection Complete
+	handle      uint16
+	central     bt.Address
+	centralType bt.AddressType
+	link        *sim.Link
+	pair        pairing     // touched by the reader goroutine only
+	in          chan []byte // ATT PDUs from the central, to the link
+	rx          reassembler
+	inflight    int           // ACL packets the controller holds, guarded by Host.mu
+	down        chan struct{} // closed on Disconnection Complete
 }
 
 // Serve resets the controller behind rw, starts advertising p and serves the connections
@@ -116,7 +120,8 @@ func Serve(ctx context.Context, rw io.ReadWriteCloser, p *sim.Peripheral, logger
 		logger = slog.New(slog.DiscardHandler)
 	}
 	h := &Host{p: p, rw: rw, log: logger.With("peripheral", p.Address().String()),
-		cmdCh: make(chan cmdResult, 1), done: make(chan struct{}), inRange: true}
+		cmdCh: make(chan cmdResult, 1), done: make(chan struct{}), inRange: true,
+		keys: map[bt.Address]ltkKeys{}}
 	h.wg.Add(1)
 	go h.read()
 	if err := h.setup(ctx); err != nil {
@@ -383,13 +388,27 @@ func (h *Host) event(code byte, p []byte) error {
 			copy(a[:], p[6:12])
 			h.connected(handle, bt.AddressType(p[5]&1), bt.AddressFromLE(a))
 		case leLTKRequest:
-			if len(p) >= 3 {
-				handle := p[1:3]
-				h.later(func() {
-					_, err := h.cmd(context.Background(), opLELTKNegReply, handle...)
-					h.logErr("LTK negative reply", err)
-				})
+			if len(p) < 13 {
+				return fmt.Errorf("%w: LE Long Term Key Request", errMalformed)
 			}
+			var rnd [8]byte
+			copy(rnd[:], p[3:11])
+			h.ltkRequest(binary.LittleEndian.Uint16(p[1:])&0x0fff, rnd, binary.LittleEndian.Uint16(p[11:]))
+		}
+	case evEncChange:
+		if len(p) < 4 {
+			return fmt.Errorf("%w: Encryption Change", errMalformed)
+		}
+		h.log.Debug("simhci: encryption change", "status", p[0], "enabled", p[3])
+		if p[0] == 0 && p[3] != 0 {
+			h.encrypted(binary.LittleEndian.Uint16(p[1:]) & 0x0fff)
+		}
+	case evEncKeyRefreshed:
+		if len(p) < 3 {
+			return fmt.Errorf("%w: Encryption Key Refresh Complete", errMalformed)
+		}
+		if p[0] == 0 {
+			h.encrypted(binary.LittleEndian.Uint16(p[1:]) & 0x0fff)
 		}
 	}
 	return nil
@@ -443,7 +462,7 @@ func (h *Host) connected(handle uint16, t bt.AddressType, central bt.Address) {
 	h.mu.Lock()
 	refuse := err != nil || h.closing || h.conn != nil
 	if !refuse {
-		c := &conn{handle: handle, link: link, in: make(chan []byte, 1024), down: make(chan struct{})}
+		c := &conn{handle: handle, central: central, centralType: t, link: link, in: make(chan []byte, 1024), down: make(chan struct{})}
 		h.conn = c
 		h.wg.Add(2)
 		go h.toCentral(c)
@@ -575,7 +594,7 @@ func (h *Host) l2cap(c *conn, f frame) {
 			h.later(func() { h.logErr("L2CAP signalling", h.sendL2CAP(c, cidSig, rsp)) })
 		}
 	case cidSMP:
-		if rsp := smp(f.payload); rsp != nil {
+		if rsp := h.smp(c, f.payload); rsp != nil {
 			h.later(func() { h.logErr("SMP", h.sendL2CAP(c, cidSMP, rsp)) })
 		}
 	}
@@ -597,15 +616,6 @@ func signalling(p []byte) []byte {
 	default:
 		return []byte{0x01, id, 2, 0, 0, 0}
 	}
-}
-
-// smp answers one Security Manager command (Core v5.3 Vol 3 Part H §3.5): a Pairing Request
-// gets Pairing Failed, Pairing Not Supported (0x05); nothing else needs an answer here.
-func smp(p []byte) []byte {
-	if len(p) < 1 || p[0] != 0x01 {
-		return nil
-	}
-	return []byte{0x05, 0x05}
 }
 
 // SetInRange starts (true) or stops (false) advertising; out of range, the current connection

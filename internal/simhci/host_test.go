@@ -207,7 +207,7 @@ func TestHostAdvertisesAndServes(t *testing.T) {
 				t.Fatalf("read answered %x on channel %d, want %x", fr.payload, fr.cid, want)
 			}
 			f.send(0x0040, cidSMP, []byte{0x01, 0x03, 0x00, 0x01, 0x10, 0x07, 0x07}) // Pairing Request
-			if fr := f.frame(); fr.cid != cidSMP || !bytes.Equal(fr.payload, []byte{0x05, 0x05}) {
+			if fr := f.frame(); fr.cid != cidSMP || !bytes.Equal(fr.payload, []byte{0x02, 0x03, 0x00, 0x01, 0x10, 0x00, 0x01}) {
 				t.Fatalf("pairing answered %x on channel %d", fr.payload, fr.cid)
 			}
 			f.send(0x0040, cidSig, []byte{0x14, 0x07, 0x02, 0x00, 0x27, 0x00}) // an unknown request

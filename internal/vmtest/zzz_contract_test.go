@@ -106,6 +106,8 @@ func simContractEnv(t *testing.T, b gogatt.Backend) gogatttest.Env {
 	return gogatttest.Env{
 		Backend:     b,
 		Peripherals: ps,
+		// simhci pairs (LE legacy pairing, Just Works) and keeps the keys it distributes.
+		CanBond: true,
 		SetInRange: func(a string, in bool) {
 			p, h := gogatttest.Env{Peripherals: ps}.Peripheral(a), hosts[a]
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
