@@ -121,8 +121,8 @@ func (b *Backend) monitor(ctx context.Context, conn *dbus.Conn, adapter dbus.Obj
 	if err := ad.CallWithContext(ctx, ifaceProps+".Get", 0, ifaceMonitorMgr, "SupportedMonitorTypes").Store(&types); err != nil {
 		var de dbus.Error
 		if errors.As(err, &de) && ctx.Err() == nil && de.Name != "org.freedesktop.DBus.Error.AccessDenied" {
-			return nil, fmt.Errorf("passive scan: bluetoothd has no AdvertisementMonitorManager1 on %s: run bluetoothd with --experimental (BlueZ 5.66): %w (%s)",
-				b.cfg.Adapter, gogatt.ErrUnsupported, de.Error())
+			return nil, fmt.Errorf("passive scan: bluetoothd has no AdvertisementMonitorManager1 on %s: run bluetoothd with --experimental (BlueZ 5.66): %w (%w)",
+				b.cfg.Adapter, gogatt.ErrUnsupported, err)
 		}
 		return nil, mapError("passive scan", 0, err)
 	}

@@ -126,6 +126,10 @@ func TestPassiveScanUnsupported(t *testing.T) {
 	if !errors.Is(err, gogatt.ErrUnsupported) || !strings.Contains(err.Error(), "bluetoothd has no AdvertisementMonitorManager1 on "+env.HCIDevice()+": run bluetoothd with --experimental") {
 		t.Fatalf("passive Scan = %v, want ErrUnsupported naming --experimental", err)
 	}
+	var de dbus.Error
+	if !errors.As(err, &de) {
+		t.Errorf("passive Scan = %v: bluetoothd's D-Bus error is not reachable with errors.As", err)
+	}
 	if discovering(t, env) {
 		t.Error("Discovering after a refused passive scan")
 	}
