@@ -75,6 +75,9 @@ func testStopDiscardsQueuedValues(t *testing.T, e Env, auto, inside, disconnect 
 	}
 	t.Cleanup(p.StartGenerator(vh, n, 0))
 	waitStats(t, d, vh, "every value to arrive", func(st gogatt.SubscriptionStats) bool { return st.Received >= n })
+	// The first value's handler call must be under way (blocked on backlog) before the call:
+	// on a loaded machine every value can arrive before the delivery goroutine has made it.
+	waitFor(t, "the handler's first call", func() bool { return calls.Load() >= 1 })
 	close(backlog)
 	if !inside {
 		go func() { callErr <- call() }()
