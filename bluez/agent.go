@@ -5,14 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/godbus/dbus/v5"
 
 	"github.com/gogatt/gogatt"
-	"github.com/gogatt/gogatt/bt"
 	"github.com/gogatt/gogatt/internal/gattkit"
 )
 
@@ -63,8 +61,9 @@ type agent struct {
 	conn    *dbus.Conn
 	adapter dbus.ObjectPath
 
+	bluetoothd *bluetoothdName // who may call the agent
+
 	mu       sync.Mutex
-	owner    string                       // bluetoothd's unique bus name
 	pairings map[dbus.ObjectPath]*pairing // Bonds in progress, by device path
 	requests map[*request]struct{}        // requests whose context is live: Cancel ends them
 	shown    map[dbus.ObjectPath]*request // the passkey display of each device
@@ -87,12 +86,9 @@ type request struct {
 
 // startAgent exports the agent on conn and registers it (RegisterAgent with Config's
 // capability; RequestDefaultAgent when Config.DefaultAgent).
-func (b *Backend) startAgent(ctx context.Context, conn *dbus.Conn, busAddr string, adapter dbus.ObjectPath) (*agent, error) {
-	a := &agent{b: b, conn: conn, adapter: adapter, pairings: map[dbus.ObjectPath]*pairing{},
+func (b *Backend) startAgent(ctx context.Context, conn *dbus.Conn, adapter dbus.ObjectPath, name *bluetoothdName) (*agent, error) {
+	a := &agent{b: b, conn: conn, adapter: adapter, bluetoothd: name, pairings: map[dbus.ObjectPath]*pairing{},
 		requests: map[*request]struct{}{}, shown: map[dbus.ObjectPath]*request{}}
-	if err := conn.BusObject().CallWithContext(ctx, "org.freedesktop.DBus.GetNameOwner", 0, bluezService).Store(&a.owner); err != nil {
-		return nil, b.adapterError(ctx, conn, busAddr, err)
-	}
 	err := conn.ExportMethodTable(map[string]any{
 		"Release":              a.release,
 		"RequestPinCode":       a.requestPinCode,
@@ -159,16 +155,12 @@ func agentErr(name, text string) *dbus.Error { return dbus.NewError(name, []any{
 // pairing: the Bond's, or, for a pairing no Bond of this backend started (default agent), at
 // bluetoothd's own request timeout.
 func (a *agent) begin(sender dbus.Sender, device dbus.ObjectPath) (string, *request, *pairing, *dbus.Error) {
-	if !a.fromBluetoothd(string(sender)) {
+	if !a.bluetoothd.is(sender) {
 		return "", nil, nil, agentErr(errRejected, "gogatt: agent requests are accepted from bluetoothd only")
 	}
-	prefix := string(a.adapter) + "/dev_"
-	if !strings.HasPrefix(string(device), prefix) {
-		return "", nil, nil, agentErr(errRejected, "gogatt: device "+string(device)+" is not on adapter "+string(a.adapter))
-	}
-	addr, err := bt.ParseAddress(strings.ReplaceAll(strings.TrimPrefix(string(device), prefix), "_", ":"))
-	if err != nil {
-		return "", nil, nil, agentErr(errRejected, "gogatt: device "+string(device)+": "+err.Error())
+	addr, ok := deviceAddress(a.adapter, device)
+	if !ok {
+		return "", nil, nil, agentErr(errRejected, "gogatt: "+string(device)+" is not a device on adapter "+string(a.adapter))
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -194,26 +186,6 @@ func (a *agent) begin(sender dbus.Sender, device dbus.ObjectPath) (string, *requ
 		a.mu.Unlock()
 	})
 	return addr.String(), r, p, nil
-}
-
-// fromBluetoothd reports whether sender is the unique name of org.bluez's owner, asking the bus
-// again when it is not the name known (bluetoothd restarted).
-func (a *agent) fromBluetoothd(sender string) bool {
-	a.mu.Lock()
-	owner := a.owner
-	a.mu.Unlock()
-	if sender != "" && sender == owner {
-		return true
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), a.b.cfg.CallTimeout)
-	defer cancel()
-	if err := a.conn.BusObject().CallWithContext(ctx, "org.freedesktop.DBus.GetNameOwner", 0, bluezService).Store(&owner); err != nil {
-		return false
-	}
-	a.mu.Lock()
-	a.owner = owner
-	a.mu.Unlock()
-	return sender == owner
 }
 
 // failed records a callback's error in the pairing and returns the Rejected error for
@@ -252,7 +224,7 @@ func call[T any](r *request, fn func(ctx context.Context) (T, error)) (T, error)
 
 // release is Agent1.Release: bluetoothd unregistered the agent (it is exiting).
 func (a *agent) release(sender dbus.Sender) *dbus.Error {
-	if a.fromBluetoothd(string(sender)) {
+	if a.bluetoothd.is(sender) {
 		a.b.log.Debug("bluetoothd released the pairing agent")
 	}
 	return nil
@@ -384,7 +356,7 @@ func (a *agent) authorizeService(sender dbus.Sender, device dbus.ObjectPath, uui
 // cancelRequests is Agent1.Cancel: bluetoothd gave up the request in progress (bluetoothd has
 // at most one per agent, src/agent.c), so every live request's context ends.
 func (a *agent) cancelRequests(sender dbus.Sender) *dbus.Error {
-	if !a.fromBluetoothd(string(sender)) {
+	if !a.bluetoothd.is(sender) {
 		return agentErr(errRejected, "gogatt: agent requests are accepted from bluetoothd only")
 	}
 	a.mu.Lock()

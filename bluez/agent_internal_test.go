@@ -12,7 +12,7 @@ import (
 func TestAgentRejectsOtherAdapters(t *testing.T) {
 	called := false
 	b := New(Config{Passkey: func(context.Context, string) (uint32, error) { called = true; return 0, nil }})
-	a := &agent{b: b, adapter: "/org/bluez/hci0", owner: ":1.5", pairings: map[dbus.ObjectPath]*pairing{},
+	a := &agent{b: b, adapter: "/org/bluez/hci0", bluetoothd: &bluetoothdName{name: ":1.5"}, pairings: map[dbus.ObjectPath]*pairing{},
 		requests: map[*request]struct{}{}, shown: map[dbus.ObjectPath]*request{}}
 	for _, dev := range []dbus.ObjectPath{"/org/bluez/hci1/dev_C0_FF_EE_00_00_03", "/org/bluez/hci0", "/org/bluez/hci0/dev_nope"} {
 		if _, err := a.requestPasskey(":1.5", dev); err == nil || err.Name != errRejected {
@@ -33,7 +33,7 @@ func TestAgentRejectsOtherAdapters(t *testing.T) {
 // TestAgentCancel: Agent1.Cancel from bluetoothd ends the context of every request in
 // progress; RequestAuthorization is accepted for a device a Bond of this backend pairs with.
 func TestAgentCancel(t *testing.T) {
-	a := &agent{b: New(Config{}), adapter: "/org/bluez/hci0", owner: ":1.5", pairings: map[dbus.ObjectPath]*pairing{},
+	a := &agent{b: New(Config{}), adapter: "/org/bluez/hci0", bluetoothd: &bluetoothdName{name: ":1.5"}, pairings: map[dbus.ObjectPath]*pairing{},
 		requests: map[*request]struct{}{}, shown: map[dbus.ObjectPath]*request{}}
 	dev := dbus.ObjectPath("/org/bluez/hci0/dev_C0_FF_EE_00_00_03")
 	if err := a.requestAuthorization(":1.5", dev); err == nil || err.Name != errRejected {

@@ -215,7 +215,8 @@ type Backend struct {
 	discMu    sync.Mutex
 	discUsers map[*dbus.Conn]int
 
-	agent *agent // the pairing agent on conn (agent.go); nil when not started
+	agent      *agent          // the pairing agent on conn (agent.go); nil when not started
+	bluetoothd *bluetoothdName // who may call the objects the backend exports; nil when not started
 }
 
 var _ gogatt.Backend = (*Backend)(nil)
@@ -287,7 +288,12 @@ func (b *Backend) Start(ctx context.Context) error {
 		conn.Close()
 		return err
 	}
-	ag, err := b.startAgent(ctx, conn, addr, adapter)
+	name := &bluetoothdName{conn: conn, timeout: b.cfg.CallTimeout}
+	if err := name.lookup(ctx); err != nil {
+		conn.Close()
+		return b.adapterError(ctx, conn, addr, err)
+	}
+	ag, err := b.startAgent(ctx, conn, adapter, name)
 	if err != nil {
 		conn.Close()
 		return err
@@ -303,7 +309,7 @@ func (b *Backend) Start(ctx context.Context) error {
 		}
 		return gogatt.ErrNotStarted
 	}
-	b.conn, b.adapter, b.started, b.agent = conn, adapter, true, ag
+	b.conn, b.adapter, b.started, b.agent, b.bluetoothd = conn, adapter, true, ag, name
 	b.wg.Add(1)
 	go b.dispatch(ch)
 	return nil
@@ -440,7 +446,7 @@ func (b *Backend) Stop() error {
 	b.stopped = true
 	b.stopCancel()
 	conn, ag := b.conn, b.agent
-	b.conn, b.started, b.agent = nil, false, nil
+	b.conn, b.started, b.agent, b.bluetoothd = nil, false, nil, nil
 	b.mu.Unlock()
 	b.handed.DisconnectAll()
 	b.mu.Lock()
@@ -478,6 +484,59 @@ func (b *Backend) callCtx(ctx context.Context) (context.Context, context.CancelF
 
 func devicePath(adapter dbus.ObjectPath, a bt.Address) dbus.ObjectPath {
 	return adapter + "/dev_" + dbus.ObjectPath(strings.ReplaceAll(a.String(), ":", "_"))
+}
+
+// deviceAddress is devicePath's inverse: the address of the device object path of adapter, and
+// false when path is not one.
+func deviceAddress(adapter, path dbus.ObjectPath) (bt.Address, bool) {
+	rest, ok := strings.CutPrefix(string(path), string(adapter)+"/dev_")
+	if !ok {
+		return bt.Address{}, false
+	}
+	a, err := bt.ParseAddress(strings.ReplaceAll(rest, "_", ":"))
+	return a, err == nil
+}
+
+// bluetoothdName is bluetoothd's unique bus name: the objects the backend exports (the pairing
+// agent, advertisement monitors) answer calls from it only, so that another client on the bus
+// can neither answer a pairing nor end or feed a scan.
+type bluetoothdName struct {
+	conn    *dbus.Conn
+	timeout time.Duration
+
+	mu   sync.Mutex
+	name string
+}
+
+// lookup asks the bus who owns org.bluez.
+func (n *bluetoothdName) lookup(ctx context.Context) error {
+	var name string
+	if err := n.conn.BusObject().CallWithContext(ctx, "org.freedesktop.DBus.GetNameOwner", 0, bluezService).Store(&name); err != nil {
+		return err
+	}
+	n.mu.Lock()
+	n.name = name
+	n.mu.Unlock()
+	return nil
+}
+
+// is reports whether sender is bluetoothd, asking the bus again when it is not the name known
+// (bluetoothd restarted).
+func (n *bluetoothdName) is(sender dbus.Sender) bool {
+	n.mu.Lock()
+	known := n.name
+	n.mu.Unlock()
+	if sender != "" && string(sender) == known {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), n.timeout)
+	defer cancel()
+	if n.lookup(ctx) != nil {
+		return false
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return sender != "" && string(sender) == n.name
 }
 
 // Connect connects to address with Device1.Connect and returns the module's one Device over it

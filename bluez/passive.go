@@ -61,12 +61,12 @@ func flagsPatterns() []adPattern {
 // waiting for a reply, go to the scan's queue. Calls from other bus names than bluetoothd's
 // are rejected, as the agent's are: another client must not end or feed the scan.
 type advMonitor struct {
-	q *sigQueue
-	a *agent // for fromBluetoothd
+	q          *sigQueue
+	bluetoothd *bluetoothdName
 }
 
 func (m advMonitor) Release(sender dbus.Sender) *dbus.Error {
-	if !m.a.fromBluetoothd(string(sender)) {
+	if !m.bluetoothd.is(sender) {
 		return agentErr(errRejected, "gogatt: monitor calls are accepted from bluetoothd only")
 	}
 	m.q.push(&dbus.Signal{Name: monitorReleased})
@@ -74,7 +74,7 @@ func (m advMonitor) Release(sender dbus.Sender) *dbus.Error {
 }
 func (m advMonitor) Activate() *dbus.Error { return nil }
 func (m advMonitor) DeviceFound(sender dbus.Sender, device dbus.ObjectPath) *dbus.Error {
-	if !m.a.fromBluetoothd(string(sender)) {
+	if !m.bluetoothd.is(sender) {
 		return agentErr(errRejected, "gogatt: monitor calls are accepted from bluetoothd only")
 	}
 	m.q.push(&dbus.Signal{Name: monitorFound, Path: device})
@@ -132,9 +132,9 @@ func (b *Backend) monitor(ctx context.Context, conn *dbus.Conn, adapter dbus.Obj
 	b.mu.Lock()
 	id := b.nextID
 	b.nextID++
-	ag := b.agent
+	name := b.bluetoothd
 	b.mu.Unlock()
-	if ag == nil {
+	if name == nil {
 		return nil, gogatt.ErrNotStarted
 	}
 	root := dbus.ObjectPath(fmt.Sprintf("/org/gogatt/bluez/scan%d", id))
@@ -151,7 +151,7 @@ func (b *Backend) monitor(ctx context.Context, conn *dbus.Conn, adapter dbus.Obj
 		conn.Export(nil, mon, ifaceMonitor)
 		conn.Export(nil, mon, ifaceProps)
 	}
-	if err := errors.Join(conn.Export(advMonitor{q, ag}, mon, ifaceMonitor), conn.Export(r, mon, ifaceProps),
+	if err := errors.Join(conn.Export(advMonitor{q, name}, mon, ifaceMonitor), conn.Export(r, mon, ifaceProps),
 		conn.Export(r, root, ifaceObjManager)); err != nil {
 		unexport()
 		return nil, fmt.Errorf("passive scan: exporting the advertisement monitor: %w", err)

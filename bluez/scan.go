@@ -145,7 +145,8 @@ func (b *Backend) Scan(ctx context.Context, opts gogatt.ScanOptions) ([]gogatt.S
 				// its advertising data.
 				// bluetoothd updates the device before it calls DeviceFound, and the signals of
 				// that update may still be on their way: read the properties now.
-				path, seen = s.Path, strings.HasPrefix(string(s.Path), prefix) && !strings.Contains(string(s.Path)[len(prefix):], "/")
+				path = s.Path
+				_, seen = deviceAddress(adapter, path)
 				if seen {
 					if d := b.deviceProps(ctx, conn, path); len(d) > 0 || known[path] == nil {
 						known[path] = d
