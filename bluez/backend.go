@@ -663,8 +663,7 @@ func (b *Backend) adapterError(ctx context.Context, conn *dbus.Conn, addr string
 	case "org.freedesktop.DBus.Error.AccessDenied":
 		return permissionError(b.cfg.Adapter, "reading its state", err)
 	case "org.freedesktop.DBus.Error.ServiceUnknown", "org.freedesktop.DBus.Error.NameHasNoOwner":
-		return &startError{msg: fmt.Sprintf("bluez: bluetoothd is not running: nothing owns org.bluez on the bus at %s; start it (systemctl start bluetooth): %s", addr, dbusText(err)),
-			errs: []error{ErrNoBluetoothd, gogatt.ErrNoAdapter, err}}
+		return noBluetoothd(addr, err)
 	}
 	nf := &AdapterNotFoundError{Adapter: b.cfg.Adapter, Err: err}
 	if objs, lerr := managedObjects(ctx, conn); lerr == nil {

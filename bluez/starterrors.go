@@ -77,8 +77,19 @@ func Reachable(ctx context.Context, busAddress string) error {
 		return fmt.Errorf("bluez: asking the bus at %s for %s: %w", addr, bluezService, err)
 	}
 	if !owned {
-		return &startError{msg: fmt.Sprintf("bluez: bluetoothd is not running: nothing owns org.bluez on the bus at %s; start it (systemctl start bluetooth)", addr),
-			errs: []error{ErrNoBluetoothd, gogatt.ErrNoAdapter}}
+		return noBluetoothd(addr, nil)
 	}
 	return nil
+}
+
+// noBluetoothd is ErrNoBluetoothd for the bus at addr, with the D-Bus error that said so (nil
+// when the bus answered that org.bluez has no owner).
+func noBluetoothd(addr string, cause error) error {
+	msg := fmt.Sprintf("bluez: bluetoothd is not running: nothing owns org.bluez on the bus at %s; start it (systemctl start bluetooth)", addr)
+	errs := []error{ErrNoBluetoothd, gogatt.ErrNoAdapter}
+	if cause != nil {
+		msg += ": " + dbusText(cause)
+		errs = append(errs, cause)
+	}
+	return &startError{msg: msg, errs: errs}
 }
