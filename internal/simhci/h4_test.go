@@ -53,6 +53,7 @@ func FuzzCodec(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r := bufio.NewReader(bytes.NewReader(b))
 		var ra reassembler
+		var acc []byte // the ACL payloads since the last start fragment
 		for {
 			pk, err := readPacket(r)
 			if err != nil {
@@ -65,11 +66,14 @@ func FuzzCodec(f *testing.F) {
 			if err != nil {
 				continue
 			}
+			if start {
+				acc = acc[:0]
+			}
+			acc = append(acc, payload...)
 			frames, _ := ra.add(start, payload)
 			for _, fr := range frames {
-				enc := l2capFrame(fr.cid, fr.payload)
-				if len(enc) != 4+len(fr.payload) {
-					t.Fatalf("frame of %d bytes encodes to %d", len(fr.payload), len(enc))
+				if enc := l2capFrame(fr.cid, fr.payload); !bytes.HasPrefix(acc, enc) {
+					t.Fatalf("frame re-encodes to % x, not to the start of its fragments % x", enc, acc)
 				}
 			}
 			_ = signalling(payload)

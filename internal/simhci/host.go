@@ -69,7 +69,7 @@ type Host struct {
 	wmu sync.Mutex // one writer of the stream
 
 	cmdMu sync.Mutex     // one outstanding command
-	cmdCh chan cmdResult // the reader's answer to it
+	cmdCh chan []byte    // the reader's answer to it: return parameters, status first
 	cmdOp uint16         // guarded by mu
 	done  chan struct{}  // closed when the reader ends
 	rerr  error          // why the reader ended, set before done closes
@@ -85,12 +85,6 @@ type Host struct {
 	closing bool
 	conn    *conn                  // the current connection, nil when none
 	keys    map[bt.Address]ltkKeys // the keys distributed to each central that bonded
-}
-
-// cmdResult is a Command Complete's return parameters or a Command Status's status.
-type cmdResult struct {
-	op     uint16
-	params []byte
 }
 
 // conn is one connection of the host.
@@ -120,7 +114,7 @@ func Serve(ctx context.Context, rw io.ReadWriteCloser, p *sim.Peripheral, logger
 		logger = slog.New(slog.DiscardHandler)
 	}
 	h := &Host{p: p, rw: rw, log: logger.With("peripheral", p.Address().String()),
-		cmdCh: make(chan cmdResult, 1), done: make(chan struct{}), inRange: true,
+		cmdCh: make(chan []byte, 1), done: make(chan struct{}), inRange: true,
 		keys: map[bt.Address]ltkKeys{}}
 	h.wg.Add(1)
 	go h.read()
@@ -265,13 +259,13 @@ func (h *Host) cmd(ctx context.Context, op uint16, params ...byte) ([]byte, erro
 	}
 	select {
 	case r := <-h.cmdCh:
-		if len(r.params) == 0 {
+		if len(r) == 0 {
 			return nil, fmt.Errorf("command 0x%04x: no status: %w", op, errMalformed)
 		}
-		if r.params[0] != 0 {
-			return r.params, fmt.Errorf("command 0x%04x: status 0x%02x", op, r.params[0])
+		if r[0] != 0 {
+			return r, fmt.Errorf("command 0x%04x: status 0x%02x", op, r[0])
 		}
-		return r.params, nil
+		return r, nil
 	case <-h.done:
 		return nil, fmt.Errorf("command 0x%04x: %w", op, h.rerr)
 	case <-ctx.Done():
@@ -426,7 +420,7 @@ func (h *Host) answer(op uint16, params []byte) {
 		return
 	}
 	select {
-	case h.cmdCh <- cmdResult{op, append([]byte(nil), params...)}:
+	case h.cmdCh <- append([]byte(nil), params...):
 	default:
 	}
 }
@@ -508,7 +502,6 @@ func (h *Host) toCentral(c *conn) {
 			}
 			return
 		}
-		h.log.Debug("simhci: ATT to central", "handle", c.handle, "opcode", pdu[0], "len", len(pdu))
 		if err := h.sendL2CAP(c, cidATT, pdu); err != nil {
 			return
 		}
@@ -584,9 +577,8 @@ func (h *Host) l2cap(c *conn, f frame) {
 		if len(f.payload) == 0 {
 			return
 		}
-		h.log.Debug("simhci: ATT from central", "handle", c.handle, "opcode", f.payload[0], "len", len(f.payload))
 		select {
-		case c.in <- append([]byte(nil), f.payload...):
+		case c.in <- f.payload: // the reassembler's own buffer: the frame is the caller's
 		case <-c.down:
 		}
 	case cidSig:
@@ -635,7 +627,7 @@ func (h *Host) SetInRange(ctx context.Context, in bool) error {
 }
 
 // Close stops advertising, ends the connection (waiting for the controller's Disconnection
-// Complete, at most until ctx ends) and closes the stream.
+// Complete, at most 10 s) and closes the stream.
 func (h *Host) Close() error {
 	h.once.Do(func() {
 		h.mu.Lock()
@@ -653,15 +645,7 @@ func (h *Host) Close() error {
 			case <-h.done:
 			}
 		}
-		h.rw.Close()
-		<-h.done
-		h.mu.Lock()
-		c = h.conn
-		h.conn = nil
-		h.mu.Unlock()
-		if c != nil {
-			h.linkDown(c)
-		}
+		h.rw.Close() // the reader ends, and takes the connection down (read)
 	})
 	h.wg.Wait()
 	return nil
