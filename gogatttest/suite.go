@@ -71,12 +71,18 @@ func start(t *testing.T, e Env) {
 	t.Cleanup(func() { e.Backend.Stop() })
 }
 
-func connect(t *testing.T, e Env, addr string, opts gogatt.ConnectOptions) gogatt.Device {
-	t.Helper()
+// connectOptions are opts with Env.ConnectTimeout when they set no timeout: the options of a
+// connection that is expected to succeed.
+func (e Env) connectOptions(opts gogatt.ConnectOptions) gogatt.ConnectOptions {
 	if opts.Timeout == 0 {
 		opts.Timeout = e.ConnectTimeout
 	}
-	d, err := e.Backend.Connect(ctxT(t), addr, opts)
+	return opts
+}
+
+func connect(t *testing.T, e Env, addr string, opts gogatt.ConnectOptions) gogatt.Device {
+	t.Helper()
+	d, err := e.Backend.Connect(ctxT(t), addr, e.connectOptions(opts))
 	if err != nil {
 		t.Fatalf("Connect %s: %v", addr, err)
 	}
@@ -835,9 +841,9 @@ func testAutoReconnect(t *testing.T, e Env) {
 	p := e.Peripheral(sim.HeartRateAddress)
 	events := make(chan gogatt.ConnectionEvent, 64)
 	cctx, ccancel := context.WithTimeout(ctx, hang)
-	d, err := e.Backend.Connect(cctx, sim.HeartRateAddress, gogatt.ConnectOptions{AutoReconnect: true,
+	d, err := e.Backend.Connect(cctx, sim.HeartRateAddress, e.connectOptions(gogatt.ConnectOptions{AutoReconnect: true,
 		ReconnectMinDelay: 50 * time.Millisecond, ReconnectMaxDelay: 200 * time.Millisecond,
-		OnConnectionEvent: func(ev gogatt.ConnectionEvent) { events <- ev }})
+		OnConnectionEvent: func(ev gogatt.ConnectionEvent) { events <- ev }}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -930,7 +936,7 @@ func testSeveralDevices(t *testing.T, e Env) {
 	errs := make([]error, len(addrs))
 	for i, a := range addrs {
 		wg.Go(func() {
-			d, err := e.Backend.Connect(ctx, a, gogatt.ConnectOptions{Timeout: e.ConnectTimeout})
+			d, err := e.Backend.Connect(ctx, a, e.connectOptions(gogatt.ConnectOptions{}))
 			devs[i], errs[i] = d, err
 		})
 	}
