@@ -67,14 +67,25 @@ func (l *logBuffer) Write(p []byte) (int, error) {
 	return l.b.Write(p)
 }
 
+// String is what was logged so far.
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// devicePath is bluetoothd's object path of the device at address on the central
+// (doc/device-api.txt, BlueZ 5.66: dev_ and the address with underscores).
+func devicePath(address string) dbus.ObjectPath {
+	return dbus.ObjectPath("/org/bluez/" + central + "/dev_" + strings.ReplaceAll(address, ":", "_"))
+}
+
 func backend(t *testing.T) *gatttool.Backend {
 	t.Helper()
 	lb := &logBuffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
-			lb.mu.Lock()
-			lines := strings.Split(lb.b.String(), "\n")
-			lb.mu.Unlock()
+			lines := strings.Split(lb.String(), "\n")
 			if len(lines) > 150 {
 				lines = lines[len(lines)-150:]
 			}
@@ -130,7 +141,7 @@ func bluetoothdSettled(t *testing.T) {
 		return
 	}
 	defer conn.Close()
-	path := dbus.ObjectPath("/org/bluez/" + central + "/dev_" + strings.ReplaceAll(peer, ":", "_"))
+	path := devicePath(peer)
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		v, err := conn.Object("org.bluez", path).GetProperty("org.bluez.Device1.ServicesResolved")

@@ -166,7 +166,7 @@ func TestBluezBond(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer conn.Close()
-			p, err := conn.Object("org.bluez", dbus.ObjectPath("/org/bluez/"+central+"/dev_00_AA_01_01_00_01")).GetProperty("org.bluez.Device1.Paired")
+			p, err := conn.Object("org.bluez", devicePath(peer)).GetProperty("org.bluez.Device1.Paired")
 			if err != nil || p.Value() != true {
 				t.Errorf("Paired = %v, %v", p, err)
 			}

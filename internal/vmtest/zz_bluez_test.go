@@ -44,9 +44,7 @@ func bluezBackendLog(t *testing.T, mode bluez.NotifyMode) (*bluez.Backend, *logB
 	lb := &logBuffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
-			lb.mu.Lock()
-			lines := strings.Split(lb.b.String(), "\n")
-			lb.mu.Unlock()
+			lines := strings.Split(lb.String(), "\n")
 			if len(lines) > 150 {
 				lines = lines[len(lines)-150:]
 			}
@@ -494,9 +492,7 @@ func TestBluezNotifications(t *testing.T) {
 			hs, bus, st := bluezBurst(t, d, path, 1, 200, 20*time.Millisecond, 20)
 			// The backend does not claim order silently: with EATT it says so at the first
 			// subscription (and only then).
-			lb.mu.Lock()
-			warned := strings.Contains(lb.b.String(), "Enhanced ATT")
-			lb.mu.Unlock()
+			warned := strings.Contains(lb.String(), "Enhanced ATT")
 			if warned != eatt {
 				t.Errorf("EATT negotiated %v, but the backend's warning about it: %v", eatt, warned)
 			}
@@ -533,9 +529,7 @@ func TestBluezIndications(t *testing.T) {
 	d := bluezConnect(t, b, gogatt.ConnectOptions{})
 	hs, _, st := bluezBurst(t, d, "AcquireNotify", 2, 50, 0, 8)
 	checkBurst(t, "indications", hs, nil, st, 50, true)
-	lb.mu.Lock()
-	fellBack := strings.Contains(lb.b.String(), "AcquireNotify refused; using StartNotify")
-	lb.mu.Unlock()
+	fellBack := strings.Contains(lb.String(), "AcquireNotify refused; using StartNotify")
 	if !fellBack {
 		t.Errorf("no debug log of the fallback to StartNotify")
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gogatt/gogatt"
+	"github.com/gogatt/gogatt/bluez"
 )
 
 // The benchmarks of the tier: for each backend, on hci0 against vmperiph on hci1, the time a
@@ -21,7 +22,8 @@ import (
 //	BENCH backend=<gatttool|bluez> metric=<name> key=value ...
 //
 // and never assert a time (the guest runs under TCG on a shared host). go test runs the files
-// in name order and "zzz_" sorts after "zz_bluez" ('_' before 'z'): these run last, each
+// in name order and "zzz_" sorts after "zz_bluez" ('_' before 'z'): these run after the
+// gatttool and bluez tests (before the contract suite and the --experimental test), each
 // leaving no link and no device object behind.
 
 const (
@@ -56,7 +58,7 @@ func TestBench(t *testing.T) {
 			}})
 	})
 	t.Run("bluez", func(t *testing.T) {
-		b := bluezBackend(t, 0) // bluez.NotifyAuto
+		b := bluezBackend(t, bluez.NotifyAuto)
 		runBench(t, benchDevice{name: "bluez",
 			scan:    func(ctx context.Context) (bool, error) { return scanFor(ctx, b) },
 			connect: func() gogatt.Device { return bluezConnect(t, b, gogatt.ConnectOptions{}) }})

@@ -26,8 +26,8 @@ import (
 // The contract suite (package gogatttest) against the real stack of the guest: the demo
 // peripherals of package sim, each served by package simhci on a controller of its own (hci2,
 // hci3, hci4, taken from bluetoothd through an HCI user channel) on the same emulated radio as
-// hci0, reached from hci0 through bluetoothd. Runs last (file name): the suite's peripherals
-// advertise only during it.
+// hci0, reached from hci0 through bluetoothd. It runs after the other tests but the one of
+// zzzz_experimental_test.go (file names): the suite's peripherals advertise only during it.
 
 // firstSimController is the index of the first controller given to a sim peripheral.
 const firstSimController = 2
@@ -47,9 +47,7 @@ func simEnv(t *testing.T) ([]*sim.Peripheral, map[string]*simhci.Host) {
 		}
 		forget(t, ps)
 		if t.Failed() {
-			lb.mu.Lock()
-			t.Logf("simhci log:\n%s", lb.b.String())
-			lb.mu.Unlock()
+			t.Logf("simhci log:\n%s", lb.String())
 		}
 	})
 	for i, p := range ps {
@@ -91,7 +89,7 @@ func forget(t *testing.T, ps []*sim.Peripheral) {
 	}
 	defer bus.Close()
 	for _, p := range ps {
-		path := dbus.ObjectPath("/org/bluez/" + central + "/dev_" + strings.ReplaceAll(p.Address().String(), ":", "_"))
+		path := devicePath(p.Address().String())
 		err := bus.Object("org.bluez", dbus.ObjectPath("/org/bluez/"+central)).Call("org.bluez.Adapter1.RemoveDevice", 0, path).Err
 		if err != nil && !strings.Contains(err.Error(), "Does Not Exist") && !strings.Contains(err.Error(), "DoesNotExist") {
 			t.Logf("RemoveDevice %s: %v", path, err)
