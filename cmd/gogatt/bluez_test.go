@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -41,20 +40,7 @@ func TestBluezBackend(t *testing.T) {
 
 	bz := func(code int, args ...string) res {
 		t.Helper()
-		cmd := exec.CommandContext(ctx, bin, append([]string{"--backend", "bluez"}, args...)...)
-		cmd.Env = environ
-		var out, errb strings.Builder
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		r := res{stdout: out.String(), stderr: errb.String()}
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			r.code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		r.must(t, code, args...)
-		return r
+		return runEnv(t, environ, code, append([]string{"--backend", "bluez"}, args...)...)
 	}
 
 	// The scan runs until it has printed the three devices (however long a loaded machine

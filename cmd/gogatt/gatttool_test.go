@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"os"
 	"os/exec"
 	"regexp"
@@ -33,20 +32,7 @@ func TestGatttoolBackend(t *testing.T) {
 
 	gt := func(code int, args ...string) res {
 		t.Helper()
-		cmd := exec.CommandContext(ctx, bin, append([]string{"--backend", "gatttool"}, args...)...)
-		cmd.Env = environ
-		var out, errb strings.Builder
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		r := res{stdout: out.String(), stderr: errb.String()}
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			r.code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		r.must(t, code, args...)
-		return r
+		return runEnv(t, environ, code, append([]string{"--backend", "gatttool"}, args...)...)
 	}
 
 	// The scan runs until it has printed the three devices (however long a loaded machine

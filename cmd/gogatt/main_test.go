@@ -81,9 +81,16 @@ type res struct {
 // exe runs the binary to completion.
 func exe(t *testing.T, args ...string) res {
 	t.Helper()
+	return exeEnv(t, nil, args...)
+}
+
+// exeEnv is exe with environ as the binary's environment (nil: this process's).
+func exeEnv(t *testing.T, environ []string, args ...string) res {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = environ
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -107,7 +114,13 @@ func (r res) must(t *testing.T, code int, args ...string) {
 
 func run(t *testing.T, code int, args ...string) res {
 	t.Helper()
-	r := exe(t, args...)
+	return runEnv(t, nil, code, args...)
+}
+
+// runEnv is run with environ as the binary's environment (nil: this process's).
+func runEnv(t *testing.T, environ []string, code int, args ...string) res {
+	t.Helper()
+	r := exeEnv(t, environ, args...)
 	r.must(t, code, args...)
 	return r
 }
