@@ -255,7 +255,7 @@ func TestErrorsAndExitCodes(t *testing.T) {
 		{"no adapter bluez", nil, []string{"scan", "--backend", "bluez", "--hci", "hci1"}, nil, ExitNoAdapter,
 			"gogatt scan: bluetoothd has no Bluetooth adapter hci1: check 'bluetoothctl list', pass --hci, or leave out --backend bluez to use a BLED112 (or the emulator: --sim)"},
 		{"bluez powered off", newFake(), []string{"scan", "--backend", "bluez"},
-			starting(fmt.Errorf("bluez: adapter hci0 is powered off: %w", gogatt.ErrNoAdapter)), ExitNoAdapter,
+			starting(fmt.Errorf("bluez: adapter hci0 is powered off: %w", errors.Join(bluez.ErrPoweredOff, gogatt.ErrNoAdapter))), ExitNoAdapter,
 			"gogatt scan: the Bluetooth adapter hci0 is powered off: power it on ('bluetoothctl power on'; 'rfkill list' shows a radio switched off)"},
 		{"no bluetoothd", newFake(), []string{"read", "--backend", "bluez", hrmAddr, "2a19"},
 			starting(fmt.Errorf("bluez: adapter hci0: %w: %w", gogatt.ErrNoAdapter, dbus.Error{Name: "org.freedesktop.DBus.Error.ServiceUnknown", Body: []any{"The name org.bluez was not provided by any .service files"}})), ExitNoAdapter,

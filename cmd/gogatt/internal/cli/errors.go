@@ -281,7 +281,7 @@ func (a *app) bluezLine(err error) string {
 		return ""
 	case errors.Is(err, bluez.ErrBlocked):
 		return "the Bluetooth adapter " + a.g.hci + " is blocked by rfkill: unblock it ('rfkill unblock bluetooth'; a hard block is a switch or key on the machine)"
-	case errors.Is(err, bluez.ErrPoweredOff) || errors.Is(err, gogatt.ErrNoAdapter) && strings.Contains(err.Error(), "powered off"):
+	case errors.Is(err, bluez.ErrPoweredOff):
 		return "the Bluetooth adapter " + a.g.hci + " is powered off: power it on ('bluetoothctl power on'; 'rfkill list' shows a radio switched off)"
 	case errors.As(err, &nf) && len(nf.Available) > 0:
 		return "bluetoothd has no Bluetooth adapter " + a.g.hci + " (it has " + strings.Join(nf.Available, ", ") + "): pass --hci" + instead

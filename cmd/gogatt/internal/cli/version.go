@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"runtime"
@@ -87,12 +88,8 @@ func (v buildVersion) text() string {
 func runVersion(ctx context.Context, a *app, _ []string) error {
 	bi, _ := debug.ReadBuildInfo()
 	v := versionOf(bi)
-	given := a.g.backend != ""
 	a.resolveBackend(ctx)
-	v.Backend, v.BackendWhy = a.g.backend, a.backendWhy
-	if given {
-		v.BackendWhy = "given"
-	}
+	v.Backend, v.BackendWhy = a.g.backend, cmp.Or(a.backendWhy, "given") // why: only when chosen
 	if a.g.json {
 		a.emit(v)
 		return nil
