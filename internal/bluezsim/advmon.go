@@ -162,7 +162,7 @@ func (b *bluezBus) unregisterMonitor(c *call) ([]any, error) {
 	for i, a := range b.gatt.monitorApps {
 		if a.owner == owner && a.root == root {
 			b.gatt.monitorApps = append(b.gatt.monitorApps[:i], b.gatt.monitorApps[i+1:]...)
-			_, done := b.stopLoopLocked()
+			done := b.stopLoopLocked()
 			b.mu.Unlock()
 			if done != nil {
 				<-done

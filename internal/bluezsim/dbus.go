@@ -541,9 +541,9 @@ func (b *bluezBus) registerAgent(c *call) ([]any, error) {
 		return nil, dbus.NewError(errInvalidArgs, []any{"Invalid arguments in method call"})
 	}
 	if capability == "" {
-		capability = "KeyboardDisplay" // src/agent.c parse_io_capability
+		capability = capKeyboardDisp // src/agent.c parse_io_capability
 	}
-	if !slices.Contains([]string{"DisplayOnly", "DisplayYesNo", "KeyboardOnly", "NoInputNoOutput", "KeyboardDisplay"}, capability) {
+	if !slices.Contains([]string{capDisplayOnly, capDisplayYesNo, capKeyboardOnly, noInputNoOutput, capKeyboardDisp}, capability) {
 		return nil, dbus.NewError(errInvalidArgs, []any{"Invalid arguments in method call"})
 	}
 	b.mu.Lock()

@@ -153,7 +153,7 @@ func (b *bluezBus) stopDiscovery(c *call) ([]any, error) {
 	}
 	delete(b.gatt.discoverers, s)
 	last := len(b.gatt.discoverers) == 0
-	_, done := b.stopLoopLocked()
+	done := b.stopLoopLocked()
 	b.mu.Unlock()
 	if done != nil {
 		<-done
@@ -165,14 +165,14 @@ func (b *bluezBus) stopDiscovery(c *call) ([]any, error) {
 }
 
 // stopLoopLocked ends the loop when nobody discovers or monitors any more.
-func (b *bluezBus) stopLoopLocked() (bool, chan struct{}) {
+func (b *bluezBus) stopLoopLocked() chan struct{} {
 	if len(b.gatt.discoverers) > 0 || len(b.gatt.monitorApps) > 0 || b.gatt.discStop == nil {
-		return false, nil
+		return nil
 	}
 	close(b.gatt.discStop)
 	done := b.gatt.discDone
 	b.gatt.discStop, b.gatt.discDone = nil, nil
-	return true, done
+	return done
 }
 
 func (b *bluezBus) emitAdapter(name string, v any) {
@@ -850,7 +850,7 @@ func (b *bluezBus) closeGatt() {
 	b.gatt.closed = true
 	clear(b.gatt.discoverers)
 	b.gatt.monitorApps = nil
-	_, done := b.stopLoopLocked()
+	done := b.stopLoopLocked()
 	conns := slices.Collect(maps.Values(b.gatt.conns))
 	b.mu.Unlock()
 	if done != nil {

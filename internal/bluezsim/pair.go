@@ -22,7 +22,6 @@ const (
 	capDisplayYesNo   = "DisplayYesNo"
 	capDisplayOnly    = "DisplayOnly"
 	errAgentCanceled  = "org.bluez.Error.Canceled"
-	errNoSuchPairing  = "org.bluez.Error.DoesNotExist"
 	textAuthFailed    = "Authentication Failed"
 	textAuthCanceled  = "Authentication Canceled"
 	textConnAttempt   = "Page Timeout"
@@ -250,7 +249,7 @@ func (b *bluezBus) cancelPairing(a bt.Address) methodFunc {
 		b.pairCancels++
 		b.mu.Unlock()
 		if p.cancel == nil {
-			return nil, bluezErr(errNoSuchPairing, "Does Not Exist")
+			return nil, bluezErr(errDoesNotExist, "Does Not Exist")
 		}
 		p.cancel()
 		<-p.done
