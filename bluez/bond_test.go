@@ -3,6 +3,7 @@ package bluez_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 
@@ -173,7 +174,7 @@ func TestBond(t *testing.T) {
 				}
 			}
 			c.wait(ctx, len(tc.wantCall)) // PasskeyDisplay runs on its own goroutine
-			if got := c.get(); !equal(got, tc.wantCall) {
+			if got := c.get(); !slices.Equal(got, tc.wantCall) {
 				t.Errorf("callbacks = %q, want %q", got, tc.wantCall)
 			}
 			if tc.wantErr != "" {
@@ -193,18 +194,6 @@ func TestBond(t *testing.T) {
 			}
 		})
 	}
-}
-
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // blockingPasskey is a Passkey callback that reports its start and returns when its ctx ends.
@@ -334,7 +323,7 @@ func TestAgentRefusesOthers(t *testing.T) {
 		connect(t, b, sim.TortureAddress, gogatt.ConnectOptions{})
 		err = other.Object("org.bluez", dev).CallWithContext(ctxT(t), "org.bluez.Device1.Pair", 0).Err
 		if def {
-			if err != nil || !equal(c.get(), []string{"passkey"}) {
+			if err != nil || !slices.Equal(c.get(), []string{"passkey"}) {
 				t.Errorf("default agent: another client's Pair = %v, callbacks %q; want success through the agent", err, c.get())
 			}
 		} else if len(c.get()) != 0 {

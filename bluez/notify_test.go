@@ -242,7 +242,7 @@ func TestAcquireNotifyReleasesSocket(t *testing.T) {
 	d := connect(t, b, sim.TortureAddress, gogatt.ConnectOptions{})
 	charPath := charPathOf(env, p, sim.TortureStream)
 	vh := p.ValueHandle(sim.TortureStream)
-	cycle := func(i int) {
+	cycle := func() {
 		t.Helper()
 		c := newCounter(1)
 		if err := d.Subscribe(ctx, sim.TortureStream, c.handle, gogatt.SubscribeOptions{}); err != nil {
@@ -254,10 +254,10 @@ func TestAcquireNotifyReleasesSocket(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cycle(0) // the first socket brings Go's poller up
+	cycle() // the first socket brings Go's poller up
 	before := openFiles(t)
-	for i := range 20 {
-		cycle(i)
+	for range 20 {
+		cycle()
 	}
 	if after := openFiles(t); after != before {
 		t.Errorf("%d descriptors open after 20 cycles, %d before", after, before)

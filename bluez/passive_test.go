@@ -190,7 +190,7 @@ func TestScanIntervalWindowIgnored(t *testing.T) {
 }
 
 // TestPassiveScanForeignCaller: the monitor answers bluetoothd only: another client of the bus
-// calling its Release (or DeviceFound) neither ends the passive scan nor reports anything.
+// calling its Release does not end the passive scan.
 func TestPassiveScanForeignCaller(t *testing.T) {
 	env, b, ps, _ := monitorEnv(t, true)
 	other, err := dbus.Connect(env.BusAddress())
