@@ -557,24 +557,21 @@ func (b *bluezBus) registerAgent(c *call) ([]any, error) {
 }
 
 func (b *bluezBus) unregisterAgent(c *call) ([]any, error) {
-	var path dbus.ObjectPath
-	if err := dbus.Store(c.msg.Body, &path); err != nil {
-		return nil, dbus.NewError(errInvalidArgs, []any{"Invalid arguments in method call"})
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	owner := sender(c)
-	if a, ok := b.agents[owner]; !ok || a.path != path {
-		return nil, dbus.NewError(errDoesNotExist, []any{"Does Not Exist"})
-	}
-	delete(b.agents, owner)
-	if b.defAgent == owner {
-		b.defAgent = ""
-	}
-	return nil, nil
+	return b.ownAgent(c, func(owner string) {
+		delete(b.agents, owner)
+		if b.defAgent == owner {
+			b.defAgent = ""
+		}
+	})
 }
 
 func (b *bluezBus) requestDefaultAgent(c *call) ([]any, error) {
+	return b.ownAgent(c, func(owner string) { b.defAgent = owner })
+}
+
+// ownAgent runs fn, under b.mu, for the caller's agent at the path the call names, as
+// AgentManager1 calls on an agent need (src/agent.c: DoesNotExist for another path or caller).
+func (b *bluezBus) ownAgent(c *call, fn func(owner string)) ([]any, error) {
 	var path dbus.ObjectPath
 	if err := dbus.Store(c.msg.Body, &path); err != nil {
 		return nil, dbus.NewError(errInvalidArgs, []any{"Invalid arguments in method call"})
@@ -585,7 +582,7 @@ func (b *bluezBus) requestDefaultAgent(c *call) ([]any, error) {
 	if a, ok := b.agents[owner]; !ok || a.path != path {
 		return nil, dbus.NewError(errDoesNotExist, []any{"Does Not Exist"})
 	}
-	b.defAgent = owner
+	fn(owner)
 	return nil, nil
 }
 
